@@ -1,0 +1,1 @@
+"""flux-mock's contract-test kit: documented examples, schemathesis suites, checks and drift report."""

@@ -1,0 +1,67 @@
+"""Read the OpenAPI documents and resolve every $ref, including refs into a sibling file."""
+
+import copy
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from mock_server.resources import spec_dir
+
+VENDOR_SPECS = ("flux.yaml", "flux-pro-legacy.yaml")
+ADMIN_SPEC = "admin.yaml"
+
+
+def read_document(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _pointer(document: dict, fragment: str):
+    node = document
+    for part in fragment.lstrip("/").split("/") if fragment else ():
+        part = part.replace("~1", "/").replace("~0", "~")
+        node = node[part]
+    return node
+
+
+class _Resolver:
+    """Inlines $refs; a ref's sibling keys (summary, description) override the target's, as in 3.1."""
+
+    def __init__(self) -> None:
+        self._documents: dict[Path, dict] = {}
+
+    def document(self, path: Path) -> dict:
+        if path not in self._documents:
+            self._documents[path] = read_document(path)
+        return self._documents[path]
+
+    def resolve(self, node, path: Path, depth: int = 0):
+        if depth > 64:
+            raise ValueError(f"$ref nesting deeper than 64 in {path.name}: a cycle?")
+        if isinstance(node, list):
+            return [self.resolve(item, path, depth) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            file_part, _, fragment = node["$ref"].partition("#")
+            target_path = (path.parent / file_part).resolve() if file_part else path
+            target = _pointer(self.document(target_path), fragment)
+            resolved = self.resolve(copy.deepcopy(target), target_path, depth + 1)
+            siblings = {k: self.resolve(v, path, depth) for k, v in node.items() if k != "$ref"}
+            return {**resolved, **siblings} if isinstance(resolved, dict) else resolved
+        return {key: self.resolve(value, path, depth) for key, value in node.items()}
+
+
+def bundle(path: Path) -> dict:
+    """The document at `path` with every $ref replaced by what it points to."""
+    resolver = _Resolver()
+    path = path.resolve()
+    return resolver.resolve(resolver.document(path), path)
+
+
+@cache
+def load_bundled(name: str, directory: str | None = None) -> dict:
+    """A bundled spec by file name, from the shipped spec folder unless `directory` is given.
+
+    Cached: callers must treat the result as read-only and copy it before changing it."""
+    return bundle((Path(directory) if directory else spec_dir()) / name)

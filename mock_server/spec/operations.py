@@ -1,0 +1,100 @@
+"""The operation model: what the server needs to know of each operation, read from the bundled specs."""
+
+from dataclasses import dataclass, field
+from functools import cache
+
+from mock_server.spec.loader import VENDOR_SPECS, load_bundled
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """USD a job: a flat price, a price by resolution tier, or unknown (the page had no data)."""
+
+    usd: float | None = None
+    by_resolution: tuple[tuple[int, float], ...] = ()
+
+    @classmethod
+    def from_spec(cls, data: dict | None) -> "Pricing":
+        if not data:
+            return cls()
+        tiers = data.get("by_resolution") or {}
+        by_side = sorted((int(size.split("x")[0]), float(price)) for size, price in tiers.items())
+        return cls(usd=data.get("usd"), by_resolution=tuple(by_side))
+
+    def price(self, width: int, height: int) -> float:
+        """The price of one job at this size (0 where the page gave no price)."""
+        if self.by_resolution:
+            side = max(width, height)
+            for tier_side, price in self.by_resolution:
+                if side <= tier_side:
+                    return price
+            return self.by_resolution[-1][1]
+        return float(self.usd or 0)
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str
+    path: str
+    spec: str
+    kind: str
+    model_id: str | None
+    media: str | None
+    pricing: Pricing
+    scenario: str | None
+    security: tuple[tuple[str, ...], ...]
+    request_schema: dict | None
+    parameters: tuple[dict, ...]
+    responses: dict = field(repr=False)
+
+    @property
+    def documented_statuses(self) -> frozenset[int]:
+        return frozenset(int(code) for code in self.responses if code.isdigit())
+
+    def response_schema(self, status: int) -> dict | None:
+        response = self.responses.get(str(status)) or {}
+        return (response.get("content") or {}).get("application/json", {}).get("schema")
+
+
+def _security_headers(document: dict, requirements: list[dict]) -> tuple[tuple[str, ...], ...]:
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    return tuple(tuple(schemes[name]["name"] for name in requirement) for requirement in requirements)
+
+
+def _operation(document: dict, spec: str, path: str, method: str, data: dict, path_item: dict) -> Operation:
+    mock = data.get("x-flux-mock") or {}
+    body = (data.get("requestBody") or {}).get("content", {}).get("application/json", {})
+    requirements = data.get("security", document.get("security", []))
+    return Operation(
+        operation_id=data["operationId"],
+        method=method.upper(),
+        path=path,
+        spec=spec,
+        kind=mock.get("kind", "static"),
+        model_id=mock.get("model_id"),
+        media=mock.get("media"),
+        pricing=Pricing.from_spec(mock.get("pricing")),
+        scenario=mock.get("scenario"),
+        security=_security_headers(document, requirements),
+        request_schema=body.get("schema"),
+        parameters=tuple(path_item.get("parameters", [])) + tuple(data.get("parameters", [])),
+        responses=data.get("responses", {}),
+    )
+
+
+def operations_of(document: dict, spec: str) -> list[Operation]:
+    found = []
+    for path, path_item in document.get("paths", {}).items():
+        for method in HTTP_METHODS:
+            if method in path_item:
+                found.append(_operation(document, spec, path, method, path_item[method], path_item))
+    return found
+
+
+@cache
+def load_operations(directory: str | None = None) -> tuple[Operation, ...]:
+    """Every operation of the vendor specs, in document order."""
+    return tuple(op for spec in VENDOR_SPECS for op in operations_of(load_bundled(spec, directory), spec))
