@@ -45,6 +45,7 @@ class Operation:
     media: str | None
     pricing: Pricing
     scenario: str | None
+    variants: tuple[str, ...]
     security: tuple[tuple[str, ...], ...]
     request_schema: dict | None
     parameters: tuple[dict, ...]
@@ -78,6 +79,7 @@ def _operation(document: dict, spec: str, path: str, method: str, data: dict, pa
         media=mock.get("media"),
         pricing=Pricing.from_spec(mock.get("pricing")),
         scenario=mock.get("scenario"),
+        variants=tuple(mock.get("variants", ())),
         security=_security_headers(document, requirements),
         request_schema=body.get("schema"),
         parameters=tuple(path_item.get("parameters", [])) + tuple(data.get("parameters", [])),

@@ -1,0 +1,37 @@
+"""API keys: the header(s) each operation's security requires, which keys exist, which models they reach."""
+
+from dataclasses import dataclass
+
+from mock_server.errors import Forbidden, Unauthorized
+from mock_server.settings import KeyConfig, Settings
+from mock_server.spec import Operation
+
+
+@dataclass(frozen=True)
+class Principal:
+    key: str
+    config: KeyConfig
+
+
+class Authenticator:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def authenticate(self, operation: Operation, headers) -> Principal:
+        """The caller, from the first security alternative whose headers are all present; else 401."""
+        for alternative in operation.security or ((),):
+            values = [headers.get(name, "").strip() for name in alternative]
+            if all(values):
+                key = values[0] if values else "anonymous"
+                config = self._settings.key_config(key)
+                if config is None:
+                    raise Unauthorized()
+                return Principal(key, config)
+        raise Unauthorized()
+
+    @staticmethod
+    def authorize(principal: Principal, model_id: str | None) -> None:
+        """403 if the key may not use this model."""
+        allowed = principal.config.models
+        if model_id and allowed is not None and model_id not in allowed:
+            raise Forbidden()

@@ -1,0 +1,53 @@
+"""Clocks. The app gets exactly one, so tests control time instead of sleeping."""
+
+import asyncio
+import time
+from datetime import datetime, timezone
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+    async def sleep(self, seconds: float) -> None: ...
+    def advance(self, seconds: float) -> None: ...
+
+
+class OffsetClock:
+    """Wall-clock time plus an offset the admin API can move forward: the clock of `flux-mock serve`."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+class ManualClock:
+    """Time that moves only when told to; `sleep` moves it at once, so waits cost no real time."""
+
+    def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
+        self._now = start
+
+    def now(self) -> float:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        self._now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+    def advance(self, seconds: float) -> None:
+        self._now += seconds
+
+
+def iso(epoch: float | None) -> str | None:
+    """RFC 3339 UTC with milliseconds, as the gateway writes it: 2026-03-31T10:00:15.000Z."""
+    if epoch is None:
+        return None
+    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

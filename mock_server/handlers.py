@@ -1,0 +1,160 @@
+"""One handler per operation kind (x-flux-mock.kind in the spec); the spec says which kind each operation is."""
+
+import random
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from mock_server import ids, media, views
+from mock_server.errors import BadRequest
+from mock_server.jobs import lifecycle
+from mock_server.jobs.lifecycle import Job
+from mock_server.spec import Operation
+from mock_server.state import MockState
+
+BATCH_WAIT_SECONDS = 60.0
+BATCH_POLL_INTERVAL = 1.0
+DEFAULT_ERRORS = {lifecycle.FAILED: "Generation failed", lifecycle.ERROR: "Internal error while processing the request"}
+
+
+@dataclass
+class Call:
+    """One request on its way through a handler."""
+
+    operation: Operation
+    request: Request
+    state: MockState
+    key: str
+    params: dict
+    outcome: dict
+    variant: str | None = None
+
+    @property
+    def base(self) -> str:
+        return self.state.base_url(self.request)
+
+    @property
+    def now(self) -> float:
+        return self.state.clock.now()
+
+
+def _remember(call: Call, job: Job) -> Job:
+    """Name the job in this request's journal entry."""
+    call.request.state.request_id = job.request_id
+    return job
+
+
+def _json(body: dict, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status)
+
+
+def _seed(params: dict) -> int:
+    seed = params.get("seed")
+    return int(seed) if isinstance(seed, (int, float)) and not isinstance(seed, bool) else random.randrange(2**31)
+
+
+def _job(call: Call, request_id: str, webhook: dict | None = None) -> Job:
+    """A new job for this call: outcome from the scenario, media planned and priced, wallet charged."""
+    op, params = call.operation, call.params
+    outcome = call.outcome.get("job", lifecycle.COMPLETED)
+    plan = media.plan(params, op.media)
+    price = op.pricing.price(plan.width, plan.height)
+    wallets = call.state.wallets
+    charged = wallets.ensure(call.key, price) if outcome == lifecycle.ERROR else wallets.charge(call.key, price)
+    seed = _seed(params)
+    prompt = str(params.get("prompt", ""))
+    digest = media.digest(op.model_id or "", prompt, seed)
+    return Job(
+        request_id=request_id, operation_id=op.operation_id, model_id=op.model_id or "", key=call.key,
+        created_at=call.now, outcome=outcome,
+        error=call.outcome.get("error", DEFAULT_ERRORS.get(outcome)) if outcome != lifecycle.COMPLETED else None,
+        media=media.urls(plan, digest), media_type=plan.media_type,
+        details={"prompt": prompt, "seed": seed, "width": plan.width, "height": plan.height},
+        charged_micros=0 if outcome == lifecycle.ERROR else charged, webhook=webhook,
+    )
+
+
+async def sync(call: Call) -> JSONResponse:
+    if call.variant == "getdata-job":
+        job = _remember(call, await call.state.jobs.submit(_job(call, ids.batch_request_id())))
+        return _json({"msg": "Image Getting Created", "requestId": job.request_id})
+    plan = media.plan(call.params, call.operation.media)
+    call.state.wallets.charge(call.key, call.operation.pricing.price(plan.width, plan.height))
+    await call.state.clock.sleep(call.state.timing.sync_latency)
+    digest = media.digest(call.operation.model_id or "", str(call.params.get("prompt", "")), _seed(call.params))
+    return _json({"output": call.base + media.urls(plan, digest)[0]})
+
+
+def _webhook(call: Call) -> dict | None:
+    header = call.request.headers.get("x-webhook-url")
+    if header:
+        return {"url": header, "form": "X-Webhook-URL"}
+    if call.params.get("webhook"):
+        return {"url": call.params["webhook"], "form": "webhook",
+                "events": call.params.get("webhook_events_filter") or ["completed", "failed", "error"]}
+    return None
+
+
+async def queue(call: Call) -> JSONResponse:
+    request_id = ids.queue_request_id(call.operation.model_id, call.now)
+    job = _remember(call, await call.state.jobs.submit(_job(call, request_id, _webhook(call))))
+    return _json(views.queued_body(job, call.base), 202)
+
+
+async def poll_submit(call: Call) -> JSONResponse:
+    request_id = ids.queue_request_id(call.operation.model_id, call.now)
+    job = _remember(call, await call.state.jobs.submit(_job(call, request_id)))
+    return _json({"request_id": job.request_id})
+
+
+async def _wait_for_result(call: Call, job: Job) -> Job:
+    """Schnell Batch without webhook_url: the API polls internally for up to 60 seconds."""
+    jobs, clock = call.state.jobs, call.state.clock
+    deadline = clock.now() + BATCH_WAIT_SECONDS
+    while not lifecycle.is_final(job, clock.now()) and clock.now() < deadline:
+        finish = lifecycle.final_time(job)
+        wait = BATCH_POLL_INTERVAL if finish is None else finish - clock.now()
+        await clock.sleep(max(0.0, min(wait, BATCH_POLL_INTERVAL, deadline - clock.now())))
+        job = await jobs.poll(job.request_id, job.key)
+    return job
+
+
+async def batch_submit(call: Call) -> JSONResponse:
+    webhook_url = call.params.get("webhook_url")
+    webhook = {"url": webhook_url, "form": "webhook_url"} if webhook_url else None
+    job = _remember(call, await call.state.jobs.submit(_job(call, ids.batch_request_id(), webhook)))
+    if webhook:
+        return _json(views.batch_queued_body(job, views.BATCH_WEBHOOK_MESSAGE), 202)
+    job = await _wait_for_result(call, job)
+    if lifecycle.is_final(job, call.now):
+        return _json(views.batch_body(job, call.now, call.base))
+    return _json(views.batch_queued_body(job, views.BATCH_POLL_MESSAGE), 202)
+
+
+def _body_id(call: Call, field: str) -> str:
+    value = call.params.get(field)
+    if not isinstance(value, str):
+        raise BadRequest(f"{field}: is required")
+    return value
+
+
+async def status(call: Call) -> JSONResponse:
+    job = _remember(call, await call.state.jobs.poll(call.request.path_params["request_id"], call.key))
+    return _json(views.status_body(job, call.now, call.base))
+
+
+async def batch_status(call: Call) -> JSONResponse:
+    job = _remember(call, await call.state.jobs.poll(_body_id(call, "requestId"), call.key))
+    return _json(views.batch_body(job, call.now, call.base))
+
+
+async def poll_status(call: Call) -> JSONResponse:
+    job = _remember(call, await call.state.jobs.poll(_body_id(call, "request_id"), call.key))
+    return _json(views.fal_body(job, call.now, call.base))
+
+
+HANDLERS = {
+    "sync": sync, "queue": queue, "poll-submit": poll_submit, "batch-submit": batch_submit,
+    "status": status, "batch-status": batch_status, "poll-status": poll_status,
+}

@@ -1,0 +1,44 @@
+"""The job service: applies the lifecycle with the store and the clock."""
+
+from dataclasses import replace
+
+from mock_server.clock import Clock
+from mock_server.errors import RequestNotFound
+from mock_server.jobs import lifecycle
+from mock_server.jobs.lifecycle import Job
+from mock_server.settings import Timing
+from mock_server.store import JobStore
+
+
+class JobService:
+    def __init__(self, store: JobStore, clock: Clock, timing) -> None:
+        self.store = store
+        self.clock = clock
+        self._timing = timing  # a callable: the Timing in force now
+
+    @property
+    def timing(self) -> Timing:
+        return self._timing()
+
+    async def submit(self, job: Job) -> Job:
+        timing = self.timing
+        job = lifecycle.scheduled(replace(job, mode=timing.mode), timing.queued_for, timing.processing_for)
+        await self.store.create(job)
+        return job
+
+    async def find(self, request_id: str, key: str | None = None) -> Job:
+        """The job; 404 if there is none, or it belongs to another key."""
+        job = await self.store.get(request_id)
+        if job is None or (key is not None and job.key != key):
+            raise RequestNotFound(request_id)
+        return job
+
+    async def poll(self, request_id: str, key: str) -> Job:
+        job = lifecycle.polled(await self.find(request_id, key), self.clock.now())
+        await self.store.update(job)
+        return job
+
+    async def advance(self, request_id: str, to_end: bool = False) -> Job:
+        job = lifecycle.advanced(await self.find(request_id), self.clock.now(), to_end)
+        await self.store.update(job)
+        return job

@@ -1,0 +1,160 @@
+"""Deterministic media: what a request asks for (sizes, count, format) and the files themselves.
+
+A media URL carries everything needed to draw it again - `/media/{digest}/{w}x{h}-{i}.{ext}` -
+so any instance answers it, before or after a restart. `digest` hashes model, prompt and seed:
+the same seed and prompt give the same image.
+"""
+
+import hashlib
+import io
+import json
+import math
+import random
+import re
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+
+from PIL import Image, ImageDraw, ImageFilter
+
+# Named sizes of the image_size enums (fal's conventions for the square_hd family).
+NAMED_SIZES = {
+    "square_hd": (1024, 1024), "square": (512, 512), "square_1_1": (1024, 1024),
+    "portrait_4_3": (768, 1024), "portrait_16_9": (576, 1024), "portrait_4_5": (816, 1024),
+    "portrait_9_16": (576, 1024), "landscape_4_3": (1024, 768), "landscape_16_9": (1024, 576),
+    "landscape_3_2": (1024, 688), "landscape_21_9": (1024, 448), "auto": (1024, 1024),
+}
+MEGAPIXELS = {"0.25": (512, 512), "1": (1024, 1024), "match_input": (1024, 1024)}
+FORMATS = {"png": ("png", "image/png"), "jpeg": ("jpeg", "image/jpeg"), "jpg": ("jpg", "image/jpeg"),
+           "webp": ("webp", "image/webp")}
+PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
+WEIGHTS_TYPE = "application/octet-stream"
+MIN_SIDE, MAX_SIDE, MAX_COUNT = 16, 2048, 8
+DEFAULT_SIDE = 1024
+MEDIA_PATH = re.compile(r"^(?P<digest>[0-9a-f]{16})/(?:(?P<w>\d{1,4})x(?P<h>\d{1,4})-(?P<i>\d)\.(?P<ext>png|jpeg|jpg|webp)"
+                        r"|lora-(?P<li>\d)\.safetensors)$")
+
+
+@dataclass(frozen=True)
+class MediaPlan:
+    sizes: tuple[tuple[int, int], ...]
+    extension: str
+    media_type: str
+
+    @property
+    def width(self) -> int:
+        return self.sizes[0][0]
+
+    @property
+    def height(self) -> int:
+        return self.sizes[0][1]
+
+
+def _clamp(side) -> int:
+    return max(MIN_SIDE, min(MAX_SIDE, int(side)))
+
+
+def _aspect_size(ratio: str) -> tuple[int, int]:
+    across, down = (int(part) for part in ratio.split(":"))
+    width = math.sqrt(DEFAULT_SIDE * DEFAULT_SIDE * across / down)
+    return round(width / 16) * 16, round(width * down / across / 16) * 16
+
+
+def requested_size(params: dict) -> tuple[int, int]:
+    """The size a request asks for, by whichever documented field it uses; 1024 x 1024 otherwise."""
+    size = params.get("image_size")
+    if isinstance(size, str) and re.fullmatch(r"[1-9]\d*x[1-9]\d*", size):
+        width, height = (int(part) for part in size.split("x"))
+    elif size in NAMED_SIZES:
+        width, height = NAMED_SIZES[size]
+    elif params.get("aspect_ratio"):
+        width, height = _aspect_size(params["aspect_ratio"])
+    elif params.get("megapixels") in MEGAPIXELS:
+        width, height = MEGAPIXELS[params["megapixels"]]
+    else:
+        width, height = params.get("width") or DEFAULT_SIDE, params.get("height") or DEFAULT_SIDE
+    return _clamp(width), _clamp(height)
+
+
+def plan(params: dict, kind: str | None) -> MediaPlan:
+    """What a job or sync call produces: `params` are the request's fields over the spec's defaults."""
+    count = max(1, min(MAX_COUNT, int(params.get("num_images") or params.get("num_outputs") or 1)))
+    if kind == "weights":
+        return MediaPlan(sizes=((0, 0),) * 1, extension="safetensors", media_type=WEIGHTS_TYPE)
+    extension, media_type = FORMATS.get(str(params.get("output_format", "png")), FORMATS["png"])
+    return MediaPlan(sizes=(requested_size(params),) * count, extension=extension, media_type=media_type)
+
+
+def digest(model_id: str, prompt: str, seed) -> str:
+    return hashlib.sha256(json.dumps([model_id, prompt, seed]).encode()).hexdigest()[:16]
+
+
+def urls(media_plan: MediaPlan, media_digest: str) -> tuple[str, ...]:
+    """Paths (below the public base URL) of the files a plan produces."""
+    if media_plan.extension == "safetensors":
+        return (f"/media/{media_digest}/lora-0.safetensors",)
+    return tuple(f"/media/{media_digest}/{w}x{h}-{i}.{media_plan.extension}"
+                 for i, (w, h) in enumerate(media_plan.sizes))
+
+
+def _palette(rng: random.Random) -> list[tuple[int, int, int]]:
+    return [tuple(rng.randrange(256) for _ in range(3)) for _ in range(6)]
+
+
+def draw_image(media_digest: str, index: int, width: int, height: int) -> Image.Image:
+    """A picture that varies with digest and index: gradient sky, shapes, texture."""
+    rng = random.Random(f"{media_digest}:{index}")
+    colours = _palette(rng)
+    top, bottom = Image.new("RGB", (width, height), colours[0]), Image.new("RGB", (width, height), colours[1])
+    gradient = Image.linear_gradient("L").resize((width, height)).rotate(rng.uniform(0, 360))
+    image = Image.composite(top, bottom, gradient)
+    draw = ImageDraw.Draw(image)
+    for _ in range(12 + rng.randrange(12)):
+        x, y = rng.randrange(width), rng.randrange(height)
+        radius = rng.randrange(max(2, min(width, height) // 12), max(3, min(width, height) // 3))
+        box = (x - radius, y - rng.randrange(1, radius + 1), x + radius, y + radius)
+        if rng.random() < 0.5:
+            draw.ellipse(box, fill=rng.choice(colours))
+        else:
+            draw.rectangle(box, fill=rng.choice(colours))
+    image = image.filter(ImageFilter.GaussianBlur(radius=max(1, min(width, height) // 128)))
+    grain = Image.frombytes("L", (width, height), rng.randbytes(width * height)).convert("RGB")
+    return Image.blend(image, grain, 0.12)
+
+
+@lru_cache(maxsize=64)
+def render_image(media_digest: str, index: int, width: int, height: int, extension: str) -> bytes:
+    buffer = io.BytesIO()
+    image = draw_image(media_digest, index, _clamp(width), _clamp(height))
+    options = {"quality": 90} if extension in ("jpeg", "jpg", "webp") else {"compress_level": 3}
+    image.save(buffer, format=PIL_FORMAT[extension], **options)
+    return buffer.getvalue()
+
+
+@lru_cache(maxsize=16)
+def render_weights(media_digest: str, index: int) -> bytes:
+    """A small, valid safetensors file: the LoRA a trainer job produces."""
+    rng = random.Random(f"{media_digest}:lora:{index}")
+    tensors, offset, data = {}, 0, b""
+    for layer in range(4):
+        chunk = rng.randbytes(4 * 16 * 64)
+        tensors[f"lora_unet_block_{layer}.lora_down.weight"] = {
+            "dtype": "F32", "shape": [16, 64], "data_offsets": [offset, offset + len(chunk)]}
+        offset, data = offset + len(chunk), data + chunk
+    header = json.dumps({"__metadata__": {"format": "pt", "source": "flux-mock"}, **tensors}).encode()
+    header += b" " * (-len(header) % 8)
+    return struct.pack("<Q", len(header)) + header + data
+
+
+def media_file(path: str) -> tuple[bytes, str] | None:
+    """The bytes and Content-Type of a media path (after /media/), or None if it is not one of ours."""
+    match = MEDIA_PATH.match(path)
+    if not match:
+        return None
+    if match["li"] is not None:
+        return render_weights(match["digest"], int(match["li"])), WEIGHTS_TYPE
+    width, height = int(match["w"]), int(match["h"])
+    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+        return None
+    body = render_image(match["digest"], int(match["i"]), width, height, match["ext"])
+    return body, FORMATS[match["ext"]][1]

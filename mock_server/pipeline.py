@@ -1,0 +1,124 @@
+"""The stages every API request goes through, in order, for any operation:
+
+route -> auth (401) -> rate limit (429) -> model enabled (400) and allowed (403) -> read body
+(413, 400) -> scenario (forced status, latency, dropped connection, variant) -> validate (400)
+-> wallet and handler by operation kind.
+"""
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mock_server.errors import ApiError, BadRequest, ModelNotFound, PayloadTooLarge
+from mock_server.handlers import HANDLERS, Call
+from mock_server.scenarios import parse_prefer
+from mock_server.spec import Operation
+from mock_server.state import MockState
+from mock_server.validation import OperationValidator, Violation, parse_json
+
+JSON_TYPES = ("application/json",)
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+class DroppedConnection(Response):
+    """Starts an answer and never finishes it: the server closes the connection mid-response."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200, headers={"content-length": "64"})
+
+    async def __call__(self, scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+
+
+async def read_json_body(request: Request, limit: int):
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise PayloadTooLarge(limit) if declared.isdigit() else BadRequest("Content-Length is not a number")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise PayloadTooLarge(limit)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in JSON_TYPES:
+        raise BadRequest(f"Content-Type must be application/json, not {media_type or 'missing'}")
+    return parse_json(bytes(raw))
+
+
+def forced_response(operation: Operation, status: int) -> JSONResponse:
+    """The documented answer for `status` (its first example), as a scenario asked for it."""
+    if status not in operation.documented_statuses:
+        raise BadRequest(f"status {status} is not documented for {operation.operation_id}; "
+                         f"documented: {sorted(operation.documented_statuses)}")
+    content = (operation.responses[str(status)].get("content") or {}).get("application/json", {})
+    examples = list((content.get("examples") or {}).values())
+    body = examples[0]["value"] if examples else {"error": "Scenario"}
+    headers = {"Retry-After": "1"} if status == 429 else {}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class OperationEndpoint:
+    """Serves one method + path: its default operation and, by variant name, the other documented shapes."""
+
+    def __init__(self, state: MockState, operation: Operation, variants: dict[str, Operation]) -> None:
+        self.state = state
+        self.operation = operation
+        self.variants = variants
+        self.validators = {op.operation_id: OperationValidator(op) for op in (operation, *variants.values())}
+        self.own_variants = set(variants) | set(operation.variants)
+
+    def _variant(self, outcome: dict) -> str | None:
+        wanted = outcome.get("variant")
+        if wanted:
+            return wanted if wanted in self.own_variants else None
+        return next((name for name in self.state.settings.variants if name in self.own_variants), None)
+
+    def _outcome(self, request: Request, operation: Operation, key: str, body) -> dict:
+        prompt = body.get("prompt") if isinstance(body, dict) and isinstance(body.get("prompt"), str) else None
+        rule = self.state.scenarios.select(operation.operation_id, request.url.path, key, prompt)
+        request.state.scenario = rule.id if rule else None
+        return {**(rule.outcome if rule else {}), **parse_prefer(request.headers.get("prefer"))}
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            return await self._handle(request)
+        except ApiError as error:
+            return error_response(error)
+
+    async def _handle(self, request: Request) -> Response:
+        state, operation = self.state, self.operation
+        request.state.operation_id = operation.operation_id
+        principal = state.auth.authenticate(operation, request.headers)
+        request.state.key = principal.key
+        state.rate_limiter.check(principal.key, principal.config.rate_limit or state.settings.default_rate_limit)
+        if operation.model_id and operation.model_id in state.settings.disabled_models:
+            raise ModelNotFound(operation.model_id)
+        state.auth.authorize(principal, operation.model_id)
+        validator = self.validators[operation.operation_id]
+        body = await read_json_body(request, state.settings.max_body_bytes) if validator.has_body else None
+
+        outcome = self._outcome(request, operation, principal.key, body)
+        if outcome.get("latency"):
+            await state.clock.sleep(outcome["latency"])
+        if outcome.get("drop_connection"):
+            return DroppedConnection()
+        if outcome.get("status"):
+            return forced_response(operation, outcome["status"])
+
+        variant = self._variant(outcome)
+        if variant in self.variants:
+            operation = self.variants[variant]
+            request.state.operation_id = operation.operation_id
+            validator = self.validators[operation.operation_id]
+        violations = validator.header_violations(request.headers) + validator.body_violations(body)
+        undocumented = validator.undocumented_fields(body)
+        if state.settings.strict:
+            violations += [Violation(name, "additionalProperties", "is not a documented field") for name in undocumented]
+        request.state.violations = [str(v) for v in violations]
+        request.state.undocumented_fields = undocumented
+        if violations:
+            raise violations[0].to_error()
+        call = Call(operation, request, state, principal.key, validator.with_defaults(body or {}), outcome, variant)
+        return await HANDLERS[operation.kind](call)

@@ -1,0 +1,143 @@
+"""Frozen settings, and the config file that fills them, with errors that name the offending field."""
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import jsonschema_rs
+import yaml
+
+TIMING_MODES = ("time", "per-poll", "manual")
+
+
+class ConfigError(ValueError):
+    """The config file or an option is invalid; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    mode: str = "time"
+    queued_for: float = 1.0
+    processing_for: float = 2.0
+    sync_latency: float = 0.0
+
+    def __post_init__(self):
+        if self.mode not in TIMING_MODES:
+            raise ConfigError(f"timing.mode must be one of {', '.join(TIMING_MODES)}, not {self.mode!r}")
+        for name in ("queued_for", "processing_for", "sync_latency"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"timing.{name} must be >= 0")
+
+
+@dataclass(frozen=True)
+class KeyConfig:
+    """One API key: its starting balance (USD), the models it may use (None: all) and its rate limit (req/s)."""
+
+    balance: float | None = None
+    models: tuple[str, ...] | None = None
+    rate_limit: float | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    timing: Timing = field(default_factory=Timing)
+    keys: dict[str, KeyConfig] = field(default_factory=dict)
+    default_balance: float = 100.0
+    default_rate_limit: float | None = None
+    disabled_models: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
+    scenarios: tuple[dict, ...] = ()
+    max_body_bytes: int = 1024 * 1024
+    journal_size: int = 10_000
+    admin_token: str | None = None
+    strict: bool = False
+
+    @property
+    def accepts_any_key(self) -> bool:
+        """With no keys configured, any non-empty key works: unmodified clients run as they are."""
+        return not self.keys
+
+    def key_config(self, key: str) -> KeyConfig | None:
+        return self.keys.get(key) if self.keys else KeyConfig()
+
+    def with_options(self, **options) -> "Settings":
+        """These settings with every option that is not None applied (command-line overrides)."""
+        timing_fields = {k: options.pop(k) for k in ("mode", "queued_for", "processing_for", "sync_latency")
+                         if options.get(k) is not None}
+        given = {k: v for k, v in options.items() if v is not None}
+        return replace(self, timing=replace(self.timing, **timing_fields), **given)
+
+
+_NUMBER = {"type": "number", "minimum": 0}
+CONFIG_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "public_url": {"type": "string", "pattern": "^https?://"},
+        "timing": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"mode": {"enum": list(TIMING_MODES)}, "queued_for": _NUMBER,
+                           "processing_for": _NUMBER, "sync_latency": _NUMBER},
+        },
+        "keys": {
+            "type": "object",
+            "additionalProperties": {
+                "type": ["object", "null"],
+                "additionalProperties": False,
+                "properties": {"balance": _NUMBER, "models": {"type": "array", "items": {"type": "string"}},
+                               "rate_limit": {"type": "number", "exclusiveMinimum": 0}},
+            },
+        },
+        "default_balance": _NUMBER,
+        "default_rate_limit": {"type": "number", "exclusiveMinimum": 0},
+        "disabled_models": {"type": "array", "items": {"type": "string"}},
+        "variants": {"type": "array", "items": {"enum": ["flux-pro-legacy", "getdata-job"]}},
+        "scenarios": {"type": "array", "items": {"type": "object"}},
+        "max_body_bytes": {"type": "integer", "minimum": 1024},
+        "journal_size": {"type": "integer", "minimum": 1},
+        "admin_token": {"type": "string", "minLength": 8},
+        "strict": {"type": "boolean"},
+    },
+}
+_CONFIG_VALIDATOR = jsonschema_rs.validator_for(CONFIG_SCHEMA)
+
+
+def _where(error) -> str:
+    return ".".join(str(part) for part in error.instance_path) or "(top level)"
+
+
+def settings_from_mapping(data: dict, source: str = "config") -> Settings:
+    errors = sorted(_CONFIG_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.instance_path)))
+    if errors:
+        raise ConfigError("; ".join(f"{source}: {_where(e)}: {e.message}" for e in errors))
+    keys = {
+        str(name): KeyConfig(balance=(spec or {}).get("balance"), rate_limit=(spec or {}).get("rate_limit"),
+                             models=tuple(spec["models"]) if (spec or {}).get("models") is not None else None)
+        for name, spec in (data.get("keys") or {}).items()
+    }
+    simple = {k: data[k] for k in ("public_url", "default_balance", "default_rate_limit", "max_body_bytes",
+                                   "journal_size", "admin_token", "strict") if k in data}
+    return Settings(
+        timing=Timing(**data.get("timing", {})),
+        keys=keys,
+        disabled_models=tuple(data.get("disabled_models", ())),
+        variants=tuple(data.get("variants", ())),
+        scenarios=tuple(data.get("scenarios", ())),
+        **simple,
+    )
+
+
+def load_config(path: str | Path) -> Settings:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return settings_from_mapping(data, source=str(path))

@@ -1,0 +1,50 @@
+"""Everything a request handler may use, built once by create_app: no module-level state."""
+
+from dataclasses import dataclass, field
+
+from mock_server.auth import Authenticator
+from mock_server.clock import Clock
+from mock_server.jobs.service import JobService
+from mock_server.journal import Journal
+from mock_server.ratelimit import RateLimiter
+from mock_server.scenarios import Scenarios
+from mock_server.settings import Settings, Timing
+from mock_server.spec import Operation
+from mock_server.store import JobStore
+from mock_server.wallet import Wallets
+
+
+@dataclass
+class MockState:
+    settings: Settings
+    clock: Clock
+    store: JobStore
+    operations: tuple[Operation, ...]
+    timing: Timing = field(init=False)
+    auth: Authenticator = field(init=False)
+    wallets: Wallets = field(init=False)
+    rate_limiter: RateLimiter = field(init=False)
+    scenarios: Scenarios = field(init=False)
+    journal: Journal = field(init=False)
+    jobs: JobService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.timing = self.settings.timing
+        self.auth = Authenticator(self.settings)
+        self.wallets = Wallets(self.settings)
+        self.rate_limiter = RateLimiter(self.clock)
+        self.scenarios = Scenarios(self.settings.scenarios)
+        self.journal = Journal(self.settings.journal_size)
+        self.jobs = JobService(self.store, self.clock, lambda: self.timing)
+
+    def base_url(self, request) -> str:
+        """The public base URL for links in answers: --public-url, else the URL the client used."""
+        return (self.settings.public_url or str(request.base_url)).rstrip("/")
+
+    async def reset(self) -> None:
+        await self.store.clear()
+        self.journal.clear()
+        self.scenarios.reset()
+        self.wallets.reset()
+        self.rate_limiter.reset()
+        self.timing = self.settings.timing

@@ -1,0 +1,113 @@
+"""Request validation against the spec, with validators compiled once per operation at start-up.
+
+A violation names the field and says what is wrong; where the spec gives the page's exact message
+(`x-error-messages`, Kontext), that message is the answer's `error`, as the page documents it.
+"""
+
+import json
+from dataclasses import dataclass
+
+import jsonschema_rs
+
+from mock_server.errors import BadRequest
+from mock_server.spec import Operation
+
+
+@dataclass(frozen=True)
+class Violation:
+    field: str
+    keyword: str
+    message: str
+    documented_error: str | None = None
+
+    def __str__(self) -> str:
+        if self.keyword in ("required", "additionalProperties"):
+            return f"{self.field} {self.message}"
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+    def to_error(self) -> BadRequest:
+        if self.documented_error:
+            return BadRequest(error=self.documented_error)
+        return BadRequest(str(self))
+
+
+def _properties(schema: dict) -> dict:
+    found = dict(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        found.update(_properties(part))
+    return found
+
+
+def _compile(schema: dict):
+    return jsonschema_rs.validator_for(schema, validate_formats=True)
+
+
+class OperationValidator:
+    """The compiled checks of one operation: its JSON body and its header parameters."""
+
+    def __init__(self, operation: Operation) -> None:
+        schema = operation.request_schema
+        self.has_body = schema is not None
+        self._body = _compile(schema) if schema else None
+        self._schema = schema or {}
+        self._fields = _properties(self._schema)
+        self._headers = [(p["name"], _compile(p["schema"]), p.get("required", False))
+                         for p in operation.parameters if p.get("in") == "header" and "schema" in p]
+
+    def _documented_message(self, field: str, keyword: str) -> str | None:
+        messages = (self._fields.get(field, {}) if field else self._schema).get("x-error-messages") or {}
+        return messages.get(keyword) or messages.get("*")
+
+    def _violation(self, error) -> Violation:
+        keyword = str(error.schema_path[-1]) if error.schema_path else ""
+        path = [str(part) for part in error.instance_path]
+        field = ".".join(path)
+        if keyword == "required":
+            missing = error.kind.as_dict().get("property") if hasattr(error.kind, "as_dict") else None
+            missing = missing if isinstance(missing, str) else error.message.split('"')[1]
+            documented = self._documented_message(missing, "required") or self._documented_message("", "required")
+            return Violation(missing, keyword, "is required", documented)
+        top = path[0] if path else ""
+        return Violation(field, keyword, error.message, self._documented_message(top, keyword) if top else None)
+
+    def body_violations(self, body) -> list[Violation]:
+        if self._body is None:
+            return []
+        if not isinstance(body, dict):
+            return [Violation("", "type", "the request body must be a JSON object")]
+        return [self._violation(error) for error in self._body.iter_errors(body)]
+
+    def header_violations(self, headers) -> list[Violation]:
+        found = []
+        for name, validator, required in self._headers:
+            value = headers.get(name)
+            if value is None:
+                if required:
+                    found.append(Violation(name, "required", "header is required"))
+                continue
+            found += [Violation(name, "header", error.message) for error in validator.iter_errors(value)]
+        return found
+
+    def undocumented_fields(self, body) -> list[str]:
+        if not isinstance(body, dict) or not self._fields:
+            return []
+        return sorted(key for key in body if key not in self._fields)
+
+    def with_defaults(self, body: dict) -> dict:
+        """The body over the spec's documented defaults."""
+        defaults = {name: spec["default"] for name, spec in self._fields.items() if "default" in spec}
+        return {**defaults, **body}
+
+
+def parse_json(raw: bytes):
+    """The decoded body; BadRequest naming the problem for anything that is not UTF-8 JSON."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the request body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise BadRequest("malformed JSON: nested too deeply") from None

@@ -1,0 +1,25 @@
+import httpx
+import pytest
+
+from tests.server import running_mock
+
+KEY = {"Ocp-Apim-Subscription-Key": "test-key"}
+
+
+@pytest.fixture(scope="session")
+def mock_url():
+    """One real flux-mock for the session, with its embedded defaults."""
+    with running_mock() as url:
+        yield url
+
+
+@pytest.fixture
+def api(mock_url):
+    """A client of the session's mock, reset before each test so tests are isolated."""
+    with httpx.Client(base_url=mock_url, timeout=30.0) as client:
+        client.post("/__admin/reset").raise_for_status()
+        yield client
+
+
+def set_timing(client: httpx.Client, **timing) -> None:
+    client.put("/__admin/timing", json=timing).raise_for_status()
