@@ -23,3 +23,8 @@ def api(mock_url):
 
 def set_timing(client: httpx.Client, **timing) -> None:
     client.put("/__admin/timing", json=timing).raise_for_status()
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
