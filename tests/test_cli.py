@@ -1,0 +1,51 @@
+"""The command line: help, the start-up line, clear errors for bad configuration."""
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.server import running_mock
+
+
+def flux_mock(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mock_server.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_serve_help_documents_every_option():
+    result = flux_mock("serve", "--help")
+    assert result.returncode == 0
+    for option in ("--host", "--port", "--config", "--public-url", "--queued-for", "--processing-for", "--timing",
+                   "--sync-latency", "--admin-token", "--strict"):
+        assert option in result.stdout
+
+
+@pytest.mark.parametrize("config, words", [
+    ("timing: {mode: sometimes}", "timing.mode"),
+    ("keys: {k: {balance: -1}}", "keys.k.balance"),
+    ("bogus: 1", "bogus"),
+    ("- just\n- a list", "top level must be a mapping"),
+    ("scenarios: [{outcome: {status: 200}}]", "scenario"),
+    ("timing: {queued_for: [", "not valid YAML"),
+])
+def test_bad_config_exits_2_naming_the_problem(tmp_path, config, words):
+    path = tmp_path / "bad.yaml"
+    path.write_text(config)
+    result = flux_mock("serve", "--port", "0", "--config", str(path))
+    assert result.returncode == 2
+    assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path):
+    result = flux_mock("serve", "--config", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2 and "cannot read config file" in result.stderr
+
+
+def test_start_up_line_and_options_reach_the_server():
+    with running_mock("--timing", "manual", "--public-url", "https://flux.test", "--sync-latency", "0") as url:
+        timing = httpx.get(f"{url}/__admin/timing").json()
+        health = httpx.get(f"{url}/__admin/health").json()
+    assert timing["mode"] == "manual"
+    assert health["public_url"] == "https://flux.test"

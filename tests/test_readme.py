@@ -1,0 +1,48 @@
+"""The README's commands and examples, run as written."""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import httpx
+import yaml
+
+from mock_server.settings import settings_from_mapping
+from tests.server import running_mock
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, re.S)
+
+
+def test_first_two_commands_set_up_and_serve_then_set_up_and_test():
+    shell = [body.strip() for lang, body in BLOCKS if lang == "sh"]
+    assert shell[0] == "pip install . && flux-mock serve"
+    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    assert shell[1] in ci, ".ci/run runs exactly the README's test command"
+
+
+def test_config_example_loads_and_behaves_as_described(tmp_path):
+    (config_text,) = [body for lang, body in BLOCKS if lang == "yaml"]
+    settings = settings_from_mapping(yaml.safe_load(config_text))
+    assert settings.keys["broke-key"].balance == 0 and settings.disabled_models == ("flux-fill-dev",)
+    path = tmp_path / "flux-mock.yaml"
+    path.write_text(config_text)
+    with running_mock("--config", str(path)) as url:
+        def post(key, body, route="/flux-1-schnell/v1/getData"):
+            return httpx.post(url + route, json=body, headers={"Ocp-Apim-Subscription-Key": key})
+        assert post("dev-key", {"prompt": "x"}).status_code == 500  # the once-only rule
+        assert post("dev-key", {"prompt": "x"}).status_code == 200
+        assert post("stranger", {"prompt": "x"}).status_code == 401
+        assert post("broke-key", {"prompt": "x"}, "/flux-pro/v1/pro/textToImage").status_code == 402
+        assert post("schnell-only", {"prompt": "x"}, "/flux-pro/v1/pro/textToImage").status_code == 403
+
+
+def test_curl_example_runs_against_the_mock():
+    curl = next(body for lang, body in BLOCKS if lang == "sh" and body.startswith("curl"))
+    submit = curl.split("\n#")[0]
+    with running_mock() as url:
+        result = subprocess.run(["bash", "-c", submit.replace("http://127.0.0.1:8080", url)],
+                                capture_output=True, text=True, timeout=30, check=True)
+    answer = json.loads(result.stdout)
+    assert answer["status"] == "QUEUED" and answer["polling_url"].startswith(url)
