@@ -95,7 +95,8 @@ class AdminApi:
 
     async def health(self, request):
         return JSONResponse({"status": "ok", "version": __version__, "jobs": await self.state.store.count(),
-                             "now": iso(self.state.clock.now()), "public_url": self.state.base_url(request)})
+                             "now": iso(self.state.clock.now()), "public_url": self.state.base_url(request),
+                             "auth": "any-key" if self.state.settings.accepts_any_key else "configured-keys"})
 
     async def reset(self, request):
         await self.state.reset()

@@ -37,7 +37,32 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--strict", action="store_true", default=None,
                        help="reject and record every request that breaks the spec, undocumented fields included")
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+
+    check = commands.add_parser("check", help="run the contract suites against a server", description=(
+        "Generated positive and negative requests for every operation, response conformance, and every "
+        "submit followed through its links to a final status. Exits 1 on any failure."))
+    _target_options(check)
+    check.add_argument("--report", metavar="FILE", help="write a JUnit XML report")
+    check.add_argument("--max-examples", type=int, metavar="N", help="generated cases per operation and mode (20)")
+
+    drift = commands.add_parser("drift", help="compare a server's answers with the specs", description=(
+        "Send each operation's documented example, follow jobs to their end and report every difference "
+        "from the specs. Exits 0 when nothing drifted, 1 otherwise."))
+    _target_options(drift)
+    drift.add_argument("--operation", action="append", metavar="ID", help="only this operationId (repeatable)")
+    drift.add_argument("--report-md", metavar="FILE", help="also write the Markdown report here")
+    drift.add_argument("--report-json", metavar="FILE", help="also write the JSON report here")
     return parser
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--base-url", required=True, metavar="URL", help="the server to test")
+    parser.add_argument("--key", metavar="KEY", help="Ocp-Apim-Subscription-Key to send")
+    parser.add_argument("--secret-key", metavar="KEY", help="X-Secret-Key to send (default: --key)")
+    parser.add_argument("--allow-paid", action="store_true",
+                        help="also call operations that cost money (never needed against flux-mock)")
+    parser.add_argument("--max-spend", type=float, default=0.0, metavar="USD",
+                        help="with --allow-paid: the most the run may spend at documented prices (default 0)")
 
 
 def _settings(args) -> Settings:
@@ -64,6 +89,12 @@ def serve(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "check":
+            from contract_tests.runner import run_check
+            return run_check(args)
+        if args.command == "drift":
+            from contract_tests.runner import run_drift_command
+            return run_drift_command(args)
         return serve(args)
     except ConfigError as error:
         print(f"flux-mock: {error}", file=sys.stderr)

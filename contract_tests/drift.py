@@ -1,0 +1,190 @@
+"""Drift detection: send each operation's documented example, follow jobs to their end, and name every
+way the answers differ from the specs (status, fields, types, values, headers)."""
+
+import json
+from dataclasses import asdict, dataclass
+
+import httpx
+
+from contract_tests.budget import BudgetExceeded
+from contract_tests.examples import documented_examples
+from contract_tests.links import follow, links_of, media_urls
+from contract_tests.target import Target
+from mock_server.spec import Operation, load_operations
+
+LEGACY_HEADERS = {"Prefer": "variant=flux-pro-legacy"}
+JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+
+
+@dataclass(frozen=True)
+class Difference:
+    operation_id: str
+    kind: str  # undocumented-status, missing-field, extra-field, changed-type, unknown-value, changed-header, ...
+    where: str
+    expected: str
+    found: str
+
+    def line(self) -> str:
+        return f"{self.kind} at {self.where}: expected {self.expected}, found {self.found}"
+
+
+def _type_name(value) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return next((name for name, kind in JSON_TYPES.items() if isinstance(value, kind)), type(value).__name__)
+
+
+def _type_matches(types, value) -> bool:
+    found = _type_name(value)
+    return found in types or (found == "integer" and "number" in types)
+
+
+def _merged(schema: dict) -> dict:
+    merged = {k: v for k, v in schema.items() if k != "allOf"}
+    for part in schema.get("allOf", []):
+        part = _merged(part)
+        merged["properties"] = {**merged.get("properties", {}), **part.get("properties", {})}
+        merged["required"] = [*merged.get("required", []), *part.get("required", [])]
+        for key in ("type", "enum", "const", "items"):
+            if key in part:
+                merged.setdefault(key, part[key])
+    return merged
+
+
+def body_differences(schema: dict | None, body, where: str = "body") -> list[tuple[str, str, str, str]]:
+    """(kind, where, expected, found) for every way `body` departs from `schema`."""
+    if not schema:
+        return []
+    schema = _merged(schema)
+    branches = schema.get("anyOf") or schema.get("oneOf")
+    if branches:
+        candidates = [body_differences(branch, body, where) for branch in branches]
+        return min(candidates, key=len)
+    if "const" in schema and body != schema["const"]:
+        return [("unknown-value", where, json.dumps(schema["const"]), json.dumps(body))]
+    if "enum" in schema and body not in schema["enum"]:
+        return [("unknown-value", where, "one of " + ", ".join(map(json.dumps, schema["enum"])), json.dumps(body))]
+    types = schema.get("type")
+    if types is not None:
+        types = [types] if isinstance(types, str) else types
+        if not _type_matches(types, body):
+            return [("changed-type", where, " or ".join(types), _type_name(body))]
+    found = []
+    if isinstance(body, dict) and ("properties" in schema or "required" in schema):
+        properties = schema.get("properties", {})
+        found += [("missing-field", f"{where}.{name}", "present", "absent")
+                  for name in schema.get("required", []) if name not in body]
+        found += [("extra-field", f"{where}.{name}", "not present", _type_name(body[name]))
+                  for name in body if name not in properties]
+        for name, sub in properties.items():
+            if name in body:
+                found += body_differences(sub, body[name], f"{where}.{name}")
+    if isinstance(body, list) and isinstance(schema.get("items"), dict):
+        for item in body:
+            found += [d for d in body_differences(schema["items"], item, f"{where}[]") if d not in found]
+    return found
+
+
+def response_differences(operation: Operation, response: httpx.Response) -> list[Difference]:
+    op_id, status = operation.operation_id, response.status_code
+    if status not in operation.documented_statuses:
+        return [Difference(op_id, "undocumented-status", "status", ", ".join(map(str, sorted(
+            operation.documented_statuses))), str(status))]
+    documented = operation.responses[str(status)]
+    found = []
+    for name, header in (documented.get("headers") or {}).items():
+        value = response.headers.get(name)
+        if value is not None and header.get("schema", {}).get("type") == "integer" and not value.strip().isdigit():
+            found.append(Difference(op_id, "changed-header", f"header {name}", "integer", value))
+    if "application/json" in (documented.get("content") or {}):
+        content_type = response.headers.get("content-type", "")
+        if not content_type.startswith("application/json"):
+            return found + [Difference(op_id, "changed-content-type", "Content-Type", "application/json",
+                                       content_type or "none")]
+        try:
+            body = response.json()
+        except ValueError:
+            return found + [Difference(op_id, "changed-type", "body", "JSON", "not JSON")]
+        found += [Difference(op_id, *d) for d in body_differences(operation.response_schema(status), body)]
+    return found
+
+
+@dataclass
+class OperationReport:
+    operation_id: str
+    outcome: str  # checked, skipped
+    note: str = ""
+    differences: tuple[Difference, ...] = ()
+
+
+def _example(operation_id: str):
+    found = [e.value for e in documented_examples() if e.operation_id == operation_id and e.direction == "request"]
+    return found[-1] if found else None
+
+
+def _check_operation(target: Target, client: httpx.Client, operations: dict, operation: Operation) -> OperationReport:
+    body = _example(operation.operation_id)
+    try:
+        target.budget.spend(operation, body)
+    except BudgetExceeded as reason:
+        return OperationReport(operation.operation_id, "skipped", f"cost guard: {reason}")
+    extra = LEGACY_HEADERS if operation.spec == "flux-pro-legacy.yaml" else {}
+    try:
+        response = client.post(operation.path, json=body, headers={**target.headers_for(operation), **extra})
+    except httpx.HTTPError as error:
+        return OperationReport(operation.operation_id, "checked", differences=(
+            Difference(operation.operation_id, "unreachable", "request", "an answer", str(error) or type(error).__name__),))
+    differences = response_differences(operation, response)
+    polls = []
+    if not differences and response.status_code < 300:
+        polls = follow(client, operations, operation, response.status_code, response.json(), target.headers_for,
+                       polls=target.polls, interval=0 if target.in_process else target.poll_interval)
+    for poll in polls:
+        differences += [Difference(poll.operation.operation_id, "invalid-flow", "status", "consistent", problem)
+                        for problem in poll.problems]
+        if poll.status_code not in poll.operation.documented_statuses:
+            differences.append(Difference(poll.operation.operation_id, "undocumented-status", "status",
+                                          "documented", str(poll.status_code)))
+        elif isinstance(poll.body, (dict, list)):
+            schema = poll.operation.response_schema(poll.status_code)
+            differences += [Difference(poll.operation.operation_id, *d) for d in body_differences(schema, poll.body)]
+    final = polls[-1].body if polls else (response.json() if response.status_code < 300 else None)
+    for url in media_urls(final):
+        if client.get(url).status_code != 200:
+            differences.append(Difference(operation.operation_id, "media-unavailable", url, "200", "not 200"))
+    note = f"{len(polls)} status answers" if polls else ""
+    return OperationReport(operation.operation_id, "checked", note, tuple(dict.fromkeys(differences)))
+
+
+def submit_operations() -> list[Operation]:
+    """Operations with a documented example request that starts something (status operations are reached by links)."""
+    return [op for op in load_operations() if op.kind not in ("status", "batch-status", "poll-status")
+            and _example(op.operation_id) is not None]
+
+
+def run_drift(target: Target, selected: list[str] | None = None) -> list[OperationReport]:
+    operations = {op.operation_id: op for op in load_operations()}
+    chosen = [op for op in submit_operations() if not selected or op.operation_id in selected]
+    with target.client() as client:
+        return [_check_operation(target, client, operations, op) for op in chosen]
+
+
+def to_json(reports: list[OperationReport]) -> str:
+    return json.dumps([{**asdict(r), "differences": [asdict(d) for d in r.differences]} for r in reports], indent=2)
+
+
+def to_markdown(reports: list[OperationReport], target: Target) -> str:
+    drifted = [r for r in reports if r.differences]
+    lines = [f"# API drift report: {target.url}", "",
+             f"{len(reports)} operations, {len(drifted)} drifted, "
+             f"{sum(r.outcome == 'skipped' for r in reports)} skipped; spent ${target.budget.spent:g}.", ""]
+    for report in reports:
+        mark = "DRIFT" if report.differences else ("skipped" if report.outcome == "skipped" else "ok")
+        lines.append(f"## {report.operation_id}: {mark}" + (f" ({report.note})" if report.note else ""))
+        lines += [f"- `{d.operation_id}` {d.line()}" for d in report.differences]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,74 @@
+"""Follow the spec's OpenAPI links from a submit answer to its status operation, until a final status."""
+
+import time
+from dataclasses import dataclass
+
+from contract_tests.checks import BODY_PROBLEMS, JobHistory, is_final
+from mock_server.spec import Operation
+
+
+@dataclass(frozen=True)
+class Poll:
+    operation: Operation
+    status_code: int
+    body: object
+    problems: tuple[str, ...]
+
+
+def _resolve(expression, body):
+    """A runtime expression's value: `$response.body#/request_id` -> body["request_id"]."""
+    if not isinstance(expression, str) or not expression.startswith("$response.body#"):
+        return expression
+    value = body
+    for part in expression.split("#", 1)[1].lstrip("/").split("/"):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def links_of(operation: Operation, status_code: int) -> list[dict]:
+    response = operation.responses.get(str(status_code)) or {}
+    return list((response.get("links") or {}).values())
+
+
+def poll_request(link: dict, body) -> tuple[str, dict, object]:
+    """(operationId, path parameters, request body) of the call a link describes."""
+    params = {name: _resolve(value, body) for name, value in (link.get("parameters") or {}).items()}
+    request_body = link.get("requestBody")
+    if isinstance(request_body, dict):
+        request_body = {name: _resolve(value, body) for name, value in request_body.items()}
+    return link["operationId"], params, request_body
+
+
+def follow(client, operations: dict[str, Operation], submitted: Operation, status_code: int, body, headers_for,
+           polls: int, interval: float, history: JobHistory | None = None) -> list[Poll]:
+    """Poll the linked status operation until a final status (or `polls` answers); every answer is checked."""
+    history = history or JobHistory()
+    answers = []
+    for link in links_of(submitted, status_code):
+        op_id, params, request_body = poll_request(link, body)
+        operation = operations[op_id]
+        path = operation.path.format(**params)
+        for attempt in range(polls):
+            response = client.request(operation.method, path, headers=headers_for(operation), json=request_body)
+            answer = response.json() if response.headers.get("content-type", "").startswith("application/json") \
+                else response.text
+            problems = list(BODY_PROBLEMS.get(op_id, lambda b: [])(answer)) if response.status_code == 200 else []
+            if response.status_code == 200:
+                problems += history.observe(str(params or request_body), answer)
+            answers.append(Poll(operation, response.status_code, answer, tuple(problems)))
+            if response.status_code != 200 or is_final(answer):
+                break
+            if interval and attempt + 1 < polls:
+                time.sleep(interval)
+    return answers
+
+
+def media_urls(answer) -> list[str]:
+    """The media URLs of a final answer of any shape."""
+    if not isinstance(answer, dict):
+        return []
+    if isinstance(answer.get("output"), dict):
+        return list(answer["output"].get("media_url") or [])
+    if isinstance(answer.get("output"), str):
+        return [answer["output"]]
+    return [image.get("url") for image in answer.get("images", []) if isinstance(image, dict)]

@@ -1,0 +1,111 @@
+"""The contract suites, as a pytest module: `flux-mock check` runs it, and so can you:
+
+    FLUX_CHECK_BASE_URL=http://127.0.0.1:8080 python -m pytest --pyargs contract_tests.suite
+
+Without FLUX_CHECK_BASE_URL it tests an in-process flux-mock. See contract_tests/target.py for the
+other settings. Operations that cost money run only with FLUX_CHECK_ALLOW_PAID=1, within
+FLUX_CHECK_MAX_SPEND at the documented prices; the rest are skipped, never paid for.
+"""
+
+import jsonschema_rs
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis.specs.openapi.checks import ignored_auth
+
+from contract_tests import checks  # noqa: F401  (registers the async-aware schemathesis checks)
+from contract_tests.budget import BudgetExceeded
+from contract_tests.examples import documented_examples
+from contract_tests.links import follow, links_of, media_urls
+from contract_tests.target import Target
+from mock_server.spec import load_operations
+
+TARGET = Target.from_env()
+TARGET.prepare()
+OPERATIONS = {op.operation_id: op for op in load_operations()}
+LEGACY_HEADERS = {"Prefer": "variant=flux-pro-legacy"}  # flux-mock's switch to page 002's shape; gateways ignore it
+GENERATED = settings(max_examples=TARGET.max_examples, deadline=None, database=None,
+                     suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+
+positive = TARGET.schema("flux.yaml", "positive")
+negative = TARGET.schema("flux.yaml", "negative")
+legacy = TARGET.schema("flux-pro-legacy.yaml", "positive")
+legacy.config.update(headers=LEGACY_HEADERS)
+# flux-mock's embedded default accepts any non-empty key on purpose, so "API accepts invalid
+# authentication" is expected there; everywhere else (live gateway, configured mock) it is checked.
+EXCLUDED_CHECKS = [ignored_auth] if TARGET.accepts_any_key else []
+
+
+def _afford(operation_id: str, body) -> None:
+    try:
+        TARGET.budget.spend(OPERATIONS[operation_id], body)
+    except BudgetExceeded as reason:
+        pytest.skip(f"cost guard: {reason}")
+
+
+def _case_operation_id(case) -> str:
+    return case.operation.definition.raw["operationId"]
+
+
+@positive.parametrize()
+@GENERATED
+def test_positive_requests_get_documented_answers(case):
+    _afford(_case_operation_id(case), case.body)
+    case.call_and_validate(excluded_checks=EXCLUDED_CHECKS)
+
+
+@negative.parametrize()
+@GENERATED
+def test_negative_requests_are_rejected_with_documented_answers(case):
+    _afford(_case_operation_id(case), case.body)
+    case.call_and_validate(excluded_checks=EXCLUDED_CHECKS)
+
+
+@legacy.parametrize()
+@GENERATED
+def test_older_flux_pro_api_gets_documented_answers(case):
+    _afford(_case_operation_id(case), case.body)
+    case.call_and_validate(excluded_checks=EXCLUDED_CHECKS)
+
+
+def _example(operation_id: str):
+    found = [e.value for e in documented_examples() if e.operation_id == operation_id and e.direction == "request"]
+    return found[-1]
+
+
+SUBMITS = sorted(op.operation_id for op in OPERATIONS.values()
+                 if any(links_of(op, code) for code in op.documented_statuses))
+
+
+@pytest.mark.parametrize("operation_id", SUBMITS)
+def test_submit_is_followed_through_its_links_to_a_final_status(operation_id):
+    operation, body = OPERATIONS[operation_id], _example(operation_id)
+    _afford(operation_id, body)
+    extra = LEGACY_HEADERS if operation.spec == "flux-pro-legacy.yaml" else {}
+    with TARGET.client() as client:
+        submitted = client.post(operation.path, json=body, headers={**TARGET.headers_for(operation), **extra})
+        assert submitted.status_code in operation.documented_statuses and submitted.status_code < 300, submitted.text
+        polls = follow(client, OPERATIONS, operation, submitted.status_code, submitted.json(), TARGET.headers_for,
+                       polls=TARGET.polls, interval=0 if TARGET.in_process else TARGET.poll_interval)
+        assert polls, f"no link of {operation_id} leads to a status operation"
+        for poll in polls:
+            assert poll.status_code == 200, poll.body
+            schema = poll.operation.response_schema(200)
+            errors = [e.message for e in jsonschema_rs.validator_for(schema, validate_formats=True).iter_errors(poll.body)]
+            assert errors == [] and poll.problems == (), (errors, poll.problems)
+        assert checks.is_final(polls[-1].body), f"no final status after {len(polls)} polls: {polls[-1].body}"
+        for url in media_urls(polls[-1].body):
+            media = client.get(url)
+            assert media.status_code == 200 and len(media.content) > 0, url
+
+
+class StatefulLinks(positive.as_state_machine()):
+    """Schemathesis' state machine over the spec's links, with this target's excluded checks."""
+
+    def validate_response(self, response, case, additional_checks=None, **kwargs):
+        case.validate_response(response, additional_checks=additional_checks, excluded_checks=EXCLUDED_CHECKS,
+                               transport_kwargs=kwargs)
+
+
+TestStatefulLinks = StatefulLinks.TestCase
+TestStatefulLinks.settings = settings(max_examples=10, stateful_step_count=6, deadline=None, database=None,
+                                      suppress_health_check=list(HealthCheck))

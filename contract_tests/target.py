@@ -1,0 +1,156 @@
+"""What the contract suites run against, read from the environment so `flux-mock check`, CI and users
+configure the same suite module:
+
+  FLUX_CHECK_BASE_URL    a server to test over HTTP; unset: an in-process flux-mock (ASGI)
+  FLUX_CHECK_KEY         Ocp-Apim-Subscription-Key to send       (default: contract-test-key)
+  FLUX_CHECK_SECRET_KEY  X-Secret-Key to send                    (default: the key above)
+  FLUX_CHECK_ALLOW_PAID  "1": also call operations that cost money
+  FLUX_CHECK_MAX_SPEND   USD the run may spend at documented prices (default 0)
+  FLUX_CHECK_MAX_EXAMPLES generated cases per operation and mode (default 20)
+  FLUX_CHECK_POLLS       status polls to reach a final state (default 30)
+  FLUX_CHECK_POLL_INTERVAL seconds between polls over HTTP (default 0.5)
+"""
+
+import copy
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import anyio
+import httpx
+import schemathesis
+
+from contract_tests.budget import Budget
+from mock_server.spec import Operation, load_bundled, load_operations
+
+DEFAULT_KEY = "contract-test-key"
+IN_PROCESS_URL = "http://flux-mock.test"
+
+
+def in_process_app():
+    """The mock as the suites test it in-process: its one key, plenty of money, per-poll timing on a
+    manual clock (so waits, such as Schnell Batch's internal polling, take no real time)."""
+    from mock_server.app import create_app
+    from mock_server.clock import ManualClock
+    from mock_server.settings import KeyConfig, Settings, Timing
+
+    settings = Settings(keys={DEFAULT_KEY: KeyConfig(balance=1_000_000)}, timing=Timing(mode="per-poll"))
+    return create_app(settings, clock=ManualClock())
+
+
+@dataclass
+class Target:
+    base_url: str | None = None
+    key: str = DEFAULT_KEY
+    secret_key: str | None = None
+    allow_paid: bool = False
+    max_spend: float = 0.0
+    max_examples: int = 20
+    polls: int = 30
+    poll_interval: float = 0.5
+    budget: Budget = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.secret_key = self.secret_key or self.key
+        limit = float("inf") if self.is_flux_mock else (self.max_spend if self.allow_paid else 0.0)
+        self.budget = Budget(limit)
+
+    @cached_property
+    def _mock_health(self) -> dict | None:
+        """flux-mock's /__admin/health answer, or None when the target is not flux-mock."""
+        if self.base_url is None:
+            return {"status": "ok", "auth": "configured-keys"}
+        try:
+            health = httpx.get(f"{self.url}/__admin/health", timeout=5).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        return health if isinstance(health, dict) and health.get("status") == "ok" and "auth" in health else None
+
+    @property
+    def is_flux_mock(self) -> bool:
+        """In-process, or a server whose /__admin/health says it is flux-mock: calls cost nothing there."""
+        return self._mock_health is not None
+
+    @property
+    def accepts_any_key(self) -> bool:
+        """flux-mock with its embedded default, where every non-empty key works by design."""
+        return (self._mock_health or {}).get("auth") == "any-key"
+
+    @classmethod
+    def from_env(cls, environ=os.environ) -> "Target":
+        return cls(
+            base_url=environ.get("FLUX_CHECK_BASE_URL") or None,
+            key=environ.get("FLUX_CHECK_KEY") or DEFAULT_KEY,
+            secret_key=environ.get("FLUX_CHECK_SECRET_KEY") or None,
+            allow_paid=environ.get("FLUX_CHECK_ALLOW_PAID") == "1",
+            max_spend=float(environ.get("FLUX_CHECK_MAX_SPEND") or 0),
+            max_examples=int(environ.get("FLUX_CHECK_MAX_EXAMPLES") or 20),
+            polls=int(environ.get("FLUX_CHECK_POLLS") or 30),
+            poll_interval=float(environ.get("FLUX_CHECK_POLL_INTERVAL") or 0.5),
+        )
+
+    @property
+    def in_process(self) -> bool:
+        return self.base_url is None
+
+    @property
+    def url(self) -> str:
+        return (self.base_url or IN_PROCESS_URL).rstrip("/")
+
+    @cached_property
+    def app(self):
+        return in_process_app() if self.in_process else None
+
+    def prepare(self) -> None:
+        """Against flux-mock over HTTP: fill the run's wallets, so generated traffic never meets a 402 it
+        did not ask for. Nothing is done anywhere else."""
+        if not self.is_flux_mock or self.in_process:
+            return
+        for key in {self.key, self.secret_key}:
+            httpx.put(f"{self.url}/__admin/wallets/{key}", json={"balance": 1_000_000}, timeout=5)
+
+    def headers_for(self, operation: Operation) -> dict[str, str]:
+        """The key headers of the operation's first security alternative."""
+        values = {"Ocp-Apim-Subscription-Key": self.key, "X-Secret-Key": self.secret_key}
+        return {name: values[name] for name in (operation.security[0] if operation.security else ())}
+
+    def schema(self, spec: str = "flux.yaml", mode: str = "positive"):
+        """A schemathesis schema of `spec` aimed at this target, sending this target's keys."""
+        config = schemathesis.Config.from_dict({"generation": {"mode": mode}})
+        schema = schemathesis.openapi.from_dict(copy.deepcopy(load_bundled(spec)), config=config)
+        schema.config.update(base_url=self.url)
+        if self.app is not None:
+            schema.app = self.app
+        operations = {op.operation_id: op for op in load_operations()}
+        target = self
+
+        @schema.auth()
+        class Keys:
+            def get(self, case, context):
+                return target.headers_for(operations[case.operation.definition.raw["operationId"]])
+
+            def set(self, case, data, context):
+                case.headers = {**(case.headers or {}), **data}
+
+        return schema
+
+    def client(self) -> httpx.Client:
+        """An httpx client for hand-made calls (link following, media downloads)."""
+        if self.app is not None:
+            return httpx.Client(transport=_SyncASGI(self.app), base_url=self.url, timeout=60)
+        return httpx.Client(base_url=self.url, timeout=60)
+
+
+class _SyncASGI(httpx.BaseTransport):
+    """httpx's ASGITransport for a synchronous client (each request runs the app on its own loop)."""
+
+    def __init__(self, app) -> None:
+        self._transport = httpx.ASGITransport(app=app)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        async def send():
+            response = await self._transport.handle_async_request(request)
+            body = await response.aread()
+            return httpx.Response(response.status_code, headers=response.headers, content=body)
+
+        return anyio.run(send)
