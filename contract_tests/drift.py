@@ -78,8 +78,9 @@ def body_differences(schema: dict | None, body, where: str = "body") -> list[tup
         properties = schema.get("properties", {})
         found += [("missing-field", f"{where}.{name}", "present", "absent")
                   for name in schema.get("required", []) if name not in body]
-        found += [("extra-field", f"{where}.{name}", "not present", _type_name(body[name]))
-                  for name in body if name not in properties]
+        if "properties" in schema:
+            found += [("extra-field", f"{where}.{name}", "not present", _type_name(body[name]))
+                      for name in body if name not in properties]
         for name, sub in properties.items():
             if name in body:
                 found += body_differences(sub, body[name], f"{where}.{name}")

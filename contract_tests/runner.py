@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from contract_tests.drift import run_drift, to_json, to_markdown
+from contract_tests.mock_client import FluxMock, format_report
 from contract_tests.target import Target
 
 
@@ -55,3 +56,10 @@ def run_drift_command(args) -> int:
     drifted = sum(bool(report.differences) for report in reports)
     print(f"flux-mock drift: {drifted} of {len(reports)} operations drifted", file=sys.stderr)
     return 1 if drifted else 0
+
+
+def run_report(args) -> int:
+    mock = FluxMock(args.base_url, args.admin_token)
+    lines = format_report(mock.client_report(args.min_poll_interval))
+    print("\n".join(lines) if lines else "no violations: every journaled request kept to the contract")
+    return 1 if lines else 0

@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mock_server import __version__, views
+from mock_server.client_checks import client_findings
 from mock_server.clock import iso
 from mock_server.errors import ApiError, BadRequest, EndpointNotFound, Forbidden
 from mock_server.jobs import lifecycle
@@ -73,6 +74,7 @@ class AdminApi:
             ("/scenarios/{scenario_id}", self.delete_scenario, ["DELETE"]),
             ("/wallets", self.list_wallets, ["GET"]), ("/wallets/{key}", self.set_wallet, ["PUT"]),
             ("/journal", self.get_journal, ["GET"]), ("/journal", self.clear_journal, ["DELETE"]),
+            ("/client-report", self.client_report, ["GET"]),
         ]
         return [Route("/__admin" + path, self._guarded(handler), methods=methods) for path, handler, methods in table]
 
@@ -179,6 +181,17 @@ class AdminApi:
                                              violations_only=query.get("violations_only") in ("true", "1"),
                                              limit=int(limit) if limit else None)
         return JSONResponse({"entries": entries})
+
+    async def client_report(self, request):
+        """Every request that broke the spec, and what the client did that the docs ask it not to."""
+        raw = request.query_params.get("min_poll_interval")
+        try:
+            interval = float(raw) if raw is not None else self.state.settings.min_poll_interval
+        except ValueError:
+            raise BadRequest("min_poll_interval: must be a number of seconds") from None
+        entries = self.state.journal.entries()
+        return JSONResponse({"violations": [e for e in entries if e.get("violations")],
+                             "findings": client_findings(entries, interval)})
 
     async def clear_journal(self, request):
         self.state.journal.clear()

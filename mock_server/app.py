@@ -76,14 +76,20 @@ class JournalMiddleware:
     def _record(self, scope, status: int | None, started: float) -> None:
         info = scope["state"]
         headers = dict(scope.get("headers") or [])
+        now = self.state.clock.now()
         self.state.journal.record({
-            "time": iso(self.state.clock.now()), "method": scope["method"], "path": scope["path"],
+            "time": iso(now), "epoch": now, "method": scope["method"], "path": scope["path"],
             "operation_id": info.get("operation_id"), "key": info.get("key"), "status": status or 500,
             "request_id": info.get("request_id"), "violations": info.get("violations", []),
             "undocumented_fields": info.get("undocumented_fields", []), "scenario": info.get("scenario"),
+            "job_status": info.get("job_status"), "retry_after": _retry_after(info, status),
             "user_agent": headers.get(b"user-agent", b"").decode("latin-1"),
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         })
+
+
+def _retry_after(info: dict, status: int | None) -> float | None:
+    return info.get("retry_after") if status == 429 else None
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -52,6 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     drift.add_argument("--operation", action="append", metavar="ID", help="only this operationId (repeatable)")
     drift.add_argument("--report-md", metavar="FILE", help="also write the Markdown report here")
     drift.add_argument("--report-json", metavar="FILE", help="also write the JSON report here")
+
+    report = commands.add_parser("report", help="what a client sent to a running flux-mock that breaks the contract",
+                                 description="Print every journaled request that broke the spec, and the client "
+                                             "behaviour the docs advise against. Exits 1 if there is any.")
+    report.add_argument("--base-url", required=True, metavar="URL", help="the running flux-mock")
+    report.add_argument("--admin-token", metavar="TOKEN", help="its --admin-token, if it has one")
+    report.add_argument("--min-poll-interval", type=float, metavar="SECONDS",
+                        help="polls of one job closer than this are reported (default: the server's, 5)")
     return parser
 
 
@@ -95,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "drift":
             from contract_tests.runner import run_drift_command
             return run_drift_command(args)
+        if args.command == "report":
+            from contract_tests.runner import run_report
+            return run_report(args)
         return serve(args)
     except ConfigError as error:
         print(f"flux-mock: {error}", file=sys.stderr)

@@ -139,18 +139,26 @@ def _body_id(call: Call, field: str) -> str:
     return value
 
 
+async def _polled(call: Call, request_id: str) -> Job:
+    """One status poll, named in the journal with the status it reported."""
+    call.request.state.request_id = request_id
+    job = await call.state.jobs.poll(request_id, call.key)
+    call.request.state.job_status = lifecycle.status_at(job, call.now)
+    return job
+
+
 async def status(call: Call) -> JSONResponse:
-    job = _remember(call, await call.state.jobs.poll(call.request.path_params["request_id"], call.key))
+    job = await _polled(call, call.request.path_params["request_id"])
     return _json(views.status_body(job, call.now, call.base))
 
 
 async def batch_status(call: Call) -> JSONResponse:
-    job = _remember(call, await call.state.jobs.poll(_body_id(call, "requestId"), call.key))
+    job = await _polled(call, _body_id(call, "requestId"))
     return _json(views.batch_body(job, call.now, call.base))
 
 
 async def poll_status(call: Call) -> JSONResponse:
-    job = _remember(call, await call.state.jobs.poll(_body_id(call, "request_id"), call.key))
+    job = await _polled(call, _body_id(call, "request_id"))
     return _json(views.fal_body(job, call.now, call.base))
 
 

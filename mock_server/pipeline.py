@@ -85,6 +85,8 @@ class OperationEndpoint:
         try:
             return await self._handle(request)
         except ApiError as error:
+            if "Retry-After" in error.headers:
+                request.state.retry_after = float(error.headers["Retry-After"])
             return error_response(error)
 
     async def _handle(self, request: Request) -> Response:
@@ -105,7 +107,10 @@ class OperationEndpoint:
         if outcome.get("drop_connection"):
             return DroppedConnection()
         if outcome.get("status"):
-            return forced_response(operation, outcome["status"])
+            forced = forced_response(operation, outcome["status"])
+            if "retry-after" in forced.headers:
+                request.state.retry_after = float(forced.headers["retry-after"])
+            return forced
 
         variant = self._variant(outcome)
         if variant in self.variants:

@@ -53,6 +53,7 @@ class Settings:
     journal_size: int = 10_000
     admin_token: str | None = None
     strict: bool = False
+    min_poll_interval: float = 5.0
 
     @property
     def accepts_any_key(self) -> bool:
@@ -100,6 +101,7 @@ CONFIG_SCHEMA = {
         "journal_size": {"type": "integer", "minimum": 1},
         "admin_token": {"type": "string", "minLength": 8},
         "strict": {"type": "boolean"},
+        "min_poll_interval": _NUMBER,
     },
 }
 _CONFIG_VALIDATOR = jsonschema_rs.validator_for(CONFIG_SCHEMA)
@@ -119,7 +121,7 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
         for name, spec in (data.get("keys") or {}).items()
     }
     simple = {k: data[k] for k in ("public_url", "default_balance", "default_rate_limit", "max_body_bytes",
-                                   "journal_size", "admin_token", "strict") if k in data}
+                                   "journal_size", "admin_token", "strict", "min_poll_interval") if k in data}
     return Settings(
         timing=Timing(**data.get("timing", {})),
         keys=keys,

@@ -1,7 +1,7 @@
 import httpx
 import pytest
 
-from tests.server import running_mock
+from contract_tests.process import running_mock
 
 KEY = {"Ocp-Apim-Subscription-Key": "test-key"}
 

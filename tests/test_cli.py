@@ -6,7 +6,7 @@ import sys
 import httpx
 import pytest
 
-from tests.server import running_mock
+from contract_tests.process import running_mock
 
 
 def flux_mock(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:

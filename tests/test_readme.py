@@ -3,13 +3,14 @@
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import yaml
 
 from mock_server.settings import settings_from_mapping
-from tests.server import running_mock
+from contract_tests.process import running_mock
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, re.S)
@@ -46,3 +47,13 @@ def test_curl_example_runs_against_the_mock():
                                 capture_output=True, text=True, timeout=30, check=True)
     answer = json.loads(result.stdout)
     assert answer["status"] == "QUEUED" and answer["polling_url"].startswith(url)
+
+
+def test_client_test_example_runs_as_written_with_the_installed_plugin(tmp_path):
+    (example,) = [body for lang, body in BLOCKS if lang == "python"]
+    (tmp_path / "test_client_example.py").write_text(example)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             str(tmp_path / "test_client_example.py")], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "1 passed" in result.stdout

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.server import running_mock
+from contract_tests.process import running_mock
 
 CONFIG = """
 keys:

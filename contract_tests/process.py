@@ -1,4 +1,4 @@
-"""Start the real `flux-mock serve` on an ephemeral loopback port, and stop it by its PID."""
+"""Start a real `flux-mock serve` process on an ephemeral loopback port, and stop it by its PID."""
 
 import os
 import re

@@ -1,0 +1,70 @@
+"""FluxMock: a running flux-mock, driven through its admin API. The pytest fixture hands one to tests."""
+
+import httpx
+
+
+class FluxMock:
+    def __init__(self, url: str, admin_token: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._admin = httpx.Client(base_url=f"{self.url}/__admin", timeout=30,
+                                   headers={"X-Admin-Token": admin_token} if admin_token else {})
+
+    def _call(self, method: str, path: str, **kwargs):
+        response = self._admin.request(method, path, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def reset(self) -> None:
+        self._call("POST", "/reset")
+
+    def set_timing(self, mode: str | None = None, queued_for: float | None = None,
+                   processing_for: float | None = None, sync_latency: float | None = None) -> dict:
+        """mode: "time", "per-poll" or "manual"; the seconds for the time mode and sync calls."""
+        given = {"mode": mode, "queued_for": queued_for, "processing_for": processing_for,
+                 "sync_latency": sync_latency}
+        return self._call("PUT", "/timing", json={k: v for k, v in given.items() if v is not None})
+
+    def add_scenario(self, outcome: dict, match: dict | None = None, times: int | None = None) -> dict:
+        """A rule: when a request matches (path, operation_id, key, prompt_contains), answer `outcome`."""
+        rule = {"outcome": outcome, "match": match or {}, **({"times": times} if times else {})}
+        return self._call("POST", "/scenarios", json=rule)
+
+    def clear_scenarios(self) -> None:
+        self._call("DELETE", "/scenarios")
+
+    def advance(self, request_id: str, to_end: bool = False) -> dict:
+        """Move one job a state forward (or to its end)."""
+        return self._call("POST", f"/jobs/{request_id}/advance", json={"to_end": to_end})
+
+    def advance_clock(self, seconds: float) -> dict:
+        return self._call("POST", "/clock/advance", json={"seconds": seconds})
+
+    def jobs(self) -> list[dict]:
+        return self._call("GET", "/jobs")["jobs"]
+
+    def set_balance(self, key: str, usd: float) -> None:
+        self._call("PUT", f"/wallets/{key}", json={"balance": usd})
+
+    def journal(self, operation_id: str | None = None) -> list[dict]:
+        params = {"operation_id": operation_id} if operation_id else {}
+        return self._call("GET", "/journal", params=params)["entries"]
+
+    def client_report(self, min_poll_interval: float | None = None) -> dict:
+        params = {"min_poll_interval": min_poll_interval} if min_poll_interval is not None else {}
+        return self._call("GET", "/client-report", params=params)
+
+    def assert_no_violations(self, min_poll_interval: float | None = None) -> None:
+        """Fail, naming each one, if the client sent a request the spec does not allow or misbehaved."""
+        problems = format_report(self.client_report(min_poll_interval))
+        if problems:
+            raise AssertionError("the client broke the API contract:\n" + "\n".join(problems))
+
+    def close(self) -> None:
+        self._admin.close()
+
+
+def format_report(report: dict) -> list[str]:
+    lines = [f"- #{e['seq']} {e['method']} {e['path']} -> {e['status']}: {'; '.join(e['violations'])}"
+             for e in report["violations"]]
+    lines += [f"- #{f['seq']} {f['kind']}: {f['path']}: {f['detail']}" for f in report["findings"]]
+    return lines

@@ -1,0 +1,41 @@
+"""The `flux_mock` fixture: a real flux-mock on an ephemeral loopback port, reset for every test.
+
+    def test_my_client(flux_mock):
+        app = MyApp(base_url=flux_mock.url)
+        ...
+        flux_mock.assert_no_violations()
+
+Options: --flux-mock-config FILE (keys, scenarios...), --flux-mock-strict (reject undocumented fields).
+"""
+
+import pytest
+
+from contract_tests.mock_client import FluxMock
+from contract_tests.process import running_mock
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("flux-mock")
+    group.addoption("--flux-mock-config", metavar="FILE", help="config file for the flux_mock fixture's server")
+    group.addoption("--flux-mock-strict", action="store_true", help="run the flux_mock fixture's server with --strict")
+
+
+@pytest.fixture(scope="session")
+def flux_mock_server(pytestconfig):
+    """One flux-mock process for the session; its URL."""
+    options = []
+    if pytestconfig.getoption("flux_mock_config"):
+        options += ["--config", pytestconfig.getoption("flux_mock_config")]
+    if pytestconfig.getoption("flux_mock_strict"):
+        options.append("--strict")
+    with running_mock(*options) as url:
+        yield url
+
+
+@pytest.fixture
+def flux_mock(flux_mock_server):
+    """The session's flux-mock, reset before the test: `.url`, timing, scenarios, jobs, journal, violations."""
+    mock = FluxMock(flux_mock_server)
+    mock.reset()
+    yield mock
+    mock.close()

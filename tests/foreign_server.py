@@ -1,0 +1,64 @@
+"""A server that is not flux-mock: the mock behind a proxy that hides /__admin and can rewrite answers,
+served by a real uvicorn on an ephemeral loopback port (in a thread, stopped at exit)."""
+
+import json
+import socket
+import threading
+import time
+from contextlib import contextmanager
+
+import uvicorn
+
+
+class Rewriting:
+    """ASGI middleware: 404 for /__admin; every JSON answer passes through `rewrite(path, status, body)`."""
+
+    def __init__(self, app, rewrite=None) -> None:
+        self.app = app
+        self.rewrite = rewrite or (lambda path, status, body: (status, body))
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if scope["path"].startswith("/__admin"):
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"application/json")]})
+            return await send({"type": "http.response.body", "body": b'{"error": "Endpoint not found"}'})
+        start, chunks = {}, []
+
+        async def buffered(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+            else:
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    await self._flush(scope["path"], start, b"".join(chunks), send)
+
+        await self.app(scope, receive, buffered)
+
+    async def _flush(self, path, start, body, send):
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        status = start["status"]
+        if dict(headers).get(b"content-type", b"").startswith(b"application/json"):
+            status, rewritten = self.rewrite(path, status, json.loads(body))
+            body = json.dumps(rewritten).encode()
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+@contextmanager
+def serving(app):
+    """Serve `app` on 127.0.0.1:<free port>; yield its URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()

@@ -1,0 +1,142 @@
+"""flux-mock check and drift: they pass against flux-mock, and they name what differs elsewhere."""
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+from contract_tests.drift import body_differences
+from mock_server.app import create_app
+from mock_server.settings import KeyConfig, Settings, Timing
+from tests.foreign_server import Rewriting, serving
+from contract_tests.process import running_mock
+
+KEY = "contract-test-key"
+
+
+def flux_mock(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mock_server.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def mock_behind_proxy(rewrite=None):
+    """A mock that answers like the gateway but is not recognisable as flux-mock; and its state."""
+    app = create_app(Settings(keys={KEY: KeyConfig(balance=1000)}, timing=Timing(mode="time", queued_for=0,
+                                                                                  processing_for=0.1)))
+    return Rewriting(app, rewrite), app.state.mock
+
+
+def test_suite_passes_in_process():
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs",
+                             "contract_tests.suite"], capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "FLUX_CHECK_MAX_EXAMPLES": "10"})
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+def test_check_passes_against_flux_mock_serve_and_writes_junit(tmp_path):
+    report = tmp_path / "junit.xml"
+    with running_mock("--queued-for", "0", "--processing-for", "0.1") as url:
+        result = flux_mock("check", "--base-url", url, "--report", str(report), "--max-examples", "8")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert f"flux-mock check: {url} (flux-mock)" in result.stdout
+    suite = ElementTree.parse(report).getroot().find("testsuite")
+    assert int(suite.get("tests")) >= 40 and suite.get("failures") == "0" and suite.get("errors") == "0"
+
+
+def test_check_fails_and_names_the_failure_against_a_server_that_breaks_the_contract():
+    def rename(path, status, body):
+        if isinstance(body, dict) and "polling_url" in body:
+            body["pollingUrl"] = body.pop("polling_url")
+        return status, body
+
+    app, _ = mock_behind_proxy(rename)
+    with serving(app) as url:
+        result = flux_mock("check", "--base-url", url, "--key", KEY, "--max-examples", "3")
+    assert result.returncode == 1
+    assert "polling_url" in result.stdout and "FAILED" in result.stdout
+
+
+def test_cost_guard_skips_paid_operations_unless_allowed_and_stays_within_max_spend():
+    app, state = mock_behind_proxy()
+    with serving(app) as url:
+        free_only = flux_mock("drift", "--base-url", url, "--key", KEY)
+        free = ("schnellGetData", "schnellGetDataBatch", "schnellCheckStatus", None)  # None: media downloads
+        paid_calls_without_permission = [e for e in state.journal.entries() if e["operation_id"] not in free]
+        state.journal.clear()
+        allowed = flux_mock("drift", "--base-url", url, "--key", KEY, "--allow-paid", "--max-spend", "0.1")
+    assert paid_calls_without_permission == []
+    assert "## fluxPro11UltraGenerate: skipped (cost guard" in free_only.stdout
+    assert "## schnellGetData: ok" in free_only.stdout and "spent $0." in free_only.stdout
+    spent = 1000 - state.wallets.balance(KEY)  # the wallet tells what was really charged
+    assert 0 < spent <= 0.1 + 1e-9
+    assert "has no documented price" in allowed.stdout
+
+
+def test_drift_reports_nothing_against_flux_mock_serve(tmp_path):
+    with running_mock("--queued-for", "0", "--processing-for", "0.1") as url:
+        result = flux_mock("drift", "--base-url", url, "--report-json", str(tmp_path / "drift.json"))
+    assert result.returncode == 0, result.stdout
+    assert "0 of 16 operations drifted" in result.stderr
+    reports = json.loads((tmp_path / "drift.json").read_text())
+    assert len(reports) == 16 and all(r["outcome"] == "checked" and r["differences"] == [] for r in reports)
+
+
+def test_drift_names_each_seeded_difference(tmp_path):
+    def differ(path, status, body):
+        if path == "/flux-1-schnell/v1/getData" and status == 200:
+            return 201, body                                      # a changed code
+        if isinstance(body, dict) and "polling_url" in body:
+            body["pollingUrl"] = body.pop("polling_url")           # a renamed field
+        if path.startswith("/v2/requests/status/") and body.get("status") == "COMPLETED":
+            body["status"] = "SUCCEEDED"                          # a new status value
+        if path == "/flux-2-klein-4b/v1/generateImage" and status == 200:
+            body["output"] = [body["output"]]                     # a changed type
+        return status, body
+
+    app, _ = mock_behind_proxy(differ)
+    with serving(app) as url:
+        result = flux_mock("drift", "--base-url", url, "--key", KEY, "--allow-paid", "--max-spend", "100",
+                           "--report-md", str(tmp_path / "drift.md"))
+    assert result.returncode == 1
+    report = (tmp_path / "drift.md").read_text()
+    assert "## schnellGetData: DRIFT" in report and "undocumented-status at status: expected" in report
+    assert "found 201" in report
+    assert "missing-field at body.polling_url" in report and "extra-field at body.pollingUrl" in report
+    assert "`klein4bGenerateImage` changed-type at body.output: expected string, found array" in report
+    assert "## fluxGeneralTextToImageRequest: ok" in report
+
+
+def test_drift_names_an_unknown_status_value():
+    def differ(path, status, body):
+        if path.startswith("/v2/requests/status/") and body.get("status") == "COMPLETED":
+            body["status"] = "SUCCEEDED"
+        return status, body
+
+    app, _ = mock_behind_proxy(differ)
+    with serving(app) as url:
+        result = flux_mock("drift", "--base-url", url, "--key", KEY, "--allow-paid", "--max-spend", "100",
+                           "--operation", "fluxDevTextToImage", env={"FLUX_CHECK_POLLS": "4"})
+    assert result.returncode == 1
+    assert '`getRequestStatus` unknown-value at body.status: expected one of "QUEUED"' in result.stdout
+    assert 'found "SUCCEEDED"' in result.stdout
+
+
+@pytest.mark.parametrize("schema, body, expected", [
+    ({"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}}, {}, [
+        ("missing-field", "body.a", "present", "absent")]),
+    ({"type": "object", "properties": {"a": {"type": "string"}}}, {"a": "x", "b": 1}, [
+        ("extra-field", "body.b", "not present", "integer")]),
+    ({"type": "object", "properties": {"a": {"type": "integer"}}}, {"a": "1"}, [
+        ("changed-type", "body.a", "integer", "string")]),
+    ({"type": "object", "properties": {"a": {"enum": ["X"]}}}, {"a": "Y"}, [
+        ("unknown-value", "body.a", 'one of "X"', '"Y"')]),
+    ({"anyOf": [{"type": "object", "required": ["output"]}, {"type": "object", "required": ["msg"]}]},
+     {"msg": "hi"}, []),
+    ({"type": "array", "items": {"type": "integer"}}, [1, 2.0, 3], []),
+])
+def test_body_differences(schema, body, expected):
+    assert body_differences(schema, body) == expected
