@@ -54,6 +54,17 @@ def documented_examples(specs=VENDOR_SPECS) -> list[Example]:
     return found
 
 
+WEBHOOK_FIELDS = ("webhook_url", "webhook")
+
+
+def with_webhook(body, url: str):
+    """The request body with its documented webhook URL fields (placeholders such as your-domain.com)
+    pointed at `url` instead."""
+    if not isinstance(body, dict):
+        return body
+    return {name: (url if name in WEBHOOK_FIELDS else value) for name, value in body.items()}
+
+
 def render(value: object) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
 

@@ -5,6 +5,10 @@
 Without FLUX_CHECK_BASE_URL it tests an in-process flux-mock. See contract_tests/target.py for the
 other settings. Operations that cost money run only with FLUX_CHECK_ALLOW_PAID=1, within
 FLUX_CHECK_MAX_SPEND at the documented prices; the rest are skipped, never paid for.
+
+flux-mock calls only loopback (and configured) webhook targets and refuses the rest with a 400, so
+against flux-mock the webhook URLs of generated and documented requests are pointed at a receiver
+on this machine; a live gateway gets them as generated.
 """
 
 import jsonschema_rs
@@ -14,8 +18,9 @@ from schemathesis.specs.openapi.checks import ignored_auth
 
 from contract_tests import checks  # noqa: F401  (registers the async-aware schemathesis checks)
 from contract_tests.budget import BudgetExceeded
-from contract_tests.examples import documented_examples
+from contract_tests.examples import WEBHOOK_FIELDS, documented_examples, with_webhook
 from contract_tests.links import follow, links_of, media_urls
+from contract_tests.receiver import webhook_receiver
 from contract_tests.target import Target
 from mock_server.spec import load_operations
 
@@ -46,25 +51,60 @@ def _case_operation_id(case) -> str:
     return case.operation.definition.raw["operationId"]
 
 
+RECEIVERS = []  # the session's receiver, for the state machine (which takes no fixtures)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def receiver():
+    """Where flux-mock targets send webhooks (a live gateway keeps the URLs it is given)."""
+    if not TARGET.is_flux_mock:
+        yield None
+        return
+    with webhook_receiver() as running:
+        RECEIVERS.append(running)
+        yield running
+        RECEIVERS.remove(running)
+
+
+def _redirect_webhooks(case, receiver, only_http: bool) -> None:
+    """Point the case's webhook targets at the receiver; with `only_http`, only values that are http(s)
+    URLs (in a negative case, the field that was made invalid stays invalid)."""
+    if receiver is None:
+        return
+
+    def redirected(value):
+        if not isinstance(value, str) or (only_http and not value.lower().startswith(("http://", "https://"))):
+            return value
+        return f"{receiver.url}/generated"
+
+    if isinstance(case.body, dict):
+        case.body = {k: redirected(v) if k in WEBHOOK_FIELDS else v for k, v in case.body.items()}
+    if case.headers and "X-Webhook-URL" in case.headers:
+        case.headers["X-Webhook-URL"] = redirected(case.headers["X-Webhook-URL"])
+
+
+def _call(case, receiver, only_http: bool = False) -> None:
+    _afford(_case_operation_id(case), case.body)
+    _redirect_webhooks(case, receiver, only_http)
+    case.call_and_validate(excluded_checks=EXCLUDED_CHECKS)
+
+
 @positive.parametrize()
 @GENERATED
-def test_positive_requests_get_documented_answers(case):
-    _afford(_case_operation_id(case), case.body)
-    case.call_and_validate(excluded_checks=EXCLUDED_CHECKS)
+def test_positive_requests_get_documented_answers(case, receiver):
+    _call(case, receiver)
 
 
 @negative.parametrize()
 @GENERATED
-def test_negative_requests_are_rejected_with_documented_answers(case):
-    _afford(_case_operation_id(case), case.body)
-    case.call_and_validate(excluded_checks=EXCLUDED_CHECKS)
+def test_negative_requests_are_rejected_with_documented_answers(case, receiver):
+    _call(case, receiver, only_http=True)
 
 
 @legacy.parametrize()
 @GENERATED
-def test_older_flux_pro_api_gets_documented_answers(case):
-    _afford(_case_operation_id(case), case.body)
-    case.call_and_validate(excluded_checks=EXCLUDED_CHECKS)
+def test_older_flux_pro_api_gets_documented_answers(case, receiver):
+    _call(case, receiver)
 
 
 def _example(operation_id: str):
@@ -76,11 +116,23 @@ SUBMITS = sorted(op.operation_id for op in OPERATIONS.values()
                  if any(links_of(op, code) for code in op.documented_statuses))
 
 
+def _webhook_form(operation, body) -> str | None:
+    if isinstance(body, dict) and ("webhook" in body or "webhook_url" in body):
+        return "body"
+    return "header" if any(p["name"] == "X-Webhook-URL" for p in operation.parameters) else None
+
+
 @pytest.mark.parametrize("operation_id", SUBMITS)
-def test_submit_is_followed_through_its_links_to_a_final_status(operation_id):
+def test_submit_is_followed_through_its_links_to_a_final_status(operation_id, receiver):
     operation, body = OPERATIONS[operation_id], _example(operation_id)
     _afford(operation_id, body)
     extra = LEGACY_HEADERS if operation.spec == "flux-pro-legacy.yaml" else {}
+    form = _webhook_form(operation, body) if receiver else None
+    hook = f"{receiver.url}/{operation_id}" if receiver else None
+    if form == "body":
+        body = with_webhook(body, hook)
+    elif form == "header":
+        extra = {**extra, "X-Webhook-URL": hook}
     with TARGET.client() as client:
         submitted = client.post(operation.path, json=body, headers={**TARGET.headers_for(operation), **extra})
         assert submitted.status_code in operation.documented_statuses and submitted.status_code < 300, submitted.text
@@ -96,10 +148,16 @@ def test_submit_is_followed_through_its_links_to_a_final_status(operation_id):
         for url in media_urls(polls[-1].body):
             media = client.get(url)
             assert media.status_code == 200 and len(media.content) > 0, url
+    if form and not TARGET.in_process:  # in-process, no server runs the webhook dispatcher
+        delivered = receiver.wait_for(1, f"/{operation_id}")[-1]
+        assert delivered == polls[-1].body, "the webhook body equals the final status body"
 
 
 class StatefulLinks(positive.as_state_machine()):
     """Schemathesis' state machine over the spec's links, with this target's excluded checks."""
+
+    def before_call(self, case):
+        _redirect_webhooks(case, RECEIVERS[0] if RECEIVERS else None, only_http=False)
 
     def validate_response(self, response, case, additional_checks=None, **kwargs):
         case.validate_response(response, additional_checks=additional_checks, excluded_checks=EXCLUDED_CHECKS,

@@ -74,7 +74,7 @@ class AdminApi:
             ("/scenarios/{scenario_id}", self.delete_scenario, ["DELETE"]),
             ("/wallets", self.list_wallets, ["GET"]), ("/wallets/{key}", self.set_wallet, ["PUT"]),
             ("/journal", self.get_journal, ["GET"]), ("/journal", self.clear_journal, ["DELETE"]),
-            ("/client-report", self.client_report, ["GET"]),
+            ("/client-report", self.client_report, ["GET"]), ("/webhooks", self.list_webhooks, ["GET"]),
         ]
         return [Route("/__admin" + path, self._guarded(handler), methods=methods) for path, handler, methods in table]
 
@@ -129,6 +129,7 @@ class AdminApi:
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds <= 31_536_000:
             raise BadRequest("seconds: must be a number from 0 to 31536000")
         self.state.clock.advance(float(seconds))
+        self.state.webhooks.wake()
         return JSONResponse(_clock(self.state))
 
     async def get_timing(self, request):
@@ -192,6 +193,10 @@ class AdminApi:
         entries = self.state.journal.entries()
         return JSONResponse({"violations": [e for e in entries if e.get("violations")],
                              "findings": client_findings(entries, interval)})
+
+    async def list_webhooks(self, request):
+        deliveries = await self.state.webhooks.deliveries.list()
+        return JSONResponse({"deliveries": [delivery.to_dict() for delivery in deliveries]})
 
     async def clear_journal(self, request):
         self.state.journal.clear()

@@ -1,5 +1,7 @@
 """create_app: wires settings, clock, store and the spec's operations into a Starlette app. Wiring only."""
 
+import contextlib
+import sys
 import time
 
 import anyio
@@ -78,7 +80,7 @@ class JournalMiddleware:
         headers = dict(scope.get("headers") or [])
         now = self.state.clock.now()
         self.state.journal.record({
-            "time": iso(now), "epoch": now, "method": scope["method"], "path": scope["path"],
+            "kind": "request", "time": iso(now), "epoch": now, "method": scope["method"], "path": scope["path"],
             "operation_id": info.get("operation_id"), "key": info.get("key"), "status": status or 500,
             "request_id": info.get("request_id"), "violations": info.get("violations", []),
             "undocumented_fields": info.get("undocumented_fields", []), "scenario": info.get("scenario"),
@@ -106,6 +108,24 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(InternalError())
 
 
+def _lifespan(state: MockState):
+    """Start the webhook dispatcher with the server; at shutdown finish or report pending deliveries."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        await state.webhooks.start()
+        try:
+            yield
+        finally:
+            left = await state.webhooks.stop(grace=state.settings.webhook_timeout)
+            if left:
+                print(f"flux-mock: {len(left)} webhook deliveries not finished at shutdown: "
+                      + ", ".join(f"{d.id} -> {d.url} ({d.state}, {d.attempts} attempts)" for d in left),
+                      file=sys.stderr, flush=True)
+
+    return lifespan
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None, store: JobStore | None = None,
                operations: tuple[Operation, ...] | None = None) -> Starlette:
     """The mock as an ASGI app. Every dependency can be passed in; the defaults are the embedded ones."""
@@ -113,8 +133,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, sto
                       store=store or MemoryJobStore(), operations=operations or load_operations())
     routes = [*AdminApi(state).routes(), Route("/media/{path:path}", serve_media, methods=["GET"]),
               *api_routes(state)]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, ApiError: _api_error,
-                                                       Exception: _unexpected})
+    app = Starlette(routes=routes, lifespan=_lifespan(state),
+                    exception_handlers={HTTPException: _http_error, ApiError: _api_error, Exception: _unexpected})
     app.state.mock = state
     app.add_middleware(JournalMiddleware, state=state)
     return app

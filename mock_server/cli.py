@@ -86,7 +86,7 @@ def serve(args) -> int:
                                     if ":" in settings.host else socket.AF_INET, reuse_port=False)
     host, port = listener.getsockname()[:2]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
-    config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="off",
+    config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on",
                             timeout_graceful_shutdown=5)
     print(f"flux-mock {__version__} serving {len(load_operations())} operations on {url} "
           f"(public URL {settings.public_url or url}; admin {url}/__admin/health)", flush=True)

@@ -87,13 +87,18 @@ async def sync(call: Call) -> JSONResponse:
 
 
 def _webhook(call: Call) -> dict | None:
+    """Where and how this job's webhook goes, if the request asked for one."""
     header = call.request.headers.get("x-webhook-url")
     if header:
-        return {"url": header, "form": "X-Webhook-URL"}
-    if call.params.get("webhook"):
-        return {"url": call.params["webhook"], "form": "webhook",
-                "events": call.params.get("webhook_events_filter") or ["completed", "failed", "error"]}
-    return None
+        found = {"url": header, "form": "X-Webhook-URL"}
+    elif call.params.get("webhook"):
+        found = {"url": call.params["webhook"], "form": "webhook",
+                 "events": call.params.get("webhook_events_filter") or ["completed", "failed", "error"]}
+    elif call.params.get("webhook_url"):
+        found = {"url": call.params["webhook_url"], "form": "webhook_url"}
+    else:
+        return None
+    return {**found, "base": call.base, "misbehave": call.outcome.get("webhook") or {}}
 
 
 async def queue(call: Call) -> JSONResponse:
@@ -121,8 +126,7 @@ async def _wait_for_result(call: Call, job: Job) -> Job:
 
 
 async def batch_submit(call: Call) -> JSONResponse:
-    webhook_url = call.params.get("webhook_url")
-    webhook = {"url": webhook_url, "form": "webhook_url"} if webhook_url else None
+    webhook = _webhook(call)
     job = _remember(call, await call.state.jobs.submit(_job(call, ids.batch_request_id(), webhook)))
     if webhook:
         return _json(views.batch_queued_body(job, views.BATCH_WEBHOOK_MESSAGE), 202)

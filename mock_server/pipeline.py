@@ -121,6 +121,8 @@ class OperationEndpoint:
         undocumented = validator.undocumented_fields(body)
         if state.settings.strict:
             violations += [Violation(name, "additionalProperties", "is not a documented field") for name in undocumented]
+        if not violations:
+            violations += validator.webhook_violations(request.headers, body, state.settings.webhook_allowed_hosts)
         request.state.violations = [str(v) for v in violations]
         request.state.undocumented_fields = undocumented
         if violations:

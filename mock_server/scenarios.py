@@ -97,7 +97,9 @@ class Scenarios:
 
 
 _PREFER_FIELDS = {"code": ("status", int), "job": ("job", str.upper), "latency": ("latency", float),
-                  "variant": ("variant", str), "error": ("error", str)}
+                  "variant": ("variant", str), "error": ("error", str), "webhook": ("webhook", str)}
+_WEBHOOK_PREFERENCES = {"duplicate": "duplicate", "out-of-order": "out_of_order",
+                        "timeout-first": "first_attempt_timeout"}
 
 
 def parse_prefer(value: str | None) -> dict:
@@ -115,4 +117,9 @@ def parse_prefer(value: str | None) -> dict:
         raise BadRequest("Prefer: job= must be COMPLETED, FAILED or ERROR")
     if not 0 <= outcome.get("latency", 0) <= 600:
         raise BadRequest("Prefer: latency= must be between 0 and 600 seconds")
+    if "webhook" in outcome:
+        name = outcome["webhook"]
+        if name not in _WEBHOOK_PREFERENCES:
+            raise BadRequest(f"Prefer: webhook= must be one of {', '.join(_WEBHOOK_PREFERENCES)}")
+        outcome["webhook"] = {_WEBHOOK_PREFERENCES[name]: True}
     return outcome

@@ -54,6 +54,10 @@ class Settings:
     admin_token: str | None = None
     strict: bool = False
     min_poll_interval: float = 5.0
+    webhook_allowed_hosts: tuple[str, ...] = ()
+    webhook_max_attempts: int = 5
+    webhook_backoff: float = 1.0
+    webhook_timeout: float = 5.0
 
     @property
     def accepts_any_key(self) -> bool:
@@ -102,6 +106,14 @@ CONFIG_SCHEMA = {
         "admin_token": {"type": "string", "minLength": 8},
         "strict": {"type": "boolean"},
         "min_poll_interval": _NUMBER,
+        "webhooks": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"allowed_hosts": {"type": "array", "items": {"type": "string"}},
+                           "max_attempts": {"type": "integer", "minimum": 1, "maximum": 20},
+                           "backoff": {"type": "number", "minimum": 0, "maximum": 3600},
+                           "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 120}},
+        },
     },
 }
 _CONFIG_VALIDATOR = jsonschema_rs.validator_for(CONFIG_SCHEMA)
@@ -122,8 +134,12 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
     }
     simple = {k: data[k] for k in ("public_url", "default_balance", "default_rate_limit", "max_body_bytes",
                                    "journal_size", "admin_token", "strict", "min_poll_interval") if k in data}
+    webhooks = data.get("webhooks", {})
+    webhook_settings = {f"webhook_{name}": value for name, value in webhooks.items() if name != "allowed_hosts"}
     return Settings(
         timing=Timing(**data.get("timing", {})),
+        webhook_allowed_hosts=tuple(webhooks.get("allowed_hosts", ())),
+        **webhook_settings,
         keys=keys,
         disabled_models=tuple(data.get("disabled_models", ())),
         variants=tuple(data.get("variants", ())),

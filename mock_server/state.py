@@ -12,6 +12,7 @@ from mock_server.settings import Settings, Timing
 from mock_server.spec import Operation
 from mock_server.store import JobStore
 from mock_server.wallet import Wallets
+from mock_server.webhooks import MemoryDeliveryStore, WebhookDispatcher
 
 
 @dataclass
@@ -27,6 +28,7 @@ class MockState:
     scenarios: Scenarios = field(init=False)
     journal: Journal = field(init=False)
     jobs: JobService = field(init=False)
+    webhooks: WebhookDispatcher = field(init=False)
 
     def __post_init__(self) -> None:
         self.timing = self.settings.timing
@@ -36,6 +38,11 @@ class MockState:
         self.scenarios = Scenarios(self.settings.scenarios)
         self.journal = Journal(self.settings.journal_size)
         self.jobs = JobService(self.store, self.clock, lambda: self.timing)
+        settings = self.settings
+        self.webhooks = WebhookDispatcher(MemoryDeliveryStore(), self.store, self.clock, self.journal,
+                                          max_attempts=settings.webhook_max_attempts, backoff=settings.webhook_backoff,
+                                          timeout=settings.webhook_timeout)
+        self.jobs.on_change(self.webhooks.plan)
 
     def base_url(self, request) -> str:
         """The public base URL for links in answers: --public-url, else the URL the client used."""
@@ -43,6 +50,7 @@ class MockState:
 
     async def reset(self) -> None:
         await self.store.clear()
+        await self.webhooks.deliveries.clear()
         self.journal.clear()
         self.scenarios.reset()
         self.wallets.reset()

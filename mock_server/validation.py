@@ -11,6 +11,7 @@ import jsonschema_rs
 
 from mock_server.errors import BadRequest
 from mock_server.spec import Operation
+from mock_server.webhooks import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER, is_allowed_target
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,16 @@ class OperationValidator:
                 continue
             found += [Violation(name, "header", error.message) for error in validator.iter_errors(value)]
         return found
+
+    def webhook_violations(self, headers, body, allowed_hosts: tuple[str, ...]) -> list[Violation]:
+        """Webhook targets the mock will not call: only loopback and the configured hosts are allowed."""
+        targets = [(WEBHOOK_HEADER, headers.get(WEBHOOK_HEADER))] if any(
+            name == WEBHOOK_HEADER for name, _, _ in self._headers) else []
+        if isinstance(body, dict):
+            targets += [(name, body.get(name)) for name in WEBHOOK_BODY_FIELDS if name in self._fields]
+        return [Violation(name, "webhook-target", f"{url} is not an allowed webhook target (loopback "
+                          f"and the config's webhooks.allowed_hosts only)", self._documented_message(name, "format"))
+                for name, url in targets if isinstance(url, str) and not is_allowed_target(url, allowed_hosts)]
 
     def undocumented_fields(self, body) -> list[str]:
         if not isinstance(body, dict) or not self._fields:

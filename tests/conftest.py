@@ -2,6 +2,7 @@ import httpx
 import pytest
 
 from contract_tests.process import running_mock
+from contract_tests.receiver import webhook_receiver
 
 KEY = {"Ocp-Apim-Subscription-Key": "test-key"}
 
@@ -19,6 +20,13 @@ def api(mock_url):
     with httpx.Client(base_url=mock_url, timeout=30.0) as client:
         client.post("/__admin/reset").raise_for_status()
         yield client
+
+
+@pytest.fixture(scope="session")
+def receiver():
+    """A webhook receiver on loopback for the session; tests use their own paths on it."""
+    with webhook_receiver() as running:
+        yield running
 
 
 def set_timing(client: httpx.Client, **timing) -> None:

@@ -8,7 +8,7 @@ import struct
 import pytest
 from PIL import Image
 
-from contract_tests.examples import documented_examples
+from contract_tests.examples import documented_examples, with_webhook
 from mock_server.spec import load_operations
 from tests.conftest import set_timing
 
@@ -83,10 +83,12 @@ def test_sync_operation_answers_a_downloadable_image(api, op_id):
 
 
 @pytest.mark.parametrize("op_id", [op for op in EXPECTED_MEDIA if OPERATIONS[op].kind == "queue"])
-def test_queue_operation_moves_queued_processing_completed(api, op_id):
+def test_queue_operation_moves_queued_processing_completed_and_calls_its_webhook(api, receiver, op_id):
     set_timing(api, mode="per-poll")
     op = OPERATIONS[op_id]
-    submitted = api.post(op.path, json=_example(op_id), headers=_headers(op_id))
+    hook = f"{receiver.url}/{op_id}"
+    submitted = api.post(op.path, json=with_webhook(_example(op_id), hook + "/body"),
+                         headers={**_headers(op_id), "X-Webhook-URL": hook})
     assert submitted.status_code == 202, submitted.text
     body = submitted.json()
     assert body["status"] == "QUEUED" and body["request_id"].startswith(f"{op.model_id}_")
@@ -104,11 +106,14 @@ def test_queue_operation_moves_queued_processing_completed(api, op_id):
     assert len(final["output"]["media_url"]) == count
     for url in final["output"]["media_url"]:
         _check_media(api, url, EXPECTED_MEDIA[op_id])
+    assert receiver.wait_for(1, f"/{op_id}") == [final], "the webhook POSTs the final status body, once"
 
 
-def test_schnell_batch_with_webhook_url_is_queued_and_polled_through_check_status(api):
+def test_schnell_batch_with_webhook_url_is_queued_polled_and_posts_its_result(api, receiver):
     set_timing(api, mode="per-poll")
-    submitted = api.post("/flux-1-schnell/v1/getDataBatch", json=_example("schnellGetDataBatch"), headers=SECRET)
+    hook = f"{receiver.url}/batch"
+    submitted = api.post("/flux-1-schnell/v1/getDataBatch", json=with_webhook(_example("schnellGetDataBatch"), hook),
+                         headers=SECRET)
     assert submitted.status_code == 202
     body = submitted.json()
     assert body["status"] == "queued" and body["pollingEndpoint"] == "/checkStatus"
@@ -116,6 +121,7 @@ def test_schnell_batch_with_webhook_url_is_queued_and_polled_through_check_statu
                  until=lambda b: b["status"] == "completed")
     assert isinstance(done["completedAt"], int) and done["completedAt"] > 1.7e12
     _check_media(api, done["output"], EXPECTED_MEDIA["schnellGetDataBatch"])
+    assert receiver.wait_for(1, "/batch") == [done]
 
 
 def test_schnell_batch_without_webhook_waits_for_the_result(api):

@@ -15,6 +15,16 @@ class JobService:
         self.store = store
         self.clock = clock
         self._timing = timing  # a callable: the Timing in force now
+        self._listeners = []
+
+    def on_change(self, listener) -> None:
+        """Call `await listener(job)` after every submit, poll and advance (webhook planning)."""
+        self._listeners.append(listener)
+
+    async def _changed(self, job: Job) -> Job:
+        for listener in self._listeners:
+            await listener(job)
+        return job
 
     @property
     def timing(self) -> Timing:
@@ -24,7 +34,7 @@ class JobService:
         timing = self.timing
         job = lifecycle.scheduled(replace(job, mode=timing.mode), timing.queued_for, timing.processing_for)
         await self.store.create(job)
-        return job
+        return await self._changed(job)
 
     async def find(self, request_id: str, key: str | None = None) -> Job:
         """The job; 404 if there is none, or it belongs to another key."""
@@ -36,9 +46,9 @@ class JobService:
     async def poll(self, request_id: str, key: str) -> Job:
         job = lifecycle.polled(await self.find(request_id, key), self.clock.now())
         await self.store.update(job)
-        return job
+        return await self._changed(job)
 
     async def advance(self, request_id: str, to_end: bool = False) -> Job:
         job = lifecycle.advanced(await self.find(request_id), self.clock.now(), to_end)
         await self.store.update(job)
-        return job
+        return await self._changed(job)

@@ -1,0 +1,225 @@
+"""Webhook delivery against a real receiver: every form, retries, refusals, misbehaviour, shutdown."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from contract_tests.process import running_mock
+from mock_server.webhooks import is_allowed_target
+
+KEY = {"Ocp-Apim-Subscription-Key": "hook-key"}
+KONTEXT = "/flux-kontext-restore-image/v1/flux-kontext-restore-image/generate"
+FLUX_DEV = "/flux-dev/v1/dev/textToImage"
+CONFIG = """
+timing: {mode: time, queued_for: 0.05, processing_for: 0.05}
+webhooks: {max_attempts: 3, backoff: 0.05, timeout: 2}
+"""
+
+
+@pytest.fixture(scope="module")
+def mock(tmp_path_factory):
+    config = tmp_path_factory.mktemp("hooks") / "config.yaml"
+    config.write_text(CONFIG)
+    with running_mock("--config", str(config)) as url:
+        yield url
+
+
+@pytest.fixture
+def api(mock):
+    with httpx.Client(base_url=mock, timeout=30) as client:
+        client.post("/__admin/reset").raise_for_status()
+        yield client
+
+
+def deliveries(api) -> list[dict]:
+    return api.get("/__admin/webhooks").json()["deliveries"]
+
+
+def wait_until(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def final_status(api, submitted) -> dict:
+    wait_until(lambda: api.get(submitted["polling_url"], headers=KEY).json()["status"] == "COMPLETED")
+    return api.get(submitted["polling_url"], headers=KEY).json()
+
+
+def test_kontext_webhook_posts_each_event_its_filter_selects_in_order(api, receiver):
+    hook = f"{receiver.url}/kontext-events"
+    body = {"input_image": "https://e.com/a.png", "webhook": hook,
+            "webhook_events_filter": ["queued", "processing", "completed"]}
+    submitted = api.post(KONTEXT, json=body, headers=KEY).json()
+    received = receiver.wait_for(3, "/kontext-events")
+    assert [b["status"] for b in received] == ["QUEUED", "PROCESSING", "COMPLETED"]
+    assert received[-1] == final_status(api, submitted)
+
+
+def test_kontext_webhook_without_filter_sends_the_final_event_only(api, receiver):
+    api.post(KONTEXT, json={"input_image": "https://e.com/a.png", "webhook": f"{receiver.url}/kontext-final"},
+             headers={**KEY, "Prefer": "job=FAILED"})
+    (only,) = receiver.wait_for(1, "/kontext-final")
+    assert only["status"] == "FAILED" and only["error"]
+    time.sleep(0.3)
+    assert len(receiver.bodies("/kontext-final")) == 1
+
+
+def test_failed_attempts_are_retried_with_backoff_until_delivered(api, receiver):
+    receiver.fail_next = 2
+    submitted = api.post(FLUX_DEV, json={"prompt": "x"}, headers={**KEY, "X-Webhook-URL": f"{receiver.url}/retry"})
+    submitted = submitted.json()
+    bodies = receiver.wait_for(3, "/retry")
+    assert bodies[0] == bodies[1] == bodies[2] == final_status(api, submitted)
+    wait_until(lambda: deliveries(api) and deliveries(api)[0]["state"] == "delivered")
+    (delivery,) = deliveries(api)
+    assert delivery["attempts"] == 3 and [h["status"] for h in delivery["history"]] == [503, 503, 200]
+    attempts = [e for e in api.get("/__admin/journal").json()["entries"] if e.get("kind") == "webhook"]
+    assert [(e["attempt"], e["status"]) for e in attempts] == [(1, 503), (2, 503), (3, 200)]
+
+
+def test_retries_stop_after_max_attempts_when_the_receiver_is_down(api):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{unused.getsockname()[1]}/gone"
+    api.post(FLUX_DEV, json={"prompt": "x"}, headers={**KEY, "X-Webhook-URL": dead})
+    wait_until(lambda: deliveries(api) and deliveries(api)[0]["state"] == "failed")
+    (delivery,) = deliveries(api)
+    assert delivery["attempts"] == 3 and delivery["last_error"]
+    time.sleep(0.3)
+    assert deliveries(api)[0]["attempts"] == 3, "no attempt after the last one"
+
+
+@pytest.mark.parametrize("route, body, headers, expected", [
+    (FLUX_DEV, {"prompt": "x"}, {"X-Webhook-URL": "http://example.com/hook"},
+     {"error": "Invalid request parameters",
+      "message": "X-Webhook-URL: http://example.com/hook is not an allowed webhook target "
+                 "(loopback and the config's webhooks.allowed_hosts only)"}),
+    (KONTEXT, {"input_image": "https://e.com/a.png", "webhook": "https://10.0.0.8/hook"}, {},
+     {"error": "Invalid webhook URL"}),
+    ("/flux-1-schnell/v1/getDataBatch", {"prompt": "x", "webhook_url": "https://your-domain.com/webhook"}, {},
+     {"error": "Invalid request parameters",
+      "message": "webhook_url: https://your-domain.com/webhook is not an allowed webhook target "
+                 "(loopback and the config's webhooks.allowed_hosts only)"}),
+    (FLUX_DEV, {"prompt": "x"}, {"X-Webhook-URL": "file:///etc/passwd"}, None),
+])
+def test_a_disallowed_webhook_target_is_refused_at_submit(api, route, body, headers, expected):
+    response = api.post(route, json=body, headers={**KEY, **headers})
+    assert response.status_code == 400
+    if expected:
+        assert response.json() == expected
+    assert api.get("/__admin/jobs").json()["jobs"] == [] and deliveries(api) == []
+
+
+@pytest.mark.parametrize("url, allowed, verdict", [
+    ("http://127.0.0.1:9/x", (), True), ("http://[::1]:9/x", (), True), ("http://localhost/x", (), True),
+    ("http://127.9.9.9/x", (), True), ("https://example.com/x", (), False), ("http://10.1.2.3/x", (), False),
+    ("http://hooks.ci.internal/x", ("*.ci.internal",), True), ("http://ci.internal.evil.com/x", ("*.ci.internal",),
+                                                                 False),
+    ("http://10.1.2.3/x", ("10.0.0.0/8",), True), ("http://hooks.test/x", ("hooks.test",), True),
+    ("ftp://127.0.0.1/x", (), False), ("http:///nohost", (), False),
+])
+def test_allowed_targets(url, allowed, verdict):
+    assert is_allowed_target(url, allowed) is verdict
+
+
+def test_duplicate_delivery_scenario(api, receiver):
+    api.post(FLUX_DEV, json={"prompt": "x"},
+             headers={**KEY, "X-Webhook-URL": f"{receiver.url}/dup", "Prefer": "webhook=duplicate"})
+    first, second = receiver.wait_for(2, "/dup")
+    assert first == second and first["status"] == "COMPLETED"
+
+
+def test_first_attempt_timeout_scenario_makes_the_receiver_see_it_twice(api, receiver):
+    api.post(FLUX_DEV, json={"prompt": "x"},
+             headers={**KEY, "X-Webhook-URL": f"{receiver.url}/timeout", "Prefer": "webhook=timeout-first"})
+    first, second = receiver.wait_for(2, "/timeout")
+    assert first == second
+    wait_until(lambda: deliveries(api)[0]["state"] == "delivered")
+    assert deliveries(api)[0]["history"][0]["error"].startswith("timed out")
+
+
+def test_out_of_order_scenario_delivers_kontext_events_newest_first(api, receiver):
+    api.post("/__admin/scenarios", json={"match": {"operation_id": "kontextRestoreImage"},
+                                         "outcome": {"webhook": {"out_of_order": True}}, "times": 1})
+    api.post(KONTEXT, json={"input_image": "https://e.com/a.png", "webhook": f"{receiver.url}/ooo",
+                            "webhook_events_filter": ["queued", "processing", "completed"]}, headers=KEY)
+    assert [b["status"] for b in receiver.wait_for(3, "/ooo")] == ["COMPLETED", "PROCESSING", "QUEUED"]
+
+
+def test_delay_scenario_moves_the_delivery_later(api, receiver):
+    api.put("/__admin/timing", json={"mode": "manual"})
+    api.post("/__admin/scenarios", json={"match": {}, "outcome": {"webhook": {"delay": 30}}, "times": 1})
+    submitted = api.post(FLUX_DEV, json={"prompt": "x"}, headers={**KEY, "X-Webhook-URL": f"{receiver.url}/late"})
+    job = api.post(f"/__admin/jobs/{submitted.json()['request_id']}/advance", json={"to_end": True}).json()
+    (delivery,) = deliveries(api)
+    assert delivery["state"] == "pending" and delivery["due"] > job["transitions"][1]
+    api.post("/__admin/clock/advance", json={"seconds": 31})
+    assert receiver.wait_for(1, "/late")[0]["status"] == "COMPLETED"
+
+
+class _SlowHandler(BaseHTTPRequestHandler):
+    release = threading.Event()
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.release.wait(10)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_hanging_receiver_never_blocks_request_handling(api):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hook = f"http://127.0.0.1:{server.server_address[1]}/slow"
+        api.post(FLUX_DEV, json={"prompt": "x"}, headers={**KEY, "X-Webhook-URL": hook})
+        wait_until(lambda: deliveries(api) and deliveries(api)[0]["state"] == "sending")
+        for _ in range(5):
+            assert api.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY).status_code == 200
+        assert deliveries(api)[0]["state"] == "sending", "still delivering while requests were answered"
+    finally:
+        _SlowHandler.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_shutdown_finishes_due_deliveries_and_reports_the_rest(receiver):
+    process = subprocess.Popen([sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--queued-for", "0",
+                                "--processing-for", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        url = re.search(r"on (http://\S+) ", process.stdout.readline()).group(1)
+        httpx.post(f"{url}/flux-dev/v1/dev/textToImage", json={"prompt": "x"},
+                   headers={**KEY, "X-Webhook-URL": f"{receiver.url}/at-shutdown"})
+        httpx.post(f"{url}/flux-dev/v1/dev/textToImage", json={"prompt": "later"},
+                   headers={**KEY, "X-Webhook-URL": f"{receiver.url}/duplicated", "Prefer": "webhook=duplicate"})
+        httpx.post(f"{url}/__admin/scenarios", json={"match": {"prompt_contains": "delayed"},
+                                                     "outcome": {"webhook": {"delay": 600}}})
+        httpx.post(f"{url}/flux-dev/v1/dev/textToImage", json={"prompt": "delayed"},
+                   headers={**KEY, "X-Webhook-URL": f"{receiver.url}/delayed"})
+        receiver.wait_for(1, "/at-shutdown")
+        os.kill(process.pid, signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+    assert process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after its graceful shutdown
+    assert receiver.bodies("/duplicated") == [receiver.bodies("/duplicated")[0]] * 2, "due deliveries were finished"
+    assert "1 webhook deliveries not finished at shutdown" in stderr and "/delayed" in stderr
+    assert receiver.bodies("/delayed") == []
