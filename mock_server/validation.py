@@ -5,6 +5,7 @@ A violation names the field and says what is wrong; where the spec gives the pag
 """
 
 import json
+import math
 from dataclasses import dataclass
 
 import jsonschema_rs
@@ -105,20 +106,45 @@ class OperationValidator:
         return sorted(key for key in body if key not in self._fields)
 
     def with_defaults(self, body: dict) -> dict:
-        """The body over the spec's documented defaults."""
+        """The body's documented fields over the spec's documented defaults. Undocumented fields are left
+        out: they are journaled (or, in strict mode, rejected) but never change what the mock does."""
         defaults = {name: spec["default"] for name, spec in self._fields.items() if "default" in spec}
-        return {**defaults, **body}
+        return {**defaults, **{name: value for name, value in body.items() if name in self._fields}}
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _NotJson(f"the number {text[:40]} is out of range")
+    return value
 
 
 def parse_json(raw: bytes):
-    """The decoded body; BadRequest naming the problem for anything that is not UTF-8 JSON."""
+    """The decoded body; BadRequest naming the problem for anything that is not UTF-8 JSON (RFC 8259:
+    no NaN or Infinity, numbers in range, no lone surrogate escapes)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest(f"the request body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except _NotJson as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from None
     except RecursionError:
         raise BadRequest("malformed JSON: nested too deeply") from None
+    if "\\u" in text:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest("malformed JSON: a \\u escape encodes a lone surrogate, which is not text") from None
+    return value
