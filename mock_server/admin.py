@@ -66,7 +66,7 @@ class AdminApi:
         table = [
             ("/health", self.health, ["GET"]), ("/reset", self.reset, ["POST"]),
             ("/jobs", self.list_jobs, ["GET"]), ("/jobs/{request_id}", self.get_job, ["GET"]),
-            ("/jobs/{request_id}/advance", self.advance_job, ["POST"]),
+            ("/jobs/{request_id}/advance", self.advance_job, ["POST"]), ("/jobs/seed", self.seed_jobs, ["POST"]),
             ("/clock", self.get_clock, ["GET"]), ("/clock/advance", self.advance_clock, ["POST"]),
             ("/timing", self.get_timing, ["GET"]), ("/timing", self.set_timing, ["PUT"]),
             ("/scenarios", self.list_scenarios, ["GET"]), ("/scenarios", self.add_scenario, ["POST"]),
@@ -115,6 +115,17 @@ class AdminApi:
     async def get_job(self, request):
         job = await self.state.jobs.find(request.path_params["request_id"])
         return JSONResponse(_job_view(self.state, job, self.state.base_url(request)))
+
+    async def seed_jobs(self, request):
+        body = await _json_body(request)
+        count, key = body.get("count"), body.get("key")
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 2_000_000:
+            raise BadRequest("count: must be an integer from 1 to 2000000")
+        if not isinstance(key, str) or not key:
+            raise BadRequest("key: the API key that owns the jobs is required")
+        sample = await self.state.jobs.seed(count, key, "flux-dev", "fluxDevTextToImage",
+                                            ("/media/0123456789abcdef/1024x1024-0.png",))
+        return JSONResponse({"seeded": count, "sample_request_id": sample}, status_code=201)
 
     async def advance_job(self, request):
         body = await _json_body(request, default={})

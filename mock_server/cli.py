@@ -1,6 +1,7 @@
 """flux-mock: an offline mock server and contract-test kit for the Pixazo / AppyPie Flux API."""
 
 import argparse
+import ipaddress
 import socket
 import sys
 
@@ -73,6 +74,25 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
                         help="with --allow-paid: the most the run may spend at documented prices (default 0)")
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP listener. Its protocol is IPPROTO_TCP, not 0 as socket.create_server leaves it: asyncio sets
+    TCP_NODELAY only on accepted sockets of that protocol, and without it every answer waits ~40 ms
+    for a delayed ACK."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM,
+                             socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(2048)
+    return listener
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def _settings(args) -> Settings:
     base = load_config(args.config) if args.config else Settings()
     return base.with_options(host=args.host, port=args.port, public_url=args.public_url, mode=args.mode,
@@ -82,14 +102,16 @@ def _settings(args) -> Settings:
 
 def serve(args) -> int:
     settings = _settings(args)
-    listener = socket.create_server((settings.host, settings.port), family=socket.AF_INET6
-                                    if ":" in settings.host else socket.AF_INET, reuse_port=False)
+    listener = listening_socket(settings.host, settings.port)
     host, port = listener.getsockname()[:2]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on",
                             timeout_graceful_shutdown=5)
     print(f"flux-mock {__version__} serving {len(load_operations())} operations on {url} "
           f"(public URL {settings.public_url or url}; admin {url}/__admin/health)", flush=True)
+    if not _is_loopback(settings.host) and not settings.admin_token:
+        print("flux-mock: listening beyond loopback without --admin-token: the admin API answers loopback "
+              "clients only", file=sys.stderr, flush=True)
     uvicorn.Server(config).run(sockets=[listener])
     return 0
 

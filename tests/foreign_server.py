@@ -2,12 +2,13 @@
 served by a real uvicorn on an ephemeral loopback port (in a thread, stopped at exit)."""
 
 import json
-import socket
 import threading
 import time
 from contextlib import contextmanager
 
 import uvicorn
+
+from mock_server.cli import listening_socket
 
 
 class Rewriting:
@@ -50,7 +51,7 @@ class Rewriting:
 @contextmanager
 def serving(app):
     """Serve `app` on 127.0.0.1:<free port>; yield its URL."""
-    listener = socket.create_server(("127.0.0.1", 0))
+    listener = listening_socket("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()

@@ -49,3 +49,28 @@ def test_start_up_line_and_options_reach_the_server():
         health = httpx.get(f"{url}/__admin/health").json()
     assert timing["mode"] == "manual"
     assert health["public_url"] == "https://flux.test"
+
+
+def test_listening_beyond_loopback_without_a_token_says_the_admin_api_is_loopback_only():
+    process = subprocess.Popen([sys.executable, "-m", "mock_server.cli", "serve", "--host", "0.0.0.0", "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "serving" in process.stdout.readline()
+        assert "admin API answers loopback clients only" in process.stderr.readline()
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        process.stdout.close()
+        process.stderr.close()
+
+
+def test_listener_is_ipproto_tcp_so_asyncio_sets_tcp_nodelay_on_connections():
+    import socket
+
+    from mock_server.cli import listening_socket
+
+    listener = listening_socket("127.0.0.1", 0)
+    try:
+        assert listener.proto == socket.IPPROTO_TCP  # with 0, every answer waited ~40 ms for a delayed ACK
+    finally:
+        listener.close()

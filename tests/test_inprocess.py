@@ -117,3 +117,17 @@ async def test_admin_needs_the_token_when_one_is_set(clock):
     async with client(clock, admin_token="s3cret-token") as api:
         assert (await api.get("/__admin/health")).status_code == 403
         assert (await api.get("/__admin/health", headers={"X-Admin-Token": "s3cret-token"})).status_code == 200
+
+
+async def test_admin_is_off_for_clients_beyond_loopback_without_a_token(clock):
+    app = create_app(Settings(), clock=clock)
+    remote = httpx.ASGITransport(app=app, client=("10.1.2.3", 40000))
+    async with httpx.AsyncClient(transport=remote, base_url="http://mock.test") as api:
+        refused = await api.post("/__admin/reset")
+        assert refused.status_code == 403 and "loopback" in refused.json()["message"]
+        assert (await api.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY)).status_code == 200
+    app = create_app(Settings(admin_token="a-long-token"), clock=clock)
+    remote = httpx.ASGITransport(app=app, client=("10.1.2.3", 40000))
+    async with httpx.AsyncClient(transport=remote, base_url="http://mock.test") as api:
+        assert (await api.post("/__admin/reset", headers={"X-Admin-Token": "a-long-token"})).status_code == 204
+        assert (await api.post("/__admin/reset", headers={"X-Admin-Token": "wrong"})).status_code == 403

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 from mock_server.clock import Clock
 from mock_server.errors import RequestNotFound
+from mock_server.ids import queue_request_id
 from mock_server.jobs import lifecycle
 from mock_server.jobs.lifecycle import Job
 from mock_server.settings import Timing
@@ -35,6 +36,16 @@ class JobService:
         job = lifecycle.scheduled(replace(job, mode=timing.mode), timing.queued_for, timing.processing_for)
         await self.store.create(job)
         return await self._changed(job)
+
+    async def seed(self, count: int, key: str, model_id: str, operation_id: str, media: tuple[str, ...]) -> str:
+        """Store `count` finished jobs at once (benchmarks, large-store tests); the id of the last one."""
+        now = self.clock.now()
+        request_id = ""
+        for _ in range(count):
+            request_id = queue_request_id(model_id, now)
+            await self.store.create(Job(request_id=request_id, operation_id=operation_id, model_id=model_id, key=key,
+                                        created_at=now, transitions=(now, now), media=media))
+        return request_id
 
     async def find(self, request_id: str, key: str | None = None) -> Job:
         """The job; 404 if there is none, or it belongs to another key."""
