@@ -24,7 +24,7 @@ def test_first_two_commands_set_up_and_serve_then_set_up_and_test():
 
 
 def test_config_example_loads_and_behaves_as_described(tmp_path):
-    (config_text,) = [body for lang, body in BLOCKS if lang == "yaml"]
+    config_text = next(body for lang, body in BLOCKS if lang == "yaml" and body.startswith("timing:"))
     settings = settings_from_mapping(yaml.safe_load(config_text))
     assert settings.keys["broke-key"].balance == 0 and settings.disabled_models == ("flux-fill-dev",)
     path = tmp_path / "flux-mock.yaml"
@@ -57,3 +57,10 @@ def test_client_test_example_runs_as_written_with_the_installed_plugin(tmp_path)
                             timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:]
     assert "1 passed" in result.stdout
+
+
+def test_webhook_config_example_loads():
+    webhooks = next(body for lang, body in BLOCKS if lang == "yaml" and body.startswith("webhooks:"))
+    settings = settings_from_mapping(yaml.safe_load(webhooks))
+    assert settings.webhook_allowed_hosts == ("hooks.ci.internal", "*.test", "10.0.0.0/8")
+    assert (settings.webhook_max_attempts, settings.webhook_backoff, settings.webhook_timeout) == (5, 1, 5)
