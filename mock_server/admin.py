@@ -96,7 +96,7 @@ class AdminApi:
             raise Forbidden("the admin API answers only loopback clients unless --admin-token is set")
 
     async def health(self, request):
-        return JSONResponse({"status": "ok", "version": __version__, "jobs": await self.state.store.count(),
+        return JSONResponse({"status": "ok", "version": __version__, "jobs": await self.state.stores.jobs.count(),
                              "now": iso(self.state.clock.now()), "public_url": self.state.base_url(request),
                              "auth": "any-key" if self.state.settings.accepts_any_key else "configured-keys"})
 
@@ -107,7 +107,7 @@ class AdminApi:
     async def list_jobs(self, request):
         wanted_status, wanted_model = request.query_params.get("status"), request.query_params.get("model_id")
         base, now = self.state.base_url(request), self.state.clock.now()
-        jobs = [job for job in await self.state.store.list()
+        jobs = [job for job in await self.state.stores.jobs.list()
                 if (wanted_model is None or job.model_id == wanted_model)
                 and (wanted_status is None or lifecycle.status_at(job, now) == wanted_status)]
         return JSONResponse({"jobs": [_job_view(self.state, job, base) for job in jobs]})
@@ -174,22 +174,22 @@ class AdminApi:
         return Response(status_code=204)
 
     async def list_wallets(self, request):
-        return JSONResponse({"wallets": self.state.wallets.all()})
+        return JSONResponse({"wallets": await self.state.wallets.all()})
 
     async def set_wallet(self, request):
         balance = (await _json_body(request)).get("balance")
         if not isinstance(balance, (int, float)) or isinstance(balance, bool) or balance < 0:
             raise BadRequest("balance: must be a number >= 0")
         key = request.path_params["key"]
-        self.state.wallets.set(key, float(balance))
-        return JSONResponse({"key": key, "balance": self.state.wallets.balance(key)})
+        await self.state.wallets.set(key, float(balance))
+        return JSONResponse({"key": key, "balance": await self.state.wallets.balance(key)})
 
     async def get_journal(self, request):
         query = request.query_params
         limit = query.get("limit")
         if limit is not None and (not limit.isdigit() or int(limit) < 1):
             raise BadRequest("limit: must be a positive integer")
-        entries = self.state.journal.entries(operation_id=query.get("operation_id"),
+        entries = await self.state.journal.entries(operation_id=query.get("operation_id"),
                                              violations_only=query.get("violations_only") in ("true", "1"),
                                              limit=int(limit) if limit else None)
         return JSONResponse({"entries": entries})
@@ -201,7 +201,7 @@ class AdminApi:
             interval = float(raw) if raw is not None else self.state.settings.min_poll_interval
         except ValueError:
             raise BadRequest("min_poll_interval: must be a number of seconds") from None
-        entries = self.state.journal.entries()
+        entries = await self.state.journal.entries()
         return JSONResponse({"violations": [e for e in entries if e.get("violations")],
                              "findings": client_findings(entries, interval)})
 
@@ -210,6 +210,6 @@ class AdminApi:
         return JSONResponse({"deliveries": [delivery.to_dict() for delivery in deliveries]})
 
     async def clear_journal(self, request):
-        self.state.journal.clear()
+        await self.state.journal.clear()
         return Response(status_code=204)
 

@@ -1,6 +1,7 @@
 """create_app: wires settings, clock, store and the spec's operations into a Starlette app. Wiring only."""
 
 import contextlib
+import os
 import sys
 import time
 
@@ -19,7 +20,7 @@ from mock_server.pipeline import OperationEndpoint, error_response
 from mock_server.settings import Settings
 from mock_server.spec import Operation, load_operations
 from mock_server.state import MockState
-from mock_server.store import JobStore, MemoryJobStore
+from mock_server.store import Stores, open_stores
 
 
 def _routes_by_path(operations: tuple[Operation, ...]) -> dict[tuple[str, str], tuple[Operation, dict]]:
@@ -73,13 +74,13 @@ class JournalMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            self._record(scope, answered["status"], started)
+            await self._record(scope, answered["status"], started)
 
-    def _record(self, scope, status: int | None, started: float) -> None:
+    async def _record(self, scope, status: int | None, started: float) -> None:
         info = scope["state"]
         headers = dict(scope.get("headers") or [])
         now = self.state.clock.now()
-        self.state.journal.record({
+        await self.state.journal.record({
             "kind": "request", "time": iso(now), "epoch": now, "method": scope["method"], "path": scope["path"],
             "operation_id": info.get("operation_id"), "key": info.get("key"), "status": status or 500,
             "request_id": info.get("request_id"), "violations": info.get("violations", []),
@@ -118,6 +119,7 @@ def _lifespan(state: MockState):
             yield
         finally:
             left = await state.webhooks.stop(grace=state.settings.webhook_timeout)
+            await state.stores.close()
             if left:
                 print(f"flux-mock: {len(left)} webhook deliveries not finished at shutdown: "
                       + ", ".join(f"{d.id} -> {d.url} ({d.state}, {d.attempts} attempts)" for d in left),
@@ -126,11 +128,22 @@ def _lifespan(state: MockState):
     return lifespan
 
 
-def create_app(settings: Settings | None = None, clock: Clock | None = None, store: JobStore | None = None,
+SETTINGS_ENVIRONMENT = "FLUX_MOCK_SETTINGS"
+
+
+def create_app_from_environment() -> Starlette:
+    """The app of one `serve --workers N` worker: its settings come from the parent, as JSON."""
+    return create_app(Settings.from_json(os.environ[SETTINGS_ENVIRONMENT]))
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None, stores: Stores | None = None,
                operations: tuple[Operation, ...] | None = None) -> Starlette:
-    """The mock as an ASGI app. Every dependency can be passed in; the defaults are the embedded ones."""
-    state = MockState(settings=settings or Settings(), clock=clock or OffsetClock(),
-                      store=store or MemoryJobStore(), operations=operations or load_operations())
+    """The mock as an ASGI app. Every dependency can be passed in; the defaults are the embedded ones
+    (the stores from settings.store: memory unless a redis:// URL is given)."""
+    settings = settings or Settings()
+    state = MockState(settings=settings, clock=clock or OffsetClock(),
+                      stores=stores or open_stores(settings.store, settings.journal_size),
+                      operations=operations or load_operations())
     routes = [*AdminApi(state).routes(), Route("/media/{path:path}", serve_media, methods=["GET"]),
               *api_routes(state)]
     app = Starlette(routes=routes, lifespan=_lifespan(state),

@@ -2,13 +2,15 @@
 
 import argparse
 import ipaddress
+import os
 import socket
 import sys
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from mock_server import __version__
-from mock_server.app import create_app
+from mock_server.app import SETTINGS_ENVIRONMENT, create_app
 from mock_server.settings import TIMING_MODES, ConfigError, Settings, load_config
 from mock_server.spec import load_operations
 
@@ -35,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="seconds a sync call (getData, generateImage, generateT2I) takes (default 0)")
     serve.add_argument("--admin-token", metavar="TOKEN",
                        help="require this X-Admin-Token on /__admin (needed to use it beyond loopback)")
+    serve.add_argument("--store", metavar="URL",
+                       help="where state lives: memory:// (default) or redis://HOST:PORT/DB, shared by every "
+                            "worker and instance using it")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="worker processes (default 1); more than one needs --store redis://...")
     serve.add_argument("--strict", action="store_true", default=None,
                        help="reject and record every request that breaks the spec, undocumented fields included")
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
@@ -97,22 +104,36 @@ def _settings(args) -> Settings:
     base = load_config(args.config) if args.config else Settings()
     return base.with_options(host=args.host, port=args.port, public_url=args.public_url, mode=args.mode,
                              queued_for=args.queued_for, processing_for=args.processing_for,
-                             sync_latency=args.sync_latency, admin_token=args.admin_token, strict=args.strict)
+                             sync_latency=args.sync_latency, admin_token=args.admin_token, strict=args.strict,
+                             store=args.store)
 
 
 def serve(args) -> int:
     settings = _settings(args)
+    if args.workers < 1:
+        raise ConfigError("--workers must be 1 or more")
+    if args.workers > 1 and not (settings.store or "").startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("--workers above 1 needs a shared store (--store redis://HOST:PORT/DB): with memory "
+                          "state, a job created by one worker would be unknown to the others")
     listener = listening_socket(settings.host, settings.port)
     host, port = listener.getsockname()[:2]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
-    config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on",
-                            timeout_graceful_shutdown=5)
+    if args.workers > 1:
+        os.environ[SETTINGS_ENVIRONMENT] = settings.to_json()
+        config = uvicorn.Config("mock_server.app:create_app_from_environment", factory=True, workers=args.workers,
+                                log_level=args.log_level, lifespan="on", timeout_graceful_shutdown=5)
+    else:
+        config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on",
+                                timeout_graceful_shutdown=5)
     print(f"flux-mock {__version__} serving {len(load_operations())} operations on {url} "
           f"(public URL {settings.public_url or url}; admin {url}/__admin/health)", flush=True)
     if not _is_loopback(settings.host) and not settings.admin_token:
         print("flux-mock: listening beyond loopback without --admin-token: the admin API answers loopback "
               "clients only", file=sys.stderr, flush=True)
-    uvicorn.Server(config).run(sockets=[listener])
+    if args.workers > 1:
+        Multiprocess(config, sockets=[listener]).run()
+    else:
+        uvicorn.Server(config).run(sockets=[listener])
     return 0
 
 

@@ -54,14 +54,14 @@ def _seed(params: dict) -> int:
     return int(seed) if isinstance(seed, (int, float)) and not isinstance(seed, bool) else random.randrange(2**31)
 
 
-def _job(call: Call, request_id: str, webhook: dict | None = None) -> Job:
+async def _job(call: Call, request_id: str, webhook: dict | None = None) -> Job:
     """A new job for this call: outcome from the scenario, media planned and priced, wallet charged."""
     op, params = call.operation, call.params
     outcome = call.outcome.get("job", lifecycle.COMPLETED)
     plan = media.plan(params, op.media)
     price = op.pricing.price(plan.width, plan.height)
     wallets = call.state.wallets
-    charged = wallets.ensure(call.key, price) if outcome == lifecycle.ERROR else wallets.charge(call.key, price)
+    charged = await (wallets.ensure(call.key, price) if outcome == lifecycle.ERROR else wallets.charge(call.key, price))
     seed = _seed(params)
     prompt = str(params.get("prompt", ""))
     digest = media.digest(op.model_id or "", prompt, seed)
@@ -77,10 +77,10 @@ def _job(call: Call, request_id: str, webhook: dict | None = None) -> Job:
 
 async def sync(call: Call) -> JSONResponse:
     if call.variant == "getdata-job":
-        job = _remember(call, await call.state.jobs.submit(_job(call, ids.batch_request_id())))
+        job = _remember(call, await call.state.jobs.submit(await _job(call, ids.batch_request_id())))
         return _json({"msg": "Image Getting Created", "requestId": job.request_id})
     plan = media.plan(call.params, call.operation.media)
-    call.state.wallets.charge(call.key, call.operation.pricing.price(plan.width, plan.height))
+    await call.state.wallets.charge(call.key, call.operation.pricing.price(plan.width, plan.height))
     await call.state.clock.sleep(call.state.timing.sync_latency)
     digest = media.digest(call.operation.model_id or "", str(call.params.get("prompt", "")), _seed(call.params))
     return _json({"output": call.base + media.urls(plan, digest)[0]})
@@ -103,13 +103,13 @@ def _webhook(call: Call) -> dict | None:
 
 async def queue(call: Call) -> JSONResponse:
     request_id = ids.queue_request_id(call.operation.model_id, call.now)
-    job = _remember(call, await call.state.jobs.submit(_job(call, request_id, _webhook(call))))
+    job = _remember(call, await call.state.jobs.submit(await _job(call, request_id, _webhook(call))))
     return _json(views.queued_body(job, call.base), 202)
 
 
 async def poll_submit(call: Call) -> JSONResponse:
     request_id = ids.queue_request_id(call.operation.model_id, call.now)
-    job = _remember(call, await call.state.jobs.submit(_job(call, request_id)))
+    job = _remember(call, await call.state.jobs.submit(await _job(call, request_id)))
     return _json({"request_id": job.request_id})
 
 
@@ -127,7 +127,7 @@ async def _wait_for_result(call: Call, job: Job) -> Job:
 
 async def batch_submit(call: Call) -> JSONResponse:
     webhook = _webhook(call)
-    job = _remember(call, await call.state.jobs.submit(_job(call, ids.batch_request_id(), webhook)))
+    job = _remember(call, await call.state.jobs.submit(await _job(call, ids.batch_request_id(), webhook)))
     if webhook:
         return _json(views.batch_queued_body(job, views.BATCH_WEBHOOK_MESSAGE), 202)
     job = await _wait_for_result(call, job)

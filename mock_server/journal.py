@@ -1,25 +1,21 @@
-"""The request journal: the most recent requests with what the mock made of them, in a ring buffer."""
+"""The request journal: the most recent requests and webhook attempts, with what the mock made of them."""
 
-from collections import deque
-from itertools import count
+from mock_server.store.base import JournalStore
 
 
 class Journal:
-    def __init__(self, size: int) -> None:
-        self._entries: deque[dict] = deque(maxlen=size)
-        self._seq = count(1)
+    def __init__(self, store: JournalStore) -> None:
+        self._store = store
 
-    def record(self, entry: dict) -> dict:
-        entry = {"seq": next(self._seq), **entry}
-        self._entries.append(entry)
-        return entry
+    async def record(self, entry: dict) -> dict:
+        return await self._store.record(entry)
 
-    def entries(self, operation_id: str | None = None, violations_only: bool = False,
-                limit: int | None = None) -> list[dict]:
-        found = [e for e in self._entries
+    async def entries(self, operation_id: str | None = None, violations_only: bool = False,
+                      limit: int | None = None) -> list[dict]:
+        found = [e for e in await self._store.entries()
                  if (operation_id is None or e.get("operation_id") == operation_id)
                  and (not violations_only or e.get("violations"))]
         return found[-limit:] if limit else found
 
-    def clear(self) -> None:
-        self._entries.clear()
+    async def clear(self) -> None:
+        await self._store.clear()

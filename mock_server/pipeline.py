@@ -94,7 +94,7 @@ class OperationEndpoint:
         request.state.operation_id = operation.operation_id
         principal = state.auth.authenticate(operation, request.headers)
         request.state.key = principal.key
-        state.rate_limiter.check(principal.key, principal.config.rate_limit or state.settings.default_rate_limit)
+        await state.rate_limiter.check(principal.key, principal.config.rate_limit or state.settings.default_rate_limit)
         if operation.model_id and operation.model_id in state.settings.disabled_models:
             raise ModelNotFound(operation.model_id)
         state.auth.authorize(principal, operation.model_id)

@@ -1,6 +1,7 @@
 """Frozen settings, and the config file that fills them, with errors that name the offending field."""
 
-from dataclasses import dataclass, field, replace
+import json
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import jsonschema_rs
@@ -58,6 +59,7 @@ class Settings:
     webhook_max_attempts: int = 5
     webhook_backoff: float = 1.0
     webhook_timeout: float = 5.0
+    store: str | None = None
 
     @property
     def accepts_any_key(self) -> bool:
@@ -66,6 +68,19 @@ class Settings:
 
     def key_config(self, key: str) -> KeyConfig | None:
         return self.keys.get(key) if self.keys else KeyConfig()
+
+    def to_json(self) -> str:
+        """These settings as JSON: how `serve --workers N` hands them to its worker processes."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Settings":
+        data = json.loads(text)
+        keys = {name: KeyConfig(**{**spec, "models": tuple(spec["models"]) if spec["models"] is not None else None})
+                for name, spec in data.pop("keys").items()}
+        tuples = {name: tuple(data.pop(name)) for name in ("disabled_models", "variants", "scenarios",
+                                                           "webhook_allowed_hosts")}
+        return cls(timing=Timing(**data.pop("timing")), keys=keys, **tuples, **data)
 
     def with_options(self, **options) -> "Settings":
         """These settings with every option that is not None applied (command-line overrides)."""
@@ -106,6 +121,7 @@ CONFIG_SCHEMA = {
         "admin_token": {"type": "string", "minLength": 8},
         "strict": {"type": "boolean"},
         "min_poll_interval": _NUMBER,
+        "store": {"type": "string", "pattern": "^(memory|redis|rediss|unix)://"},
         "webhooks": {
             "type": "object",
             "additionalProperties": False,
@@ -133,7 +149,7 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
         for name, spec in (data.get("keys") or {}).items()
     }
     simple = {k: data[k] for k in ("public_url", "default_balance", "default_rate_limit", "max_body_bytes",
-                                   "journal_size", "admin_token", "strict", "min_poll_interval") if k in data}
+                                   "journal_size", "admin_token", "strict", "min_poll_interval", "store") if k in data}
     webhooks = data.get("webhooks", {})
     webhook_settings = {f"webhook_{name}": value for name, value in webhooks.items() if name != "allowed_hosts"}
     return Settings(

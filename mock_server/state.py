@@ -10,16 +10,16 @@ from mock_server.ratelimit import RateLimiter
 from mock_server.scenarios import Scenarios
 from mock_server.settings import Settings, Timing
 from mock_server.spec import Operation
-from mock_server.store import JobStore
+from mock_server.store import Stores
 from mock_server.wallet import Wallets
-from mock_server.webhooks import MemoryDeliveryStore, WebhookDispatcher
+from mock_server.webhooks import WebhookDispatcher
 
 
 @dataclass
 class MockState:
     settings: Settings
     clock: Clock
-    store: JobStore
+    stores: Stores
     operations: tuple[Operation, ...]
     timing: Timing = field(init=False)
     auth: Authenticator = field(init=False)
@@ -33,13 +33,13 @@ class MockState:
     def __post_init__(self) -> None:
         self.timing = self.settings.timing
         self.auth = Authenticator(self.settings)
-        self.wallets = Wallets(self.settings)
-        self.rate_limiter = RateLimiter(self.clock)
+        self.wallets = Wallets(self.settings, self.stores.wallets)
+        self.rate_limiter = RateLimiter(self.clock, self.stores.rates)
         self.scenarios = Scenarios(self.settings.scenarios)
-        self.journal = Journal(self.settings.journal_size)
-        self.jobs = JobService(self.store, self.clock, lambda: self.timing)
+        self.journal = Journal(self.stores.journal)
+        self.jobs = JobService(self.stores.jobs, self.clock, lambda: self.timing)
         settings = self.settings
-        self.webhooks = WebhookDispatcher(MemoryDeliveryStore(), self.store, self.clock, self.journal,
+        self.webhooks = WebhookDispatcher(self.stores.deliveries, self.stores.jobs, self.clock, self.journal,
                                           max_attempts=settings.webhook_max_attempts, backoff=settings.webhook_backoff,
                                           timeout=settings.webhook_timeout)
         self.jobs.on_change(self.webhooks.plan)
@@ -49,10 +49,6 @@ class MockState:
         return (self.settings.public_url or str(request.base_url)).rstrip("/")
 
     async def reset(self) -> None:
-        await self.store.clear()
-        await self.webhooks.deliveries.clear()
-        self.journal.clear()
+        await self.stores.clear()
         self.scenarios.reset()
-        self.wallets.reset()
-        self.rate_limiter.reset()
         self.timing = self.settings.timing

@@ -2,6 +2,7 @@
 
 from mock_server.errors import InsufficientBalance
 from mock_server.settings import Settings
+from mock_server.store.base import WalletStore
 
 MICROS = 1_000_000
 
@@ -11,41 +12,36 @@ def to_micros(usd: float) -> int:
 
 
 class Wallets:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: WalletStore) -> None:
         self._settings = settings
-        self._balances: dict[str, int] = {}
+        self._store = store
 
     def _initial(self, key: str) -> int:
         config = self._settings.key_config(key)
         balance = config.balance if config and config.balance is not None else self._settings.default_balance
         return to_micros(balance)
 
-    def _micros(self, key: str) -> int:
-        if key not in self._balances:
-            self._balances[key] = self._initial(key)
-        return self._balances[key]
+    async def balance(self, key: str) -> float:
+        return await self._store.balance(key, self._initial(key)) / MICROS
 
-    def balance(self, key: str) -> float:
-        return self._micros(key) / MICROS
-
-    def ensure(self, key: str, usd: float) -> int:
-        """The price in micro-dollars; InsufficientBalance if the key cannot pay it."""
+    async def ensure(self, key: str, usd: float) -> int:
+        """The price in micro-dollars; InsufficientBalance if the key cannot pay it (nothing is taken)."""
         price = to_micros(usd)
-        if price > self._micros(key):
+        if price > await self._store.balance(key, self._initial(key)):
             raise InsufficientBalance()
         return price
 
-    def charge(self, key: str, usd: float) -> int:
-        price = self.ensure(key, usd)
-        self._balances[key] = self._micros(key) - price
+    async def charge(self, key: str, usd: float) -> int:
+        """Take the price atomically; InsufficientBalance if the key cannot pay it."""
+        price = to_micros(usd)
+        if price and not await self._store.charge(key, price, self._initial(key)):
+            raise InsufficientBalance()
         return price
 
-    def set(self, key: str, usd: float) -> None:
-        self._balances[key] = to_micros(usd)
+    async def set(self, key: str, usd: float) -> None:
+        await self._store.set(key, to_micros(usd))
 
-    def all(self) -> dict[str, float]:
-        keys = set(self._settings.keys) | set(self._balances)
-        return {key: self.balance(key) for key in sorted(keys)}
-
-    def reset(self) -> None:
-        self._balances.clear()
+    async def all(self) -> dict[str, float]:
+        stored = await self._store.all()
+        keys = set(self._settings.keys) | set(stored)
+        return {key: stored.get(key, self._initial(key)) / MICROS for key in sorted(keys)}

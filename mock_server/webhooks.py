@@ -10,16 +10,16 @@ Forms (spec: webhooks jobStatus, kontextEvent, schnellBatchResult):
 import asyncio
 import ipaddress
 import logging
-from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 import httpx
 
 from mock_server import views
 from mock_server.clock import Clock, iso
+from mock_server.jobs.delivery import Delivery
 from mock_server.jobs.lifecycle import Job
 from mock_server.journal import Journal
-from mock_server.store import JobStore
+from mock_server.store.base import JobStore
 
 log = logging.getLogger("flux_mock.webhooks")
 WEBHOOK_BODY_FIELDS = ("webhook_url", "webhook")
@@ -85,59 +85,6 @@ def body_for(job: Job, event: str) -> dict:
     if job.webhook.get("form") == "webhook_url":
         return views.batch_body(job, moment, base)
     return views.status_body(job, moment, base)
-
-
-@dataclass
-class Delivery:
-    request_id: str
-    event: str
-    url: str
-    due: float
-    attempts: int = 0
-    state: str = "pending"  # pending, sending, delivered, failed
-    last_error: str | None = None
-    history: list = field(default_factory=list)
-
-    @property
-    def id(self) -> str:
-        return f"{self.request_id}:{self.event}"
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "request_id": self.request_id, "event": self.event, "url": self.url,
-                "due": iso(self.due), "attempts": self.attempts, "state": self.state, "last_error": self.last_error,
-                "history": self.history}
-
-
-class MemoryDeliveryStore:
-    """Pending and past webhook deliveries, in memory."""
-
-    def __init__(self) -> None:
-        self._deliveries: dict[str, Delivery] = {}
-
-    async def add_if_absent(self, delivery: Delivery) -> bool:
-        if delivery.id in self._deliveries:
-            return False
-        self._deliveries[delivery.id] = delivery
-        return True
-
-    async def claim_due(self, now: float) -> list[Delivery]:
-        """Deliveries due by `now`, marked as being sent so no one else sends them."""
-        due = [d for d in self._deliveries.values() if d.state == "pending" and d.due <= now]
-        for delivery in due:
-            delivery.state = "sending"
-        return [replace(d) for d in sorted(due, key=lambda d: d.due)]
-
-    async def save(self, delivery: Delivery) -> None:
-        self._deliveries[delivery.id] = delivery
-
-    async def next_due(self) -> float | None:
-        return min((d.due for d in self._deliveries.values() if d.state == "pending"), default=None)
-
-    async def list(self) -> list[Delivery]:
-        return list(self._deliveries.values())
-
-    async def clear(self) -> None:
-        self._deliveries.clear()
 
 
 class WebhookDispatcher:
@@ -207,12 +154,12 @@ class WebhookDispatcher:
             status, error = await self._post(delivery.url, body)
             if delivery.attempts == 1 and misbehave.get("first_attempt_timeout") and error is None:
                 status, error = None, "timed out (scenario: first attempt times out)"
-            self._record(delivery, status, error)
+            await self._record(delivery, status, error)
             if error is None:
                 delivery.state = "delivered"
                 if misbehave.get("duplicate"):
                     status, duplicate_error = await self._post(delivery.url, body)
-                    self._record(delivery, status, duplicate_error, note="duplicate (scenario)")
+                    await self._record(delivery, status, duplicate_error, note="duplicate (scenario)")
             elif delivery.attempts >= self.max_attempts:
                 delivery.state = "failed"
             else:
@@ -222,11 +169,11 @@ class WebhookDispatcher:
             await self.deliveries.save(delivery)
             self.wake()
 
-    def _record(self, delivery: Delivery, status: int | None, error: str | None, note: str | None = None) -> None:
+    async def _record(self, delivery: Delivery, status: int | None, error: str | None, note: str | None = None) -> None:
         now = self.clock.now()
         attempt = {"time": iso(now), "status": status, "error": error, **({"note": note} if note else {})}
         delivery.history.append(attempt)
-        self.journal.record({"kind": "webhook", "time": iso(now), "epoch": now, "method": "POST", "path": delivery.url,
+        await self.journal.record({"kind": "webhook", "time": iso(now), "epoch": now, "method": "POST", "path": delivery.url,
                              "status": status or 0, "request_id": delivery.request_id, "event": delivery.event,
                              "attempt": delivery.attempts, "error": error, "note": note, "violations": []})
 

@@ -3,6 +3,7 @@ import pytest
 
 from contract_tests.process import running_mock
 from contract_tests.receiver import webhook_receiver
+from tests.redis_server import running_redis
 
 KEY = {"Ocp-Apim-Subscription-Key": "test-key"}
 
@@ -36,3 +37,10 @@ def set_timing(client: httpx.Client, **timing) -> None:
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A real redis-server for the session."""
+    with running_redis() as url:
+        yield url

@@ -1,5 +1,6 @@
 """flux-mock check and drift: they pass against flux-mock, and they name what differs elsewhere."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -65,13 +66,14 @@ def test_cost_guard_skips_paid_operations_unless_allowed_and_stays_within_max_sp
     with serving(app) as url:
         free_only = flux_mock("drift", "--base-url", url, "--key", KEY)
         free = ("schnellGetData", "schnellGetDataBatch", "schnellCheckStatus", None)  # None: media downloads
-        paid_calls_without_permission = [e for e in state.journal.entries() if e["operation_id"] not in free]
-        state.journal.clear()
+        journal = asyncio.run(state.journal.entries())  # memory stores: readable from any event loop
+        paid_calls_without_permission = [e for e in journal if e["operation_id"] not in free]
+        asyncio.run(state.journal.clear())
         allowed = flux_mock("drift", "--base-url", url, "--key", KEY, "--allow-paid", "--max-spend", "0.1")
     assert paid_calls_without_permission == []
     assert "## fluxPro11UltraGenerate: skipped (cost guard" in free_only.stdout
     assert "## schnellGetData: ok" in free_only.stdout and "spent $0." in free_only.stdout
-    spent = 1000 - state.wallets.balance(KEY)  # the wallet tells what was really charged
+    spent = 1000 - asyncio.run(state.wallets.balance(KEY))  # the wallet tells what was really charged
     assert 0 < spent <= 0.1 + 1e-9
     assert "has no documented price" in allowed.stdout
 

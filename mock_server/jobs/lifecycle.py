@@ -19,7 +19,7 @@ TERMINAL = (COMPLETED, FAILED, ERROR)
 NEXT = {QUEUED: (PROCESSING, *TERMINAL), PROCESSING: TERMINAL, COMPLETED: (), FAILED: (), ERROR: ()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     request_id: str
     operation_id: str

@@ -8,7 +8,7 @@ from mock_server.ids import queue_request_id
 from mock_server.jobs import lifecycle
 from mock_server.jobs.lifecycle import Job
 from mock_server.settings import Timing
-from mock_server.store import JobStore
+from mock_server.store.base import JobStore
 
 
 class JobService:
@@ -40,12 +40,10 @@ class JobService:
     async def seed(self, count: int, key: str, model_id: str, operation_id: str, media: tuple[str, ...]) -> str:
         """Store `count` finished jobs at once (benchmarks, large-store tests); the id of the last one."""
         now = self.clock.now()
-        request_id = ""
-        for _ in range(count):
-            request_id = queue_request_id(model_id, now)
-            await self.store.create(Job(request_id=request_id, operation_id=operation_id, model_id=model_id, key=key,
-                                        created_at=now, transitions=(now, now), media=media))
-        return request_id
+        jobs = [Job(request_id=queue_request_id(model_id, now), operation_id=operation_id, model_id=model_id, key=key,
+                    created_at=now, transitions=(now, now), media=media) for _ in range(count)]
+        await self.store.create_many(jobs)
+        return jobs[-1].request_id
 
     async def find(self, request_id: str, key: str | None = None) -> Job:
         """The job; 404 if there is none, or it belongs to another key."""
@@ -55,11 +53,12 @@ class JobService:
         return job
 
     async def poll(self, request_id: str, key: str) -> Job:
-        job = lifecycle.polled(await self.find(request_id, key), self.clock.now())
-        await self.store.update(job)
-        return await self._changed(job)
+        await self.find(request_id, key)
+        now = self.clock.now()
+        return await self._changed(await self.store.update_with(request_id, lambda job: lifecycle.polled(job, now)))
 
     async def advance(self, request_id: str, to_end: bool = False) -> Job:
-        job = lifecycle.advanced(await self.find(request_id), self.clock.now(), to_end)
-        await self.store.update(job)
-        return await self._changed(job)
+        await self.find(request_id)
+        now = self.clock.now()
+        return await self._changed(await self.store.update_with(
+            request_id, lambda job: lifecycle.advanced(job, now, to_end)))

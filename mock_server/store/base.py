@@ -1,6 +1,9 @@
-"""The JobStore protocol: all the handlers know of storage."""
+"""The storage protocols: all the mock knows of where its state lives. Every backend implements all of
+them and passes the same contract suite (tests/test_stores.py). Each operation that must not race
+between instances is one atomic call here: update_with, claim_due, charge, take."""
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
 
 from mock_server.jobs.lifecycle import Job
 
@@ -9,17 +12,84 @@ class JobStore(Protocol):
     async def create(self, job: Job) -> None:
         """Store a new job; its request_id is unique."""
 
-    async def get(self, request_id: str) -> Job | None:
-        """The job, or None if there is no such job."""
+    async def create_many(self, jobs: list[Job]) -> None:
+        """Store many new jobs at once."""
 
-    async def update(self, job: Job) -> None:
-        """Replace the stored job that has this request_id."""
+    async def get(self, request_id: str) -> Job | None:
+        """The job, or None."""
+
+    async def update_with(self, request_id: str, change: Callable[[Job], Job]) -> Job | None:
+        """Atomically replace the job with change(job); the new job, or None if there is no such job."""
 
     async def list(self) -> list[Job]:
         """Every job, oldest first."""
 
-    async def count(self) -> int:
-        """How many jobs are stored."""
+    async def count(self) -> int: ...
+
+    async def clear(self) -> None: ...
+
+
+class DeliveryStore(Protocol):
+    async def add_if_absent(self, delivery) -> bool:
+        """Store a new delivery unless one with its id exists; True if it was added."""
+
+    async def claim_due(self, now: float) -> list:
+        """The pending deliveries due by `now`, each claimed by exactly one caller (state `sending`)."""
+
+    async def save(self, delivery) -> None: ...
+
+    async def next_due(self) -> float | None: ...
+
+    async def list(self) -> list: ...
+
+    async def clear(self) -> None: ...
+
+
+class WalletStore(Protocol):
+    async def balance(self, key: str, initial: int) -> int:
+        """The key's balance in micro-dollars (`initial` if it has none yet)."""
+
+    async def charge(self, key: str, amount: int, initial: int) -> bool:
+        """Atomically take `amount` if the balance covers it; False (and nothing taken) if not."""
+
+    async def set(self, key: str, amount: int) -> None: ...
+
+    async def all(self) -> dict[str, int]: ...
+
+    async def clear(self) -> None: ...
+
+
+class RateStore(Protocol):
+    async def take(self, key: str, rate: float, now: float) -> float | None:
+        """Atomically take a token from the key's bucket (capacity max(1, rate), refilled at `rate`/s);
+        None if there was one, else the seconds until there will be."""
+
+    async def clear(self) -> None: ...
+
+
+class JournalStore(Protocol):
+    async def record(self, entry: dict[str, Any]) -> dict:
+        """Append an entry (numbered with `seq`), dropping the oldest beyond the journal's size."""
+
+    async def entries(self) -> list[dict]:
+        """Every kept entry, oldest first."""
+
+    async def clear(self) -> None: ...
+
+
+@dataclass
+class Stores:
+    jobs: JobStore
+    deliveries: DeliveryStore
+    wallets: WalletStore
+    rates: RateStore
+    journal: JournalStore
 
     async def clear(self) -> None:
-        """Forget every job."""
+        for store in (self.jobs, self.deliveries, self.wallets, self.rates, self.journal):
+            await store.clear()
+
+    async def close(self) -> None:
+        closer = getattr(self.jobs, "close", None)
+        if closer is not None:
+            await closer()

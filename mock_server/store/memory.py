@@ -1,6 +1,11 @@
-"""Jobs in a dict: the embedded default and the reference implementation of JobStore."""
+"""Every store in this process's memory: the embedded default and the reference implementation."""
+
+from collections import deque
+from dataclasses import replace
+from itertools import count
 
 from mock_server.jobs.lifecycle import Job
+from mock_server.store.base import Stores
 
 
 class MemoryJobStore:
@@ -12,19 +17,121 @@ class MemoryJobStore:
             raise KeyError(f"duplicate request id {job.request_id}")
         self._jobs[job.request_id] = job
 
+    async def create_many(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            await self.create(job)
+
     async def get(self, request_id: str) -> Job | None:
         return self._jobs.get(request_id)
 
-    async def update(self, job: Job) -> None:
-        if job.request_id not in self._jobs:
-            raise KeyError(f"no job {job.request_id}")
-        self._jobs[job.request_id] = job
+    async def update_with(self, request_id, change):
+        job = self._jobs.get(request_id)
+        if job is None:
+            return None
+        self._jobs[request_id] = job = change(job)
+        return job
 
     async def list(self) -> list[Job]:
-        return list(self._jobs.values())
+        return sorted(self._jobs.values(), key=lambda job: job.created_at)
 
     async def count(self) -> int:
         return len(self._jobs)
 
     async def clear(self) -> None:
         self._jobs.clear()
+
+
+class MemoryDeliveryStore:
+    def __init__(self) -> None:
+        self._deliveries = {}
+
+    async def add_if_absent(self, delivery) -> bool:
+        if delivery.id in self._deliveries:
+            return False
+        self._deliveries[delivery.id] = delivery
+        return True
+
+    async def claim_due(self, now: float) -> list:
+        due = sorted((d for d in self._deliveries.values() if d.state == "pending" and d.due <= now),
+                     key=lambda d: d.due)
+        for delivery in due:
+            delivery.state = "sending"
+        return [replace(d, history=list(d.history)) for d in due]
+
+    async def save(self, delivery) -> None:
+        self._deliveries[delivery.id] = delivery
+
+    async def next_due(self) -> float | None:
+        return min((d.due for d in self._deliveries.values() if d.state == "pending"), default=None)
+
+    async def list(self) -> list:
+        return list(self._deliveries.values())
+
+    async def clear(self) -> None:
+        self._deliveries.clear()
+
+
+class MemoryWalletStore:
+    def __init__(self) -> None:
+        self._balances: dict[str, int] = {}
+
+    async def balance(self, key: str, initial: int) -> int:
+        return self._balances.get(key, initial)
+
+    async def charge(self, key: str, amount: int, initial: int) -> bool:
+        balance = self._balances.get(key, initial)
+        if amount > balance:
+            return False
+        self._balances[key] = balance - amount
+        return True
+
+    async def set(self, key: str, amount: int) -> None:
+        self._balances[key] = amount
+
+    async def all(self) -> dict[str, int]:
+        return dict(self._balances)
+
+    async def clear(self) -> None:
+        self._balances.clear()
+
+
+class MemoryRateStore:
+    def __init__(self) -> None:
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    async def take(self, key: str, rate: float, now: float) -> float | None:
+        capacity = max(1.0, rate)
+        tokens, last = self._buckets.get(key, (capacity, now))
+        tokens = min(capacity, tokens + max(0.0, now - last) * rate)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / rate
+        self._buckets[key] = (tokens - 1.0, now)
+        return None
+
+    async def clear(self) -> None:
+        self._buckets.clear()
+
+
+class MemoryJournalStore:
+    """A ring buffer: the newest `size` entries."""
+
+    def __init__(self, size: int) -> None:
+        self._entries: deque[dict] = deque(maxlen=size)
+        self._seq = count(1)
+
+    async def record(self, entry: dict) -> dict:
+        entry = {"seq": next(self._seq), **entry}
+        self._entries.append(entry)
+        return entry
+
+    async def entries(self) -> list[dict]:
+        return list(self._entries)
+
+    async def clear(self) -> None:
+        self._entries.clear()
+
+
+def memory_stores(journal_size: int) -> Stores:
+    return Stores(MemoryJobStore(), MemoryDeliveryStore(), MemoryWalletStore(), MemoryRateStore(),
+                  MemoryJournalStore(journal_size))

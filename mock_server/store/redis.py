@@ -1,0 +1,228 @@
+"""Every store in Redis (redis-py, asyncio), shared by every worker and instance that points at it.
+
+Keys live under `fluxmock:`. What must not race is one atomic step: a job update is a WATCH/MULTI
+transaction (retried on conflict), a delivery is claimed by the one caller whose ZREM removed it from
+the due set, a charge and a rate-limit token are Lua scripts.
+"""
+
+import json
+
+import redis.asyncio as redis
+from redis.exceptions import WatchError
+
+from mock_server.jobs.delivery import Delivery
+from mock_server.jobs.lifecycle import Job
+from mock_server.store.base import Stores
+
+PREFIX = "fluxmock:"
+JOB, JOBS = PREFIX + "job:", PREFIX + "jobs"
+DELIVERY, DELIVERIES, DUE = PREFIX + "delivery:", PREFIX + "deliveries", PREFIX + "deliveries:due"
+WALLETS, RATE, JOURNAL, JOURNAL_SEQ = PREFIX + "wallets", PREFIX + "rate:", PREFIX + "journal", PREFIX + "journal:seq"
+
+CLAIM = """
+local claimed = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
+  if redis.call('ZREM', KEYS[1], id) == 1 then table.insert(claimed, id) end
+end
+return claimed
+"""
+CHARGE = """
+local balance = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or ARGV[3])
+local amount = tonumber(ARGV[2])
+if amount > balance then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], balance - amount)
+return 1
+"""
+TAKE = """
+local rate, now = tonumber(ARGV[1]), tonumber(ARGV[2])
+local capacity = math.max(1, rate)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'last')
+local tokens = tonumber(state[1]) or capacity
+local last = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - last) * rate)
+local wait = -1
+if tokens < 1 then wait = (1 - tokens) / rate else tokens = tokens - 1 end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'last', tostring(now))
+redis.call('EXPIRE', KEYS[1], 3600)
+return tostring(wait)
+"""
+
+
+def _dump(data: dict) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
+async def _delete_matching(client: redis.Redis, pattern: str) -> None:
+    batch = []
+    async for key in client.scan_iter(match=pattern, count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            await client.unlink(*batch)
+            batch = []
+    if batch:
+        await client.unlink(*batch)
+
+
+class RedisJobStore:
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    async def create(self, job: Job) -> None:
+        if not await self.client.set(JOB + job.request_id, _dump(job.to_dict()), nx=True):
+            raise KeyError(f"duplicate request id {job.request_id}")
+        await self.client.zadd(JOBS, {job.request_id: job.created_at})
+
+    async def create_many(self, jobs: list[Job]) -> None:
+        for start in range(0, len(jobs), 5000):
+            chunk = jobs[start:start + 5000]
+            async with self.client.pipeline(transaction=False) as pipe:
+                for job in chunk:
+                    pipe.set(JOB + job.request_id, _dump(job.to_dict()))
+                pipe.zadd(JOBS, {job.request_id: job.created_at for job in chunk})
+                await pipe.execute()
+
+    async def get(self, request_id: str) -> Job | None:
+        raw = await self.client.get(JOB + request_id)
+        return Job.from_dict(json.loads(raw)) if raw else None
+
+    async def update_with(self, request_id, change):
+        key = JOB + request_id
+        async with self.client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.get(key)
+                    if raw is None:
+                        return None
+                    job = change(Job.from_dict(json.loads(raw)))
+                    pipe.multi()
+                    pipe.set(key, _dump(job.to_dict()))
+                    await pipe.execute()
+                    return job
+                except WatchError:
+                    continue
+
+    async def list(self) -> list[Job]:
+        ids = await self.client.zrange(JOBS, 0, -1)
+        jobs = []
+        for start in range(0, len(ids), 1000):
+            raws = await self.client.mget([JOB + i for i in ids[start:start + 1000]])
+            jobs += [Job.from_dict(json.loads(raw)) for raw in raws if raw]
+        return jobs
+
+    async def count(self) -> int:
+        return await self.client.zcard(JOBS)
+
+    async def clear(self) -> None:
+        await _delete_matching(self.client, JOB + "*")
+        await self.client.unlink(JOBS)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class RedisDeliveryStore:
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._claim = client.register_script(CLAIM)
+
+    async def add_if_absent(self, delivery: Delivery) -> bool:
+        if not await self.client.set(DELIVERY + delivery.id, _dump(delivery.to_record()), nx=True):
+            return False
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.sadd(DELIVERIES, delivery.id).zadd(DUE, {delivery.id: delivery.due})
+            await pipe.execute()
+        return True
+
+    async def claim_due(self, now: float) -> list[Delivery]:
+        claimed = []
+        for delivery_id in await self._claim(keys=[DUE], args=[repr(now)]):
+            raw = await self.client.get(DELIVERY + delivery_id)
+            if raw:
+                delivery = Delivery.from_record(json.loads(raw))
+                delivery.state = "sending"
+                await self.client.set(DELIVERY + delivery.id, _dump(delivery.to_record()))
+                claimed.append(delivery)
+        return sorted(claimed, key=lambda d: d.due)
+
+    async def save(self, delivery: Delivery) -> None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(DELIVERY + delivery.id, _dump(delivery.to_record()))
+            if delivery.state == "pending":
+                pipe.zadd(DUE, {delivery.id: delivery.due})
+            else:
+                pipe.zrem(DUE, delivery.id)
+            await pipe.execute()
+
+    async def next_due(self) -> float | None:
+        first = await self.client.zrange(DUE, 0, 0, withscores=True)
+        return first[0][1] if first else None
+
+    async def list(self) -> list[Delivery]:
+        ids = sorted(await self.client.smembers(DELIVERIES))
+        raws = await self.client.mget([DELIVERY + i for i in ids]) if ids else []
+        return [Delivery.from_record(json.loads(raw)) for raw in raws if raw]
+
+    async def clear(self) -> None:
+        await _delete_matching(self.client, DELIVERY + "*")
+        await self.client.unlink(DELIVERIES, DUE)
+
+
+class RedisWalletStore:
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._charge = client.register_script(CHARGE)
+
+    async def balance(self, key: str, initial: int) -> int:
+        value = await self.client.hget(WALLETS, key)
+        return initial if value is None else int(value)
+
+    async def charge(self, key: str, amount: int, initial: int) -> bool:
+        return bool(await self._charge(keys=[WALLETS], args=[key, amount, initial]))
+
+    async def set(self, key: str, amount: int) -> None:
+        await self.client.hset(WALLETS, key, amount)
+
+    async def all(self) -> dict[str, int]:
+        return {key: int(value) for key, value in (await self.client.hgetall(WALLETS)).items()}
+
+    async def clear(self) -> None:
+        await self.client.unlink(WALLETS)
+
+
+class RedisRateStore:
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._take = client.register_script(TAKE)
+
+    async def take(self, key: str, rate: float, now: float) -> float | None:
+        wait = float(await self._take(keys=[RATE + key], args=[repr(rate), repr(now)]))
+        return None if wait < 0 else wait
+
+    async def clear(self) -> None:
+        await _delete_matching(self.client, RATE + "*")
+
+
+class RedisJournalStore:
+    def __init__(self, client: redis.Redis, size: int) -> None:
+        self.client = client
+        self.size = size
+
+    async def record(self, entry: dict) -> dict:
+        entry = {"seq": await self.client.incr(JOURNAL_SEQ), **entry}
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.lpush(JOURNAL, _dump(entry)).ltrim(JOURNAL, 0, self.size - 1)
+            await pipe.execute()
+        return entry
+
+    async def entries(self) -> list[dict]:
+        return sorted((json.loads(raw) for raw in await self.client.lrange(JOURNAL, 0, -1)), key=lambda e: e["seq"])
+
+    async def clear(self) -> None:
+        await self.client.unlink(JOURNAL)
+
+
+def redis_stores(url: str, journal_size: int) -> Stores:
+    client = redis.Redis.from_url(url, decode_responses=True)
+    return Stores(RedisJobStore(client), RedisDeliveryStore(client), RedisWalletStore(client), RedisRateStore(client),
+                  RedisJournalStore(client, journal_size))

@@ -1,0 +1,86 @@
+"""Several flux-mock processes on one real Redis: they answer as one mock."""
+
+import time
+
+import httpx
+import pytest
+
+from contract_tests.process import running_mock
+
+KEY = {"Ocp-Apim-Subscription-Key": "shared-key"}
+FLUX_PRO = "/flux-pro/v1/pro/textToImage"
+
+
+@pytest.fixture
+def config(tmp_path, redis_url):
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    path = tmp_path / "shared.yaml"
+    path.write_text(f"store: {redis_url}\ntiming: {{queued_for: 0.05, processing_for: 0.1}}\n"
+                    "keys: {shared-key: {balance: 1}}\nwebhooks: {backoff: 0.05}\n")
+    return str(path)
+
+
+def until_final(client: httpx.Client, url: str) -> dict:
+    deadline = time.monotonic() + 15
+    while (body := client.get(url, headers=KEY).json())["status"] not in ("COMPLETED", "FAILED", "ERROR"):
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+    return body
+
+
+def test_a_job_submitted_to_one_instance_completes_on_the_other_with_one_webhook_and_one_charge(config, receiver):
+    with running_mock("--config", config) as first, running_mock("--config", config) as second:
+        a, b = httpx.Client(base_url=first, timeout=30), httpx.Client(base_url=second, timeout=30)
+        submitted = a.post(FLUX_PRO, json={"prompt": "x"}, headers={**KEY, "X-Webhook-URL": f"{receiver.url}/shared"})
+        assert submitted.status_code == 202
+        request_id = submitted.json()["request_id"]
+        final = until_final(b, f"/v2/requests/status/{request_id}")
+        assert final["status"] == "COMPLETED"
+        assert b.get(final["output"]["media_url"][0].replace(first, second)).status_code == 200
+        # Without --public-url each instance names itself in URLs (behind a balancer, --public-url unifies them).
+        final_on_first = a.get(f"/v2/requests/status/{request_id}", headers=KEY).json()
+        assert final == {**final_on_first, "output": {**final_on_first["output"], "media_url": [
+            url.replace(first, second) for url in final_on_first["output"]["media_url"]]}}
+        assert receiver.wait_for(1, "/shared") == [final_on_first]
+        time.sleep(1.5)  # both dispatchers have looked at the delivery by now
+        assert len(receiver.bodies("/shared")) == 1, "exactly one instance sent it"
+        assert b.get("/__admin/wallets").json()["wallets"]["shared-key"] == pytest.approx(0.97)
+        assert a.get("/__admin/wallets").json()["wallets"]["shared-key"] == pytest.approx(0.97)
+        journal = b.get("/__admin/journal").json()["entries"]
+        assert {e.get("operation_id") for e in journal} >= {"fluxProTextToImage", "getRequestStatus"}
+        a.close()
+        b.close()
+
+
+def test_two_instances_never_overdraw_one_wallet(config):
+    with running_mock("--config", config) as first, running_mock("--config", config) as second:
+        clients = [httpx.Client(base_url=url, timeout=30) for url in (first, second)]
+        codes = [clients[n % 2].post(FLUX_PRO, json={"prompt": "x"}, headers=KEY).status_code for n in range(40)]
+        assert codes.count(202) == 33 and codes.count(402) == 7  # $1 buys 33 jobs at $0.03
+        for client in clients:
+            client.close()
+
+
+def test_workers_share_the_store(config):
+    with running_mock("--config", config, "--workers", "2") as url:
+        ids = []
+        for _ in range(12):  # a new connection each time: the workers share them out
+            with httpx.Client(base_url=url, timeout=30) as client:
+                ids.append(client.post("/flux-dev/v1/dev/textToImage", json={"prompt": "x"}, headers=KEY)
+                           .json()["request_id"])
+        for request_id in ids:
+            with httpx.Client(base_url=url, timeout=30) as client:
+                assert until_final(client, f"/v2/requests/status/{request_id}")["status"] == "COMPLETED"
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/__admin/health").json()["jobs"] == 12
+
+
+def test_a_restarted_server_still_reports_earlier_jobs(config):
+    with running_mock("--config", config) as url:
+        request_id = httpx.post(f"{url}/flux-dev/v1/dev/textToImage", json={"prompt": "x"}, headers=KEY).json()[
+            "request_id"]
+    with running_mock("--config", config) as url, httpx.Client(base_url=url, timeout=30) as client:
+        final = until_final(client, f"/v2/requests/status/{request_id}")
+    assert final["request_id"] == request_id and final["status"] == "COMPLETED"

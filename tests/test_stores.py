@@ -1,0 +1,115 @@
+"""The store contract: every backend (memory, Redis) passes the same tests, races included."""
+
+import asyncio
+
+import pytest
+
+from mock_server.jobs.delivery import Delivery
+from mock_server.jobs.lifecycle import Job, polled
+from mock_server.store import open_stores
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["memory", "redis"])
+def backend(request):
+    if request.param == "memory":
+        shared = open_stores("memory://", journal_size=5)
+        return lambda: shared  # "another instance" of memory is the same process's stores
+    url = request.getfixturevalue("redis_url")
+    return lambda: open_stores(url, journal_size=5)
+
+
+@pytest.fixture
+async def stores(backend):
+    opened = backend()
+    await opened.clear()
+    yield opened
+    await opened.clear()
+    await opened.close()
+
+
+def job(number: int, created: float = 100.0, **fields) -> Job:
+    return Job(request_id=f"m_{number:04d}", operation_id="op", model_id="m", key="k", created_at=created + number,
+               **fields)
+
+
+async def test_jobs_create_get_list_count_clear(stores):
+    for number in (2, 1, 3):
+        await stores.jobs.create(job(number, details={"seed": number}, webhook={"url": "http://127.0.0.1/x"}))
+    assert await stores.jobs.get("m_0001") == job(1, details={"seed": 1}, webhook={"url": "http://127.0.0.1/x"})
+    assert await stores.jobs.get("nope") is None
+    assert [j.request_id for j in await stores.jobs.list()] == ["m_0001", "m_0002", "m_0003"]
+    assert await stores.jobs.count() == 3
+    with pytest.raises(KeyError):
+        await stores.jobs.create(job(1))
+    await stores.jobs.clear()
+    assert await stores.jobs.count() == 0 and await stores.jobs.list() == []
+
+
+async def test_create_many(stores):
+    await stores.jobs.create_many([job(n) for n in range(1200)])
+    assert await stores.jobs.count() == 1200 and (await stores.jobs.get("m_1199")).created_at == 1299.0
+
+
+async def test_concurrent_updates_are_never_lost(stores, backend):
+    await stores.jobs.create(job(1))
+    others = [backend() for _ in range(3)]
+    await asyncio.gather(*(s.jobs.update_with("m_0001", lambda j: polled(j, 200.0))
+                           for s in [stores, *others] for _ in range(15)))
+    assert (await stores.jobs.get("m_0001")).polls == 60
+    assert await stores.jobs.update_with("missing", lambda j: j) is None
+    for other in others:
+        if other is not stores:
+            await other.close()
+
+
+async def test_each_due_delivery_is_claimed_exactly_once(stores, backend):
+    for number in range(20):
+        assert await stores.deliveries.add_if_absent(Delivery(f"m_{number}", "completed", "http://127.0.0.1/h", 10.0))
+    assert not await stores.deliveries.add_if_absent(Delivery("m_0", "completed", "http://127.0.0.1/h", 99.0))
+    await stores.deliveries.add_if_absent(Delivery("later", "completed", "http://127.0.0.1/h", 50.0))
+    instances = [stores, backend(), backend()]
+    claims = await asyncio.gather(*(s.deliveries.claim_due(20.0) for s in instances for _ in range(3)))
+    claimed = [d.id for claim in claims for d in claim]
+    assert sorted(claimed) == sorted(f"m_{n}:completed" for n in range(20)), "each claimed once, none twice"
+    assert await stores.deliveries.next_due() == 50.0
+    (first,) = [d for claim in claims for d in claim if d.id == "m_0:completed"]
+    assert first.state == "sending" and first.due == 10.0
+    first.state, first.due, first.attempts = "pending", 30.0, 1
+    await stores.deliveries.save(first)
+    assert await stores.deliveries.next_due() == 30.0
+    assert [d.id for d in await stores.deliveries.claim_due(40.0)] == ["m_0:completed"]
+    assert len(await stores.deliveries.list()) == 21
+    for other in instances[1:]:
+        if other is not stores:
+            await other.close()
+
+
+async def test_charges_are_atomic_and_never_overdraw(stores, backend):
+    other = backend()
+    results = await asyncio.gather(*(s.wallets.charge("k", 1, initial=50) for s in (stores, other) for _ in range(60)))
+    assert results.count(True) == 50
+    assert await stores.wallets.balance("k", initial=50) == 0
+    assert await stores.wallets.balance("fresh", initial=7) == 7
+    await stores.wallets.set("fresh", 3)
+    assert await stores.wallets.all() == {"k": 0, "fresh": 3}
+    if other is not stores:
+        await other.close()
+
+
+async def test_rate_buckets(stores):
+    assert [await stores.rates.take("k", 2.0, 100.0) for _ in range(2)] == [None, None]
+    assert await stores.rates.take("k", 2.0, 100.0) == pytest.approx(0.5)
+    assert await stores.rates.take("k", 2.0, 100.5) is None
+    assert await stores.rates.take("other", 2.0, 100.0) is None
+
+
+async def test_journal_is_a_numbered_ring_buffer(stores):
+    for number in range(8):
+        await stores.journal.record({"path": f"/{number}"})
+    entries = await stores.journal.entries()
+    assert [e["path"] for e in entries] == ["/3", "/4", "/5", "/6", "/7"]
+    assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
+    await stores.journal.clear()
+    assert await stores.journal.entries() == []
