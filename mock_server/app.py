@@ -1,4 +1,8 @@
-"""create_app: wires settings, clock, store and the spec's operations into a Starlette app. Wiring only."""
+"""create_app: wires settings, clock, stores and the spec's operations into one ASGI app. Wiring only.
+
+    JournalMiddleware -> ApiRouter -> OperationEndpoint per method + path (the spec's operations)
+                                   -> Starlette: /__admin (AdminApi), /media, lifespan (webhooks)
+"""
 
 import contextlib
 import os
@@ -7,20 +11,23 @@ import time
 
 import anyio
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from mock_server import media
 from mock_server.admin import AdminApi
 from mock_server.clock import Clock, OffsetClock, iso
-from mock_server.errors import ApiError, EndpointNotFound, InternalError, MethodNotAllowed
-from mock_server.pipeline import OperationEndpoint, error_response
+from mock_server.errors import EndpointNotFound, InternalError
+from mock_server.pipeline import OperationEndpoint
+from mock_server.responses import error_response
+from mock_server.router import ApiRouter
 from mock_server.settings import Settings
 from mock_server.spec import Operation, load_operations
 from mock_server.state import MockState
 from mock_server.store import Stores, open_stores
+
+SETTINGS_ENVIRONMENT = "FLUX_MOCK_SETTINGS"
 
 
 def _routes_by_path(operations: tuple[Operation, ...]) -> dict[tuple[str, str], tuple[Operation, dict]]:
@@ -36,12 +43,12 @@ def _routes_by_path(operations: tuple[Operation, ...]) -> dict[tuple[str, str], 
     return {route: (default or next(iter(variants.values())), variants) for route, (default, variants) in table.items()}
 
 
-def api_routes(state: MockState) -> list[Route]:
-    routes = []
-    for (method, path), (operation, variants) in _routes_by_path(state.operations).items():
+def api_endpoints(state: MockState) -> dict[tuple[str, str], object]:
+    endpoints = {}
+    for route, (operation, variants) in _routes_by_path(state.operations).items():
         variants = {name: op for name, op in variants.items() if op is not operation}
-        routes.append(Route(path, OperationEndpoint(state, operation, variants).handle, methods=[method]))
-    return routes
+        endpoints[route] = OperationEndpoint(state, operation, variants).handle
+    return endpoints
 
 
 async def serve_media(request: Request) -> Response:
@@ -78,35 +85,16 @@ class JournalMiddleware:
 
     async def _record(self, scope, status: int | None, started: float) -> None:
         info = scope["state"]
-        headers = dict(scope.get("headers") or [])
         now = self.state.clock.now()
+        user_agent = next((value for name, value in scope.get("headers") or () if name == b"user-agent"), b"")
         await self.state.journal.record({
             "kind": "request", "time": iso(now), "epoch": now, "method": scope["method"], "path": scope["path"],
             "operation_id": info.get("operation_id"), "key": info.get("key"), "status": status or 500,
             "request_id": info.get("request_id"), "violations": info.get("violations", []),
             "undocumented_fields": info.get("undocumented_fields", []), "scenario": info.get("scenario"),
-            "job_status": info.get("job_status"), "retry_after": _retry_after(info, status),
-            "user_agent": headers.get(b"user-agent", b"").decode("latin-1"),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "job_status": info.get("job_status"), "retry_after": info.get("retry_after") if status == 429 else None,
+            "user_agent": user_agent.decode("latin-1"), "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         })
-
-
-def _retry_after(info: dict, status: int | None) -> float | None:
-    return info.get("retry_after") if status == 429 else None
-
-
-async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-    if exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
-        return error_response(MethodNotAllowed(f"{request.method} is not allowed here; allowed: {allowed}",
-                                               headers={"Allow": allowed}))
-    if exc.status_code == 404:
-        return error_response(EndpointNotFound())
-    return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(InternalError())
 
 
 def _lifespan(state: MockState):
@@ -128,30 +116,39 @@ def _lifespan(state: MockState):
     return lifespan
 
 
-SETTINGS_ENVIRONMENT = "FLUX_MOCK_SETTINGS"
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    return error_response(InternalError())
 
 
-def create_app_from_environment() -> Starlette:
+class MockApp:
+    """The ASGI app `flux-mock serve` runs; `.state.mock` is its MockState (for tests and tools)."""
+
+    def __init__(self, state: MockState) -> None:
+        self._admin = Starlette(routes=[*AdminApi(state).routes(),
+                                        Route("/media/{path:path}", serve_media, methods=["GET"])],
+                                lifespan=_lifespan(state), exception_handlers={Exception: _unexpected})
+        self._admin.state.mock = state
+        self.state = self._admin.state
+        self._api = JournalMiddleware(ApiRouter(api_endpoints(state), self._admin), state)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await self._admin(scope, receive, send)
+        else:
+            await self._api(scope, receive, send)
+
+
+def create_app_from_environment() -> MockApp:
     """The app of one `serve --workers N` worker: its settings come from the parent, as JSON."""
     return create_app(Settings.from_json(os.environ[SETTINGS_ENVIRONMENT]))
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None, stores: Stores | None = None,
-               operations: tuple[Operation, ...] | None = None) -> Starlette:
+               operations: tuple[Operation, ...] | None = None) -> MockApp:
     """The mock as an ASGI app. Every dependency can be passed in; the defaults are the embedded ones
     (the stores from settings.store: memory unless a redis:// URL is given)."""
     settings = settings or Settings()
     state = MockState(settings=settings, clock=clock or OffsetClock(),
                       stores=stores or open_stores(settings.store, settings.journal_size),
                       operations=operations or load_operations())
-    routes = [*AdminApi(state).routes(), Route("/media/{path:path}", serve_media, methods=["GET"]),
-              *api_routes(state)]
-    app = Starlette(routes=routes, lifespan=_lifespan(state),
-                    exception_handlers={HTTPException: _http_error, ApiError: _api_error, Exception: _unexpected})
-    app.state.mock = state
-    app.add_middleware(JournalMiddleware, state=state)
-    return app
-
-
-async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return error_response(exc)
+    return MockApp(state)

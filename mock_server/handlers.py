@@ -4,12 +4,12 @@ import random
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 
 from mock_server import ids, media, views
 from mock_server.errors import BadRequest
 from mock_server.jobs import lifecycle
 from mock_server.jobs.lifecycle import Job
+from mock_server.responses import JSONBody
 from mock_server.spec import Operation
 from mock_server.state import MockState
 
@@ -45,8 +45,8 @@ def _remember(call: Call, job: Job) -> Job:
     return job
 
 
-def _json(body: dict, status: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status)
+def _json(body: dict, status: int = 200) -> JSONBody:
+    return JSONBody(body, status_code=status)
 
 
 def _seed(params: dict) -> int:
@@ -75,13 +75,14 @@ async def _job(call: Call, request_id: str, webhook: dict | None = None) -> Job:
     )
 
 
-async def sync(call: Call) -> JSONResponse:
+async def sync(call: Call) -> JSONBody:
     if call.variant == "getdata-job":
         job = _remember(call, await call.state.jobs.submit(await _job(call, ids.batch_request_id())))
         return _json({"msg": "Image Getting Created", "requestId": job.request_id})
     plan = media.plan(call.params, call.operation.media)
     await call.state.wallets.charge(call.key, call.operation.pricing.price(plan.width, plan.height))
-    await call.state.clock.sleep(call.state.timing.sync_latency)
+    if call.state.timing.sync_latency:
+        await call.state.clock.sleep(call.state.timing.sync_latency)
     digest = media.digest(call.operation.model_id or "", str(call.params.get("prompt", "")), _seed(call.params))
     return _json({"output": call.base + media.urls(plan, digest)[0]})
 
@@ -101,13 +102,13 @@ def _webhook(call: Call) -> dict | None:
     return {**found, "base": call.base, "misbehave": call.outcome.get("webhook") or {}}
 
 
-async def queue(call: Call) -> JSONResponse:
+async def queue(call: Call) -> JSONBody:
     request_id = ids.queue_request_id(call.operation.model_id, call.now)
     job = _remember(call, await call.state.jobs.submit(await _job(call, request_id, _webhook(call))))
     return _json(views.queued_body(job, call.base), 202)
 
 
-async def poll_submit(call: Call) -> JSONResponse:
+async def poll_submit(call: Call) -> JSONBody:
     request_id = ids.queue_request_id(call.operation.model_id, call.now)
     job = _remember(call, await call.state.jobs.submit(await _job(call, request_id)))
     return _json({"request_id": job.request_id})
@@ -125,7 +126,7 @@ async def _wait_for_result(call: Call, job: Job) -> Job:
     return job
 
 
-async def batch_submit(call: Call) -> JSONResponse:
+async def batch_submit(call: Call) -> JSONBody:
     webhook = _webhook(call)
     job = _remember(call, await call.state.jobs.submit(await _job(call, ids.batch_request_id(), webhook)))
     if webhook:
@@ -151,17 +152,17 @@ async def _polled(call: Call, request_id: str) -> Job:
     return job
 
 
-async def status(call: Call) -> JSONResponse:
+async def status(call: Call) -> JSONBody:
     job = await _polled(call, call.request.path_params["request_id"])
     return _json(views.status_body(job, call.now, call.base))
 
 
-async def batch_status(call: Call) -> JSONResponse:
+async def batch_status(call: Call) -> JSONBody:
     job = await _polled(call, _body_id(call, "requestId"))
     return _json(views.batch_body(job, call.now, call.base))
 
 
-async def poll_status(call: Call) -> JSONResponse:
+async def poll_status(call: Call) -> JSONBody:
     job = await _polled(call, _body_id(call, "request_id"))
     return _json(views.fal_body(job, call.now, call.base))
 

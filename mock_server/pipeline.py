@@ -6,20 +6,17 @@ route -> auth (401) -> rate limit (429) -> model enabled (400) and allowed (403)
 """
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from mock_server.errors import ApiError, BadRequest, ModelNotFound, PayloadTooLarge
 from mock_server.handlers import HANDLERS, Call
+from mock_server.responses import JSONBody, error_response
 from mock_server.scenarios import parse_prefer
 from mock_server.spec import Operation
 from mock_server.state import MockState
 from mock_server.validation import OperationValidator, Violation, parse_json
 
 JSON_TYPES = ("application/json",)
-
-
-def error_response(error: ApiError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
 
 class DroppedConnection(Response):
@@ -47,7 +44,7 @@ async def read_json_body(request: Request, limit: int):
     return parse_json(bytes(raw))
 
 
-def forced_response(operation: Operation, status: int) -> JSONResponse:
+def forced_response(operation: Operation, status: int) -> JSONBody:
     """The documented answer for `status` (its first example), as a scenario asked for it."""
     if status not in operation.documented_statuses:
         raise BadRequest(f"status {status} is not documented for {operation.operation_id}; "
@@ -56,7 +53,7 @@ def forced_response(operation: Operation, status: int) -> JSONResponse:
     examples = list((content.get("examples") or {}).values())
     body = examples[0]["value"] if examples else {"error": "Scenario"}
     headers = {"Retry-After": "1"} if status == 429 else {}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONBody(body, status_code=status, headers=headers)
 
 
 class OperationEndpoint:
@@ -76,10 +73,13 @@ class OperationEndpoint:
         return next((name for name in self.state.settings.variants if name in self.own_variants), None)
 
     def _outcome(self, request: Request, operation: Operation, key: str, body) -> dict:
+        prefer = request.headers.get("prefer")
+        if not self.state.scenarios.active and prefer is None:
+            return {}
         prompt = body.get("prompt") if isinstance(body, dict) and isinstance(body.get("prompt"), str) else None
-        rule = self.state.scenarios.select(operation.operation_id, request.url.path, key, prompt)
+        rule = self.state.scenarios.select(operation.operation_id, request.scope["path"], key, prompt)
         request.state.scenario = rule.id if rule else None
-        return {**(rule.outcome if rule else {}), **parse_prefer(request.headers.get("prefer"))}
+        return {**(rule.outcome if rule else {}), **parse_prefer(prefer)}
 
     async def handle(self, request: Request) -> Response:
         try:

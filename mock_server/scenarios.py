@@ -79,6 +79,11 @@ class Scenarios:
                 return rule
         return None
 
+    @property
+    def active(self) -> bool:
+        """True while any rule might still apply (a cheap test for the request hot path)."""
+        return bool(self._config or self._runtime)
+
     def rules(self) -> list[Rule]:
         return [*self._config, *self._runtime]
 

@@ -45,8 +45,15 @@ class MockState:
         self.jobs.on_change(self.webhooks.plan)
 
     def base_url(self, request) -> str:
-        """The public base URL for links in answers: --public-url, else the URL the client used."""
-        return (self.settings.public_url or str(request.base_url)).rstrip("/")
+        """The public base URL for links in answers: --public-url, else the scheme and Host the client used."""
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/")
+        scope = request.scope
+        host = next((value for name, value in scope["headers"] if name == b"host"), None)
+        if host is None:
+            server = scope.get("server") or ("localhost", 80)
+            host = f"{server[0]}:{server[1]}".encode()
+        return f"{scope['scheme']}://{host.decode('latin-1')}{scope.get('root_path', '')}".rstrip("/")
 
     async def reset(self) -> None:
         await self.stores.clear()

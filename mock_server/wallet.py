@@ -34,7 +34,7 @@ class Wallets:
     async def charge(self, key: str, usd: float) -> int:
         """Take the price atomically; InsufficientBalance if the key cannot pay it."""
         price = to_micros(usd)
-        if price and not await self._store.charge(key, price, self._initial(key)):
+        if price and not await self._store.charge(key, price, self._initial(key)):  # free calls touch no store
             raise InsufficientBalance()
         return price
 

@@ -1,0 +1,17 @@
+"""Answer bodies: JSON rendered by orjson (compact, UTF-8), and errors in the gateway's shape."""
+
+import orjson
+from starlette.responses import Response
+
+from mock_server.errors import ApiError
+
+
+class JSONBody(Response):
+    media_type = "application/json"
+
+    def render(self, content) -> bytes:
+        return orjson.dumps(content)
+
+
+def error_response(error: ApiError) -> JSONBody:
+    return JSONBody(error.body(), status_code=error.status, headers=error.headers)
