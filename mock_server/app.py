@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from mock_server import media
 from mock_server.admin import AdminApi
-from mock_server.clock import Clock, OffsetClock, iso
+from mock_server.clock import Clock, OffsetClock
 from mock_server.errors import EndpointNotFound, InternalError
 from mock_server.pipeline import OperationEndpoint
 from mock_server.responses import error_response
@@ -88,7 +88,7 @@ class JournalMiddleware:
         now = self.state.clock.now()
         user_agent = next((value for name, value in scope.get("headers") or () if name == b"user-agent"), b"")
         await self.state.journal.record({
-            "kind": "request", "time": iso(now), "epoch": now, "method": scope["method"], "path": scope["path"],
+            "kind": "request", "epoch": now, "method": scope["method"], "path": scope["path"],
             "operation_id": info.get("operation_id"), "key": info.get("key"), "status": status or 500,
             "request_id": info.get("request_id"), "violations": info.get("violations", []),
             "undocumented_fields": info.get("undocumented_fields", []), "scenario": info.get("scenario"),

@@ -20,7 +20,7 @@ class Authenticator:
     def authenticate(self, operation: Operation, headers) -> Principal:
         """The caller, from the first security alternative whose headers are all present; else 401."""
         for alternative in operation.security or ((),):
-            values = [headers.get(name, "").strip() for name in alternative]
+            values = [(headers.get(name.lower()) or "").strip() for name in alternative]
             if all(values):
                 key = values[0] if values else "anonymous"
                 config = self._settings.key_config(key)

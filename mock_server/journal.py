@@ -1,5 +1,6 @@
 """The request journal: the most recent requests and webhook attempts, with what the mock made of them."""
 
+from mock_server.clock import iso
 from mock_server.store.base import JournalStore
 
 
@@ -12,7 +13,7 @@ class Journal:
 
     async def entries(self, operation_id: str | None = None, violations_only: bool = False,
                       limit: int | None = None) -> list[dict]:
-        found = [e for e in await self._store.entries()
+        found = [{**e, "time": iso(e.get("epoch"))} for e in await self._store.entries()
                  if (operation_id is None or e.get("operation_id") == operation_id)
                  and (not violations_only or e.get("violations"))]
         return found[-limit:] if limit else found

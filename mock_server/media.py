@@ -86,7 +86,8 @@ def plan(params: dict, kind: str | None) -> MediaPlan:
 
 
 def digest(model_id: str, prompt: str, seed) -> str:
-    return hashlib.sha256(json.dumps([model_id, prompt, seed]).encode()).hexdigest()[:16]
+    text = f"{model_id}\x1f{seed}\x1f{prompt}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def urls(media_plan: MediaPlan, media_digest: str) -> tuple[str, ...]:

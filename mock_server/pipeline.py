@@ -29,19 +29,26 @@ class DroppedConnection(Response):
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
 
 
-async def read_json_body(request: Request, limit: int):
-    declared = request.headers.get("content-length")
+async def read_json_body(receive, headers: dict[str, str], limit: int):
+    declared = headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise PayloadTooLarge(limit) if declared.isdigit() else BadRequest("Content-Length is not a number")
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest("the client went away before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
             raise PayloadTooLarge(limit)
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in JSON_TYPES:
         raise BadRequest(f"Content-Type must be application/json, not {media_type or 'missing'}")
-    return parse_json(bytes(raw))
+    return parse_json(b"".join(chunks))
 
 
 def forced_response(operation: Operation, status: int) -> JSONBody:
@@ -72,13 +79,13 @@ class OperationEndpoint:
             return wanted if wanted in self.own_variants else None
         return next((name for name in self.state.settings.variants if name in self.own_variants), None)
 
-    def _outcome(self, request: Request, operation: Operation, key: str, body) -> dict:
-        prefer = request.headers.get("prefer")
+    def _outcome(self, scope, headers: dict, operation: Operation, key: str, body) -> dict:
+        prefer = headers.get("prefer")
         if not self.state.scenarios.active and prefer is None:
             return {}
         prompt = body.get("prompt") if isinstance(body, dict) and isinstance(body.get("prompt"), str) else None
-        rule = self.state.scenarios.select(operation.operation_id, request.scope["path"], key, prompt)
-        request.state.scenario = rule.id if rule else None
+        rule = self.state.scenarios.select(operation.operation_id, scope["path"], key, prompt)
+        scope["state"]["scenario"] = rule.id if rule else None
         return {**(rule.outcome if rule else {}), **parse_prefer(prefer)}
 
     async def handle(self, request: Request) -> Response:
@@ -86,22 +93,25 @@ class OperationEndpoint:
             return await self._handle(request)
         except ApiError as error:
             if "Retry-After" in error.headers:
-                request.state.retry_after = float(error.headers["Retry-After"])
+                request.scope.setdefault("state", {})["retry_after"] = float(error.headers["Retry-After"])
             return error_response(error)
 
     async def _handle(self, request: Request) -> Response:
-        state, operation = self.state, self.operation
-        request.state.operation_id = operation.operation_id
-        principal = state.auth.authenticate(operation, request.headers)
-        request.state.key = principal.key
+        state, operation, scope = self.state, self.operation, request.scope
+        info = scope.setdefault("state", {})
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        info["operation_id"] = operation.operation_id
+        principal = state.auth.authenticate(operation, headers)
+        info["key"] = principal.key
         await state.rate_limiter.check(principal.key, principal.config.rate_limit or state.settings.default_rate_limit)
         if operation.model_id and operation.model_id in state.settings.disabled_models:
             raise ModelNotFound(operation.model_id)
         state.auth.authorize(principal, operation.model_id)
         validator = self.validators[operation.operation_id]
-        body = await read_json_body(request, state.settings.max_body_bytes) if validator.has_body else None
+        body = await read_json_body(request.receive, headers, state.settings.max_body_bytes) \
+            if validator.has_body else None
 
-        outcome = self._outcome(request, operation, principal.key, body)
+        outcome = self._outcome(scope, headers, operation, principal.key, body)
         if outcome.get("latency"):
             await state.clock.sleep(outcome["latency"])
         if outcome.get("drop_connection"):
@@ -109,22 +119,22 @@ class OperationEndpoint:
         if outcome.get("status"):
             forced = forced_response(operation, outcome["status"])
             if "retry-after" in forced.headers:
-                request.state.retry_after = float(forced.headers["retry-after"])
+                info["retry_after"] = float(forced.headers["retry-after"])
             return forced
 
         variant = self._variant(outcome)
         if variant in self.variants:
             operation = self.variants[variant]
-            request.state.operation_id = operation.operation_id
+            info["operation_id"] = operation.operation_id
             validator = self.validators[operation.operation_id]
-        violations = validator.header_violations(request.headers) + validator.body_violations(body)
+        violations = validator.header_violations(headers) + validator.body_violations(body)
         undocumented = validator.undocumented_fields(body)
         if state.settings.strict:
             violations += [Violation(name, "additionalProperties", "is not a documented field") for name in undocumented]
         if not violations:
-            violations += validator.webhook_violations(request.headers, body, state.settings.webhook_allowed_hosts)
-        request.state.violations = [str(v) for v in violations]
-        request.state.undocumented_fields = undocumented
+            violations += validator.webhook_violations(headers, body, state.settings.webhook_allowed_hosts)
+        info["violations"] = [str(v) for v in violations]
+        info["undocumented_fields"] = undocumented
         if violations:
             raise violations[0].to_error()
         call = Call(operation, request, state, principal.key, validator.with_defaults(body or {}), outcome, variant)

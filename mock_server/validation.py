@@ -4,11 +4,10 @@ A violation names the field and says what is wrong; where the spec gives the pag
 (`x-error-messages`, Kontext), that message is the answer's `error`, as the page documents it.
 """
 
-import json
-import math
 from dataclasses import dataclass
 
 import jsonschema_rs
+import orjson
 
 from mock_server.errors import BadRequest
 from mock_server.spec import Operation
@@ -55,6 +54,7 @@ class OperationValidator:
         self._fields = _properties(self._schema)
         self._headers = [(p["name"], _compile(p["schema"]), p.get("required", False))
                          for p in operation.parameters if p.get("in") == "header" and "schema" in p]
+        self._defaults = {name: spec["default"] for name, spec in self._fields.items() if "default" in spec}
 
     def _documented_message(self, field: str, keyword: str) -> str | None:
         messages = (self._fields.get(field, {}) if field else self._schema).get("x-error-messages") or {}
@@ -77,22 +77,25 @@ class OperationValidator:
             return []
         if not isinstance(body, dict):
             return [Violation("", "type", "the request body must be a JSON object")]
+        if self._body.is_valid(body):
+            return []
         return [self._violation(error) for error in self._body.iter_errors(body)]
 
     def header_violations(self, headers) -> list[Violation]:
         found = []
         for name, validator, required in self._headers:
-            value = headers.get(name)
+            value = headers.get(name.lower())
             if value is None:
                 if required:
                     found.append(Violation(name, "required", "header is required"))
                 continue
-            found += [Violation(name, "header", error.message) for error in validator.iter_errors(value)]
+            if not validator.is_valid(value):
+                found += [Violation(name, "header", error.message) for error in validator.iter_errors(value)]
         return found
 
     def webhook_violations(self, headers, body, allowed_hosts: tuple[str, ...]) -> list[Violation]:
         """Webhook targets the mock will not call: only loopback and the configured hosts are allowed."""
-        targets = [(WEBHOOK_HEADER, headers.get(WEBHOOK_HEADER))] if any(
+        targets = [(WEBHOOK_HEADER, headers.get(WEBHOOK_HEADER.lower()))] if any(
             name == WEBHOOK_HEADER for name, _, _ in self._headers) else []
         if isinstance(body, dict):
             targets += [(name, body.get(name)) for name in WEBHOOK_BODY_FIELDS if name in self._fields]
@@ -108,43 +111,16 @@ class OperationValidator:
     def with_defaults(self, body: dict) -> dict:
         """The body's documented fields over the spec's documented defaults. Undocumented fields are left
         out: they are journaled (or, in strict mode, rejected) but never change what the mock does."""
-        defaults = {name: spec["default"] for name, spec in self._fields.items() if "default" in spec}
-        return {**defaults, **{name: value for name, value in body.items() if name in self._fields}}
-
-
-class _NotJson(ValueError):
-    pass
-
-
-def _no_constant(name: str):
-    raise _NotJson(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise _NotJson(f"the number {text[:40]} is out of range")
-    return value
+        return {**self._defaults, **{name: value for name, value in body.items() if name in self._fields}}
 
 
 def parse_json(raw: bytes):
-    """The decoded body; BadRequest naming the problem for anything that is not UTF-8 JSON (RFC 8259:
-    no NaN or Infinity, numbers in range, no lone surrogate escapes)."""
+    """The decoded body; BadRequest naming the problem for anything that is not RFC 8259 JSON in UTF-8
+    (orjson refuses NaN, Infinity, numbers out of range, lone surrogates, a BOM, nesting beyond 1024)."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest(f"the request body is not valid UTF-8 (byte {exc.start})") from None
-    try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except _NotJson as exc:
-        raise BadRequest(f"malformed JSON: {exc}") from None
-    except RecursionError:
-        raise BadRequest("malformed JSON: nested too deeply") from None
-    if "\\u" in text:
-        try:
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise BadRequest("malformed JSON: a \\u escape encodes a lone surrogate, which is not text") from None
-    return value
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        message = str(error)
+        if "UTF-8" in message and "BOM" not in message:
+            raise BadRequest(f"the request body is not valid UTF-8 ({message})") from None
+        raise BadRequest(f"malformed JSON: {message}") from None

@@ -173,7 +173,7 @@ class WebhookDispatcher:
         now = self.clock.now()
         attempt = {"time": iso(now), "status": status, "error": error, **({"note": note} if note else {})}
         delivery.history.append(attempt)
-        await self.journal.record({"kind": "webhook", "time": iso(now), "epoch": now, "method": "POST", "path": delivery.url,
+        await self.journal.record({"kind": "webhook", "epoch": now, "method": "POST", "path": delivery.url,
                              "status": status or 0, "request_id": delivery.request_id, "event": delivery.event,
                              "attempt": delivery.attempts, "error": error, "note": note, "violations": []})
 
