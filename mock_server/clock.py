@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Protocol
 
@@ -45,6 +46,7 @@ class ManualClock:
         self._now += seconds
 
 
+@lru_cache(maxsize=8192)
 def iso(epoch: float | None) -> str | None:
     """RFC 3339 UTC with milliseconds, as the gateway writes it: 2026-03-31T10:00:15.000Z."""
     if epoch is None:

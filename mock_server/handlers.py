@@ -41,7 +41,7 @@ class Call:
 
 def _remember(call: Call, job: Job) -> Job:
     """Name the job in this request's journal entry."""
-    call.request.state.request_id = job.request_id
+    call.request.scope["state"]["request_id"] = job.request_id
     return job
 
 
@@ -146,9 +146,9 @@ def _body_id(call: Call, field: str) -> str:
 
 async def _polled(call: Call, request_id: str) -> Job:
     """One status poll, named in the journal with the status it reported."""
-    call.request.state.request_id = request_id
+    call.request.scope["state"]["request_id"] = request_id
     job = await call.state.jobs.poll(request_id, call.key)
-    call.request.state.job_status = lifecycle.status_at(job, call.now)
+    call.request.scope["state"]["job_status"] = lifecycle.status_at(job, call.now)
     return job
 
 

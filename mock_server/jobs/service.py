@@ -1,7 +1,5 @@
 """The job service: applies the lifecycle with the store and the clock."""
 
-from dataclasses import replace
-
 from mock_server.clock import Clock
 from mock_server.errors import RequestNotFound
 from mock_server.ids import queue_request_id
@@ -33,7 +31,7 @@ class JobService:
 
     async def submit(self, job: Job) -> Job:
         timing = self.timing
-        job = lifecycle.scheduled(replace(job, mode=timing.mode), timing.queued_for, timing.processing_for)
+        job = lifecycle.scheduled(job.evolved(mode=timing.mode), timing.queued_for, timing.processing_for)
         await self.store.create(job)
         return await self._changed(job)
 
