@@ -1,6 +1,7 @@
 """flux-mock: an offline mock server and contract-test kit for the Pixazo / AppyPie Flux API."""
 
 import argparse
+import gc
 import ipaddress
 import os
 import socket
@@ -108,8 +109,16 @@ def _settings(args) -> Settings:
                              store=args.store)
 
 
+def _tune_garbage_collection() -> None:
+    """Jobs are long-lived and acyclic; with the default thresholds the collector re-walks millions of
+    them every few thousand allocations, a pause of hundreds of ms under load. Collect the young
+    generation less often and the old ones rarely."""
+    gc.set_threshold(50_000, 50, 1000)
+
+
 def serve(args) -> int:
     settings = _settings(args)
+    _tune_garbage_collection()
     if args.workers < 1:
         raise ConfigError("--workers must be 1 or more")
     if args.workers > 1 and not (settings.store or "").startswith(("redis://", "rediss://", "unix://")):
