@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from mock_server.jobs.delivery import Delivery
-from mock_server.jobs.lifecycle import Job, polled
+from mock_server.jobs.lifecycle import Job
 from mock_server.store import open_stores
 
 pytestmark = pytest.mark.anyio
@@ -55,10 +55,14 @@ async def test_create_many(stores):
 async def test_concurrent_updates_are_never_lost(stores, backend):
     await stores.jobs.create(job(1))
     others = [backend() for _ in range(3)]
-    await asyncio.gather(*(s.jobs.update_with("m_0001", lambda j: polled(j, 200.0))
+    await asyncio.gather(*(s.jobs.update_with("m_0001", lambda j: j.evolved(charged_micros=j.charged_micros + 1))
                            for s in [stores, *others] for _ in range(15)))
-    assert (await stores.jobs.get("m_0001")).polls == 60
+    assert (await stores.jobs.get("m_0001")).charged_micros == 60
+    await asyncio.gather(*(s.jobs.count_poll("m_0001") for s in [stores, *others] for _ in range(25)))
+    assert (await stores.jobs.get("m_0001")).polls == 100
+    assert [j.polls for j in await stores.jobs.list()] == [100]
     assert await stores.jobs.update_with("missing", lambda j: j) is None
+    assert await stores.jobs.count_poll("missing") is None
     for other in others:
         if other is not stores:
             await other.close()
@@ -107,9 +111,10 @@ async def test_rate_buckets(stores):
 
 async def test_journal_is_a_numbered_ring_buffer(stores):
     for number in range(8):
-        await stores.journal.record({"path": f"/{number}"})
+        await stores.journal.record({"path": f"/{number}", "violations": [], "undocumented_fields": ["x"]})
     entries = await stores.journal.entries()
     assert [e["path"] for e in entries] == ["/3", "/4", "/5", "/6", "/7"]
+    assert entries[0]["violations"] == [] and entries[0]["undocumented_fields"] == ["x"]
     assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
     await stores.journal.clear()
     assert await stores.journal.entries() == []

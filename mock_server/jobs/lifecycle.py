@@ -94,8 +94,7 @@ def advanced(job: Job, now: float, to_end: bool = False) -> Job:
 
 
 def polled(job: Job, now: float) -> Job:
-    """The job after one status poll: counted, and one state further in per-poll mode."""
-    job = job.evolved(polls=job.polls + 1)
+    """The job after one status poll: one state further in per-poll mode (the poll is counted apart)."""
     return advanced(job, now) if job.mode == "per-poll" else job
 
 

@@ -51,9 +51,11 @@ class JobService:
         return job
 
     async def poll(self, request_id: str, key: str) -> Job:
-        await self.find(request_id, key)
+        job = await self.find(request_id, key)
         now = self.clock.now()
-        return await self._changed(await self.store.update_with(request_id, lambda job: lifecycle.polled(job, now)))
+        if job.mode == "per-poll" and not lifecycle.is_final(job, now):  # the only poll that changes a job
+            await self.store.update_with(request_id, lambda current: lifecycle.polled(current, now))
+        return await self._changed(await self.store.count_poll(request_id))
 
     async def advance(self, request_id: str, to_end: bool = False) -> Job:
         await self.find(request_id)

@@ -21,6 +21,9 @@ class JobStore(Protocol):
     async def update_with(self, request_id: str, change: Callable[[Job], Job]) -> Job | None:
         """Atomically replace the job with change(job); the new job, or None if there is no such job."""
 
+    async def count_poll(self, request_id: str) -> Job | None:
+        """Atomically count one status poll of the job; the job with its new count, or None."""
+
     async def list(self) -> list[Job]:
         """Every job, oldest first."""
 

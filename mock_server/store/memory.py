@@ -31,6 +31,9 @@ class MemoryJobStore:
         self._jobs[request_id] = job = change(job)
         return job
 
+    async def count_poll(self, request_id: str) -> Job | None:
+        return await self.update_with(request_id, lambda job: job.evolved(polls=job.polls + 1))
+
     async def list(self) -> list[Job]:
         return sorted(self._jobs.values(), key=lambda job: job.created_at)
 

@@ -15,10 +15,24 @@ from mock_server.jobs.lifecycle import Job
 from mock_server.store.base import Stores
 
 PREFIX = "fluxmock:"
-JOB, JOBS = PREFIX + "job:", PREFIX + "jobs"
+JOB, JOBS, POLLS = PREFIX + "job:", PREFIX + "jobs", PREFIX + "polls"
 DELIVERY, DELIVERIES, DUE = PREFIX + "delivery:", PREFIX + "deliveries", PREFIX + "deliveries:due"
 WALLETS, RATE, JOURNAL, JOURNAL_SEQ = PREFIX + "wallets", PREFIX + "rate:", PREFIX + "journal", PREFIX + "journal:seq"
 
+CREATE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+"""
+RECORD = """
+local seq = redis.call('INCR', KEYS[2])
+redis.call('LPUSH', KEYS[1], '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2))
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+return seq
+"""
+# ^ the entry's JSON with "seq" put first as text: cjson would turn an empty list into {}
 CLAIM = """
 local claimed = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
@@ -64,13 +78,18 @@ async def _delete_matching(client: redis.Redis, pattern: str) -> None:
 
 
 class RedisJobStore:
+    """A job is JSON at fluxmock:job:{id}; its poll count lives apart (fluxmock:polls), so counting a
+    poll is one HINCRBY and never contends with other pollers of the same job."""
+
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
+        self._create = client.register_script(CREATE)
 
     async def create(self, job: Job) -> None:
-        if not await self.client.set(JOB + job.request_id, _dump(job.to_dict()), nx=True):
+        created = await self._create(keys=[JOB + job.request_id, JOBS],
+                                     args=[_dump(job.to_dict()), repr(job.created_at), job.request_id])
+        if not created:
             raise KeyError(f"duplicate request id {job.request_id}")
-        await self.client.zadd(JOBS, {job.request_id: job.created_at})
 
     async def create_many(self, jobs: list[Job]) -> None:
         for start in range(0, len(jobs), 5000):
@@ -82,8 +101,17 @@ class RedisJobStore:
                 await pipe.execute()
 
     async def get(self, request_id: str) -> Job | None:
-        raw = await self.client.get(JOB + request_id)
-        return Job.from_dict(json.loads(raw)) if raw else None
+        async with self.client.pipeline(transaction=False) as pipe:
+            raw, polls = await pipe.get(JOB + request_id).hget(POLLS, request_id).execute()
+        return Job.from_dict({**json.loads(raw), "polls": int(polls or 0)}) if raw else None
+
+    async def count_poll(self, request_id: str) -> Job | None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            raw, polls = await pipe.get(JOB + request_id).hincrby(POLLS, request_id, 1).execute()
+        if raw is None:
+            await self.client.hdel(POLLS, request_id)
+            return None
+        return Job.from_dict({**json.loads(raw), "polls": polls})
 
     async def update_with(self, request_id, change):
         key = JOB + request_id
@@ -104,10 +132,12 @@ class RedisJobStore:
 
     async def list(self) -> list[Job]:
         ids = await self.client.zrange(JOBS, 0, -1)
+        polls = await self.client.hgetall(POLLS)
         jobs = []
         for start in range(0, len(ids), 1000):
             raws = await self.client.mget([JOB + i for i in ids[start:start + 1000]])
-            jobs += [Job.from_dict(json.loads(raw)) for raw in raws if raw]
+            jobs += [Job.from_dict(job | {"polls": int(polls.get(job["request_id"], 0))})
+                     for job in (json.loads(raw) for raw in raws if raw)]
         return jobs
 
     async def count(self) -> int:
@@ -115,7 +145,7 @@ class RedisJobStore:
 
     async def clear(self) -> None:
         await _delete_matching(self.client, JOB + "*")
-        await self.client.unlink(JOBS)
+        await self.client.unlink(JOBS, POLLS)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -207,13 +237,11 @@ class RedisJournalStore:
     def __init__(self, client: redis.Redis, size: int) -> None:
         self.client = client
         self.size = size
+        self._record = client.register_script(RECORD)
 
     async def record(self, entry: dict) -> dict:
-        entry = {"seq": await self.client.incr(JOURNAL_SEQ), **entry}
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.lpush(JOURNAL, _dump(entry)).ltrim(JOURNAL, 0, self.size - 1)
-            await pipe.execute()
-        return entry
+        seq = await self._record(keys=[JOURNAL, JOURNAL_SEQ], args=[_dump(entry), self.size])
+        return {"seq": seq, **entry}
 
     async def entries(self) -> list[dict]:
         return sorted((json.loads(raw) for raw in await self.client.lrange(JOURNAL, 0, -1)), key=lambda e: e["seq"])
