@@ -8,6 +8,7 @@ Forms (spec: webhooks jobStatus, kontextEvent, schnellBatchResult):
 """
 
 import asyncio
+import functools
 import ipaddress
 import logging
 from urllib.parse import urlsplit
@@ -102,6 +103,7 @@ class WebhookDispatcher:
         self._wake = asyncio.Event()
         self._limit = asyncio.Semaphore(concurrency)
         self._sending: set[asyncio.Task] = set()
+        self._tails: dict[str, asyncio.Task] = {}
         self._client: httpx.AsyncClient | None = None
         self._runner: asyncio.Task | None = None
 
@@ -122,10 +124,11 @@ class WebhookDispatcher:
 
     async def _run(self) -> None:
         while True:
+            by_job: dict[str, list[Delivery]] = {}
             for delivery in await self.deliveries.claim_due(self.clock.now()):
-                task = asyncio.create_task(self._attempt(delivery))
-                self._sending.add(task)
-                task.add_done_callback(self._sending.discard)
+                by_job.setdefault(delivery.request_id, []).append(delivery)
+            for request_id, deliveries in by_job.items():
+                self._send_after_earlier(request_id, sorted(deliveries, key=lambda d: d.due))
             next_due = await self.deliveries.next_due()
             wait = 1.0 if next_due is None else min(1.0, max(0.0, next_due - self.clock.now()))
             self._wake.clear()
@@ -142,6 +145,26 @@ class WebhookDispatcher:
         except httpx.HTTPError as error:
             return None, f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         return response.status_code, None if response.is_success else f"answered {response.status_code}"
+
+    def _send_after_earlier(self, request_id: str, deliveries: list[Delivery]) -> None:
+        """Send a job's deliveries one after another, after any of its deliveries still being sent:
+        one job's events arrive in order; different jobs' go side by side."""
+        earlier = self._tails.get(request_id)
+        task = asyncio.create_task(self._attempt_in_order(earlier, deliveries))
+        self._tails[request_id] = task
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+        task.add_done_callback(functools.partial(self._forget_tail, request_id))
+
+    def _forget_tail(self, request_id: str, task: asyncio.Task) -> None:
+        if self._tails.get(request_id) is task:
+            del self._tails[request_id]
+
+    async def _attempt_in_order(self, earlier: asyncio.Task | None, deliveries: list[Delivery]) -> None:
+        if earlier is not None:
+            await asyncio.gather(earlier, return_exceptions=True)
+        for delivery in deliveries:
+            await self._attempt(delivery)
 
     async def _attempt(self, delivery: Delivery) -> None:
         async with self._limit:
