@@ -1,0 +1,30 @@
+"""Settings: the config file's sections, and the JSON hand-over to --workers processes."""
+
+import pytest
+
+from mock_server.settings import ConfigError, KeyConfig, Settings, Timing, settings_from_mapping
+
+
+def test_config_sections_reach_the_settings():
+    settings = settings_from_mapping({
+        "store": "redis://127.0.0.1:6379/2", "min_poll_interval": 7,
+        "webhooks": {"allowed_hosts": ["hooks.test"], "max_attempts": 2, "backoff": 0.5, "timeout": 3},
+        "keys": {"a": {"balance": 2, "models": ["flux-dev"], "rate_limit": 4}, "b": None},
+    })
+    assert settings.store == "redis://127.0.0.1:6379/2" and settings.min_poll_interval == 7
+    assert (settings.webhook_allowed_hosts, settings.webhook_max_attempts) == (("hooks.test",), 2)
+    assert settings.keys == {"a": KeyConfig(2, ("flux-dev",), 4), "b": KeyConfig()}
+
+
+@pytest.mark.parametrize("config, where", [({"store": "mysql://x"}, "store"),
+                                           ({"webhooks": {"max_attempts": 0}}, "webhooks.max_attempts")])
+def test_bad_sections_name_the_field(config, where):
+    with pytest.raises(ConfigError, match=where):
+        settings_from_mapping(config)
+
+
+def test_settings_survive_the_json_hand_over_to_workers():
+    settings = Settings(timing=Timing(mode="per-poll", queued_for=0.5), keys={"k": KeyConfig(1.5, ("m",), 2.0)},
+                        variants=("getdata-job",), scenarios=({"outcome": {"status": 500}, "times": 1},),
+                        webhook_allowed_hosts=("*.test",), store="redis://127.0.0.1:1/0", strict=True)
+    assert Settings.from_json(settings.to_json()) == settings
