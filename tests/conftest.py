@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 import httpx
 import pytest
 
@@ -15,11 +17,27 @@ def mock_url():
         yield url
 
 
+@contextmanager
+def reset_client(url: str):
+    """A client of the mock at `url`, reset first so each test starts from a clean mock."""
+    with httpx.Client(base_url=url, timeout=30.0) as client:
+        client.post("/__admin/reset").raise_for_status()
+        yield client
+
+
+@contextmanager
+def mock_with_config(tmp_path_factory, config: str):
+    """A real flux-mock started with this config file text."""
+    path = tmp_path_factory.mktemp("config") / "flux-mock.yaml"
+    path.write_text(config)
+    with running_mock("--config", str(path)) as url:
+        yield url
+
+
 @pytest.fixture
 def api(mock_url):
     """A client of the session's mock, reset before each test so tests are isolated."""
-    with httpx.Client(base_url=mock_url, timeout=30.0) as client:
-        client.post("/__admin/reset").raise_for_status()
+    with reset_client(mock_url) as client:
         yield client
 
 

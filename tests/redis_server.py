@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -10,6 +9,8 @@ from contextlib import contextmanager
 
 import pytest
 import redis
+
+from contract_tests.process import stop_process
 
 
 @contextmanager
@@ -38,9 +39,4 @@ def running_redis():
         client.close()
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        stop_process(process)

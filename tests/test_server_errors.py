@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from contract_tests.process import running_mock
+from tests.conftest import mock_with_config, reset_client
 
 CONFIG = """
 keys:
@@ -28,16 +28,13 @@ def key(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def configured_url(tmp_path_factory):
-    config = tmp_path_factory.mktemp("config") / "flux-mock.yaml"
-    config.write_text(CONFIG)
-    with running_mock("--config", str(config)) as url:
+    with mock_with_config(tmp_path_factory, CONFIG) as url:
         yield url
 
 
 @pytest.fixture
 def api(configured_url):
-    with httpx.Client(base_url=configured_url, timeout=30.0) as client:
-        client.post("/__admin/reset").raise_for_status()
+    with reset_client(configured_url) as client:
         yield client
 
 

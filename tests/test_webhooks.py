@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from contract_tests.process import running_mock
 from mock_server.webhooks import is_allowed_target
+from tests.conftest import mock_with_config, reset_client
 
 KEY = {"Ocp-Apim-Subscription-Key": "hook-key"}
 KONTEXT = "/flux-kontext-restore-image/v1/flux-kontext-restore-image/generate"
@@ -27,16 +27,13 @@ webhooks: {max_attempts: 3, backoff: 0.05, timeout: 2}
 
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory):
-    config = tmp_path_factory.mktemp("hooks") / "config.yaml"
-    config.write_text(CONFIG)
-    with running_mock("--config", str(config)) as url:
+    with mock_with_config(tmp_path_factory, CONFIG) as url:
         yield url
 
 
 @pytest.fixture
 def api(mock):
-    with httpx.Client(base_url=mock, timeout=30) as client:
-        client.post("/__admin/reset").raise_for_status()
+    with reset_client(mock) as client:
         yield client
 
 
