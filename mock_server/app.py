@@ -11,6 +11,7 @@ import time
 
 import anyio
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,7 +19,7 @@ from starlette.routing import Route
 from mock_server import media
 from mock_server.admin import AdminApi
 from mock_server.clock import Clock, OffsetClock
-from mock_server.errors import EndpointNotFound, InternalError
+from mock_server.errors import EndpointNotFound, InternalError, MethodNotAllowed
 from mock_server.pipeline import OperationEndpoint
 from mock_server.responses import error_response
 from mock_server.router import ApiRouter
@@ -120,13 +121,22 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(InternalError())
 
 
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return error_response(MethodNotAllowed(f"{request.method} is not allowed here; allowed: {allowed}",
+                                               headers={"Allow": allowed}))
+    return error_response(EndpointNotFound() if exc.status_code == 404 else InternalError())
+
+
 class MockApp:
     """The ASGI app `flux-mock serve` runs; `.state.mock` is its MockState (for tests and tools)."""
 
     def __init__(self, state: MockState) -> None:
         self._admin = Starlette(routes=[*AdminApi(state).routes(),
                                         Route("/media/{path:path}", serve_media, methods=["GET"])],
-                                lifespan=_lifespan(state), exception_handlers={Exception: _unexpected})
+                                lifespan=_lifespan(state),
+                                exception_handlers={HTTPException: _http_error, Exception: _unexpected})
         self._admin.state.mock = state
         self.state = self._admin.state
         self._api = JournalMiddleware(ApiRouter(api_endpoints(state), self._admin), state)

@@ -91,6 +91,8 @@ class Settings:
 
 
 _NUMBER = {"type": "number", "minimum": 0}
+_SECONDS = {"type": "number", "minimum": 0, "maximum": 86400}  # bounded: a time must stay a date
+_USD = {"type": "number", "minimum": 0, "maximum": 1_000_000_000_000}
 CONFIG_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -99,19 +101,19 @@ CONFIG_SCHEMA = {
         "timing": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"mode": {"enum": list(TIMING_MODES)}, "queued_for": _NUMBER,
-                           "processing_for": _NUMBER, "sync_latency": _NUMBER},
+            "properties": {"mode": {"enum": list(TIMING_MODES)}, "queued_for": _SECONDS,
+                           "processing_for": _SECONDS, "sync_latency": {**_SECONDS, "maximum": 600}},
         },
         "keys": {
             "type": "object",
             "additionalProperties": {
                 "type": ["object", "null"],
                 "additionalProperties": False,
-                "properties": {"balance": _NUMBER, "models": {"type": "array", "items": {"type": "string"}},
+                "properties": {"balance": _USD, "models": {"type": "array", "items": {"type": "string"}},
                                "rate_limit": {"type": "number", "exclusiveMinimum": 0}},
             },
         },
-        "default_balance": _NUMBER,
+        "default_balance": _USD,
         "default_rate_limit": {"type": "number", "exclusiveMinimum": 0},
         "disabled_models": {"type": "array", "items": {"type": "string"}},
         "variants": {"type": "array", "items": {"enum": ["flux-pro-legacy", "getdata-job"]}},
@@ -120,7 +122,7 @@ CONFIG_SCHEMA = {
         "journal_size": {"type": "integer", "minimum": 1},
         "admin_token": {"type": "string", "minLength": 8},
         "strict": {"type": "boolean"},
-        "min_poll_interval": _NUMBER,
+        "min_poll_interval": _SECONDS,
         "store": {"type": "string", "pattern": "^(memory|redis|rediss|unix)://"},
         "webhooks": {
             "type": "object",

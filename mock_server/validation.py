@@ -55,6 +55,8 @@ class OperationValidator:
         self._headers = [(p["name"], _compile(p["schema"]), p.get("required", False))
                          for p in operation.parameters if p.get("in") == "header" and "schema" in p]
         self._defaults = {name: spec["default"] for name, spec in self._fields.items() if "default" in spec}
+        self._query = [(p["name"], p["schema"], _compile(p["schema"])) for p in operation.parameters
+                       if p.get("in") == "query" and "schema" in p]
 
     def _documented_message(self, field: str, keyword: str) -> str | None:
         messages = (self._fields.get(field, {}) if field else self._schema).get("x-error-messages") or {}
@@ -103,6 +105,22 @@ class OperationValidator:
                           f"and the config's webhooks.allowed_hosts only)", self._documented_message(name, "format"))
                 for name, url in targets if isinstance(url, str) and not is_allowed_target(url, allowed_hosts)]
 
+    def query_violations(self, query) -> list[Violation]:
+        """Query parameters, read as the type their schema gives (a query string is text on the wire)."""
+        found = []
+        for name, schema, validator in self._query:
+            raw = query.get(name)
+            if raw is None:
+                continue
+            try:
+                value = _from_query(raw, schema.get("type"))
+            except ValueError:
+                found.append(Violation(name, "type", f"{raw!r} is not a {schema.get('type')}"))
+                continue
+            if not validator.is_valid(value):
+                found += [Violation(name, "query", error.message) for error in validator.iter_errors(value)]
+        return found
+
     def undocumented_fields(self, body) -> list[str]:
         if not isinstance(body, dict) or not self._fields:
             return []
@@ -112,6 +130,23 @@ class OperationValidator:
         """The body's documented fields over the spec's documented defaults. Undocumented fields are left
         out: they are journaled (or, in strict mode, rejected) but never change what the mock does."""
         return {**self._defaults, **{name: value for name, value in body.items() if name in self._fields}}
+
+
+def _from_query(raw: str, kind):
+    if kind == "integer":
+        if not raw.lstrip("-").isdigit():
+            raise ValueError(raw)
+        return int(raw)
+    if kind == "number":
+        value = float(raw)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(raw)
+        return value
+    if kind == "boolean":
+        if raw not in ("true", "false"):
+            raise ValueError(raw)
+        return raw == "true"
+    return raw
 
 
 def parse_json(raw: bytes):

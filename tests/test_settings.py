@@ -17,7 +17,9 @@ def test_config_sections_reach_the_settings():
 
 
 @pytest.mark.parametrize("config, where", [({"store": "mysql://x"}, "store"),
-                                           ({"webhooks": {"max_attempts": 0}}, "webhooks.max_attempts")])
+                                           ({"webhooks": {"max_attempts": 0}}, "webhooks.max_attempts"),
+                                           ({"timing": {"queued_for": 1e308}}, "timing.queued_for"),
+                                           ({"keys": {"k": {"balance": 1e300}}}, "keys.k.balance")])
 def test_bad_sections_name_the_field(config, where):
     with pytest.raises(ConfigError, match=where):
         settings_from_mapping(config)

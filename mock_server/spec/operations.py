@@ -48,6 +48,7 @@ class Operation:
     variants: tuple[str, ...]
     security: tuple[tuple[str, ...], ...]
     request_schema: dict | None
+    body_required: bool
     parameters: tuple[dict, ...]
     responses: dict = field(repr=False)
 
@@ -82,6 +83,7 @@ def _operation(document: dict, spec: str, path: str, method: str, data: dict, pa
         variants=tuple(mock.get("variants", ())),
         security=_security_headers(document, requirements),
         request_schema=body.get("schema"),
+        body_required=bool((data.get("requestBody") or {}).get("required")),
         parameters=tuple(path_item.get("parameters", [])) + tuple(data.get("parameters", [])),
         responses=data.get("responses", {}),
     )
