@@ -12,7 +12,8 @@ from mock_server.cli import listening_socket
 
 
 class Rewriting:
-    """ASGI middleware: 404 for /__admin; every JSON answer passes through `rewrite(path, status, body)`."""
+    """ASGI middleware: 404 for /__admin; every JSON answer passes through `rewrite(path, status, body)`,
+    which returns (status, body) or (status, body, headers to set)."""
 
     def __init__(self, app, rewrite=None) -> None:
         self.app = app
@@ -41,8 +42,11 @@ class Rewriting:
         headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
         status = start["status"]
         if dict(headers).get(b"content-type", b"").startswith(b"application/json"):
-            status, rewritten = self.rewrite(path, status, json.loads(body))
+            status, rewritten, *extra = self.rewrite(path, status, json.loads(body))
             body = json.dumps(rewritten).encode()
+            for name, value in (extra[0] if extra else {}).items():
+                headers = [(k, v) for k, v in headers if k.lower() != name.lower().encode()]
+                headers.append((name.lower().encode(), value.encode()))
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -127,6 +127,24 @@ def test_drift_names_an_unknown_status_value():
     assert 'found "SUCCEEDED"' in result.stdout
 
 
+def test_drift_names_changed_headers():
+    def differ(path, status, body):
+        if path == "/flux-1-schnell/v1/getData":
+            return 429, {"error": "Rate limit exceeded, please retry later"}, {"Retry-After": "soon"}
+        if path == "/flux-2-klein-4b/v1/generateImage":
+            return status, body, {"Content-Type": "text/plain"}
+        return status, body
+
+    app, _ = mock_behind_proxy(differ)
+    with serving(app) as url:
+        result = flux_mock("drift", "--base-url", url, "--key", KEY, "--allow-paid", "--max-spend", "1",
+                           "--operation", "schnellGetData", "--operation", "klein4bGenerateImage")
+    assert result.returncode == 1
+    assert "`schnellGetData` changed-header at header Retry-After: expected integer, found soon" in result.stdout
+    assert ("`klein4bGenerateImage` changed-content-type at Content-Type: expected application/json, found text/plain"
+            in result.stdout)
+
+
 @pytest.mark.parametrize("schema, body, expected", [
     ({"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}}, {}, [
         ("missing-field", "body.a", "present", "absent")]),
