@@ -9,7 +9,7 @@ import httpx
 
 from contract_tests.budget import BudgetExceeded
 from contract_tests.examples import documented_examples, with_webhook
-from contract_tests.links import follow, links_of, media_urls
+from contract_tests.links import follow, media_urls
 from contract_tests.receiver import webhook_receiver
 from contract_tests.target import Target
 from mock_server.spec import Operation, load_operations

@@ -3,7 +3,7 @@
 import asyncio
 import time
 from functools import lru_cache
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Protocol
 
 
@@ -51,5 +51,5 @@ def iso(epoch: float | None) -> str | None:
     """RFC 3339 UTC with milliseconds, as the gateway writes it: 2026-03-31T10:00:15.000Z."""
     if epoch is None:
         return None
-    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -3,7 +3,8 @@ them and passes the same contract suite (tests/test_stores.py). Each operation t
 between instances is one atomic call here: update_with, claim_due, charge, take."""
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
+from collections.abc import Callable
 
 from mock_server.jobs.lifecycle import Job
 
