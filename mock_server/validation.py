@@ -52,8 +52,14 @@ class OperationValidator:
         self._body = _compile(schema) if schema else None
         self._schema = schema or {}
         self._fields = _properties(self._schema)
+        # A header is text: a schema of {type: string} alone accepts every value, so it needs no check.
         self._headers = [(p["name"], _compile(p["schema"]), p.get("required", False))
-                         for p in operation.parameters if p.get("in") == "header" and "schema" in p]
+                         for p in operation.parameters if p.get("in") == "header" and "schema" in p
+                         and (p.get("required") or {k: v for k, v in p["schema"].items()
+                                                    if not k.startswith("x-")} != {"type": "string"})]
+        self._webhook_header = any(p.get("in") == "header" and p["name"] == WEBHOOK_HEADER
+                                   for p in operation.parameters)
+        self._webhook_fields = tuple(name for name in WEBHOOK_BODY_FIELDS if name in self._fields)
         self._defaults = {name: spec["default"] for name, spec in self._fields.items() if "default" in spec}
         self._query = [(p["name"], p["schema"], _compile(p["schema"])) for p in operation.parameters
                        if p.get("in") == "query" and "schema" in p]
@@ -97,10 +103,11 @@ class OperationValidator:
 
     def webhook_violations(self, headers, body, allowed_hosts: tuple[str, ...]) -> list[Violation]:
         """Webhook targets the mock will not call: only loopback and the configured hosts are allowed."""
-        targets = [(WEBHOOK_HEADER, headers.get(WEBHOOK_HEADER.lower()))] if any(
-            name == WEBHOOK_HEADER for name, _, _ in self._headers) else []
+        if not (self._webhook_header or self._webhook_fields):
+            return []
+        targets = [(WEBHOOK_HEADER, headers.get(WEBHOOK_HEADER.lower()))] if self._webhook_header else []
         if isinstance(body, dict):
-            targets += [(name, body.get(name)) for name in WEBHOOK_BODY_FIELDS if name in self._fields]
+            targets += [(name, body.get(name)) for name in self._webhook_fields]
         return [Violation(name, "webhook-target", f"{url} is not an allowed webhook target (loopback "
                           f"and the config's webhooks.allowed_hosts only)", self._documented_message(name, "format"))
                 for name, url in targets if isinstance(url, str) and not is_allowed_target(url, allowed_hosts)]
