@@ -12,6 +12,8 @@ import math
 import random
 import re
 import struct
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -123,8 +125,41 @@ def draw_image(media_digest: str, index: int, width: int, height: int) -> Image.
     return Image.blend(image, grain, 0.12)
 
 
-@lru_cache(maxsize=64)
+class ByteBoundedCache:
+    """Least-recently-used files, at most `limit` bytes in all (a 2048 x 2048 PNG is about 12 MB, so a
+    count alone would not bound memory). Safe across the threads media is rendered in."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._files: OrderedDict[tuple, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key: tuple, make) -> bytes:
+        with self._lock:
+            if key in self._files:
+                self._files.move_to_end(key)
+                return self._files[key]
+        made = make()
+        with self._lock:
+            if key not in self._files and len(made) <= self.limit:
+                self._files[key] = made
+                self._size += len(made)
+                while self._size > self.limit:
+                    _, dropped = self._files.popitem(last=False)
+                    self._size -= len(dropped)
+        return made
+
+
+RENDERED = ByteBoundedCache(64 * 1024 * 1024)
+
+
 def render_image(media_digest: str, index: int, width: int, height: int, extension: str) -> bytes:
+    key = (media_digest, index, width, height, extension)
+    return RENDERED.get_or_make(key, lambda: _encode(media_digest, index, width, height, extension))
+
+
+def _encode(media_digest: str, index: int, width: int, height: int, extension: str) -> bytes:
     buffer = io.BytesIO()
     image = draw_image(media_digest, index, _clamp(width), _clamp(height))
     options = {"quality": 90} if extension in ("jpeg", "jpg", "webp") else {"compress_level": 3}

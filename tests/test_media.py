@@ -41,3 +41,13 @@ def test_images_have_varied_content_and_differ_by_digest():
                                   "0123456789abcdef/64x64-0.gif", "0123456789abcdef/8x8-0.png", ""])
 def test_anything_else_is_not_a_media_file(path):
     assert media.media_file(path) is None
+
+
+def test_the_render_cache_is_bounded_by_bytes_and_keeps_the_recent_files():
+    cache = media.ByteBoundedCache(limit=100)
+    for number in range(5):
+        cache.get_or_make(("file", number), lambda: b"x" * 40)
+    assert sum(len(value) for value in cache._files.values()) <= 100
+    assert list(cache._files) == [("file", 3), ("file", 4)]
+    assert cache.get_or_make(("file", 4), lambda: b"never made") == b"x" * 40
+    assert cache.get_or_make(("huge",), lambda: b"y" * 500) == b"y" * 500 and ("huge",) not in cache._files
