@@ -135,6 +135,14 @@ class ByteBoundedCache:
         self._size = 0
         self._lock = threading.Lock()
 
+    @property
+    def size(self) -> int:
+        """Bytes held."""
+        return self._size
+
+    def __contains__(self, key: tuple) -> bool:
+        return key in self._files
+
     def get_or_make(self, key: tuple, make) -> bytes:
         with self._lock:
             if key in self._files:

@@ -47,7 +47,7 @@ def test_the_render_cache_is_bounded_by_bytes_and_keeps_the_recent_files():
     cache = media.ByteBoundedCache(limit=100)
     for number in range(5):
         cache.get_or_make(("file", number), lambda: b"x" * 40)
-    assert sum(len(value) for value in cache._files.values()) <= 100
-    assert list(cache._files) == [("file", 3), ("file", 4)]
+    assert cache.size == 80
+    assert [("file", n) in cache for n in range(5)] == [False, False, False, True, True]
     assert cache.get_or_make(("file", 4), lambda: b"never made") == b"x" * 40
-    assert cache.get_or_make(("huge",), lambda: b"y" * 500) == b"y" * 500 and ("huge",) not in cache._files
+    assert cache.get_or_make(("huge",), lambda: b"y" * 500) == b"y" * 500 and ("huge",) not in cache
