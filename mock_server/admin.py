@@ -83,6 +83,7 @@ class AdminApi:
             operation = methods[request.method if request.method != "HEAD" else "GET"]
             try:
                 self._check_access(request)
+                await self.state.refresh()
                 body = await self._checked_body(operation, request)
                 return await self.handlers[operation.operation_id](request, body)
             except ApiError as error:
@@ -146,7 +147,8 @@ class AdminApi:
         return JSONResponse(_clock(self.state))
 
     async def advance_clock(self, request, body):
-        self.state.clock.advance(float(body["seconds"]))
+        await self.state.stores.runtime.add_offset(float(body["seconds"]))
+        await self.state.refresh()
         self.state.webhooks.wake()
         return JSONResponse(_clock(self.state))
 
@@ -154,22 +156,24 @@ class AdminApi:
         return JSONResponse(_timing(self.state.timing))
 
     async def set_timing(self, request, body):
-        self.state.timing = Timing(**{**_timing(self.state.timing), **body})
+        timing = Timing(**{**_timing(self.state.timing), **body})
+        await self.state.stores.runtime.set_timing(_timing(timing))
+        await self.state.refresh()
         return JSONResponse(_timing(self.state.timing))
 
     async def list_scenarios(self, request, body):
-        return JSONResponse({"scenarios": [rule.to_dict() for rule in self.state.scenarios.rules()]})
+        return JSONResponse({"scenarios": await self.state.scenarios.rules()})
 
     async def add_scenario(self, request, body):
-        rule = self.state.scenarios.add(body)
-        return JSONResponse(rule.to_dict(), status_code=201)
+        rule = await self.state.scenarios.add(body)
+        return JSONResponse(rule.to_dict(used=0), status_code=201)
 
     async def clear_scenarios(self, request, body):
-        self.state.scenarios.clear()
+        await self.state.scenarios.clear()
         return Response(status_code=204)
 
     async def delete_scenario(self, request, body):
-        if not self.state.scenarios.delete(request.path_params["scenario_id"]):
+        if not await self.state.scenarios.delete(request.path_params["scenario_id"]):
             raise EndpointNotFound(f"no scenario rule {request.path_params['scenario_id']}")
         return Response(status_code=204)
 

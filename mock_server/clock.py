@@ -14,7 +14,8 @@ class Clock(Protocol):
 
 
 class OffsetClock:
-    """Wall-clock time plus an offset the admin API can move forward: the clock of `flux-mock serve`."""
+    """Wall-clock time plus an offset the admin API moves forward (kept in the runtime store, so every
+    instance sharing it agrees): the clock of `flux-mock serve`."""
 
     def __init__(self) -> None:
         self.offset = 0.0
@@ -34,9 +35,10 @@ class ManualClock:
 
     def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
         self._now = start
+        self.offset = 0.0  # what the admin API moved it by (as OffsetClock.offset)
 
     def now(self) -> float:
-        return self._now
+        return self._now + self.offset
 
     async def sleep(self, seconds: float) -> None:
         self._now += max(0.0, seconds)

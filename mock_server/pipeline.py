@@ -79,12 +79,12 @@ class OperationEndpoint:
             return wanted if wanted in self.own_variants else None
         return next((name for name in self.state.settings.variants if name in self.own_variants), None)
 
-    def _outcome(self, scope, headers: dict, operation: Operation, key: str, body) -> dict:
+    async def _outcome(self, scope, headers: dict, operation: Operation, key: str, body) -> dict:
         prefer = headers.get("prefer")
         if not self.state.scenarios.active and prefer is None:
             return {}
         prompt = body.get("prompt") if isinstance(body, dict) and isinstance(body.get("prompt"), str) else None
-        rule = self.state.scenarios.select(operation.operation_id, scope["path"], key, prompt)
+        rule = await self.state.scenarios.select(operation.operation_id, scope["path"], key, prompt)
         scope["state"]["scenario"] = rule.id if rule else None
         return {**(rule.outcome if rule else {}), **parse_prefer(prefer)}
 
@@ -98,6 +98,7 @@ class OperationEndpoint:
 
     async def _handle(self, request: Request) -> Response:
         state, operation, scope = self.state, self.operation, request.scope
+        await state.refresh()
         info = scope.setdefault("state", {})
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         info["operation_id"] = operation.operation_id
@@ -111,7 +112,7 @@ class OperationEndpoint:
         body = await read_json_body(request.receive, headers, state.settings.max_body_bytes) \
             if validator.has_body else None
 
-        outcome = self._outcome(scope, headers, operation, principal.key, body)
+        outcome = await self._outcome(scope, headers, operation, principal.key, body)
         if outcome.get("latency"):
             await state.clock.sleep(outcome["latency"])
         if outcome.get("drop_connection"):

@@ -8,7 +8,8 @@ and the admin API; a request's `Prefer` header (Prism-compatible `code=429`, plu
 """
 
 import itertools
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass
 
 import jsonschema_rs
 
@@ -21,84 +22,88 @@ def _rule_validator():
     return jsonschema_rs.validator_for(load_bundled(ADMIN_SPEC)["components"]["schemas"]["Scenario"])
 
 
-@dataclass
+@dataclass(frozen=True)
 class Rule:
     id: str
     match: dict
     outcome: dict
     times: int | None
     source: str
-    remaining: int | None = field(default=None)
-
-    def __post_init__(self):
-        self.remaining = self.times
 
     def matches(self, operation_id: str, path: str, key: str | None, prompt: str | None) -> bool:
         wanted = self.match
         return (
-            self.remaining != 0
-            and wanted.get("operation_id", operation_id) == operation_id
+            wanted.get("operation_id", operation_id) == operation_id
             and wanted.get("path", path) == path
             and wanted.get("key", key) == key
             and ("prompt_contains" not in wanted
                  or (prompt is not None and wanted["prompt_contains"].lower() in prompt.lower()))
         )
 
-    def to_dict(self) -> dict:
+    def to_record(self) -> dict:
         return {"id": self.id, "source": self.source, "match": self.match, "outcome": self.outcome,
-                "times": self.times, "remaining": self.remaining}
+                "times": self.times}
+
+    def to_dict(self, used: int) -> dict:
+        remaining = None if self.times is None else max(0, self.times - used)
+        return {**self.to_record(), "remaining": remaining}
 
 
 class Scenarios:
-    def __init__(self, config_rules=()) -> None:
-        self._validator = _rule_validator()
-        self._ids = itertools.count(1)
-        self._config_data = tuple(config_rules)
-        self._config = [self._rule(data, "config", ConfigError) for data in config_rules]
-        self._runtime: list[Rule] = []
+    """Config-file rules (the same on every instance, numbered config-1, config-2, ...) and rules added
+    at run time, which live in the runtime store with every rule's uses: one mock, however many
+    instances."""
 
-    def _rule(self, data, source: str, error=BadRequest) -> Rule:
+    def __init__(self, config_rules, store) -> None:
+        self._validator = _rule_validator()
+        self._store = store
+        self._config = [self._rule(data, f"config-{number}", "config", ConfigError)
+                        for number, data in enumerate(config_rules, 1)]
+        self._runtime: list[Rule] = []
+        self._version: int | None = None
+
+    def _rule(self, data, rule_id: str, source: str, error=BadRequest) -> Rule:
         problems = [f"{'.'.join(map(str, e.instance_path)) or 'rule'}: {e.message}"
                     for e in self._validator.iter_errors(data)]
         if problems:
             raise error(f"invalid scenario rule: {'; '.join(problems)}")
-        return Rule(id=f"{source}-{next(self._ids)}", match=data.get("match") or {}, outcome=data["outcome"],
-                    times=data.get("times"), source=source)
+        return Rule(id=rule_id, match=data.get("match") or {}, outcome=data["outcome"], times=data.get("times"),
+                    source=source)
 
-    def add(self, data) -> Rule:
-        rule = self._rule(data, "admin")
-        self._runtime.append(rule)
-        return rule
-
-    def select(self, operation_id: str, path: str, key: str | None, prompt: str | None) -> Rule | None:
-        """The first rule matching this request, with one use taken from it."""
-        for rule in itertools.chain(self._config, self._runtime):
-            if rule.matches(operation_id, path, key, prompt):
-                if rule.remaining is not None:
-                    rule.remaining -= 1
-                return rule
-        return None
+    async def refresh(self, version: int) -> None:
+        """Re-read the run-time rules if they changed since the last look."""
+        if version != self._version:
+            self._runtime = [Rule(**record) for record in await self._store.rules()]
+            self._version = version
 
     @property
     def active(self) -> bool:
-        """True while any rule might still apply (a cheap test for the request hot path)."""
+        """True while any rule exists (a cheap test for the request hot path)."""
         return bool(self._config or self._runtime)
 
-    def rules(self) -> list[Rule]:
-        return [*self._config, *self._runtime]
+    async def add(self, data) -> Rule:
+        rule = self._rule(data, f"admin-{uuid.uuid4().hex[:12]}", "admin")
+        await self._store.add_rule(rule.to_record())
+        return rule
 
-    def delete(self, rule_id: str) -> bool:
-        before = len(self._runtime)
-        self._runtime = [rule for rule in self._runtime if rule.id != rule_id]
-        return len(self._runtime) < before
+    async def select(self, operation_id: str, path: str, key: str | None, prompt: str | None) -> Rule | None:
+        """The first rule matching this request that has a use left, with that use taken."""
+        for rule in itertools.chain(self._config, self._runtime):
+            if rule.matches(operation_id, path, key, prompt) and await self._store.take(rule.id, rule.times):
+                return rule
+        return None
 
-    def clear(self) -> None:
-        self._runtime.clear()
+    async def rules(self) -> list[dict]:
+        uses = await self._store.uses()
+        runtime = [Rule(**record) for record in await self._store.rules()]
+        return [rule.to_dict(uses.get(rule.id, 0)) for rule in (*self._config, *runtime)]
 
-    def reset(self) -> None:
-        self._runtime.clear()
-        for rule in self._config:
-            rule.remaining = rule.times
+    async def delete(self, rule_id: str) -> bool:
+        return await self._store.delete_rule(rule_id)
+
+    async def clear(self) -> None:
+        for record in await self._store.rules():
+            await self._store.delete_rule(record["id"])
 
 
 _PREFER_FIELDS = {"code": ("status", int), "job": ("job", str.upper), "latency": ("latency", float),

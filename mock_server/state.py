@@ -35,13 +35,13 @@ class MockState:
         self.auth = Authenticator(self.settings)
         self.wallets = Wallets(self.settings, self.stores.wallets)
         self.rate_limiter = RateLimiter(self.clock, self.stores.rates)
-        self.scenarios = Scenarios(self.settings.scenarios)
+        self.scenarios = Scenarios(self.settings.scenarios, self.stores.runtime)
         self.journal = Journal(self.stores.journal)
         self.jobs = JobService(self.stores.jobs, self.clock, lambda: self.timing)
         settings = self.settings
         self.webhooks = WebhookDispatcher(self.stores.deliveries, self.stores.jobs, self.clock, self.journal,
                                           max_attempts=settings.webhook_max_attempts, backoff=settings.webhook_backoff,
-                                          timeout=settings.webhook_timeout)
+                                          timeout=settings.webhook_timeout, refresh=self.refresh)
         self.jobs.on_change(self.webhooks.plan)
 
     def base_url(self, request) -> str:
@@ -55,7 +55,13 @@ class MockState:
             host = f"{server[0]}:{server[1]}".encode()
         return f"{scope['scheme']}://{host.decode('latin-1')}{scope.get('root_path', '')}".rstrip("/")
 
+    async def refresh(self) -> None:
+        """Take up what the admin API changed, on this instance or another: clock offset, timing, rules."""
+        snapshot = await self.stores.runtime.snapshot()
+        self.clock.offset = snapshot["offset"]
+        self.timing = Timing(**snapshot["timing"]) if snapshot["timing"] else self.settings.timing
+        await self.scenarios.refresh(snapshot["version"])
+
     async def reset(self) -> None:
         await self.stores.clear()
-        self.scenarios.reset()
-        self.timing = self.settings.timing
+        await self.refresh()

@@ -92,7 +92,8 @@ class WebhookDispatcher:
     """Delivers due webhooks in the background: exponential backoff, bounded attempts, every attempt journaled."""
 
     def __init__(self, deliveries, jobs: JobStore, clock: Clock, journal: Journal, *, max_attempts: int = 5,
-                 backoff: float = 1.0, timeout: float = 5.0, concurrency: int = 16) -> None:
+                 backoff: float = 1.0, timeout: float = 5.0, concurrency: int = 16, refresh=None) -> None:
+        self._refresh = refresh  # takes up the shared clock offset before each round
         self.deliveries = deliveries
         self.jobs = jobs
         self.clock = clock
@@ -124,6 +125,8 @@ class WebhookDispatcher:
 
     async def _run(self) -> None:
         while True:
+            if self._refresh is not None:
+                await self._refresh()
             by_job: dict[str, list[Delivery]] = {}
             for delivery in await self.deliveries.claim_due(self.clock.now()):
                 by_job.setdefault(delivery.request_id, []).append(delivery)

@@ -84,3 +84,26 @@ def test_a_restarted_server_still_reports_earlier_jobs(config):
     with running_mock("--config", config) as url, httpx.Client(base_url=url, timeout=30) as client:
         final = until_final(client, f"/v2/requests/status/{request_id}")
     assert final["request_id"] == request_id and final["status"] == "COMPLETED"
+
+
+def test_admin_changes_on_one_instance_apply_on_the_other(config):
+    with running_mock("--config", config) as first, running_mock("--config", config) as second:
+        a, b = httpx.Client(base_url=first, timeout=30), httpx.Client(base_url=second, timeout=30)
+        rule = a.post("/__admin/scenarios", json={"match": {"operation_id": "schnellGetData"},
+                                                  "outcome": {"status": 500}, "times": 3})
+        assert rule.status_code == 201
+        codes = [(a, b)[n % 2].post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY).status_code
+                 for n in range(5)]
+        assert codes == [500, 500, 500, 200, 200], "one rule, three uses, across both instances"
+        assert b.get("/__admin/scenarios").json()["scenarios"][0]["remaining"] == 0
+
+        a.put("/__admin/timing", json={"mode": "manual"}).raise_for_status()
+        submitted = b.post("/flux-dev/v1/dev/textToImage", json={"prompt": "x"}, headers=KEY).json()
+        time.sleep(0.3)
+        assert a.get(submitted["polling_url"].replace(second, first), headers=KEY).json()["status"] == "QUEUED"
+
+        before = b.get("/__admin/clock").json()["epoch_seconds"]
+        a.post("/__admin/clock/advance", json={"seconds": 3600}).raise_for_status()
+        assert b.get("/__admin/clock").json()["epoch_seconds"] - before >= 3600
+        a.close()
+        b.close()

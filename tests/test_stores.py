@@ -118,3 +118,30 @@ async def test_journal_is_a_numbered_ring_buffer(stores):
     assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
     await stores.journal.clear()
     assert await stores.journal.entries() == []
+
+
+async def test_runtime_state_rules_uses_timing_and_offset(stores, backend):
+    first = await stores.runtime.snapshot()
+    assert first["offset"] == 0 and first["timing"] is None
+    await stores.runtime.add_rule({"id": "admin-a", "match": {}, "outcome": {"status": 500}, "times": 3,
+                                   "source": "admin"})
+    await stores.runtime.add_rule({"id": "admin-b", "match": {}, "outcome": {"status": 429}, "times": None,
+                                   "source": "admin"})
+    assert [r["id"] for r in await stores.runtime.rules()] == ["admin-a", "admin-b"]
+    assert (await stores.runtime.snapshot())["version"] != first["version"]
+    other = backend()
+    taken = await asyncio.gather(*(s.runtime.take("admin-a", 3) for s in (stores, other) for _ in range(5)))
+    assert taken.count(True) == 3, "three uses in all, whichever instance takes them"
+    assert all([await stores.runtime.take("admin-b", None) for _ in range(4)])
+    assert await stores.runtime.uses() == {"admin-a": 3, "admin-b": 4}
+    assert await stores.runtime.delete_rule("admin-a") and not await stores.runtime.delete_rule("admin-a")
+    await stores.runtime.add_offset(30)
+    await other.runtime.add_offset(12.5)
+    await stores.runtime.set_timing({"mode": "manual", "queued_for": 1, "processing_for": 2, "sync_latency": 0})
+    snapshot = await other.runtime.snapshot()
+    assert snapshot["offset"] == 42.5 and snapshot["timing"]["mode"] == "manual"
+    await stores.runtime.clear()
+    cleared = await other.runtime.snapshot()
+    assert (cleared["offset"], cleared["timing"], await other.runtime.rules()) == (0, None, [])
+    if other is not stores:
+        await other.close()

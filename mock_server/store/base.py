@@ -88,12 +88,40 @@ class Stores:
     wallets: WalletStore
     rates: RateStore
     journal: JournalStore
+    runtime: "RuntimeStore"
 
     async def clear(self) -> None:
-        for store in (self.jobs, self.deliveries, self.wallets, self.rates, self.journal):
+        for store in (self.jobs, self.deliveries, self.wallets, self.rates, self.journal, self.runtime):
             await store.clear()
 
     async def close(self) -> None:
         closer = getattr(self.jobs, "close", None)
         if closer is not None:
             await closer()
+
+
+class RuntimeStore(Protocol):
+    """What the admin API changes at run time and every instance must agree on: scenario rules added
+    at run time and how often each rule was used, the timing of new jobs, the clock offset."""
+
+    async def snapshot(self) -> dict:
+        """{"offset": seconds, "timing": dict or None, "version": n}; `version` changes with the rules."""
+
+    async def add_offset(self, seconds: float) -> None: ...
+
+    async def set_timing(self, timing: dict | None) -> None: ...
+
+    async def rules(self) -> list[dict]:
+        """The rules added at run time, in the order they were added."""
+
+    async def add_rule(self, rule: dict) -> None: ...
+
+    async def delete_rule(self, rule_id: str) -> bool: ...
+
+    async def take(self, rule_id: str, times: int | None) -> bool:
+        """Atomically use the rule once; False if it has been used `times` times already."""
+
+    async def uses(self) -> dict[str, int]: ...
+
+    async def clear(self) -> None:
+        """Forget the run-time rules, every rule's uses, the timing and the clock offset."""

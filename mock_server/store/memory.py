@@ -135,6 +135,51 @@ class MemoryJournalStore:
         self._entries.clear()
 
 
+class MemoryRuntimeStore:
+    def __init__(self) -> None:
+        self._offset, self._timing, self._version = 0.0, None, 0
+        self._rules: list[dict] = []
+        self._uses: dict[str, int] = {}
+
+    async def snapshot(self) -> dict:
+        return {"offset": self._offset, "timing": self._timing, "version": self._version}
+
+    async def add_offset(self, seconds: float) -> None:
+        self._offset += seconds
+
+    async def set_timing(self, timing: dict | None) -> None:
+        self._timing = timing
+
+    async def rules(self) -> list[dict]:
+        return list(self._rules)
+
+    async def add_rule(self, rule: dict) -> None:
+        self._rules.append(rule)
+        self._version += 1
+
+    async def delete_rule(self, rule_id: str) -> bool:
+        before = len(self._rules)
+        self._rules = [rule for rule in self._rules if rule["id"] != rule_id]
+        self._version += 1
+        return len(self._rules) < before
+
+    async def take(self, rule_id: str, times: int | None) -> bool:
+        used = self._uses.get(rule_id, 0)
+        if times is not None and used >= times:
+            return False
+        self._uses[rule_id] = used + 1
+        return True
+
+    async def uses(self) -> dict[str, int]:
+        return dict(self._uses)
+
+    async def clear(self) -> None:
+        self._offset, self._timing = 0.0, None
+        self._rules.clear()
+        self._uses.clear()
+        self._version += 1
+
+
 def memory_stores(journal_size: int) -> Stores:
     return Stores(MemoryJobStore(), MemoryDeliveryStore(), MemoryWalletStore(), MemoryRateStore(),
-                  MemoryJournalStore(journal_size))
+                  MemoryJournalStore(journal_size), MemoryRuntimeStore())

@@ -18,6 +18,7 @@ PREFIX = "fluxmock:"
 JOB, JOBS, POLLS = PREFIX + "job:", PREFIX + "jobs", PREFIX + "polls"
 DELIVERY, DELIVERIES, DUE = PREFIX + "delivery:", PREFIX + "deliveries", PREFIX + "deliveries:due"
 WALLETS, RATE, JOURNAL, JOURNAL_SEQ = PREFIX + "wallets", PREFIX + "rate:", PREFIX + "journal", PREFIX + "journal:seq"
+RUNTIME, RULES, RULE_USES = PREFIX + "runtime", PREFIX + "rules", PREFIX + "rule-uses"
 
 CREATE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
@@ -33,6 +34,12 @@ redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 return seq
 """
 # ^ the entry's JSON with "seq" put first as text: cjson would turn an empty list into {}
+TAKE_RULE = """
+local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if ARGV[2] ~= '' and used >= tonumber(ARGV[2]) then return 0 end
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+return 1
+"""
 CLAIM = """
 local claimed = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
@@ -250,7 +257,57 @@ class RedisJournalStore:
         await self.client.unlink(JOURNAL)
 
 
+class RedisRuntimeStore:
+    """The run-time state in one hash (offset, timing, rules version) read with one HGETALL a request; the
+    rules in a list; each rule's uses counted by a Lua script, so `times` holds across instances."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._take = client.register_script(TAKE_RULE)
+
+    async def snapshot(self) -> dict:
+        data = await self.client.hgetall(RUNTIME)
+        timing = data.get("timing")
+        return {"offset": float(data.get("offset", 0)), "timing": json.loads(timing) if timing else None,
+                "version": int(data.get("version", 0))}
+
+    async def add_offset(self, seconds: float) -> None:
+        await self.client.hincrbyfloat(RUNTIME, "offset", seconds)
+
+    async def set_timing(self, timing: dict | None) -> None:
+        if timing is None:
+            await self.client.hdel(RUNTIME, "timing")
+        else:
+            await self.client.hset(RUNTIME, "timing", _dump(timing))
+
+    async def rules(self) -> list[dict]:
+        return [json.loads(raw) for raw in await self.client.lrange(RULES, 0, -1)]
+
+    async def add_rule(self, rule: dict) -> None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            await pipe.rpush(RULES, _dump(rule)).hincrby(RUNTIME, "version", 1).execute()
+
+    async def delete_rule(self, rule_id: str) -> bool:
+        for raw in await self.client.lrange(RULES, 0, -1):
+            if json.loads(raw)["id"] == rule_id:
+                async with self.client.pipeline(transaction=True) as pipe:
+                    removed, _ = await pipe.lrem(RULES, 1, raw).hincrby(RUNTIME, "version", 1).execute()
+                return bool(removed)
+        return False
+
+    async def take(self, rule_id: str, times: int | None) -> bool:
+        return bool(await self._take(keys=[RULE_USES], args=[rule_id, "" if times is None else times]))
+
+    async def uses(self) -> dict[str, int]:
+        return {rule_id: int(count) for rule_id, count in (await self.client.hgetall(RULE_USES)).items()}
+
+    async def clear(self) -> None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            await pipe.unlink(RULES, RULE_USES).hdel(RUNTIME, "offset", "timing").hincrby(RUNTIME, "version", 1) \
+                .execute()
+
+
 def redis_stores(url: str, journal_size: int) -> Stores:
     client = redis.Redis.from_url(url, decode_responses=True)
     return Stores(RedisJobStore(client), RedisDeliveryStore(client), RedisWalletStore(client), RedisRateStore(client),
-                  RedisJournalStore(client, journal_size))
+                  RedisJournalStore(client, journal_size), RedisRuntimeStore(client))
