@@ -85,7 +85,9 @@ class AdminApi:
                 self._check_access(request)
                 await self.state.refresh()
                 body = await self._checked_body(operation, request)
-                return await self.handlers[operation.operation_id](request, body)
+                response = await self.handlers[operation.operation_id](request, body)
+                await self.state.refresh()  # what this request changed applies from the next request on
+                return response
             except ApiError as error:
                 return error_response(error)
         return endpoint
@@ -148,7 +150,7 @@ class AdminApi:
 
     async def advance_clock(self, request, body):
         await self.state.stores.runtime.add_offset(float(body["seconds"]))
-        await self.state.refresh()
+        await self.state.refresh()  # the answer shows the moved clock
         self.state.webhooks.wake()
         return JSONResponse(_clock(self.state))
 
@@ -158,7 +160,7 @@ class AdminApi:
     async def set_timing(self, request, body):
         timing = Timing(**{**_timing(self.state.timing), **body})
         await self.state.stores.runtime.set_timing(_timing(timing))
-        await self.state.refresh()
+        await self.state.refresh()  # the answer shows the timing in force
         return JSONResponse(_timing(self.state.timing))
 
     async def list_scenarios(self, request, body):

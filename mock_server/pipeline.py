@@ -98,7 +98,7 @@ class OperationEndpoint:
 
     async def _handle(self, request: Request) -> Response:
         state, operation, scope = self.state, self.operation, request.scope
-        await state.refresh()
+        await state.refresh_if_shared()
         info = scope.setdefault("state", {})
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         info["operation_id"] = operation.operation_id

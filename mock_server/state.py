@@ -41,7 +41,7 @@ class MockState:
         settings = self.settings
         self.webhooks = WebhookDispatcher(self.stores.deliveries, self.stores.jobs, self.clock, self.journal,
                                           max_attempts=settings.webhook_max_attempts, backoff=settings.webhook_backoff,
-                                          timeout=settings.webhook_timeout, refresh=self.refresh)
+                                          timeout=settings.webhook_timeout, refresh=self.refresh_if_shared)
         self.jobs.on_change(self.webhooks.plan)
 
     def base_url(self, request) -> str:
@@ -54,6 +54,11 @@ class MockState:
             server = scope.get("server") or ("localhost", 80)
             host = f"{server[0]}:{server[1]}".encode()
         return f"{scope['scheme']}://{host.decode('latin-1')}{scope.get('root_path', '')}".rstrip("/")
+
+    async def refresh_if_shared(self) -> None:
+        """Before a request: only a shared store can have been changed by another process."""
+        if self.stores.shared:
+            await self.refresh()
 
     async def refresh(self) -> None:
         """Take up what the admin API changed, on this instance or another: clock offset, timing, rules."""

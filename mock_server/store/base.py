@@ -89,6 +89,7 @@ class Stores:
     rates: RateStore
     journal: JournalStore
     runtime: "RuntimeStore"
+    shared: bool = False  # other processes change these stores too (Redis); memory is this process's alone
 
     async def clear(self) -> None:
         for store in (self.jobs, self.deliveries, self.wallets, self.rates, self.journal, self.runtime):

@@ -310,4 +310,4 @@ class RedisRuntimeStore:
 def redis_stores(url: str, journal_size: int) -> Stores:
     client = redis.Redis.from_url(url, decode_responses=True)
     return Stores(RedisJobStore(client), RedisDeliveryStore(client), RedisWalletStore(client), RedisRateStore(client),
-                  RedisJournalStore(client, journal_size), RedisRuntimeStore(client))
+                  RedisJournalStore(client, journal_size), RedisRuntimeStore(client), shared=True)
