@@ -6,7 +6,8 @@ The servers run on core 1 and the load generator on core 0 (taskset, when there 
 The load comes from wrk when it is installed (`apt-get install wrk`), else from a Python generator
 (which saturates sooner: compare only figures from the same generator). Loopback only; every process
 started is stopped by its PID. Prints req/s, p50 and p99 for: sync getData, a queue submit, a status
-poll (with --jobs jobs stored), and bare Starlette; and how long `flux-mock serve` takes to answer.
+poll (with --jobs jobs stored), and bare Starlette, each after 2 s of uncounted warm-up load; and
+how long `flux-mock serve` takes to answer.
 """
 
 import argparse
@@ -109,9 +110,15 @@ async def _python_load(url: str, method: str, body: dict | None, duration: int, 
     return {"rps": len(latencies) / duration, "p50": cuts[49], "p99": cuts[98], "errors": errors}
 
 
+WARM_UP_SECONDS = 2
+
+
 def load(url, method, body, duration, connections) -> dict:
+    """Figures of `duration` seconds of load, after WARM_UP_SECONDS of the same load that are not counted."""
     if shutil.which("wrk"):
+        wrk(url, method, body, WARM_UP_SECONDS, connections)
         return wrk(url, method, body, duration, connections)
+    asyncio.run(_python_load(url, method, body, WARM_UP_SECONDS, connections))
     return asyncio.run(_python_load(url, method, body, duration, connections))
 
 
