@@ -8,13 +8,12 @@ from dataclasses import asdict, dataclass
 import httpx
 
 from contract_tests.budget import BudgetExceeded
-from contract_tests.examples import documented_examples, with_webhook
+from contract_tests.examples import request_example, with_webhook
 from contract_tests.links import follow, media_urls
 from contract_tests.receiver import webhook_receiver
-from contract_tests.target import Target
+from contract_tests.target import LEGACY_HEADERS, Target
 from mock_server.spec import Operation, load_operations
 
-LEGACY_HEADERS = {"Prefer": "variant=flux-pro-legacy"}
 JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
 
 
@@ -124,14 +123,9 @@ class OperationReport:
     differences: tuple[Difference, ...] = ()
 
 
-def _example(operation_id: str):
-    found = [e.value for e in documented_examples() if e.operation_id == operation_id and e.direction == "request"]
-    return found[-1] if found else None
-
-
 def _check_operation(target: Target, client: httpx.Client, operations: dict, operation: Operation,
                      webhook_url: str | None) -> OperationReport:
-    body = _example(operation.operation_id)
+    body = request_example(operation.operation_id)
     if webhook_url:  # flux-mock refuses the pages' placeholder hosts; a live gateway gets them as documented
         body = with_webhook(body, webhook_url)
     try:
@@ -169,7 +163,7 @@ def _check_operation(target: Target, client: httpx.Client, operations: dict, ope
 def submit_operations() -> list[Operation]:
     """Operations with a documented example request that starts something (status operations are reached by links)."""
     return [op for op in load_operations() if op.kind not in ("status", "batch-status", "poll-status")
-            and _example(op.operation_id) is not None]
+            and request_example(op.operation_id) is not None]
 
 
 def run_drift(target: Target, selected: list[str] | None = None) -> list[OperationReport]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from mock_server.resources import fixtures_dir
 from mock_server.spec import VENDOR_SPECS, load_bundled
 from mock_server.spec.operations import HTTP_METHODS
+from mock_server.webhooks import WEBHOOK_BODY_FIELDS
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,10 @@ def documented_examples(specs=VENDOR_SPECS) -> list[Example]:
     return found
 
 
-WEBHOOK_FIELDS = ("webhook_url", "webhook")
+def request_example(operation_id: str):
+    """The operation's last documented request example (the pages list the fullest last), or None."""
+    found = [e.value for e in documented_examples() if e.operation_id == operation_id and e.direction == "request"]
+    return found[-1] if found else None
 
 
 def with_webhook(body, url: str):
@@ -62,7 +66,7 @@ def with_webhook(body, url: str):
     pointed at `url` instead."""
     if not isinstance(body, dict):
         return body
-    return {name: (url if name in WEBHOOK_FIELDS else value) for name, value in body.items()}
+    return {name: (url if name in WEBHOOK_BODY_FIELDS else value) for name, value in body.items()}
 
 
 def render(value: object) -> str:

@@ -18,16 +18,16 @@ from schemathesis.specs.openapi.checks import ignored_auth
 
 from contract_tests import checks  # noqa: F401  (registers the async-aware schemathesis checks)
 from contract_tests.budget import BudgetExceeded
-from contract_tests.examples import WEBHOOK_FIELDS, documented_examples, with_webhook
+from contract_tests.examples import request_example, with_webhook
 from contract_tests.links import follow, links_of, media_urls
 from contract_tests.receiver import webhook_receiver
-from contract_tests.target import Target
+from contract_tests.target import LEGACY_HEADERS, Target
 from mock_server.spec import load_operations
+from mock_server.webhooks import WEBHOOK_BODY_FIELDS
 
 TARGET = Target.from_env()
 TARGET.prepare()
 OPERATIONS = {op.operation_id: op for op in load_operations()}
-LEGACY_HEADERS = {"Prefer": "variant=flux-pro-legacy"}  # flux-mock's switch to page 002's shape; gateways ignore it
 GENERATED = settings(max_examples=TARGET.max_examples, deadline=None, database=None,
                      suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
 
@@ -78,7 +78,7 @@ def _redirect_webhooks(case, receiver, only_http: bool) -> None:
         return f"{receiver.url}/generated"
 
     if isinstance(case.body, dict):
-        case.body = {k: redirected(v) if k in WEBHOOK_FIELDS else v for k, v in case.body.items()}
+        case.body = {k: redirected(v) if k in WEBHOOK_BODY_FIELDS else v for k, v in case.body.items()}
     if case.headers and "X-Webhook-URL" in case.headers:
         case.headers["X-Webhook-URL"] = redirected(case.headers["X-Webhook-URL"])
 
@@ -107,11 +107,6 @@ def test_older_flux_pro_api_gets_documented_answers(case, receiver):
     _call(case, receiver)
 
 
-def _example(operation_id: str):
-    found = [e.value for e in documented_examples() if e.operation_id == operation_id and e.direction == "request"]
-    return found[-1]
-
-
 SUBMITS = sorted(op.operation_id for op in OPERATIONS.values()
                  if any(links_of(op, code) for code in op.documented_statuses))
 
@@ -124,7 +119,7 @@ def _webhook_form(operation, body) -> str | None:
 
 @pytest.mark.parametrize("operation_id", SUBMITS)
 def test_submit_is_followed_through_its_links_to_a_final_status(operation_id, receiver):
-    operation, body = OPERATIONS[operation_id], _example(operation_id)
+    operation, body = OPERATIONS[operation_id], request_example(operation_id)
     _afford(operation_id, body)
     extra = LEGACY_HEADERS if operation.spec == "flux-pro-legacy.yaml" else {}
     form = _webhook_form(operation, body) if receiver else None

@@ -24,6 +24,7 @@ from contract_tests.budget import Budget
 from mock_server.spec import Operation, load_bundled, load_operations
 
 DEFAULT_KEY = "contract-test-key"
+LEGACY_HEADERS = {"Prefer": "variant=flux-pro-legacy"}  # flux-mock's switch to page 002's shape; gateways ignore it
 IN_PROCESS_URL = "http://flux-mock.test"
 
 

@@ -8,7 +8,7 @@ import struct
 import pytest
 from PIL import Image
 
-from contract_tests.examples import documented_examples, with_webhook
+from contract_tests.examples import request_example, with_webhook
 from mock_server.spec import load_operations
 from tests.conftest import set_timing
 
@@ -37,11 +37,6 @@ EXPECTED_MEDIA = {
 }
 CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp",
                  "safetensors": "application/octet-stream"}
-
-
-def _example(op_id: str) -> dict:
-    requests = [e for e in documented_examples() if e.operation_id == op_id and e.direction == "request"]
-    return requests[-1].value  # the fullest documented example
 
 
 def _headers(op_id: str) -> dict:
@@ -76,7 +71,7 @@ def _poll(api, method: str, url: str, headers: dict, body=None, until=lambda b: 
 @pytest.mark.parametrize("op_id", [op for op in EXPECTED_MEDIA if OPERATIONS[op].kind == "sync"])
 def test_sync_operation_answers_a_downloadable_image(api, op_id):
     op = OPERATIONS[op_id]
-    response = api.post(op.path, json=_example(op_id), headers=_headers(op_id))
+    response = api.post(op.path, json=request_example(op_id), headers=_headers(op_id))
     assert response.status_code == 200, response.text
     assert set(response.json()) == {"output"}
     _check_media(api, response.json()["output"], EXPECTED_MEDIA[op_id])
@@ -87,7 +82,7 @@ def test_queue_operation_moves_queued_processing_completed_and_calls_its_webhook
     set_timing(api, mode="per-poll")
     op = OPERATIONS[op_id]
     hook = f"{receiver.url}/{op_id}"
-    submitted = api.post(op.path, json=with_webhook(_example(op_id), hook + "/body"),
+    submitted = api.post(op.path, json=with_webhook(request_example(op_id), hook + "/body"),
                          headers={**_headers(op_id), "X-Webhook-URL": hook})
     assert submitted.status_code == 202, submitted.text
     body = submitted.json()
@@ -112,7 +107,7 @@ def test_queue_operation_moves_queued_processing_completed_and_calls_its_webhook
 def test_schnell_batch_with_webhook_url_is_queued_polled_and_posts_its_result(api, receiver):
     set_timing(api, mode="per-poll")
     hook = f"{receiver.url}/batch"
-    submitted = api.post("/flux-1-schnell/v1/getDataBatch", json=with_webhook(_example("schnellGetDataBatch"), hook),
+    submitted = api.post("/flux-1-schnell/v1/getDataBatch", json=with_webhook(request_example("schnellGetDataBatch"), hook),
                          headers=SECRET)
     assert submitted.status_code == 202
     body = submitted.json()
@@ -126,7 +121,7 @@ def test_schnell_batch_with_webhook_url_is_queued_polled_and_posts_its_result(ap
 
 def test_schnell_batch_without_webhook_waits_for_the_result(api):
     set_timing(api, mode="time", queued_for=0, processing_for=0.2)
-    request = {k: v for k, v in _example("schnellGetDataBatch").items() if k != "webhook_url"}
+    request = {k: v for k, v in request_example("schnellGetDataBatch").items() if k != "webhook_url"}
     response = api.post("/flux-1-schnell/v1/getDataBatch", json=request, headers=SUBSCRIPTION)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "completed"
@@ -136,7 +131,7 @@ def test_schnell_batch_without_webhook_waits_for_the_result(api):
 def test_flux_general_is_polled_to_its_fal_style_result(api):
     set_timing(api, mode="per-poll")
     submitted = api.post(OPERATIONS["fluxGeneralTextToImageRequest"].path,
-                         json=_example("fluxGeneralTextToImageRequest"), headers=SUBSCRIPTION)
+                         json=request_example("fluxGeneralTextToImageRequest"), headers=SUBSCRIPTION)
     assert submitted.status_code == 200
     request_id = submitted.json()["request_id"]
     result = _poll(api, "POST", "/flux-general-polling/flux-general/getStatus", SUBSCRIPTION,
@@ -150,7 +145,7 @@ def test_flux_general_is_polled_to_its_fal_style_result(api):
 
 def test_flux_pro_legacy_scenario_answers_a_request_id_polled_through_get_flux_pro_status(api):
     set_timing(api, mode="per-poll")
-    submitted = api.post("/flux-pro/v1/pro/textToImage", json=_example("fluxProLegacyTextToImage"),
+    submitted = api.post("/flux-pro/v1/pro/textToImage", json=request_example("fluxProLegacyTextToImage"),
                          headers={**SUBSCRIPTION, "Prefer": "variant=flux-pro-legacy"})
     assert submitted.status_code == 200 and set(submitted.json()) == {"request_id"}
     result = _poll(api, "POST", "/flux-pro-polling/pro/getFluxProStatus", SUBSCRIPTION,
@@ -160,7 +155,7 @@ def test_flux_pro_legacy_scenario_answers_a_request_id_polled_through_get_flux_p
 
 def test_getdata_job_scenario_answers_image_getting_created_polled_through_check_status(api):
     set_timing(api, mode="per-poll")
-    submitted = api.post("/flux-1-schnell/v1/getData", json=_example("schnellGetData"),
+    submitted = api.post("/flux-1-schnell/v1/getData", json=request_example("schnellGetData"),
                          headers={**SUBSCRIPTION, "Prefer": "variant=getdata-job"})
     assert submitted.status_code == 200 and submitted.json()["msg"] == "Image Getting Created"
     done = _poll(api, "POST", "/flux-1-schnell/v1/checkStatus", SUBSCRIPTION,
