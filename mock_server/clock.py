@@ -8,9 +8,10 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    offset: float  # what the admin API moved the clock by (from the runtime store)
+
     def now(self) -> float: ...
     async def sleep(self, seconds: float) -> None: ...
-    def advance(self, seconds: float) -> None: ...
 
 
 class OffsetClock:
@@ -25,9 +26,6 @@ class OffsetClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
 
 
 class ManualClock:

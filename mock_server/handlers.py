@@ -2,11 +2,11 @@
 
 import random
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from starlette.requests import Request
 
 from mock_server import ids, media, views
-from mock_server.errors import BadRequest
 from mock_server.jobs import lifecycle
 from mock_server.jobs.lifecycle import Job
 from mock_server.responses import JSONBody
@@ -54,22 +54,35 @@ def _seed(params: dict) -> int:
     return int(seed) if isinstance(seed, (int, float)) and not isinstance(seed, bool) else random.randrange(2**31)
 
 
+class Output(NamedTuple):
+    """What a call produces and costs: the media plan, its price, and the files' paths."""
+
+    plan: media.MediaPlan
+    price: float
+    seed: int
+    prompt: str
+    paths: tuple[str, ...]
+
+
+def _output(call: Call) -> Output:
+    plan = media.plan(call.params, call.operation.media)
+    seed, prompt = _seed(call.params), str(call.params.get("prompt", ""))
+    paths = media.urls(plan, media.digest(call.operation.model_id or "", prompt, seed))
+    return Output(plan, call.operation.pricing.price(plan.width, plan.height), seed, prompt, paths)
+
+
 async def _job(call: Call, request_id: str, webhook: dict | None = None) -> Job:
     """A new job for this call: outcome from the scenario, media planned and priced, wallet charged."""
-    op, params = call.operation, call.params
+    op = call.operation
     outcome = call.outcome.get("job", lifecycle.COMPLETED)
-    plan = media.plan(params, op.media)
-    price = op.pricing.price(plan.width, plan.height)
+    plan, price, seed, prompt, paths = _output(call)
     wallets = call.state.wallets
     charged = await (wallets.ensure(call.key, price) if outcome == lifecycle.ERROR else wallets.charge(call.key, price))
-    seed = _seed(params)
-    prompt = str(params.get("prompt", ""))
-    digest = media.digest(op.model_id or "", prompt, seed)
     return Job(
         request_id=request_id, operation_id=op.operation_id, model_id=op.model_id or "", key=call.key,
         created_at=call.now, outcome=outcome,
         error=call.outcome.get("error", DEFAULT_ERRORS.get(outcome)) if outcome != lifecycle.COMPLETED else None,
-        media=media.urls(plan, digest), media_type=plan.media_type,
+        media=paths, media_type=plan.media_type,
         details={"prompt": prompt, "seed": seed, "width": plan.width, "height": plan.height},
         charged_micros=0 if outcome == lifecycle.ERROR else charged, webhook=webhook,
     )
@@ -79,12 +92,11 @@ async def sync(call: Call) -> JSONBody:
     if call.variant == "getdata-job":
         job = _remember(call, await call.state.jobs.submit(await _job(call, ids.batch_request_id())))
         return _json({"msg": "Image Getting Created", "requestId": job.request_id})
-    plan = media.plan(call.params, call.operation.media)
-    await call.state.wallets.charge(call.key, call.operation.pricing.price(plan.width, plan.height))
+    output = _output(call)
+    await call.state.wallets.charge(call.key, output.price)
     if call.state.timing.sync_latency:
         await call.state.clock.sleep(call.state.timing.sync_latency)
-    digest = media.digest(call.operation.model_id or "", str(call.params.get("prompt", "")), _seed(call.params))
-    return _json({"output": call.base + media.urls(plan, digest)[0]})
+    return _json({"output": call.base + output.paths[0]})
 
 
 def _webhook(call: Call) -> dict | None:
@@ -137,13 +149,6 @@ async def batch_submit(call: Call) -> JSONBody:
     return _json(views.batch_queued_body(job, views.BATCH_POLL_MESSAGE), 202)
 
 
-def _body_id(call: Call, field: str) -> str:
-    value = call.params.get(field)
-    if not isinstance(value, str):
-        raise BadRequest(f"{field}: is required")
-    return value
-
-
 async def _polled(call: Call, request_id: str) -> Job:
     """One status poll, named in the journal with the status it reported."""
     call.request.scope["state"]["request_id"] = request_id
@@ -158,12 +163,12 @@ async def status(call: Call) -> JSONBody:
 
 
 async def batch_status(call: Call) -> JSONBody:
-    job = await _polled(call, _body_id(call, "requestId"))
+    job = await _polled(call, call.params["requestId"])  # required by the spec: validated before
     return _json(views.batch_body(job, call.now, call.base))
 
 
 async def poll_status(call: Call) -> JSONBody:
-    job = await _polled(call, _body_id(call, "request_id"))
+    job = await _polled(call, call.params["request_id"])
     return _json(views.fal_body(job, call.now, call.base))
 
 
