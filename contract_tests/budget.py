@@ -27,7 +27,7 @@ class Budget:
     @staticmethod
     def may_cost(operation: Operation) -> bool:
         """True unless the operation is documented as free (unknown prices count as paid)."""
-        if operation.kind in ("status", "batch-status", "poll-status"):
+        if operation.is_status:
             return False
         pricing = operation.pricing
         return bool(pricing.by_resolution) or pricing.usd is None or pricing.usd > 0

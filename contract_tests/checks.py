@@ -90,19 +90,20 @@ class JobHistory:
 
 
 HISTORY = JobHistory()
-BODY_PROBLEMS = {"getRequestStatus": status_body_problems, "schnellCheckStatus": batch_body_problems,
-                 "fluxGeneralGetStatus": fal_body_problems, "fluxProGetStatus": fal_body_problems}
+# The body checks of each status operation kind (x-flux-mock.kind in the spec).
+BODY_PROBLEMS = {"status": status_body_problems, "batch-status": batch_body_problems,
+                 "poll-status": fal_body_problems}
 
 
-def _operation_id(case) -> str:
-    return case.operation.definition.raw.get("operationId", "")
+def _operation_kind(case) -> str:
+    return (case.operation.definition.raw.get("x-flux-mock") or {}).get("kind", "")
 
 
 @schemathesis.check
 def job_status_consistency(ctx, response, case):
     """A status answer agrees with itself: output exactly when COMPLETED, error exactly on FAILED / ERROR,
     completed_at after created_at; and the job's status only moves forward."""
-    finder = BODY_PROBLEMS.get(_operation_id(case))
+    finder = BODY_PROBLEMS.get(_operation_kind(case))
     if finder is None or response.status_code != 200:
         return None
     body = response.json()

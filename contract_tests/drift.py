@@ -11,7 +11,7 @@ from contract_tests.budget import BudgetExceeded
 from contract_tests.examples import request_example, with_webhook
 from contract_tests.links import follow, media_urls
 from contract_tests.receiver import webhook_receiver
-from contract_tests.target import LEGACY_HEADERS, Target
+from contract_tests.target import Target, variant_headers
 from mock_server.spec import Operation, load_operations
 
 JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
@@ -132,9 +132,9 @@ def _check_operation(target: Target, client: httpx.Client, operations: dict, ope
         target.budget.spend(operation, body)
     except BudgetExceeded as reason:
         return OperationReport(operation.operation_id, "skipped", f"cost guard: {reason}")
-    extra = LEGACY_HEADERS if operation.spec == "flux-pro-legacy.yaml" else {}
     try:
-        response = client.post(operation.path, json=body, headers={**target.headers_for(operation), **extra})
+        response = client.post(operation.path, json=body,
+                               headers={**target.headers_for(operation), **variant_headers(operation)})
     except httpx.HTTPError as error:
         return OperationReport(operation.operation_id, "checked", differences=(
             Difference(operation.operation_id, "unreachable", "request", "an answer", str(error) or type(error).__name__),))
@@ -162,8 +162,7 @@ def _check_operation(target: Target, client: httpx.Client, operations: dict, ope
 
 def submit_operations() -> list[Operation]:
     """Operations with a documented example request that starts something (status operations are reached by links)."""
-    return [op for op in load_operations() if op.kind not in ("status", "batch-status", "poll-status")
-            and request_example(op.operation_id) is not None]
+    return [op for op in load_operations() if not op.is_status and request_example(op.operation_id) is not None]
 
 
 def run_drift(target: Target, selected: list[str] | None = None) -> list[OperationReport]:

@@ -52,7 +52,7 @@ def follow(client, operations: dict[str, Operation], submitted: Operation, statu
             response = client.request(operation.method, path, headers=headers_for(operation), json=request_body)
             answer = response.json() if response.headers.get("content-type", "").startswith("application/json") \
                 else response.text
-            problems = list(BODY_PROBLEMS.get(op_id, lambda b: [])(answer)) if response.status_code == 200 else []
+            problems = list(BODY_PROBLEMS.get(operation.kind, lambda b: [])(answer)) if response.status_code == 200 else []
             if response.status_code == 200:
                 problems += history.observe(str(params or request_body), answer)
             answers.append(Poll(operation, response.status_code, answer, tuple(problems)))

@@ -21,9 +21,9 @@ from contract_tests.budget import BudgetExceeded
 from contract_tests.examples import request_example, with_webhook
 from contract_tests.links import follow, links_of, media_urls
 from contract_tests.receiver import webhook_receiver
-from contract_tests.target import LEGACY_HEADERS, Target
-from mock_server.spec import load_operations
-from mock_server.webhooks import WEBHOOK_BODY_FIELDS
+from contract_tests.target import Target, variant_headers
+from mock_server.spec import VENDOR_SPECS, load_operations
+from mock_server.webhooks.targets import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER
 
 TARGET = Target.from_env()
 TARGET.prepare()
@@ -31,10 +31,12 @@ OPERATIONS = {op.operation_id: op for op in load_operations()}
 GENERATED = settings(max_examples=TARGET.max_examples, deadline=None, database=None,
                      suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
 
-positive = TARGET.schema("flux.yaml", "positive")
-negative = TARGET.schema("flux.yaml", "negative")
-legacy = TARGET.schema("flux-pro-legacy.yaml", "positive")
-legacy.config.update(headers=LEGACY_HEADERS)
+MAIN_SPEC, VARIANT_SPEC = VENDOR_SPECS  # the second holds page 002's older shapes of flux.yaml's paths
+positive = TARGET.schema(MAIN_SPEC, "positive")
+negative = TARGET.schema(MAIN_SPEC, "negative")
+legacy = TARGET.schema(VARIANT_SPEC, "positive")
+legacy.config.update(headers={name: value for op in OPERATIONS.values() if op.spec == VARIANT_SPEC
+                              for name, value in variant_headers(op).items()})
 # flux-mock's embedded default accepts any non-empty key on purpose, so "API accepts invalid
 # authentication" is expected there; everywhere else (live gateway, configured mock) it is checked.
 EXCLUDED_CHECKS = [ignored_auth] if TARGET.accepts_any_key else []
@@ -79,8 +81,8 @@ def _redirect_webhooks(case, receiver, only_http: bool) -> None:
 
     if isinstance(case.body, dict):
         case.body = {k: redirected(v) if k in WEBHOOK_BODY_FIELDS else v for k, v in case.body.items()}
-    if case.headers and "X-Webhook-URL" in case.headers:
-        case.headers["X-Webhook-URL"] = redirected(case.headers["X-Webhook-URL"])
+    if case.headers and WEBHOOK_HEADER in case.headers:
+        case.headers[WEBHOOK_HEADER] = redirected(case.headers[WEBHOOK_HEADER])
 
 
 def _call(case, receiver, only_http: bool = False) -> None:
@@ -114,20 +116,20 @@ SUBMITS = sorted(op.operation_id for op in OPERATIONS.values()
 def _webhook_form(operation, body) -> str | None:
     if isinstance(body, dict) and ("webhook" in body or "webhook_url" in body):
         return "body"
-    return "header" if any(p["name"] == "X-Webhook-URL" for p in operation.parameters) else None
+    return "header" if any(p["name"] == WEBHOOK_HEADER for p in operation.parameters) else None
 
 
 @pytest.mark.parametrize("operation_id", SUBMITS)
 def test_submit_is_followed_through_its_links_to_a_final_status(operation_id, receiver):
     operation, body = OPERATIONS[operation_id], request_example(operation_id)
     _afford(operation_id, body)
-    extra = LEGACY_HEADERS if operation.spec == "flux-pro-legacy.yaml" else {}
+    extra = variant_headers(operation)
     form = _webhook_form(operation, body) if receiver else None
     hook = f"{receiver.url}/{operation_id}" if receiver else None
     if form == "body":
         body = with_webhook(body, hook)
     elif form == "header":
-        extra = {**extra, "X-Webhook-URL": hook}
+        extra = {**extra, WEBHOOK_HEADER: hook}
     with TARGET.client() as client:
         submitted = client.post(operation.path, json=body, headers={**TARGET.headers_for(operation), **extra})
         assert submitted.status_code in operation.documented_statuses and submitted.status_code < 300, submitted.text

@@ -24,7 +24,6 @@ from contract_tests.budget import Budget
 from mock_server.spec import Operation, load_bundled, load_operations
 
 DEFAULT_KEY = "contract-test-key"
-LEGACY_HEADERS = {"Prefer": "variant=flux-pro-legacy"}  # flux-mock's switch to page 002's shape; gateways ignore it
 IN_PROCESS_URL = "http://flux-mock.test"
 
 
@@ -37,6 +36,12 @@ def in_process_app():
 
     settings = Settings(keys={DEFAULT_KEY: KeyConfig(balance=1_000_000)}, timing=Timing(mode="per-poll"))
     return create_app(settings, clock=ManualClock())
+
+
+def variant_headers(operation: Operation) -> dict[str, str]:
+    """flux-mock's switch to an operation that is a named response variant of its path (page 002's older
+    Flux Pro shape, say): `Prefer: variant=NAME`. Gateways ignore it."""
+    return {"Prefer": f"variant={operation.variant}"} if operation.variant else {}
 
 
 @dataclass

@@ -5,21 +5,22 @@ import ipaddress
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from mock_server import __version__, views
 from mock_server.client_checks import client_findings
 from mock_server.clock import iso
-from mock_server.errors import ApiError, EndpointNotFound, Forbidden
+from mock_server.errors import EndpointNotFound, Forbidden
+from mock_server.exchange import Exchange
 from mock_server.jobs import lifecycle
-from mock_server.jobs.lifecycle import Job
-from mock_server.responses import error_response
+from mock_server.store.records import Job
+from mock_server.router import Endpoint, Route
 from mock_server.settings import Timing
 from mock_server.spec import Operation
 from mock_server.spec.loader import ADMIN_SPEC, load_bundled
 from mock_server.spec.operations import operations_of
 from mock_server.state import MockState
-from mock_server.validation import OperationValidator, parse_json
+from mock_server.bodies import parse_json
+from mock_server.validation import OperationValidator
 from mock_server.wallet import MICROS
 
 
@@ -51,6 +52,9 @@ def _is_loopback(host: str | None) -> bool:
         return host == "testclient"
 
 
+PREFIX = "/__admin"
+
+
 class AdminApi:
     """The routes and request checks come from openapi/admin.yaml; each handler is keyed by its operationId
     and receives the request and its validated JSON body ({} when there is none)."""
@@ -59,6 +63,8 @@ class AdminApi:
         self.state = state
         self.operations = operations_of(load_bundled(ADMIN_SPEC), ADMIN_SPEC)
         self.validators = {op.operation_id: OperationValidator(op) for op in self.operations}
+        # Seeded jobs (benchmarks, large-store tests) are finished image jobs of the specs' first queue operation.
+        self.seed_operation = next(op for op in state.operations if op.kind == "queue" and op.media == "image")
         self.handlers = {
             "adminHealth": self.health, "adminReset": self.reset, "adminListJobs": self.list_jobs,
             "adminSeedJobs": self.seed_jobs, "adminGetJob": self.get_job, "adminAdvanceJob": self.advance_job,
@@ -72,24 +78,24 @@ class AdminApi:
         }
 
     def routes(self) -> list[Route]:
-        """One route a path (so a wrong method gets 405 with the full Allow), dispatching on the method."""
-        by_path: dict[str, dict[str, Operation]] = {}
+        """One route a path (so a wrong method gets 405 with the full Allow), below the /__admin mount; not
+        journaled."""
+        by_path: dict[str, dict[str, Endpoint]] = {}
         for operation in self.operations:
-            by_path.setdefault(operation.path, {})[operation.method] = operation
-        return [Route(path, self._endpoint(methods), methods=list(methods)) for path, methods in by_path.items()]
+            by_path.setdefault(operation.path.removeprefix(PREFIX), {})[operation.method] = self._endpoint(operation)
+        return [Route(path, endpoints, journaled=False) for path, endpoints in by_path.items()]
 
-    def _endpoint(self, methods: dict[str, Operation]):
-        async def endpoint(request: Request) -> Response:
-            operation = methods[request.method if request.method != "HEAD" else "GET"]
-            try:
-                self._check_access(request)
-                await self.state.refresh()
-                body = await self._checked_body(operation, request)
-                response = await self.handlers[operation.operation_id](request, body)
-                await self.state.refresh()  # what this request changed applies from the next request on
-                return response
-            except ApiError as error:
-                return error_response(error)
+    def _endpoint(self, operation: Operation) -> Endpoint:
+        handler = self.handlers[operation.operation_id]
+
+        async def endpoint(exchange: Exchange) -> Response:
+            request = Request({**exchange.scope, "path_params": exchange.path_params}, exchange.receive)
+            self._check_access(request)
+            await self.state.refresh()
+            body = await self._checked_body(operation, request)
+            response = await handler(request, body)
+            await self.state.refresh()  # what this request changed applies from the next request on
+            return response
         return endpoint
 
     async def _checked_body(self, operation: Operation, request: Request) -> dict:
@@ -115,7 +121,7 @@ class AdminApi:
 
     async def health(self, request, body):
         return JSONResponse({"status": "ok", "version": __version__, "jobs": await self.state.stores.jobs.count(),
-                             "now": iso(self.state.clock.now()), "public_url": self.state.base_url(request),
+                             "now": iso(self.state.clock.now()), "public_url": self.state.base_url(request.scope),
                              "auth": "any-key" if self.state.settings.accepts_any_key else "configured-keys"})
 
     async def reset(self, request, body):
@@ -124,7 +130,7 @@ class AdminApi:
 
     async def list_jobs(self, request, body):
         wanted_status, wanted_model = request.query_params.get("status"), request.query_params.get("model_id")
-        base, now = self.state.base_url(request), self.state.clock.now()
+        base, now = self.state.base_url(request.scope), self.state.clock.now()
         jobs = [job for job in await self.state.stores.jobs.list()
                 if (wanted_model is None or job.model_id == wanted_model)
                 and (wanted_status is None or lifecycle.status_at(job, now) == wanted_status)]
@@ -132,18 +138,19 @@ class AdminApi:
 
     async def get_job(self, request, body):
         job = await self.state.jobs.find(request.path_params["request_id"])
-        return JSONResponse(_job_view(self.state, job, self.state.base_url(request)))
+        return JSONResponse(_job_view(self.state, job, self.state.base_url(request.scope)))
 
     async def seed_jobs(self, request, body):
         count, key = body["count"], body["key"]
-        sample = await self.state.jobs.seed(count, key, "flux-dev", "fluxDevTextToImage",
+        operation = self.seed_operation
+        sample = await self.state.jobs.seed(count, key, operation.model_id, operation.operation_id,
                                             ("/media/0123456789abcdef/1024x1024-0.png",))
         gc.freeze()  # the seeded jobs live as long as the server: keep them out of every collection
         return JSONResponse({"seeded": count, "sample_request_id": sample}, status_code=201)
 
     async def advance_job(self, request, body):
         job = await self.state.jobs.advance(request.path_params["request_id"], bool(body.get("to_end")))
-        return JSONResponse(_job_view(self.state, job, self.state.base_url(request)))
+        return JSONResponse(_job_view(self.state, job, self.state.base_url(request.scope)))
 
     async def get_clock(self, request, body):
         return JSONResponse(_clock(self.state))

@@ -7,9 +7,8 @@
 Findings are data; the admin API and the pytest plugin show them, `flux-mock report` prints them.
 """
 
-from mock_server.jobs.lifecycle import TERMINAL
-
-POLL_OPERATIONS = ("getRequestStatus", "schnellCheckStatus", "fluxGeneralGetStatus", "fluxProGetStatus")
+from mock_server.spec import STATUS_KINDS
+from mock_server.store.records import TERMINAL
 
 
 def _finding(kind: str, entry: dict, detail: str) -> dict:
@@ -27,7 +26,7 @@ def client_findings(entries: list[dict], min_poll_interval: float = 5.0) -> list
                                      f"sent {at - given:.1f} s after a 429 that asked to wait {wait:g} s"))
         if entry.get("status") == 429 and entry.get("retry_after"):
             blocked_until[key] = (at + entry["retry_after"], entry["retry_after"], at)
-        if entry.get("operation_id") not in POLL_OPERATIONS or not entry.get("request_id"):
+        if entry.get("operation_kind") not in STATUS_KINDS or not entry.get("request_id"):
             continue
         job = (key, entry["request_id"])
         if entry.get("status") == 404:

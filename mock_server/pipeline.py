@@ -1,22 +1,81 @@
-"""The stages every API request goes through, in order, for any operation:
-
-route -> auth (401) -> rate limit (429) -> model enabled (400) and allowed (403) -> read body
-(413, 400) -> scenario (forced status, latency, dropped connection, variant) -> validate (400)
--> wallet and handler by operation kind.
+"""The stages every API request goes through, listed once, in order (the order is the contract: a 401
+comes before a 429, a 429 before validation). Each stage is `async (Exchange) -> Response | None`:
+it answers, raises an ApiError, or fills the exchange and lets the next stage go on. Adding a stage
+(a gateway profile, a TLS or proxy front) is one entry in STAGES.
 """
 
-from starlette.requests import Request
+from collections.abc import Awaitable, Callable
+
 from starlette.responses import Response
 
-from mock_server.errors import ApiError, BadRequest, ModelNotFound, PayloadTooLarge
-from mock_server.handlers import HANDLERS, Call
-from mock_server.responses import JSONBody, error_response
+from mock_server.bodies import read_json_body
+from mock_server.errors import ApiError, BadRequest, ModelNotFound
+from mock_server.exchange import Exchange
+from mock_server.handlers import HANDLERS
+from mock_server.responses import JSONBody
 from mock_server.scenarios import parse_prefer
 from mock_server.spec import Operation
-from mock_server.state import MockState
-from mock_server.validation import OperationValidator, Violation, parse_json
+from mock_server.validation import Violation
 
-JSON_TYPES = ("application/json",)
+Stage = Callable[[Exchange], Awaitable[Response | None]]
+
+
+async def take_up_shared_state(exchange: Exchange) -> None:
+    """Only a shared store can have been changed by another process: clock offset, timing, rules."""
+    if exchange.mock.stores.shared:
+        await exchange.mock.refresh()
+        exchange.tick()
+
+
+async def authenticate(exchange: Exchange) -> None:
+    """401 unless a security alternative's headers carry a known key."""
+    exchange.principal = exchange.mock.auth.authenticate(exchange.operation, exchange.headers)
+
+
+async def limit_rate(exchange: Exchange) -> None:
+    """429 with Retry-After when the key's bucket is empty."""
+    config = exchange.principal.config
+    await exchange.mock.rate_limiter.check(exchange.key, config.rate_limit or exchange.mock.settings.default_rate_limit)
+
+
+async def check_model_enabled(exchange: Exchange) -> None:
+    """400 Model not found for a model the config disables."""
+    model = exchange.operation.model_id
+    if model and model in exchange.mock.settings.disabled_models:
+        raise ModelNotFound(model)
+
+
+async def authorize(exchange: Exchange) -> None:
+    """403 if the key may not use this model."""
+    exchange.mock.auth.authorize(exchange.principal, exchange.operation.model_id)
+
+
+async def read_body(exchange: Exchange) -> None:
+    """413 beyond the size limit; 400 for a wrong Content-Type or malformed JSON."""
+    if exchange.validator.has_body:
+        exchange.body = await read_json_body(exchange.receive, exchange.headers, exchange.mock.settings.max_body_bytes)
+
+
+def _prompt(body) -> str | None:
+    prompt = body.get("prompt") if isinstance(body, dict) else None
+    return prompt if isinstance(prompt, str) else None
+
+
+async def select_scenario(exchange: Exchange) -> None:
+    """What a scenario rule and the Prefer header ask of this call (Prefer wins)."""
+    mock, prefer = exchange.mock, exchange.headers.get("prefer")
+    if not mock.scenarios.active and prefer is None:
+        return
+    rule = await mock.scenarios.select(exchange.operation.operation_id, exchange.path, exchange.key,
+                                       _prompt(exchange.body))
+    exchange.rule = rule.id if rule else None
+    exchange.outcome = {**(rule.outcome if rule else {}), **parse_prefer(prefer)}
+
+
+async def add_latency(exchange: Exchange) -> None:
+    if exchange.outcome.get("latency"):
+        await exchange.mock.clock.sleep(exchange.outcome["latency"])
+        exchange.tick()
 
 
 class DroppedConnection(Response):
@@ -29,26 +88,8 @@ class DroppedConnection(Response):
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
 
 
-async def read_json_body(receive, headers: dict[str, str], limit: int):
-    declared = headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise PayloadTooLarge(limit) if declared.isdigit() else BadRequest("Content-Length is not a number")
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise BadRequest("the client went away before sending the whole body")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in JSON_TYPES:
-        raise BadRequest(f"Content-Type must be application/json, not {media_type or 'missing'}")
-    return parse_json(b"".join(chunks))
+async def drop_connection(exchange: Exchange) -> Response | None:
+    return DroppedConnection() if exchange.outcome.get("drop_connection") else None
 
 
 def forced_response(operation: Operation, status: int) -> JSONBody:
@@ -63,80 +104,69 @@ def forced_response(operation: Operation, status: int) -> JSONBody:
     return JSONBody(body, status_code=status, headers=headers)
 
 
-class OperationEndpoint:
-    """Serves one method + path: its default operation and, by variant name, the other documented shapes."""
+async def force_status(exchange: Exchange) -> Response | None:
+    """The documented answer of the status a scenario forces."""
+    status = exchange.outcome.get("status")
+    if not status:
+        return None
+    forced = forced_response(exchange.operation, status)
+    if "retry-after" in forced.headers:
+        exchange.retry_after = float(forced.headers["retry-after"])
+    return forced
 
-    def __init__(self, state: MockState, operation: Operation, variants: dict[str, Operation]) -> None:
-        self.state = state
-        self.operation = operation
-        self.variants = variants
-        self.validators = {op.operation_id: OperationValidator(op) for op in (operation, *variants.values())}
-        self.own_variants = set(variants) | set(operation.variants)
 
-    def _variant(self, outcome: dict) -> str | None:
-        wanted = outcome.get("variant")
-        if wanted:
-            return wanted if wanted in self.own_variants else None
-        return next((name for name in self.state.settings.variants if name in self.own_variants), None)
+async def choose_variant(exchange: Exchange) -> None:
+    """The named response variant asked for (Prefer, rule), else the first the config turns on."""
+    own = exchange.route.variants
+    wanted = exchange.outcome.get("variant")
+    if not wanted:
+        wanted = next((name for name in exchange.mock.settings.variants if name in own), None)
+    if wanted in own:
+        exchange.use_variant(wanted)
 
-    async def _outcome(self, scope, headers: dict, operation: Operation, key: str, body) -> dict:
-        prefer = headers.get("prefer")
-        if not self.state.scenarios.active and prefer is None:
-            return {}
-        prompt = body.get("prompt") if isinstance(body, dict) and isinstance(body.get("prompt"), str) else None
-        rule = await self.state.scenarios.select(operation.operation_id, scope["path"], key, prompt)
-        scope["state"]["scenario"] = rule.id if rule else None
-        return {**(rule.outcome if rule else {}), **parse_prefer(prefer)}
 
-    async def handle(self, request: Request) -> Response:
-        try:
-            return await self._handle(request)
-        except ApiError as error:
-            if "Retry-After" in error.headers:
-                request.scope.setdefault("state", {})["retry_after"] = float(error.headers["Retry-After"])
-            return error_response(error)
+async def validate(exchange: Exchange) -> None:
+    """400 naming the first field that breaks the spec; every violation and undocumented field journaled."""
+    validator, body, settings = exchange.validator, exchange.body, exchange.mock.settings
+    violations = validator.header_violations(exchange.headers) + validator.body_violations(body)
+    undocumented = validator.undocumented_fields(body)
+    if settings.strict:
+        violations += [Violation(name, "additionalProperties", "is not a documented field") for name in undocumented]
+    if not violations:
+        violations += validator.webhook_violations(exchange.headers, body, settings.webhook_allowed_hosts)
+    exchange.violations = [str(v) for v in violations]
+    exchange.undocumented_fields = undocumented
+    if violations:
+        raise violations[0].to_error()
+    exchange.params = validator.with_defaults(body or {})
 
-    async def _handle(self, request: Request) -> Response:
-        state, operation, scope = self.state, self.operation, request.scope
-        await state.refresh_if_shared()
-        info = scope.setdefault("state", {})
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        info["operation_id"] = operation.operation_id
-        principal = state.auth.authenticate(operation, headers)
-        info["key"] = principal.key
-        await state.rate_limiter.check(principal.key, principal.config.rate_limit or state.settings.default_rate_limit)
-        if operation.model_id and operation.model_id in state.settings.disabled_models:
-            raise ModelNotFound(operation.model_id)
-        state.auth.authorize(principal, operation.model_id)
-        validator = self.validators[operation.operation_id]
-        body = await read_json_body(request.receive, headers, state.settings.max_body_bytes) \
-            if validator.has_body else None
 
-        outcome = await self._outcome(scope, headers, operation, principal.key, body)
-        if outcome.get("latency"):
-            await state.clock.sleep(outcome["latency"])
-        if outcome.get("drop_connection"):
-            return DroppedConnection()
-        if outcome.get("status"):
-            forced = forced_response(operation, outcome["status"])
-            if "retry-after" in forced.headers:
-                info["retry_after"] = float(forced.headers["retry-after"])
-            return forced
+async def handle(exchange: Exchange) -> Response:
+    """The operation's handler, by its kind (x-flux-mock.kind): wallet, job, answer."""
+    return await HANDLERS[exchange.operation.kind](exchange)
 
-        variant = self._variant(outcome)
-        if variant in self.variants:
-            operation = self.variants[variant]
-            info["operation_id"] = operation.operation_id
-            validator = self.validators[operation.operation_id]
-        violations = validator.header_violations(headers) + validator.body_violations(body)
-        undocumented = validator.undocumented_fields(body)
-        if state.settings.strict:
-            violations += [Violation(name, "additionalProperties", "is not a documented field") for name in undocumented]
-        if not violations:
-            violations += validator.webhook_violations(headers, body, state.settings.webhook_allowed_hosts)
-        info["violations"] = [str(v) for v in violations]
-        info["undocumented_fields"] = undocumented
-        if violations:
-            raise violations[0].to_error()
-        call = Call(operation, request, state, principal.key, validator.with_defaults(body or {}), outcome, variant)
-        return await HANDLERS[operation.kind](call)
+
+STAGES: tuple[Stage, ...] = (
+    take_up_shared_state,
+    authenticate,          # 401
+    limit_rate,            # 429
+    check_model_enabled,   # 400 Model not found
+    authorize,             # 403
+    read_body,             # 413, 400 malformed
+    select_scenario,       # rule or Prefer -> outcome
+    add_latency,
+    drop_connection,
+    force_status,          # a documented status, forced
+    choose_variant,
+    validate,              # 400 naming the field
+    handle,                # 402, 404 unknown id, the answer
+)
+
+
+async def run(exchange: Exchange, stages: tuple[Stage, ...] = STAGES) -> Response:
+    """The first answer a stage gives (the last stage always answers)."""
+    for stage in stages:
+        response = await stage(exchange)
+        if response is not None:
+            return response
+    raise ApiError("no stage answered")  # a pipeline without a final handler: a programming error

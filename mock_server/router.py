@@ -1,63 +1,79 @@
-"""Routing of the spec's operations: exact paths by one dict lookup, templated paths (`{request_id}`) by
-one regex each; 404 and 405 (with Allow) in the gateway's JSON shape. The admin API and media go to
-the Starlette app behind it. Unexpected exceptions become the documented 500 body, never a crash."""
+"""The one router of the app: the spec's operations, and the /__admin and /media groups mounted beside
+them. Exact paths match by one dict lookup, templated ones (`{request_id}`, `{path:path}`) by one regex
+each. A match answers one question, as in starlette: no route (404), route but not this method (405,
+with Allow), or the endpoint. Every endpoint is `async (Exchange) -> Response`."""
 
-import logging
 import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 
-from starlette.requests import Request
+from starlette.responses import Response
 
-from mock_server.errors import EndpointNotFound, InternalError, MethodNotAllowed
-from mock_server.responses import error_response
+from mock_server.errors import EndpointNotFound, MethodNotAllowed
 
-log = logging.getLogger("flux_mock")
-PASS_THROUGH = ("/__admin", "/media/")
+Endpoint = Callable[..., Awaitable[Response]]
+
+
+@dataclass
+class Route:
+    """A path and its endpoint by method. `journaled`: its requests go to the journal (the API and media;
+    not the admin API)."""
+
+    path: str
+    endpoints: dict[str, Endpoint]
+    journaled: bool = True
+    allowed: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if "GET" in self.endpoints:
+            self.endpoints.setdefault("HEAD", self.endpoints["GET"])
+        self.allowed = ", ".join(sorted(m for m in self.endpoints if m != "HEAD"))
+
+    def endpoint(self, method: str) -> Endpoint:
+        found = self.endpoints.get(method)
+        if found is None:
+            raise MethodNotAllowed(f"{method} is not allowed here; allowed: {self.allowed}",
+                                   headers={"Allow": self.allowed})
+        return found
 
 
 def _template(path: str) -> re.Pattern:
-    return re.compile("^" + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
+    pattern = re.sub(r"\\{(\w+):path\\}", r"(?P<\1>.+)", re.escape(path))
+    return re.compile("^" + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", pattern) + "$")
 
 
-class ApiRouter:
-    def __init__(self, routes: dict[tuple[str, str], object], fallback) -> None:
-        self._fallback = fallback
-        self._exact: dict[str, dict[str, object]] = {}
-        self._templated: list[tuple[re.Pattern, dict[str, object]]] = []
-        templated: dict[str, dict[str, object]] = {}
-        for (method, path), endpoint in routes.items():
-            table = templated.setdefault(path, {}) if "{" in path else self._exact.setdefault(path, {})
-            table[method] = endpoint
-            if method == "GET":
-                table["HEAD"] = endpoint
-        self._templated = [(_template(path), table) for path, table in templated.items()]
+class Router:
+    def __init__(self, routes: Iterable[Route] = ()) -> None:
+        self._exact: dict[str, Route] = {}
+        self._templated: list[tuple[re.Pattern, Route]] = []
+        for route in routes:
+            self.add(route)
 
-    def match(self, path: str) -> tuple[dict[str, object] | None, dict[str, str]]:
-        table = self._exact.get(path)
-        if table is not None:
-            return table, {}
-        for pattern, table in self._templated:
+    def add(self, route: Route) -> None:
+        if "{" in route.path:
+            self._templated.append((_template(route.path), route))
+        else:
+            self._exact[route.path] = route
+
+    def mount(self, prefix: str, routes: Iterable[Route]) -> None:
+        """A group of routes below `prefix` (each route's path is relative to it)."""
+        for route in routes:
+            route.path = prefix + route.path
+            self.add(route)
+
+    def match(self, path: str) -> tuple[Route | None, dict[str, str]]:
+        route = self._exact.get(path)
+        if route is not None:
+            return route, {}
+        for pattern, route in self._templated:
             found = pattern.match(path)
             if found:
-                return table, found.groupdict()
+                return route, found.groupdict()
         return None, {}
 
-    async def __call__(self, scope, receive, send) -> None:
-        path = scope["path"]
-        if scope["type"] != "http" or path.startswith(PASS_THROUGH):
-            await self._fallback(scope, receive, send)
-            return
-        table, params = self.match(path)
-        if table is None:
-            response = error_response(EndpointNotFound())
-        elif scope["method"] not in table:
-            allowed = ", ".join(sorted(m for m in table if m != "HEAD"))
-            response = error_response(MethodNotAllowed(f"{scope['method']} is not allowed here; allowed: {allowed}",
-                                                       headers={"Allow": allowed}))
-        else:
-            scope["path_params"] = params
-            try:
-                response = await table[scope["method"]](Request(scope, receive))
-            except Exception:
-                log.exception("unexpected error answering %s %s", scope["method"], path)
-                response = error_response(InternalError())
-        await response(scope, receive, send)
+
+def endpoint_for(route: Route | None, method: str) -> Endpoint:
+    """The endpoint that answers; EndpointNotFound or MethodNotAllowed (raised into the app's one error path)."""
+    if route is None:
+        raise EndpointNotFound()
+    return route.endpoint(method)

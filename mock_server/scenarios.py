@@ -2,7 +2,7 @@
 
 Outcomes: `status` (answer that documented error now), `job` (COMPLETED / FAILED / ERROR final state
 of the job it creates) with `error`, `latency` (extra seconds), `drop_connection`, and `variant`
-(another documented answer shape: flux-pro-legacy, getdata-job). Rules come from the config file
+(another documented answer shape: one of the response variants the specs name). Rules come from the config file
 and the admin API; a request's `Prefer` header (Prism-compatible `code=429`, plus `job=`,
 `latency=`, `variant=`) overrides them for that request.
 """

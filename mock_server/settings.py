@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import asdict, dataclass, field, replace
+from functools import cache
 from pathlib import Path
 
 import jsonschema_rs
@@ -116,7 +117,7 @@ CONFIG_SCHEMA = {
         "default_balance": _USD,
         "default_rate_limit": {"type": "number", "exclusiveMinimum": 0},
         "disabled_models": {"type": "array", "items": {"type": "string"}},
-        "variants": {"type": "array", "items": {"enum": ["flux-pro-legacy", "getdata-job"]}},
+        "variants": {"type": "array", "items": {"type": "string"}},  # the specs' names: see _config_validator
         "scenarios": {"type": "array", "items": {"type": "object"}},
         "max_body_bytes": {"type": "integer", "minimum": 1024},
         "journal_size": {"type": "integer", "minimum": 1},
@@ -134,7 +135,16 @@ CONFIG_SCHEMA = {
         },
     },
 }
-_CONFIG_VALIDATOR = jsonschema_rs.validator_for(CONFIG_SCHEMA)
+
+
+@cache
+def _config_validator():
+    """The config schema, with `variants` limited to the response variants the specs name."""
+    from mock_server.spec import load_operations, variant_names  # the specs are read once, on first use
+
+    variants = {"type": "array", "items": {"enum": list(variant_names(load_operations()))}}
+    return jsonschema_rs.validator_for({**CONFIG_SCHEMA, "properties": {**CONFIG_SCHEMA["properties"],
+                                                                         "variants": variants}})
 
 
 def _where(error) -> str:
@@ -142,7 +152,7 @@ def _where(error) -> str:
 
 
 def settings_from_mapping(data: dict, source: str = "config") -> Settings:
-    errors = sorted(_CONFIG_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.instance_path)))
+    errors = sorted(_config_validator().iter_errors(data), key=lambda e: list(map(str, e.instance_path)))
     if errors:
         raise ConfigError("; ".join(f"{source}: {_where(e)}: {e.message}" for e in errors))
     keys = {

@@ -12,7 +12,7 @@ from mock_server.settings import Settings, Timing
 from mock_server.spec import Operation
 from mock_server.store import Stores
 from mock_server.wallet import Wallets
-from mock_server.webhooks import WebhookDispatcher
+from mock_server.webhooks.dispatcher import WebhookDispatcher
 
 
 @dataclass
@@ -44,11 +44,10 @@ class MockState:
                                           timeout=settings.webhook_timeout, refresh=self.refresh_if_shared)
         self.jobs.on_change(self.webhooks.plan)
 
-    def base_url(self, request) -> str:
+    def base_url(self, scope) -> str:
         """The public base URL for links in answers: --public-url, else the scheme and Host the client used."""
         if self.settings.public_url:
             return self.settings.public_url.rstrip("/")
-        scope = request.scope
         host = next((value for name, value in scope["headers"] if name == b"host"), None)
         if host is None:
             server = scope.get("server") or ("localhost", 80)

@@ -7,11 +7,10 @@ A violation names the field and says what is wrong; where the spec gives the pag
 from dataclasses import dataclass
 
 import jsonschema_rs
-import orjson
 
 from mock_server.errors import BadRequest
 from mock_server.spec import Operation
-from mock_server.webhooks import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER, is_allowed_target
+from mock_server.webhooks.targets import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER, is_allowed_target
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class OperationValidator:
                          for p in operation.parameters if p.get("in") == "header" and "schema" in p
                          and (p.get("required") or {k: v for k, v in p["schema"].items()
                                                     if not k.startswith("x-")} != {"type": "string"})]
-        self._webhook_header = any(p.get("in") == "header" and p["name"] == WEBHOOK_HEADER
+        self.accepts_webhook_header = any(p.get("in") == "header" and p["name"] == WEBHOOK_HEADER
                                    for p in operation.parameters)
         self._webhook_fields = tuple(name for name in WEBHOOK_BODY_FIELDS if name in self._fields)
         self._defaults = {name: spec["default"] for name, spec in self._fields.items() if "default" in spec}
@@ -103,9 +102,9 @@ class OperationValidator:
 
     def webhook_violations(self, headers, body, allowed_hosts: tuple[str, ...]) -> list[Violation]:
         """Webhook targets the mock will not call: only loopback and the configured hosts are allowed."""
-        if not (self._webhook_header or self._webhook_fields):
+        if not (self.accepts_webhook_header or self._webhook_fields):
             return []
-        targets = [(WEBHOOK_HEADER, headers.get(WEBHOOK_HEADER.lower()))] if self._webhook_header else []
+        targets = [(WEBHOOK_HEADER, headers.get(WEBHOOK_HEADER.lower()))] if self.accepts_webhook_header else []
         if isinstance(body, dict):
             targets += [(name, body.get(name)) for name in self._webhook_fields]
         return [Violation(name, "webhook-target", f"{url} is not an allowed webhook target (loopback "
@@ -154,15 +153,3 @@ def _from_query(raw: str, kind):
             raise ValueError(raw)
         return raw == "true"
     return raw
-
-
-def parse_json(raw: bytes):
-    """The decoded body; BadRequest naming the problem for anything that is not RFC 8259 JSON in UTF-8
-    (orjson refuses NaN, Infinity, numbers out of range, lone surrogates, a BOM, nesting beyond 1024)."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        message = str(error)
-        if "UTF-8" in message and "BOM" not in message:
-            raise BadRequest(f"the request body is not valid UTF-8 ({message})") from None
-        raise BadRequest(f"malformed JSON: {message}") from None

@@ -2,10 +2,11 @@
 
 from mock_server.clock import iso
 from mock_server.jobs import lifecycle
-from mock_server.jobs.lifecycle import COMPLETED, Job
+from mock_server.store.records import COMPLETED, Job
 
 BATCH_WEBHOOK_MESSAGE = "Request queued. Result will be sent to the provided webhook URL."
 BATCH_POLL_MESSAGE = "Request queued. Poll /checkStatus for the result."
+IMAGE_GETTING_CREATED = "Image Getting Created"
 
 
 def media_urls(job: Job, base: str) -> list[str]:
@@ -31,6 +32,11 @@ def status_body(job: Job, now: float, base: str) -> dict:
         "updated_at": iso(lifecycle.updated_at(job, now)),
         "completed_at": iso(lifecycle.completed_at(job, now)),
     }
+
+
+def image_getting_created_body(job: Job) -> dict:
+    """getData's page-001 answer: the image is being made; poll checkStatus with the requestId."""
+    return {"msg": IMAGE_GETTING_CREATED, "requestId": job.request_id}
 
 
 def batch_queued_body(job: Job, message: str) -> dict:

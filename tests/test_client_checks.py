@@ -12,9 +12,9 @@ from mock_server.client_checks import client_findings
 KEY = {"Ocp-Apim-Subscription-Key": "client-key"}
 
 
-def poll(seq, at, status=200, job_status="PROCESSING", request_id="m_1", key="k"):
+def poll(seq, at, status=200, job_status="PROCESSING", request_id="m_1", key="k"):  # a journal entry
     return {"seq": seq, "epoch": at, "path": f"/v2/requests/status/{request_id}", "operation_id": "getRequestStatus",
-            "key": key, "status": status, "request_id": request_id, "job_status": job_status}
+            "operation_kind": "status", "key": key, "status": status, "request_id": request_id, "job_status": job_status}
 
 
 def kinds(entries, **options):

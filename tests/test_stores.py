@@ -4,9 +4,9 @@ import asyncio
 
 import pytest
 
-from mock_server.jobs.delivery import Delivery
-from mock_server.jobs.lifecycle import Job
 from mock_server.store import open_stores
+from mock_server.store.records import Delivery, Job
+from mock_server.webhooks.targets import WebhookRequest
 
 pytestmark = pytest.mark.anyio
 
@@ -35,9 +35,11 @@ def job(number: int, created: float = 100.0, **fields) -> Job:
 
 
 async def test_jobs_create_get_list_count_clear(stores):
+    hook = WebhookRequest(url="http://127.0.0.1/x", form="webhook", base="http://mock", events=("completed",),
+                          misbehave={"delay": 1.5})
     for number in (2, 1, 3):
-        await stores.jobs.create(job(number, details={"seed": number}, webhook={"url": "http://127.0.0.1/x"}))
-    assert await stores.jobs.get("m_0001") == job(1, details={"seed": 1}, webhook={"url": "http://127.0.0.1/x"})
+        await stores.jobs.create(job(number, details={"seed": number}, webhook=hook))
+    assert await stores.jobs.get("m_0001") == job(1, details={"seed": 1}, webhook=hook)
     assert await stores.jobs.get("nope") is None
     assert [j.request_id for j in await stores.jobs.list()] == ["m_0001", "m_0002", "m_0003"]
     assert await stores.jobs.count() == 3

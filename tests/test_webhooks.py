@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from mock_server.webhooks import is_allowed_target
+from mock_server.webhooks.targets import is_allowed_target
 from tests.conftest import mock_with_config, reset_client
 
 KEY = {"Ocp-Apim-Subscription-Key": "hook-key"}

@@ -11,45 +11,12 @@ Timing modes decide when transition times become known:
   manual    - only an explicit advance (admin API) sets them.
 """
 
-from dataclasses import asdict, dataclass, field, fields
+from mock_server.store.records import COMPLETED, ERROR, FAILED, PROCESSING, QUEUED, TERMINAL, Job
 
-QUEUED, PROCESSING, COMPLETED, FAILED, ERROR = "QUEUED", "PROCESSING", "COMPLETED", "FAILED", "ERROR"
-TERMINAL = (COMPLETED, FAILED, ERROR)
+__all__ = ["COMPLETED", "ERROR", "FAILED", "NEXT", "PROCESSING", "QUEUED", "TERMINAL", "Job", "advanced",
+           "completed_at", "final_time", "is_final", "polled", "scheduled", "stage", "status_at", "updated_at"]
 # The documented flow (spec: JobStatus x-status-flow): which statuses may follow each status.
 NEXT = {QUEUED: (PROCESSING, *TERMINAL), PROCESSING: TERMINAL, COMPLETED: (), FAILED: (), ERROR: ()}
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    request_id: str
-    operation_id: str
-    model_id: str
-    key: str
-    created_at: float
-    outcome: str = COMPLETED
-    error: str | None = None
-    mode: str = "time"
-    transitions: tuple[float | None, float | None] = (None, None)
-    polls: int = 0
-    media: tuple[str, ...] = ()
-    media_type: str = "image/png"
-    details: dict = field(default_factory=dict)
-    charged_micros: int = 0
-    webhook: dict | None = None
-
-    def evolved(self, **changes) -> "Job":
-        """A copy with `changes`: dataclasses.replace, without its per-call field checks (hot path)."""
-        return Job(*[changes[name] if name in changes else getattr(self, name) for name in _FIELDS])
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Job":
-        return cls(**{**data, "transitions": tuple(data["transitions"]), "media": tuple(data["media"])})
-
-
-_FIELDS = tuple(f.name for f in fields(Job))
 
 
 def scheduled(job: Job, queued_for: float, processing_for: float) -> Job:

@@ -4,7 +4,7 @@ from mock_server.clock import Clock
 from mock_server.errors import RequestNotFound
 from mock_server.ids import queue_request_id
 from mock_server.jobs import lifecycle
-from mock_server.jobs.lifecycle import Job
+from mock_server.store.records import Job
 from mock_server.settings import Timing
 from mock_server.store.base import JobStore
 
@@ -50,9 +50,9 @@ class JobService:
             raise RequestNotFound(request_id)
         return job
 
-    async def poll(self, request_id: str, key: str) -> Job:
+    async def poll(self, request_id: str, key: str, now: float) -> Job:
+        """The job after one status poll at `now` (the moment the poll's answer describes)."""
         job = await self.find(request_id, key)
-        now = self.clock.now()
         if job.mode == "per-poll" and not lifecycle.is_final(job, now):  # the only poll that changes a job
             await self.store.update_with(request_id, lambda current: lifecycle.polled(current, now))
         return await self._changed(await self.store.count_poll(request_id))

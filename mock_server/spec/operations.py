@@ -1,11 +1,14 @@
 """The operation model: what the server needs to know of each operation, read from the bundled specs."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from mock_server.spec.loader import VENDOR_SPECS, load_bundled
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+# The kinds (x-flux-mock.kind) whose operations report a job's status, and those that start a job.
+STATUS_KINDS = frozenset({"status", "batch-status", "poll-status"})
+JOB_KINDS = frozenset({"queue", "poll-submit", "batch-submit", "sync-job"})
 
 
 @dataclass(frozen=True)
@@ -44,13 +47,26 @@ class Operation:
     model_id: str | None
     media: str | None
     pricing: Pricing
-    scenario: str | None
-    variants: tuple[str, ...]
+    variant: str | None  # this operation is the named response variant of its method and path
+    variants: dict = field(repr=False)  # name -> what that variant changes of this operation ({"kind": ...})
     security: tuple[tuple[str, ...], ...]
     request_schema: dict | None
     body_required: bool
     parameters: tuple[dict, ...]
     responses: dict = field(repr=False)
+
+    @property
+    def is_status(self) -> bool:
+        """It reports a job's status (a poll), rather than starting or answering a generation."""
+        return self.kind in STATUS_KINDS
+
+    @property
+    def starts_job(self) -> bool:
+        return self.kind in JOB_KINDS
+
+    def as_variant(self, name: str) -> "Operation":
+        """This operation as its named variant `name` answers (the spec's `variants`)."""
+        return replace(self, variant=name, variants={}, **self.variants[name])
 
     @property
     def documented_statuses(self) -> frozenset[int]:
@@ -79,8 +95,8 @@ def _operation(document: dict, spec: str, path: str, method: str, data: dict, pa
         model_id=mock.get("model_id"),
         media=mock.get("media"),
         pricing=Pricing.from_spec(mock.get("pricing")),
-        scenario=mock.get("scenario"),
-        variants=tuple(mock.get("variants", ())),
+        variant=mock.get("variant"),
+        variants=dict(mock.get("variants") or {}),
         security=_security_headers(document, requirements),
         request_schema=body.get("schema"),
         body_required=bool((data.get("requestBody") or {}).get("required")),
@@ -96,6 +112,12 @@ def operations_of(document: dict, spec: str) -> list[Operation]:
             if method in path_item:
                 found.append(_operation(document, spec, path, method, path_item[method], path_item))
     return found
+
+
+def variant_names(operations) -> tuple[str, ...]:
+    """Every response variant the specs name, in document order."""
+    names = [name for op in operations for name in (op.variant, *op.variants) if name]
+    return tuple(dict.fromkeys(names))
 
 
 @cache

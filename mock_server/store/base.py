@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from collections.abc import Callable
 
-from mock_server.jobs.lifecycle import Job
+from mock_server.store.records import Job
 
 
 class JobStore(Protocol):

@@ -4,7 +4,7 @@ from collections import deque
 from dataclasses import replace
 from itertools import count
 
-from mock_server.jobs.lifecycle import Job
+from mock_server.store.records import Job
 from mock_server.store.base import Stores
 
 

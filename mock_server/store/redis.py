@@ -10,8 +10,7 @@ import json
 import redis.asyncio as redis
 from redis.exceptions import WatchError
 
-from mock_server.jobs.delivery import Delivery
-from mock_server.jobs.lifecycle import Job
+from mock_server.store.records import Delivery, Job
 from mock_server.store.base import Stores
 
 PREFIX = "fluxmock:"

@@ -1,91 +1,20 @@
-"""Webhooks: which events a job sends where (pure), which targets are allowed, and the dispatcher
-that delivers them in the background with retries, journaling every attempt.
-
-Forms (spec: webhooks jobStatus, kontextEvent, schnellBatchResult):
-  X-Webhook-URL header  the status body, once the job is final
-  webhook_url (batch)   the checkStatus body, once the job is final
-  webhook (Kontext)     the status body at each event webhook_events_filter selects
-"""
+"""The webhook dispatcher: the one part of webhooks that does I/O. It claims due deliveries from the
+store, POSTs them in the background (one job's events in order), retries with exponential backoff,
+and journals every attempt. What is sent, and when, comes from `plan`."""
 
 import asyncio
 import functools
-import ipaddress
 import logging
-from urllib.parse import urlsplit
 
 import httpx
 
-from mock_server import views
 from mock_server.clock import Clock, iso
-from mock_server.jobs.delivery import Delivery
-from mock_server.jobs.lifecycle import Job
 from mock_server.journal import Journal
 from mock_server.store.base import JobStore
+from mock_server.store.records import Delivery, Job
+from mock_server.webhooks.plan import body_for, planned_events
 
 log = logging.getLogger("flux_mock.webhooks")
-WEBHOOK_BODY_FIELDS = ("webhook_url", "webhook")
-WEBHOOK_HEADER = "X-Webhook-URL"
-
-
-def is_allowed_target(url: str, allowed_hosts: tuple[str, ...]) -> bool:
-    """http(s) only; loopback addresses and `localhost` always, other hosts only if listed (a name, a
-    `*.suffix` or a CIDR). Names are never resolved, so a listed name cannot be turned into another host."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
-    host = parts.hostname.lower()
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if host == "localhost" or (address is not None and address.is_loopback):
-        return True
-    for allowed in allowed_hosts:
-        allowed = allowed.lower()
-        if address is not None and "/" in allowed:
-            try:
-                if address in ipaddress.ip_network(allowed, strict=False):
-                    return True
-            except ValueError:
-                continue
-        elif allowed.startswith("*.") and host.endswith(allowed[1:]):
-            return True
-        elif host == allowed:
-            return True
-    return False
-
-
-def _event_times(job: Job) -> list[tuple[str, float | None]]:
-    return [("queued", job.created_at), ("processing", job.transitions[0]), (job.outcome.lower(), job.transitions[1])]
-
-
-def planned_events(job: Job) -> list[tuple[str, float]]:
-    """(event, due time) of every delivery this job asks for whose moment is known; in delivery order."""
-    webhook = job.webhook or {}
-    if not webhook:
-        return []
-    events = _event_times(job)
-    if webhook.get("form") == "webhook":
-        wanted = set(webhook.get("events") or ())
-        events = [(name, moment) for name, moment in events if name in wanted]
-    else:
-        events = events[-1:]
-    misbehave = webhook.get("misbehave") or {}
-    delay = float(misbehave.get("delay", 0))
-    known = [(name, moment + delay) for name, moment in events if moment is not None]
-    if misbehave.get("out_of_order") and job.transitions[1] is not None:
-        final = job.transitions[1] + delay
-        known = [(name, final + 0.001 * rank) for rank, (name, _) in enumerate(reversed(known))]
-    return known
-
-
-def body_for(job: Job, event: str) -> dict:
-    """What the webhook POSTs for this event: the answer a poll gives at that moment."""
-    base = job.webhook.get("base", "")
-    moment = dict(_event_times(job))[event]
-    if job.webhook.get("form") == "webhook_url":
-        return views.batch_body(job, moment, base)
-    return views.status_body(job, moment, base)
 
 
 class WebhookDispatcher:
@@ -112,7 +41,7 @@ class WebhookDispatcher:
         """Schedule every delivery of this job whose moment is now known (idempotent)."""
         added = False
         for event, due in planned_events(job):
-            added |= await self.deliveries.add_if_absent(Delivery(job.request_id, event, job.webhook["url"], due))
+            added |= await self.deliveries.add_if_absent(Delivery(job.request_id, event, job.webhook.url, due))
         if added:
             self.wake()
 
@@ -175,7 +104,7 @@ class WebhookDispatcher:
             if job is None:  # the job was reset away
                 return
             body = body_for(job, delivery.event)
-            misbehave = (job.webhook or {}).get("misbehave") or {}
+            misbehave = job.webhook.misbehave if job.webhook else {}
             delivery.attempts += 1
             status, error = await self._post(delivery.url, body)
             if delivery.attempts == 1 and misbehave.get("first_attempt_timeout") and error is None:

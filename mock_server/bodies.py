@@ -1,0 +1,43 @@
+"""Request bodies: read within a size limit, and decoded as strict RFC 8259 JSON, with a 4xx that names
+the problem for anything else."""
+
+import orjson
+
+from mock_server.errors import BadRequest, PayloadTooLarge
+
+JSON_TYPES = ("application/json",)
+
+
+async def read_json_body(receive, headers: dict[str, str], limit: int):
+    """The decoded JSON body; 413 beyond `limit` bytes (declared or sent), 400 for a wrong Content-Type."""
+    declared = headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise PayloadTooLarge(limit) if declared.isdigit() else BadRequest("Content-Length is not a number")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest("the client went away before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in JSON_TYPES:
+        raise BadRequest(f"Content-Type must be application/json, not {media_type or 'missing'}")
+    return parse_json(b"".join(chunks))
+
+
+def parse_json(raw: bytes):
+    """The decoded body; BadRequest naming the problem for anything that is not RFC 8259 JSON in UTF-8
+    (orjson refuses NaN, Infinity, numbers out of range, lone surrogates, a BOM, nesting beyond 1024)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        message = str(error)
+        if "UTF-8" in message and "BOM" not in message:
+            raise BadRequest(f"the request body is not valid UTF-8 ({message})") from None
+        raise BadRequest(f"malformed JSON: {message}") from None

@@ -1,0 +1,102 @@
+"""One request and its answer, as the mock sees them: made once by the app for every journaled request,
+filled by the pipeline's stages and the handler, and read once by the journal.
+
+`now` is the moment the answer describes: read from the clock when the exchange is made, and moved
+only by a stage that lets time pass (taking up the shared clock, a forced latency, a batch wait), so
+the status a client is given and the one the journal records are the same.
+"""
+
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from mock_server.spec import Operation
+
+if TYPE_CHECKING:
+    from mock_server.auth import Principal
+    from mock_server.routes import OperationRoute
+    from mock_server.state import MockState
+    from mock_server.validation import OperationValidator
+
+
+def header_dict(scope) -> dict[str, str]:
+    """The request's headers by lower-case name (the last of repeated ones), decoded as HTTP/1.1 text."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+@dataclass(eq=False)
+class Exchange:
+    scope: dict
+    receive: Any
+    mock: "MockState"
+    now: float
+    headers: dict[str, str]
+    path_params: dict[str, str] = field(default_factory=dict)
+    route: "OperationRoute | None" = None
+    started: float = field(default_factory=time.perf_counter)
+    # who is calling, and with what
+    principal: "Principal | None" = None
+    body: Any = None
+    params: dict = field(default_factory=dict)  # documented fields over the spec's defaults
+    # what the mock made of it
+    operation: Operation | None = None
+    validator: "OperationValidator | None" = None
+    variant: str | None = None
+    outcome: dict = field(default_factory=dict)  # the scenario rule's and Prefer's wishes for this call
+    rule: str | None = None  # id of the scenario rule that applied
+    violations: list[str] = field(default_factory=list)
+    undocumented_fields: list[str] = field(default_factory=list)
+    request_id: str | None = None
+    job_status: str | None = None
+    retry_after: float | None = None
+    status: int | None = None
+
+    @classmethod
+    def start(cls, scope, receive, mock: "MockState", path_params: dict) -> "Exchange":
+        return cls(scope=scope, receive=receive, mock=mock, now=mock.clock.now(), headers=header_dict(scope),
+                   path_params=path_params)
+
+    def enter(self, route: "OperationRoute") -> None:
+        """This request is for one of the spec's operations: its default operation, until a variant is chosen."""
+        self.route, self.operation, self.validator = route, route.operation, route.validators[None]
+
+    @property
+    def method(self) -> str:
+        return self.scope["method"]
+
+    @property
+    def path(self) -> str:
+        return self.scope["path"]
+
+    @property
+    def key(self) -> str | None:
+        return self.principal.key if self.principal is not None else None
+
+    @cached_property
+    def base(self) -> str:
+        """The public base URL the answer's links start with."""
+        return self.mock.base_url(self.scope)
+
+    def tick(self) -> None:
+        """Time passed during this exchange (a wait): the answer describes the moment after it."""
+        self.now = self.mock.clock.now()
+
+    def use_variant(self, name: str) -> None:
+        """Answer as the route's named variant: its operation and validator from here on."""
+        self.variant = name
+        self.operation = self.route.variants[name]
+        self.validator = self.route.validators[name]
+
+    def journal_entry(self) -> dict:
+        operation = self.operation
+        return {
+            "kind": "request", "epoch": self.now, "method": self.method, "path": self.path,
+            "operation_id": operation.operation_id if operation else None,
+            "operation_kind": operation.kind if operation else None, "variant": self.variant,
+            "key": self.key, "status": self.status or 500, "request_id": self.request_id,
+            "violations": self.violations, "undocumented_fields": self.undocumented_fields, "rule": self.rule,
+            "job_status": self.job_status, "retry_after": self.retry_after if self.status == 429 else None,
+            "user_agent": self.headers.get("user-agent", ""),
+            "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
+        }

@@ -1,0 +1,79 @@
+"""The records the stores keep: a job and a webhook delivery, with how each is written to a shared store.
+They live beside the store protocols, so `store/` depends on nothing above it; the lifecycle (`jobs/`)
+and the dispatcher (`webhooks/`) work on these records."""
+
+from dataclasses import asdict, dataclass, field, fields
+
+from mock_server.clock import iso
+from mock_server.webhooks.targets import WebhookRequest
+
+QUEUED, PROCESSING, COMPLETED, FAILED, ERROR = "QUEUED", "PROCESSING", "COMPLETED", "FAILED", "ERROR"
+TERMINAL = (COMPLETED, FAILED, ERROR)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job: QUEUED from `created_at`, PROCESSING from `transitions[0]`, `outcome` from `transitions[1]`
+    (a time is None until known). See jobs/lifecycle.py for what follows from that."""
+
+    request_id: str
+    operation_id: str
+    model_id: str
+    key: str
+    created_at: float
+    outcome: str = COMPLETED
+    error: str | None = None
+    mode: str = "time"
+    transitions: tuple[float | None, float | None] = (None, None)
+    polls: int = 0
+    media: tuple[str, ...] = ()
+    media_type: str = "image/png"
+    details: dict = field(default_factory=dict)
+    charged_micros: int = 0
+    webhook: WebhookRequest | None = None
+
+    def evolved(self, **changes) -> "Job":
+        """A copy with `changes`: dataclasses.replace, without its per-call field checks (hot path)."""
+        return Job(*[changes[name] if name in changes else getattr(self, name) for name in _JOB_FIELDS])
+
+    def to_dict(self) -> dict:
+        return {**{name: getattr(self, name) for name in _JOB_FIELDS},
+                "webhook": self.webhook.to_record() if self.webhook else None}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Job":
+        return cls(**{**data, "transitions": tuple(data["transitions"]), "media": tuple(data["media"]),
+                      "webhook": WebhookRequest.from_record(data.get("webhook"))})
+
+
+_JOB_FIELDS = tuple(f.name for f in fields(Job))
+
+
+@dataclass
+class Delivery:
+    """One webhook delivery: where, which event, when due, and every attempt so far."""
+
+    request_id: str
+    event: str
+    url: str
+    due: float
+    attempts: int = 0
+    state: str = "pending"  # pending, sending, delivered, failed
+    last_error: str | None = None
+    history: list = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return f"{self.request_id}:{self.event}"
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "request_id": self.request_id, "event": self.event, "url": self.url,
+                "due": iso(self.due), "attempts": self.attempts, "state": self.state, "last_error": self.last_error,
+                "history": self.history}
+
+    def to_record(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, data: dict) -> "Delivery":
+        return cls(**data)
