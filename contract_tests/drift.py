@@ -142,7 +142,7 @@ def _check_operation(target: Target, client: httpx.Client, operations: dict, ope
     polls = []
     if not differences and response.status_code < 300:
         polls = follow(client, operations, operation, response.status_code, response.json(), target.headers_for,
-                       polls=target.polls, interval=0 if target.in_process else target.poll_interval)
+                       polls=target.polls, interval=target.pause_between_polls)
     for poll in polls:
         differences += [Difference(poll.operation.operation_id, "invalid-flow", "status", "consistent", problem)
                         for problem in poll.problems]
@@ -168,7 +168,7 @@ def submit_operations() -> list[Operation]:
 def run_drift(target: Target, selected: list[str] | None = None) -> list[OperationReport]:
     operations = {op.operation_id: op for op in load_operations()}
     chosen = [op for op in submit_operations() if not selected or op.operation_id in selected]
-    with target.client() as client, contextlib.ExitStack() as stack:
+    with target.prepared(), target.client() as client, contextlib.ExitStack() as stack:
         receiver = stack.enter_context(webhook_receiver()) if target.is_flux_mock else None
         return [_check_operation(target, client, operations, op, receiver and f"{receiver.url}/{op.operation_id}")
                 for op in chosen]

@@ -13,30 +13,60 @@ import httpx
 READY = re.compile(r"serving \d+ operations on (http://127\.0\.0\.1:\d+)")
 
 
-@contextmanager
-def running_mock(*options: str, timeout: float = 20.0):
-    """Yield the base URL of a `flux-mock serve --port 0 OPTIONS...` process."""
-    command = [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", *options]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        deadline = time.monotonic() + timeout
-        line = process.stdout.readline()
+class MockProcess:
+    """`flux-mock serve --port 0 OPTIONS...`, started and waited for: `.url` answers once this returns.
+    A server that does not start raises RuntimeError with what it printed (its own error message)."""
+
+    def __init__(self, *options: str, timeout: float = 20.0) -> None:
+        command = [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", *options]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            self.url = self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout: float) -> str:
+        line = self.process.stdout.readline()
         match = READY.search(line)
         if not match:
-            raise RuntimeError(f"flux-mock did not start: {line!r} {process.stderr.read() if process.poll() else ''}")
-        url = match.group(1)
+            self.process.wait(timeout=timeout)
+            said = (line + self.process.stderr.read()).strip()
+            raise RuntimeError(f"flux-mock did not start (exit {self.process.returncode}): {said or 'no output'}")
+        url, deadline = match.group(1), time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 httpx.get(f"{url}/__admin/health", timeout=1.0)
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
-        yield url
+        return url
+
+    def terminate(self, timeout: float = 30.0) -> tuple[int, str]:
+        """SIGTERM, as a supervisor stops it; its exit code and everything it wrote to stderr."""
+        os.kill(self.process.pid, signal.SIGTERM)
+        try:
+            _, stderr = self.process.communicate(timeout=timeout)
+        finally:
+            self.stop()
+        return self.process.returncode, stderr
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream and not stream.closed:
+                stream.close()
+
+
+@contextmanager
+def running_mock(*options: str, timeout: float = 20.0):
+    """Yield the base URL of a `flux-mock serve --port 0 OPTIONS...` process."""
+    mock = MockProcess(*options, timeout=timeout)
+    try:
+        yield mock.url
     finally:
-        stop_process(process)
-        process.stdout.close()
-        process.stderr.close()
+        mock.stop()
 
 
 def stop_process(process: subprocess.Popen, grace: float = 10.0) -> None:

@@ -26,7 +26,6 @@ from mock_server.spec import VENDOR_SPECS, load_operations
 from mock_server.webhooks.targets import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER
 
 TARGET = Target.from_env()
-TARGET.prepare()
 OPERATIONS = {op.operation_id: op for op in load_operations()}
 GENERATED = settings(max_examples=TARGET.max_examples, deadline=None, database=None,
                      suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
@@ -57,7 +56,14 @@ RECEIVERS = []  # the session's receiver, for the state machine (which takes no 
 
 
 @pytest.fixture(scope="session", autouse=True)
-def receiver():
+def prepared_target():
+    """Wallets filled and jobs made fast on flux-mock for the run; its timing put back after."""
+    with TARGET.prepared():
+        yield TARGET
+
+
+@pytest.fixture(scope="session", autouse=True)
+def receiver(prepared_target):
     """Where flux-mock targets send webhooks (a live gateway keeps the URLs it is given)."""
     if not TARGET.is_flux_mock:
         yield None
@@ -134,7 +140,7 @@ def test_submit_is_followed_through_its_links_to_a_final_status(operation_id, re
         submitted = client.post(operation.path, json=body, headers={**TARGET.headers_for(operation), **extra})
         assert submitted.status_code in operation.documented_statuses and submitted.status_code < 300, submitted.text
         polls = follow(client, OPERATIONS, operation, submitted.status_code, submitted.json(), TARGET.headers_for,
-                       polls=TARGET.polls, interval=0 if TARGET.in_process else TARGET.poll_interval)
+                       polls=TARGET.polls, interval=TARGET.pause_between_polls)
         assert polls, f"no link of {operation_id} leads to a status operation"
         for poll in polls:
             assert poll.status_code == 200, poll.body

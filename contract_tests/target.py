@@ -8,11 +8,16 @@ configure the same suite module:
   FLUX_CHECK_MAX_SPEND   USD the run may spend at documented prices (default 0)
   FLUX_CHECK_MAX_EXAMPLES generated cases per operation and mode (default 20)
   FLUX_CHECK_POLLS       status polls to reach a final state (default 30)
-  FLUX_CHECK_POLL_INTERVAL seconds between polls over HTTP (default 0.5)
+  FLUX_CHECK_POLL_INTERVAL seconds between polls over HTTP (default 0.5; 0.02 against a flux-mock whose
+                         jobs the run made fast)
+
+Against flux-mock over HTTP the run makes jobs fast for its duration (QUEUED 0 s, PROCESSING 0.05 s)
+and puts the server's own timing back afterwards, so it does not wait on the default 3 s jobs.
 """
 
 import copy
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -25,6 +30,8 @@ from mock_server.spec import Operation, load_bundled, load_operations
 
 DEFAULT_KEY = "contract-test-key"
 IN_PROCESS_URL = "http://flux-mock.test"
+FAST_TIMING = {"mode": "time", "queued_for": 0.0, "processing_for": 0.05}
+FAST_POLL_INTERVAL = 0.02
 
 
 def in_process_app():
@@ -53,8 +60,9 @@ class Target:
     max_spend: float = 0.0
     max_examples: int = 20
     polls: int = 30
-    poll_interval: float = 0.5
+    poll_interval: float | None = None  # None: 0.5 s, or FAST_POLL_INTERVAL once flux-mock's jobs are fast
     budget: Budget = field(init=False)
+    jobs_made_fast: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.secret_key = self.secret_key or self.key
@@ -92,7 +100,7 @@ class Target:
             max_spend=float(environ.get("FLUX_CHECK_MAX_SPEND") or 0),
             max_examples=int(environ.get("FLUX_CHECK_MAX_EXAMPLES") or 20),
             polls=int(environ.get("FLUX_CHECK_POLLS") or 30),
-            poll_interval=float(environ.get("FLUX_CHECK_POLL_INTERVAL") or 0.5),
+            poll_interval=float(environ["FLUX_CHECK_POLL_INTERVAL"]) if environ.get("FLUX_CHECK_POLL_INTERVAL") else None,
         )
 
     @property
@@ -107,13 +115,34 @@ class Target:
     def app(self):
         return in_process_app() if self.in_process else None
 
-    def prepare(self) -> None:
-        """Against flux-mock over HTTP: fill the run's wallets, so generated traffic never meets a 402 it
-        did not ask for. Nothing is done anywhere else."""
+    @property
+    def pause_between_polls(self) -> float:
+        """Seconds between two status polls: none in-process (the clock is the mock's), else as configured."""
+        if self.in_process:
+            return 0.0
+        if self.poll_interval is not None:
+            return self.poll_interval
+        return FAST_POLL_INTERVAL if self.jobs_made_fast else 0.5
+
+    @contextmanager
+    def prepared(self):
+        """Against flux-mock over HTTP: fill the run's wallets (generated traffic never meets a 402 it did not
+        ask for) and make its jobs fast; the server's own timing is put back afterwards. Nothing is done
+        anywhere else."""
         if not self.is_flux_mock or self.in_process:
+            yield self
             return
-        for key in {self.key, self.secret_key}:
-            httpx.put(f"{self.url}/__admin/wallets/{key}", json={"balance": 1_000_000}, timeout=5)
+        with httpx.Client(base_url=f"{self.url}/__admin", timeout=5) as admin:
+            for key in {self.key, self.secret_key}:
+                admin.put(f"/wallets/{key}", json={"balance": 1_000_000})
+            saved = admin.get("/timing")
+            self.jobs_made_fast = saved.is_success and admin.put("/timing", json=FAST_TIMING).is_success
+            try:
+                yield self
+            finally:
+                if self.jobs_made_fast:
+                    admin.put("/timing", json=saved.json())
+                    self.jobs_made_fast = False
 
     def headers_for(self, operation: Operation) -> dict[str, str]:
         """The key headers of the operation's first security alternative."""

@@ -8,7 +8,6 @@ the status a client is given and the one the journal records are the same.
 
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from mock_server.spec import Operation
@@ -25,7 +24,7 @@ def header_dict(scope) -> dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Exchange:
     scope: dict
     receive: Any
@@ -38,19 +37,20 @@ class Exchange:
     # who is calling, and with what
     principal: "Principal | None" = None
     body: Any = None
-    params: dict = field(default_factory=dict)  # documented fields over the spec's defaults
+    params: dict = field(default_factory=dict)  # documented fields over the spec's defaults, once validated
     # what the mock made of it
     operation: Operation | None = None
     validator: "OperationValidator | None" = None
     variant: str | None = None
     outcome: dict = field(default_factory=dict)  # the scenario rule's and Prefer's wishes for this call
     rule: str | None = None  # id of the scenario rule that applied
-    violations: list[str] = field(default_factory=list)
-    undocumented_fields: list[str] = field(default_factory=list)
+    violations: list[str] = ()
+    undocumented_fields: list[str] = ()
     request_id: str | None = None
     job_status: str | None = None
     retry_after: float | None = None
     status: int | None = None
+    _base: str | None = None
 
     @classmethod
     def start(cls, scope, receive, mock: "MockState", path_params: dict) -> "Exchange":
@@ -73,10 +73,12 @@ class Exchange:
     def key(self) -> str | None:
         return self.principal.key if self.principal is not None else None
 
-    @cached_property
+    @property
     def base(self) -> str:
-        """The public base URL the answer's links start with."""
-        return self.mock.base_url(self.scope)
+        """The public base URL the answer's links start with (worked out once)."""
+        if self._base is None:
+            self._base = self.mock.base_url(self.scope)
+        return self._base
 
     def tick(self) -> None:
         """Time passed during this exchange (a wait): the answer describes the moment after it."""
@@ -95,7 +97,8 @@ class Exchange:
             "operation_id": operation.operation_id if operation else None,
             "operation_kind": operation.kind if operation else None, "variant": self.variant,
             "key": self.key, "status": self.status or 500, "request_id": self.request_id,
-            "violations": self.violations, "undocumented_fields": self.undocumented_fields, "rule": self.rule,
+            "violations": list(self.violations), "undocumented_fields": list(self.undocumented_fields),
+            "rule": self.rule,
             "job_status": self.job_status, "retry_after": self.retry_after if self.status == 429 else None,
             "user_agent": self.headers.get("user-agent", ""),
             "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),

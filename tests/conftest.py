@@ -1,4 +1,4 @@
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import httpx
 import pytest
@@ -11,10 +11,21 @@ KEY = {"Ocp-Apim-Subscription-Key": "test-key"}
 
 
 @pytest.fixture(scope="session")
-def mock_url():
-    """One real flux-mock for the session, with its embedded defaults."""
-    with running_mock() as url:
-        yield url
+def configured_mock(tmp_path_factory):
+    """A factory: `configured_mock(config_text)` is the base URL of a real flux-mock started with that config
+    file text (one process per distinct text for the whole session, each stopped by its PID at the end)."""
+    started: dict[str, str] = {}
+    with ExitStack() as stack:
+        def start(config: str = "") -> str:
+            if config not in started:
+                options = []
+                if config:
+                    path = tmp_path_factory.mktemp("config") / "flux-mock.yaml"
+                    path.write_text(config)
+                    options = ["--config", str(path)]
+                started[config] = stack.enter_context(running_mock(*options))
+            return started[config]
+        yield start
 
 
 @contextmanager
@@ -25,13 +36,10 @@ def reset_client(url: str):
         yield client
 
 
-@contextmanager
-def mock_with_config(tmp_path_factory, config: str):
-    """A real flux-mock started with this config file text."""
-    path = tmp_path_factory.mktemp("config") / "flux-mock.yaml"
-    path.write_text(config)
-    with running_mock("--config", str(path)) as url:
-        yield url
+@pytest.fixture(scope="session")
+def mock_url(configured_mock):
+    """One real flux-mock for the session, with its embedded defaults."""
+    return configured_mock()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from contract_tests.drift import body_differences
 from mock_server.app import create_app
 from mock_server.settings import KeyConfig, Settings, Timing
 from tests.foreign_server import Rewriting, serving
-from contract_tests.process import running_mock
 
 KEY = "contract-test-key"
 
@@ -38,14 +37,15 @@ def test_suite_passes_in_process():
     assert " passed" in result.stdout and "failed" not in result.stdout
 
 
-def test_check_passes_against_flux_mock_serve_and_writes_junit(tmp_path):
-    report = tmp_path / "junit.xml"
-    with running_mock("--queued-for", "0", "--processing-for", "0.1") as url:
-        result = flux_mock("check", "--base-url", url, "--report", str(report), "--max-examples", "8")
+def test_check_passes_against_flux_mock_serve_and_writes_junit(tmp_path, api, mock_url):
+    report, url = tmp_path / "junit.xml", mock_url
+    result = flux_mock("check", "--base-url", url, "--report", str(report), "--max-examples", "8")
     assert result.returncode == 0, result.stdout[-3000:]
     assert f"flux-mock check: {url} (flux-mock)" in result.stdout
     suite = ElementTree.parse(report).getroot().find("testsuite")
     assert int(suite.get("tests")) >= 40 and suite.get("failures") == "0" and suite.get("errors") == "0"
+    assert api.get("/__admin/timing").json() == {"mode": "time", "queued_for": 1.0, "processing_for": 2.0,
+                                                 "sync_latency": 0.0}, "the server's own timing is put back"
 
 
 def test_check_fails_and_names_the_failure_against_a_server_that_breaks_the_contract():
@@ -78,9 +78,8 @@ def test_cost_guard_skips_paid_operations_unless_allowed_and_stays_within_max_sp
     assert "has no documented price" in allowed.stdout
 
 
-def test_drift_reports_nothing_against_flux_mock_serve(tmp_path):
-    with running_mock("--queued-for", "0", "--processing-for", "0.1") as url:
-        result = flux_mock("drift", "--base-url", url, "--report-json", str(tmp_path / "drift.json"))
+def test_drift_reports_nothing_against_flux_mock_serve(tmp_path, api, mock_url):
+    result = flux_mock("drift", "--base-url", mock_url, "--report-json", str(tmp_path / "drift.json"))
     assert result.returncode == 0, result.stdout
     assert "0 of 16 operations drifted" in result.stderr
     reports = json.loads((tmp_path / "drift.json").read_text())

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.conftest import mock_with_config, reset_client
+from tests.conftest import reset_client
 
 CONFIG = """
 keys:
@@ -26,15 +26,10 @@ def key(name: str) -> dict:
     return {"Ocp-Apim-Subscription-Key": name}
 
 
-@pytest.fixture(scope="module")
-def configured_url(tmp_path_factory):
-    with mock_with_config(tmp_path_factory, CONFIG) as url:
-        yield url
-
-
 @pytest.fixture
-def api(configured_url):
-    with reset_client(configured_url) as client:
+def api(configured_mock):
+    """A client of this module's configured mock, reset before each test."""
+    with reset_client(configured_mock(CONFIG)) as client:
         yield client
 
 

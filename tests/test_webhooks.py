@@ -1,11 +1,7 @@
 """Webhook delivery against a real receiver: every form, retries, refusals, misbehaviour, shutdown."""
 
-import os
-import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,8 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from contract_tests.process import MockProcess
 from mock_server.webhooks.targets import is_allowed_target
-from tests.conftest import mock_with_config, reset_client
+from tests.conftest import reset_client
 
 KEY = {"Ocp-Apim-Subscription-Key": "hook-key"}
 KONTEXT = "/flux-kontext-restore-image/v1/flux-kontext-restore-image/generate"
@@ -25,15 +22,10 @@ webhooks: {max_attempts: 3, backoff: 0.05, timeout: 2}
 """
 
 
-@pytest.fixture(scope="module")
-def mock(tmp_path_factory):
-    with mock_with_config(tmp_path_factory, CONFIG) as url:
-        yield url
-
-
 @pytest.fixture
-def api(mock):
-    with reset_client(mock) as client:
+def api(configured_mock):
+    """A client of this module's configured mock, reset before each test."""
+    with reset_client(configured_mock(CONFIG)) as client:
         yield client
 
 
@@ -196,11 +188,9 @@ def test_a_hanging_receiver_never_blocks_request_handling(api):
 
 
 def test_shutdown_finishes_due_deliveries_and_reports_the_rest(receiver):
-    process = subprocess.Popen([sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--queued-for", "0",
-                                "--processing-for", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    mock = MockProcess("--queued-for", "0", "--processing-for", "0")
     try:
-        url = re.search(r"on (http://\S+) ", process.stdout.readline()).group(1)
+        url = mock.url
         httpx.post(f"{url}/flux-dev/v1/dev/textToImage", json={"prompt": "x"},
                    headers={**KEY, "X-Webhook-URL": f"{receiver.url}/at-shutdown"})
         httpx.post(f"{url}/flux-dev/v1/dev/textToImage", json={"prompt": "later"},
@@ -210,13 +200,10 @@ def test_shutdown_finishes_due_deliveries_and_reports_the_rest(receiver):
         httpx.post(f"{url}/flux-dev/v1/dev/textToImage", json={"prompt": "delayed"},
                    headers={**KEY, "X-Webhook-URL": f"{receiver.url}/delayed"})
         receiver.wait_for(1, "/at-shutdown")
-        os.kill(process.pid, signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
+        returncode, stderr = mock.terminate(timeout=30)
     finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
-    assert process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after its graceful shutdown
+        mock.stop()
+    assert returncode in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after its graceful shutdown
     assert receiver.bodies("/duplicated") == [receiver.bodies("/duplicated")[0]] * 2, "due deliveries were finished"
     assert "1 webhook deliveries not finished at shutdown" in stderr and "/delayed" in stderr
     assert receiver.bodies("/delayed") == []

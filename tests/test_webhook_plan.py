@@ -1,0 +1,72 @@
+"""Webhook planning, pure: which events a job sends, when each is due, what each POSTs; and how a request's
+three documented forms become one WebhookRequest."""
+
+import pytest
+
+from mock_server import views
+from mock_server.store.records import Job
+from mock_server.webhooks.plan import body_for, planned_events
+from mock_server.webhooks.targets import WebhookRequest
+
+BASE = "http://mock.test"
+
+
+def job(webhook, outcome="COMPLETED", transitions=(101.0, 103.0)) -> Job:
+    return Job(request_id="m_1", operation_id="op", model_id="m", key="k", created_at=100.0, outcome=outcome,
+               transitions=transitions, media=("/media/0123456789abcdef/64x64-0.png",), webhook=webhook)
+
+
+def hook(form="X-Webhook-URL", events=(), **misbehave) -> WebhookRequest:
+    return WebhookRequest(url="http://127.0.0.1:9/h", form=form, base=BASE, events=events, misbehave=misbehave)
+
+
+def test_a_job_without_a_webhook_plans_nothing():
+    assert planned_events(job(None)) == []
+
+
+def test_the_header_and_batch_forms_send_the_final_event_once_it_is_known():
+    assert planned_events(job(hook())) == [("completed", 103.0)]
+    assert planned_events(job(hook(form="webhook_url"), outcome="FAILED")) == [("failed", 103.0)]
+    assert planned_events(job(hook(), transitions=(101.0, None))) == []
+
+
+def test_the_events_form_sends_what_its_filter_selects_in_order():
+    everything = hook(form="webhook", events=("queued", "processing", "completed"))
+    assert planned_events(job(everything)) == [("queued", 100.0), ("processing", 101.0), ("completed", 103.0)]
+    assert planned_events(job(everything, transitions=(None, None))) == [("queued", 100.0)]
+    only_failures = hook(form="webhook", events=("failed", "error"))
+    assert planned_events(job(only_failures)) == [] and planned_events(job(only_failures, "ERROR")) == [
+        ("error", 103.0)]
+
+
+def test_misbehaviour_delays_and_reverses_deliveries():
+    assert planned_events(job(hook(delay=30))) == [("completed", 133.0)]
+    reversed_order = hook(form="webhook", events=("queued", "processing", "completed"), out_of_order=True)
+    assert [event for event, _ in planned_events(job(reversed_order))] == ["completed", "processing", "queued"]
+    assert [due for _, due in planned_events(job(reversed_order))] == [103.0, 103.001, 103.002]
+
+
+def test_each_event_posts_the_answer_a_poll_gives_at_that_moment():
+    events_job = job(hook(form="webhook", events=("queued", "completed")))
+    assert body_for(events_job, "queued") == views.status_body(events_job, 100.0, BASE)
+    assert body_for(events_job, "queued")["status"] == "QUEUED"
+    assert body_for(events_job, "completed")["output"]["media_url"] == [BASE + events_job.media[0]]
+    batch_job = job(hook(form="webhook_url"))
+    assert body_for(batch_job, "completed") == views.batch_body(batch_job, 103.0, BASE)
+
+
+@pytest.mark.parametrize("header, params, expected", [
+    (None, {}, None),
+    ("http://127.0.0.1/a", {"webhook": "http://127.0.0.1/b"}, ("http://127.0.0.1/a", "X-Webhook-URL", ())),
+    (None, {"webhook": "http://127.0.0.1/b"}, ("http://127.0.0.1/b", "webhook", ("completed", "failed", "error"))),
+    (None, {"webhook": "http://127.0.0.1/b", "webhook_events_filter": ["queued"]},
+     ("http://127.0.0.1/b", "webhook", ("queued",))),
+    (None, {"webhook_url": "http://127.0.0.1/c"}, ("http://127.0.0.1/c", "webhook_url", ())),
+])
+def test_a_request_asks_for_at_most_one_webhook_header_first(header, params, expected):
+    found = WebhookRequest.of(header, params, BASE, {"duplicate": True})
+    if expected is None:
+        assert found is None
+    else:
+        assert (found.url, found.form, found.events) == expected and found.misbehave == {"duplicate": True}
+        assert WebhookRequest.from_record(found.to_record()) == found
