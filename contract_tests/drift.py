@@ -20,7 +20,8 @@ JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "nu
 @dataclass(frozen=True)
 class Difference:
     operation_id: str
-    kind: str  # undocumented-status, missing-field, extra-field, changed-type, unknown-value, changed-header, ...
+    kind: str  # undocumented-status, missing-field, extra-field, changed-type, unknown-value, changed-header,
+    # missing-header, changed-content-type, invalid-flow, media-unavailable
     where: str
     expected: str
     found: str
@@ -100,6 +101,8 @@ def response_differences(operation: Operation, response: httpx.Response) -> list
     found = []
     for name, header in (documented.get("headers") or {}).items():
         value = response.headers.get(name)
+        if value is None and header.get("required"):
+            found.append(Difference(op_id, "missing-header", f"header {name}", "present (required)", "absent"))
         if value is not None and header.get("schema", {}).get("type") == "integer" and not value.strip().isdigit():
             found.append(Difference(op_id, "changed-header", f"header {name}", "integer", value))
     if "application/json" in (documented.get("content") or {}):
@@ -118,7 +121,7 @@ def response_differences(operation: Operation, response: httpx.Response) -> list
 @dataclass
 class OperationReport:
     operation_id: str
-    outcome: str  # checked, skipped
+    outcome: str  # checked, skipped, unreachable (a network failure: never drift)
     note: str = ""
     differences: tuple[Difference, ...] = ()
 
@@ -126,26 +129,30 @@ class OperationReport:
 def _check_operation(target: Target, client: httpx.Client, operations: dict, operation: Operation,
                      webhook_url: str | None) -> OperationReport:
     body = request_example(operation.operation_id)
-    if webhook_url:  # flux-mock refuses the pages' placeholder hosts; a live gateway gets them as documented
+    if webhook_url:  # flux-mock delivers only to loopback; a live gateway gets the URLs as documented
         body = with_webhook(body, webhook_url)
     try:
         target.budget.spend(operation, body)
     except BudgetExceeded as reason:
         return OperationReport(operation.operation_id, "skipped", f"cost guard: {reason}")
     try:
-        response = client.post(operation.path, json=body,
-                               headers={**target.headers_for(operation), **variant_headers(operation)})
-    except httpx.HTTPError as error:
-        return OperationReport(operation.operation_id, "checked", differences=(
-            Difference(operation.operation_id, "unreachable", "request", "an answer", str(error) or type(error).__name__),))
+        return _compare(target, client, operations, operation, body)
+    except httpx.TransportError as error:  # a network failure is never drift
+        return OperationReport(operation.operation_id, "unreachable", f"not reached: {type(error).__name__}: "
+                               f"{error or 'no answer'}")
+
+
+def _compare(target: Target, client: httpx.Client, operations: dict, operation: Operation, body) -> OperationReport:
+    response = client.post(operation.path, json=body,
+                           headers={**target.headers_for(operation), **variant_headers(operation)})
     differences = response_differences(operation, response)
     polls = []
     if not differences and response.status_code < 300:
         polls = follow(client, operations, operation, response.status_code, response.json(), target.headers_for,
                        polls=target.polls, interval=target.pause_between_polls)
     for poll in polls:
-        differences += [Difference(poll.operation.operation_id, "invalid-flow", "status", "consistent", problem)
-                        for problem in poll.problems]
+        differences += [Difference(poll.operation.operation_id, "invalid-flow", problem.field, problem.expected,
+                                   problem.got) for problem in poll.problems]
         if poll.status_code not in poll.operation.documented_statuses:
             differences.append(Difference(poll.operation.operation_id, "undocumented-status", "status",
                                           "documented", str(poll.status_code)))
@@ -154,8 +161,10 @@ def _check_operation(target: Target, client: httpx.Client, operations: dict, ope
             differences += [Difference(poll.operation.operation_id, *d) for d in body_differences(schema, poll.body)]
     final = polls[-1].body if polls else (response.json() if response.status_code < 300 else None)
     for url in media_urls(final):
-        if client.get(url).status_code != 200:
-            differences.append(Difference(operation.operation_id, "media-unavailable", url, "200", "not 200"))
+        media = client.get(url)
+        if media.status_code != 200 or not media.content:
+            differences.append(Difference(operation.operation_id, "media-unavailable", url, "200 with content",
+                                          f"{media.status_code}, {len(media.content)} bytes"))
     note = f"{len(polls)} status answers" if polls else ""
     return OperationReport(operation.operation_id, "checked", note, tuple(dict.fromkeys(differences)))
 
@@ -182,9 +191,11 @@ def to_markdown(reports: list[OperationReport], target: Target) -> str:
     drifted = [r for r in reports if r.differences]
     lines = [f"# API drift report: {target.url}", "",
              f"{len(reports)} operations, {len(drifted)} drifted, "
-             f"{sum(r.outcome == 'skipped' for r in reports)} skipped; spent ${target.budget.spent:g}.", ""]
+             f"{sum(r.outcome == 'skipped' for r in reports)} skipped, "
+             f"{sum(r.outcome == 'unreachable' for r in reports)} not reached; spent ${target.budget.spent:g}.", ""]
     for report in reports:
-        mark = "DRIFT" if report.differences else ("skipped" if report.outcome == "skipped" else "ok")
+        mark = "DRIFT" if report.differences else {"skipped": "skipped", "unreachable": "NOT REACHED"}.get(
+            report.outcome, "ok")
         lines.append(f"## {report.operation_id}: {mark}" + (f" ({report.note})" if report.note else ""))
         lines += [f"- `{d.operation_id}` {d.line()}" for d in report.differences]
         lines.append("")

@@ -3,7 +3,8 @@
 import time
 from dataclasses import dataclass
 
-from contract_tests.checks import BODY_PROBLEMS, JobHistory, is_final
+from contract_tests.checks import JobHistory, body_problems, is_final
+from contract_tests.failures import Problem
 from mock_server.spec import Operation
 
 
@@ -12,7 +13,9 @@ class Poll:
     operation: Operation
     status_code: int
     body: object
-    problems: tuple[str, ...]
+    problems: tuple[Problem, ...]
+    url: str = ""
+    request: object = None  # the poll's JSON body, if it had one
 
 
 def _resolve(expression, body):
@@ -39,27 +42,35 @@ def poll_request(link: dict, body) -> tuple[str, dict, object]:
     return link["operationId"], params, request_body
 
 
+def _poll(client, operation: Operation, path: str, headers: dict, request_body, job: str,
+          history: JobHistory) -> Poll:
+    response = client.request(operation.method, path, headers=headers, json=request_body)
+    answer = response.json() if response.headers.get("content-type", "").startswith("application/json") \
+        else response.text
+    problems = []
+    if response.status_code == 200:
+        problems = body_problems(operation.kind, answer) + history.observe(job, answer)
+    return Poll(operation, response.status_code, answer, tuple(problems), str(response.request.url), request_body)
+
+
 def follow(client, operations: dict[str, Operation], submitted: Operation, status_code: int, body, headers_for,
            polls: int, interval: float, history: JobHistory | None = None) -> list[Poll]:
-    """Poll the linked status operation until a final status (or `polls` answers); every answer is checked."""
+    """Poll the linked status operation until a final status (or `polls` answers), then once more: a final
+    status never changes. Every answer is checked."""
     history = history or JobHistory()
     answers = []
     for link in links_of(submitted, status_code):
         op_id, params, request_body = poll_request(link, body)
         operation = operations[op_id]
-        path = operation.path.format(**params)
+        path, job = operation.path.format(**params), str(params or request_body)
         for attempt in range(polls):
-            response = client.request(operation.method, path, headers=headers_for(operation), json=request_body)
-            answer = response.json() if response.headers.get("content-type", "").startswith("application/json") \
-                else response.text
-            problems = list(BODY_PROBLEMS.get(operation.kind, lambda b: [])(answer)) if response.status_code == 200 else []
-            if response.status_code == 200:
-                problems += history.observe(str(params or request_body), answer)
-            answers.append(Poll(operation, response.status_code, answer, tuple(problems)))
-            if response.status_code != 200 or is_final(answer):
+            answers.append(_poll(client, operation, path, headers_for(operation), request_body, job, history))
+            if answers[-1].status_code != 200 or is_final(answers[-1].body):
                 break
             if interval and attempt + 1 < polls:
                 time.sleep(interval)
+        if answers and answers[-1].status_code == 200 and is_final(answers[-1].body):
+            answers.append(_poll(client, operation, path, headers_for(operation), request_body, job, history))
     return answers
 
 

@@ -49,13 +49,17 @@ class FluxMock:
         params = {"operation_id": operation_id} if operation_id else {}
         return self._call("GET", "/journal", params=params)["entries"]
 
-    def client_report(self, min_poll_interval: float | None = None) -> dict:
-        params = {"min_poll_interval": min_poll_interval} if min_poll_interval is not None else {}
-        return self._call("GET", "/client-report", params=params)
+    def client_report(self, min_poll_interval: float | None = None, key: str | None = None, since: str | None = None,
+                      allow_undocumented: bool = False) -> dict:
+        """The mock's judgement of the client's traffic: violations, findings and a summary."""
+        given = {"min_poll_interval": min_poll_interval, "key": key, "since": since,
+                 "allow_undocumented": "true" if allow_undocumented else None}
+        return self._call("GET", "/client-report", params={k: v for k, v in given.items() if v is not None})
 
-    def assert_no_violations(self, min_poll_interval: float | None = None) -> None:
-        """Fail, naming each one, if the client sent a request the spec does not allow or misbehaved."""
-        problems = format_report(self.client_report(min_poll_interval))
+    def assert_no_violations(self, min_poll_interval: float | None = None, allow_undocumented: bool = False) -> None:
+        """Fail, naming each one, if the client sent a request the spec does not allow or misbehaved
+        (undocumented fields included, unless `allow_undocumented`)."""
+        problems = format_report(self.client_report(min_poll_interval, allow_undocumented=allow_undocumented))
         if problems:
             raise AssertionError("the client broke the API contract:\n" + "\n".join(problems))
 
@@ -64,7 +68,14 @@ class FluxMock:
 
 
 def format_report(report: dict) -> list[str]:
-    lines = [f"- #{e['seq']} {e['method']} {e['path']} -> {e['status']}: {'; '.join(e['violations'])}"
-             for e in report["violations"]]
-    lines += [f"- #{f['seq']} {f['kind']}: {f['path']}: {f['detail']}" for f in report["findings"]]
+    """One line per violation and finding, then the summary; nothing when the client kept to the contract."""
+    lines = [f"- #{e['seq']} violation: {e['method']} {e['path']} -> {e['status']} ({e.get('operation_id')}, key "
+             f"{e.get('key')}): {'; '.join(e['violations'])}" for e in report["violations"]]
+    lines += [f"- #{f['seq']} {f['kind']}: {f['path']} (key {f.get('key')}): {f['detail']}"
+              for f in report["findings"]]
+    summary = report.get("summary") or {}
+    if lines and summary:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(summary["by_kind"].items()))
+        operations = ", ".join(f"{name} {count}" for name, count in sorted(summary["by_operation"].items()))
+        lines += ["", f"summary: {summary['total']} in all: {kinds}", f"by operation: {operations}"]
     return lines

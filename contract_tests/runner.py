@@ -1,14 +1,56 @@
-"""`flux-mock check` and `flux-mock drift`: options in, suite or drift run out, an exit code back."""
+"""`flux-mock check`, `drift` and `report`: options in, a run out, one exit code back, the same for all three:
+
+    0  clean            1  contract failure or drift
+    2  usage error      3  target unreachable (one line: `cannot reach URL: reason`)
+
+A network failure is never a contract failure and never drift. Errors are one line, never a traceback.
+"""
 
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
+from contract_tests.check_report import CheckReporter
 from contract_tests.drift import run_drift, to_json, to_markdown
 from contract_tests.mock_client import FluxMock, format_report
 from contract_tests.target import Target
+from mock_server.exit_codes import CLEAN, FAILED, UNREACHABLE, Unreachable, UsageError
+from mock_server.spec import load_operations
+
+
+def _reason(error: Exception) -> str:
+    cause = error
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__
+    return str(cause) or str(error) or type(error).__name__
+
+
+def reach(url: str) -> str:
+    """The URL without a trailing slash, once it answers anything over HTTP; UsageError / Unreachable if not.
+    It asks for flux-mock's health page: the admin API is not journaled, and any other server answers too."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--base-url must be an http(s) URL, not {url!r}")
+    try:
+        httpx.get(f"{url.rstrip('/')}/__admin/health", timeout=10)
+    except httpx.TransportError as error:
+        raise Unreachable(f"cannot reach {url}: {_reason(error)}") from None
+    return url.rstrip("/")
+
+
+def chosen_operations(wanted: list[str] | None) -> list[str] | None:
+    """The --operation ids, each a documented operationId (else a usage error listing them)."""
+    if not wanted:
+        return None
+    known = [op.operation_id for op in load_operations()]
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise UsageError(f"unknown --operation {', '.join(unknown)}; documented: {', '.join(known)}")
+    return wanted
 
 
 def target_environment(args) -> dict[str, str]:
@@ -16,36 +58,40 @@ def target_environment(args) -> dict[str, str]:
         "FLUX_CHECK_BASE_URL": args.base_url, "FLUX_CHECK_KEY": args.key, "FLUX_CHECK_SECRET_KEY": args.secret_key,
         "FLUX_CHECK_ALLOW_PAID": "1" if args.allow_paid else "0", "FLUX_CHECK_MAX_SPEND": str(args.max_spend),
         "FLUX_CHECK_MAX_EXAMPLES": str(getattr(args, "max_examples", None) or ""),
+        "FLUX_CHECK_OPERATIONS": ",".join(getattr(args, "operation", None) or []),
     }
     return {name: value for name, value in values.items() if value}
 
 
-class _Summary:
-    """Adds the target and the money spent to pytest's closing summary."""
-
-    def pytest_terminal_summary(self, terminalreporter):
-        from contract_tests import suite
-
-        target = suite.TARGET
-        kind = "flux-mock" if target.is_flux_mock else "not flux-mock: cost guard on"
-        limit = "unlimited" if target.budget.limit == float("inf") else f"${target.budget.limit:g}"
-        terminalreporter.write_line(f"flux-mock check: {target.url} ({kind}); spent ${target.budget.spent:g} "
-                                    f"of {limit} at documented prices")
+def _prepare_target(args) -> Target:
+    """Check the target answers and the options fit it; put them where the suite reads them."""
+    chosen_operations(args.operation)
+    args.base_url = reach(args.base_url)
+    os.environ.update(target_environment(args))
+    target = Target.from_env()
+    if not target.is_flux_mock and not (args.key or "").strip():
+        raise UsageError(f"--key is needed: {args.base_url} is not flux-mock (no /__admin/health), so calls need "
+                         "a real key")
+    return target
 
 
 def run_check(args) -> int:
-    os.environ.update(target_environment(args))
-    options = ["--pyargs", "contract_tests.suite", "-p", "no:cacheprovider", "-o", "console_output_style=count",
-               "-rfEs", "--tb=short", "--no-header"]
+    target = _prepare_target(args)
+    reporter = CheckReporter(target, sys.stdout)
+    options = ["--pyargs", "contract_tests.suite", "-p", "no:cacheprovider", "-p", "no:terminal",
+               "-W", "ignore"]
+    code = pytest.main(options, plugins=[reporter])
     if args.report:
-        options += ["--junitxml", str(Path(args.report).resolve())]
-    code = pytest.main(options, plugins=[_Summary()])
-    return 0 if code == pytest.ExitCode.OK else 1
+        reporter.write_junit(Path(args.report))
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise UsageError(f"the suite could not run (pytest exit {int(code)})")
+    if reporter.failed:
+        return FAILED
+    return UNREACHABLE if reporter.unreachable else CLEAN
 
 
 def run_drift_command(args) -> int:
-    os.environ.update(target_environment(args))
-    target = Target.from_env()
+    target = _prepare_target(args)
     reports = run_drift(target, args.operation or None)
     markdown = to_markdown(reports, target)
     print(markdown)
@@ -54,12 +100,29 @@ def run_drift_command(args) -> int:
     if args.report_json:
         Path(args.report_json).write_text(to_json(reports))
     drifted = sum(bool(report.differences) for report in reports)
-    print(f"flux-mock drift: {drifted} of {len(reports)} operations drifted", file=sys.stderr)
-    return 1 if drifted else 0
+    unreachable = sum(report.outcome == "unreachable" for report in reports)
+    print(f"flux-mock drift: {drifted} of {len(reports)} operations drifted"
+          + (f"; {unreachable} not reached (network, not drift)" if unreachable else ""), file=sys.stderr)
+    return FAILED if drifted else (UNREACHABLE if unreachable else CLEAN)
 
 
 def run_report(args) -> int:
-    mock = FluxMock(args.base_url, args.admin_token)
-    lines = format_report(mock.client_report(args.min_poll_interval))
+    url = reach(args.base_url)
+    mock = FluxMock(url, args.admin_token)
+    try:
+        report = mock.client_report(args.min_poll_interval, key=args.key, since=args.since,
+                                    allow_undocumented=args.allow_undocumented)
+    except httpx.HTTPStatusError as error:
+        status = error.response.status_code
+        if status == 403:
+            raise UsageError(f"the admin API of {url} refused the report: pass its --admin-token") from None
+        if status == 404:
+            raise UsageError(f"{url} is not flux-mock (it has no /__admin/client-report)") from None
+        raise UsageError(f"{url}/__admin/client-report answered {status}: {error.response.text[:200]}") from None
+    except httpx.TransportError as error:
+        raise Unreachable(f"cannot reach {url}: {_reason(error)}") from None
+    finally:
+        mock.close()
+    lines = format_report(report)
     print("\n".join(lines) if lines else "no violations: every journaled request kept to the contract")
-    return 1 if lines else 0
+    return FAILED if lines else CLEAN

@@ -11,7 +11,8 @@ against flux-mock the webhook URLs of generated and documented requests are poin
 on this machine; a live gateway gets them as generated.
 """
 
-import jsonschema_rs
+from collections import Counter
+
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.specs.openapi.checks import ignored_auth
@@ -19,7 +20,9 @@ from schemathesis.specs.openapi.checks import ignored_auth
 from contract_tests import checks  # noqa: F401  (registers the async-aware schemathesis checks)
 from contract_tests.budget import BudgetExceeded
 from contract_tests.examples import request_example, with_webhook
-from contract_tests.links import follow, links_of, media_urls
+from contract_tests.failures import raise_all
+from contract_tests.flow import check_media, check_webhook, submit_and_follow
+from contract_tests.links import links_of
 from contract_tests.receiver import webhook_receiver
 from contract_tests.target import Target, variant_headers
 from mock_server.spec import VENDOR_SPECS, load_operations
@@ -34,11 +37,18 @@ MAIN_SPEC, VARIANT_SPEC = VENDOR_SPECS  # the second holds page 002's older shap
 positive = TARGET.schema(MAIN_SPEC, "positive")
 negative = TARGET.schema(MAIN_SPEC, "negative")
 legacy = TARGET.schema(VARIANT_SPEC, "positive")
+if TARGET.operations:  # flux-mock check --operation ID ...
+    positive, negative, legacy = (schema.include(operation_id=list(TARGET.operations))
+                                  for schema in (positive, negative, legacy))
 legacy.config.update(headers={name: value for op in OPERATIONS.values() if op.spec == VARIANT_SPEC
                               for name, value in variant_headers(op).items()})
 # flux-mock's embedded default accepts any non-empty key on purpose, so "API accepts invalid
 # authentication" is expected there; everywhere else (live gateway, configured mock) it is checked.
 EXCLUDED_CHECKS = [ignored_auth] if TARGET.accepts_any_key else []
+
+
+CASES: Counter = Counter()  # requests sent, by operationId (check's progress lines)
+BY_ROUTE = {(op.spec, op.method, op.path): op.operation_id for op in OPERATIONS.values()}
 
 
 def _afford(operation_id: str, body) -> None:
@@ -93,6 +103,7 @@ def _redirect_webhooks(case, receiver, only_http: bool) -> None:
 
 def _call(case, receiver, only_http: bool = False) -> None:
     _afford(_case_operation_id(case), case.body)
+    CASES[_case_operation_id(case)] += 1
     _redirect_webhooks(case, receiver, only_http)
     case.call_and_validate(excluded_checks=EXCLUDED_CHECKS)
 
@@ -116,7 +127,8 @@ def test_older_flux_pro_api_gets_documented_answers(case, receiver):
 
 
 SUBMITS = sorted(op.operation_id for op in OPERATIONS.values()
-                 if any(links_of(op, code) for code in op.documented_statuses))
+                 if any(links_of(op, code) for code in op.documented_statuses)
+                 and (not TARGET.operations or op.operation_id in TARGET.operations))
 
 
 def _webhook_form(operation, body) -> str | None:
@@ -137,29 +149,20 @@ def test_submit_is_followed_through_its_links_to_a_final_status(operation_id, re
     elif form == "header":
         extra = {**extra, WEBHOOK_HEADER: hook}
     with TARGET.client() as client:
-        submitted = client.post(operation.path, json=body, headers={**TARGET.headers_for(operation), **extra})
-        assert submitted.status_code in operation.documented_statuses and submitted.status_code < 300, submitted.text
-        polls = follow(client, OPERATIONS, operation, submitted.status_code, submitted.json(), TARGET.headers_for,
-                       polls=TARGET.polls, interval=TARGET.pause_between_polls)
-        assert polls, f"no link of {operation_id} leads to a status operation"
-        for poll in polls:
-            assert poll.status_code == 200, poll.body
-            schema = poll.operation.response_schema(200)
-            errors = [e.message for e in jsonschema_rs.validator_for(schema, validate_formats=True).iter_errors(poll.body)]
-            assert errors == [] and poll.problems == (), (errors, poll.problems)
-        assert checks.is_final(polls[-1].body), f"no final status after {len(polls)} polls: {polls[-1].body}"
-        for url in media_urls(polls[-1].body):
-            media = client.get(url)
-            assert media.status_code == 200 and len(media.content) > 0, url
-    if form and not TARGET.in_process:  # in-process, no server runs the webhook dispatcher
-        delivered = receiver.wait_for(1, f"/{operation_id}")[-1]
-        assert delivered == polls[-1].body, "the webhook body equals the final status body"
+        flow = submit_and_follow(client, OPERATIONS, operation, body, {**TARGET.headers_for(operation), **extra},
+                                 TARGET.headers_for, polls=TARGET.polls, interval=TARGET.pause_between_polls)
+        check_media(flow, client)
+    CASES[operation_id] += 1 + len(flow.polls)
+    if form and flow.polls and not flow.failures and not TARGET.in_process:  # in-process: no webhook dispatcher
+        check_webhook(flow, receiver.wait_for(1, f"/{operation_id}")[-1], hook)
+    raise_all(flow.failures)
 
 
 class StatefulLinks(positive.as_state_machine()):
     """Schemathesis' state machine over the spec's links, with this target's excluded checks."""
 
     def before_call(self, case):
+        CASES[_case_operation_id(case)] += 1
         _redirect_webhooks(case, RECEIVERS[0] if RECEIVERS else None, only_http=False)
 
     def validate_response(self, response, case, additional_checks=None, **kwargs):
@@ -168,5 +171,29 @@ class StatefulLinks(positive.as_state_machine()):
 
 
 TestStatefulLinks = StatefulLinks.TestCase
+if TARGET.operations:  # the state machine spans every operation
+    TestStatefulLinks = pytest.mark.skip(reason="--operation given: the state machine spans all operations")(
+        TestStatefulLinks)
 TestStatefulLinks.settings = settings(max_examples=10, stateful_step_count=6, deadline=None, database=None,
                                       suppress_health_check=list(HealthCheck))
+
+
+# What each test function checks, and of which spec (flux-mock check's progress lines and JUnit).
+CHECKS = {
+    test_positive_requests_get_documented_answers.__name__: ("positive", MAIN_SPEC),
+    test_negative_requests_are_rejected_with_documented_answers.__name__: ("negative", MAIN_SPEC),
+    test_older_flux_pro_api_gets_documented_answers.__name__: ("positive", VARIANT_SPEC),
+    test_submit_is_followed_through_its_links_to_a_final_status.__name__: ("links", None),
+}
+
+
+def classify(item) -> tuple[str, str]:
+    """(operationId, check) of one collected test."""
+    name = getattr(item, "originalname", None) or item.name.split("[")[0]
+    if name not in CHECKS:
+        return "(all operations)", "stateful"
+    check, spec = CHECKS[name]
+    if spec is None:
+        return item.callspec.params["operation_id"], check
+    method, _, path = item.name.split("[", 1)[1].rstrip("]").partition(" ")
+    return BY_ROUTE.get((spec, method, path), f"{method} {path}"), check

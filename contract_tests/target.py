@@ -7,6 +7,7 @@ configure the same suite module:
   FLUX_CHECK_ALLOW_PAID  "1": also call operations that cost money
   FLUX_CHECK_MAX_SPEND   USD the run may spend at documented prices (default 0)
   FLUX_CHECK_MAX_EXAMPLES generated cases per operation and mode (default 20)
+  FLUX_CHECK_OPERATIONS  comma-separated operationIds to check (default: all)
   FLUX_CHECK_POLLS       status polls to reach a final state (default 30)
   FLUX_CHECK_POLL_INTERVAL seconds between polls over HTTP (default 0.5; 0.02 against a flux-mock whose
                          jobs the run made fast)
@@ -60,6 +61,7 @@ class Target:
     max_spend: float = 0.0
     max_examples: int = 20
     polls: int = 30
+    operations: tuple[str, ...] = ()  # only these operationIds (flux-mock check --operation)
     poll_interval: float | None = None  # None: 0.5 s, or FAST_POLL_INTERVAL once flux-mock's jobs are fast
     budget: Budget = field(init=False)
     jobs_made_fast: bool = field(init=False, default=False)
@@ -100,6 +102,7 @@ class Target:
             max_spend=float(environ.get("FLUX_CHECK_MAX_SPEND") or 0),
             max_examples=int(environ.get("FLUX_CHECK_MAX_EXAMPLES") or 20),
             polls=int(environ.get("FLUX_CHECK_POLLS") or 30),
+            operations=tuple(filter(None, (environ.get("FLUX_CHECK_OPERATIONS") or "").split(","))),
             poll_interval=float(environ["FLUX_CHECK_POLL_INTERVAL"]) if environ.get("FLUX_CHECK_POLL_INTERVAL") else None,
         )
 

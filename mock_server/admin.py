@@ -2,14 +2,16 @@
 
 import gc
 import ipaddress
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mock_server import __version__, views
 from mock_server.client_checks import client_findings
+from mock_server.client_checks import summary as report_summary
 from mock_server.clock import iso
-from mock_server.errors import EndpointNotFound, Forbidden
+from mock_server.errors import BadRequest, EndpointNotFound, Forbidden
 from mock_server.exchange import Exchange
 from mock_server.jobs import lifecycle
 from mock_server.store.records import Job
@@ -43,6 +45,22 @@ def _clock(state: MockState) -> dict:
 def _timing(timing: Timing) -> dict:
     return {"mode": timing.mode, "queued_for": timing.queued_for, "processing_for": timing.processing_for,
             "sync_latency": timing.sync_latency}
+
+
+def _moment(raw: str | None) -> float | None:
+    """`since`: epoch seconds or an ISO 8601 time (UTC unless it says otherwise); 400 otherwise."""
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    text = raw.upper().replace("Z", "+00:00").replace(":60", ":59")  # RFC 3339 allows t, z and leap seconds
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"since={raw!r} is neither epoch seconds nor an ISO 8601 time") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -203,12 +221,19 @@ class AdminApi:
         return JSONResponse({"entries": entries})
 
     async def client_report(self, request, body):
-        """Every request that broke the spec, and what the client did that the docs ask it not to."""
-        raw = request.query_params.get("min_poll_interval")
+        """Every request that broke the spec, what the client did that the docs ask it not to, and counts."""
+        query = request.query_params
+        raw = query.get("min_poll_interval")
         interval = float(raw) if raw is not None else self.state.settings.min_poll_interval
-        entries = await self.state.journal.entries()
-        return JSONResponse({"violations": [e for e in entries if e.get("violations")],
-                             "findings": client_findings(entries, interval)})
+        since = _moment(query.get("since"))
+        entries = [e for e in await self.state.journal.entries()
+                   if (query.get("key") is None or e.get("key") == query["key"])
+                   and (since is None or e.get("epoch", 0) >= since)]
+        findings = client_findings(entries, interval, self.state.operations,
+                                   allow_undocumented=query.get("allow_undocumented") == "true")
+        violations = [e for e in entries if e.get("violations")]
+        return JSONResponse({"violations": violations, "findings": findings,
+                             "summary": report_summary(violations, findings)})
 
     async def list_webhooks(self, request, body):
         deliveries = await self.state.webhooks.deliveries.list()

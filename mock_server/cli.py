@@ -12,6 +12,7 @@ from uvicorn.supervisors import Multiprocess
 
 from mock_server import __version__
 from mock_server.app import SETTINGS_ENVIRONMENT, create_app
+from mock_server.exit_codes import CommandError
 from mock_server.settings import TIMING_MODES, ConfigError, Settings, load_config
 from mock_server.spec import load_operations
 
@@ -49,14 +50,17 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="run the contract suites against a server", description=(
         "Generated positive and negative requests for every operation, response conformance, and every "
-        "submit followed through its links to a final status. Exits 1 on any failure."))
+        "submit followed through its links to a final status. Exits 0 clean, 1 on a contract failure, "
+        "2 on a usage error, 3 when the target cannot be reached."))
     _target_options(check)
     check.add_argument("--report", metavar="FILE", help="write a JUnit XML report")
     check.add_argument("--max-examples", type=int, metavar="N", help="generated cases per operation and mode (20)")
+    check.add_argument("--operation", action="append", metavar="ID", help="only this operationId (repeatable)")
 
     drift = commands.add_parser("drift", help="compare a server's answers with the specs", description=(
         "Send each operation's documented example, follow jobs to their end and report every difference "
-        "from the specs. Exits 0 when nothing drifted, 1 otherwise."))
+        "from the specs. Exits 0 when nothing drifted, 1 on drift, 2 on a usage error, 3 when the target "
+        "cannot be reached (a network failure is never drift)."))
     _target_options(drift)
     drift.add_argument("--operation", action="append", metavar="ID", help="only this operationId (repeatable)")
     drift.add_argument("--report-md", metavar="FILE", help="also write the Markdown report here")
@@ -64,11 +68,17 @@ def _parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="what a client sent to a running flux-mock that breaks the contract",
                                  description="Print every journaled request that broke the spec, and the client "
-                                             "behaviour the docs advise against. Exits 1 if there is any.")
+                                             "behaviour the docs advise against, with a summary. Exits 1 if there "
+                                             "is any, 2 on a usage error, 3 when the mock cannot be reached.")
     report.add_argument("--base-url", required=True, metavar="URL", help="the running flux-mock")
     report.add_argument("--admin-token", metavar="TOKEN", help="its --admin-token, if it has one")
     report.add_argument("--min-poll-interval", type=float, metavar="SECONDS",
                         help="polls of one job closer than this are reported (default: the server's, 5)")
+    report.add_argument("--key", metavar="KEY", help="only this API key's requests")
+    report.add_argument("--since", metavar="TIME",
+                        help="only requests from this moment on: an ISO 8601 time or epoch seconds (mock clock)")
+    report.add_argument("--allow-undocumented", action="store_true",
+                        help="do not report fields the spec does not document")
     return parser
 
 
@@ -162,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"flux-mock: {error}", file=sys.stderr)
         return 2
+    except CommandError as error:
+        print(f"flux-mock: {error}", file=sys.stderr)
+        return error.exit_code
     except OSError as error:
         print(f"flux-mock: cannot listen: {error.strerror or error}", file=sys.stderr)
         return 2

@@ -3,43 +3,134 @@
   polled-too-fast      two polls of one job closer together than the documented 5-10 s cadence
   ignored-retry-after  a request sooner than the Retry-After of a 429 it was given
   unknown-id           a poll of a request id the mock never issued (to that key)
-  gave-up              a job polled, but never to a final status
+  gave-up              a job never followed to a final status: polled, but not to the end, or never
+                       polled at all (a job whose result comes by webhook is not expected to be polled)
+  undocumented-field   a request field the spec does not document, with the closest documented one
+  unknown-endpoint     a request to a path the specs do not have, with the closest documented path
 Findings are data; the admin API and the pytest plugin show them, `flux-mock report` prints them.
 """
 
-from mock_server.spec import STATUS_KINDS
+import difflib
+from collections import Counter
+from dataclasses import dataclass
+
+from mock_server.spec import STATUS_KINDS, Operation
+from mock_server.spec.operations import JOB_KINDS
 from mock_server.store.records import TERMINAL
 
 
 def _finding(kind: str, entry: dict, detail: str) -> dict:
     return {"kind": kind, "seq": entry["seq"], "key": entry.get("key"), "request_id": entry.get("request_id"),
-            "path": entry["path"], "detail": detail}
+            "operation_id": entry.get("operation_id"), "path": entry["path"], "detail": detail}
 
 
-def client_findings(entries: list[dict], min_poll_interval: float = 5.0) -> list[dict]:
-    findings, last_poll, blocked_until, last_status = [], {}, {}, {}
-    for entry in entries:
+def _closest(word: str, choices, cutoff: float = 0.6) -> str | None:
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What the specs document, for suggestions: each operation's request fields, and every path."""
+
+    fields: dict[str, tuple[str, ...]]
+    paths: tuple[str, ...]
+
+    @classmethod
+    def of(cls, operations: tuple[Operation, ...]) -> "Vocabulary":
+        from mock_server.validation import documented_fields
+
+        return cls({op.operation_id: documented_fields(op) for op in operations},
+                   tuple(dict.fromkeys(op.path for op in operations)))
+
+
+def _undocumented(entry: dict, vocabulary: Vocabulary) -> list[dict]:
+    found = []
+    for name in entry.get("undocumented_fields") or ():
+        known = vocabulary.fields.get(entry.get("operation_id"), ())
+        guess = _closest(name, known)
+        hint = f": did you mean `{guess}`?" if guess else f"; documented: {', '.join(known)}"
+        found.append(_finding("undocumented-field", entry,
+                              f"`{name}` is not a documented field of {entry.get('operation_id')}{hint}"))
+    return found
+
+
+def _unknown_endpoint(entry: dict, vocabulary: Vocabulary) -> list[dict]:
+    if entry.get("operation_id") or entry.get("status") != 404 or entry["path"].startswith("/media/"):
+        return []
+    guess = _closest(entry["path"], vocabulary.paths, cutoff=0.3)
+    hint = f"; closest documented path: {guess}" if guess else ""
+    return [_finding("unknown-endpoint", entry, f"{entry['method']} {entry['path']} is not a documented "
+                     f"endpoint{hint}")]
+
+
+class _Timeline:
+    """What one pass over the journal remembers: polls, 429s, and each job's last known status."""
+
+    def __init__(self, min_poll_interval: float) -> None:
+        self.interval = min_poll_interval
+        self.last_poll: dict = {}
+        self.blocked_until: dict = {}
+        self.last_status: dict = {}
+        self.findings: list[dict] = []
+
+    def see(self, entry: dict) -> None:
         key, at = entry.get("key"), entry.get("epoch", 0.0)
-        if key in blocked_until and at < blocked_until[key][0]:
-            wait, given = blocked_until.pop(key)[1:]
-            findings.append(_finding("ignored-retry-after", entry,
-                                     f"sent {at - given:.1f} s after a 429 that asked to wait {wait:g} s"))
+        if key in self.blocked_until and at < self.blocked_until[key][0]:
+            wait, given = self.blocked_until.pop(key)[1:]
+            self.findings.append(_finding("ignored-retry-after", entry,
+                                          f"sent {at - given:.1f} s after a 429 that asked to wait {wait:g} s"))
         if entry.get("status") == 429 and entry.get("retry_after"):
-            blocked_until[key] = (at + entry["retry_after"], entry["retry_after"], at)
-        if entry.get("operation_kind") not in STATUS_KINDS or not entry.get("request_id"):
-            continue
+            self.blocked_until[key] = (at + entry["retry_after"], entry["retry_after"], at)
+        if not entry.get("request_id"):
+            return
+        if entry.get("operation_kind") in STATUS_KINDS:
+            self._poll(entry, key, at)
+        elif entry.get("operation_kind") in JOB_KINDS and entry.get("status", 500) < 300 \
+                and not entry.get("webhook"):
+            self.last_status[(key, entry["request_id"])] = (entry.get("job_status"), entry, False)
+
+    def _poll(self, entry: dict, key, at: float) -> None:
         job = (key, entry["request_id"])
         if entry.get("status") == 404:
-            findings.append(_finding("unknown-id", entry, "polled a request id this key never received"))
-            continue
-        if job in last_poll and at - last_poll[job] < min_poll_interval:
-            findings.append(_finding("polled-too-fast", entry, f"polled {at - last_poll[job]:.1f} s after the "
-                                     f"previous poll; the docs ask for every {min_poll_interval:g} s or more"))
-        last_poll[job] = at
+            self.findings.append(_finding("unknown-id", entry, "polled a request id this key never received"))
+            return
+        if job in self.last_poll and at - self.last_poll[job] < self.interval:
+            self.findings.append(_finding("polled-too-fast", entry, f"polled {at - self.last_poll[job]:.1f} s after "
+                                          f"the previous poll; the docs ask for every {self.interval:g} s or more"))
+        self.last_poll[job] = at
         if entry.get("job_status"):
-            last_status[job] = (entry["job_status"], entry)
-    for (key, request_id), (status, entry) in last_status.items():
-        if status not in TERMINAL:
-            findings.append(_finding("gave-up", entry, f"last poll saw {status}; the job was never followed to "
-                                     f"a final status"))
-    return findings
+            self.last_status[job] = (entry["job_status"], entry, True)
+
+    def gave_up(self) -> list[dict]:
+        found = []
+        for status, entry, polled in self.last_status.values():
+            if str(status).upper() in TERMINAL:
+                continue
+            detail = (f"last poll saw {status}; the job was never followed to a final status" if polled else
+                      "submitted, never polled to a final status (and no webhook was asked for)")
+            found.append(_finding("gave-up", entry, detail))
+        return found
+
+
+def client_findings(entries: list[dict], min_poll_interval: float = 5.0, operations: tuple[Operation, ...] = (),
+                    allow_undocumented: bool = False) -> list[dict]:
+    vocabulary = Vocabulary.of(operations)
+    timeline = _Timeline(min_poll_interval)
+    for entry in entries:
+        if entry.get("kind", "request") != "request":
+            continue
+        timeline.see(entry)
+        if not allow_undocumented:
+            timeline.findings += _undocumented(entry, vocabulary)
+        timeline.findings += _unknown_endpoint(entry, vocabulary)
+    return sorted(timeline.findings + timeline.gave_up(), key=lambda finding: finding["seq"])
+
+
+def summary(violations: list[dict], findings: list[dict]) -> dict:
+    """Counts by finding kind and by operation (violations count under `violation`)."""
+    kinds = Counter({"violation": len(violations)} if violations else {})
+    kinds.update(finding["kind"] for finding in findings)
+    operations = Counter(entry.get("operation_id") or entry["path"] for entry in violations)
+    operations.update(finding.get("operation_id") or finding["path"] for finding in findings)
+    return {"by_kind": dict(kinds), "by_operation": dict(operations), "total": len(violations) + len(findings)}

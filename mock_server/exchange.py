@@ -50,6 +50,7 @@ class Exchange:
     job_status: str | None = None
     retry_after: float | None = None
     status: int | None = None
+    webhook: bool = False  # the request asked for a webhook
     _base: str | None = None
 
     @classmethod
@@ -72,6 +73,12 @@ class Exchange:
     @property
     def key(self) -> str | None:
         return self.principal.key if self.principal is not None else None
+
+    def claimed_key(self) -> str | None:
+        """The authenticated key; else the key the request carries, unchecked (a 401, an unknown path)."""
+        if self.principal is not None:
+            return self.principal.key
+        return next((self.headers[name] for name in self.mock.key_headers if self.headers.get(name)), None)
 
     @property
     def base(self) -> str:
@@ -96,7 +103,7 @@ class Exchange:
             "kind": "request", "epoch": self.now, "method": self.method, "path": self.path,
             "operation_id": operation.operation_id if operation else None,
             "operation_kind": operation.kind if operation else None, "variant": self.variant,
-            "key": self.key, "status": self.status or 500, "request_id": self.request_id,
+            "key": self.claimed_key(), "status": self.status or 500, "webhook": self.webhook, "request_id": self.request_id,
             "violations": list(self.violations), "undocumented_fields": list(self.undocumented_fields),
             "rule": self.rule,
             "job_status": self.job_status, "retry_after": self.retry_after if self.status == 429 else None,

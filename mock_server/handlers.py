@@ -68,7 +68,8 @@ async def _new_job(exchange: Exchange, request_id: str, webhook: WebhookRequest 
 
 async def _submit(exchange: Exchange, request_id: str, webhook: WebhookRequest | None = None) -> Job:
     job = await exchange.mock.jobs.submit(await _new_job(exchange, request_id, webhook))
-    exchange.request_id = job.request_id
+    exchange.request_id, exchange.webhook = job.request_id, webhook is not None
+    exchange.job_status = lifecycle.status_at(job, exchange.now)
     return job
 
 
@@ -115,6 +116,7 @@ async def batch_submit(exchange: Exchange) -> JSONBody:
     if webhook:
         return _json(views.batch_queued_body(job, views.BATCH_WEBHOOK_MESSAGE), 202)
     job = await _wait_for_result(exchange, job)
+    exchange.job_status = lifecycle.status_at(job, exchange.now)
     if lifecycle.is_final(job, exchange.now):
         return _json(views.batch_body(job, exchange.now, exchange.base))
     return _json(views.batch_queued_body(job, views.BATCH_POLL_MESSAGE), 202)

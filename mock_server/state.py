@@ -29,8 +29,12 @@ class MockState:
     journal: Journal = field(init=False)
     jobs: JobService = field(init=False)
     webhooks: WebhookDispatcher = field(init=False)
+    key_headers: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
+        # The headers the specs' security schemes carry keys in (lower case), in document order.
+        self.key_headers = tuple(dict.fromkeys(name.lower() for op in self.operations for alternative in op.security
+                                               for name in alternative))
         self.timing = self.settings.timing
         self.auth = Authenticator(self.settings)
         self.wallets = Wallets(self.settings, self.stores.wallets)

@@ -38,6 +38,11 @@ def _properties(schema: dict) -> dict:
     return found
 
 
+def documented_fields(operation: Operation) -> tuple[str, ...]:
+    """The request body fields the spec documents for this operation."""
+    return tuple(_properties(operation.request_schema or {}))
+
+
 def _compile(schema: dict):
     return jsonschema_rs.validator_for(schema, validate_formats=True)
 

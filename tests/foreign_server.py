@@ -12,15 +12,21 @@ from mock_server.cli import listening_socket
 
 
 class Rewriting:
-    """ASGI middleware: 404 for /__admin; every JSON answer passes through `rewrite(path, status, body)`,
-    which returns (status, body) or (status, body, headers to set)."""
+    """ASGI middleware: 404 for /__admin (unless `hide_admin` is False, so the kit still sees flux-mock);
+    every JSON answer passes through `rewrite(path, status, body)`, which returns (status, body) or
+    (status, body, headers to set)."""
 
-    def __init__(self, app, rewrite=None) -> None:
+    def __init__(self, app, rewrite=None, hide_admin: bool = True) -> None:
         self.app = app
         self.rewrite = rewrite or (lambda path, status, body: (status, body))
+        self.hide_admin = hide_admin
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            return await self.app(scope, receive, send)
         if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if scope["path"].startswith("/__admin") and not self.hide_admin:
             return await self.app(scope, receive, send)
         if scope["path"].startswith("/__admin"):
             await send({"type": "http.response.start", "status": 404,
@@ -53,10 +59,10 @@ class Rewriting:
 
 
 @contextmanager
-def serving(app):
-    """Serve `app` on 127.0.0.1:<free port>; yield its URL."""
+def serving(app, lifespan: str = "off"):
+    """Serve `app` on 127.0.0.1:<free port>; yield its URL. `lifespan="on"` runs flux-mock's webhook dispatcher."""
     listener = listening_socket("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan=lifespan))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:

@@ -8,6 +8,7 @@ import pytest
 
 from contract_tests.mock_client import FluxMock
 from mock_server.client_checks import client_findings
+from mock_server.spec import load_operations
 
 KEY = {"Ocp-Apim-Subscription-Key": "client-key"}
 
@@ -78,3 +79,62 @@ def test_fixture_controls_scenarios_jobs_and_wallets(flux_mock):
                       headers=KEY).status_code == 402
     assert [e["status"] for e in flux_mock.journal("fluxDevTextToImage")] == [202, 402]
     assert isinstance(FluxMock(flux_mock.url).client_report()["findings"], list)
+
+
+def submit(seq, at=0.0, request_id="m_1", key="k", job_status="QUEUED", webhook=False, status=202):
+    return {"seq": seq, "epoch": at, "path": "/flux-dev/v1/dev/textToImage", "operation_id": "fluxDevTextToImage",
+            "operation_kind": "queue", "key": key, "status": status, "request_id": request_id,
+            "job_status": job_status, "webhook": webhook}
+
+
+def test_a_job_submitted_and_never_polled_is_given_up_unless_its_result_comes_by_webhook():
+    assert kinds([submit(1)]) == ["gave-up"]
+    assert "submitted, never polled" in client_findings([submit(1)])[0]["detail"]
+    assert kinds([submit(1, webhook=True)]) == []
+    assert kinds([submit(1), poll(2, 6, job_status="COMPLETED")]) == []
+    assert kinds([submit(1, status=400, request_id=None)]) == []
+
+
+def test_undocumented_fields_are_findings_with_the_closest_documented_field():
+    entry = {**submit(1, job_status="COMPLETED"), "undocumented_fields": ["num_image", "zzz"]}
+    found = client_findings([entry], operations=load_operations())
+    assert [f["kind"] for f in found] == ["undocumented-field", "undocumented-field"]
+    assert "`num_image` is not a documented field of fluxDevTextToImage: did you mean `num_images`?" \
+        in found[0]["detail"]
+    assert "documented: prompt" in found[1]["detail"]
+    assert client_findings([entry], operations=load_operations(), allow_undocumented=True) == []
+
+
+def test_requests_to_unknown_paths_are_findings_naming_the_closest_documented_path():
+    entry = {"seq": 1, "epoch": 0, "method": "GET", "path": "/v2/request/status/abc", "operation_id": None,
+             "key": "k", "status": 404}
+    (found,) = client_findings([entry], operations=load_operations())
+    assert found["kind"] == "unknown-endpoint" and found["key"] == "k"
+    assert "closest documented path: /v2/requests/status/{request_id}" in found["detail"]
+    media = {**entry, "path": "/media/nothing.png"}
+    assert client_findings([media], operations=load_operations()) == []
+
+
+def test_report_flags_misspelled_fields_by_default_and_filters_and_summarises(flux_mock):
+    flux_mock.set_timing(mode="manual")
+    sent = httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", headers=KEY,
+                      json={"prompt": "x", "output_formt": "png", "num_image": 2}).json()
+    flux_mock.advance(sent["request_id"], to_end=True)
+    httpx.get(sent["polling_url"], headers=KEY)
+    httpx.get(f"{flux_mock.url}/v2/request/status/{sent['request_id']}", headers={"Ocp-Apim-Subscription-Key": "b"})
+    with pytest.raises(AssertionError) as failure:
+        flux_mock.assert_no_violations()
+    assert "did you mean `output_format`?" in str(failure.value) and "did you mean `num_images`?" in str(
+        failure.value)
+    report = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", flux_mock.url],
+                            capture_output=True, text=True, timeout=60)
+    assert report.returncode == 1
+    assert "unknown-endpoint: /v2/request/status/" in report.stdout and "(key b)" in report.stdout
+    assert "summary: 3 in all: 2 undocumented-field, 1 unknown-endpoint" in report.stdout
+    only_b = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", flux_mock.url,
+                             "--key", "b", "--allow-undocumented"], capture_output=True, text=True, timeout=60)
+    assert only_b.returncode == 1 and "undocumented-field" not in only_b.stdout and "unknown-endpoint" in only_b.stdout
+    later = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", flux_mock.url,
+                            "--since", "2999-01-01T00:00:00Z"], capture_output=True, text=True, timeout=60)
+    assert later.returncode == 0 and "no violations" in later.stdout
+    assert flux_mock.client_report(allow_undocumented=True, key="client-key")["findings"] == []

@@ -21,7 +21,9 @@ class WebhookDispatcher:
     """Delivers due webhooks in the background: exponential backoff, bounded attempts, every attempt journaled."""
 
     def __init__(self, deliveries, jobs: JobStore, clock: Clock, journal: Journal, *, max_attempts: int = 5,
-                 backoff: float = 1.0, timeout: float = 5.0, concurrency: int = 16, refresh=None) -> None:
+                 backoff: float = 1.0, timeout: float = 5.0, concurrency: int = 16, refresh=None,
+                 render=body_for) -> None:
+        self.render = render  # (job, event) -> the body to POST: plan.body_for, unless a test breaks it
         self._refresh = refresh  # takes up the shared clock offset before each round
         self.deliveries = deliveries
         self.jobs = jobs
@@ -103,7 +105,7 @@ class WebhookDispatcher:
             job = await self.jobs.get(delivery.request_id)
             if job is None:  # the job was reset away
                 return
-            body = body_for(job, delivery.event)
+            body = self.render(job, delivery.event)
             misbehave = job.webhook.misbehave if job.webhook else {}
             delivery.attempts += 1
             status, error = await self._post(delivery.url, body)

@@ -1,0 +1,208 @@
+"""What `flux-mock check` prints and writes: one progress line per operation as soon as all its checks
+have run (cases sent, checks passed and failed), every failure with what broke, a summary table, and
+JUnit XML with one test case per operation and check (no statistics, no module paths).
+
+It is a pytest plugin around the suite module; a test that could not reach the target is counted as
+not reached, never as a contract failure.
+"""
+
+import time
+import xml.etree.ElementTree as ElementTree
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import requests
+
+NETWORK_ERRORS = (httpx.TransportError, requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                  ConnectionError, TimeoutError)
+ALL_OPERATIONS = "(all operations)"
+
+
+@dataclass
+class Outcome:
+    """The result of one check of one operation (several pytest items may add to it)."""
+
+    operation_id: str
+    check: str
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unreachable: int = 0
+    seconds: float = 0.0
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        if self.failed:
+            return "FAILED"
+        if self.unreachable:
+            return "NOT REACHED"
+        return "skipped" if self.skipped and not self.passed else "passed"
+
+
+def _is_network_error(excinfo) -> bool:
+    error = excinfo.value if excinfo is not None else None
+    while error is not None:
+        if isinstance(error, NETWORK_ERRORS):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+class CheckReporter:
+    def __init__(self, target, out) -> None:
+        self.target = target
+        self.out = out
+        self.outcomes: dict[tuple[str, str], Outcome] = {}
+        self.pending: Counter = Counter()
+        self._network: set[str] = set()
+        self._messages: dict[str, str] = {}
+        self.started = time.monotonic()
+
+    # -- pytest hooks
+    def pytest_collection_modifyitems(self, items) -> None:
+        from contract_tests import suite
+
+        for item in items:
+            operation_id, check = suite.classify(item)
+            item.user_properties.append(("flux_mock", (operation_id, check)))
+            self.outcomes.setdefault((operation_id, check), Outcome(operation_id, check))
+            self.pending[operation_id] += 1
+        self._write(f"flux-mock check: {self.target.url} ({self._kind()}); {len(items)} checks on "
+                    f"{len(self.pending)} operations")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        made = yield
+        report = made.get_result()
+        if call.excinfo is not None and _is_network_error(call.excinfo):
+            self._network.add(report.nodeid)
+        if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
+            self._messages[report.nodeid] = _message(call.excinfo)
+
+    def pytest_runtest_logreport(self, report) -> None:
+        if report.when != "call" and not (report.failed or report.skipped):
+            return
+        operation_id, check = dict(report.user_properties)["flux_mock"]
+        outcome = self.outcomes[(operation_id, check)]
+        outcome.seconds += report.duration
+        message = self._messages.get(report.nodeid) or report.longreprtext.strip()
+        if report.nodeid in self._network:
+            outcome.unreachable += 1
+            outcome.messages.append(f"not reached (network): {message}")
+        elif report.failed:
+            outcome.failed += 1
+            outcome.messages.append(message)
+        elif report.skipped:
+            outcome.skipped += 1
+        elif report.when == "call":
+            outcome.passed += 1
+        if report.when == "call" or report.failed or report.skipped:
+            self._done_one(operation_id)
+
+    def pytest_collectreport(self, report) -> None:
+        if report.failed:
+            self._write(f"flux-mock check: the suite could not be collected:\n{report.longreprtext}")
+
+    def pytest_sessionfinish(self, session) -> None:
+        failures = [o for o in self.outcomes.values() if o.messages]
+        if failures:
+            self._write("\nFailures:")
+            for outcome in failures:
+                for message in outcome.messages:
+                    self._write(f"\n{outcome.verdict} {outcome.operation_id} [{outcome.check}]\n"
+                                + _indent(message))
+        self._write("\n" + self.summary())
+
+    # -- output
+    def _kind(self) -> str:
+        if not self.target.is_flux_mock:
+            return "not flux-mock: cost guard on"
+        return "flux-mock; jobs made fast for the run" if self.target.jobs_made_fast else "flux-mock"
+
+    def _done_one(self, operation_id: str) -> None:
+        self.pending[operation_id] -= 1
+        if self.pending[operation_id] == 0:
+            self._write(self._progress_line(operation_id))
+
+    def _progress_line(self, operation_id: str) -> str:
+        from contract_tests import suite
+
+        mine = [o for o in self.outcomes.values() if o.operation_id == operation_id]
+        passed, failed = sum(o.passed for o in mine), sum(o.failed for o in mine)
+        extra = "".join(f", {count} {word}" for count, word in ((sum(o.skipped for o in mine), "skipped"),
+                                                                (sum(o.unreachable for o in mine), "not reached"))
+                        if count)
+        return (f"  {operation_id:<34} {suite.CASES[operation_id]:>4} cases  {passed:>2} passed  {failed:>2} failed"
+                f"{extra}  ({', '.join(o.check for o in mine)})")
+
+    def summary(self) -> str:
+        rows = defaultdict(Counter)
+        for outcome in self.outcomes.values():
+            rows[outcome.check].update(passed=outcome.passed, failed=outcome.failed, skipped=outcome.skipped,
+                                       unreachable=outcome.unreachable)
+        lines = [f"{'check':<12} {'passed':>7} {'failed':>7} {'skipped':>8} {'not reached':>12}"]
+        lines += [f"{check:<12} {c['passed']:>7} {c['failed']:>7} {c['skipped']:>8} {c['unreachable']:>12}"
+                  for check, c in rows.items()]
+        total = sum((c for c in rows.values()), Counter())
+        limit = "unlimited" if self.target.budget.limit == float("inf") else f"${self.target.budget.limit:g}"
+        lines.append(f"flux-mock check: {self.target.url}: {total['passed']} passed, {total['failed']} failed, "
+                     f"{total['skipped']} skipped, {total['unreachable']} not reached in "
+                     f"{time.monotonic() - self.started:.1f} s; spent ${self.target.budget.spent:g} of {limit} at "
+                     f"documented prices")
+        return "\n".join(lines)
+
+    def _write(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    @property
+    def failed(self) -> int:
+        return sum(o.failed for o in self.outcomes.values())
+
+    @property
+    def unreachable(self) -> int:
+        return sum(o.unreachable for o in self.outcomes.values())
+
+    def write_junit(self, path: Path) -> None:
+        """One <testcase> per operation and check: classname the operationId, name the check."""
+        outcomes = sorted(self.outcomes.values(), key=lambda o: (o.operation_id, o.check))
+        suite = ElementTree.Element("testsuite", name="flux-mock check", tests=str(len(outcomes)),
+                                    failures=str(sum(o.verdict == "FAILED" for o in outcomes)),
+                                    errors=str(sum(o.verdict == "NOT REACHED" for o in outcomes)),
+                                    skipped=str(sum(o.verdict == "skipped" for o in outcomes)),
+                                    time=f"{sum(o.seconds for o in outcomes):.3f}")
+        for outcome in outcomes:
+            case = ElementTree.SubElement(suite, "testcase", classname=outcome.operation_id, name=outcome.check,
+                                          time=f"{outcome.seconds:.3f}")
+            text = "\n\n".join(outcome.messages)
+            if outcome.verdict == "FAILED":
+                ElementTree.SubElement(case, "failure", message=text.splitlines()[0][:200]).text = text
+            elif outcome.verdict == "NOT REACHED":
+                ElementTree.SubElement(case, "error", message="target not reached").text = text
+            elif outcome.verdict == "skipped":
+                ElementTree.SubElement(case, "skipped")
+        root = ElementTree.Element("testsuites")
+        root.append(suite)
+        ElementTree.indent(root)
+        path.write_text(ElementTree.tostring(root, encoding="unicode", xml_declaration=True))
+
+
+def _message(excinfo) -> str:
+    """What broke, without a traceback: a contract failure's own text (schemathesis prints each failure with
+    its curl line); anything else as its type, message and the line of the kit it came from."""
+    error = excinfo.value
+    if isinstance(error, BaseExceptionGroup):
+        parts = [error.message.strip()] if error.message.strip() else [str(sub).strip() for sub in error.exceptions]
+        return "\n".join(parts)
+    text = str(error).strip()
+    if isinstance(error, AssertionError):
+        return text
+    entry = excinfo.traceback[-1]
+    return f"{type(error).__name__}: {text} (at {entry.path.name}:{entry.lineno + 1})"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())

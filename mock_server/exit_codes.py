@@ -1,0 +1,23 @@
+"""The exit codes every flux-mock command shares, and the errors that carry them to one line on stderr.
+
+    0  clean       1  contract failure, drift, or a report with findings
+    2  usage or configuration error       3  target unreachable
+"""
+
+CLEAN, FAILED, USAGE, UNREACHABLE = 0, 1, 2, 3
+
+
+class CommandError(Exception):
+    """A command cannot go on; the message is the one line printed, `exit_code` what the command returns."""
+
+    exit_code = USAGE
+
+
+class UsageError(CommandError):
+    """The command line cannot be run as given."""
+
+
+class Unreachable(CommandError):
+    """The target did not answer at all: a network failure, never a contract failure."""
+
+    exit_code = UNREACHABLE

@@ -1,0 +1,87 @@
+"""A deliberately broken flux-mock: each model's answers break the contract in one way, so one `check`
+and one `drift` run against it must name every breach. The admin API stays visible, so the kit treats it
+as flux-mock (webhooks redirected to its receiver, jobs made fast) and its webhook bodies can be broken.
+
+    model / path                         breach
+    flux-pro                             status goes backwards: PROCESSING, then QUEUED
+    flux-dev                             a final status changes: COMPLETED, then FAILED
+    flux-fill-dev                        COMPLETED without media
+    flux-2-pro-text-to-image-799         media answering 404
+    flux-kontext-restore-image           error set on COMPLETED
+    flux-pro-1-1                         completed_at before created_at
+    flux-general (getStatus)             seed of the wrong type
+    /flux-1-schnell/v1/getData           an undocumented status code (201)
+    /flux-2-klein-4b/v1/generateImage    a wrong content type (text/plain)
+    /generateT2I                         429 without Retry-After
+    flux-2-pro-image-to-image-866        a webhook body that differs from the final status
+"""
+
+from collections import Counter
+
+from mock_server.app import create_app
+from mock_server.settings import KeyConfig, Settings
+from mock_server.webhooks.plan import body_for
+from tests.foreign_server import Rewriting
+
+KEY = "contract-test-key"
+STATUS = "/v2/requests/status/"
+
+
+def _model(path: str) -> str:
+    return path.removeprefix(STATUS).rsplit("_", 1)[0]
+
+
+class Breaches:
+    """rewrite(path, status, body) for Rewriting: the breaches above, by model and path."""
+
+    def __init__(self) -> None:
+        self.polls: Counter = Counter()
+        self.final_seen: set[str] = set()
+
+    def __call__(self, path: str, status: int, body):
+        if path == "/flux-1-schnell/v1/getData" and status == 200:
+            return 201, body
+        if path == "/flux-2-klein-4b/v1/generateImage" and status == 200:
+            return status, body, {"Content-Type": "text/plain"}
+        if path == "/generateT2I" and status == 200:
+            return 429, {"error": "Rate limit exceeded, please retry later"}
+        if path == "/flux-general-polling/flux-general/getStatus" and isinstance(body, dict) and "images" in body:
+            return status, {**body, "seed": "not-a-number"}
+        if path.startswith(STATUS) and status == 200 and isinstance(body, dict):
+            return status, self._status(_model(path), path, body)
+        return status, body
+
+    def _status(self, model: str, path: str, body: dict) -> dict:
+        completed = body.get("status") == "COMPLETED"
+        self.polls[path] += 1
+        if model == "flux-pro" and self.polls[path] <= 2:
+            pending = "PROCESSING" if self.polls[path] == 1 else "QUEUED"
+            return {**body, "status": pending, "output": None, "error": None, "completed_at": None}
+        if model == "flux-dev" and completed:
+            if path in self.final_seen:
+                return {**body, "status": "FAILED", "output": None, "error": "changed its mind"}
+            self.final_seen.add(path)
+        if model == "flux-fill-dev" and completed:
+            return {**body, "output": None}
+        if model == "flux-2-pro-text-to-image-799" and completed:
+            base = body["output"]["media_url"][0].split("/media/")[0]
+            return {**body, "output": {**body["output"], "media_url": [f"{base}/media/nothing-here.png"]}}
+        if model == "flux-kontext-restore-image" and completed:
+            return {**body, "error": "boom"}
+        if model == "flux-pro-1-1" and completed:
+            return {**body, "completed_at": "2000-01-01T00:00:00.000Z"}
+        return body
+
+
+def broken_webhook_body(job, event):
+    body = body_for(job, event)
+    if job.model_id == "flux-2-pro-image-to-image-866":
+        return {**body, "model_id": "someone-else"}
+    return body
+
+
+def broken_app():
+    """The broken server's ASGI app and its mock state."""
+    app = create_app(Settings(keys={KEY: KeyConfig(balance=1_000_000)}))
+    app.mock.webhooks.render = broken_webhook_body
+    return Rewriting(app, Breaches(), hide_admin=False), app.mock

@@ -1,0 +1,125 @@
+"""The kit's commands share one exit-code contract (0 clean, 1 contract failure or drift, 2 usage, 3 not
+reached) and say what went wrong in one line, never a traceback; a network failure is never drift."""
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from contract_tests.budget import Budget, BudgetExceeded
+from mock_server.app import create_app
+from mock_server.settings import Settings
+from mock_server.spec import load_operations
+from tests.foreign_server import Rewriting, serving
+
+
+def flux_mock(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mock_server.cli", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def one_line(result: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    return line
+
+
+@pytest.mark.parametrize("command", ["check", "drift", "report"])
+def test_an_unreachable_target_exits_3_in_one_line(command):
+    url = closed_port_url()
+    result = flux_mock(command, "--base-url", url)
+    assert result.returncode == 3
+    assert one_line(result).startswith(f"flux-mock: cannot reach {url}: ") and "refused" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["check", "drift", "report"])
+def test_a_base_url_that_is_not_a_url_is_a_usage_error(command):
+    result = flux_mock(command, "--base-url", "not-a-url")
+    assert result.returncode == 2 and one_line(result) == "flux-mock: --base-url must be an http(s) URL, not 'not-a-url'"
+
+
+def test_an_unknown_operation_is_a_usage_error_listing_the_documented_ones(mock_url):
+    for command in ("check", "drift"):
+        result = flux_mock(command, "--base-url", mock_url, "--operation", "fluxDevTextToImag")
+        assert result.returncode == 2
+        line = one_line(result)
+        assert "unknown --operation fluxDevTextToImag; documented: schnellGetData," in line
+        assert "fluxDevTextToImage" in line
+
+
+def test_a_target_that_is_not_flux_mock_needs_a_key():
+    with serving(Rewriting(create_app(Settings()))) as url:
+        for key in ([], ["--key", " "]):
+            result = flux_mock("drift", "--base-url", url, *key)
+            assert result.returncode == 2 and "--key is needed" in one_line(result)
+        report = flux_mock("report", "--base-url", url)
+    assert report.returncode == 2 and "is not flux-mock" in one_line(report)
+
+
+def test_report_without_the_admin_token_is_a_usage_error(tmp_path, configured_mock):
+    url = configured_mock("admin_token: sesame-1234\n")
+    result = flux_mock("report", "--base-url", url)
+    assert result.returncode == 2 and "pass its --admin-token" in one_line(result)
+    assert flux_mock("report", "--base-url", url, "--admin-token", "sesame-1234").returncode == 0
+
+
+def test_a_dropped_connection_is_not_reached_never_drift(api, mock_url):
+    api.post("/__admin/scenarios", json={"match": {"operation_id": "schnellGetData"},
+                                         "outcome": {"drop_connection": True}}).raise_for_status()
+    result = flux_mock("drift", "--base-url", mock_url, "--operation", "schnellGetData", "--operation",
+                       "klein4bGenerateImage")
+    assert result.returncode == 3, result.stdout
+    assert "## schnellGetData: NOT REACHED (not reached: RemoteProtocolError" in result.stdout
+    assert "## klein4bGenerateImage: ok" in result.stdout
+    assert "0 of 2 operations drifted; 1 not reached (network, not drift)" in result.stderr
+
+
+def test_the_cost_guard_prices_klein_by_resolution():
+    klein = next(op for op in load_operations() if op.operation_id == "klein4bGenerateImage")
+    assert Budget.price(klein, {"prompt": "x", "width": 512, "height": 512}) == 0.0003
+    assert Budget.price(klein, {"prompt": "x", "width": 1024, "height": 1024}) == 0.0007
+    budget = Budget(0.0005)
+    with pytest.raises(BudgetExceeded, match=r"costs \$0.0007"):
+        budget.spend(klein, {"prompt": "x", "width": 1024, "height": 1024})
+    budget.spend(klein, {"prompt": "x", "width": 512, "height": 512})
+    assert budget.spent == 0.0003
+    with pytest.raises(BudgetExceeded):
+        budget.spend(klein, {"prompt": "x", "width": 512, "height": 512})
+
+
+FIXTURE_TESTS = '''
+import httpx
+
+KEY = {"Ocp-Apim-Subscription-Key": "k"}
+
+def test_one_makes_a_job(flux_mock):
+    httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", json={"prompt": "x"}, headers=KEY)
+    assert len(flux_mock.jobs()) == 1
+
+def test_two_starts_clean(flux_mock):
+    assert flux_mock.jobs() == [] and flux_mock.journal() == []
+'''
+
+
+def test_the_flux_mock_fixture_resets_between_tests(tmp_path):
+    (tmp_path / "test_fixture_reset.py").write_text(FIXTURE_TESTS)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout
+
+
+def test_a_server_start_up_error_reaches_the_test_output_with_its_own_message(tmp_path):
+    (tmp_path / "test_fixture_reset.py").write_text(FIXTURE_TESTS)
+    missing = tmp_path / "nope.yaml"
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path),
+                             "--flux-mock-config", str(missing)], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"flux-mock did not start (exit 2): flux-mock: cannot read config file {missing}" in result.stdout

@@ -1,0 +1,112 @@
+"""The kit proves its own checks: against a deliberately broken server (tests/broken_server.py) one
+`flux-mock check` and one `flux-mock drift` run must fail and name every breach: the check, the operation,
+the field, what was expected, what came back, and a line to reproduce it."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.broken_server import KEY, broken_app
+from tests.foreign_server import serving
+
+
+def flux_mock(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mock_server.cli", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory):
+    """The output of one check (with JUnit) and one drift run against the broken server."""
+    app, _ = broken_app()
+    junit = tmp_path_factory.mktemp("junit") / "check.xml"
+    with serving(app, lifespan="on") as url:
+        check = flux_mock("check", "--base-url", url, "--key", KEY, "--max-examples", "3", "--report", str(junit))
+        drift = flux_mock("drift", "--base-url", url, "--key", KEY)
+    return {"check": check, "drift": drift, "junit": junit.read_text()}
+
+
+def failure_of(output: str, operation_id: str, check: str) -> str:
+    """The failure section `check` printed for one operation and check."""
+    start = output.index(f"FAILED {operation_id} [{check}]")
+    end = output.find("\nFAILED ", start + 1)
+    return output[start:end if end > 0 else None]
+
+
+# (operation, check, words the failure must name): field, expected and got, and the reproduction.
+CHECK_BREACHES = {
+    "status goes backwards": ("fluxProTextToImage", "links", [
+        "job-status-flow failed for getRequestStatus", "at:         status", "statuses only move forward",
+        "got:        QUEUED", "request id: flux-pro_", "reproduce:  curl -X GET"]),
+    "a final status changes": ("fluxDevTextToImage", "links", [
+        "job-status-flow", "expected:   COMPLETED again (a final status never changes)", "got:        FAILED"]),
+    "COMPLETED without media": ("fluxFillDevGenerate", "links", [
+        "job-status-consistency", "at:         output.media_url", "present while status is COMPLETED",
+        "got:        absent"]),
+    "media answering 404": ("flux2ProTextToImage", "links", [
+        "media-downloads failed for flux2ProTextToImage: GET http://", "/media/nothing-here.png",
+        "expected:   200 with content", "got:        404"]),
+    "error set on COMPLETED": ("kontextRestoreImage", "links", [
+        "at:         error", "expected:   null while status is COMPLETED", 'got:        "boom"']),
+    "completed_at before created_at": ("fluxPro11UltraGenerate", "links", [
+        "at:         completed_at", "not before created_at", "got:        2000-01-01T00:00:00.000Z"]),
+    "a field of the wrong type": ("fluxGeneralTextToImageRequest", "links", [
+        "response-schema failed for fluxGeneralGetStatus", "at:         seed", "expected:   type: integer",
+        'got:        "not-a-number"', "-d '{\"request_id\":\"flux-general_"]),
+    "an undocumented status code": ("schnellGetData", "positive", [
+        "Undocumented status code", "Received: 201", "curl -X POST"]),
+    "a wrong content type": ("klein4bGenerateImage", "positive", ["Undocumented Content-Type", "text/plain"]),
+    "429 without Retry-After": ("flux2DevGenerateT2I", "positive", [
+        "Missing required response headers", "Retry-After", "[429]"]),
+    "a webhook body that differs": ("flux2ProImageToImage", "links", [
+        "webhook-equals-final-status failed for flux2ProImageToImage", "at:         model_id",
+        '"flux-2-pro-image-to-image-866" (as the final status answer)', 'got:        "someone-else"']),
+}
+
+
+@pytest.mark.parametrize("breach", CHECK_BREACHES)
+def test_check_fails_and_names_the_breach(verdicts, breach):
+    operation_id, check, words = CHECK_BREACHES[breach]
+    assert verdicts["check"].returncode == 1
+    section = failure_of(verdicts["check"].stdout, operation_id, check)
+    for word in words:
+        assert word in section, f"{breach}: {word!r} not in\n{section}"
+    assert "Traceback" not in section
+
+
+def test_check_passes_what_is_not_broken_and_writes_one_junit_case_per_operation_and_check(verdicts):
+    output = verdicts["check"].stdout
+    assert "FAILED schnellGetDataBatch" not in output and "FAILED fluxProLegacyTextToImage" not in output
+    assert "  schnellGetDataBatch" in output and " 0 failed  (positive, negative, links)" in output
+    junit = verdicts["junit"]
+    assert '<testcase classname="fluxProTextToImage" name="links"' in junit
+    assert 'classname="fluxProTextToImage" name="positive"' in junit and "site-packages" not in junit
+    assert len(junit) < 200_000, "no statistics blobs"
+
+
+DRIFT_BREACHES = {
+    "undocumented-status": "`schnellGetData` undocumented-status at status: expected 200, 400",
+    "changed-content-type": "`klein4bGenerateImage` changed-content-type at Content-Type: expected application/json, "
+                            "found text/plain",
+    "missing-header": "`flux2DevGenerateT2I` missing-header at header Retry-After",
+    "media-unavailable": "`flux2ProTextToImage` media-unavailable at http://",
+    "invalid-flow (backwards)": "`getRequestStatus` invalid-flow at status: expected one of PROCESSING, COMPLETED",
+    "invalid-flow (final changes)": "invalid-flow at status: expected COMPLETED again (a final status never changes), "
+                                    "found FAILED",
+    "invalid-flow (no media)": "invalid-flow at output.media_url: expected present while status is COMPLETED",
+    "invalid-flow (error)": 'invalid-flow at error: expected null while status is COMPLETED, found "boom"',
+    "invalid-flow (completed_at)": "invalid-flow at completed_at: expected not before created_at",
+    "changed-type": "`fluxGeneralGetStatus` changed-type at body.seed: expected integer, found string",
+}
+
+
+@pytest.mark.parametrize("breach", DRIFT_BREACHES)
+def test_drift_names_each_breach(verdicts, breach):
+    assert verdicts["drift"].returncode == 1
+    assert DRIFT_BREACHES[breach] in verdicts["drift"].stdout
+
+
+def test_drift_leaves_unbroken_operations_ok(verdicts):
+    assert "## schnellGetDataBatch: ok" in verdicts["drift"].stdout
+    assert "11 of 16 operations drifted" in verdicts["drift"].stderr
