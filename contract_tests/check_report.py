@@ -63,9 +63,14 @@ class CheckReporter:
         self.started = time.monotonic()
 
     # -- pytest hooks
-    def pytest_collection_modifyitems(self, items) -> None:
+    def pytest_collection_modifyitems(self, config, items) -> None:
         from contract_tests import suite
 
+        chosen = self.target.operations
+        if chosen:  # --operation: only those operations' checks (the state machine spans them all)
+            kept = [item for item in items if suite.classify(item)[0] in chosen]
+            config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+            items[:] = kept
         for item in items:
             operation_id, check = suite.classify(item)
             item.user_properties.append(("flux_mock", (operation_id, check)))

@@ -37,9 +37,6 @@ MAIN_SPEC, VARIANT_SPEC = VENDOR_SPECS  # the second holds page 002's older shap
 positive = TARGET.schema(MAIN_SPEC, "positive")
 negative = TARGET.schema(MAIN_SPEC, "negative")
 legacy = TARGET.schema(VARIANT_SPEC, "positive")
-if TARGET.operations:  # flux-mock check --operation ID ...
-    positive, negative, legacy = (schema.include(operation_id=list(TARGET.operations))
-                                  for schema in (positive, negative, legacy))
 legacy.config.update(headers={name: value for op in OPERATIONS.values() if op.spec == VARIANT_SPEC
                               for name, value in variant_headers(op).items()})
 # flux-mock's embedded default accepts any non-empty key on purpose, so "API accepts invalid
@@ -102,6 +99,8 @@ def _redirect_webhooks(case, receiver, only_http: bool) -> None:
 
 
 def _call(case, receiver, only_http: bool = False) -> None:
+    if TARGET.operations and _case_operation_id(case) not in TARGET.operations:
+        pytest.skip("not one of the chosen operations (FLUX_CHECK_OPERATIONS)")
     _afford(_case_operation_id(case), case.body)
     CASES[_case_operation_id(case)] += 1
     _redirect_webhooks(case, receiver, only_http)

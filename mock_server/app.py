@@ -26,6 +26,7 @@ from mock_server.settings import Settings
 from mock_server.spec import Operation, load_operations
 from mock_server.state import MockState
 from mock_server.store import Stores, open_stores
+from mock_server.webhooks.targets import masked_url
 
 SETTINGS_ENVIRONMENT = "FLUX_MOCK_SETTINGS"
 log = logging.getLogger("flux_mock")
@@ -113,7 +114,7 @@ class MockApp:
         await self.mock.stores.close()
         if left:
             print(f"flux-mock: {len(left)} webhook deliveries not finished at shutdown: "
-                  + ", ".join(f"{d.id} -> {d.url} ({d.state}, {d.attempts} attempts)" for d in left),
+                  + ", ".join(f"{d.id} -> {masked_url(d.url)} ({d.state}, {d.attempts} attempts)" for d in left),
                   file=sys.stderr, flush=True)
 
 

@@ -133,7 +133,7 @@ async def validate(exchange: Exchange) -> None:
     if settings.strict:
         violations += [Violation(name, "additionalProperties", "is not a documented field") for name in undocumented]
     if not violations:
-        violations += validator.webhook_violations(exchange.headers, body, settings.webhook_allowed_hosts)
+        violations += validator.webhook_violations(exchange.headers, body)
     exchange.violations = [str(v) for v in violations]
     exchange.undocumented_fields = undocumented
     if violations:

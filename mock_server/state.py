@@ -45,7 +45,8 @@ class MockState:
         settings = self.settings
         self.webhooks = WebhookDispatcher(self.stores.deliveries, self.stores.jobs, self.clock, self.journal,
                                           max_attempts=settings.webhook_max_attempts, backoff=settings.webhook_backoff,
-                                          timeout=settings.webhook_timeout, refresh=self.refresh_if_shared)
+                                          timeout=settings.webhook_timeout, refresh=self.refresh_if_shared,
+                                          allowed_hosts=settings.webhook_allowed_hosts)
         self.jobs.on_change(self.webhooks.plan)
 
     def base_url(self, scope) -> str:

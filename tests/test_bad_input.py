@@ -38,6 +38,7 @@ HAND_PICKED = {
 
 @pytest.fixture
 def client(api):
+    api.put("/__admin/timing", json={"queued_for": 0, "processing_for": 0.01})  # Schnell Batch waits for its job
     yield api
     assert api.post("/flux-1-schnell/v1/getData", json={"prompt": "still here"}, headers=KEY).status_code == 200
     entries = api.get("/__admin/journal").json()["entries"]

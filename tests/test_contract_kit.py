@@ -56,7 +56,8 @@ def test_check_fails_and_names_the_failure_against_a_server_that_breaks_the_cont
 
     app, _ = mock_behind_proxy(rename)
     with serving(app) as url:
-        result = flux_mock("check", "--base-url", url, "--key", KEY, "--max-examples", "3")
+        result = flux_mock("check", "--base-url", url, "--key", KEY, "--max-examples", "3",
+                           "--operation", "fluxDevTextToImage", "--allow-paid", "--max-spend", "5")
     assert result.returncode == 1
     assert "polling_url" in result.stdout and "FAILED" in result.stdout
 

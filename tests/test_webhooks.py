@@ -89,20 +89,33 @@ def test_retries_stop_after_max_attempts_when_the_receiver_is_down(api):
     assert deliveries(api)[0]["attempts"] == 3, "no attempt after the last one"
 
 
-@pytest.mark.parametrize("route, body, headers, expected", [
-    (FLUX_DEV, {"prompt": "x"}, {"X-Webhook-URL": "http://example.com/hook"},
-     {"error": "Invalid request parameters",
-      "message": "X-Webhook-URL: http://example.com/hook is not an allowed webhook target "
-                 "(loopback and the config's webhooks.allowed_hosts only)"}),
-    (KONTEXT, {"input_image": "https://e.com/a.png", "webhook": "https://10.0.0.8/hook"}, {},
-     {"error": "Invalid webhook URL"}),
-    ("/flux-1-schnell/v1/getDataBatch", {"prompt": "x", "webhook_url": "https://your-domain.com/webhook"}, {},
-     {"error": "Invalid request parameters",
-      "message": "webhook_url: https://your-domain.com/webhook is not an allowed webhook target "
-                 "(loopback and the config's webhooks.allowed_hosts only)"}),
-    (FLUX_DEV, {"prompt": "x"}, {"X-Webhook-URL": "file:///etc/passwd"}, None),
+@pytest.mark.parametrize("route, body, headers", [
+    (FLUX_DEV, {"prompt": "x"}, {"X-Webhook-URL": "http://example.com/hook"}),
+    (FLUX_DEV, {"prompt": "x"}, {"X-Webhook-URL": "https://your-server.com/webhook/callback"}),  # page 003's own
+    (KONTEXT, {"input_image": "https://e.com/a.png", "webhook": "https://10.0.0.8/hook"}, {}),
+    ("/flux-1-schnell/v1/getDataBatch", {"prompt": "x", "webhook_url": "https://your-domain.com/webhook"}, {}),
+    (FLUX_DEV, {"prompt": "x"}, {"X-Webhook-URL": "http://127.0.0.1:1/__admin/reset"}),
+    (FLUX_DEV, {"prompt": "x"}, {"X-Webhook-URL": "http://localhost:1/x/../%5F%5Fadmin/reset"}),
 ])
-def test_a_disallowed_webhook_target_is_refused_at_submit(api, route, body, headers, expected):
+def test_a_webhook_to_a_target_the_mock_may_not_call_is_accepted_and_blocked(api, route, body, headers):
+    response = api.post(route, json=body, headers={**KEY, **headers})
+    assert response.status_code == 202, response.text
+    wait_until(lambda: deliveries(api) and deliveries(api)[0]["state"] == "blocked")
+    (delivery,) = deliveries(api)
+    assert delivery["attempts"] == 0 and delivery["last_error"].startswith("blocked: ")
+    blocked = [e for e in api.get("/__admin/journal").json()["entries"] if e.get("note") == "blocked"]
+    assert [e["path"] for e in blocked] == [delivery["url"]]
+
+
+@pytest.mark.parametrize("route, body, headers, expected", [
+    (KONTEXT, {"input_image": "https://e.com/a.png", "webhook": "not a url"}, {}, {"error": "Invalid webhook URL"}),
+    (FLUX_DEV, {"prompt": "x"}, {"X-Webhook-URL": "file:///etc/passwd"},
+     {"error": "Invalid request parameters", "message": "X-Webhook-URL: file:///etc/passwd is not an http(s) URL "
+                                                        "with a host"}),
+    (FLUX_DEV, {"prompt": "x"}, {"X-Webhook-URL": "http://127.0.0.1/" + "a" * 2100}, None),
+    ("/flux-1-schnell/v1/getDataBatch", {"prompt": "x", "webhook_url": "http://127.0.0.1:99999/x"}, {}, None),
+])
+def test_a_webhook_url_no_api_would_take_is_refused_at_submit(api, route, body, headers, expected):
     response = api.post(route, json=body, headers={**KEY, **headers})
     assert response.status_code == 400
     if expected:
@@ -117,6 +130,8 @@ def test_a_disallowed_webhook_target_is_refused_at_submit(api, route, body, head
                                                                  False),
     ("http://10.1.2.3/x", ("10.0.0.0/8",), True), ("http://hooks.test/x", ("hooks.test",), True),
     ("ftp://127.0.0.1/x", (), False), ("http:///nohost", (), False),
+    ("http://127.0.0.1:9/__admin/reset", (), False), ("http://127.0.0.1/%5f%5fADMIN/x", (), False),
+    ("http://hooks.test/a/../__admin", ("hooks.test",), False), ("http://127.0.0.1/admin", (), True),
 ])
 def test_allowed_targets(url, allowed, verdict):
     assert is_allowed_target(url, allowed) is verdict

@@ -58,7 +58,7 @@ class Delivery:
     url: str
     due: float
     attempts: int = 0
-    state: str = "pending"  # pending, sending, delivered, failed
+    state: str = "pending"  # pending, sending, delivered, failed, blocked (a target the mock may not call)
     last_error: str | None = None
     history: list = field(default_factory=list)
 

@@ -166,7 +166,9 @@ class RedisDeliveryStore:
         if not await self.client.set(DELIVERY + delivery.id, _dump(delivery.to_record()), nx=True):
             return False
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.sadd(DELIVERIES, delivery.id).zadd(DUE, {delivery.id: delivery.due})
+            pipe.sadd(DELIVERIES, delivery.id)
+            if delivery.state == "pending":
+                pipe.zadd(DUE, {delivery.id: delivery.due})
             await pipe.execute()
         return True
 

@@ -13,6 +13,7 @@ from mock_server.journal import Journal
 from mock_server.store.base import JobStore
 from mock_server.store.records import Delivery, Job
 from mock_server.webhooks.plan import body_for, planned_events
+from mock_server.webhooks.targets import is_allowed_target, masked_url, reaches_admin_api
 
 log = logging.getLogger("flux_mock.webhooks")
 
@@ -22,7 +23,8 @@ class WebhookDispatcher:
 
     def __init__(self, deliveries, jobs: JobStore, clock: Clock, journal: Journal, *, max_attempts: int = 5,
                  backoff: float = 1.0, timeout: float = 5.0, concurrency: int = 16, refresh=None,
-                 render=body_for) -> None:
+                 render=body_for, allowed_hosts: tuple[str, ...] = ()) -> None:
+        self.allowed_hosts = allowed_hosts
         self.render = render  # (job, event) -> the body to POST: plan.body_for, unless a test breaks it
         self._refresh = refresh  # takes up the shared clock offset before each round
         self.deliveries = deliveries
@@ -40,12 +42,27 @@ class WebhookDispatcher:
         self._runner: asyncio.Task | None = None
 
     async def plan(self, job: Job) -> None:
-        """Schedule every delivery of this job whose moment is now known (idempotent)."""
+        """Schedule every delivery of this job whose moment is now known (idempotent). A target the mock may
+        not call is recorded as `blocked`, journaled and logged once, and never sent."""
         added = False
         for event, due in planned_events(job):
-            added |= await self.deliveries.add_if_absent(Delivery(job.request_id, event, job.webhook.url, due))
+            allowed = is_allowed_target(job.webhook.url, self.allowed_hosts)
+            delivery = Delivery(job.request_id, event, job.webhook.url, due, state="pending" if allowed else "blocked")
+            if await self.deliveries.add_if_absent(delivery):
+                added |= allowed
+                if not allowed:
+                    await self._blocked(delivery)
         if added:
             self.wake()
+
+    async def _blocked(self, delivery: Delivery) -> None:
+        reason = ("the mock's own admin API" if reaches_admin_api(delivery.url) else
+                  "not loopback nor in webhooks.allowed_hosts")
+        delivery.last_error = f"blocked: {reason}"
+        await self.deliveries.save(delivery)
+        await self._record(delivery, None, delivery.last_error, note="blocked")
+        log.warning("webhook blocked: %s to %s (%s; add the host to the config's webhooks.allowed_hosts to deliver "
+                    "there)", delivery.id, masked_url(delivery.url), reason)
 
     def wake(self) -> None:
         self._wake.set()
@@ -131,8 +148,9 @@ class WebhookDispatcher:
         attempt = {"time": iso(now), "status": status, "error": error, **({"note": note} if note else {})}
         delivery.history.append(attempt)
         await self.journal.record({"kind": "webhook", "epoch": now, "method": "POST", "path": delivery.url,
-                             "status": status or 0, "request_id": delivery.request_id, "event": delivery.event,
-                             "attempt": delivery.attempts, "error": error, "note": note, "violations": []})
+                                   "operation_id": None, "status": status or 0, "request_id": delivery.request_id,
+                                   "event": delivery.event, "attempt": delivery.attempts, "error": error,
+                                   "note": note, "violations": []})
 
     async def stop(self, grace: float = 5.0) -> list[Delivery]:
         """Finish what is being sent and what is due within `grace` seconds; return what is left undelivered."""
@@ -152,6 +170,7 @@ class WebhookDispatcher:
         await self._client.aclose()
         left = [d for d in await self.deliveries.list() if d.state in ("pending", "sending")]
         for delivery in left:
-            log.warning("webhook not delivered: %s to %s (%d attempts, last error: %s)", delivery.id, delivery.url,
+            log.warning("webhook not delivered: %s to %s (%d attempts, last error: %s)", delivery.id,
+                        masked_url(delivery.url),
                         delivery.attempts, delivery.last_error)
         return left

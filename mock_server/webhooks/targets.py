@@ -6,14 +6,21 @@ Forms (spec: webhooks jobStatus, kontextEvent, schnellBatchResult):
   webhook_url (batch)   the checkStatus body, once the job is final
   webhook (Kontext)     the status body at each event webhook_events_filter selects
 
+The API accepts any http(s) webhook URL (202), and so does the mock; it delivers only to loopback and
+the configured hosts, never to its own admin API, and records every other delivery as `blocked`.
+
 A leaf module: validation, the job records and the contract kit import it without the dispatcher.
 """
 
 import ipaddress
+import posixpath
+import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 WEBHOOK_HEADER = "X-Webhook-URL"
+MAX_URL_LENGTH = 2048
+ADMIN_PREFIX = "/__admin"
 WEBHOOK_BODY_FIELDS = ("webhook_url", "webhook")
 HEADER_FORM, EVENTS_FORM, BATCH_FORM = WEBHOOK_HEADER, "webhook", "webhook_url"
 DEFAULT_EVENTS = ("completed", "failed", "error")
@@ -71,12 +78,41 @@ def _in_allowed(host: str, address, allowed: str) -> bool:
     return host == allowed
 
 
-def is_allowed_target(url: str, allowed_hosts: tuple[str, ...]) -> bool:
-    """http(s) only; loopback addresses and `localhost` always, other hosts only if listed (a name, a
-    `*.suffix` or a CIDR). Names are never resolved, so a listed name cannot be turned into another host."""
-    parts = urlsplit(url)
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be a webhook target at all (the API refuses it: 400), or None."""
+    if len(url) > MAX_URL_LENGTH:
+        return f"is longer than {MAX_URL_LENGTH} characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return "is not a valid URL"
     if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an http(s) URL with a host"
+    return None
+
+
+def masked_url(url: str) -> str:
+    """The URL for logs: its query string (often a token) masked."""
+    base, separator, _ = url.partition("?")
+    return f"{base}?..." if separator else url
+
+
+def reaches_admin_api(url: str) -> bool:
+    """The URL's path, decoded and normalised, is the mock's own admin API (on any host: the mock may
+    answer on many addresses, and a webhook must never drive it)."""
+    decoded = unquote(unquote(urlsplit(url).path)).replace("\\", "/")
+    path = posixpath.normpath(re.sub("/+", "/", "/" + decoded)).lower()
+    return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+
+
+def is_allowed_target(url: str, allowed_hosts: tuple[str, ...]) -> bool:
+    """http(s) only, never the admin API; loopback addresses and `localhost` always, other hosts only if
+    listed (a name, a `*.suffix` or a CIDR). Names are never resolved, so a listed name cannot be turned
+    into another host."""
+    if url_problem(url) or reaches_admin_api(url):
         return False
+    parts = urlsplit(url)
     host = parts.hostname.lower()
     try:
         address = ipaddress.ip_address(host)

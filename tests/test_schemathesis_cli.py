@@ -1,0 +1,31 @@
+"""The README's recipe for the plain schemathesis CLI passes against a default `flux-mock serve`."""
+
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import httpx
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def recipe() -> list[str]:
+    """The shell lines of the README's schemathesis recipe (after `flux-mock serve`)."""
+    block = README.read_text().split("<!-- schemathesis-recipe -->")[1].split("```sh")[1].split("```")[0]
+    lines = [line.strip() for line in block.splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert lines[0].startswith("flux-mock serve")
+    return lines[1:]
+
+
+def test_the_plain_schemathesis_cli_passes_with_the_readme_recipe(api, mock_url, tmp_path):
+    for line in recipe():
+        words = shlex.split(line.split(" #")[0].replace("http://127.0.0.1:8080", mock_url))
+        if words[0] == "schemathesis":
+            words += ["--max-examples", "3", "--seed", "1", "--generation-database", "none"]
+        result = subprocess.run(words, capture_output=True, text=True, timeout=300, cwd=README.parent)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert re.search(r"\d+ generated, \d+ passed", result.stdout), result.stdout[-1000:]
+    assert "failure" not in result.stdout.split("SUMMARY")[-1].lower()
+    timing = httpx.get(f"{mock_url}/__admin/timing").json()
+    assert timing["queued_for"] == 0
