@@ -5,6 +5,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 
@@ -21,11 +22,15 @@ class MockProcess:
         command = [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", *options]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self._stderr: list[str] = []
         try:
             self.url = self._wait_ready(timeout)
         except BaseException:
             self.stop()
             raise
+        # Read what it writes from now on, so a full pipe can never block the server (kept for terminate()).
+        for stream, kept in ((self.process.stdout, None), (self.process.stderr, self._stderr)):
+            threading.Thread(target=_drain, args=(stream, kept), daemon=True).start()
 
     def _wait_ready(self, timeout: float) -> str:
         line = self.process.stdout.readline()
@@ -47,16 +52,31 @@ class MockProcess:
         """SIGTERM, as a supervisor stops it; its exit code and everything it wrote to stderr."""
         os.kill(self.process.pid, signal.SIGTERM)
         try:
-            _, stderr = self.process.communicate(timeout=timeout)
+            self.process.wait(timeout=timeout)
+            time.sleep(0.1)  # the drain thread reads what was written last
         finally:
             self.stop()
-        return self.process.returncode, stderr
+        return self.process.returncode, "".join(self._stderr)
+
+    @property
+    def stderr(self) -> str:
+        """What the server wrote to stderr so far."""
+        return "".join(self._stderr)
 
     def stop(self) -> None:
         stop_process(self.process)
         for stream in (self.process.stdout, self.process.stderr):
             if stream and not stream.closed:
                 stream.close()
+
+
+def _drain(stream, kept: list[str] | None) -> None:
+    try:
+        for line in stream:
+            if kept is not None:
+                kept.append(line)
+    except (ValueError, OSError):  # closed by stop()
+        pass
 
 
 @contextmanager

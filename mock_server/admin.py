@@ -11,7 +11,7 @@ from mock_server import __version__, views
 from mock_server.client_checks import client_findings
 from mock_server.client_checks import summary as report_summary
 from mock_server.clock import iso
-from mock_server.errors import BadRequest, EndpointNotFound, Forbidden
+from mock_server.errors import BadRequest, EndpointNotFound, Forbidden, StoreUnavailable
 from mock_server.exchange import Exchange
 from mock_server.jobs import lifecycle
 from mock_server.store.records import Job
@@ -109,6 +109,8 @@ class AdminApi:
         async def endpoint(exchange: Exchange) -> Response:
             request = Request({**exchange.scope, "path_params": exchange.path_params}, exchange.receive)
             self._check_access(request)
+            if handler == self.health:  # health must answer while the store is down: it reports that
+                return await handler(request, {})
             await self.state.refresh()
             body = await self._checked_body(operation, request)
             response = await handler(request, body)
@@ -138,9 +140,20 @@ class AdminApi:
             raise Forbidden("the admin API answers only loopback clients unless --admin-token is set")
 
     async def health(self, request, body):
-        return JSONResponse({"status": "ok", "version": __version__, "jobs": await self.state.stores.jobs.count(),
-                             "now": iso(self.state.clock.now()), "public_url": self.state.base_url(request.scope),
-                             "auth": "any-key" if self.state.settings.accepts_any_key else "configured-keys"})
+        """200 while the mock and its store answer; 503, naming the store's problem, while the store is down."""
+        stores = self.state.stores
+        store = {"kind": "redis" if stores.shared else "memory", "ok": True,
+                 "journal_entries_dropped": self.state.journal.dropped}
+        try:
+            await stores.ping()
+            jobs = await stores.jobs.count()
+        except StoreUnavailable as error:
+            store.update(ok=False, error=error.reason)
+            jobs = None
+        answer = {"status": "ok" if store["ok"] else "store-unavailable", "version": __version__, "jobs": jobs,
+                  "store": store, "now": iso(self.state.clock.now()), "public_url": self.state.base_url(request.scope),
+                  "auth": "any-key" if self.state.settings.accepts_any_key else "configured-keys"}
+        return JSONResponse(answer, status_code=200 if store["ok"] else 503)
 
     async def reset(self, request, body):
         await self.state.reset()

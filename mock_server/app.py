@@ -17,7 +17,7 @@ from starlette.responses import Response
 from mock_server import media, pipeline
 from mock_server.admin import AdminApi
 from mock_server.clock import Clock, OffsetClock
-from mock_server.errors import ApiError, EndpointNotFound, InternalError
+from mock_server.errors import ApiError, EndpointNotFound, InternalError, StoreUnavailable
 from mock_server.exchange import Exchange
 from mock_server.responses import error_response
 from mock_server.router import Route, Router, endpoint_for
@@ -81,7 +81,14 @@ class MockApp:
             await response(scope, receive, send)
         finally:
             if route is None or route.journaled:
-                await self.mock.journal.record(exchange.journal_entry())
+                await self._journal(exchange)
+
+    async def _journal(self, exchange: Exchange) -> None:
+        """The exchange's journal entry; while the store is down the entry is dropped (the answer was a 503)."""
+        try:
+            await self.mock.journal.record(exchange.journal_entry())
+        except StoreUnavailable:
+            self.mock.journal.dropped += 1
 
     @staticmethod
     async def _respond(route: Route | None, exchange: Exchange) -> Response:
@@ -110,7 +117,12 @@ class MockApp:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def _shut_down(self) -> None:
-        left = await self.mock.webhooks.stop(grace=self.mock.settings.webhook_timeout)
+        try:
+            left = await self.mock.webhooks.stop(grace=self.mock.settings.webhook_timeout)
+        except StoreUnavailable as error:
+            left = []
+            print(f"flux-mock: the store did not answer at shutdown ({error.reason}): pending webhook deliveries "
+                  "stay in it for the next instance", file=sys.stderr, flush=True)
         await self.mock.stores.close()
         if left:
             print(f"flux-mock: {len(left)} webhook deliveries not finished at shutdown: "

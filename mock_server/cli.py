@@ -1,20 +1,24 @@
 """flux-mock: an offline mock server and contract-test kit for the Pixazo / AppyPie Flux API."""
 
 import argparse
+import asyncio
 import gc
 import ipaddress
 import os
 import socket
 import sys
+import time
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from mock_server import __version__
 from mock_server.app import SETTINGS_ENVIRONMENT, create_app
-from mock_server.exit_codes import CommandError
+from mock_server.errors import StoreUnavailable
+from mock_server.exit_codes import CommandError, Unreachable
 from mock_server.settings import TIMING_MODES, ConfigError, Settings, load_config
 from mock_server.spec import load_operations
+from mock_server.store import open_stores
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", metavar="URL",
                        help="where state lives: memory:// (default) or redis://HOST:PORT/DB, shared by every "
                             "worker and instance using it")
+    serve.add_argument("--store-timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="wait this long for a shared store to answer before giving up (default 10); the "
+                            "ready line is printed only once it answers")
     serve.add_argument("--workers", type=int, default=1, metavar="N",
                        help="worker processes (default 1); more than one needs --store redis://...")
     serve.add_argument("--strict", action="store_true", default=None,
@@ -126,6 +133,30 @@ def _tune_garbage_collection() -> None:
     gc.set_threshold(50_000, 50, 1000)
 
 
+def wait_for_store(url: str | None, timeout: float) -> None:
+    """Return once the store at `url` answers (at once for memory); Unreachable after `timeout` seconds."""
+    if not url or url.startswith("memory:"):
+        return
+    deadline, last = time.monotonic() + timeout, "no answer"
+    while True:
+        try:
+            asyncio.run(_ping(url))
+            return
+        except StoreUnavailable as error:
+            last = error.reason
+        if time.monotonic() >= deadline:
+            raise Unreachable(f"the store {url} did not answer within {timeout:g} s: {last}")
+        time.sleep(0.2)
+
+
+async def _ping(url: str) -> None:
+    stores = open_stores(url, journal_size=1)
+    try:
+        await stores.ping()
+    finally:
+        await stores.close()
+
+
 def serve(args) -> int:
     settings = _settings(args)
     _tune_garbage_collection()
@@ -134,6 +165,7 @@ def serve(args) -> int:
     if args.workers > 1 and not (settings.store or "").startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("--workers above 1 needs a shared store (--store redis://HOST:PORT/DB): with memory "
                           "state, a job created by one worker would be unknown to the others")
+    wait_for_store(settings.store, args.store_timeout)
     listener = listening_socket(settings.host, settings.port)
     host, port = listener.getsockname()[:2]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"

@@ -12,6 +12,7 @@
     +-- PayloadTooLarge          413
     +-- RateLimited              429 (with Retry-After)
     +-- InternalError            500 (only when a scenario asks for it)
+    +-- StoreUnavailable         503 (with Retry-After): the shared store (Redis) is not answering
 """
 
 
@@ -97,3 +98,14 @@ class RateLimited(ApiError):
 class InternalError(ApiError):
     status = 500
 
+
+class StoreUnavailable(ApiError):
+    """The shared store did not answer: the request cannot be served now, and will be once it is back."""
+
+    status = 503
+    error = "Service Unavailable"
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__("the mock's shared store (Redis) is not answering; retry shortly"
+                         + (f" ({reason})" if reason else ""), headers={"Retry-After": "1"})
+        self.reason = reason

@@ -9,7 +9,7 @@ from mock_server import ids, media, views
 from mock_server.exchange import Exchange
 from mock_server.jobs import lifecycle
 from mock_server.responses import JSONBody
-from mock_server.store.records import Job
+from mock_server.store.records import Charge, Job
 from mock_server.webhooks.targets import WEBHOOK_HEADER, WebhookRequest
 
 BATCH_WAIT_SECONDS = 60.0
@@ -50,24 +50,28 @@ def _webhook(exchange: Exchange) -> WebhookRequest | None:
     return WebhookRequest.of(header, exchange.params, exchange.base, exchange.outcome.get("webhook"))
 
 
-async def _new_job(exchange: Exchange, request_id: str, webhook: WebhookRequest | None = None) -> Job:
-    """A job for this call: outcome from the scenario, media planned and priced, wallet charged."""
+async def _new_job(exchange: Exchange, request_id: str,
+                   webhook: WebhookRequest | None = None) -> tuple[Job, Charge | None]:
+    """A job for this call (outcome from the scenario, media planned and priced) and what it charges: a
+    job ending in ERROR is not charged, but needs a wallet that could pay."""
     op, outcome, wallets = exchange.operation, exchange.outcome.get("job", lifecycle.COMPLETED), exchange.mock.wallets
     plan, price, seed, prompt, paths = _output(exchange)
-    charge = wallets.ensure if outcome == lifecycle.ERROR else wallets.charge  # ERROR is not charged
-    charged = await charge(exchange.key, price)
-    return Job(
+    charge = None if outcome == lifecycle.ERROR else wallets.charge_of(exchange.key, price)
+    if charge is None:
+        await wallets.ensure(exchange.key, price)
+    job = Job(
         request_id=request_id, operation_id=op.operation_id, model_id=op.model_id or "", key=exchange.key,
         created_at=exchange.now, outcome=outcome,
         error=exchange.outcome.get("error", DEFAULT_ERRORS.get(outcome)) if outcome != lifecycle.COMPLETED else None,
         media=paths, media_type=plan.media_type,
         details={"prompt": prompt, "seed": seed, "width": plan.width, "height": plan.height},
-        charged_micros=0 if outcome == lifecycle.ERROR else charged, webhook=webhook,
+        charged_micros=charge.amount if charge else 0, webhook=webhook,
     )
+    return job, charge
 
 
 async def _submit(exchange: Exchange, request_id: str, webhook: WebhookRequest | None = None) -> Job:
-    job = await exchange.mock.jobs.submit(await _new_job(exchange, request_id, webhook))
+    job = await exchange.mock.jobs.submit(*await _new_job(exchange, request_id, webhook))
     exchange.request_id, exchange.webhook = job.request_id, webhook is not None
     exchange.job_status = lifecycle.status_at(job, exchange.now)
     return job

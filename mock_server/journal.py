@@ -7,6 +7,7 @@ from mock_server.store.base import JournalStore
 class Journal:
     def __init__(self, store: JournalStore) -> None:
         self._store = store
+        self.dropped = 0  # entries lost while the store was down
 
     async def record(self, entry: dict) -> dict:
         return await self._store.record(entry)

@@ -1,14 +1,19 @@
 """Wallets: each key's balance, kept in whole micro-dollars so prices like $0.0003 add up exactly."""
 
+from decimal import ROUND_HALF_EVEN, Decimal
+
 from mock_server.errors import InsufficientBalance
 from mock_server.settings import Settings
+from mock_server.store.records import Charge
 from mock_server.store.base import WalletStore
 
 MICROS = 1_000_000
 
 
 def to_micros(usd: float) -> int:
-    return round(usd * MICROS)
+    """Whole micro-dollars, exactly: through the number's shortest decimal form, so $0.0003 is 300 and
+    $1e12 is 10**18 (float arithmetic gives 0.1 + 0.2 = 300000.00000000006 micro-dollars)."""
+    return int((Decimal(repr(float(usd))) * MICROS).to_integral_value(ROUND_HALF_EVEN))
 
 
 class Wallets:
@@ -30,6 +35,10 @@ class Wallets:
         if price > await self._store.balance(key, self._initial(key)):
             raise InsufficientBalance()
         return price
+
+    def charge_of(self, key: str, usd: float) -> Charge:
+        """The charge for `usd`, to be taken atomically with the job it pays for (JobService.submit)."""
+        return Charge(key, to_micros(usd), self._initial(key))
 
     async def charge(self, key: str, usd: float) -> int:
         """Take the price atomically; InsufficientBalance if the key cannot pay it."""

@@ -10,6 +10,8 @@ as flux-mock (webhooks redirected to its receiver, jobs made fast) and its webho
     flux-kontext-restore-image           error set on COMPLETED
     flux-pro-1-1                         completed_at before created_at
     flux-general (getStatus)             seed of the wrong type
+    flux-pro legacy (getFluxProStatus)   a finished result with no images
+    Schnell Batch (checkStatus)          completed without output
     /flux-1-schnell/v1/getData           an undocumented status code (201)
     /flux-2-klein-4b/v1/generateImage    a wrong content type (text/plain)
     /generateT2I                         429 without Retry-After
@@ -47,6 +49,10 @@ class Breaches:
             return 429, {"error": "Rate limit exceeded, please retry later"}
         if path == "/flux-general-polling/flux-general/getStatus" and isinstance(body, dict) and "images" in body:
             return status, {**body, "seed": "not-a-number"}
+        if path == "/flux-pro-polling/pro/getFluxProStatus" and isinstance(body, dict) and "images" in body:
+            return status, {**body, "images": []}
+        if path == "/flux-1-schnell/v1/checkStatus" and isinstance(body, dict) and body.get("status") == "completed":
+            return status, {key: value for key, value in body.items() if key != "output"}
         if path.startswith(STATUS) and status == 200 and isinstance(body, dict):
             return status, self._status(_model(path), path, body)
         return status, body

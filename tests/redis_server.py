@@ -2,8 +2,10 @@
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
 from contextlib import contextmanager
 
@@ -13,30 +15,67 @@ import redis
 from contract_tests.process import stop_process
 
 
-@contextmanager
-def running_redis():
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _binary() -> str:
     binary = shutil.which("redis-server")
     if binary is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed (the README's test command installs it)")
         pytest.skip("redis-server is not installed: apt-get install redis-server")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                "--daemonize", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return binary
+
+
+def _wait_ready(port: int, process: subprocess.Popen) -> None:
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            client.ping()
+            break
+        except (redis.ConnectionError, redis.exceptions.BusyLoadingError):
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.02)
+    client.close()
+
+
+class RedisProcess:
+    """A redis-server that can be killed (SIGKILL, as a crash) and started again on the same port. With
+    `durable`, every write is fsynced to an append-only file first, so a kill loses nothing."""
+
+    def __init__(self, folder, durable: bool = True) -> None:
+        self.port, self.folder, self.durable = free_port(), str(folder), durable
+        self.process: subprocess.Popen | None = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisProcess":
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else ["--appendonly", "no"]
+        self.process = subprocess.Popen([_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                         "--dir", self.folder, *persistence, "--daemonize", "no"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_ready(self.port, self.process)
+        return self
+
+    def kill(self) -> None:
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+
+
+@contextmanager
+def running_redis():
+    folder = tempfile.mkdtemp(prefix="flux-mock-redis-")
+    server = RedisProcess(folder, durable=False).start()
     try:
-        client = redis.Redis(port=port)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.02)
-        client.close()
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        stop_process(process)
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)

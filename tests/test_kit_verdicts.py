@@ -54,6 +54,12 @@ CHECK_BREACHES = {
     "a field of the wrong type": ("fluxGeneralTextToImageRequest", "links", [
         "response-schema failed for fluxGeneralGetStatus", "at:         seed", "expected:   type: integer",
         'got:        "not-a-number"', "-d '{\"request_id\":\"flux-general_"]),
+    "a finished result with no images": ("fluxProLegacyTextToImage", "links", [
+        "job-status-consistency failed for fluxProGetStatus", "at:         images",
+        "expected:   at least one image in a finished result", "got:        []"]),
+    "batch completed without output": ("schnellGetDataBatch", "links", [
+        "job-status-consistency failed for schnellCheckStatus", "at:         output",
+        "expected:   present while status is completed", "got:        absent"]),
     "an undocumented status code": ("schnellGetData", "positive", [
         "Undocumented status code", "Received: 201", "curl -X POST"]),
     "a wrong content type": ("klein4bGenerateImage", "positive", ["Undocumented Content-Type", "text/plain"]),
@@ -77,8 +83,8 @@ def test_check_fails_and_names_the_breach(verdicts, breach):
 
 def test_check_passes_what_is_not_broken_and_writes_one_junit_case_per_operation_and_check(verdicts):
     output = verdicts["check"].stdout
-    assert "FAILED schnellGetDataBatch" not in output and "FAILED fluxProLegacyTextToImage" not in output
-    assert "  schnellGetDataBatch" in output and " 0 failed  (positive, negative, links)" in output
+    assert "FAILED flux2ProTextToImageTrainer" not in output and "FAILED schnellCheckStatus" not in output
+    assert "  flux2ProTextToImageTrainer" in output and " 0 failed  (positive, negative, links)" in output
     junit = verdicts["junit"]
     assert '<testcase classname="fluxProTextToImage" name="links"' in junit
     assert 'classname="fluxProTextToImage" name="positive"' in junit and "site-packages" not in junit
@@ -98,6 +104,9 @@ DRIFT_BREACHES = {
     "invalid-flow (error)": 'invalid-flow at error: expected null while status is COMPLETED, found "boom"',
     "invalid-flow (completed_at)": "invalid-flow at completed_at: expected not before created_at",
     "changed-type": "`fluxGeneralGetStatus` changed-type at body.seed: expected integer, found string",
+    "invalid-flow (no images)": "`fluxProGetStatus` invalid-flow at images: expected at least one image",
+    "invalid-flow (batch output)": "`schnellCheckStatus` invalid-flow at output: expected present while status is "
+                                   "completed",
 }
 
 
@@ -108,5 +117,5 @@ def test_drift_names_each_breach(verdicts, breach):
 
 
 def test_drift_leaves_unbroken_operations_ok(verdicts):
-    assert "## schnellGetDataBatch: ok" in verdicts["drift"].stdout
-    assert "11 of 16 operations drifted" in verdicts["drift"].stderr
+    assert "## flux2ProTextToImageTrainer: ok" in verdicts["drift"].stdout
+    assert "13 of 16 operations drifted" in verdicts["drift"].stderr

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from mock_server.store import open_stores
-from mock_server.store.records import Delivery, Job
+from mock_server.store.records import Charge, Delivery, Job
 from mock_server.webhooks.targets import WebhookRequest
 
 pytestmark = pytest.mark.anyio
@@ -147,3 +147,36 @@ async def test_runtime_state_rules_uses_timing_and_offset(stores, backend):
     assert (cleared["offset"], cleared["timing"], await other.runtime.rules()) == (0, None, [])
     if other is not stores:
         await other.close()
+
+
+async def test_wallets_are_exact_integer_micro_dollars_at_the_largest_allowed_balance(stores):
+    top = 10**18  # $1e12, the most the config allows
+    await stores.wallets.set("rich", top)
+    assert await stores.wallets.charge("rich", 25_000, initial=0)
+    assert await stores.wallets.balance("rich", initial=0) == top - 25_000
+    assert await stores.wallets.all() == {"rich": top - 25_000}
+    assert not await stores.wallets.charge("poor", 1, initial=0) and await stores.wallets.balance("poor", 0) == 0
+    assert await stores.wallets.charge("new", 5, initial=7) and await stores.wallets.balance("new", 0) == 2
+
+
+async def test_a_job_and_its_charge_are_created_together_or_not_at_all(stores):
+    assert await stores.jobs.create(job(1), Charge("payer", 300, initial=500))
+    assert await stores.wallets.balance("payer", initial=0) == 200
+    assert not await stores.jobs.create(job(2), Charge("payer", 300, initial=500)), "the wallet cannot pay"
+    assert await stores.jobs.get("m_0002") is None and await stores.wallets.balance("payer", initial=0) == 200
+    with pytest.raises(KeyError):
+        await stores.jobs.create(job(1), Charge("payer", 100, initial=500))
+    assert await stores.wallets.balance("payer", initial=0) == 200, "a duplicate id takes nothing"
+    assert await stores.jobs.create(job(3)) and await stores.jobs.count() == 2
+
+
+async def test_a_claimed_delivery_whose_sender_died_is_claimed_again_after_its_lease(stores):
+    await stores.deliveries.add_if_absent(Delivery("m_9", "completed", "http://127.0.0.1/h", due=10.0))
+    (first,) = await stores.deliveries.claim_due(10.0, lease=5.0)
+    assert first.state == "sending" and first.lease_until == 15.0
+    assert await stores.deliveries.claim_due(14.9, lease=5.0) == [], "still leased to its claimer"
+    (again,) = await stores.deliveries.claim_due(15.0, lease=5.0)
+    assert again.id == first.id and again.lease_until == 20.0
+    again.state = "delivered"
+    await stores.deliveries.save(again)
+    assert await stores.deliveries.claim_due(100.0, lease=5.0) == []

@@ -1,10 +1,10 @@
 """The job service: applies the lifecycle with the store and the clock."""
 
 from mock_server.clock import Clock
-from mock_server.errors import RequestNotFound
+from mock_server.errors import InsufficientBalance, RequestNotFound
 from mock_server.ids import queue_request_id
 from mock_server.jobs import lifecycle
-from mock_server.store.records import Job
+from mock_server.store.records import Charge, Job
 from mock_server.settings import Timing
 from mock_server.store.base import JobStore
 
@@ -29,10 +29,13 @@ class JobService:
     def timing(self) -> Timing:
         return self._timing()
 
-    async def submit(self, job: Job) -> Job:
+    async def submit(self, job: Job, charge: Charge | None = None) -> Job:
+        """Store the job, scheduled by the timing in force, and take its charge with it (atomically);
+        InsufficientBalance if the wallet cannot pay."""
         timing = self.timing
         job = lifecycle.scheduled(job.evolved(mode=timing.mode), timing.queued_for, timing.processing_for)
-        await self.store.create(job)
+        if not await self.store.create(job, charge):
+            raise InsufficientBalance()
         return await self._changed(job)
 
     async def seed(self, count: int, key: str, model_id: str, operation_id: str, media: tuple[str, ...]) -> str:

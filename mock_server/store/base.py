@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from collections.abc import Callable
 
-from mock_server.store.records import Job
+from mock_server.store.records import Charge, Job
 
 
 class JobStore(Protocol):
-    async def create(self, job: Job) -> None:
-        """Store a new job; its request_id is unique."""
+    async def create(self, job: Job, charge: Charge | None = None) -> bool:
+        """Store a new job (its request_id is unique) and take `charge` from its wallet in one atomic step;
+        False, and nothing stored or taken, if the wallet cannot pay. An outage can never leave a charge
+        without its job, nor a job without its charge."""
 
     async def create_many(self, jobs: list[Job]) -> None:
         """Store many new jobs at once."""
@@ -37,8 +39,9 @@ class DeliveryStore(Protocol):
     async def add_if_absent(self, delivery) -> bool:
         """Store a new delivery unless one with its id exists; True if it was added."""
 
-    async def claim_due(self, now: float) -> list:
-        """The pending deliveries due by `now`, each claimed by exactly one caller (state `sending`)."""
+    async def claim_due(self, now: float, lease: float = 60.0) -> list:
+        """The pending deliveries due by `now`, and the `sending` ones whose lease ran out, each claimed by
+        exactly one caller (state `sending`) for `lease` seconds."""
 
     async def save(self, delivery) -> None: ...
 
@@ -95,6 +98,10 @@ class Stores:
         for store in (self.jobs, self.deliveries, self.wallets, self.rates, self.journal, self.runtime):
             await store.clear()
 
+    async def ping(self) -> None:
+        """Return once the store answers; StoreUnavailable if it does not."""
+        await self.runtime.ping()
+
     async def close(self) -> None:
         closer = getattr(self.jobs, "close", None)
         if closer is not None:
@@ -104,6 +111,9 @@ class Stores:
 class RuntimeStore(Protocol):
     """What the admin API changes at run time and every instance must agree on: scenario rules added
     at run time and how often each rule was used, the timing of new jobs, the clock offset."""
+
+    async def ping(self) -> None:
+        """Return once the store answers; StoreUnavailable if it does not."""
 
     async def snapshot(self) -> dict:
         """{"offset": seconds, "timing": dict or None, "version": n}; `version` changes with the rules."""

@@ -4,18 +4,23 @@ from collections import deque
 from dataclasses import replace
 from itertools import count
 
-from mock_server.store.records import Job
+from mock_server.store.records import Charge, Job
 from mock_server.store.base import Stores
 
 
 class MemoryJobStore:
-    def __init__(self) -> None:
+    def __init__(self, wallets: "MemoryWalletStore | None" = None) -> None:
         self._jobs: dict[str, Job] = {}
+        self._wallets = wallets or MemoryWalletStore()
 
-    async def create(self, job: Job) -> None:
+    async def create(self, job: Job, charge: Charge | None = None) -> bool:
         if job.request_id in self._jobs:
             raise KeyError(f"duplicate request id {job.request_id}")
+        if charge is not None and charge.amount and not await self._wallets.charge(charge.key, charge.amount,
+                                                                                  charge.initial):
+            return False
         self._jobs[job.request_id] = job
+        return True
 
     async def create_many(self, jobs: list[Job]) -> None:
         for job in jobs:
@@ -44,6 +49,13 @@ class MemoryJobStore:
         self._jobs.clear()
 
 
+def _claimable(delivery, now: float) -> bool:
+    """Pending and due, or claimed by a sender whose lease ran out (it died, or its store call failed)."""
+    if delivery.state == "pending":
+        return delivery.due <= now
+    return delivery.state == "sending" and delivery.lease_until is not None and delivery.lease_until <= now
+
+
 class MemoryDeliveryStore:
     def __init__(self) -> None:
         self._deliveries = {}
@@ -54,18 +66,19 @@ class MemoryDeliveryStore:
         self._deliveries[delivery.id] = delivery
         return True
 
-    async def claim_due(self, now: float) -> list:
-        due = sorted((d for d in self._deliveries.values() if d.state == "pending" and d.due <= now),
-                     key=lambda d: d.due)
+    async def claim_due(self, now: float, lease: float = 60.0) -> list:
+        due = sorted((d for d in self._deliveries.values() if _claimable(d, now)), key=lambda d: d.due)
         for delivery in due:
-            delivery.state = "sending"
+            delivery.state, delivery.lease_until = "sending", now + lease
         return [replace(d, history=list(d.history)) for d in due]
 
     async def save(self, delivery) -> None:
         self._deliveries[delivery.id] = delivery
 
     async def next_due(self) -> float | None:
-        return min((d.due for d in self._deliveries.values() if d.state == "pending"), default=None)
+        moments = [d.due if d.state == "pending" else d.lease_until for d in self._deliveries.values()
+                   if d.state == "pending" or (d.state == "sending" and d.lease_until is not None)]
+        return min(moments, default=None)
 
     async def list(self) -> list:
         return list(self._deliveries.values())
@@ -141,6 +154,9 @@ class MemoryRuntimeStore:
         self._rules: list[dict] = []
         self._uses: dict[str, int] = {}
 
+    async def ping(self) -> None:
+        """Memory always answers."""
+
     async def snapshot(self) -> dict:
         return {"offset": self._offset, "timing": self._timing, "version": self._version}
 
@@ -181,5 +197,6 @@ class MemoryRuntimeStore:
 
 
 def memory_stores(journal_size: int) -> Stores:
-    return Stores(MemoryJobStore(), MemoryDeliveryStore(), MemoryWalletStore(), MemoryRateStore(),
+    wallets = MemoryWalletStore()
+    return Stores(MemoryJobStore(wallets), MemoryDeliveryStore(), wallets, MemoryRateStore(),
                   MemoryJournalStore(journal_size), MemoryRuntimeStore())

@@ -49,6 +49,16 @@ class Job:
 _JOB_FIELDS = tuple(f.name for f in fields(Job))
 
 
+@dataclass(frozen=True)
+class Charge:
+    """What creating a job takes from a wallet, in the same atomic step: `amount` micro-dollars from `key`
+    (whose balance is `initial` until first touched)."""
+
+    key: str
+    amount: int
+    initial: int
+
+
 @dataclass
 class Delivery:
     """One webhook delivery: where, which event, when due, and every attempt so far."""
@@ -61,6 +71,7 @@ class Delivery:
     state: str = "pending"  # pending, sending, delivered, failed, blocked (a target the mock may not call)
     last_error: str | None = None
     history: list = field(default_factory=list)
+    lease_until: float | None = None  # while `sending`: the claimer's, until then
 
     @property
     def id(self) -> str:

@@ -5,12 +5,20 @@ transaction (retried on conflict), a delivery is claimed by the one caller whose
 the due set, a charge and a rate-limit token are Lua scripts.
 """
 
+import functools
+import inspect
 import json
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
-from mock_server.store.records import Delivery, Job
+from mock_server.errors import StoreUnavailable
+
+from mock_server.store.records import Charge, Delivery, Job
 from mock_server.store.base import Stores
 
 PREFIX = "fluxmock:"
@@ -20,12 +28,19 @@ WALLETS, RATE, JOURNAL, JOURNAL_SEQ = PREFIX + "wallets", PREFIX + "rate:", PREF
 RUNTIME, RULES, RULE_USES = PREFIX + "runtime", PREFIX + "rules", PREFIX + "rule-uses"
 
 CREATE = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-  return 1
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+if ARGV[5] ~= '0' then
+  redis.call('HSETNX', KEYS[3], ARGV[4], ARGV[6])
+  if redis.call('HINCRBY', KEYS[3], ARGV[4], '-' .. ARGV[5]) < 0 then
+    redis.call('HINCRBY', KEYS[3], ARGV[4], ARGV[5])
+    return 0
+  end
 end
-return 0
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
 """
+# ^ the job and its charge in one step: -1 a duplicate id, 0 the wallet cannot pay (nothing written).
 RECORD = """
 local seq = redis.call('INCR', KEYS[2])
 redis.call('LPUSH', KEYS[1], '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2))
@@ -40,19 +55,22 @@ redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 return 1
 """
 CLAIM = """
-local claimed = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
-  if redis.call('ZREM', KEYS[1], id) == 1 then table.insert(claimed, id) end
-end
+local claimed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for _, id in ipairs(claimed) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
 return claimed
 """
+# ^ a claim moves the delivery's score to the end of its lease: one claimer gets it now, and if that
+#   instance dies before saving it, whoever claims after the lease sends it again.
 CHARGE = """
-local balance = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or ARGV[3])
-local amount = tonumber(ARGV[2])
-if amount > balance then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], balance - amount)
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3])
+if redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2]) < 0 then
+  redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[4])
+  return 0
+end
 return 1
 """
+# ^ integer micro-dollars with HINCRBY (exact to 9.2e18), never Lua's doubles: a balance of $1e11 is
+#   1e17 micro-dollars, beyond the 2^53 a double holds exactly.
 TAKE = """
 local rate, now = tonumber(ARGV[1]), tonumber(ARGV[2])
 local capacity = math.max(1, rate)
@@ -66,6 +84,29 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'last', tostring(now))
 redis.call('EXPIRE', KEYS[1], 3600)
 return tostring(wait)
 """
+
+
+POOL_SIZE, POOL_WAIT, CONNECT_TIMEOUT, SOCKET_TIMEOUT = 128, 5.0, 1.0, 5.0
+OUTAGE = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+
+
+def _unavailable_on_outage(method):
+    @functools.wraps(method)
+    async def guarded(*args, **kwargs):
+        try:
+            return await method(*args, **kwargs)
+        except OUTAGE as error:
+            raise StoreUnavailable(f"{type(error).__name__}: {error}") from error
+    return guarded
+
+
+def outage_is_unavailable(cls):
+    """Every public coroutine of a Redis store raises StoreUnavailable (503) when Redis does not answer,
+    instead of the client library's error (a 500): an outage is the store's, not a bug's."""
+    for name, member in list(vars(cls).items()):
+        if inspect.iscoroutinefunction(member) and not name.startswith("_"):
+            setattr(cls, name, _unavailable_on_outage(member))
+    return cls
 
 
 def _dump(data: dict) -> str:
@@ -83,6 +124,7 @@ async def _delete_matching(client: redis.Redis, pattern: str) -> None:
         await client.unlink(*batch)
 
 
+@outage_is_unavailable
 class RedisJobStore:
     """A job is JSON at fluxmock:job:{id}; its poll count lives apart (fluxmock:polls), so counting a
     poll is one HINCRBY and never contends with other pollers of the same job."""
@@ -91,11 +133,14 @@ class RedisJobStore:
         self.client = client
         self._create = client.register_script(CREATE)
 
-    async def create(self, job: Job) -> None:
-        created = await self._create(keys=[JOB + job.request_id, JOBS],
-                                     args=[_dump(job.to_dict()), repr(job.created_at), job.request_id])
-        if not created:
+    async def create(self, job: Job, charge: Charge | None = None) -> bool:
+        charge = charge or Charge("", 0, 0)
+        created = await self._create(keys=[JOB + job.request_id, JOBS, WALLETS],
+                                     args=[_dump(job.to_dict()), repr(job.created_at), job.request_id, charge.key,
+                                           charge.amount, charge.initial])
+        if created == -1:
             raise KeyError(f"duplicate request id {job.request_id}")
+        return created == 1
 
     async def create_many(self, jobs: list[Job]) -> None:
         for start in range(0, len(jobs), 5000):
@@ -157,6 +202,7 @@ class RedisJobStore:
         await self.client.aclose()
 
 
+@outage_is_unavailable
 class RedisDeliveryStore:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -172,15 +218,17 @@ class RedisDeliveryStore:
             await pipe.execute()
         return True
 
-    async def claim_due(self, now: float) -> list[Delivery]:
-        claimed = []
-        for delivery_id in await self._claim(keys=[DUE], args=[repr(now)]):
-            raw = await self.client.get(DELIVERY + delivery_id)
-            if raw:
-                delivery = Delivery.from_record(json.loads(raw))
-                delivery.state = "sending"
-                await self.client.set(DELIVERY + delivery.id, _dump(delivery.to_record()))
-                claimed.append(delivery)
+    async def claim_due(self, now: float, lease: float = 60.0) -> list[Delivery]:
+        ids = await self._claim(keys=[DUE], args=[repr(now), repr(now + lease)])
+        if not ids:
+            return []
+        claimed = [Delivery.from_record(json.loads(raw)) for raw in await self.client.mget(
+            [DELIVERY + delivery_id for delivery_id in ids]) if raw]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for delivery in claimed:
+                delivery.state, delivery.lease_until = "sending", now + lease
+                pipe.set(DELIVERY + delivery.id, _dump(delivery.to_record()))
+            await pipe.execute()
         return sorted(claimed, key=lambda d: d.due)
 
     async def save(self, delivery: Delivery) -> None:
@@ -206,6 +254,7 @@ class RedisDeliveryStore:
         await self.client.unlink(DELIVERIES, DUE)
 
 
+@outage_is_unavailable
 class RedisWalletStore:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -216,7 +265,7 @@ class RedisWalletStore:
         return initial if value is None else int(value)
 
     async def charge(self, key: str, amount: int, initial: int) -> bool:
-        return bool(await self._charge(keys=[WALLETS], args=[key, amount, initial]))
+        return bool(await self._charge(keys=[WALLETS], args=[key, -amount, initial, amount]))
 
     async def set(self, key: str, amount: int) -> None:
         await self.client.hset(WALLETS, key, amount)
@@ -228,6 +277,7 @@ class RedisWalletStore:
         await self.client.unlink(WALLETS)
 
 
+@outage_is_unavailable
 class RedisRateStore:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -241,6 +291,7 @@ class RedisRateStore:
         await _delete_matching(self.client, RATE + "*")
 
 
+@outage_is_unavailable
 class RedisJournalStore:
     def __init__(self, client: redis.Redis, size: int) -> None:
         self.client = client
@@ -258,6 +309,7 @@ class RedisJournalStore:
         await self.client.unlink(JOURNAL)
 
 
+@outage_is_unavailable
 class RedisRuntimeStore:
     """The run-time state in one hash (offset, timing, rules version) read with one HGETALL a request; the
     rules in a list; each rule's uses counted by a Lua script, so `times` holds across instances."""
@@ -265,6 +317,9 @@ class RedisRuntimeStore:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._take = client.register_script(TAKE_RULE)
+
+    async def ping(self) -> None:
+        await self.client.ping()
 
     async def snapshot(self) -> dict:
         data = await self.client.hgetall(RUNTIME)
@@ -309,6 +364,14 @@ class RedisRuntimeStore:
 
 
 def redis_stores(url: str, journal_size: int) -> Stores:
-    client = redis.Redis.from_url(url, decode_responses=True)
+    """Stores on one client whose pool waits for a free connection (up to POOL_WAIT s) instead of raising,
+    and whose connections give up fast on a Redis that does not answer (a 503, not a hang): one immediate
+    retry (a pooled connection gone stale across a Redis restart), not the client's default backoff of
+    seconds."""
+    pool = redis.BlockingConnectionPool.from_url(url, decode_responses=True, max_connections=POOL_SIZE,
+                                                 timeout=POOL_WAIT, socket_connect_timeout=CONNECT_TIMEOUT,
+                                                 socket_timeout=SOCKET_TIMEOUT, health_check_interval=10,
+                                                 retry=Retry(NoBackoff(), retries=1))
+    client = redis.Redis(connection_pool=pool)
     return Stores(RedisJobStore(client), RedisDeliveryStore(client), RedisWalletStore(client), RedisRateStore(client),
                   RedisJournalStore(client, journal_size), RedisRuntimeStore(client), shared=True)

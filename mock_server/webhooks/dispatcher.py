@@ -5,10 +5,12 @@ and journals every attempt. What is sent, and when, comes from `plan`."""
 import asyncio
 import functools
 import logging
+import time
 
 import httpx
 
 from mock_server.clock import Clock, iso
+from mock_server.errors import StoreUnavailable
 from mock_server.journal import Journal
 from mock_server.store.base import JobStore
 from mock_server.store.records import Delivery, Job
@@ -16,6 +18,9 @@ from mock_server.webhooks.plan import body_for, planned_events
 from mock_server.webhooks.targets import is_allowed_target, masked_url, reaches_admin_api
 
 log = logging.getLogger("flux_mock.webhooks")
+# Sent with every attempt: the same for every attempt of one delivery, on any instance, so a receiver
+# can drop the duplicates a retry or a re-sent lease produces (the Standard Webhooks header name).
+DELIVERY_ID_HEADER = "Webhook-Id"
 
 
 class WebhookDispatcher:
@@ -34,12 +39,15 @@ class WebhookDispatcher:
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.timeout = timeout
+        # A claimed delivery is its claimer's for this long; if that instance dies, another sends it after.
+        self.lease = 2 * timeout + 1.0
         self._wake = asyncio.Event()
         self._limit = asyncio.Semaphore(concurrency)
         self._sending: set[asyncio.Task] = set()
         self._tails: dict[str, asyncio.Task] = {}
         self._client: httpx.AsyncClient | None = None
         self._runner: asyncio.Task | None = None
+        self.unsaved = 0  # attempts whose outcome the store could not take (sent again after their lease)
 
     async def plan(self, job: Job) -> None:
         """Schedule every delivery of this job whose moment is now known (idempotent). A target the mock may
@@ -72,29 +80,48 @@ class WebhookDispatcher:
         self._runner = asyncio.create_task(self._run(), name="flux-mock webhooks")
 
     async def _run(self) -> None:
+        """Rounds until stopped. A round that fails (the store is down, say) is logged once per outage and
+        tried again with backoff; the loop never ends on an error."""
+        failing_since, backoff = None, 0.0
         while True:
-            if self._refresh is not None:
-                await self._refresh()
-            by_job: dict[str, list[Delivery]] = {}
-            for delivery in await self.deliveries.claim_due(self.clock.now()):
-                by_job.setdefault(delivery.request_id, []).append(delivery)
-            for request_id, deliveries in by_job.items():
-                self._send_after_earlier(request_id, sorted(deliveries, key=lambda d: d.due))
-            next_due = await self.deliveries.next_due()
-            wait = 1.0 if next_due is None else min(1.0, max(0.0, next_due - self.clock.now()))
+            try:
+                wait = await self._round()
+                if failing_since is not None:
+                    log.warning("webhook dispatcher: resumed after %.1f s", time.monotonic() - failing_since)
+                failing_since, backoff = None, 0.0
+            except Exception as error:  # noqa: BLE001 - the loop outlives every error; each outage is logged
+                if failing_since is None:
+                    failing_since = time.monotonic()
+                    log.warning("webhook dispatcher: %s: %s; retrying with backoff", type(error).__name__, error)
+                backoff = min(5.0, max(0.1, backoff * 2))
+                wait = backoff
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
             except TimeoutError:
                 pass
 
-    async def _post(self, url: str, body: dict) -> tuple[int | None, str | None]:
+    async def _round(self) -> float:
+        """Claim what is due and send it; the seconds until the next round."""
+        if self._refresh is not None:
+            await self._refresh()
+        by_job: dict[str, list[Delivery]] = {}
+        for delivery in await self.deliveries.claim_due(self.clock.now(), self.lease):
+            by_job.setdefault(delivery.request_id, []).append(delivery)
+        for request_id, deliveries in by_job.items():
+            self._send_after_earlier(request_id, sorted(deliveries, key=lambda d: d.due))
+        next_due = await self.deliveries.next_due()
+        return 1.0 if next_due is None else min(1.0, max(0.0, next_due - self.clock.now()))
+
+    async def _post(self, url: str, body: dict, delivery_id: str) -> tuple[int | None, str | None]:
+        """One POST; (status, None) on a 2xx, else (status or None, what went wrong). Never raises."""
         try:
-            response = await self._client.post(url, json=body, headers={"User-Agent": "flux-mock-webhooks"})
+            response = await self._client.post(url, json=body, headers={"User-Agent": "flux-mock-webhooks",
+                                                                        DELIVERY_ID_HEADER: delivery_id})
         except httpx.TimeoutException:
             return None, "timed out"
-        except httpx.HTTPError as error:
-            return None, f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:
+            return None, f"{type(error).__name__}: {error}"[:300] if str(error) else type(error).__name__
         return response.status_code, None if response.is_success else f"answered {response.status_code}"
 
     def _send_after_earlier(self, request_id: str, deliveries: list[Delivery]) -> None:
@@ -115,7 +142,13 @@ class WebhookDispatcher:
         if earlier is not None:
             await asyncio.gather(earlier, return_exceptions=True)
         for delivery in deliveries:
-            await self._attempt(delivery)
+            try:
+                await self._attempt(delivery)
+            except StoreUnavailable:
+                # Sent or not, its result could not be saved: the delivery stays claimed until its lease ends,
+                # then it is sent again with the same Webhook-Id (at least once; receivers de-duplicate).
+                self.unsaved += 1
+                return
 
     async def _attempt(self, delivery: Delivery) -> None:
         async with self._limit:
@@ -125,14 +158,14 @@ class WebhookDispatcher:
             body = self.render(job, delivery.event)
             misbehave = job.webhook.misbehave if job.webhook else {}
             delivery.attempts += 1
-            status, error = await self._post(delivery.url, body)
+            status, error = await self._post(delivery.url, body, delivery.id)
             if delivery.attempts == 1 and misbehave.get("first_attempt_timeout") and error is None:
                 status, error = None, "timed out (scenario: first attempt times out)"
             await self._record(delivery, status, error)
             if error is None:
                 delivery.state = "delivered"
                 if misbehave.get("duplicate"):
-                    status, duplicate_error = await self._post(delivery.url, body)
+                    status, duplicate_error = await self._post(delivery.url, body, delivery.id)
                     await self._record(delivery, status, duplicate_error, note="duplicate (scenario)")
             elif delivery.attempts >= self.max_attempts:
                 delivery.state = "failed"
