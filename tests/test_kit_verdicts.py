@@ -119,3 +119,15 @@ def test_drift_names_each_breach(verdicts, breach):
 def test_drift_leaves_unbroken_operations_ok(verdicts):
     assert "## flux2ProTextToImageTrainer: ok" in verdicts["drift"].stdout
     assert "13 of 16 operations drifted" in verdicts["drift"].stderr
+
+
+def test_check_and_drift_accept_jobs_that_end_failed_or_in_error_as_documented(api, mock_url):
+    """FAILED and ERROR are final statuses too: a job ending in them passes (no media, an error set)."""
+    for outcome, operation_id in (("FAILED", "fluxDevTextToImage"), ("ERROR", "fluxProTextToImage")):
+        api.post("/__admin/scenarios", json={"match": {"operation_id": operation_id},
+                                             "outcome": {"job": outcome, "error": "as documented"}})
+    chosen = ["--operation", "fluxDevTextToImage", "--operation", "fluxProTextToImage"]
+    check = flux_mock("check", "--base-url", mock_url, "--max-examples", "2", *chosen)
+    assert check.returncode == 0, check.stdout[-3000:]
+    drift = flux_mock("drift", "--base-url", mock_url, *chosen)
+    assert drift.returncode == 0, drift.stdout
