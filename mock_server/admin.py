@@ -1,6 +1,7 @@
 """/__admin routes (openapi/admin.yaml): each translates one admin task into a call on the state."""
 
 import gc
+import hmac
 import ipaddress
 from datetime import UTC, datetime
 
@@ -15,13 +16,14 @@ from mock_server.errors import BadRequest, EndpointNotFound, Forbidden, StoreUna
 from mock_server.exchange import Exchange
 from mock_server.jobs import lifecycle
 from mock_server.store.records import Job
+from mock_server.redaction import mask_key
 from mock_server.router import Endpoint, Route
 from mock_server.settings import Timing
 from mock_server.spec import Operation
 from mock_server.spec.loader import ADMIN_SPEC, load_bundled
 from mock_server.spec.operations import operations_of
 from mock_server.state import MockState
-from mock_server.bodies import parse_json
+from mock_server.bodies import parse_json, read_body_bytes
 from mock_server.validation import OperationValidator
 from mock_server.wallet import MICROS
 
@@ -71,6 +73,8 @@ def _is_loopback(host: str | None) -> bool:
 
 
 PREFIX = "/__admin"
+JOBS_PAGE = 1000
+LATEST_MOMENT = 253_402_214_400.0 - 366 * 86400 * 100  # a century before year 9999 ends: every date stays valid
 
 
 class AdminApi:
@@ -123,7 +127,8 @@ class AdminApi:
         violations = validator.query_violations(request.query_params)
         body = {}
         if validator.has_body:
-            raw = await request.body()
+            raw = await read_body_bytes(request.receive, {k.lower(): v for k, v in request.headers.items()},
+                                        self.state.settings.max_body_bytes)
             if raw or operation.body_required:
                 body = parse_json(raw)
             violations += validator.body_violations(body)
@@ -134,7 +139,7 @@ class AdminApi:
     def _check_access(self, request: Request) -> None:
         token = self.state.settings.admin_token
         if token:
-            if request.headers.get("x-admin-token") != token:
+            if not hmac.compare_digest(request.headers.get("x-admin-token", "").encode(), token.encode()):
                 raise Forbidden("the admin API needs the X-Admin-Token header")
         elif not _is_loopback(request.client.host if request.client else None):
             raise Forbidden("the admin API answers only loopback clients unless --admin-token is set")
@@ -160,12 +165,18 @@ class AdminApi:
         return Response(status_code=204)
 
     async def list_jobs(self, request, body):
-        wanted_status, wanted_model = request.query_params.get("status"), request.query_params.get("model_id")
+        """One page of the jobs (oldest first): `limit` (default 1,000) from `offset`, with the total."""
+        query = request.query_params
+        wanted_status, wanted_model = query.get("status"), query.get("model_id")
+        limit, offset = int(query.get("limit", JOBS_PAGE)), int(query.get("offset", 0))
         base, now = self.state.base_url(request.scope), self.state.clock.now()
         jobs = [job for job in await self.state.stores.jobs.list()
                 if (wanted_model is None or job.model_id == wanted_model)
                 and (wanted_status is None or lifecycle.status_at(job, now) == wanted_status)]
-        return JSONResponse({"jobs": [_job_view(self.state, job, base) for job in jobs]})
+        page = jobs[offset:offset + limit]
+        following = offset + limit if offset + limit < len(jobs) else None
+        return JSONResponse({"jobs": [_job_view(self.state, job, base) for job in page], "total": len(jobs),
+                             "next_offset": following})
 
     async def get_job(self, request, body):
         job = await self.state.jobs.find(request.path_params["request_id"])
@@ -187,7 +198,11 @@ class AdminApi:
         return JSONResponse(_clock(self.state))
 
     async def advance_clock(self, request, body):
-        await self.state.stores.runtime.add_offset(float(body["seconds"]))
+        seconds = float(body["seconds"])
+        if self.state.clock.now() + seconds > LATEST_MOMENT:
+            raise BadRequest(f"the clock stops at {iso(LATEST_MOMENT)}: advancing {seconds:g} s would pass it "
+                             "(POST /__admin/reset sets it back)")
+        await self.state.stores.runtime.add_offset(seconds)
         await self.state.refresh()  # the answer shows the moved clock
         self.state.webhooks.wake()
         return JSONResponse(_clock(self.state))
@@ -239,8 +254,9 @@ class AdminApi:
         raw = query.get("min_poll_interval")
         interval = float(raw) if raw is not None else self.state.settings.min_poll_interval
         since = _moment(query.get("since"))
+        wanted_key = mask_key(query.get("key"), self.state.settings.show_keys)
         entries = [e for e in await self.state.journal.entries()
-                   if (query.get("key") is None or e.get("key") == query["key"])
+                   if (wanted_key is None or e.get("key") == wanted_key)
                    and (since is None or e.get("epoch", 0) >= since)]
         findings = client_findings(entries, interval, self.state.operations,
                                    allow_undocumented=query.get("allow_undocumented") == "true")

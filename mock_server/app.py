@@ -6,12 +6,12 @@
              -> the journal entry, from the exchange (every request but the admin API's)
 """
 
+import asyncio
 import logging
 import os
 import sys
 from types import SimpleNamespace
 
-import anyio
 from starlette.responses import Response
 
 from mock_server import media, pipeline
@@ -33,7 +33,8 @@ log = logging.getLogger("flux_mock")
 
 
 async def serve_media(exchange: Exchange) -> Response:
-    found = await anyio.to_thread.run_sync(media.media_file, exchange.path_params["path"])
+    found = await asyncio.get_running_loop().run_in_executor(media.RENDERING, media.media_file,
+                                                              exchange.path_params["path"])
     if found is None:
         raise EndpointNotFound("no such media file")
     body, content_type = found

@@ -13,6 +13,9 @@ class Principal:
     config: KeyConfig
 
 
+MAX_KEY_LENGTH = 256  # a longer "key" is no key: 401, and nothing of it is kept
+
+
 class Authenticator:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -21,7 +24,7 @@ class Authenticator:
         """The caller, from the first security alternative whose headers are all present; else 401."""
         for alternative in operation.security or ((),):
             values = [(headers.get(name.lower()) or "").strip() for name in alternative]
-            if all(values):
+            if all(values) and all(len(value) <= MAX_KEY_LENGTH for value in values):
                 key = values[0] if values else "anonymous"
                 config = self._settings.key_config(key)
                 if config is None:

@@ -1,6 +1,8 @@
 """Request bodies: read within a size limit, and decoded as strict RFC 8259 JSON, with a 4xx that names
 the problem for anything else."""
 
+import asyncio
+
 import orjson
 
 from mock_server.errors import BadRequest, PayloadTooLarge
@@ -8,11 +10,20 @@ from mock_server.errors import BadRequest, PayloadTooLarge
 JSON_TYPES = ("application/json",)
 
 
-async def read_json_body(receive, headers: dict[str, str], limit: int):
-    """The decoded JSON body; 413 beyond `limit` bytes (declared or sent), 400 for a wrong Content-Type."""
+async def read_body_bytes(receive, headers: dict[str, str], limit: int, timeout: float | None = None) -> bytes:
+    """The raw body; 413 beyond `limit` bytes (declared or sent), 400 if it does not arrive within `timeout` s
+    (a body that never ends holds no connection for ever)."""
     declared = headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise PayloadTooLarge(limit) if declared.isdigit() else BadRequest("Content-Length is not a number")
+    try:
+        async with asyncio.timeout(timeout):
+            return await _chunks(receive, limit)
+    except TimeoutError:
+        raise BadRequest(f"the request body did not arrive within {timeout:g} s") from None
+
+
+async def _chunks(receive, limit: int) -> bytes:
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -24,11 +35,16 @@ async def read_json_body(receive, headers: dict[str, str], limit: int):
             raise PayloadTooLarge(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
-            break
+            return b"".join(chunks)
+
+
+async def read_json_body(receive, headers: dict[str, str], limit: int, timeout: float | None = None):
+    """The decoded JSON body; 413 beyond `limit` bytes, 400 for a wrong Content-Type or malformed JSON."""
+    raw = await read_body_bytes(receive, headers, limit, timeout)
     media_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in JSON_TYPES:
         raise BadRequest(f"Content-Type must be application/json, not {media_type or 'missing'}")
-    return parse_json(b"".join(chunks))
+    return parse_json(raw)
 
 
 def parse_json(raw: bytes):

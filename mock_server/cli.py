@@ -5,6 +5,7 @@ import asyncio
 import gc
 import ipaddress
 import os
+import resource
 import socket
 import sys
 import time
@@ -14,11 +15,14 @@ from uvicorn.supervisors import Multiprocess
 
 from mock_server import __version__
 from mock_server.app import SETTINGS_ENVIRONMENT, create_app
+from mock_server.connections import guarded_protocol
 from mock_server.errors import StoreUnavailable
 from mock_server.exit_codes import CommandError, Unreachable
 from mock_server.settings import TIMING_MODES, ConfigError, Settings, load_config
 from mock_server.spec import load_operations
 from mock_server.store import open_stores
+
+ADMIN_TOKEN_ENVIRONMENT = "FLUX_MOCK_ADMIN_TOKEN"  # the admin token without putting it on the command line
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--sync-latency", type=float, metavar="SECONDS",
                        help="seconds a sync call (getData, generateImage, generateT2I) takes (default 0)")
     serve.add_argument("--admin-token", metavar="TOKEN",
-                       help="require this X-Admin-Token on /__admin (needed to use it beyond loopback)")
+                       help="require this X-Admin-Token on /__admin (needed to use it beyond loopback); also "
+                            "read from FLUX_MOCK_ADMIN_TOKEN")
+    serve.add_argument("--show-keys", action="store_true", default=None,
+                       help="show API keys whole in the journal (default: abcd...wxyz)")
     serve.add_argument("--store", metavar="URL",
                        help="where state lives: memory:// (default) or redis://HOST:PORT/DB, shared by every "
                             "worker and instance using it")
@@ -122,7 +129,8 @@ def _settings(args) -> Settings:
     base = load_config(args.config) if args.config else Settings()
     return base.with_options(host=args.host, port=args.port, public_url=args.public_url, mode=args.mode,
                              queued_for=args.queued_for, processing_for=args.processing_for,
-                             sync_latency=args.sync_latency, admin_token=args.admin_token, strict=args.strict,
+                             sync_latency=args.sync_latency, strict=args.strict, show_keys=args.show_keys,
+                             admin_token=args.admin_token or os.environ.get(ADMIN_TOKEN_ENVIRONMENT) or None,
                              store=args.store)
 
 
@@ -131,6 +139,19 @@ def _tune_garbage_collection() -> None:
     them every few thousand allocations, a pause of hundreds of ms under load. Collect the young
     generation less often and the old ones rarely."""
     gc.set_threshold(50_000, 50, 1000)
+
+
+def _server_options(settings: Settings, args) -> dict:
+    """uvicorn's options: the slow-client guards (connections.py), and every descriptor the system allows."""
+    _raise_descriptor_limit()
+    return {"log_level": args.log_level, "lifespan": "on", "timeout_graceful_shutdown": 5, "timeout_keep_alive": 5,
+            "http": guarded_protocol(settings.header_timeout, settings.max_connections)}
+
+
+def _raise_descriptor_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def wait_for_store(url: str | None, timeout: float) -> None:
@@ -172,10 +193,9 @@ def serve(args) -> int:
     if args.workers > 1:
         os.environ[SETTINGS_ENVIRONMENT] = settings.to_json()
         config = uvicorn.Config("mock_server.app:create_app_from_environment", factory=True, workers=args.workers,
-                                log_level=args.log_level, lifespan="on", timeout_graceful_shutdown=5)
+                                **_server_options(settings, args))
     else:
-        config = uvicorn.Config(create_app(settings), log_level=args.log_level, lifespan="on",
-                                timeout_graceful_shutdown=5)
+        config = uvicorn.Config(create_app(settings), **_server_options(settings, args))
     print(f"flux-mock {__version__} serving {len(load_operations())} operations on {url} "
           f"(public URL {settings.public_url or url}; admin {url}/__admin/health)", flush=True)
     if not _is_loopback(settings.host) and not settings.admin_token:

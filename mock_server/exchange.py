@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mock_server.redaction import SHORT_FIELD, clipped, clipped_list, mask_key
 from mock_server.spec import Operation
 
 if TYPE_CHECKING:
@@ -98,15 +99,17 @@ class Exchange:
         self.validator = self.route.validators[name]
 
     def journal_entry(self) -> dict:
+        """The journal's record of this exchange: every field bounded, the key masked unless show_keys."""
         operation = self.operation
         return {
-            "kind": "request", "epoch": self.now, "method": self.method, "path": self.path,
+            "kind": "request", "epoch": self.now, "method": self.method, "path": clipped(self.path),
             "operation_id": operation.operation_id if operation else None,
             "operation_kind": operation.kind if operation else None, "variant": self.variant,
-            "key": self.claimed_key(), "status": self.status or 500, "webhook": self.webhook, "request_id": self.request_id,
-            "violations": list(self.violations), "undocumented_fields": list(self.undocumented_fields),
+            "key": mask_key(clipped(self.claimed_key(), SHORT_FIELD), self.mock.settings.show_keys),
+            "status": self.status or 500, "webhook": self.webhook, "request_id": clipped(self.request_id, SHORT_FIELD),
+            "violations": clipped_list(self.violations), "undocumented_fields": clipped_list(self.undocumented_fields),
             "rule": self.rule,
             "job_status": self.job_status, "retry_after": self.retry_after if self.status == 429 else None,
-            "user_agent": self.headers.get("user-agent", ""),
+            "user_agent": clipped(self.headers.get("user-agent", ""), SHORT_FIELD),
             "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
         }

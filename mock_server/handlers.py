@@ -13,6 +13,7 @@ from mock_server.store.records import Charge, Job
 from mock_server.webhooks.targets import WEBHOOK_HEADER, WebhookRequest
 
 BATCH_WAIT_SECONDS = 60.0
+PROMPT_KEPT = 2000  # characters of a prompt a job keeps (and echoes); its media digest uses all of it
 BATCH_POLL_INTERVAL = 1.0
 DEFAULT_ERRORS = {lifecycle.FAILED: "Generation failed", lifecycle.ERROR: "Internal error while processing the request"}
 
@@ -64,7 +65,8 @@ async def _new_job(exchange: Exchange, request_id: str,
         created_at=exchange.now, outcome=outcome,
         error=exchange.outcome.get("error", DEFAULT_ERRORS.get(outcome)) if outcome != lifecycle.COMPLETED else None,
         media=paths, media_type=plan.media_type,
-        details={"prompt": prompt, "seed": seed, "width": plan.width, "height": plan.height},
+        details={"prompt": prompt[:PROMPT_KEPT], "prompt_length": len(prompt), "seed": seed, "width": plan.width,
+                 "height": plan.height},
         charged_micros=charge.amount if charge else 0, webhook=webhook,
     )
     return job, charge

@@ -53,7 +53,9 @@ async def authorize(exchange: Exchange) -> None:
 async def read_body(exchange: Exchange) -> None:
     """413 beyond the size limit; 400 for a wrong Content-Type or malformed JSON."""
     if exchange.validator.has_body:
-        exchange.body = await read_json_body(exchange.receive, exchange.headers, exchange.mock.settings.max_body_bytes)
+        settings = exchange.mock.settings
+        exchange.body = await read_json_body(exchange.receive, exchange.headers, settings.max_body_bytes,
+                                             settings.body_timeout)
 
 
 def _prompt(body) -> str | None:

@@ -61,6 +61,11 @@ class Settings:
     webhook_backoff: float = 1.0
     webhook_timeout: float = 5.0
     store: str | None = None
+    show_keys: bool = False  # journal and logs show API keys whole (default: abcd...wxyz)
+    max_jobs: int = 1_000_000  # beyond this many jobs, the oldest final ones are evicted
+    header_timeout: float = 10.0  # seconds a connection may take to send its request head
+    body_timeout: float = 30.0  # seconds a request body may take to arrive
+    max_connections: int = 4096  # beyond this many, the oldest connection still waiting for a request is closed
 
     @property
     def accepts_any_key(self) -> bool:
@@ -125,6 +130,11 @@ CONFIG_SCHEMA = {
         "strict": {"type": "boolean"},
         "min_poll_interval": _SECONDS,
         "store": {"type": "string", "pattern": "^(memory|redis|rediss|unix)://"},
+        "show_keys": {"type": "boolean"},
+        "max_jobs": {"type": "integer", "minimum": 100, "maximum": 100_000_000},
+        "header_timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+        "body_timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+        "max_connections": {"type": "integer", "minimum": 16, "maximum": 1_000_000},
         "webhooks": {
             "type": "object",
             "additionalProperties": False,
@@ -161,7 +171,8 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
         for name, spec in (data.get("keys") or {}).items()
     }
     simple = {k: data[k] for k in ("public_url", "default_balance", "default_rate_limit", "max_body_bytes",
-                                   "journal_size", "admin_token", "strict", "min_poll_interval", "store") if k in data}
+                                   "journal_size", "admin_token", "strict", "min_poll_interval", "store", "show_keys",
+                                   "max_jobs", "header_timeout", "body_timeout", "max_connections") if k in data}
     webhooks = data.get("webhooks", {})
     webhook_settings = {f"webhook_{name}": value for name, value in webhooks.items() if name != "allowed_hosts"}
     return Settings(

@@ -41,7 +41,7 @@ class MockState:
         self.rate_limiter = RateLimiter(self.clock, self.stores.rates)
         self.scenarios = Scenarios(self.settings.scenarios, self.stores.runtime)
         self.journal = Journal(self.stores.journal)
-        self.jobs = JobService(self.stores.jobs, self.clock, lambda: self.timing)
+        self.jobs = JobService(self.stores.jobs, self.clock, lambda: self.timing, self.settings.max_jobs)
         settings = self.settings
         self.webhooks = WebhookDispatcher(self.stores.deliveries, self.stores.jobs, self.clock, self.journal,
                                           max_attempts=settings.webhook_max_attempts, backoff=settings.webhook_backoff,

@@ -15,6 +15,7 @@ as flux-mock (webhooks redirected to its receiver, jobs made fast) and its webho
     /flux-1-schnell/v1/getData           an undocumented status code (201)
     /flux-2-klein-4b/v1/generateImage    a wrong content type (text/plain)
     /generateT2I                         429 without Retry-After
+    the image-to-image LoRA trainer      a submit answered 402 (documented, but not an accepted job)
     flux-2-pro-image-to-image-866        a webhook body that differs from the final status
 """
 
@@ -45,6 +46,8 @@ class Breaches:
             return 201, body
         if path == "/flux-2-klein-4b/v1/generateImage" and status == 200:
             return status, body, {"Content-Type": "text/plain"}
+        if path.startswith("/flux-2-pro-image-to-image-trainer-831/") and status == 202:
+            return 402, {"error": "Insufficient Balance", "message": "Your wallet does not have enough balance."}
         if path == "/generateT2I" and status == 200:
             return 429, {"error": "Rate limit exceeded, please retry later"}
         if path == "/flux-general-polling/flux-general/getStatus" and isinstance(body, dict) and "images" in body:

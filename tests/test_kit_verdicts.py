@@ -60,6 +60,9 @@ CHECK_BREACHES = {
     "batch completed without output": ("schnellGetDataBatch", "links", [
         "job-status-consistency failed for schnellCheckStatus", "at:         output",
         "expected:   present while status is completed", "got:        absent"]),
+    "a submit that is not accepted": ("flux2ProImageToImageTrainer", "links", [
+        "submit-accepted failed for flux2ProImageToImageTrainer", "expected:   a documented 2xx",
+        "got:        402", "reproduce:  curl -X POST"]),
     "an undocumented status code": ("schnellGetData", "positive", [
         "Undocumented status code", "Received: 201", "curl -X POST"]),
     "a wrong content type": ("klein4bGenerateImage", "positive", ["Undocumented Content-Type", "text/plain"]),

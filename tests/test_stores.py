@@ -180,3 +180,12 @@ async def test_a_claimed_delivery_whose_sender_died_is_claimed_again_after_its_l
     again.state = "delivered"
     await stores.deliveries.save(again)
     assert await stores.deliveries.claim_due(100.0, lease=5.0) == []
+
+
+async def test_the_oldest_final_jobs_are_evicted_beyond_the_bound(stores):
+    for number in range(6):
+        final = number != 1  # job 1 is still running: it stays whatever its age
+        await stores.jobs.create(job(number, transitions=(101.0, 102.0) if final else (101.0, None)))
+    assert await stores.jobs.evict_final(keep=3, now=200.0) == 3
+    assert [j.request_id for j in await stores.jobs.list()] == ["m_0001", "m_0004", "m_0005"]
+    assert await stores.jobs.evict_final(keep=3, now=200.0) == 0

@@ -9,12 +9,17 @@ from mock_server.settings import Timing
 from mock_server.store.base import JobStore
 
 
+EVICTION_EVERY = 100  # submits between two looks at the store's size
+
+
 class JobService:
-    def __init__(self, store: JobStore, clock: Clock, timing) -> None:
+    def __init__(self, store: JobStore, clock: Clock, timing, max_jobs: int = 1_000_000) -> None:
         self.store = store
         self.clock = clock
         self._timing = timing  # a callable: the Timing in force now
         self._listeners = []
+        self.max_jobs = max_jobs
+        self._submitted = 0
 
     def on_change(self, listener) -> None:
         """Call `await listener(job)` after every submit, poll and advance (webhook planning)."""
@@ -36,6 +41,9 @@ class JobService:
         job = lifecycle.scheduled(job.evolved(mode=timing.mode), timing.queued_for, timing.processing_for)
         if not await self.store.create(job, charge):
             raise InsufficientBalance()
+        self._submitted += 1
+        if self._submitted % EVICTION_EVERY == 0:
+            await self.store.evict_final(self.max_jobs, job.created_at)
         return await self._changed(job)
 
     async def seed(self, count: int, key: str, model_id: str, operation_id: str, media: tuple[str, ...]) -> str:

@@ -32,6 +32,9 @@ class JobStore(Protocol):
 
     async def count(self) -> int: ...
 
+    async def evict_final(self, keep: int, now: float) -> int:
+        """While more than `keep` jobs are stored, delete the oldest that are final at `now`; how many went."""
+
     async def clear(self) -> None: ...
 
 

@@ -4,6 +4,8 @@ from collections import deque
 from dataclasses import replace
 from itertools import count
 
+import orjson
+
 from mock_server.store.records import Charge, Job
 from mock_server.store.base import Stores
 
@@ -44,6 +46,16 @@ class MemoryJobStore:
 
     async def count(self) -> int:
         return len(self._jobs)
+
+    async def evict_final(self, keep: int, now: float) -> int:
+        excess = len(self._jobs) - keep
+        if excess <= 0:
+            return 0
+        final = [request_id for request_id, job in self._jobs.items()  # insertion order: oldest first
+                 if job.transitions[1] is not None and job.transitions[1] <= now][:excess]
+        for request_id in final:
+            del self._jobs[request_id]
+        return len(final)
 
     async def clear(self) -> None:
         self._jobs.clear()
@@ -130,22 +142,32 @@ class MemoryRateStore:
 
 
 class MemoryJournalStore:
-    """A ring buffer: the newest `size` entries."""
+    """A ring buffer: the newest `size` entries, and no more than `max_bytes` of them (as JSON)."""
 
-    def __init__(self, size: int) -> None:
-        self._entries: deque[dict] = deque(maxlen=size)
+    def __init__(self, size: int, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self._entries: deque[tuple[dict, int]] = deque()
+        self._size, self._max_bytes, self._bytes = size, max_bytes, 0
         self._seq = count(1)
 
     async def record(self, entry: dict) -> dict:
         entry = {"seq": next(self._seq), **entry}
-        self._entries.append(entry)
+        weight = len(orjson.dumps(entry, default=str))
+        self._entries.append((entry, weight))
+        self._bytes += weight
+        while len(self._entries) > self._size or (self._bytes > self._max_bytes and len(self._entries) > 1):
+            self._bytes -= self._entries.popleft()[1]
         return entry
 
     async def entries(self) -> list[dict]:
-        return list(self._entries)
+        return [entry for entry, _ in self._entries]
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
 
     async def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0
 
 
 class MemoryRuntimeStore:

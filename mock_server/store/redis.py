@@ -194,6 +194,23 @@ class RedisJobStore:
     async def count(self) -> int:
         return await self.client.zcard(JOBS)
 
+    async def evict_final(self, keep: int, now: float) -> int:
+        excess = await self.client.zcard(JOBS) - keep
+        if excess <= 0:
+            return 0
+        ids = await self.client.zrange(JOBS, 0, min(excess + 1000, 20_000) - 1)  # oldest first, some running
+        final = [job.request_id for job in (await self._jobs(ids))
+                 if job.transitions[1] is not None and job.transitions[1] <= now][:excess]
+        if final:
+            async with self.client.pipeline(transaction=False) as pipe:
+                await pipe.unlink(*[JOB + request_id for request_id in final]).zrem(JOBS, *final) \
+                    .hdel(POLLS, *final).execute()
+        return len(final)
+
+    async def _jobs(self, ids: "list[str]") -> "list[Job]":  # quoted: `list` is a method of this class
+        raws = await self.client.mget([JOB + request_id for request_id in ids]) if ids else []
+        return [Job.from_dict(json.loads(raw)) for raw in raws if raw]
+
     async def clear(self) -> None:
         await _delete_matching(self.client, JOB + "*")
         await self.client.unlink(JOBS, POLLS)

@@ -1,0 +1,126 @@
+"""Everything a client can make the mock keep or do is bounded: keys, prompts, journal entries and its
+size, admin bodies, job pages, the clock, the job count. Keys are masked in the journal."""
+
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from mock_server.app import create_app
+from mock_server.clock import ManualClock
+from mock_server.settings import Settings
+from mock_server.store.memory import MemoryJournalStore
+
+pytestmark = pytest.mark.anyio
+FLUX_DEV = "/flux-dev/v1/dev/textToImage"
+GENERAL = "/flux-general/v1/flux-general/generateTextToImageRequest"
+LONG_KEY = "sk-live-0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def client(**settings) -> httpx.AsyncClient:
+    app = create_app(Settings(**settings), clock=ManualClock())
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test")
+
+
+async def journal(api) -> list[dict]:
+    return (await api.get("/__admin/journal")).json()["entries"]
+
+
+async def test_keys_are_masked_in_the_journal_unless_shown():
+    async with client() as api:
+        await api.post(FLUX_DEV, json={"prompt": "x"}, headers={"Ocp-Apim-Subscription-Key": LONG_KEY})
+        await api.get("/nowhere", headers={"Ocp-Apim-Subscription-Key": LONG_KEY})
+        assert [e["key"] for e in await journal(api)] == ["sk-l...wxyz"] * 2
+        report = (await api.get("/__admin/client-report", params={"key": LONG_KEY})).json()
+        assert [f["kind"] for f in report["findings"]] == ["gave-up", "unknown-endpoint"], "filtered by its mask"
+    async with client(show_keys=True) as api:
+        await api.post(FLUX_DEV, json={"prompt": "x"}, headers={"Ocp-Apim-Subscription-Key": LONG_KEY})
+        assert [e["key"] for e in await journal(api)] == [LONG_KEY]
+
+
+async def test_a_huge_key_is_401_and_huge_headers_and_paths_are_clipped_in_the_journal():
+    async with client() as api:
+        answer = await api.post(FLUX_DEV, json={"prompt": "x"}, headers={"Ocp-Apim-Subscription-Key": "k" * 5000,
+                                                                          "User-Agent": "u" * 100_000})
+        assert answer.status_code == 401
+        await api.get("/" + "p" * 60_000, headers={"Ocp-Apim-Subscription-Key": "k"})
+        first, second = await journal(api)
+        assert len(first["user_agent"]) < 300 and len(first["key"]) < 20
+        assert len(second["path"]) < 2100 and second["path"].endswith("(60001 characters)")
+
+
+async def test_a_job_keeps_a_bounded_prompt():
+    async with client() as api:
+        submitted = (await api.post(GENERAL, json={"prompt": "p" * 200_000},
+                                    headers={"Ocp-Apim-Subscription-Key": "k"})).json()
+        await api.post(f"/__admin/jobs/{submitted['request_id']}/advance", json={"to_end": True})
+        done = (await api.post("/flux-general-polling/flux-general/getStatus",
+                               json={"request_id": submitted["request_id"]},
+                               headers={"Ocp-Apim-Subscription-Key": "k"})).json()
+    assert done["prompt"] == "p" * 2000
+
+
+async def test_the_journal_is_bounded_in_bytes():
+    store = MemoryJournalStore(size=10_000, max_bytes=50_000)
+    for number in range(200):
+        await store.record({"path": "/x", "violations": ["v" * 1000], "n": number})
+    entries = await store.entries()
+    assert store.bytes <= 50_000 and 0 < len(entries) < 60 and entries[-1]["n"] == 199
+
+
+async def test_admin_bodies_are_limited():
+    async with client(max_body_bytes=4096) as api:
+        answer = await api.post("/__admin/scenarios", content=b'{"outcome": {"status": 429}, "x": "' + b"a" * 10_000
+                                + b'"}', headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+
+
+async def test_jobs_come_in_pages():
+    async with client() as api:
+        for _ in range(5):
+            await api.post(FLUX_DEV, json={"prompt": "x"}, headers={"Ocp-Apim-Subscription-Key": "k"})
+        first = (await api.get("/__admin/jobs", params={"limit": 2})).json()
+        last = (await api.get("/__admin/jobs", params={"limit": 2, "offset": 4})).json()
+    assert (len(first["jobs"]), first["total"], first["next_offset"]) == (2, 5, 2)
+    assert (len(last["jobs"]), last["next_offset"]) == (1, None)
+
+
+async def test_the_clock_stops_before_dates_run_out():
+    async with client() as api:
+        for _ in range(3):
+            assert (await api.post("/__admin/clock/advance", json={"seconds": 31_536_000})).status_code == 200
+        answer = await api.post("/__admin/clock/advance", json={"seconds": 31_536_000})
+        while answer.status_code == 200:
+            answer = await api.post("/__admin/clock/advance", json={"seconds": 31_536_000})
+        assert answer.status_code == 400 and "the clock stops at 9899" in answer.json()["message"]
+        poll = await api.get("/v2/requests/status/flux-dev_x", headers={"Ocp-Apim-Subscription-Key": "k"})
+    assert poll.status_code == 404
+
+
+async def test_the_oldest_final_jobs_are_evicted_beyond_max_jobs():
+    async with client(max_jobs=100) as api:
+        await api.put("/__admin/timing", json={"queued_for": 0, "processing_for": 0})
+        for _ in range(250):
+            await api.post(FLUX_DEV, json={"prompt": "x"}, headers={"Ocp-Apim-Subscription-Key": "k"})
+        total = (await api.get("/__admin/jobs", params={"limit": 1})).json()["total"]
+    assert 100 <= total < 200
+
+
+def test_the_admin_token_can_come_from_the_environment():
+    from contract_tests.process import MockProcess
+
+    os.environ["FLUX_MOCK_ADMIN_TOKEN"] = "from-the-environment"
+    try:
+        mock = MockProcess()
+    finally:
+        del os.environ["FLUX_MOCK_ADMIN_TOKEN"]
+    try:
+        assert httpx.get(f"{mock.url}/__admin/jobs").status_code == 403
+        assert httpx.get(f"{mock.url}/__admin/jobs", headers={"X-Admin-Token": "from-the-environment"}).status_code \
+            == 200
+    finally:
+        mock.stop()
+    assert subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--help"], capture_output=True,
+                          text=True).stdout.count("FLUX_MOCK_ADMIN_TOKEN") == 1

@@ -1,0 +1,59 @@
+"""Slow and idle clients cannot lock others out: half-open connections are closed after the header
+timeout, the oldest waiting ones make room beyond the connection limit, and a body that never ends
+gets a 400 after the body timeout. Real sockets against a real server on loopback."""
+
+import socket
+import time
+
+import httpx
+import pytest
+
+CONFIG = "header_timeout: 1.0\nbody_timeout: 1.0\nmax_connections: 64\n"
+KEY = {"Ocp-Apim-Subscription-Key": "k"}
+
+
+@pytest.fixture
+def guarded(configured_mock):
+    return configured_mock(CONFIG)
+
+
+def open_idle(url: str, count: int) -> list[socket.socket]:
+    host, port = url.removeprefix("http://").split(":")
+    return [socket.create_connection((host, int(port)), timeout=5) for _ in range(count)]
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    sock.settimeout(0.2)
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_many_idle_connections_do_not_stop_others_being_answered(guarded):
+    idle = open_idle(guarded, 300)  # far beyond max_connections, none sends a byte
+    try:
+        started = time.monotonic()
+        answer = httpx.post(f"{guarded}/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY, timeout=5)
+        assert answer.status_code == 200 and time.monotonic() - started < 2
+        assert sum(closed_by_server(sock) for sock in idle[:200]) >= 150, "the oldest idle ones made room"
+        time.sleep(1.5)
+        assert all(closed_by_server(sock) for sock in idle[-50:]), "closed after the header timeout"
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_a_body_that_never_ends_gets_a_400_after_the_body_timeout(guarded):
+    (sock,) = open_idle(guarded, 1)
+    try:
+        sock.sendall(b"POST /flux-1-schnell/v1/getData HTTP/1.1\r\nHost: x\r\nOcp-Apim-Subscription-Key: k\r\n"
+                     b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"pro\r\n")
+        sock.settimeout(5)
+        started, answer = time.monotonic(), sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 400") and b"did not arrive within 1 s" in answer
+        assert 0.8 < time.monotonic() - started < 4
+    finally:
+        sock.close()
