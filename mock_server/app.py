@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 from starlette.responses import Response
 
-from mock_server import media, pipeline
+from mock_server import connections, media, pipeline
 from mock_server.admin import AdminApi
 from mock_server.clock import Clock, OffsetClock
 from mock_server.errors import ApiError, EndpointNotFound, InternalError, StoreUnavailable
@@ -133,7 +133,9 @@ class MockApp:
 
 def create_app_from_environment() -> MockApp:
     """The app of one `serve --workers N` worker: its settings come from the parent, as JSON."""
-    return create_app(Settings.from_json(os.environ[SETTINGS_ENVIRONMENT]))
+    settings = Settings.from_json(os.environ[SETTINGS_ENVIRONMENT])
+    connections.configure(settings.header_timeout, settings.max_connections)
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None, stores: Stores | None = None,

@@ -13,9 +13,8 @@ import time
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from mock_server import __version__
 from mock_server.app import SETTINGS_ENVIRONMENT, create_app
-from mock_server.connections import guarded_protocol
+from mock_server import __version__, connections
 from mock_server.errors import StoreUnavailable
 from mock_server.exit_codes import CommandError, Unreachable
 from mock_server.settings import TIMING_MODES, ConfigError, Settings, load_config
@@ -145,7 +144,7 @@ def _server_options(settings: Settings, args) -> dict:
     """uvicorn's options: the slow-client guards (connections.py), and every descriptor the system allows."""
     _raise_descriptor_limit()
     return {"log_level": args.log_level, "lifespan": "on", "timeout_graceful_shutdown": 5, "timeout_keep_alive": 5,
-            "http": guarded_protocol(settings.header_timeout, settings.max_connections)}
+            "http": connections.configure(settings.header_timeout, settings.max_connections)}
 
 
 def _raise_descriptor_limit() -> None:

@@ -51,7 +51,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
 
-def guarded_protocol(header_timeout: float, max_connections: int) -> type[GuardedHttpToolsProtocol]:
-    """The protocol class uvicorn builds connections from, with these bounds."""
-    return type("FluxMockHttpProtocol", (GuardedHttpToolsProtocol,),
-                {"header_timeout": header_timeout, "max_connections": max_connections})
+def configure(header_timeout: float, max_connections: int) -> type[GuardedHttpToolsProtocol]:
+    """Set the bounds (in this process: each --workers process sets its own from the settings it is given)
+    and return the class uvicorn builds connections from. A module-level class, so uvicorn can hand it to
+    worker processes."""
+    GuardedHttpToolsProtocol.header_timeout = header_timeout
+    GuardedHttpToolsProtocol.max_connections = max_connections
+    return GuardedHttpToolsProtocol

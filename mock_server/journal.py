@@ -7,7 +7,16 @@ from mock_server.store.base import JournalStore
 class Journal:
     def __init__(self, store: JournalStore) -> None:
         self._store = store
-        self.dropped = 0  # entries lost while the store was down
+        self._dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        """Entries lost while the store was down (here, or in the store's own write queue)."""
+        return self._dropped + getattr(self._store, "dropped", 0)
+
+    @dropped.setter
+    def dropped(self, value: int) -> None:
+        self._dropped = value - getattr(self._store, "dropped", 0)
 
     async def record(self, entry: dict) -> dict:
         return await self._store.record(entry)
