@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 import httpx
 
 from contract_tests.budget import BudgetExceeded
+from contract_tests.checks import is_final
 from contract_tests.examples import request_example, with_webhook
 from contract_tests.links import follow, media_urls
 from contract_tests.receiver import webhook_receiver
@@ -159,6 +160,10 @@ def _compare(target: Target, client: httpx.Client, operations: dict, operation: 
         elif isinstance(poll.body, (dict, list)):
             schema = poll.operation.response_schema(poll.status_code)
             differences += [Difference(poll.operation.operation_id, *d) for d in body_differences(schema, poll.body)]
+    if polls and polls[-1].status_code == 200 and not is_final(polls[-1].body):
+        differences.append(Difference(polls[-1].operation.operation_id, "invalid-flow", "status",
+                                      f"a final status within {target.polls} polls",
+                                      json.dumps(polls[-1].body)[:200]))
     final = polls[-1].body if polls else (response.json() if response.status_code < 300 else None)
     for url in media_urls(final):
         media = client.get(url)

@@ -9,6 +9,7 @@ as flux-mock (webhooks redirected to its receiver, jobs made fast) and its webho
     flux-2-pro-text-to-image-799         media answering 404
     flux-kontext-restore-image           error set on COMPLETED
     flux-pro-1-1                         completed_at before created_at
+    flux-2-pro-text-to-image-trainer-712 a job that never ends (PROCESSING for ever)
     flux-general (getStatus)             seed of the wrong type
     flux-pro legacy (getFluxProStatus)   a finished result with no images
     Schnell Batch (checkStatus)          completed without output
@@ -77,6 +78,8 @@ class Breaches:
             return {**body, "output": {**body["output"], "media_url": [f"{base}/media/nothing-here.png"]}}
         if model == "flux-kontext-restore-image" and completed:
             return {**body, "error": "boom"}
+        if model == "flux-2-pro-text-to-image-trainer-712" and completed:
+            return {**body, "status": "PROCESSING", "output": None, "completed_at": None}
         if model == "flux-pro-1-1" and completed:
             return {**body, "completed_at": "2000-01-01T00:00:00.000Z"}
         return body
