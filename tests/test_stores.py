@@ -65,6 +65,8 @@ async def test_concurrent_updates_are_never_lost(stores, backend):
     assert [j.polls for j in await stores.jobs.list()] == [100]
     assert await stores.jobs.update_with("missing", lambda j: j) is None
     assert await stores.jobs.count_poll("missing") is None
+    assert await stores.jobs.count_poll("m_0001", key="another") is None, "another key's job is not counted"
+    assert (await stores.jobs.count_poll("m_0001", key="k")).polls == 101
     for other in others:
         if other is not stores:
             await other.close()

@@ -63,10 +63,13 @@ class JobService:
 
     async def poll(self, request_id: str, key: str, now: float) -> Job:
         """The job after one status poll at `now` (the moment the poll's answer describes)."""
-        job = await self.find(request_id, key)
+        job = await self.store.count_poll(request_id, key)  # one round trip on a shared store
+        if job is None:
+            raise RequestNotFound(request_id)
         if job.mode == "per-poll" and not lifecycle.is_final(job, now):  # the only poll that changes a job
-            await self.store.update_with(request_id, lambda current: lifecycle.polled(current, now))
-        return await self._changed(await self.store.count_poll(request_id))
+            changed = await self.store.update_with(request_id, lambda current: lifecycle.polled(current, now))
+            job = changed.evolved(polls=job.polls)
+        return await self._changed(job)
 
     async def advance(self, request_id: str, to_end: bool = False) -> Job:
         await self.find(request_id)

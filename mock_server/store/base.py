@@ -24,8 +24,9 @@ class JobStore(Protocol):
     async def update_with(self, request_id: str, change: Callable[[Job], Job]) -> Job | None:
         """Atomically replace the job with change(job); the new job, or None if there is no such job."""
 
-    async def count_poll(self, request_id: str) -> Job | None:
-        """Atomically count one status poll of the job; the job with its new count, or None."""
+    async def count_poll(self, request_id: str, key: str | None = None) -> Job | None:
+        """Atomically count one status poll of the job; the job with its new count, or None if there is no such
+        job (or, given `key`, it is another key's: nothing is counted then)."""
 
     async def list(self) -> list[Job]:
         """Every job, oldest first."""

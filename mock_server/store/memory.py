@@ -38,7 +38,10 @@ class MemoryJobStore:
         self._jobs[request_id] = job = change(job)
         return job
 
-    async def count_poll(self, request_id: str) -> Job | None:
+    async def count_poll(self, request_id: str, key: str | None = None) -> Job | None:
+        job = self._jobs.get(request_id)
+        if job is None or (key is not None and job.key != key):
+            return None
         return await self.update_with(request_id, lambda job: job.evolved(polls=job.polls + 1))
 
     async def list(self) -> list[Job]:

@@ -49,6 +49,13 @@ redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 return seq
 """
 # ^ the entry's JSON with "seq" put first as text: cjson would turn an empty list into {}
+COUNT_POLL = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+if ARGV[2] ~= '' and cjson.decode(raw)['key'] ~= ARGV[2] then return false end
+return {raw, redis.call('HINCRBY', KEYS[2], ARGV[1], 1)}
+"""
+# ^ a poll in one round trip: the job, if it exists and is this key's, with its poll counted.
 TAKE_RULE = """
 local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if ARGV[2] ~= '' and used >= tonumber(ARGV[2]) then return 0 end
@@ -133,6 +140,7 @@ class RedisJobStore:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._create = client.register_script(CREATE)
+        self._poll = client.register_script(COUNT_POLL)
 
     async def create(self, job: Job, charge: Charge | None = None) -> bool:
         charge = charge or Charge("", 0, 0)
@@ -157,12 +165,11 @@ class RedisJobStore:
             raw, polls = await pipe.get(JOB + request_id).hget(POLLS, request_id).execute()
         return Job.from_dict({**json.loads(raw), "polls": int(polls or 0)}) if raw else None
 
-    async def count_poll(self, request_id: str) -> Job | None:
-        async with self.client.pipeline(transaction=False) as pipe:
-            raw, polls = await pipe.get(JOB + request_id).hincrby(POLLS, request_id, 1).execute()
-        if raw is None:
-            await self.client.hdel(POLLS, request_id)
+    async def count_poll(self, request_id: str, key: str | None = None) -> Job | None:
+        found = await self._poll(keys=[JOB + request_id, POLLS], args=[request_id, "" if key is None else key])
+        if not found:
             return None
+        raw, polls = found
         return Job.from_dict({**json.loads(raw), "polls": polls})
 
     async def update_with(self, request_id, change):
