@@ -6,6 +6,7 @@ It is a pytest plugin around the suite module; a test that could not reach the t
 not reached, never as a contract failure.
 """
 
+import http.client
 import time
 import xml.etree.ElementTree as ElementTree
 from collections import Counter, defaultdict
@@ -17,7 +18,7 @@ import pytest
 import requests
 
 NETWORK_ERRORS = (httpx.TransportError, requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                  ConnectionError, TimeoutError)
+                  requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead, ConnectionError, TimeoutError)
 ALL_OPERATIONS = "(all operations)"
 
 

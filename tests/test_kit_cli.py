@@ -123,3 +123,15 @@ def test_a_server_start_up_error_reaches_the_test_output_with_its_own_message(tm
                             cwd=tmp_path)
     assert result.returncode == 1
     assert f"flux-mock did not start (exit 2): flux-mock: cannot read config file {missing}" in result.stdout
+
+
+def test_check_counts_a_dropped_connection_as_not_reached_never_as_a_contract_failure(api, mock_url, tmp_path):
+    api.post("/__admin/scenarios", json={"match": {"operation_id": "schnellGetData"},
+                                         "outcome": {"drop_connection": True}}).raise_for_status()
+    junit = tmp_path / "check.xml"
+    result = flux_mock("check", "--base-url", mock_url, "--operation", "schnellGetData", "--max-examples", "2",
+                       "--report", str(junit))
+    assert result.returncode == 3, result.stdout[-2000:]
+    assert "NOT REACHED schnellGetData [positive]" in result.stdout and "not reached (network)" in result.stdout
+    assert "0 failed" in result.stdout.splitlines()[-1]
+    assert '<error message="target not reached"' in junit.read_text()

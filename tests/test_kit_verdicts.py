@@ -93,6 +93,8 @@ def test_check_passes_what_is_not_broken_and_writes_one_junit_case_per_operation
     assert "  getRequestStatus" in output and " 0 failed  (positive, negative)" in output
     junit = verdicts["junit"]
     assert '<testcase classname="fluxProTextToImage" name="links"' in junit
+    links = junit.split('<testcase classname="fluxProTextToImage" name="links"')[1].split("</testcase>")[0]
+    assert '<failure message="job-status-flow failed for getRequestStatus' in links
     assert 'classname="fluxProTextToImage" name="positive"' in junit and "site-packages" not in junit
     assert len(junit) < 200_000, "no statistics blobs"
 
