@@ -24,7 +24,7 @@ class Authenticator:
         """The caller, from the first security alternative whose headers are all present; else 401."""
         for alternative in operation.security or ((),):
             values = [(headers.get(name.lower()) or "").strip() for name in alternative]
-            if all(values) and all(len(value) <= MAX_KEY_LENGTH for value in values):
+            if all(values) and max(map(len, values), default=0) <= MAX_KEY_LENGTH:
                 key = values[0] if values else "anonymous"
                 config = self._settings.key_config(key)
                 if config is None:

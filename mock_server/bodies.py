@@ -16,17 +16,22 @@ async def read_body_bytes(receive, headers: dict[str, str], limit: int, timeout:
     declared = headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise PayloadTooLarge(limit) if declared.isdigit() else BadRequest("Content-Length is not a number")
+    first = await receive()  # almost always the whole body, already read: no timer for it
+    if first["type"] == "http.request" and not first.get("more_body", False):
+        body = first.get("body", b"")
+        if len(body) > limit:
+            raise PayloadTooLarge(limit)
+        return body
     try:
         async with asyncio.timeout(timeout):
-            return await _chunks(receive, limit)
+            return await _chunks(receive, limit, first)
     except TimeoutError:
         raise BadRequest(f"the request body did not arrive within {timeout:g} s") from None
 
 
-async def _chunks(receive, limit: int) -> bytes:
-    chunks, size = [], 0
+async def _chunks(receive, limit: int, first: dict) -> bytes:
+    chunks, size, message = [], 0, first
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise BadRequest("the client went away before sending the whole body")
         chunk = message.get("body", b"")
@@ -36,6 +41,7 @@ async def _chunks(receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+        message = await receive()
 
 
 async def read_json_body(receive, headers: dict[str, str], limit: int, timeout: float | None = None):

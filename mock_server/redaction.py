@@ -20,5 +20,7 @@ def clipped(text: str | None, limit: int = FIELD_LIMIT) -> str | None:
 
 
 def clipped_list(items, limit: int = LIST_LIMIT, each: int = 500) -> list:
+    if not items:
+        return []
     kept = [clipped(str(item), each) for item in list(items)[:limit]]
     return kept + [f"... and {len(items) - limit} more"] if len(items) > limit else kept

@@ -1,6 +1,7 @@
 """Wallets: each key's balance, kept in whole micro-dollars so prices like $0.0003 add up exactly."""
 
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 
 from mock_server.errors import InsufficientBalance
 from mock_server.settings import Settings
@@ -10,6 +11,7 @@ from mock_server.store.base import WalletStore
 MICROS = 1_000_000
 
 
+@lru_cache(maxsize=4096)  # prices are few; balances set by hand are rare
 def to_micros(usd: float) -> int:
     """Whole micro-dollars, exactly: through the number's shortest decimal form, so $0.0003 is 300 and
     $1e12 is 10**18 (float arithmetic gives 0.1 + 0.2 = 300000.00000000006 micro-dollars)."""

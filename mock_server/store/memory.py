@@ -4,8 +4,6 @@ from collections import deque
 from dataclasses import replace
 from itertools import count
 
-import orjson
-
 from mock_server.store.records import Charge, Job
 from mock_server.store.base import Stores
 
@@ -144,6 +142,14 @@ class MemoryRateStore:
         self._buckets.clear()
 
 
+def _weight(entry: dict) -> int:
+    """About the bytes an entry takes as JSON: its text fields, plus a fixed part for the rest (measuring
+    it exactly would cost the hot path a serialisation per request)."""
+    texts = (entry.get("path"), entry.get("user_agent"), entry.get("error"), entry.get("key"))
+    return 400 + sum(len(text) for text in texts if text) + sum(
+        len(item) for name in ("violations", "undocumented_fields") for item in entry.get(name) or ())
+
+
 class MemoryJournalStore:
     """A ring buffer: the newest `size` entries, and no more than `max_bytes` of them (as JSON)."""
 
@@ -154,7 +160,7 @@ class MemoryJournalStore:
 
     async def record(self, entry: dict) -> dict:
         entry = {"seq": next(self._seq), **entry}
-        weight = len(orjson.dumps(entry, default=str))
+        weight = _weight(entry)
         self._entries.append((entry, weight))
         self._bytes += weight
         while len(self._entries) > self._size or (self._bytes > self._max_bytes and len(self._entries) > 1):
