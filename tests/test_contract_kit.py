@@ -32,14 +32,14 @@ def mock_behind_proxy(rewrite=None):
 def test_suite_passes_in_process():
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs",
                              "contract_tests.suite"], capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "FLUX_CHECK_MAX_EXAMPLES": "10"})
+                            env={**os.environ, "FLUX_CHECK_MAX_EXAMPLES": "5"})
     assert result.returncode == 0, result.stdout[-3000:]
     assert " passed" in result.stdout and "failed" not in result.stdout
 
 
 def test_check_passes_against_flux_mock_serve_and_writes_junit(tmp_path, api, mock_url):
     report, url = tmp_path / "junit.xml", mock_url
-    result = flux_mock("check", "--base-url", url, "--report", str(report), "--max-examples", "8")
+    result = flux_mock("check", "--base-url", url, "--report", str(report), "--max-examples", "4")
     assert result.returncode == 0, result.stdout[-3000:]
     assert f"flux-mock check: {url} (flux-mock)" in result.stdout
     suite = ElementTree.parse(report).getroot().find("testsuite")

@@ -1,6 +1,6 @@
 """Many concurrent clients against one real server, on each store: every job accounted for, no 5xx, each
 webhook delivered exactly once (by its Webhook-Id), memory growth bounded.
-Bounded: 200 clients x 2 jobs, 90 s at most, loopback only."""
+Bounded: 200 clients x 1 job, 90 s at most, loopback only."""
 
 import asyncio
 from collections import Counter
@@ -11,7 +11,7 @@ import redis
 
 from contract_tests.process import MockProcess
 
-CLIENTS, JOBS_EACH, DEADLINE = 200, 2, 90.0
+CLIENTS, JOBS_EACH, DEADLINE = 200, 1, 90.0
 I2I = "/flux-2-pro-image-to-image-866/v1/flux-2-pro-image-to-image-request"
 BATCH = "/flux-1-schnell/v1/getDataBatch"
 
