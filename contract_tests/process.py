@@ -20,9 +20,11 @@ class MockProcess:
 
     def __init__(self, *options: str, timeout: float = 20.0) -> None:
         command = [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", *options]
+        # Its own process group: stopping it stops `--workers` children too, so nothing outlives it.
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                        env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
         self._stderr: list[str] = []
+        self._drains: list[threading.Thread] = []
         try:
             self.url = self._wait_ready(timeout)
         except BaseException:
@@ -30,7 +32,8 @@ class MockProcess:
             raise
         # Read what it writes from now on, so a full pipe can never block the server (kept for terminate()).
         for stream, kept in ((self.process.stdout, None), (self.process.stderr, self._stderr)):
-            threading.Thread(target=_drain, args=(stream, kept), daemon=True).start()
+            self._drains.append(threading.Thread(target=_drain, args=(stream, kept), daemon=True))
+            self._drains[-1].start()
 
     def _wait_ready(self, timeout: float) -> str:
         line = self.process.stdout.readline()
@@ -49,7 +52,7 @@ class MockProcess:
         return url
 
     def terminate(self, timeout: float = 30.0) -> tuple[int, str]:
-        """SIGTERM, as a supervisor stops it; its exit code and everything it wrote to stderr."""
+        """SIGTERM to the server, as a supervisor stops it; its exit code and everything it wrote to stderr."""
         os.kill(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=timeout)
@@ -64,7 +67,13 @@ class MockProcess:
         return "".join(self._stderr)
 
     def stop(self) -> None:
-        stop_process(self.process)
+        """Stop its whole process group (SIGTERM, then SIGKILL), then close the pipes once nothing writes to
+        them (closing a pipe a drain thread is reading would wait for ever)."""
+        stop_process(self.process, group=True)
+        for drain in self._drains:
+            drain.join(timeout=5)
+        if any(drain.is_alive() for drain in self._drains):
+            return  # a stray writer holds the pipe; the daemon threads end with it
         for stream in (self.process.stdout, self.process.stderr):
             if stream and not stream.closed:
                 stream.close()
@@ -89,13 +98,31 @@ def running_mock(*options: str, timeout: float = 20.0):
         mock.stop()
 
 
-def stop_process(process: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGTERM by PID, then SIGKILL if it has not exited within `grace` seconds."""
+def stop_process(process: subprocess.Popen, grace: float = 10.0, group: bool = False) -> None:
+    """SIGTERM by PID (or to its process group), then SIGKILL if it has not exited within `grace` seconds."""
     if process.poll() is not None:
+        if group:
+            _signal_group(process, signal.SIGKILL)  # children it left behind
         return
-    os.kill(process.pid, signal.SIGTERM)
+    _signal(process, signal.SIGTERM, group)
     try:
         process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        os.kill(process.pid, signal.SIGKILL)
+        _signal(process, signal.SIGKILL, group)
         process.wait(timeout=5)
+    if group:
+        _signal_group(process, signal.SIGKILL)
+
+
+def _signal(process: subprocess.Popen, number: int, group: bool) -> None:
+    if group:
+        _signal_group(process, number)
+    else:
+        os.kill(process.pid, number)
+
+
+def _signal_group(process: subprocess.Popen, number: int) -> None:
+    try:
+        os.killpg(process.pid, number)
+    except ProcessLookupError:
+        pass
