@@ -22,7 +22,7 @@ def verdicts(tmp_path_factory):
     app, _ = broken_app()
     junit = tmp_path_factory.mktemp("junit") / "check.xml"
     with serving(app, lifespan="on") as url:
-        check = flux_mock("check", "--base-url", url, "--key", KEY, "--max-examples", "2", "--report", str(junit))
+        check = flux_mock("check", "--base-url", url, "--key", KEY, "--max-examples", "1", "--report", str(junit))
         drift = flux_mock("drift", "--base-url", url, "--key", KEY)
     return {"check": check, "drift": drift, "junit": junit.read_text()}
 

