@@ -89,7 +89,7 @@ class MockApp:
         try:
             await self.mock.journal.record(exchange.journal_entry())
         except StoreUnavailable:
-            self.mock.journal.dropped += 1
+            self.mock.journal.lost_one()
 
     @staticmethod
     async def _respond(route: Route | None, exchange: Exchange) -> Response:

@@ -14,9 +14,9 @@ class Journal:
         """Entries lost while the store was down (here, or in the store's own write queue)."""
         return self._dropped + getattr(self._store, "dropped", 0)
 
-    @dropped.setter
-    def dropped(self, value: int) -> None:
-        self._dropped = value - getattr(self._store, "dropped", 0)
+    def lost_one(self) -> None:
+        """An entry could not be written (the store was down)."""
+        self._dropped += 1
 
     async def record(self, entry: dict) -> dict:
         return await self._store.record(entry)
