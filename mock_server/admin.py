@@ -116,19 +116,18 @@ class AdminApi:
             if handler == self.health:  # health must answer while the store is down: it reports that
                 return await handler(request, {})
             await self.state.refresh()
-            body = await self._checked_body(operation, request)
+            body = await self._checked_body(operation, request, exchange.headers)
             response = await handler(request, body)
             await self.state.refresh()  # what this request changed applies from the next request on
             return response
         return endpoint
 
-    async def _checked_body(self, operation: Operation, request: Request) -> dict:
+    async def _checked_body(self, operation: Operation, request: Request, headers: dict[str, str]) -> dict:
         validator = self.validators[operation.operation_id]
         violations = validator.query_violations(request.query_params)
         body = {}
         if validator.has_body:
-            raw = await read_body_bytes(request.receive, {k.lower(): v for k, v in request.headers.items()},
-                                        self.state.settings.max_body_bytes)
+            raw = await read_body_bytes(request.receive, headers, self.state.settings.max_body_bytes)
             if raw or operation.body_required:
                 body = parse_json(raw)
             violations += validator.body_violations(body)

@@ -28,15 +28,21 @@ DELIVERY, DELIVERIES, DUE = PREFIX + "delivery:", PREFIX + "deliveries", PREFIX 
 WALLETS, RATE, JOURNAL, JOURNAL_SEQ = PREFIX + "wallets", PREFIX + "rate:", PREFIX + "journal", PREFIX + "journal:seq"
 RUNTIME, RULES, RULE_USES = PREFIX + "runtime", PREFIX + "rules", PREFIX + "rule-uses"
 
-CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
-if ARGV[5] ~= '0' then
-  redis.call('HSETNX', KEYS[3], ARGV[4], ARGV[6])
-  if redis.call('HINCRBY', KEYS[3], ARGV[4], '-' .. ARGV[5]) < 0 then
-    redis.call('HINCRBY', KEYS[3], ARGV[4], ARGV[5])
-    return 0
+TAKE_FROM_WALLET = """
+local function take(wallets, key, amount, initial)
+  redis.call('HSETNX', wallets, key, initial)
+  if redis.call('HINCRBY', wallets, key, '-' .. amount) < 0 then
+    redis.call('HINCRBY', wallets, key, amount)
+    return false
   end
+  return true
 end
+"""
+# ^ integer micro-dollars with HINCRBY (exact to 9.2e18), never Lua's doubles: a balance of $1e11 is
+#   1e17 micro-dollars, beyond the 2^53 a double holds exactly. Shared by CHARGE and CREATE.
+CREATE = TAKE_FROM_WALLET + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+if ARGV[5] ~= '0' and not take(KEYS[3], ARGV[4], ARGV[5], ARGV[6]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return 1
@@ -69,16 +75,9 @@ return claimed
 """
 # ^ a claim moves the delivery's score to the end of its lease: one claimer gets it now, and if that
 #   instance dies before saving it, whoever claims after the lease sends it again.
-CHARGE = """
-redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3])
-if redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2]) < 0 then
-  redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[4])
-  return 0
-end
-return 1
+CHARGE = TAKE_FROM_WALLET + """
+return take(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) and 1 or 0
 """
-# ^ integer micro-dollars with HINCRBY (exact to 9.2e18), never Lua's doubles: a balance of $1e11 is
-#   1e17 micro-dollars, beyond the 2^53 a double holds exactly.
 TAKE = """
 local rate, now = tonumber(ARGV[1]), tonumber(ARGV[2])
 local capacity = math.max(1, rate)
@@ -290,7 +289,7 @@ class RedisWalletStore:
         return initial if value is None else int(value)
 
     async def charge(self, key: str, amount: int, initial: int) -> bool:
-        return bool(await self._charge(keys=[WALLETS], args=[key, -amount, initial, amount]))
+        return bool(await self._charge(keys=[WALLETS], args=[key, amount, initial]))
 
     async def set(self, key: str, amount: int) -> None:
         await self.client.hset(WALLETS, key, amount)
