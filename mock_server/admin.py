@@ -147,7 +147,7 @@ class AdminApi:
         """200 while the mock and its store answer; 503, naming the store's problem, while the store is down."""
         stores = self.state.stores
         store = {"kind": "redis" if stores.shared else "memory", "ok": True,
-                 "journal_entries_dropped": self.state.journal.dropped}
+                 "journal_entries_dropped": self.state.journal.dropped, "runtime_current": stores.runtime.current}
         try:
             await stores.ping()
             jobs = await stores.jobs.count()

@@ -105,10 +105,10 @@ class MockApp:
             return error_response(InternalError())
 
     async def _lifespan(self, receive, send) -> None:
-        """Start the webhook dispatcher with the server; at shutdown finish or report pending deliveries."""
+        """Start the background work with the server; at shutdown finish or report pending deliveries."""
         await receive()  # lifespan.startup
         try:
-            await self.mock.webhooks.start()
+            await self.mock.start()
         except Exception as error:  # noqa: BLE001 - reported to the server, which stops
             await send({"type": "lifespan.startup.failed", "message": str(error)})
             return
@@ -119,7 +119,7 @@ class MockApp:
 
     async def _shut_down(self) -> None:
         try:
-            left = await self.mock.webhooks.stop(grace=self.mock.settings.webhook_timeout)
+            left = await self.mock.stop(grace=self.mock.settings.webhook_timeout)
         except StoreUnavailable as error:
             left = []
             print(f"flux-mock: the store did not answer at shutdown ({error.reason}): pending webhook deliveries "

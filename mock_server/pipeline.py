@@ -21,8 +21,9 @@ Stage = Callable[[Exchange], Awaitable[Response | None]]
 
 
 async def take_up_shared_state(exchange: Exchange) -> None:
-    """Only a shared store can have been changed by another process: clock offset, timing, rules."""
-    if exchange.mock.stores.shared:
+    """Read what another process may have changed (clock offset, timing, rules), unless this instance's
+    copy is known current (memory; Redis while following the changes)."""
+    if not exchange.mock.stores.runtime.current:
         await exchange.mock.refresh()
         exchange.tick()
 

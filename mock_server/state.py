@@ -41,12 +41,14 @@ class MockState:
         self.rate_limiter = RateLimiter(self.clock, self.stores.rates)
         self.scenarios = Scenarios(self.settings.scenarios, self.stores.runtime)
         self.journal = Journal(self.stores.journal)
-        self.jobs = JobService(self.stores.jobs, self.clock, lambda: self.timing, self.settings.max_jobs)
         settings = self.settings
         self.webhooks = WebhookDispatcher(self.stores.deliveries, self.stores.jobs, self.clock, self.journal,
                                           max_attempts=settings.webhook_max_attempts, backoff=settings.webhook_backoff,
                                           timeout=settings.webhook_timeout, refresh=self.refresh_if_shared,
                                           allowed_hosts=settings.webhook_allowed_hosts)
+        self.jobs = JobService(self.stores.jobs, self.clock, lambda: self.timing, settings.max_jobs,
+                               deliveries_for=self.webhooks.deliveries_for)
+        self.jobs.on_create(self.webhooks.created)
         self.jobs.on_change(self.webhooks.plan)
 
     def base_url(self, scope) -> str:
@@ -60,9 +62,19 @@ class MockState:
         return f"{scope['scheme']}://{host.decode('latin-1')}{scope.get('root_path', '')}".rstrip("/")
 
     async def refresh_if_shared(self) -> None:
-        """Before a request: only a shared store can have been changed by another process."""
-        if self.stores.shared:
+        """Before a request: read the run-time state again unless this instance's copy is known current."""
+        if not self.stores.runtime.current:
             await self.refresh()
+
+    async def start(self) -> None:
+        """Background work that runs with the server: following other instances' changes, webhooks."""
+        self.stores.runtime.follow(self.refresh)
+        await self.webhooks.start()
+
+    async def stop(self, grace: float) -> list:
+        """Stop the background work; the webhook deliveries left pending."""
+        await self.stores.runtime.stop_following()
+        return await self.webhooks.stop(grace=grace)
 
     async def refresh(self) -> None:
         """Take up what the admin API changed, on this instance or another: clock offset, timing, rules."""

@@ -171,3 +171,29 @@ def _deliveries(redis_url: str) -> list[dict]:
         return [json.loads(raw) for raw in client.mget([f"fluxmock:delivery:{i}" for i in ids]) if raw]
     finally:
         client.close()
+
+
+def test_after_a_redis_restart_every_instance_follows_the_others_changes_again(tmp_path, redis_server):
+    config = config_file(tmp_path, redis_server.url)
+    first, second = MockProcess("--config", config), MockProcess("--config", config)
+    try:
+        def following(mock) -> bool:
+            answer = httpx.get(f"{mock.url}/__admin/health", timeout=10)
+            return answer.status_code == 200 and answer.json()["store"]["runtime_current"]
+
+        wait_until(lambda: following(first) and following(second), what="both instances following")
+        redis_server.kill()
+        wait_until(lambda: not following(second), what="the instance noticing the outage")
+        redis_server.start()
+        wait_until(lambda: following(first) and following(second), what="both instances following again")
+        a, b = httpx.Client(base_url=first.url, timeout=30), httpx.Client(base_url=second.url, timeout=30)
+        for _ in range(5):
+            request_id = b.post(FLUX_DEV, json={"prompt": "x"}, headers=KEY).json()["request_id"]
+            a.post("/__admin/clock/advance", json={"seconds": 3600}).raise_for_status()
+            assert b.get(f"/v2/requests/status/{request_id}", headers=KEY).json()["status"] == "COMPLETED"
+        a.close()
+        b.close()
+        assert "Traceback" not in first.stderr + second.stderr
+    finally:
+        first.stop()
+        second.stop()

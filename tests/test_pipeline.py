@@ -46,8 +46,8 @@ async def test_taking_up_shared_state_moves_the_exchange_to_the_shared_clock():
     await mock.stores.runtime.add_offset(100)
     local = exchange(mock)
     await pipeline.take_up_shared_state(local)
-    assert mock.clock.offset == 0, "a memory store is this process's own: nothing to take up"
-    mock.stores.shared = True
+    assert mock.clock.offset == 0, "a copy known current (memory's) is not read again"
+    mock.stores.runtime.current = False  # a Redis store's copy while it does not follow the changes
     shared = exchange(mock)
     await pipeline.take_up_shared_state(shared)
     assert mock.clock.offset == 100 and shared.now == pytest.approx(local.now + 100)

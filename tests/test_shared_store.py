@@ -107,3 +107,22 @@ def test_admin_changes_on_one_instance_apply_on_the_other(config):
         assert b.get("/__admin/clock").json()["epoch_seconds"] - before >= 3600
         a.close()
         b.close()
+
+
+def test_an_api_call_sent_after_an_admin_answer_sees_the_change_on_every_instance(config):
+    """Each instance keeps a copy of the run-time state and does not read it per request: an admin
+    change answers only once every instance took it up, so the next call to any instance applies it."""
+    with running_mock("--config", config) as first, running_mock("--config", config) as second:
+        a, b = httpx.Client(base_url=first, timeout=30), httpx.Client(base_url=second, timeout=30)
+        for _ in range(15):
+            request_id = b.post("/flux-dev/v1/dev/textToImage", json={"prompt": "x"}, headers=KEY).json()["request_id"]
+            a.post("/__admin/clock/advance", json={"seconds": 3600}).raise_for_status()
+            assert b.get(f"/v2/requests/status/{request_id}", headers=KEY).json()["status"] == "COMPLETED", \
+                "the clock moved on the other instance"
+            rule = a.post("/__admin/scenarios", json={"match": {"operation_id": "schnellGetData"},
+                                                      "outcome": {"status": 500}}).json()
+            assert b.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY).status_code == 500
+            a.delete(f"/__admin/scenarios/{rule['id']}").raise_for_status()
+            assert b.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY).status_code == 200
+        a.close()
+        b.close()

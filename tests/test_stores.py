@@ -191,3 +191,53 @@ async def test_the_oldest_final_jobs_are_evicted_beyond_the_bound(stores):
     assert await stores.jobs.evict_final(keep=3, now=200.0) == 3
     assert [j.request_id for j in await stores.jobs.list()] == ["m_0001", "m_0004", "m_0005"]
     assert await stores.jobs.evict_final(keep=3, now=200.0) == 0
+
+
+async def test_a_job_its_charge_and_its_deliveries_are_created_in_one_step(stores):
+    due = [Delivery("m_0001", "queued", "http://127.0.0.1/h", 101.0),
+           Delivery("m_0001", "completed", "http://example.com/h", 102.0, state="blocked", last_error="blocked: x")]
+    assert await stores.jobs.create(job(1), Charge("payer", 300, initial=500), due)
+    assert {d.id: d.state for d in await stores.deliveries.list()} == {"m_0001:queued": "pending",
+                                                                       "m_0001:completed": "blocked"}
+    assert [d.id for d in await stores.deliveries.claim_due(now=200.0)] == ["m_0001:queued"], "blocked: never sent"
+    assert not await stores.jobs.create(job(2), Charge("payer", 300, initial=500),
+                                        [Delivery("m_0002", "queued", "http://127.0.0.1/h", 101.0)])
+    assert sorted(d.id for d in await stores.deliveries.list()) == ["m_0001:completed", "m_0001:queued"], \
+        "a job the wallet cannot pay leaves no delivery"
+
+
+async def test_a_journal_batch_larger_than_one_script_call_keeps_every_entry_in_order(redis_url):
+    stores = open_stores(redis_url, journal_size=2500)  # Redis writes queued entries a script call per 1,000
+    await stores.journal.clear()
+    for number in range(2300):
+        await stores.journal.record({"path": f"/{number}"})
+    entries = await stores.journal.entries()
+    assert [e["path"] for e in entries] == [f"/{n}" for n in range(2300)]
+    assert [e["seq"] for e in entries] == list(range(entries[0]["seq"], entries[0]["seq"] + 2300))
+    await stores.journal.clear()
+    await stores.close()
+
+
+async def test_a_change_returns_only_once_every_following_instance_took_it_up(stores, backend):
+    seen = []
+
+    async def take_up():
+        seen.append((await stores.runtime.snapshot())["offset"])
+
+    stores.runtime.follow(take_up)
+    try:
+        for _ in range(100):
+            if stores.runtime.current:
+                break
+            await asyncio.sleep(0.05)
+        assert stores.runtime.current, "following within 5 s"
+        other = backend()
+        for offset in (7, 14, 21):
+            await other.runtime.add_offset(7)
+            if other is not stores:  # memory: one process, nothing to follow
+                assert seen[-1] == offset, "taken up before the change returned"
+        if other is not stores:
+            await other.close()
+    finally:
+        await stores.runtime.stop_following()
+    assert not stores.runtime.current or other is stores

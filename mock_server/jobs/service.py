@@ -1,7 +1,7 @@
 """The job service: applies the lifecycle with the store and the clock."""
 
 from mock_server.clock import Clock
-from mock_server.errors import InsufficientBalance, RequestNotFound
+from mock_server.errors import InsufficientBalance, RequestNotFound, StoreUnavailable
 from mock_server.ids import queue_request_id
 from mock_server.jobs import lifecycle
 from mock_server.store.records import Charge, Job
@@ -13,13 +13,20 @@ EVICTION_EVERY = 100  # submits between two looks at the store's size
 
 
 class JobService:
-    def __init__(self, store: JobStore, clock: Clock, timing, max_jobs: int = 1_000_000) -> None:
+    def __init__(self, store: JobStore, clock: Clock, timing, max_jobs: int = 1_000_000,
+                 deliveries_for=lambda job: []) -> None:
         self.store = store
         self.clock = clock
         self._timing = timing  # a callable: the Timing in force now
+        self._deliveries_for = deliveries_for  # job -> the webhook deliveries stored with it
         self._listeners = []
+        self._creation_listeners = []
         self.max_jobs = max_jobs
         self._submitted = 0
+
+    def on_create(self, listener) -> None:
+        """Call `await listener(job, deliveries)` after a job was stored with its webhook deliveries."""
+        self._creation_listeners.append(listener)
 
     def on_change(self, listener) -> None:
         """Call `await listener(job)` after every submit, poll and advance (webhook planning)."""
@@ -35,16 +42,25 @@ class JobService:
         return self._timing()
 
     async def submit(self, job: Job, charge: Charge | None = None) -> Job:
-        """Store the job, scheduled by the timing in force, and take its charge with it (atomically);
-        InsufficientBalance if the wallet cannot pay."""
+        """Store the job, scheduled by the timing in force, with its charge and its webhook deliveries (one
+        atomic step: a kept job is never without them); InsufficientBalance if the wallet cannot pay."""
         timing = self.timing
         job = lifecycle.scheduled(job.evolved(mode=timing.mode), timing.queued_for, timing.processing_for)
-        if not await self.store.create(job, charge):
+        deliveries = self._deliveries_for(job)
+        if not await self.store.create(job, charge, deliveries):
             raise InsufficientBalance()
         self._submitted += 1
+        for listener in self._creation_listeners:
+            try:
+                await listener(job, deliveries)
+            except StoreUnavailable:
+                pass  # the job and its deliveries are stored: answer for it; the dispatcher finds them
         if self._submitted % EVICTION_EVERY == 0:
-            await self.store.evict_final(self.max_jobs, job.created_at)
-        return await self._changed(job)
+            try:
+                await self.store.evict_final(self.max_jobs, job.created_at)
+            except StoreUnavailable:
+                pass  # the job is kept and answered; the next look evicts
+        return job
 
     async def seed(self, count: int, key: str, model_id: str, operation_id: str, media: tuple[str, ...]) -> str:
         """Store `count` finished jobs at once (benchmarks, large-store tests); the id of the last one."""

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from collections.abc import Callable
 
-from mock_server.store.records import Charge, Job
+from mock_server.store.records import Charge, Delivery, Job
 
 
 class JobStore(Protocol):
-    async def create(self, job: Job, charge: Charge | None = None) -> bool:
-        """Store a new job (its request_id is unique) and take `charge` from its wallet in one atomic step;
-        False, and nothing stored or taken, if the wallet cannot pay. An outage can never leave a charge
-        without its job, nor a job without its charge."""
+    async def create(self, job: Job, charge: Charge | None = None, deliveries: "list[Delivery]" = ()) -> bool:
+        """Store a new job (its request_id is unique), take `charge` from its wallet and add its webhook
+        `deliveries` in one atomic step; False, and nothing stored or taken, if the wallet cannot pay. An
+        outage can never leave a charge without its job, nor a job without its charge or its webhooks."""
 
     async def create_many(self, jobs: list[Job]) -> None:
         """Store many new jobs at once."""
@@ -114,13 +114,23 @@ class Stores:
 
 class RuntimeStore(Protocol):
     """What the admin API changes at run time and every instance must agree on: scenario rules added
-    at run time and how often each rule was used, the timing of new jobs, the clock offset."""
+    at run time and how often each rule was used, the timing of new jobs, the clock offset.
+
+    An instance keeps a copy of this state; `current` says whether that copy is known to be up to date
+    (always, in memory; while following the other instances' changes, in Redis)."""
+
+    current: bool
+
+    def follow(self, take_up) -> None:
+        """Start calling `await take_up()` whenever another instance changes the state."""
+
+    async def stop_following(self) -> None: ...
 
     async def ping(self) -> None:
         """Return once the store answers; StoreUnavailable if it does not."""
 
     async def snapshot(self) -> dict:
-        """{"offset": seconds, "timing": dict or None, "version": n}; `version` changes with the rules."""
+        """{"offset": seconds, "timing": dict or None, "version": n}; `version` changes with every change."""
 
     async def add_offset(self, seconds: float) -> None: ...
 

@@ -10,6 +10,7 @@ import functools
 import inspect
 import json
 
+import orjson
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -19,6 +20,7 @@ from redis.exceptions import WatchError
 
 from mock_server.errors import StoreUnavailable
 
+from mock_server.store.change_channel import ChangeChannel
 from mock_server.store.records import Charge, Delivery, Job
 from mock_server.store.base import Stores
 
@@ -27,6 +29,7 @@ JOB, JOBS, POLLS = PREFIX + "job:", PREFIX + "jobs", PREFIX + "polls"
 DELIVERY, DELIVERIES, DUE = PREFIX + "delivery:", PREFIX + "deliveries", PREFIX + "deliveries:due"
 WALLETS, RATE, JOURNAL, JOURNAL_SEQ = PREFIX + "wallets", PREFIX + "rate:", PREFIX + "journal", PREFIX + "journal:seq"
 RUNTIME, RULES, RULE_USES = PREFIX + "runtime", PREFIX + "rules", PREFIX + "rule-uses"
+CHANGED, ACKS = PREFIX + "runtime:changed", PREFIX + "runtime:ack:"  # a Pub/Sub channel, counters
 
 TAKE_FROM_WALLET = """
 local function take(wallets, key, amount, initial)
@@ -45,16 +48,27 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 if ARGV[5] ~= '0' and not take(KEYS[3], ARGV[4], ARGV[5], ARGV[6]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+for i = 7, #ARGV, 3 do
+  if redis.call('SET', KEYS[4] .. ARGV[i], ARGV[i + 1], 'NX') then
+    redis.call('SADD', KEYS[5], ARGV[i])
+    if ARGV[i + 2] ~= '' then redis.call('ZADD', KEYS[6], ARGV[i + 2], ARGV[i]) end
+  end
+end
 return 1
 """
-# ^ the job and its charge in one step: -1 a duplicate id, 0 the wallet cannot pay (nothing written).
+# ^ the job, its charge and its webhook deliveries (ARGV[7..]: id, record, due or '' when not pending) in
+#   one step: -1 a duplicate id, 0 the wallet cannot pay (nothing written).
 RECORD = """
-local seq = redis.call('INCR', KEYS[2])
-redis.call('LPUSH', KEYS[1], '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2))
-redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
-return seq
+local last = redis.call('INCRBY', KEYS[2], #ARGV - 1)
+local seq = last - #ARGV + 1
+for i = 2, #ARGV do
+  redis.call('LPUSH', KEYS[1], '{"seq":' .. (seq + i - 1) .. ',' .. string.sub(ARGV[i], 2))
+end
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+return last
 """
-# ^ the entry's JSON with "seq" put first as text: cjson would turn an empty list into {}
+# ^ a batch of entries (ARGV[2..]) in one call, each entry's JSON with "seq" put first as text: cjson would
+#   turn an empty list into {}
 COUNT_POLL = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
@@ -117,7 +131,10 @@ def outage_is_unavailable(cls):
 
 
 def _dump(data: dict) -> str:
-    return json.dumps(data, separators=(",", ":"))
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:  # an integer beyond 64 bits, say: json writes what orjson refuses
+        return json.dumps(data, separators=(",", ":"))
 
 
 async def _delete_matching(client: redis.Redis, pattern: str) -> None:
@@ -141,11 +158,13 @@ class RedisJobStore:
         self._create = client.register_script(CREATE)
         self._poll = client.register_script(COUNT_POLL)
 
-    async def create(self, job: Job, charge: Charge | None = None) -> bool:
+    async def create(self, job: Job, charge: Charge | None = None, deliveries: "list[Delivery]" = ()) -> bool:
         charge = charge or Charge("", 0, 0)
-        created = await self._create(keys=[JOB + job.request_id, JOBS, WALLETS],
+        planned = [value for delivery in deliveries for value in (
+            delivery.id, _dump(delivery.to_record()), repr(delivery.due) if delivery.state == "pending" else "")]
+        created = await self._create(keys=[JOB + job.request_id, JOBS, WALLETS, DELIVERY, DELIVERIES, DUE],
                                      args=[_dump(job.to_dict()), repr(job.created_at), job.request_id, charge.key,
-                                           charge.amount, charge.initial])
+                                           charge.amount, charge.initial, *planned])
         if created == -1:
             raise KeyError(f"duplicate request id {job.request_id}")
         return created == 1
@@ -162,14 +181,14 @@ class RedisJobStore:
     async def get(self, request_id: str) -> Job | None:
         async with self.client.pipeline(transaction=False) as pipe:
             raw, polls = await pipe.get(JOB + request_id).hget(POLLS, request_id).execute()
-        return Job.from_dict({**json.loads(raw), "polls": int(polls or 0)}) if raw else None
+        return Job.from_dict({**orjson.loads(raw), "polls": int(polls or 0)}) if raw else None
 
     async def count_poll(self, request_id: str, key: str | None = None) -> Job | None:
         found = await self._poll(keys=[JOB + request_id, POLLS], args=[request_id, "" if key is None else key])
         if not found:
             return None
         raw, polls = found
-        return Job.from_dict({**json.loads(raw), "polls": polls})
+        return Job.from_dict({**orjson.loads(raw), "polls": polls})
 
     async def update_with(self, request_id, change):
         key = JOB + request_id
@@ -318,10 +337,11 @@ class RedisRateStore:
 @outage_is_unavailable
 class RedisJournalStore:
     """Entries are written in batches: `record` only queues one, and a flush a few milliseconds later sends
-    every queued entry in one pipelined round trip, so a request costs Redis no journal round trip of its
+    every queued entry in one script call, so a request costs Redis no journal round trip of its
     own. Reading the journal flushes first. Entries queued when Redis is down are counted as dropped."""
 
     FLUSH_AFTER = 0.005
+    BATCH = 1000  # entries a script call takes (Lua's stack bounds a call's arguments)
 
     def __init__(self, client: redis.Redis, size: int) -> None:
         self.client = client
@@ -349,12 +369,10 @@ class RedisJournalStore:
         if not batch:
             return
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for raw in batch:
-                    await self._record(keys=[JOURNAL, JOURNAL_SEQ], args=[raw, self.size], client=pipe)
-                await pipe.execute()
+            for start in range(0, len(batch), self.BATCH):
+                await self._record(keys=[JOURNAL, JOURNAL_SEQ], args=[self.size, *batch[start:start + self.BATCH]])
         except OUTAGE:
-            self.dropped += len(batch)
+            self.dropped += len(batch) - start
             raise
 
     async def entries(self) -> list[dict]:
@@ -368,12 +386,25 @@ class RedisJournalStore:
 
 @outage_is_unavailable
 class RedisRuntimeStore:
-    """The run-time state in one hash (offset, timing, rules version) read with one HGETALL a request; the
-    rules in a list; each rule's uses counted by a Lua script, so `times` holds across instances."""
+    """The run-time state in one hash (offset, timing, version), the rules in a list, each rule's uses
+    counted by a Lua script (so `times` holds across instances). Every change bumps the version and is
+    announced on a ChangeChannel: while this instance follows it (`current`), requests use the copy it
+    keeps and read nothing; otherwise they read the state themselves."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._take = client.register_script(TAKE_RULE)
+        self._channel = ChangeChannel(client, CHANGED, ACKS)
+
+    @property
+    def current(self) -> bool:
+        return self._channel.current
+
+    def follow(self, take_up) -> None:
+        self._channel.follow(take_up)
+
+    async def stop_following(self) -> None:
+        await self._channel.stop()
 
     async def ping(self) -> None:
         await self.client.ping()
@@ -384,27 +415,31 @@ class RedisRuntimeStore:
         return {"offset": float(data.get("offset", 0)), "timing": json.loads(timing) if timing else None,
                 "version": int(data.get("version", 0))}
 
+    async def _change(self, *commands) -> list:
+        """Run (name, *args) commands with the version bump in one transaction, then announce the change."""
+        async with self.client.pipeline(transaction=True) as pipe:
+            for name, *args in commands:
+                getattr(pipe, name)(*args)
+            results = await pipe.hincrby(RUNTIME, "version", 1).execute()
+        await self._channel.announce()
+        return results
+
     async def add_offset(self, seconds: float) -> None:
-        await self.client.hincrbyfloat(RUNTIME, "offset", seconds)
+        await self._change(("hincrbyfloat", RUNTIME, "offset", seconds))
 
     async def set_timing(self, timing: dict | None) -> None:
-        if timing is None:
-            await self.client.hdel(RUNTIME, "timing")
-        else:
-            await self.client.hset(RUNTIME, "timing", _dump(timing))
+        await self._change(("hdel", RUNTIME, "timing") if timing is None else ("hset", RUNTIME, "timing", _dump(timing)))
 
     async def rules(self) -> list[dict]:
         return [json.loads(raw) for raw in await self.client.lrange(RULES, 0, -1)]
 
     async def add_rule(self, rule: dict) -> None:
-        async with self.client.pipeline(transaction=True) as pipe:
-            await pipe.rpush(RULES, _dump(rule)).hincrby(RUNTIME, "version", 1).execute()
+        await self._change(("rpush", RULES, _dump(rule)))
 
     async def delete_rule(self, rule_id: str) -> bool:
         for raw in await self.client.lrange(RULES, 0, -1):
             if json.loads(raw)["id"] == rule_id:
-                async with self.client.pipeline(transaction=True) as pipe:
-                    removed, _ = await pipe.lrem(RULES, 1, raw).hincrby(RUNTIME, "version", 1).execute()
+                removed, _ = await self._change(("lrem", RULES, 1, raw))
                 return bool(removed)
         return False
 
@@ -415,9 +450,7 @@ class RedisRuntimeStore:
         return {rule_id: int(count) for rule_id, count in (await self.client.hgetall(RULE_USES)).items()}
 
     async def clear(self) -> None:
-        async with self.client.pipeline(transaction=True) as pipe:
-            await pipe.unlink(RULES, RULE_USES).hdel(RUNTIME, "offset", "timing").hincrby(RUNTIME, "version", 1) \
-                .execute()
+        await self._change(("unlink", RULES, RULE_USES), ("hdel", RUNTIME, "offset", "timing"))
 
 
 def redis_stores(url: str, journal_size: int) -> Stores:

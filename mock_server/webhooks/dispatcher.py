@@ -49,28 +49,39 @@ class WebhookDispatcher:
         self._runner: asyncio.Task | None = None
         self.unsaved = 0  # attempts whose outcome the store could not take (sent again after their lease)
 
-    async def plan(self, job: Job) -> None:
-        """Schedule every delivery of this job whose moment is now known (idempotent). A target the mock may
-        not call is recorded as `blocked`, journaled and logged once, and never sent."""
-        added = False
+    def deliveries_for(self, job: Job) -> list[Delivery]:
+        """The deliveries this job asks for whose moment is known: pending, or `blocked` (with the reason) for a
+        target the mock may not call. Pure: stored with the job when it is created, by `plan` later."""
+        deliveries = []
         for event, due in planned_events(job):
-            allowed = is_allowed_target(job.webhook.url, self.allowed_hosts)
-            delivery = Delivery(job.request_id, event, job.webhook.url, due, state="pending" if allowed else "blocked")
-            if await self.deliveries.add_if_absent(delivery):
-                added |= allowed
-                if not allowed:
-                    await self._blocked(delivery)
-        if added:
+            if is_allowed_target(job.webhook.url, self.allowed_hosts):
+                deliveries.append(Delivery(job.request_id, event, job.webhook.url, due))
+            else:
+                reason = ("the mock's own admin API" if reaches_admin_api(job.webhook.url) else
+                          "not loopback nor in webhooks.allowed_hosts")
+                deliveries.append(Delivery(job.request_id, event, job.webhook.url, due, state="blocked",
+                                           last_error=f"blocked: {reason}"))
+        return deliveries
+
+    async def created(self, job: Job, deliveries: list[Delivery]) -> None:
+        """After a job was stored with its deliveries: send the pending ones, report the blocked ones."""
+        for delivery in deliveries:
+            if delivery.state == "blocked":
+                await self._blocked(delivery)
+        if any(delivery.state == "pending" for delivery in deliveries):
             self.wake()
 
+    async def plan(self, job: Job) -> None:
+        """Add every delivery of this job whose moment is known now (idempotent: after a poll or an advance)."""
+        added = [delivery for delivery in self.deliveries_for(job) if await self.deliveries.add_if_absent(delivery)]
+        if added:
+            await self.created(job, added)
+
     async def _blocked(self, delivery: Delivery) -> None:
-        reason = ("the mock's own admin API" if reaches_admin_api(delivery.url) else
-                  "not loopback nor in webhooks.allowed_hosts")
-        delivery.last_error = f"blocked: {reason}"
-        await self.deliveries.save(delivery)
+        """Journal and log a delivery that is never sent; it is stored already, with its reason."""
         await self._record(delivery, None, delivery.last_error, note="blocked")
         log.warning("webhook blocked: %s to %s (%s; add the host to the config's webhooks.allowed_hosts to deliver "
-                    "there)", delivery.id, masked_url(delivery.url), reason)
+                    "there)", delivery.id, masked_url(delivery.url), delivery.last_error.removeprefix("blocked: "))
 
     def wake(self) -> None:
         self._wake.set()
