@@ -4,9 +4,8 @@ from collections import deque
 from dataclasses import replace
 from itertools import count
 
-import orjson
 
-from mock_server.store.records import Charge, Job
+from mock_server.store.records import Charge, Job, dump_record, load_record
 from mock_server.store.base import Stores
 
 
@@ -26,13 +25,12 @@ class MemoryJobStore:
     def _put(self, job: Job) -> None:
         record = job.to_dict()
         del record["polls"]
-        self._jobs[job.request_id] = orjson.dumps(record).decode()  # a str of its own size: orjson's bytes keep
-        # the writer's whole buffer (8 KiB a job)
+        self._jobs[job.request_id] = dump_record(record)
         self._ends[job.request_id] = job.transitions[1]
 
     def _job(self, request_id: str) -> Job | None:
         raw = self._jobs.get(request_id)
-        return None if raw is None else Job.from_dict({**orjson.loads(raw), "polls": self._polls.get(request_id, 0)})
+        return None if raw is None else Job.from_dict({**load_record(raw), "polls": self._polls.get(request_id, 0)})
 
     async def create(self, job: Job, charge: Charge | None = None, deliveries=()) -> bool:
         if job.request_id in self._jobs:

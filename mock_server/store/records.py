@@ -2,7 +2,10 @@
 They live beside the store protocols, so `store/` depends on nothing above it; the lifecycle (`jobs/`)
 and the dispatcher (`webhooks/`) work on these records."""
 
+import json
 from dataclasses import asdict, dataclass, field, fields
+
+import orjson
 
 from mock_server.clock import iso
 from mock_server.webhooks.targets import WebhookRequest
@@ -88,3 +91,17 @@ class Delivery:
     @classmethod
     def from_record(cls, data: dict) -> "Delivery":
         return cls(**data)
+
+
+def dump_record(data: dict) -> str:
+    """A record as compact JSON text: orjson's, or, for what orjson refuses (an integer beyond 64 bits, which
+    a client may send as a seed), the json module's behind one leading space, so `load_record` reads it back
+    exactly (orjson would read such an integer as a float)."""
+    try:
+        return orjson.dumps(data).decode()  # decoded: a str of its own size (orjson's bytes keep an 8 KiB buffer)
+    except TypeError:
+        return " " + json.dumps(data, separators=(",", ":"))
+
+
+def load_record(text: str | bytes) -> dict:
+    return json.loads(text) if text[:1] in (" ", b" ") else orjson.loads(text)

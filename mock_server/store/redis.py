@@ -10,7 +10,6 @@ import functools
 import inspect
 import json
 
-import orjson
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -21,7 +20,7 @@ from redis.exceptions import WatchError
 from mock_server.errors import StoreUnavailable
 
 from mock_server.store.change_channel import ChangeChannel
-from mock_server.store.records import Charge, Delivery, Job
+from mock_server.store.records import Charge, Delivery, Job, dump_record, load_record
 from mock_server.store.base import Stores
 
 PREFIX = "fluxmock:"
@@ -130,11 +129,7 @@ def outage_is_unavailable(cls):
     return cls
 
 
-def _dump(data: dict) -> str:
-    try:
-        return orjson.dumps(data).decode()
-    except TypeError:  # an integer beyond 64 bits, say: json writes what orjson refuses
-        return json.dumps(data, separators=(",", ":"))
+_dump = dump_record
 
 
 async def _delete_matching(client: redis.Redis, pattern: str) -> None:
@@ -181,14 +176,14 @@ class RedisJobStore:
     async def get(self, request_id: str) -> Job | None:
         async with self.client.pipeline(transaction=False) as pipe:
             raw, polls = await pipe.get(JOB + request_id).hget(POLLS, request_id).execute()
-        return Job.from_dict({**orjson.loads(raw), "polls": int(polls or 0)}) if raw else None
+        return Job.from_dict({**load_record(raw), "polls": int(polls or 0)}) if raw else None
 
     async def count_poll(self, request_id: str, key: str | None = None) -> Job | None:
         found = await self._poll(keys=[JOB + request_id, POLLS], args=[request_id, "" if key is None else key])
         if not found:
             return None
         raw, polls = found
-        return Job.from_dict({**orjson.loads(raw), "polls": polls})
+        return Job.from_dict({**load_record(raw), "polls": polls})
 
     async def update_with(self, request_id, change):
         key = JOB + request_id
@@ -352,7 +347,7 @@ class RedisJournalStore:
         self.dropped = 0
 
     async def record(self, entry: dict) -> dict:
-        self._queued.append(_dump(entry))
+        self._queued.append(_dump(entry).lstrip())  # RECORD splices "seq" in after the opening brace
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.get_running_loop().create_task(self._flush_soon())
         return entry
