@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import httpx
 
-READY = re.compile(r"serving \d+ operations on (http://127\.0\.0\.1:\d+)")
+READY = re.compile(r"serving \d+ operations on (https?://127\.0\.0\.1:\d+)")
 
 
 class MockProcess:

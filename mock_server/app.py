@@ -134,7 +134,7 @@ class MockApp:
 def create_app_from_environment() -> MockApp:
     """The app of one `serve --workers N` worker: its settings come from the parent, as JSON."""
     settings = Settings.from_json(os.environ[SETTINGS_ENVIRONMENT])
-    connections.configure(settings.header_timeout, settings.max_connections)
+    connections.configure(settings.header_timeout, settings.max_connections, (settings.tls_cert, settings.tls_key))
     return create_app(settings)
 
 

@@ -9,12 +9,13 @@ import resource
 import socket
 import sys
 import time
+from pathlib import Path
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from mock_server.app import SETTINGS_ENVIRONMENT, create_app
-from mock_server import __version__, connections
+from mock_server import __version__, connections, tls
 from mock_server.errors import StoreUnavailable
 from mock_server.exit_codes import CommandError, Unreachable
 from mock_server.settings import TIMING_MODES, ConfigError, Settings, load_config
@@ -59,7 +60,19 @@ def _parser() -> argparse.ArgumentParser:
                        help="worker processes (default 1); more than one needs --store redis://...")
     serve.add_argument("--strict", action="store_true", default=None,
                        help="reject and record every request that breaks the spec, undocumented fields included")
+    serve.add_argument("--tls", action="store_true", default=None,
+                       help="answer https, with a certificate from flux-mock's local CA (see `flux-mock ca`) unless "
+                            "--cert and --key are given")
+    serve.add_argument("--cert", dest="tls_cert", metavar="FILE", help="with --tls: your certificate (PEM)")
+    serve.add_argument("--key", dest="tls_key", metavar="FILE", help="with --tls: its private key (PEM)")
+    serve.add_argument("--trust-forwarded", action="store_true", default=None,
+                       help="URLs in answers follow X-Forwarded-Proto/-Host and Forwarded (behind a trusted proxy)")
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+
+    ca = commands.add_parser("ca", help="where flux-mock's local CA certificate is, and how to trust it",
+                             description="Print the local CA certificate's path and how to make an app trust it (the "
+                                         "CA is made on first use, in $FLUX_MOCK_HOME or ~/.local/share/flux-mock).")
+    ca.add_argument("--path", action="store_true", help="print only the CA certificate's path")
 
     check = commands.add_parser("check", help="run the contract suites against a server", description=(
         "Generated positive and negative requests for every operation, response conformance, and every "
@@ -130,7 +143,8 @@ def _settings(args) -> Settings:
                              queued_for=args.queued_for, processing_for=args.processing_for,
                              sync_latency=args.sync_latency, strict=args.strict, show_keys=args.show_keys,
                              admin_token=args.admin_token or os.environ.get(ADMIN_TOKEN_ENVIRONMENT) or None,
-                             store=args.store)
+                             store=args.store, tls=args.tls, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                             trust_forwarded=args.trust_forwarded)
 
 
 def _tune_garbage_collection() -> None:
@@ -143,8 +157,25 @@ def _tune_garbage_collection() -> None:
 def _server_options(settings: Settings, args) -> dict:
     """uvicorn's options: the slow-client guards (connections.py), and every descriptor the system allows."""
     _raise_descriptor_limit()
-    return {"log_level": args.log_level, "lifespan": "on", "timeout_graceful_shutdown": 5, "timeout_keep_alive": 5,
-            "http": connections.configure(settings.header_timeout, settings.max_connections)}
+    options = {"log_level": args.log_level, "lifespan": "on", "timeout_graceful_shutdown": 5, "timeout_keep_alive": 5,
+               "proxy_headers": False,  # forwarded headers count only with --trust-forwarded (public_url.py)
+               "http": connections.configure(settings.header_timeout, settings.max_connections,
+                                             (settings.tls_cert, settings.tls_key))}
+    if settings.tls:
+        options.update(zip(("ssl_certfile", "ssl_keyfile"), _tls_files(settings)))
+    return options
+
+
+def _tls_files(settings: Settings) -> tuple[str, str]:
+    """The certificate and key `--tls` answers with: the user's, else files the local CA signs."""
+    if settings.tls_cert or settings.tls_key:
+        if not (settings.tls_cert and settings.tls_key):
+            raise ConfigError("--cert and --key go together")
+        for path in (settings.tls_cert, settings.tls_key):
+            if not Path(path).is_file():
+                raise ConfigError(f"TLS file {path} does not exist")
+        return settings.tls_cert, settings.tls_key
+    return tls.server_files(extra_names=(settings.host,))
 
 
 def _raise_descriptor_limit() -> None:
@@ -188,7 +219,8 @@ def serve(args) -> int:
     wait_for_store(settings.store, args.store_timeout)
     listener = listening_socket(settings.host, settings.port)
     host, port = listener.getsockname()[:2]
-    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    shown = "127.0.0.1" if host == "0.0.0.0" else "::1" if host == "::" else host  # a URL a client can use
+    url = f"{'https' if settings.tls else 'http'}://{'[' + shown + ']' if ':' in shown else shown}:{port}"
     if args.workers > 1:
         os.environ[SETTINGS_ENVIRONMENT] = settings.to_json()
         config = uvicorn.Config("mock_server.app:create_app_from_environment", factory=True, workers=args.workers,
@@ -196,7 +228,8 @@ def serve(args) -> int:
     else:
         config = uvicorn.Config(create_app(settings), **_server_options(settings, args))
     print(f"flux-mock {__version__} serving {len(load_operations())} operations on {url} "
-          f"(public URL {settings.public_url or url}; admin {url}/__admin/health)", flush=True)
+          f"(URLs in answers: {settings.public_url or 'the scheme and host each client used'}; admin "
+          f"{url}/__admin/health; also an HTTPS proxy for {', '.join(sorted(tls.gateway_hosts()))})", flush=True)
     if not _is_loopback(settings.host) and not settings.admin_token:
         print("flux-mock: listening beyond loopback without --admin-token: the admin API answers loopback "
               "clients only", file=sys.stderr, flush=True)
@@ -204,6 +237,15 @@ def serve(args) -> int:
         Multiprocess(config, sockets=[listener]).run()
     else:
         uvicorn.Server(config).run(sockets=[listener])
+    return 0
+
+
+def show_ca(args) -> int:
+    try:
+        path = tls.ca_path()
+    except OSError as error:
+        raise ConfigError(f"cannot make or read the local CA in {tls.data_directory()}: {error.strerror or error}")
+    print(path if args.path else tls.trust_instructions(path))
     return 0
 
 
@@ -219,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             from contract_tests.runner import run_report
             return run_report(args)
+        if args.command == "ca":
+            return show_ca(args)
         return serve(args)
     except ConfigError as error:
         print(f"flux-mock: {error}", file=sys.stderr)

@@ -5,8 +5,12 @@ connection that never sends anything; request bodies are timed in bodies.py.)"""
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from mock_server.proxy import ConnectInterception
 
-class GuardedHttpToolsProtocol(HttpToolsProtocol):
+
+class GuardedHttpToolsProtocol(ConnectInterception, HttpToolsProtocol):
+    """uvicorn's protocol with the slow-client guards, and the forward proxy's CONNECT (proxy.py)."""
+
     header_timeout = 10.0
     max_connections = 4096
 
@@ -51,10 +55,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
 
-def configure(header_timeout: float, max_connections: int) -> type[GuardedHttpToolsProtocol]:
+def configure(header_timeout: float, max_connections: int, tls_files: tuple[str | None, str | None] = (None, None)
+              ) -> type[GuardedHttpToolsProtocol]:
     """Set the bounds (in this process: each --workers process sets its own from the settings it is given)
     and return the class uvicorn builds connections from. A module-level class, so uvicorn can hand it to
     worker processes."""
     GuardedHttpToolsProtocol.header_timeout = header_timeout
     GuardedHttpToolsProtocol.max_connections = max_connections
+    GuardedHttpToolsProtocol.tls_files = tls_files
     return GuardedHttpToolsProtocol

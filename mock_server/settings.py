@@ -66,6 +66,10 @@ class Settings:
     header_timeout: float = 10.0  # seconds a connection may take to send its request head
     body_timeout: float = 30.0  # seconds a request body may take to arrive
     max_connections: int = 4096  # beyond this many, the oldest connection still waiting for a request is closed
+    tls: bool = False  # answer https (with tls_cert/tls_key, else a certificate from the local CA)
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    trust_forwarded: bool = False  # URLs in answers follow X-Forwarded-Proto/-Host and Forwarded
 
     @property
     def accepts_any_key(self) -> bool:
@@ -135,6 +139,10 @@ CONFIG_SCHEMA = {
         "header_timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
         "body_timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
         "max_connections": {"type": "integer", "minimum": 16, "maximum": 1_000_000},
+        "tls": {"type": "boolean"},
+        "tls_cert": {"type": "string", "minLength": 1},
+        "tls_key": {"type": "string", "minLength": 1},
+        "trust_forwarded": {"type": "boolean"},
         "webhooks": {
             "type": "object",
             "additionalProperties": False,
@@ -172,7 +180,8 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
     }
     simple = {k: data[k] for k in ("public_url", "default_balance", "default_rate_limit", "max_body_bytes",
                                    "journal_size", "admin_token", "strict", "min_poll_interval", "store", "show_keys",
-                                   "max_jobs", "header_timeout", "body_timeout", "max_connections") if k in data}
+                                   "max_jobs", "header_timeout", "body_timeout", "max_connections", "tls", "tls_cert",
+                                   "tls_key", "trust_forwarded") if k in data}
     webhooks = data.get("webhooks", {})
     webhook_settings = {f"webhook_{name}": value for name, value in webhooks.items() if name != "allowed_hosts"}
     return Settings(

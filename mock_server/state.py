@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from mock_server import public_url
 from mock_server.auth import Authenticator
 from mock_server.clock import Clock
 from mock_server.jobs.service import JobService
@@ -52,14 +53,8 @@ class MockState:
         self.jobs.on_change(self.webhooks.plan)
 
     def base_url(self, scope) -> str:
-        """The public base URL for links in answers: --public-url, else the scheme and Host the client used."""
-        if self.settings.public_url:
-            return self.settings.public_url.rstrip("/")
-        host = next((value for name, value in scope["headers"] if name == b"host"), None)
-        if host is None:
-            server = scope.get("server") or ("localhost", 80)
-            host = f"{server[0]}:{server[1]}".encode()
-        return f"{scope['scheme']}://{host.decode('latin-1')}{scope.get('root_path', '')}".rstrip("/")
+        """The base URL for links in answers (public_url.py)."""
+        return public_url.base_url(scope, self.settings.public_url, self.settings.trust_forwarded)
 
     async def refresh_if_shared(self) -> None:
         """Before a request: read the run-time state again unless this instance's copy is known current."""

@@ -1,0 +1,117 @@
+"""HTTPS for apps that cannot be pointed at another base URL: a local certificate authority, made on first
+use and kept in the user's data directory, and one server certificate it signs for the gateway's hosts
+(those the specs' `servers` name) and this machine's loopback names. `serve --tls` answers https with it;
+the forward proxy (proxy.py) terminates CONNECT to a gateway host with it. trustme does the X.509 work.
+"""
+
+import ipaddress
+import os
+import ssl
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import trustme
+
+from mock_server.spec.loader import VENDOR_SPECS, load_bundled
+
+CA_CERT, CA_KEY = "ca.pem", "ca-key.pem"
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def data_directory() -> Path:
+    """$FLUX_MOCK_HOME, else $XDG_DATA_HOME/flux-mock, else ~/.local/share/flux-mock."""
+    if os.environ.get("FLUX_MOCK_HOME"):
+        return Path(os.environ["FLUX_MOCK_HOME"])
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "flux-mock"
+
+
+@lru_cache(maxsize=1)
+def gateway_hosts() -> frozenset[str]:
+    """Every host an absolute `servers` URL of the specs names (document and operation level)."""
+    hosts = set()
+    for name in VENDOR_SPECS:
+        document = load_bundled(name)
+        servers = list(document.get("servers", []))
+        for item in document.get("paths", {}).values():
+            servers += item.get("servers", [])
+            servers += [server for operation in item.values() if isinstance(operation, dict)
+                        for server in operation.get("servers", [])]
+        hosts.update(urlsplit(server["url"]).hostname for server in servers if "://" in server["url"])
+    return frozenset(host for host in hosts if host)
+
+
+def local_ca(directory: Path | None = None) -> trustme.CA:
+    """The local CA: read from `directory`, or made there on first use (key readable by the user only)."""
+    directory = directory or data_directory()
+    cert, key = directory / CA_CERT, directory / CA_KEY
+    if cert.exists() and key.exists():
+        return trustme.CA.from_pem(cert.read_bytes(), key.read_bytes())
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA(organization_name="flux-mock local CA")
+    partial = key.with_suffix(".tmp")
+    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+        handle.write(ca.private_key_pem.bytes())
+    ca.cert_pem.write_to_path(str(cert))
+    os.replace(partial, key)
+    return ca
+
+
+def ca_path(directory: Path | None = None) -> Path:
+    """The CA certificate's path (the CA is made if there is none yet)."""
+    directory = directory or data_directory()
+    local_ca(directory)
+    return directory / CA_CERT
+
+
+def certificate_names(extra_names: tuple[str, ...] = ()) -> list[str]:
+    """The names the mock's certificate holds: the gateway's hosts, loopback, and `extra_names`."""
+    return sorted(set(gateway_hosts()) | set(LOOPBACK_NAMES) | {name for name in extra_names if nameable(name)})
+
+
+def server_files(extra_names: tuple[str, ...] = (), directory: Path | None = None) -> tuple[str, str]:
+    """A certificate (with its chain) and key the local CA signs, written to the data directory (the key
+    readable by the user only): what `serve --tls` hands to the server."""
+    directory = directory or data_directory()
+    leaf = local_ca(directory).issue_cert(*certificate_names(extra_names))
+    cert, key = directory / "server.pem", directory / "server-key.pem"
+    cert.write_bytes(b"".join(pem.bytes() for pem in leaf.cert_chain_pems))
+    with open(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+        handle.write(leaf.private_key_pem.bytes())
+    return str(cert), str(key)
+
+
+def server_context(cert_file: str | None = None, key_file: str | None = None, extra_names: tuple[str, ...] = (),
+                   directory: Path | None = None) -> ssl.SSLContext:
+    """A server TLS context: the given certificate and key, else one the local CA signs for
+    `certificate_names`."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    if cert_file:
+        context.load_cert_chain(cert_file, key_file)
+        return context
+    local_ca(directory).issue_cert(*certificate_names(extra_names)).configure_cert(context)
+    return context
+
+
+def nameable(host: str) -> bool:
+    """A host a certificate can name: not the any-address a server listens on."""
+    try:
+        return not ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return bool(host)
+
+
+def trust_instructions(path: Path) -> str:
+    return "\n".join([
+        f"flux-mock's local CA certificate: {path}",
+        "Trust it in the app's environment (nothing is installed system-wide):",
+        f"  Python requests:      REQUESTS_CA_BUNDLE={path}",
+        f"  Python httpx, urllib: SSL_CERT_FILE={path}",
+        f"  Node.js:              NODE_EXTRA_CA_CERTS={path}",
+        f"  curl:                 curl --cacert {path} ...",
+        "With an unchanged app whose URLs say https://gateway.pixazo.ai, add HTTPS_PROXY=http://127.0.0.1:8080",
+        "(the mock's address): it answers CONNECT to the gateway's hosts itself, and refuses any other host.",
+    ])
