@@ -91,15 +91,14 @@ class MockApp:
         except StoreUnavailable:
             self.mock.journal.lost_one()
 
-    @staticmethod
-    async def _respond(route: Route | None, exchange: Exchange) -> Response:
+    async def _respond(self, route: Route | None, exchange: Exchange) -> Response:
         """The one error path: 404, 405 and every ApiError in the gateway's shape; anything else a 500."""
         try:
             return await endpoint_for(route, exchange.method)(exchange)
         except ApiError as error:
             if "Retry-After" in error.headers:
                 exchange.retry_after = float(error.headers["Retry-After"])
-            return error_response(error)
+            return error_response(error, self.mock.settings.profile)
         except Exception:
             log.exception("unexpected error answering %s %s", exchange.method, exchange.path)
             return error_response(InternalError())

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from mock_server.errors import Forbidden, Unauthorized
+from mock_server.errors import Forbidden, MissingKey, Unauthorized
 from mock_server.settings import KeyConfig, Settings
 from mock_server.spec import Operation
 
@@ -21,16 +21,19 @@ class Authenticator:
         self._settings = settings
 
     def authenticate(self, operation: Operation, headers) -> Principal:
-        """The caller, from the first security alternative whose headers are all present; else 401."""
+        """The caller, from the first security alternative whose headers are all present; else 401 (MissingKey
+        when no key header was sent at all)."""
+        sent = False
         for alternative in operation.security or ((),):
             values = [(headers.get(name.lower()) or "").strip() for name in alternative]
+            sent |= any(values)
             if all(values) and max(map(len, values), default=0) <= MAX_KEY_LENGTH:
                 key = values[0] if values else "anonymous"
                 config = self._settings.key_config(key)
                 if config is None:
                     raise Unauthorized()
                 return Principal(key, config)
-        raise Unauthorized()
+        raise Unauthorized() if sent else MissingKey()
 
     @staticmethod
     def authorize(principal: Principal, model_id: str | None) -> None:

@@ -16,7 +16,7 @@ from uvicorn.supervisors import Multiprocess
 
 from mock_server.app import SETTINGS_ENVIRONMENT, create_app
 from mock_server import __version__, connections, tls
-from mock_server.errors import StoreUnavailable
+from mock_server.errors import PROFILES, StoreUnavailable
 from mock_server.exit_codes import CommandError, Unreachable
 from mock_server.settings import TIMING_MODES, ConfigError, Settings, load_config
 from mock_server.spec import load_operations
@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--key", dest="tls_key", metavar="FILE", help="with --tls: its private key (PEM)")
     serve.add_argument("--trust-forwarded", action="store_true", default=None,
                        help="URLs in answers follow X-Forwarded-Proto/-Host and Forwarded (behind a trusted proxy)")
+    serve.add_argument("--profile", choices=PROFILES,
+                       help="pages (default): every answer in the shape the vendor's pages give; gateway: 401, "
+                            "404 and 429 as the real gateway (Azure API Management) answers them")
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
 
     ca = commands.add_parser("ca", help="where flux-mock's local CA certificate is, and how to trust it",
@@ -144,7 +147,7 @@ def _settings(args) -> Settings:
                              sync_latency=args.sync_latency, strict=args.strict, show_keys=args.show_keys,
                              admin_token=args.admin_token or os.environ.get(ADMIN_TOKEN_ENVIRONMENT) or None,
                              store=args.store, tls=args.tls, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                             trust_forwarded=args.trust_forwarded)
+                             trust_forwarded=args.trust_forwarded, profile=args.profile)
 
 
 def _tune_garbage_collection() -> None:

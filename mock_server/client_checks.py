@@ -7,6 +7,8 @@
                        polled at all (a job whose result comes by webhook is not expected to be polled)
   undocumented-field   a request field the spec does not document, with the closest documented one
   unknown-endpoint     a request to a path the specs do not have, with the closest documented path
+  gateway-leniency     a request the pages do not allow that the mock accepted because the real gateway
+                       does (a key in the subscription-key query parameter, a Klein size off the tiers)
 Findings are data; the admin API and the pytest plugin show them, `flux-mock report` prints them.
 """
 
@@ -124,6 +126,8 @@ def client_findings(entries: list[dict], min_poll_interval: float = 5.0, operati
         if not allow_undocumented:
             timeline.findings += _undocumented(entry, vocabulary)
         timeline.findings += _unknown_endpoint(entry, vocabulary)
+        timeline.findings += [_finding("gateway-leniency", entry, f"accepted as the gateway does, but the pages do "
+                                       f"not allow it: {leniency}") for leniency in entry.get("leniencies") or ()]
     return sorted(timeline.findings + timeline.gave_up(), key=lambda finding: finding["seq"])
 
 

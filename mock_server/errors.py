@@ -3,17 +3,31 @@
     ApiError                     {"error": ..., "message"?: ...}
     +-- BadRequest               400 Invalid request parameters (message names the field)
     |   +-- ModelNotFound        400 Model not found (queue system)
-    +-- Unauthorized             401
+    +-- Unauthorized             401 invalid key
+    |   +-- MissingKey           401 no key
     +-- InsufficientBalance      402 (queue system)
     +-- Forbidden                403
-    +-- EndpointNotFound         404 unknown path
+    +-- EndpointNotFound         404
+    |   +-- UnknownPath          404 unknown path
     +-- RequestNotFound          404 unknown request id
     +-- MethodNotAllowed         405 (with Allow)
     +-- PayloadTooLarge          413
     +-- RateLimited              429 (with Retry-After)
     +-- InternalError            500 (only when a scenario asks for it)
     +-- StoreUnavailable         503 (with Retry-After): the shared store (Redis) is not answering
+
+The gateway in front of the API (Azure API Management) answers some of these itself, in its own shape
+{"statusCode": N, "message": ...}: under `profile: gateway`, the errors with a `gateway_message` (401
+missing or invalid key, 404 unknown path, 429) are rendered that way; the pages' shape otherwise.
 """
+
+PROFILES = ("pages", "gateway")
+# What APIM says when it fails on the way to the API: forced by a scenario in every profile.
+GATEWAY_FAILURES = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+def gateway_body(status: int, message: str) -> dict:
+    return {"statusCode": status, "message": message}
 
 
 class ApiError(Exception):
@@ -27,7 +41,11 @@ class ApiError(Exception):
             self.error = error
         self.headers = headers or {}
 
-    def body(self) -> dict:
+    gateway_message: str | None = None  # what APIM answers instead, under profile: gateway
+
+    def body(self, profile: str = "pages") -> dict:
+        if profile == "gateway" and self.gateway_message is not None:
+            return gateway_body(self.status, self.gateway_message)
         return {"error": self.error} if self.message is None else {"error": self.error, "message": self.message}
 
 
@@ -46,6 +64,13 @@ class ModelNotFound(BadRequest):
 class Unauthorized(ApiError):
     status = 401
     error = "Invalid or missing authentication"
+    gateway_message = ("Access denied due to invalid subscription key. Make sure to provide a valid key for an "
+                       "active subscription.")
+
+
+class MissingKey(Unauthorized):
+    gateway_message = ("Access denied due to missing subscription key. Make sure to include subscription key when "
+                       "making requests to an API.")
 
 
 class InsufficientBalance(ApiError):
@@ -64,6 +89,12 @@ class Forbidden(ApiError):
 class EndpointNotFound(ApiError):
     status = 404
     error = "Endpoint not found"
+
+
+class UnknownPath(EndpointNotFound):
+    """No operation at this path: the gateway itself answers."""
+
+    gateway_message = "Resource not found"
 
 
 class RequestNotFound(ApiError):
@@ -93,6 +124,7 @@ class RateLimited(ApiError):
 
     def __init__(self, retry_after: int):
         super().__init__(headers={"Retry-After": str(retry_after)})
+        self.gateway_message = f"Rate limit is exceeded. Try again in {retry_after} seconds."
 
 
 class InternalError(ApiError):

@@ -47,6 +47,7 @@ class Exchange:
     rule: str | None = None  # id of the scenario rule that applied
     violations: list[str] = ()
     undocumented_fields: list[str] = ()
+    leniencies: list[str] = field(default_factory=list)  # what the mock accepted as the gateway does, not the pages
     request_id: str | None = None
     job_status: str | None = None
     retry_after: float | None = None
@@ -108,6 +109,7 @@ class Exchange:
             "key": mask_key(clipped(self.claimed_key(), SHORT_FIELD), self.mock.settings.show_keys),
             "status": self.status or 500, "webhook": self.webhook, "request_id": clipped(self.request_id, SHORT_FIELD),
             "violations": clipped_list(self.violations), "undocumented_fields": clipped_list(self.undocumented_fields),
+            "leniencies": clipped_list(self.leniencies),
             "rule": self.rule,
             "job_status": self.job_status, "retry_after": self.retry_after if self.status == 429 else None,
             "user_agent": clipped(self.headers.get("user-agent", ""), SHORT_FIELD),

@@ -5,11 +5,12 @@ it answers, raises an ApiError, or fills the exchange and lets the next stage go
 """
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs
 
 from starlette.responses import Response
 
 from mock_server.bodies import read_json_body
-from mock_server.errors import ApiError, BadRequest, ModelNotFound
+from mock_server.errors import GATEWAY_FAILURES, ApiError, BadRequest, ModelNotFound, gateway_body
 from mock_server.exchange import Exchange
 from mock_server.handlers import HANDLERS
 from mock_server.responses import JSONBody
@@ -18,6 +19,7 @@ from mock_server.spec import Operation
 from mock_server.validation import Violation
 
 Stage = Callable[[Exchange], Awaitable[Response | None]]
+SUBSCRIPTION_KEY_HEADER = "ocp-apim-subscription-key"
 
 
 async def take_up_shared_state(exchange: Exchange) -> None:
@@ -29,8 +31,16 @@ async def take_up_shared_state(exchange: Exchange) -> None:
 
 
 async def authenticate(exchange: Exchange) -> None:
-    """401 unless a security alternative's headers carry a known key."""
-    exchange.principal = exchange.mock.auth.authenticate(exchange.operation, exchange.headers)
+    """401 unless a security alternative's headers carry a known key. The gateway (APIM) also takes the key
+    as the `subscription-key` query parameter: accepted, and journaled as a leniency the pages lack."""
+    headers = exchange.headers
+    if SUBSCRIPTION_KEY_HEADER not in headers and b"subscription-key=" in exchange.scope.get("query_string", b""):
+        query = parse_qs(exchange.scope["query_string"].decode("latin-1"))
+        if query.get("subscription-key"):
+            headers = {**headers, SUBSCRIPTION_KEY_HEADER: query["subscription-key"][0]}
+            exchange.leniencies.append("query.subscription-key: the key as a query parameter (the pages document "
+                                       "only the Ocp-Apim-Subscription-Key header)")
+    exchange.principal = exchange.mock.auth.authenticate(exchange.operation, headers)
 
 
 async def limit_rate(exchange: Exchange) -> None:
@@ -96,10 +106,15 @@ async def drop_connection(exchange: Exchange) -> Response | None:
 
 
 def forced_response(operation: Operation, status: int) -> JSONBody:
-    """The documented answer for `status` (its first example), as a scenario asked for it."""
+    """The documented answer for `status` (its first example), or the gateway's own failure (502, 503, 504,
+    in its shape, unless the operation documents that status), as a scenario asked for it."""
+    if status in GATEWAY_FAILURES and status not in operation.documented_statuses:
+        return JSONBody(gateway_body(status, GATEWAY_FAILURES[status]), status_code=status,
+                        headers={"Retry-After": "1"} if status == 503 else {})
     if status not in operation.documented_statuses:
-        raise BadRequest(f"status {status} is not documented for {operation.operation_id}; "
-                         f"documented: {sorted(operation.documented_statuses)}")
+        allowed = sorted({code for code in operation.documented_statuses if code >= 400} | set(GATEWAY_FAILURES))
+        raise BadRequest(f"status {status} is not documented for {operation.operation_id}; it can answer: "
+                         f"{', '.join(map(str, allowed))}")
     content = (operation.responses[str(status)].get("content") or {}).get("application/json", {})
     examples = list((content.get("examples") or {}).values())
     body = examples[0]["value"] if examples else {"error": "Scenario"}
@@ -122,6 +137,11 @@ async def choose_variant(exchange: Exchange) -> None:
     """The named response variant asked for (Prefer, rule), else the first the config turns on."""
     own = exchange.route.variants
     wanted = exchange.outcome.get("variant")
+    if wanted and wanted in exchange.route.already:  # the operation already answers as that variant
+        return
+    if wanted and wanted not in own:  # a rule's variant always fits (checked when made): this is Prefer's
+        raise BadRequest(f"Prefer: variant={wanted} is not a variant of {exchange.operation.operation_id}; its "
+                         f"variants: {', '.join(sorted(own)) or 'none'}")
     if not wanted:
         wanted = next((name for name in exchange.mock.settings.variants if name in own), None)
     if wanted in own:

@@ -13,5 +13,5 @@ class JSONBody(Response):
         return orjson.dumps(content)
 
 
-def error_response(error: ApiError) -> JSONBody:
-    return JSONBody(error.body(), status_code=error.status, headers=error.headers)
+def error_response(error: ApiError, profile: str = "pages") -> JSONBody:
+    return JSONBody(error.body(profile), status_code=error.status, headers=error.headers)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from starlette.responses import Response
 
-from mock_server.errors import EndpointNotFound, MethodNotAllowed
+from mock_server.errors import MethodNotAllowed, UnknownPath
 
 Endpoint = Callable[..., Awaitable[Response]]
 
@@ -75,5 +75,5 @@ class Router:
 def endpoint_for(route: Route | None, method: str) -> Endpoint:
     """The endpoint that answers; EndpointNotFound or MethodNotAllowed (raised into the app's one error path)."""
     if route is None:
-        raise EndpointNotFound()
+        raise UnknownPath()
     return route.endpoint(method)

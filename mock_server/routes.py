@@ -12,12 +12,15 @@ class OperationRoute:
     operation: Operation
     variants: dict[str, Operation]
     validators: dict[str | None, OperationValidator]  # None: the default operation's
+    # variant names its default operation already answers as: those its own document stands for (page
+    # 002's getFluxProStatus exists only in the flux-pro-legacy document; asking it for that variant is no change)
+    already: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, operation: Operation, variants: dict[str, Operation]) -> "OperationRoute":
+    def of(cls, operation: Operation, variants: dict[str, Operation], already=frozenset()) -> "OperationRoute":
         validators = {None: OperationValidator(operation)}
         validators.update((name, OperationValidator(op)) for name, op in variants.items())
-        return cls(operation, variants, validators)
+        return cls(operation, variants, validators, frozenset(already))
 
 
 def operation_routes(operations: tuple[Operation, ...]) -> dict[tuple[str, str], OperationRoute]:
@@ -33,5 +36,12 @@ def operation_routes(operations: tuple[Operation, ...]) -> dict[tuple[str, str],
         else:
             defaults[route] = op
         named.update((name, op.as_variant(name)) for name in op.variants)
-    return {route: OperationRoute.of(defaults.get(route) or next(iter(named.values())), named)
-            for route, named in variants.items()}
+    by_document: dict[str, set[str]] = {}
+    for op in operations:
+        if op.variant:
+            by_document.setdefault(op.spec, set()).add(op.variant)
+    routes = {}
+    for route, named in variants.items():
+        default = defaults.get(route) or next(iter(named.values()))
+        routes[route] = OperationRoute.of(default, named, by_document.get(default.spec, ()))
+    return routes

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import jsonschema_rs
 
-from mock_server.errors import BadRequest
+from mock_server.errors import GATEWAY_FAILURES, BadRequest
 from mock_server.settings import ConfigError
 from mock_server.spec.loader import ADMIN_SPEC, load_bundled
 
@@ -54,9 +54,10 @@ class Scenarios:
     at run time, which live in the runtime store with every rule's uses: one mock, however many
     instances."""
 
-    def __init__(self, config_rules, store) -> None:
+    def __init__(self, config_rules, store, operations=()) -> None:
         self._validator = _rule_validator()
         self._store = store
+        self._answers = _answers(operations)
         self._config = [self._rule(data, f"config-{number}", "config", ConfigError)
                         for number, data in enumerate(config_rules, 1)]
         self._runtime: list[Rule] = []
@@ -67,8 +68,38 @@ class Scenarios:
                     for e in self._validator.iter_errors(data)]
         if problems:
             raise error(f"invalid scenario rule: {'; '.join(problems)}")
-        return Rule(id=rule_id, match=data.get("match") or {}, outcome=data["outcome"], times=data.get("times"),
+        rule = Rule(id=rule_id, match=data.get("match") or {}, outcome=data["outcome"], times=data.get("times"),
                     source=source)
+        self._check_answerable(rule, error)
+        return rule
+
+    def _check_answerable(self, rule: Rule, error) -> None:
+        """Refuse, when the rule is made, a status or variant that no operation it matches can answer (never
+        at call time). A rule matching several operations applies to those that can answer it."""
+        if not self._answers:
+            return
+        wanted = rule.match.get("operation_id")
+        if wanted is not None and wanted not in self._answers:
+            raise error(f"invalid scenario rule: match.operation_id {wanted!r} is no operation; operations: "
+                        f"{', '.join(sorted(self._answers))}")
+        matched = [op_id for op_id, answers in self._answers.items()
+                   if wanted in (None, op_id) and rule.match.get("path", answers.path) == answers.path]
+        if not matched:
+            raise error(f"invalid scenario rule: match.path {rule.match.get('path')!r} is no operation's path")
+        for name, allowed_of in (("status", lambda a: a.statuses), ("variant", lambda a: a.variants)):
+            value = rule.outcome.get(name)
+            allowed = sorted(set().union(*(allowed_of(self._answers[op_id]) for op_id in matched)), key=str)
+            if value is not None and value not in allowed:
+                scope = f"operation {wanted}" if wanted else f"the {len(matched)} operations the rule matches"
+                raise error(f"invalid scenario rule: outcome.{name} {value!r} cannot be answered by {scope}; "
+                            f"allowed: {', '.join(map(str, allowed)) or 'none'}")
+
+    def _applies(self, rule: Rule, operation_id: str) -> bool:
+        answers = self._answers.get(operation_id)
+        if answers is None:
+            return True
+        status, variant = rule.outcome.get("status"), rule.outcome.get("variant")
+        return (status is None or status in answers.statuses) and (variant is None or variant in answers.variants)
 
     async def refresh(self, version: int) -> None:
         """Re-read the run-time rules if they changed since the last look."""
@@ -89,7 +120,8 @@ class Scenarios:
     async def select(self, operation_id: str, path: str, key: str | None, prompt: str | None) -> Rule | None:
         """The first rule matching this request that has a use left, with that use taken."""
         for rule in itertools.chain(self._config, self._runtime):
-            if rule.matches(operation_id, path, key, prompt) and await self._store.take(rule.id, rule.times):
+            if rule.matches(operation_id, path, key, prompt) and self._applies(rule, operation_id) \
+                    and await self._store.take(rule.id, rule.times):
                 return rule
         return None
 
@@ -104,6 +136,27 @@ class Scenarios:
     async def clear(self) -> None:
         for record in await self._store.rules():
             await self._store.delete_rule(record["id"])
+
+
+@dataclass(frozen=True)
+class _Answers:
+    path: str
+    statuses: frozenset[int]  # the error statuses it documents, and the gateway's own failures
+    variants: frozenset[str]
+
+
+def _answers(operations) -> dict[str, _Answers]:
+    """Per operation a request can reach: its path, the statuses and the variants it can answer with."""
+    answers = {}
+    for op in operations:
+        if op.variant:  # answers under a name on another operation's path, not on its own
+            continue
+        named = {other.variant for other in operations
+                 if other.variant and (other.method, other.path) == (op.method, op.path)}
+        errors = frozenset(code for code in op.documented_statuses if code >= 400)
+        answers[op.operation_id] = _Answers(op.path, errors | frozenset(GATEWAY_FAILURES),
+                                            frozenset(op.variants) | named)
+    return answers
 
 
 _PREFER_FIELDS = {"code": ("status", int), "job": ("job", str.upper), "latency": ("latency", float),

@@ -70,6 +70,7 @@ class Settings:
     tls_cert: str | None = None
     tls_key: str | None = None
     trust_forwarded: bool = False  # URLs in answers follow X-Forwarded-Proto/-Host and Forwarded
+    profile: str = "pages"  # gateway: 401/404/429 in the shape the real gateway (Azure APIM) answers them
 
     @property
     def accepts_any_key(self) -> bool:
@@ -143,6 +144,7 @@ CONFIG_SCHEMA = {
         "tls_cert": {"type": "string", "minLength": 1},
         "tls_key": {"type": "string", "minLength": 1},
         "trust_forwarded": {"type": "boolean"},
+        "profile": {"enum": ["pages", "gateway"]},
         "webhooks": {
             "type": "object",
             "additionalProperties": False,
@@ -181,7 +183,7 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
     simple = {k: data[k] for k in ("public_url", "default_balance", "default_rate_limit", "max_body_bytes",
                                    "journal_size", "admin_token", "strict", "min_poll_interval", "store", "show_keys",
                                    "max_jobs", "header_timeout", "body_timeout", "max_connections", "tls", "tls_cert",
-                                   "tls_key", "trust_forwarded") if k in data}
+                                   "tls_key", "trust_forwarded", "profile") if k in data}
     webhooks = data.get("webhooks", {})
     webhook_settings = {f"webhook_{name}": value for name, value in webhooks.items() if name != "allowed_hosts"}
     return Settings(

@@ -40,7 +40,7 @@ class MockState:
         self.auth = Authenticator(self.settings)
         self.wallets = Wallets(self.settings, self.stores.wallets)
         self.rate_limiter = RateLimiter(self.clock, self.stores.rates)
-        self.scenarios = Scenarios(self.settings.scenarios, self.stores.runtime)
+        self.scenarios = Scenarios(self.settings.scenarios, self.stores.runtime, self.operations)
         self.journal = Journal(self.stores.journal)
         settings = self.settings
         self.webhooks = WebhookDispatcher(self.stores.deliveries, self.stores.jobs, self.clock, self.journal,

@@ -144,7 +144,7 @@ async def test_force_status_answers_the_documented_example_or_refuses_an_undocum
         await pipeline.force_status(made)
 
 
-async def test_choose_variant_by_prefer_then_by_config_and_never_an_unknown_one():
+async def test_choose_variant_by_prefer_then_by_config_and_refuse_another_routes():
     asked = exchange(mock_state(), FLUX_PRO)
     asked.outcome = {"variant": "flux-pro-legacy"}
     await pipeline.choose_variant(asked)
@@ -154,8 +154,8 @@ async def test_choose_variant_by_prefer_then_by_config_and_never_an_unknown_one(
     assert (configured.variant, configured.operation.kind) == ("getdata-job", "sync-job")
     unknown = exchange(mock_state(), FLUX_PRO)
     unknown.outcome = {"variant": "getdata-job"}  # a variant of another route
-    await pipeline.choose_variant(unknown)
-    assert (unknown.variant, unknown.operation.operation_id) == (None, "fluxProTextToImage")
+    with pytest.raises(BadRequest, match="not a variant of fluxProTextToImage; its variants: flux-pro-legacy"):
+        await pipeline.choose_variant(unknown)
 
 
 async def test_validate_names_the_field_and_journals_what_it_found():

@@ -1,0 +1,93 @@
+"""What the real gateway (Azure API Management) does that the pages do not say: its own 401/404/429 shape
+under profile: gateway, its 502/503/504 forced in every profile, the subscription-key query parameter
+(journaled as a leniency, which `report` flags), and scenario rules checked when they are made."""
+
+import httpx
+import pytest
+
+from tests.conftest import reset_client
+
+KEY = {"Ocp-Apim-Subscription-Key": "k"}
+GET_DATA = "/flux-1-schnell/v1/getData"
+SUBMIT = "/flux-dev/v1/dev/textToImage"
+CONFIGURED = "keys: {k: {rate_limit: 0.001}}\n"
+
+
+def test_the_pages_profile_answers_in_the_pages_shape(configured_mock):
+    with reset_client(configured_mock(CONFIGURED)) as client:
+        assert client.post(SUBMIT, json={"prompt": "x"}).json() == {"error": "Invalid or missing authentication"}
+        assert client.get("/no/such/path").json() == {"error": "Endpoint not found"}
+
+
+def test_the_gateway_profile_answers_401_404_and_429_as_apim_does(configured_mock):
+    with reset_client(configured_mock("profile: gateway\n" + CONFIGURED)) as client:
+        missing = client.post(SUBMIT, json={"prompt": "x"})
+        assert missing.status_code == 401 and missing.json() == {"statusCode": 401, "message": (
+            "Access denied due to missing subscription key. Make sure to include subscription key when making "
+            "requests to an API.")}
+        invalid = client.post(SUBMIT, json={"prompt": "x"}, headers={"Ocp-Apim-Subscription-Key": "wrong"})
+        assert invalid.json()["statusCode"] == 401 and "invalid subscription key" in invalid.json()["message"]
+        assert client.get("/no/such/path").json() == {"statusCode": 404, "message": "Resource not found"}
+        assert client.post(SUBMIT, json={"prompt": "x"}, headers=KEY).status_code == 202
+        limited = client.post(SUBMIT, json={"prompt": "x"}, headers=KEY)
+        assert limited.status_code == 429
+        seconds = limited.headers["Retry-After"]
+        assert limited.json() == {"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {seconds} seconds."}
+        bad = client.post(SUBMIT, json={"prompt": 5}, headers={"Ocp-Apim-Subscription-Key": "k2"})
+        assert bad.status_code == 401, "an unknown key is the gateway's 401 before the API sees the body"
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_gateway_failures_can_be_forced_by_prefer_and_rules_in_every_profile(configured_mock, status):
+    with reset_client(configured_mock()) as client:
+        forced = client.post(SUBMIT, json={"prompt": "x"}, headers={**KEY, "Prefer": f"code={status}"})
+        assert forced.status_code == status and forced.json()["statusCode"] == status
+        assert ("Retry-After" in forced.headers) == (status == 503)
+        rule = client.post("/__admin/scenarios", json={"match": {"operation_id": "fluxDevTextToImage"},
+                                                      "outcome": {"status": status}, "times": 2})
+        assert rule.status_code == 201, rule.text
+        codes = [client.post(SUBMIT, json={"prompt": "x"}, headers=KEY).status_code for _ in range(3)]
+        assert codes == [status, status, 202], "twice, then the rule is used up"
+
+
+def test_a_rule_no_matched_operation_can_answer_is_refused_when_made_naming_the_allowed(configured_mock):
+    with reset_client(configured_mock()) as client:
+        teapot = client.post("/__admin/scenarios", json={"match": {"operation_id": "fluxDevTextToImage"},
+                                                        "outcome": {"status": 418}})
+        assert teapot.status_code == 400
+        message = teapot.json()["message"]
+        assert "outcome.status 418 cannot be answered by operation fluxDevTextToImage" in message
+        assert "402" in message and "503" in message
+        typo = client.post("/__admin/scenarios", json={"match": {"operation_id": "fluxDevTextToImag"},
+                                                      "outcome": {"status": 503}})
+        assert typo.status_code == 400 and "'fluxDevTextToImag' is no operation" in typo.json()["message"]
+        variant = client.post("/__admin/scenarios", json={"match": {"operation_id": "fluxDevTextToImage"},
+                                                         "outcome": {"variant": "getdata-job"}})
+        assert variant.status_code == 400 and "allowed: none" in variant.json()["message"]
+        assert client.get("/__admin/scenarios").json()["scenarios"] == [], "nothing refused was kept"
+        unknown = client.post(GET_DATA, json={"prompt": "x"}, headers={**KEY, "Prefer": "variant=flux-pro-legacy"})
+        assert unknown.status_code == 400 and "its variants: getdata-job" in unknown.json()["message"]
+        code = client.post(SUBMIT, json={"prompt": "x"}, headers={**KEY, "Prefer": "code=418"})
+        assert code.status_code == 400 and "it can answer: 400, 401, 402" in code.json()["message"]
+
+
+def test_a_config_rule_for_an_unknown_operation_stops_serve_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    config = tmp_path / "typo.yaml"
+    config.write_text("scenarios:\n  - {match: {operation_id: schnelGetData}, outcome: {status: 429}}\n")
+    finished = subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--config",
+                               str(config)], capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 2 and finished.stderr.count("\n") == 1, finished.stderr
+    assert "'schnelGetData' is no operation" in finished.stderr and "schnellGetData" in finished.stderr
+
+
+def test_the_key_as_subscription_key_query_parameter_is_accepted_and_reported(configured_mock):
+    with reset_client(configured_mock()) as client:
+        answer = client.post(SUBMIT, params={"subscription-key": "k"}, json={"prompt": "x"})
+        assert answer.status_code == 202, answer.text
+        report = client.get("/__admin/client-report").json()
+        leniencies = [f for f in report["findings"] if f["kind"] == "gateway-leniency"]
+        assert len(leniencies) == 1 and "subscription-key" in leniencies[0]["detail"]
+        assert leniencies[0]["operation_id"] == "fluxDevTextToImage"
