@@ -98,6 +98,20 @@ def _redirect_webhooks(case, receiver, only_http: bool) -> None:
         case.headers[WEBHOOK_HEADER] = redirected(case.headers[WEBHOOK_HEADER])
 
 
+def _beyond_the_gateways_leniency(case) -> None:
+    """In a negative case, a field the pages restrict to a list but the real gateway takes in a range
+    (x-flux-mock.lenient) is moved beyond that range: a value the gateway accepts is no negative case."""
+    operation = OPERATIONS.get(_case_operation_id(case))
+    if operation is None or not operation.lenient or not isinstance(case.body, dict):
+        return
+    documented = (operation.request_schema or {}).get("properties", {})
+    for name, rule in operation.lenient.items():
+        value = case.body.get(name)
+        if type(value) is int and value not in documented.get(name, {}).get("enum", ()) \
+                and rule["minimum"] <= value <= rule["maximum"]:
+            case.body = {**case.body, name: rule["maximum"] + rule.get("multiple_of", 1)}
+
+
 def _call(case, receiver, only_http: bool = False) -> None:
     if TARGET.operations and _case_operation_id(case) not in TARGET.operations:
         pytest.skip("not one of the chosen operations (FLUX_CHECK_OPERATIONS)")
@@ -116,6 +130,7 @@ def test_positive_requests_get_documented_answers(case, receiver):
 @negative.parametrize()
 @GENERATED
 def test_negative_requests_are_rejected_with_documented_answers(case, receiver):
+    _beyond_the_gateways_leniency(case)
     _call(case, receiver, only_http=True)
 
 

@@ -47,13 +47,25 @@ def _compile(schema: dict):
     return jsonschema_rs.validator_for(schema, validate_formats=True)
 
 
+def _as_the_gateway_accepts(schema: dict, lenient: dict) -> dict:
+    """The request schema the mock checks: the pages', with each x-flux-mock.lenient field's enum widened to
+    the range the real gateway accepts (the difference is journaled as a leniency by the pipeline)."""
+    if not lenient:
+        return schema
+    properties = dict(schema.get("properties", {}))
+    for name, rule in lenient.items():
+        documented = {key: value for key, value in properties.get(name, {}).items() if key != "enum"}
+        properties[name] = {**documented, "minimum": rule["minimum"], "maximum": rule["maximum"]}
+    return {**schema, "properties": properties}
+
+
 class OperationValidator:
     """The compiled checks of one operation: its JSON body and its header parameters."""
 
     def __init__(self, operation: Operation) -> None:
         schema = operation.request_schema
         self.has_body = schema is not None
-        self._body = _compile(schema) if schema else None
+        self._body = _compile(_as_the_gateway_accepts(schema, operation.lenient)) if schema else None
         self._schema = schema or {}
         self._fields = _properties(self._schema)
         # A header is text: a schema of {type: string} alone accepts every value, so it needs no check.

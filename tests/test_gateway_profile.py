@@ -91,3 +91,28 @@ def test_the_key_as_subscription_key_query_parameter_is_accepted_and_reported(co
         leniencies = [f for f in report["findings"] if f["kind"] == "gateway-leniency"]
         assert len(leniencies) == 1 and "subscription-key" in leniencies[0]["detail"]
         assert leniencies[0]["operation_id"] == "fluxDevTextToImage"
+
+
+def test_klein_takes_any_size_in_its_range_as_the_gateway_does_rounded_and_reported(configured_mock):
+    import io
+
+    from PIL import Image
+
+    klein = "/flux-2-klein-4b/v1/generateImage"
+    with reset_client(configured_mock("keys: {k: {balance: 1}}\n")) as client:
+        answer = client.post(klein, json={"prompt": "x", "width": 1080, "height": 1920}, headers=KEY)
+        assert answer.status_code == 200, answer.text
+        image = Image.open(io.BytesIO(client.get(answer.json()["output"]).content))
+        assert image.size == (1072, 1920), "each side rounded down to a multiple of 16, as the gateway's image is"
+        assert client.get("/__admin/wallets").json()["wallets"]["k"] == pytest.approx(1 - 0.0028), \
+            "priced at the tier nearest its larger side (2048)"
+        near = client.post(klein, json={"prompt": "x", "width": 1100, "height": 1024}, headers=KEY)
+        assert near.status_code == 200
+        assert client.get("/__admin/wallets").json()["wallets"]["k"] == pytest.approx(1 - 0.0028 - 0.0007)
+        for width in (496, 2064, "1080"):
+            refused = client.post(klein, json={"prompt": "x", "width": width}, headers=KEY)
+            assert refused.status_code == 400 and "width" in refused.json()["message"], width
+        findings = [f for f in client.get("/__admin/client-report").json()["findings"]
+                    if f["kind"] == "gateway-leniency"]
+        assert any("width: 1080 is not one of 512, 1024, 1448, 2048" in f["detail"] for f in findings)
+        assert any("height: 1920" in f["detail"] and "makes it 1920" in f["detail"] for f in findings)

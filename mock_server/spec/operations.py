@@ -27,13 +27,11 @@ class Pricing:
         return cls(usd=data.get("usd"), by_resolution=tuple(by_side))
 
     def price(self, width: int, height: int) -> float:
-        """The price of one job at this size (0 where the page gave no price)."""
+        """The price of one job at this size (0 where the page gave no price): by resolution, the tier nearest
+        the larger side (a tie goes to the larger tier)."""
         if self.by_resolution:
             side = max(width, height)
-            for tier_side, price in self.by_resolution:
-                if side <= tier_side:
-                    return price
-            return self.by_resolution[-1][1]
+            return min(self.by_resolution, key=lambda tier: (abs(tier[0] - side), -tier[0]))[1]
         return float(self.usd or 0)
 
 
@@ -49,6 +47,7 @@ class Operation:
     pricing: Pricing
     variant: str | None  # this operation is the named response variant of its method and path
     variants: dict = field(repr=False)  # name -> what that variant changes of this operation ({"kind": ...})
+    lenient: dict = field(repr=False)  # body field -> the range the real gateway accepts beyond the pages' enum
     security: tuple[tuple[str, ...], ...]
     request_schema: dict | None
     body_required: bool
@@ -97,6 +96,7 @@ def _operation(document: dict, spec: str, path: str, method: str, data: dict, pa
         pricing=Pricing.from_spec(mock.get("pricing")),
         variant=mock.get("variant"),
         variants=dict(mock.get("variants") or {}),
+        lenient={name: rule for name, rule in (mock.get("lenient") or {}).items() if not name.startswith("x-")},
         security=_security_headers(document, requirements),
         request_schema=body.get("schema"),
         body_required=bool((data.get("requestBody") or {}).get("required")),
