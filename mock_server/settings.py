@@ -8,6 +8,8 @@ from pathlib import Path
 import jsonschema_rs
 import yaml
 
+from mock_server.webhooks.targets import is_allowed_target
+
 TIMING_MODES = ("time", "per-poll", "manual")
 
 
@@ -60,6 +62,7 @@ class Settings:
     webhook_max_attempts: int = 5
     webhook_backoff: float = 1.0
     webhook_timeout: float = 5.0
+    webhook_redirect_to: str | None = None  # every delivery to this one local receiver, the target in a header
     store: str | None = None
     show_keys: bool = False  # journal and logs show API keys whole (default: abcd...wxyz)
     max_jobs: int = 1_000_000  # beyond this many jobs, the oldest final ones are evicted
@@ -151,7 +154,8 @@ CONFIG_SCHEMA = {
             "properties": {"allowed_hosts": {"type": "array", "items": {"type": "string"}},
                            "max_attempts": {"type": "integer", "minimum": 1, "maximum": 20},
                            "backoff": {"type": "number", "minimum": 0, "maximum": 3600},
-                           "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 120}},
+                           "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 120},
+                           "redirect_to": {"type": "string", "pattern": "^https?://"}},
         },
     },
 }
@@ -186,6 +190,10 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
                                    "tls_key", "trust_forwarded", "profile") if k in data}
     webhooks = data.get("webhooks", {})
     webhook_settings = {f"webhook_{name}": value for name, value in webhooks.items() if name != "allowed_hosts"}
+    redirect = webhooks.get("redirect_to")
+    if redirect and not is_allowed_target(redirect, tuple(webhooks.get("allowed_hosts", ()))):
+        raise ConfigError(f"{source}: webhooks.redirect_to {redirect} must be a loopback address or a host of "
+                          "webhooks.allowed_hosts, and not the admin API")
     return Settings(
         timing=Timing(**data.get("timing", {})),
         webhook_allowed_hosts=tuple(webhooks.get("allowed_hosts", ())),

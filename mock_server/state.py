@@ -46,7 +46,8 @@ class MockState:
         self.webhooks = WebhookDispatcher(self.stores.deliveries, self.stores.jobs, self.clock, self.journal,
                                           max_attempts=settings.webhook_max_attempts, backoff=settings.webhook_backoff,
                                           timeout=settings.webhook_timeout, refresh=self.refresh_if_shared,
-                                          allowed_hosts=settings.webhook_allowed_hosts)
+                                          allowed_hosts=settings.webhook_allowed_hosts,
+                                          redirect_to=settings.webhook_redirect_to)
         self.jobs = JobService(self.stores.jobs, self.clock, lambda: self.timing, settings.max_jobs,
                                deliveries_for=self.webhooks.deliveries_for)
         self.jobs.on_create(self.webhooks.created)

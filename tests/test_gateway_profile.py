@@ -116,3 +116,41 @@ def test_klein_takes_any_size_in_its_range_as_the_gateway_does_rounded_and_repor
                     if f["kind"] == "gateway-leniency"]
         assert any("width: 1080 is not one of 512, 1024, 1448, 2048" in f["detail"] for f in findings)
         assert any("height: 1920" in f["detail"] and "makes it 1920" in f["detail"] for f in findings)
+
+
+def test_webhooks_redirect_to_sends_every_delivery_to_one_local_receiver_naming_the_target(configured_mock,
+                                                                                            receiver):
+    config = (f"webhooks: {{redirect_to: '{receiver.url}/all-hooks', backoff: 0.05}}\n"
+              "timing: {queued_for: 0.05, processing_for: 0.05}\n")
+    with reset_client(configured_mock(config)) as client:
+        target = "https://your-server.com/webhook/callback"  # the pages' own example: answered 202 as the API does
+        job = client.post(SUBMIT, json={"prompt": "x"}, headers={**KEY, "X-Webhook-URL": target})
+        assert job.status_code == 202, job.text
+        request_id = job.json()["request_id"]
+        [body] = receiver.wait_for(1, "/all-hooks")
+        assert body["request_id"] == request_id and body["status"] == "COMPLETED"
+        with receiver._lock:
+            [received] = [r for r in receiver.received if r.path == "/all-hooks"]
+        assert received.headers["X-Flux-Mock-Original-Url"] == target
+        import time
+
+        deadline = time.monotonic() + 10
+        while True:
+            [delivery] = [d for d in client.get("/__admin/webhooks").json()["deliveries"]
+                          if d["request_id"] == request_id]
+            if delivery["state"] == "delivered" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert delivery["url"] == target and delivery["state"] == "delivered", "the record names the target"
+
+
+def test_webhooks_redirect_to_a_host_the_mock_may_not_call_is_refused_at_start(tmp_path):
+    import subprocess
+    import sys
+
+    config = tmp_path / "redirect.yaml"
+    config.write_text("webhooks: {redirect_to: 'https://hooks.example.com/x'}\n")
+    finished = subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--config",
+                               str(config)], capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 2 and finished.stderr.count("\n") == 1, finished.stderr
+    assert "webhooks.redirect_to https://hooks.example.com/x must be a loopback address" in finished.stderr

@@ -21,6 +21,7 @@ log = logging.getLogger("flux_mock.webhooks")
 # Sent with every attempt: the same for every attempt of one delivery, on any instance, so a receiver
 # can drop the duplicates a retry or a re-sent lease produces (the Standard Webhooks header name).
 DELIVERY_ID_HEADER = "Webhook-Id"
+ORIGINAL_URL_HEADER = "X-Flux-Mock-Original-Url"  # with webhooks.redirect_to: where the API would have sent it
 
 
 class WebhookDispatcher:
@@ -28,8 +29,9 @@ class WebhookDispatcher:
 
     def __init__(self, deliveries, jobs: JobStore, clock: Clock, journal: Journal, *, max_attempts: int = 5,
                  backoff: float = 1.0, timeout: float = 5.0, concurrency: int = 16, refresh=None,
-                 render=body_for, allowed_hosts: tuple[str, ...] = ()) -> None:
+                 render=body_for, allowed_hosts: tuple[str, ...] = (), redirect_to: str | None = None) -> None:
         self.allowed_hosts = allowed_hosts
+        self.redirect_to = redirect_to  # every delivery goes to this one local receiver, the target in a header
         self.render = render  # (job, event) -> the body to POST: plan.body_for, unless a test breaks it
         self._refresh = refresh  # takes up the shared clock offset before each round
         self.deliveries = deliveries
@@ -54,7 +56,7 @@ class WebhookDispatcher:
         target the mock may not call. Pure: stored with the job when it is created, by `plan` later."""
         deliveries = []
         for event, due in planned_events(job):
-            if is_allowed_target(job.webhook.url, self.allowed_hosts):
+            if self.redirect_to or is_allowed_target(job.webhook.url, self.allowed_hosts):
                 deliveries.append(Delivery(job.request_id, event, job.webhook.url, due))
             else:
                 reason = ("the mock's own admin API" if reaches_admin_api(job.webhook.url) else
@@ -125,10 +127,13 @@ class WebhookDispatcher:
         return 1.0 if next_due is None else min(1.0, max(0.0, next_due - self.clock.now()))
 
     async def _post(self, url: str, body: dict, delivery_id: str) -> tuple[int | None, str | None]:
-        """One POST; (status, None) on a 2xx, else (status or None, what went wrong). Never raises."""
+        """One POST (to redirect_to, if set, naming `url` in ORIGINAL_URL_HEADER); (status, None) on a 2xx,
+        else (status or None, what went wrong). Never raises."""
+        headers = {"User-Agent": "flux-mock-webhooks", DELIVERY_ID_HEADER: delivery_id}
+        if self.redirect_to:
+            url, headers[ORIGINAL_URL_HEADER] = self.redirect_to, url
         try:
-            response = await self._client.post(url, json=body, headers={"User-Agent": "flux-mock-webhooks",
-                                                                        DELIVERY_ID_HEADER: delivery_id})
+            response = await self._client.post(url, json=body, headers=headers)
         except httpx.TimeoutException:
             return None, "timed out"
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:
