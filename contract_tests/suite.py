@@ -33,12 +33,22 @@ OPERATIONS = {op.operation_id: op for op in load_operations()}
 GENERATED = settings(max_examples=TARGET.max_examples, deadline=None, database=None,
                      suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
 
-MAIN_SPEC, VARIANT_SPEC = VENDOR_SPECS  # the second holds page 002's older shapes of flux.yaml's paths
+# The main spec, page 002's older shapes of its paths, and the endpoints public clients call undocumented.
+MAIN_SPEC, VARIANT_SPEC, PUBLIC_CLIENTS_SPEC = VENDOR_SPECS
 positive = TARGET.schema(MAIN_SPEC, "positive")
 negative = TARGET.schema(MAIN_SPEC, "negative")
-legacy = TARGET.schema(VARIANT_SPEC, "positive")
-legacy.config.update(headers={name: value for op in OPERATIONS.values() if op.spec == VARIANT_SPEC
-                              for name, value in variant_headers(op).items()})
+
+
+def _variant_schema(spec: str):
+    """A spec of variants, positive, each request asking for its document's variant (Prefer)."""
+    schema = TARGET.schema(spec, "positive")
+    schema.config.update(headers={name: value for op in OPERATIONS.values() if op.spec == spec
+                                  for name, value in variant_headers(op).items()})
+    return schema
+
+
+legacy = _variant_schema(VARIANT_SPEC)
+public_clients = _variant_schema(PUBLIC_CLIENTS_SPEC)
 # flux-mock's embedded default accepts any non-empty key on purpose, so "API accepts invalid
 # authentication" is expected there; everywhere else (live gateway, configured mock) it is checked.
 EXCLUDED_CHECKS = [ignored_auth] if TARGET.accepts_any_key else []
@@ -140,6 +150,12 @@ def test_older_flux_pro_api_gets_documented_answers(case, receiver):
     _call(case, receiver)
 
 
+@public_clients.parametrize()
+@GENERATED
+def test_endpoints_public_clients_call_get_the_assumed_answers(case, receiver):
+    _call(case, receiver)
+
+
 SUBMITS = sorted(op.operation_id for op in OPERATIONS.values()
                  if any(links_of(op, code) for code in op.documented_statuses)
                  and (not TARGET.operations or op.operation_id in TARGET.operations))
@@ -197,6 +213,7 @@ CHECKS = {
     test_positive_requests_get_documented_answers.__name__: ("positive", MAIN_SPEC),
     test_negative_requests_are_rejected_with_documented_answers.__name__: ("negative", MAIN_SPEC),
     test_older_flux_pro_api_gets_documented_answers.__name__: ("positive", VARIANT_SPEC),
+    test_endpoints_public_clients_call_get_the_assumed_answers.__name__: ("positive", PUBLIC_CLIENTS_SPEC),
     test_submit_is_followed_through_its_links_to_a_final_status.__name__: ("links", None),
 }
 

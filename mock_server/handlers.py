@@ -5,6 +5,8 @@ job it made or reported, at the exchange's one moment `now`."""
 import random
 from typing import NamedTuple
 
+from starlette.responses import HTMLResponse, Response
+
 from mock_server import ids, media, views
 from mock_server.exchange import Exchange
 from mock_server.jobs import lifecycle
@@ -72,8 +74,9 @@ async def _new_job(exchange: Exchange, request_id: str,
     return job, charge
 
 
-async def _submit(exchange: Exchange, request_id: str, webhook: WebhookRequest | None = None) -> Job:
-    job = await exchange.mock.jobs.submit(*await _new_job(exchange, request_id, webhook))
+async def _submit(exchange: Exchange, request_id: str, webhook: WebhookRequest | None = None,
+                  instant: bool = False) -> Job:
+    job = await exchange.mock.jobs.submit(*await _new_job(exchange, request_id, webhook), instant=instant)
     exchange.request_id, exchange.webhook = job.request_id, webhook is not None
     exchange.job_status = lifecycle.status_at(job, exchange.now)
     return job
@@ -96,6 +99,12 @@ async def sync_job(exchange: Exchange) -> JSONBody:
 async def queue(exchange: Exchange) -> JSONBody:
     job = await _submit(exchange, ids.queue_request_id(exchange.operation.model_id, exchange.now), _webhook(exchange))
     return _json(views.queued_body(job, exchange.base), 202)
+
+
+async def instant_job(exchange: Exchange) -> JSONBody:
+    """A job finished as it is answered (an undocumented preview route public clients use): its status body."""
+    job = await _submit(exchange, ids.queue_request_id(exchange.operation.model_id, exchange.now), instant=True)
+    return _json(views.status_body(job, exchange.now, exchange.base))
 
 
 async def poll_submit(exchange: Exchange) -> JSONBody:
@@ -147,11 +156,24 @@ async def batch_status(exchange: Exchange) -> JSONBody:
 
 
 async def poll_status(exchange: Exchange) -> JSONBody:
-    job = await _polled(exchange, exchange.params["request_id"])
+    params = exchange.params  # the spec requires one of the two: validated before
+    job = await _polled(exchange, params["request_id"] if "request_id" in params else params["requestId"])
     return _json(views.fal_body(job, exchange.now, exchange.base))
+
+
+CHALLENGE_PAGE = ('<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title><meta http-equiv="refresh" '
+                  'content="390"></head><body><h1>gateway.pixazo.ai</h1><p>Enable JavaScript and cookies to continue'
+                  '</p></body></html>')
+
+
+async def challenge(exchange: Exchange) -> Response:
+    """The Cloudflare challenge some apps meet on the status endpoint (a named variant; see the spec)."""
+    return HTMLResponse(CHALLENGE_PAGE, status_code=403, headers={"cf-mitigated": "challenge",
+                                                                  "Cache-Control": "private, max-age=0, no-store"})
 
 
 HANDLERS = {
     "sync": sync, "sync-job": sync_job, "queue": queue, "poll-submit": poll_submit, "batch-submit": batch_submit,
-    "status": status, "batch-status": batch_status, "poll-status": poll_status,
+    "status": status, "batch-status": batch_status, "poll-status": poll_status, "instant-job": instant_job,
+    "challenge": challenge,
 }

@@ -94,7 +94,7 @@ class OperationValidator:
             documented = self._documented_message(missing, "required") or self._documented_message("", "required")
             return Violation(missing, keyword, "is required", documented)
         top = path[0] if path else ""
-        return Violation(field, keyword, error.message, self._documented_message(top, keyword) if top else None)
+        return Violation(field, keyword, error.message, self._documented_message(top, keyword))
 
     def body_violations(self, body) -> list[Violation]:
         if self._body is None:

@@ -66,7 +66,8 @@ def test_cost_guard_skips_paid_operations_unless_allowed_and_stays_within_max_sp
     app, state = mock_behind_proxy()
     with serving(app) as url:
         free_only = flux_mock("drift", "--base-url", url, "--key", KEY)
-        free = ("schnellGetData", "schnellGetDataBatch", "schnellCheckStatus", None)  # None: media downloads
+        free = ("schnellGetData", "schnellGetDataBatch", "schnellCheckStatus", "fluxPreviewTextToImage",
+                "getRequestStatus", None)  # None: media downloads
         journal = asyncio.run(state.journal.entries())  # memory stores: readable from any event loop
         paid_calls_without_permission = [e for e in journal if e["operation_id"] not in free]
         asyncio.run(state.journal.clear())
@@ -82,9 +83,9 @@ def test_cost_guard_skips_paid_operations_unless_allowed_and_stays_within_max_sp
 def test_drift_reports_nothing_against_flux_mock_serve(tmp_path, api, mock_url):
     result = flux_mock("drift", "--base-url", mock_url, "--report-json", str(tmp_path / "drift.json"))
     assert result.returncode == 0, result.stdout
-    assert "0 of 16 operations drifted" in result.stderr
+    assert "0 of 18 operations drifted" in result.stderr
     reports = json.loads((tmp_path / "drift.json").read_text())
-    assert len(reports) == 16 and all(r["outcome"] == "checked" and r["differences"] == [] for r in reports)
+    assert len(reports) == 18 and all(r["outcome"] == "checked" and r["differences"] == [] for r in reports)
 
 
 def test_drift_names_each_seeded_difference(tmp_path):

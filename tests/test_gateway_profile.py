@@ -63,7 +63,7 @@ def test_a_rule_no_matched_operation_can_answer_is_refused_when_made_naming_the_
         assert typo.status_code == 400 and "'fluxDevTextToImag' is no operation" in typo.json()["message"]
         variant = client.post("/__admin/scenarios", json={"match": {"operation_id": "fluxDevTextToImage"},
                                                          "outcome": {"variant": "getdata-job"}})
-        assert variant.status_code == 400 and "allowed: none" in variant.json()["message"]
+        assert variant.status_code == 400 and "allowed: flux-dev" in variant.json()["message"]
         assert client.get("/__admin/scenarios").json()["scenarios"] == [], "nothing refused was kept"
         unknown = client.post(GET_DATA, json={"prompt": "x"}, headers={**KEY, "Prefer": "variant=flux-pro-legacy"})
         assert unknown.status_code == 400 and "its variants: getdata-job" in unknown.json()["message"]
@@ -154,3 +154,20 @@ def test_webhooks_redirect_to_a_host_the_mock_may_not_call_is_refused_at_start(t
                                str(config)], capture_output=True, text=True, timeout=60)
     assert finished.returncode == 2 and finished.stderr.count("\n") == 1, finished.stderr
     assert "webhooks.redirect_to https://hooks.example.com/x must be a loopback address" in finished.stderr
+
+
+def test_the_cloudflare_challenge_on_the_status_endpoint_is_a_named_variant(configured_mock):
+    with reset_client(configured_mock()) as client:
+        request_id = client.post(SUBMIT, json={"prompt": "x"}, headers=KEY).json()["request_id"]
+        challenged = client.get(f"/v2/requests/status/{request_id}",
+                                headers={**KEY, "Prefer": "variant=cloudflare-challenge"})
+        assert challenged.status_code == 403 and challenged.headers["content-type"].startswith("text/html")
+        assert "Just a moment..." in challenged.text and challenged.headers["cf-mitigated"] == "challenge"
+        rule = client.post("/__admin/scenarios", json={"match": {"operation_id": "getRequestStatus"},
+                                                      "outcome": {"variant": "cloudflare-challenge"}, "times": 1})
+        assert rule.status_code == 201
+        polls = [client.get(f"/v2/requests/status/{request_id}", headers=KEY).status_code for _ in range(2)]
+        assert polls == [403, 200], "once, then the JSON status again"
+        elsewhere = client.post("/__admin/scenarios", json={"match": {"operation_id": "schnellGetData"},
+                                                           "outcome": {"variant": "cloudflare-challenge"}})
+        assert elsewhere.status_code == 400 and "allowed: getdata-job" in elsewhere.json()["message"]

@@ -41,11 +41,15 @@ class JobService:
     def timing(self) -> Timing:
         return self._timing()
 
-    async def submit(self, job: Job, charge: Charge | None = None) -> Job:
+    async def submit(self, job: Job, charge: Charge | None = None, instant: bool = False) -> Job:
         """Store the job, scheduled by the timing in force, with its charge and its webhook deliveries (one
-        atomic step: a kept job is never without them); InsufficientBalance if the wallet cannot pay."""
+        atomic step: a kept job is never without them); InsufficientBalance if the wallet cannot pay. An
+        `instant` job is final as it is created, whatever the timing."""
         timing = self.timing
-        job = lifecycle.scheduled(job.evolved(mode=timing.mode), timing.queued_for, timing.processing_for)
+        if instant:
+            job = lifecycle.scheduled(job.evolved(mode="time"), 0, 0)
+        else:
+            job = lifecycle.scheduled(job.evolved(mode=timing.mode), timing.queued_for, timing.processing_for)
         deliveries = self._deliveries_for(job)
         if not await self.store.create(job, charge, deliveries):
             raise InsufficientBalance()

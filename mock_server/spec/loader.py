@@ -8,7 +8,7 @@ import yaml
 
 from mock_server.resources import spec_dir
 
-VENDOR_SPECS = ("flux.yaml", "flux-pro-legacy.yaml")
+VENDOR_SPECS = ("flux.yaml", "flux-pro-legacy.yaml", "public-clients.yaml")
 ADMIN_SPEC = "admin.yaml"
 
 

@@ -8,7 +8,7 @@ from mock_server.spec.loader import VENDOR_SPECS, load_bundled
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # The kinds (x-flux-mock.kind) whose operations report a job's status, and those that start a job.
 STATUS_KINDS = frozenset({"status", "batch-status", "poll-status"})
-JOB_KINDS = frozenset({"queue", "poll-submit", "batch-submit", "sync-job"})
+JOB_KINDS = frozenset({"queue", "poll-submit", "batch-submit", "sync-job", "instant-job"})
 
 
 @dataclass(frozen=True)
