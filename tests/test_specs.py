@@ -173,3 +173,10 @@ def test_every_recorded_contradiction_points_at_something_in_the_specs():
     names |= set(document["components"]["parameters"]) | {"flux-pro-legacy.yaml"}
     for entry in document["x-contradictions"]:
         assert set(entry["where"]) <= names, entry["id"]
+
+
+def test_each_queue_operations_202_example_carries_its_own_models_id():
+    for op in (op for op in OPERATIONS.values() if op.kind == "queue"):
+        [example] = [e for e in documented_examples() if e.operation_id == op.operation_id and e.status == 202]
+        assert example.value["request_id"].startswith(f"{op.model_id}_"), op.operation_id
+        assert example.value["polling_url"].endswith(example.value["request_id"])
