@@ -98,6 +98,12 @@ async def sync_job(exchange: Exchange) -> JSONBody:
 
 async def queue(exchange: Exchange) -> JSONBody:
     job = await _submit(exchange, ids.queue_request_id(exchange.operation.model_id, exchange.now), _webhook(exchange))
+    waits_for = exchange.operation.waits_for
+    if waits_for and exchange.params.get(waits_for) is True:
+        job = await _wait_for_result(exchange, job)
+        exchange.job_status = lifecycle.status_at(job, exchange.now)
+        if lifecycle.is_final(job, exchange.now):
+            return _json(views.status_body(job, exchange.now, exchange.base))
     return _json(views.queued_body(job, exchange.base), 202)
 
 
@@ -113,7 +119,8 @@ async def poll_submit(exchange: Exchange) -> JSONBody:
 
 
 async def _wait_for_result(exchange: Exchange, job: Job) -> Job:
-    """Schnell Batch without webhook_url: the API polls internally for up to 60 seconds."""
+    """The job once final, or after 60 seconds: Schnell Batch without webhook_url (the API polls internally
+    for up to 60 seconds), and a queue submit whose `waits_for` field is true (Ultra's sync_mode)."""
     jobs, clock = exchange.mock.jobs, exchange.mock.clock
     deadline = clock.now() + BATCH_WAIT_SECONDS
     while not lifecycle.is_final(job, clock.now()) and clock.now() < deadline:

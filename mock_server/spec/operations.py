@@ -48,6 +48,7 @@ class Operation:
     variant: str | None  # this operation is the named response variant of its method and path
     variants: dict = field(repr=False)  # name -> what that variant changes of this operation ({"kind": ...})
     lenient: dict = field(repr=False)  # body field -> the range the real gateway accepts beyond the pages' enum
+    waits_for: str | None  # a body field that, when true, makes the submit answer once the job is final
     security: tuple[tuple[str, ...], ...]
     request_schema: dict | None
     body_required: bool
@@ -97,6 +98,7 @@ def _operation(document: dict, spec: str, path: str, method: str, data: dict, pa
         variant=mock.get("variant"),
         variants=dict(mock.get("variants") or {}),
         lenient={name: rule for name, rule in (mock.get("lenient") or {}).items() if not name.startswith("x-")},
+        waits_for=mock.get("waits_for"),
         security=_security_headers(document, requirements),
         request_schema=body.get("schema"),
         body_required=bool((data.get("requestBody") or {}).get("required")),
