@@ -43,7 +43,7 @@ def _output(exchange: Exchange) -> Output:
     operation, params = exchange.operation, exchange.params
     plan = media.plan(params, operation.media)
     seed, prompt = _seed(params), str(params.get("prompt", ""))
-    paths = media.urls(plan, media.digest(operation.model_id or "", prompt, seed))
+    paths = media.urls(plan, media.digest(operation.model_id or "", prompt, seed, params))
     return Output(plan, operation.pricing.price(plan.width, plan.height), seed, prompt, paths)
 
 

@@ -1,10 +1,11 @@
 """Deterministic media: what a request asks for (sizes, count, format) and the files themselves.
 
 A media URL carries everything needed to draw it again - `/media/{digest}/{w}x{h}-{i}.{ext}` -
-so any instance answers it, before or after a restart. `digest` hashes model, prompt and seed:
-the same seed and prompt give the same image.
+so any instance answers it, before or after a restart. `digest` hashes model, prompt, seed and the
+input images: the same seed, prompt and inputs give the same image.
 """
 
+import base64
 import hashlib
 import io
 import json
@@ -34,6 +35,7 @@ PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
 WEIGHTS_TYPE = "application/octet-stream"
 MIN_SIDE, MAX_SIDE, MAX_COUNT = 16, 2048, 8
 DEFAULT_SIDE = 1024
+INPUT_IMAGE_FIELDS = ("image", "image_url", "image_urls", "image_data_url", "input_image", "mask")
 MEDIA_PATH = re.compile(r"^(?P<digest>[0-9a-f]{16})/(?:(?P<w>\d{1,4})x(?P<h>\d{1,4})-(?P<i>\d)\.(?P<ext>png|jpeg|jpg|webp)"
                         r"|lora-(?P<li>\d)\.safetensors)$")
 
@@ -63,10 +65,29 @@ def _aspect_size(ratio: str) -> tuple[int, int]:
     return round(width / 16) * 16, round(width * down / across / 16) * 16
 
 
+def input_size(params: dict) -> tuple[int, int] | None:
+    """The size of the first input image given as a base64 `data:` URL (its header only is read); None
+    when there is none, or it is no image (a URL elsewhere cannot be fetched offline)."""
+    for name in INPUT_IMAGE_FIELDS:
+        value = params.get(name)
+        value = value[0] if isinstance(value, list) and value else value
+        if isinstance(value, str) and value.startswith("data:") and ";base64," in value[:200]:
+            try:
+                with Image.open(io.BytesIO(base64.b64decode(value.split(",", 1)[1]))) as image:
+                    return image.size
+            except (ValueError, OSError, Image.DecompressionBombError):
+                return None
+    return None
+
+
 def requested_size(params: dict) -> tuple[int, int]:
-    """The size a request asks for, by whichever documented field it uses; 1024 x 1024 otherwise."""
+    """The size a request asks for, by whichever documented field it uses; `image_size: auto` and
+    `megapixels: match_input` keep the size of an input image given as a data: URL; 1024 x 1024 otherwise."""
     size = params.get("image_size")
-    if isinstance(size, str) and re.fullmatch(r"[1-9]\d*x[1-9]\d*", size):
+    matched = input_size(params) if size == "auto" or params.get("megapixels") == "match_input" else None
+    if matched is not None:
+        width, height = matched
+    elif isinstance(size, str) and re.fullmatch(r"[1-9]\d*x[1-9]\d*", size):
         width, height = (int(part) for part in size.split("x"))
     elif size in NAMED_SIZES:
         width, height = NAMED_SIZES[size]
@@ -88,9 +109,12 @@ def plan(params: dict, kind: str | None) -> MediaPlan:
     return MediaPlan(sizes=(requested_size(params),) * count, extension=extension, media_type=media_type)
 
 
-def digest(model_id: str, prompt: str, seed) -> str:
-    text = f"{model_id}\x1f{seed}\x1f{prompt}".encode("utf-8", "surrogatepass")
-    return hashlib.sha256(text).hexdigest()[:16]
+def digest(model_id: str, prompt: str, seed, inputs: dict | None = None) -> str:
+    """What the picture depends on: model, seed, prompt and the input images (by their URLs or data), so
+    different inputs give different outputs."""
+    given = {name: (inputs or {}).get(name) for name in INPUT_IMAGE_FIELDS if (inputs or {}).get(name) is not None}
+    text = f"{model_id}\x1f{seed}\x1f{prompt}" + (f"\x1f{json.dumps(given, sort_keys=True)}" if given else "")
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def urls(media_plan: MediaPlan, media_digest: str) -> tuple[str, ...]:

@@ -43,3 +43,41 @@ def test_flux_dev_answers_a_request_id_to_poll_through_get_flux_dev_status_eithe
         missing = client.post("/flux-dev-polling/dev/getFluxDevStatus", json={}, headers=KEY)
         assert missing.status_code == 400 and missing.json() == {"error": "request_id (or requestId) is required"}
         assert client.get("/__admin/wallets").json()["wallets"]["k"] == 1 - 0.025, "priced as Flux Dev"
+
+
+def _data_url(width: int, height: int) -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 10, 10)).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _final_media(client, submitted) -> list[str]:
+    request_id = submitted.json()["request_id"]
+    deadline = time.monotonic() + 10
+    while (status := client.get(f"/v2/requests/status/{request_id}", headers=KEY).json())["status"] != "COMPLETED":
+        assert time.monotonic() < deadline, status
+        time.sleep(0.05)
+    return status["output"]["media_url"]
+
+
+def test_different_input_images_give_different_outputs_and_match_input_keeps_a_data_urls_size(configured_mock):
+    fill = "/flux-fill-dev/v1/flux-fill/generate"
+    with reset_client(configured_mock("keys: {k: {balance: 100}}\ntiming: {queued_for: 0.05, processing_for: 0.05}\n")) \
+            as client:
+        def submit(image: str, megapixels: str = "1"):
+            answer = client.post(fill, json={"prompt": "x", "seed": 7, "image": image, "mask": image,
+                                             "megapixels": megapixels, "output_format": "png"}, headers=KEY)
+            assert answer.status_code == 202, answer.text
+            return _final_media(client, answer)[0]
+
+        first, second = submit("https://example.com/a.png"), submit("https://example.com/b.png")
+        assert first.split("/media/")[1].split("/")[0] != second.split("/media/")[1].split("/")[0]
+        assert submit("https://example.com/a.png") == first, "the same seed, prompt and inputs give the same image"
+        assert "/640x480-0.png" in submit(_data_url(640, 480), "match_input"), "match_input keeps the input's size"
+        assert "/1024x1024-0.png" in submit("https://example.com/a.png", "match_input"), \
+            "an input the mock cannot read offline: the default size"
