@@ -2,6 +2,10 @@
 under profile: gateway, its 502/503/504 forced in every profile, the subscription-key query parameter
 (journaled as a leniency, which `report` flags), and scenario rules checked when they are made."""
 
+import subprocess
+import sys
+import time
+
 import httpx
 import pytest
 
@@ -71,16 +75,19 @@ def test_a_rule_no_matched_operation_can_answer_is_refused_when_made_naming_the_
         assert code.status_code == 400 and "it can answer: 400, 401, 402" in code.json()["message"]
 
 
-def test_a_config_rule_for_an_unknown_operation_stops_serve_with_one_line(tmp_path):
-    import subprocess
-    import sys
-
-    config = tmp_path / "typo.yaml"
-    config.write_text("scenarios:\n  - {match: {operation_id: schnelGetData}, outcome: {status: 429}}\n")
+def serve_refuses(tmp_path, config_text: str) -> str:
+    """`serve` with this config: it must stop at once with exit 2 and one line, which is returned."""
+    config = tmp_path / "flux-mock.yaml"
+    config.write_text(config_text)
     finished = subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--config",
                                str(config)], capture_output=True, text=True, timeout=60)
     assert finished.returncode == 2 and finished.stderr.count("\n") == 1, finished.stderr
-    assert "'schnelGetData' is no operation" in finished.stderr and "schnellGetData" in finished.stderr
+    return finished.stderr
+
+
+def test_a_config_rule_for_an_unknown_operation_stops_serve_with_one_line(tmp_path):
+    stderr = serve_refuses(tmp_path, "scenarios:\n  - {match: {operation_id: schnelGetData}, outcome: {status: 429}}\n")
+    assert "'schnelGetData' is no operation" in stderr and "schnellGetData" in stderr
 
 
 def test_the_key_as_subscription_key_query_parameter_is_accepted_and_reported(configured_mock):
@@ -132,8 +139,6 @@ def test_webhooks_redirect_to_sends_every_delivery_to_one_local_receiver_naming_
         with receiver._lock:
             [received] = [r for r in receiver.received if r.path == "/all-hooks"]
         assert received.headers["X-Flux-Mock-Original-Url"] == target
-        import time
-
         deadline = time.monotonic() + 10
         while True:
             [delivery] = [d for d in client.get("/__admin/webhooks").json()["deliveries"]
@@ -145,15 +150,8 @@ def test_webhooks_redirect_to_sends_every_delivery_to_one_local_receiver_naming_
 
 
 def test_webhooks_redirect_to_a_host_the_mock_may_not_call_is_refused_at_start(tmp_path):
-    import subprocess
-    import sys
-
-    config = tmp_path / "redirect.yaml"
-    config.write_text("webhooks: {redirect_to: 'https://hooks.example.com/x'}\n")
-    finished = subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--config",
-                               str(config)], capture_output=True, text=True, timeout=60)
-    assert finished.returncode == 2 and finished.stderr.count("\n") == 1, finished.stderr
-    assert "webhooks.redirect_to https://hooks.example.com/x must be a loopback address" in finished.stderr
+    stderr = serve_refuses(tmp_path, "webhooks: {redirect_to: 'https://hooks.example.com/x'}\n")
+    assert "webhooks.redirect_to https://hooks.example.com/x must be a loopback address" in stderr
 
 
 def test_the_cloudflare_challenge_on_the_status_endpoint_is_a_named_variant(configured_mock):
