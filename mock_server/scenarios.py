@@ -165,11 +165,21 @@ _WEBHOOK_PREFERENCES = {"duplicate": "duplicate", "out-of-order": "out_of_order"
                         "timeout-first": "first_attempt_timeout"}
 
 
+# RFC 7240's registered preferences: an app may send them to the real gateway, which ignores them; so does
+# the mock. Any other unknown token is a 400: a typo in a test's Prefer would otherwise do nothing, silently.
+REGISTERED_PREFERENCES = frozenset({"respond-async", "return", "wait", "handling"})
+
+
 def parse_prefer(value: str | None) -> dict:
-    """The outcome a `Prefer` header asks for: `code=429, latency=1.5`; unknown preferences are ignored."""
+    """The outcome a `Prefer` header asks for: `code=429, latency=1.5`. RFC 7240's own preferences are
+    ignored; any other unknown one is a 400 naming the supported ones."""
     outcome = {}
     for part in (value or "").replace(";", ",").split(","):
         name, _, raw = part.strip().partition("=")
+        if name and name.lower() not in _PREFER_FIELDS and name.lower() not in REGISTERED_PREFERENCES:
+            raise BadRequest(f"Prefer: {name[:50]} is not a preference flux-mock knows; supported: "
+                             f"{', '.join(f'{known}=' for known in _PREFER_FIELDS)} (RFC 7240's "
+                             f"{', '.join(sorted(REGISTERED_PREFERENCES))} are ignored)")
         if name.lower() in _PREFER_FIELDS and raw:
             target, convert = _PREFER_FIELDS[name.lower()]
             try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema_rs
 import yaml
 
-from mock_server.webhooks.targets import is_allowed_target
+from mock_server.webhooks.targets import allow_list_problem, is_allowed_target
 
 TIMING_MODES = ("time", "per-poll", "manual")
 
@@ -190,6 +190,9 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
                                    "tls_key", "trust_forwarded", "profile") if k in data}
     webhooks = data.get("webhooks", {})
     webhook_settings = {f"webhook_{name}": value for name, value in webhooks.items() if name != "allowed_hosts"}
+    for entry in webhooks.get("allowed_hosts", ()):
+        if (problem := allow_list_problem(entry)) is not None:
+            raise ConfigError(f"{source}: webhooks.allowed_hosts: {entry!r} {problem}")
     redirect = webhooks.get("redirect_to")
     if redirect and not is_allowed_target(redirect, tuple(webhooks.get("allowed_hosts", ()))):
         raise ConfigError(f"{source}: webhooks.redirect_to {redirect} must be a loopback address or a host of "
@@ -213,7 +216,7 @@ def load_config(path: str | Path) -> Settings:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     return settings_from_mapping(data, source=str(path))

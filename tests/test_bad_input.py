@@ -89,12 +89,14 @@ def test_huge_headers_are_refused_without_a_crash(client, mock_url):
         answer = raw.recv(200)
     assert answer.startswith(b"HTTP/1.1 4"), answer
     response = client.post("/flux-1-schnell/v1/getData", json={"prompt": "x"},
-                           headers={**KEY, "X-Many": "b" * 8000, "Prefer": "x" * 8000})
+                           headers={**KEY, "X-Many": "b" * 8000, "Prefer": "wait=" + "9" * 8000})
     assert response.status_code == 200
+    unknown = client.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers={**KEY, "Prefer": "x" * 8000})
+    assert unknown.status_code == 400 and len(unknown.text) < 1000, "named, clipped, in the documented shape"
 
 
 def test_bad_prefer_and_webhook_headers(client):
-    for headers in ({"Prefer": "code=abc"}, {"Prefer": "latency=-1"}, {"Prefer": "job=MAYBE"},
+    for headers in ({"Prefer": "code=abc"}, {"Prefer": "latency=-1"}, {"Prefer": "job=MAYBE"}, {"Prefer": "cdoe=429"},
                     {"Prefer": "code=999"}, {"X-Webhook-URL": "http://[::1"}, {"X-Webhook-URL": "javascript:alert(1)"}):
         response = client.post("/flux-dev/v1/dev/textToImage", json={"prompt": "x"}, headers={**KEY, **headers})
         assert_documented_error(response)

@@ -29,13 +29,23 @@ def test_serve_help_documents_every_option():
     ("- just\n- a list", "top level must be a mapping"),
     ("scenarios: [{outcome: {status: 200}}]", "scenario"),
     ("timing: {queued_for: [", "not valid YAML"),
+    ("webhooks: {allowed_hosts: ['*']}", "webhooks.allowed_hosts: '*' is not a host name, a *.suffix"),
+    ("webhooks: {allowed_hosts: ['https://hooks.example.com/x']}", "a URL? give its host only"),
+    ("scenarios: [{match: {operation_id: getDta}, outcome: {status: 429}}]", "'getDta' is no operation"),
+    ("store: memory://\nprofile: apim", "profile"),
 ])
 def test_bad_config_exits_2_naming_the_problem(tmp_path, config, words):
     path = tmp_path / "bad.yaml"
     path.write_text(config)
     result = flux_mock("serve", "--port", "0", "--config", str(path))
     assert result.returncode == 2
-    assert words in result.stderr and "Traceback" not in result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_an_unknown_store_url_is_one_line_and_exit_2():
+    result = flux_mock("serve", "--port", "0", "--store", "http://x")
+    assert result.returncode == 2 and result.stderr == ("flux-mock: unknown store 'http://x': use memory:// or "
+                                                        "redis://HOST:PORT/DB (rediss:// and unix:// too)\n")
 
 
 def test_missing_config_file_is_a_clear_error(tmp_path):

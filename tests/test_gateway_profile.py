@@ -169,3 +169,12 @@ def test_the_cloudflare_challenge_on_the_status_endpoint_is_a_named_variant(conf
         elsewhere = client.post("/__admin/scenarios", json={"match": {"operation_id": "schnellGetData"},
                                                            "outcome": {"variant": "cloudflare-challenge"}})
         assert elsewhere.status_code == 400 and "allowed: getdata-job" in elsewhere.json()["message"]
+
+
+def test_an_unknown_prefer_token_is_a_400_naming_the_supported_ones_and_rfc_7240s_are_ignored(configured_mock):
+    with reset_client(configured_mock()) as client:
+        typo = client.post(SUBMIT, json={"prompt": "x"}, headers={**KEY, "Prefer": "cdoe=429"})
+        assert typo.status_code == 400
+        assert "Prefer: cdoe is not a preference flux-mock knows; supported: code=, job=" in typo.json()["message"]
+        standard = client.post(SUBMIT, json={"prompt": "x"}, headers={**KEY, "Prefer": "respond-async, wait=10"})
+        assert standard.status_code == 202, "what an app may send the real gateway works unchanged"

@@ -1,5 +1,6 @@
 """Where the mock's state lives: the store protocols, in memory (default) or in Redis (shared)."""
 
+from mock_server.settings import ConfigError
 from mock_server.store.base import DeliveryStore, JobStore, JournalStore, RateStore, Stores, WalletStore
 from mock_server.store.memory import MemoryJobStore, memory_stores
 
@@ -12,7 +13,7 @@ def open_stores(url: str | None, journal_size: int) -> Stores:
         from mock_server.store.redis import redis_stores
 
         return redis_stores(url, journal_size)
-    raise ValueError(f"unknown store {url!r}: use memory:// or redis://HOST:PORT/DB")
+    raise ConfigError(f"unknown store {url!r}: use memory:// or redis://HOST:PORT/DB (rediss:// and unix:// too)")
 
 
 __all__ = ["DeliveryStore", "JobStore", "JournalStore", "MemoryJobStore", "RateStore", "Stores", "WalletStore",

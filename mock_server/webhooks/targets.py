@@ -78,6 +78,29 @@ def _in_allowed(host: str, address, allowed: str) -> bool:
     return host == allowed
 
 
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+def allow_list_problem(entry: str) -> str | None:
+    """Why an allowed_hosts entry can match nothing as meant (a URL, `*`, a bad CIDR), or None."""
+    entry = entry.lower()
+    if "/" in entry:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+            return None
+        except ValueError:
+            return "is neither a host name nor a CIDR network (a URL? give its host only)"
+    name = entry[2:] if entry.startswith("*.") else entry
+    try:
+        ipaddress.ip_address(name)
+        return None if name == entry else "is a wildcard of an address"
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(name):
+        return "is not a host name, a *.suffix (such as *.example.test) or a CIDR network (such as 10.0.0.0/8)"
+    return None
+
+
 def url_problem(url: str) -> str | None:
     """Why `url` cannot be a webhook target at all (the API refuses it: 400), or None."""
     if len(url) > MAX_URL_LENGTH:
