@@ -24,7 +24,7 @@ from mock_server.spec.loader import ADMIN_SPEC, load_bundled
 from mock_server.spec.operations import operations_of
 from mock_server.state import MockState
 from mock_server.bodies import parse_json, read_body_bytes
-from mock_server.validation import OperationValidator
+from mock_server.validation import OperationValidator, first_error
 from mock_server.wallet import MICROS
 
 
@@ -132,7 +132,7 @@ class AdminApi:
                 body = parse_json(raw)
             violations += validator.body_violations(body)
         if violations:
-            raise violations[0].to_error()
+            raise first_error(violations)
         return body
 
     def _check_access(self, request: Request) -> None:

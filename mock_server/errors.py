@@ -53,6 +53,14 @@ class BadRequest(ApiError):
     status = 400
     error = "Invalid request parameters"
 
+    def __init__(self, message: str | None = None, *, error: str | None = None, violations: list[str] | None = None):
+        super().__init__(message, error=error)
+        self.violations = violations  # every violation, when there are several (the first is the message)
+
+    def body(self, profile: str = "pages") -> dict:
+        body = super().body(profile)
+        return {**body, "violations": self.violations} if self.violations else body
+
 
 class ModelNotFound(BadRequest):
     error = "Model not found"

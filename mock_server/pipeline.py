@@ -16,7 +16,7 @@ from mock_server.handlers import HANDLERS
 from mock_server.responses import JSONBody
 from mock_server.scenarios import parse_prefer
 from mock_server.spec import Operation
-from mock_server.validation import Violation
+from mock_server.validation import Violation, first_error
 
 Stage = Callable[[Exchange], Awaitable[Response | None]]
 SUBSCRIPTION_KEY_HEADER = "ocp-apim-subscription-key"
@@ -177,7 +177,7 @@ async def validate(exchange: Exchange) -> None:
     exchange.violations = [str(v) for v in violations]
     exchange.undocumented_fields = undocumented
     if violations:
-        raise violations[0].to_error()
+        raise first_error(violations)
     exchange.params = validator.with_defaults(body or {})
 
 

@@ -4,6 +4,7 @@ A violation names the field and says what is wrong; where the spec gives the pag
 (`x-error-messages`, Kontext), that message is the answer's `error`, as the page documents it.
 """
 
+import json
 from dataclasses import dataclass
 
 import jsonschema_rs
@@ -25,10 +26,17 @@ class Violation:
             return f"{self.field} {self.message}"
         return f"{self.field}: {self.message}" if self.field else self.message
 
-    def to_error(self) -> BadRequest:
+    def to_error(self, others: "list[Violation]" = ()) -> BadRequest:
+        """The 400 for this violation; with `others`, every violation is listed in the answer's `violations`."""
+        listed = [str(violation) for violation in (self, *others)] if others else None
         if self.documented_error:
-            return BadRequest(error=self.documented_error)
-        return BadRequest(str(self))
+            return BadRequest(error=self.documented_error, violations=listed)
+        return BadRequest(str(self), violations=listed)
+
+
+def first_error(violations: "list[Violation]") -> BadRequest:
+    """The 400 of a request with these violations: the first in `message`, all of them in `violations`."""
+    return violations[0].to_error(violations[1:])
 
 
 def _properties(schema: dict) -> dict:
@@ -65,7 +73,8 @@ class OperationValidator:
     def __init__(self, operation: Operation) -> None:
         schema = operation.request_schema
         self.has_body = schema is not None
-        self._body = _compile(_as_the_gateway_accepts(schema, operation.lenient)) if schema else None
+        self._checked = _as_the_gateway_accepts(schema, operation.lenient) if schema else {}
+        self._body = _compile(self._checked) if schema else None
         self._schema = schema or {}
         self._fields = _properties(self._schema)
         # A header is text: a schema of {type: string} alone accepts every value, so it needs no check.
@@ -94,7 +103,21 @@ class OperationValidator:
             documented = self._documented_message(missing, "required") or self._documented_message("", "required")
             return Violation(missing, keyword, "is required", documented)
         top = path[0] if path else ""
-        return Violation(field, keyword, error.message, self._documented_message(top, keyword))
+        message = error.message
+        if keyword == "enum":  # name every allowed value, not "or 4 other candidates"
+            allowed = self._schema_at(error.schema_path).get("enum", ())
+            message = f"{json.dumps(error.instance)[:100]} is not one of {', '.join(json.dumps(v) for v in allowed)}"
+        return Violation(field, keyword, message, self._documented_message(top, keyword))
+
+    def _schema_at(self, schema_path) -> dict:
+        """The subschema an error's schema path leads to, minus the failing keyword."""
+        node = self._checked
+        for part in list(schema_path)[:-1]:
+            try:
+                node = node[int(part)] if isinstance(node, list) else node[str(part)]
+            except (KeyError, IndexError, ValueError, TypeError):
+                return {}
+        return node if isinstance(node, dict) else {}
 
     def body_violations(self, body) -> list[Violation]:
         if self._body is None:
