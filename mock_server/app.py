@@ -12,6 +12,7 @@ import os
 import sys
 from types import SimpleNamespace
 
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from mock_server import connections, media, pipeline
@@ -26,7 +27,7 @@ from mock_server.settings import Settings
 from mock_server.spec import Operation, load_operations
 from mock_server.state import MockState
 from mock_server.store import Stores, open_stores
-from mock_server.webhooks.targets import masked_url
+from mock_server.webhooks.targets import ADMIN_PREFIX, masked_url
 
 SETTINGS_ENVIRONMENT = "FLUX_MOCK_SETTINGS"
 log = logging.getLogger("flux_mock")
@@ -66,12 +67,19 @@ class MockApp:
         self.mock = state
         self.state = SimpleNamespace(mock=state)
         self.router = build_router(state, stages)
+        origins = state.settings.cors_origins
+        # Starlette's CORS: preflights answered, headers added; the admin API never takes part.
+        self._cors = CORSMiddleware(self._http, allow_origins=list(origins), allow_methods=["*"], allow_headers=["*"],
+                                    expose_headers=["Retry-After", "Location"], max_age=600) if origins else None
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
-            await self._http(scope, receive, send)
+            if self._cors is not None and not scope["path"].startswith(ADMIN_PREFIX):
+                await self._cors(scope, receive, send)
+            else:
+                await self._http(scope, receive, send)
 
     async def _http(self, scope, receive, send) -> None:
         route, params = self.router.match(scope["path"])

@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--profile", choices=PROFILES,
                        help="pages (default): every answer in the shape the vendor's pages give; gateway: 401, "
                             "404 and 429 as the real gateway (Azure API Management) answers them")
+    serve.add_argument("--cors", metavar="ORIGINS",
+                       help="browser origins allowed to call the API and media, comma-separated (default *: any, "
+                            "as for a gateway browser apps call); 'none' turns CORS off. Never the admin API")
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
 
     ca = commands.add_parser("ca", help="where flux-mock's local CA certificate is, and how to trust it",
@@ -147,7 +150,20 @@ def _settings(args) -> Settings:
                              sync_latency=args.sync_latency, strict=args.strict, show_keys=args.show_keys,
                              admin_token=args.admin_token or os.environ.get(ADMIN_TOKEN_ENVIRONMENT) or None,
                              store=args.store, tls=args.tls, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                             trust_forwarded=args.trust_forwarded, profile=args.profile)
+                             trust_forwarded=args.trust_forwarded, profile=args.profile,
+                             cors_origins=_cors_origins(args.cors))
+
+
+def _cors_origins(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    origins = tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
+    if origins in ((), ("none",)):
+        return ()
+    for origin in origins:
+        if origin != "*" and not (origin.startswith(("http://", "https://")) and "/" not in origin.split("://", 1)[1]):
+            raise ConfigError(f"--cors: {origin!r} is not an origin (scheme://host[:port]) nor *")
+    return origins
 
 
 def _tune_garbage_collection() -> None:

@@ -74,6 +74,7 @@ class Settings:
     tls_key: str | None = None
     trust_forwarded: bool = False  # URLs in answers follow X-Forwarded-Proto/-Host and Forwarded
     profile: str = "pages"  # gateway: 401/404/429 in the shape the real gateway (Azure APIM) answers them
+    cors_origins: tuple[str, ...] = ("*",)  # browser origins the API and media answer (the admin API: none)
 
     @property
     def accepts_any_key(self) -> bool:
@@ -148,6 +149,7 @@ CONFIG_SCHEMA = {
         "tls_key": {"type": "string", "minLength": 1},
         "trust_forwarded": {"type": "boolean"},
         "profile": {"enum": ["pages", "gateway"]},
+        "cors_origins": {"type": "array", "items": {"type": "string", "pattern": "^(\\*|https?://[^/]+)$"}},
         "webhooks": {
             "type": "object",
             "additionalProperties": False,
@@ -197,6 +199,8 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
     if redirect and not is_allowed_target(redirect, tuple(webhooks.get("allowed_hosts", ()))):
         raise ConfigError(f"{source}: webhooks.redirect_to {redirect} must be a loopback address or a host of "
                           "webhooks.allowed_hosts, and not the admin API")
+    if "cors_origins" in data:
+        simple["cors_origins"] = tuple(data["cors_origins"])
     return Settings(
         timing=Timing(**data.get("timing", {})),
         webhook_allowed_hosts=tuple(webhooks.get("allowed_hosts", ())),
