@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-from mock_server import connections, media, pipeline
+from mock_server import connections, docs, media, pipeline
 from mock_server.admin import AdminApi
 from mock_server.clock import Clock, OffsetClock
 from mock_server.errors import ApiError, EndpointNotFound, InternalError, StoreUnavailable
@@ -54,7 +54,7 @@ def build_router(state: MockState, stages: tuple[pipeline.Stage, ...] = pipeline
     by_path: dict[str, dict] = {}
     for (method, path), route in operation_routes(state.operations).items():
         by_path.setdefault(path, {})[method] = operation_endpoint(route, stages)
-    router = Router(Route(path, endpoints) for path, endpoints in by_path.items())
+    router = Router([*(Route(path, endpoints) for path, endpoints in by_path.items()), *docs.routes()])
     router.mount("/__admin", AdminApi(state).routes())
     router.mount("/media", [Route("/{path:path}", {"GET": serve_media})])
     return router
