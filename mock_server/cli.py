@@ -111,7 +111,43 @@ def _parser() -> argparse.ArgumentParser:
                         help="only requests from this moment on: an ISO 8601 time or epoch seconds (mock clock)")
     report.add_argument("--allow-undocumented", action="store_true",
                         help="do not report fields the spec does not document")
+    serve.epilog = ("Every option can also come from the environment: FLUX_MOCK_ and its name in capitals, "
+                    "dashes as underscores (FLUX_MOCK_PORT=9000, FLUX_MOCK_STORE=redis://redis:6379/0, "
+                    "FLUX_MOCK_TLS=true). The command line wins over the environment.")
+    _defaults_from_environment(serve)
     return parser
+
+
+ENVIRONMENT_PREFIX = "FLUX_MOCK_"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+def environment_name(action: argparse.Action) -> str:
+    return ENVIRONMENT_PREFIX + action.option_strings[-1].lstrip("-").replace("-", "_").upper()
+
+
+def _defaults_from_environment(parser: argparse.ArgumentParser) -> None:
+    """FLUX_MOCK_<OPTION> sets each option's default (a container's usual configuration); UsageError (exit 2,
+    one line) for a value the option would refuse."""
+    for action in parser._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        name = environment_name(action)
+        raw = os.environ.get(name)
+        if raw is None:
+            continue
+        if action.nargs == 0:  # a flag
+            if raw.strip().lower() not in _TRUE + _FALSE:
+                raise ConfigError(f"{name}={raw[:50]!r}: give true or false")
+            value = raw.strip().lower() in _TRUE
+        else:
+            try:
+                value = action.type(raw) if action.type else raw
+            except (TypeError, ValueError):
+                raise ConfigError(f"{name}={raw[:50]!r} is not a valid {action.metavar or action.dest}") from None
+            if action.choices and value not in action.choices:
+                raise ConfigError(f"{name}={raw[:50]!r}: choose one of {', '.join(map(str, action.choices))}")
+        parser.set_defaults(**{action.dest: value})
 
 
 def _target_options(parser: argparse.ArgumentParser) -> None:
@@ -269,7 +305,12 @@ def show_ca(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        parser = _parser()
+    except ConfigError as error:
+        print(f"flux-mock: {error}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     try:
         if args.command == "check":
             from contract_tests.runner import run_check

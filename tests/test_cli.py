@@ -84,3 +84,28 @@ def test_listener_is_ipproto_tcp_so_asyncio_sets_tcp_nodelay_on_connections():
         assert listener.proto == socket.IPPROTO_TCP  # with 0, every answer waited ~40 ms for a delayed ACK
     finally:
         listener.close()
+
+
+def test_every_serve_option_comes_from_a_flux_mock_environment_variable_and_the_command_line_wins(monkeypatch):
+    import httpx
+
+    from contract_tests.process import MockProcess
+    from mock_server.cli import _parser, environment_name
+
+    serve = next(action for action in _parser()._actions if action.dest == "command").choices["serve"]
+    names = {environment_name(action) for action in serve._actions if action.option_strings and action.dest != "help"}
+    assert {"FLUX_MOCK_PORT", "FLUX_MOCK_STORE", "FLUX_MOCK_TLS", "FLUX_MOCK_CORS", "FLUX_MOCK_ADMIN_TOKEN",
+            "FLUX_MOCK_TIMING", "FLUX_MOCK_PROFILE"} <= names
+    monkeypatch.setenv("FLUX_MOCK_PROFILE", "gateway")
+    monkeypatch.setenv("FLUX_MOCK_STRICT", "true")
+    from_environment = MockProcess()
+    overridden = MockProcess("--profile", "pages")
+    try:
+        assert httpx.get(f"{from_environment.url}/nope").json() == {"statusCode": 404, "message": "Resource not found"}
+        assert httpx.get(f"{overridden.url}/nope").json() == {"error": "Endpoint not found"}
+    finally:
+        from_environment.stop()
+        overridden.stop()
+    monkeypatch.setenv("FLUX_MOCK_PORT", "eighty")
+    result = flux_mock("serve")
+    assert result.returncode == 2 and result.stderr == "flux-mock: FLUX_MOCK_PORT='eighty' is not a valid port\n"
