@@ -1,5 +1,10 @@
 """The hand-written specs: valid OpenAPI 3.1, every documented operation present, examples valid."""
 
+import json
+import os
+import subprocess
+from pathlib import Path
+
 import jsonschema_rs
 import pytest
 from openapi_spec_validator import validate
@@ -180,3 +185,37 @@ def test_each_queue_operations_202_example_carries_its_own_models_id():
         [example] = [e for e in documented_examples() if e.operation_id == op.operation_id and e.status == 202]
         assert example.value["request_id"].startswith(f"{op.model_id}_"), op.operation_id
         assert example.value["polling_url"].endswith(example.value["request_id"])
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _redocly(*paths) -> dict:
+    """Redocly CLI's lint of these files (one JSON report each, summed): {"errors", "warnings", "problems"}."""
+    binary = ROOT / "tests" / "node" / "node_modules" / ".bin" / "redocly"
+    if not binary.exists():
+        if os.environ.get("CI"):
+            pytest.fail("Redocly CLI is missing: the README's test command installs it (npm ci --prefix tests/node)")
+        pytest.skip("Redocly CLI is missing: npm ci --prefix tests/node")
+    finished = subprocess.run([str(binary), "lint", "--config", str(ROOT / "redocly.yaml"), "--format=json",
+                               *map(str, paths)], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"})
+    summed, text, decoder = {"errors": 0, "warnings": 0, "problems": []}, finished.stdout.strip(), json.JSONDecoder()
+    assert text, finished.stderr[-2000:]
+    while text:
+        report, end = decoder.raw_decode(text)
+        summed["errors"] += report["totals"]["errors"]
+        summed["warnings"] += report["totals"]["warnings"]
+        summed["problems"] += [(problem["ruleId"], problem["message"]) for problem in report["problems"]]
+        text = text[end:].strip()
+    return summed
+
+
+def test_specs_are_clean_under_redocly_lint(tmp_path):
+    report = _redocly(*(ROOT / "openapi" / name for name in ("flux.yaml", "flux-pro-legacy.yaml",
+                                                             "public-clients.yaml", "admin.yaml")))
+    assert (report["errors"], report["warnings"]) == (0, 0), report["problems"][:20]
+    broken = tmp_path / "admin.yaml"  # the lint is real: an unquoted comma in a flow mapping is an error
+    broken.write_text((ROOT / "openapi" / "admin.yaml").read_text().replace(
+        'description: "Jobs matching the filters, on every page."}', "description: Jobs matching the filters, on every page.}"))
+    assert _redocly(broken)["errors"] >= 1
