@@ -94,7 +94,7 @@ class Settings:
         keys = {name: KeyConfig(**{**spec, "models": tuple(spec["models"]) if spec["models"] is not None else None})
                 for name, spec in data.pop("keys").items()}
         tuples = {name: tuple(data.pop(name)) for name in ("disabled_models", "variants", "scenarios",
-                                                           "webhook_allowed_hosts")}
+                                                           "webhook_allowed_hosts", "cors_origins")}
         return cls(timing=Timing(**data.pop("timing")), keys=keys, **tuples, **data)
 
     def with_options(self, **options) -> "Settings":
