@@ -56,7 +56,7 @@ class ChangeChannel:
         self.current = False
         if self._follower is not None:
             self._follower.cancel()
-            await asyncio.gather(self._follower, return_exceptions=True)
+            await asyncio.wait([self._follower], timeout=2.0)  # shutdown never hangs on the subscription
             self._follower = None
 
     async def _follow(self) -> None:

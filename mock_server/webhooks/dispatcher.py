@@ -109,8 +109,9 @@ class WebhookDispatcher:
                 backoff = min(5.0, max(0.1, backoff * 2))
                 wait = backoff
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation that stops the loop
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 
@@ -215,7 +216,10 @@ class WebhookDispatcher:
         self._runner.cancel()
         for task in list(self._sending):
             task.cancel()
-        await asyncio.gather(self._runner, *self._sending, return_exceptions=True)
+        stopping = [self._runner, *self._sending]
+        _, stuck = await asyncio.wait(stopping, timeout=max(1.0, grace))  # shutdown never hangs on a task
+        if stuck:
+            log.warning("webhook dispatcher: %d tasks did not stop within %.0f s; left behind", len(stuck), grace)
         await self._client.aclose()
         left = [d for d in await self.deliveries.list() if d.state in ("pending", "sending")]
         for delivery in left:
