@@ -119,6 +119,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 ENVIRONMENT_PREFIX = "FLUX_MOCK_"
+# Seconds an idle keep-alive connection stays open. Clients reuse pooled connections without retrying when
+# the server closes one at that moment (httpx: ReadError); gateways keep them minutes, so a 5 s close
+# made that race frequent under load. max_connections still makes room by closing the oldest idle one.
+KEEP_ALIVE = 75
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
@@ -212,7 +216,8 @@ def _tune_garbage_collection() -> None:
 def _server_options(settings: Settings, args) -> dict:
     """uvicorn's options: the slow-client guards (connections.py), and every descriptor the system allows."""
     _raise_descriptor_limit()
-    options = {"log_level": args.log_level, "lifespan": "on", "timeout_graceful_shutdown": 5, "timeout_keep_alive": 5,
+    options = {"log_level": args.log_level, "lifespan": "on", "timeout_graceful_shutdown": 5,
+               "timeout_keep_alive": KEEP_ALIVE,
                "proxy_headers": False,  # forwarded headers count only with --trust-forwarded (public_url.py)
                "http": connections.configure(settings.header_timeout, settings.max_connections,
                                              (settings.tls_cert, settings.tls_key))}

@@ -62,3 +62,23 @@ def test_a_body_that_never_ends_gets_a_400_after_the_body_timeout(guarded):
         assert answer.startswith(b"HTTP/1.1 400") and b"did not arrive within 1 s" in answer
     finally:
         sock.close()
+
+
+def test_a_keep_alive_connection_busy_across_the_header_timeout_is_not_closed_under_its_client(guarded):
+    """The header timeout (1 s here) is for the first request head: a keep-alive connection that is
+    between two quick requests when that much time has passed since it opened stays open."""
+    host, port = guarded.removeprefix("http://").split(":")
+    request = f"GET /__admin/health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        answers = []
+        for _ in range(4):  # at 0, 0.7, 1.4 and 2.1 s: idle at the 1 s mark, never idle 1 s
+            connection.sendall(request)
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            answers.append(answer.split(b"\r\n", 1)[0])
+            time.sleep(0.7)
+    assert answers == [b"HTTP/1.1 200 OK"] * 4
