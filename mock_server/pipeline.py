@@ -148,26 +148,10 @@ async def choose_variant(exchange: Exchange) -> None:
         exchange.use_variant(wanted)
 
 
-def _as_the_gateway_accepts(exchange: Exchange) -> None:
-    """A body field the pages restrict to a list that the real gateway takes in a range (the spec's
-    x-flux-mock.lenient): rounded down as the gateway does, and journaled as a leniency."""
-    body, documented = exchange.body, exchange.operation.request_schema or {}
-    if not isinstance(body, dict):
-        return
-    for name, rule in exchange.operation.lenient.items():
-        value, allowed = body.get(name), documented.get("properties", {}).get(name, {}).get("enum", ())
-        if type(value) is int and value not in allowed and rule["minimum"] <= value <= rule["maximum"]:
-            kept = value - value % rule.get("multiple_of", 1)
-            body[name] = kept
-            exchange.leniencies.append(f"{name}: {value} is not one of {', '.join(map(str, allowed))} (the pages); "
-                                       f"the gateway accepts it and makes it {kept}")
-
-
 async def validate(exchange: Exchange) -> None:
     """400 naming the first field that breaks the spec; every violation and undocumented field journaled."""
-    if exchange.operation.lenient:
-        _as_the_gateway_accepts(exchange)
     validator, body, settings = exchange.validator, exchange.body, exchange.mock.settings
+    exchange.leniencies += validator.gateway_leniencies(body)
     violations = validator.header_violations(exchange.headers) + validator.body_violations(body)
     undocumented = validator.undocumented_fields(body)
     if settings.strict:

@@ -55,9 +55,9 @@ def _compile(schema: dict):
     return jsonschema_rs.validator_for(schema, validate_formats=True)
 
 
-def _as_the_gateway_accepts(schema: dict, lenient: dict) -> dict:
+def _widened_to_the_gateway(schema: dict, lenient: dict) -> dict:
     """The request schema the mock checks: the pages', with each x-flux-mock.lenient field's enum widened to
-    the range the real gateway accepts (the difference is journaled as a leniency by the pipeline)."""
+    the range the real gateway accepts (`OperationValidator.gateway_leniencies` rounds and journals it)."""
     if not lenient:
         return schema
     properties = dict(schema.get("properties", {}))
@@ -73,7 +73,8 @@ class OperationValidator:
     def __init__(self, operation: Operation) -> None:
         schema = operation.request_schema
         self.has_body = schema is not None
-        self._checked = _as_the_gateway_accepts(schema, operation.lenient) if schema else {}
+        self._lenient = operation.lenient
+        self._checked = _widened_to_the_gateway(schema, operation.lenient) if schema else {}
         self._body = _compile(self._checked) if schema else None
         self._schema = schema or {}
         self._fields = _properties(self._schema)
@@ -118,6 +119,20 @@ class OperationValidator:
             except (KeyError, IndexError, ValueError, TypeError):
                 return {}
         return node if isinstance(node, dict) else {}
+
+    def gateway_leniencies(self, body) -> list[str]:
+        """A lenient field's value off the pages' list but in the range the real gateway takes: rounded down in
+        `body` as the gateway does; what was taken so, for the journal."""
+        taken = []
+        if not self._lenient or not isinstance(body, dict):
+            return taken
+        for name, rule in self._lenient.items():
+            value, allowed = body.get(name), self._fields.get(name, {}).get("enum", ())
+            if type(value) is int and value not in allowed and rule["minimum"] <= value <= rule["maximum"]:
+                body[name] = kept = value - value % rule.get("multiple_of", 1)
+                taken.append(f"{name}: {value} is not one of {', '.join(map(str, allowed))} (the pages); the gateway "
+                             f"accepts it and makes it {kept}")
+        return taken
 
     def body_violations(self, body) -> list[Violation]:
         if self._body is None:
