@@ -14,7 +14,7 @@ from mock_server.errors import GATEWAY_FAILURES, ApiError, BadRequest, ModelNotF
 from mock_server.exchange import Exchange
 from mock_server.handlers import HANDLERS
 from mock_server.responses import JSONBody
-from mock_server.scenarios import parse_prefer
+from mock_server.scenarios import forceable_statuses, parse_prefer
 from mock_server.spec import Operation
 from mock_server.validation import Violation, first_error
 
@@ -112,7 +112,7 @@ def forced_response(operation: Operation, status: int) -> JSONBody:
         return JSONBody(gateway_body(status, GATEWAY_FAILURES[status]), status_code=status,
                         headers={"Retry-After": "1"} if status == 503 else {})
     if status not in operation.documented_statuses:
-        allowed = sorted({code for code in operation.documented_statuses if code >= 400} | set(GATEWAY_FAILURES))
+        allowed = sorted(forceable_statuses(operation))
         raise BadRequest(f"status {status} is not documented for {operation.operation_id}; it can answer: "
                          f"{', '.join(map(str, allowed))}")
     content = (operation.responses[str(status)].get("content") or {}).get("application/json", {})

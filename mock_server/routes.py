@@ -23,25 +23,28 @@ class OperationRoute:
         return cls(operation, variants, validators, frozenset(already))
 
 
+def named_variants(operations: tuple[Operation, ...]) -> dict[tuple[str, str], dict[str, Operation]]:
+    """(method, path) -> its named response variants: the operations marked `variant`, and each operation's
+    own `variants` (the operation as that variant answers)."""
+    variants: dict[tuple[str, str], dict[str, Operation]] = {}
+    for op in operations:
+        named = variants.setdefault((op.method, op.path), {})
+        if op.variant:
+            named[op.variant] = op
+        named.update((name, op.as_variant(name)) for name in op.variants)
+    return variants
+
+
 def operation_routes(operations: tuple[Operation, ...]) -> dict[tuple[str, str], OperationRoute]:
     """(method, path) -> its route. An operation marked `variant` answers only under that name; if a route
     has nothing else, the first such operation is also its default."""
-    defaults: dict[tuple[str, str], Operation] = {}
-    variants: dict[tuple[str, str], dict[str, Operation]] = {}
-    for op in operations:
-        route = (op.method, op.path)
-        named = variants.setdefault(route, {})
-        if op.variant:
-            named[op.variant] = op
-        else:
-            defaults[route] = op
-        named.update((name, op.as_variant(name)) for name in op.variants)
+    defaults = {(op.method, op.path): op for op in operations if not op.variant}
     by_document: dict[str, set[str]] = {}
     for op in operations:
         if op.variant:
             by_document.setdefault(op.spec, set()).add(op.variant)
     routes = {}
-    for route, named in variants.items():
+    for route, named in named_variants(operations).items():
         default = defaults.get(route) or next(iter(named.values()))
         routes[route] = OperationRoute.of(default, named, by_document.get(default.spec, ()))
     return routes

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import jsonschema_rs
 
 from mock_server.errors import GATEWAY_FAILURES, BadRequest
+from mock_server.routes import named_variants
 from mock_server.settings import ConfigError
 from mock_server.spec.loader import ADMIN_SPEC, load_bundled
 
@@ -138,25 +139,25 @@ class Scenarios:
             await self._store.delete_rule(record["id"])
 
 
+def forceable_statuses(operation) -> frozenset[int]:
+    """The statuses a scenario may force on this operation: the error statuses it documents, and the
+    gateway's own failures."""
+    return frozenset(code for code in operation.documented_statuses if code >= 400) | frozenset(GATEWAY_FAILURES)
+
+
 @dataclass(frozen=True)
 class _Answers:
     path: str
-    statuses: frozenset[int]  # the error statuses it documents, and the gateway's own failures
+    statuses: frozenset[int]  # forceable_statuses
     variants: frozenset[str]
 
 
 def _answers(operations) -> dict[str, _Answers]:
     """Per operation a request can reach: its path, the statuses and the variants it can answer with."""
-    answers = {}
-    for op in operations:
-        if op.variant:  # answers under a name on another operation's path, not on its own
-            continue
-        named = {other.variant for other in operations
-                 if other.variant and (other.method, other.path) == (op.method, op.path)}
-        errors = frozenset(code for code in op.documented_statuses if code >= 400)
-        answers[op.operation_id] = _Answers(op.path, errors | frozenset(GATEWAY_FAILURES),
-                                            frozenset(op.variants) | named)
-    return answers
+    variants = named_variants(operations)
+    # A `variant` operation is no target of its own: it answers under its name on another operation's path.
+    return {op.operation_id: _Answers(op.path, forceable_statuses(op), frozenset(variants[(op.method, op.path)]))
+            for op in operations if not op.variant}
 
 
 _PREFER_FIELDS = {"code": ("status", int), "job": ("job", str.upper), "latency": ("latency", float),
