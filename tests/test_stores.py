@@ -204,6 +204,9 @@ async def test_a_job_its_charge_and_its_deliveries_are_created_in_one_step(store
                                         [Delivery("m_0002", "queued", "http://127.0.0.1/h", 101.0)])
     assert sorted(d.id for d in await stores.deliveries.list()) == ["m_0001:completed", "m_0001:queued"], \
         "a job the wallet cannot pay leaves no delivery"
+    later = Delivery("m_0001", "processing", "http://example.com/h", 101.5, state="blocked", last_error="blocked: x")
+    assert await stores.deliveries.add_if_absent(later) and not await stores.deliveries.add_if_absent(later)
+    assert await stores.deliveries.claim_due(now=250.0) == [], "a blocked delivery added later: never sent"
 
 
 async def test_a_journal_batch_larger_than_one_script_call_keeps_every_entry_in_order(redis_url):

@@ -42,17 +42,25 @@ end
 """
 # ^ integer micro-dollars with HINCRBY (exact to 9.2e18), never Lua's doubles: a balance of $1e11 is
 #   1e17 micro-dollars, beyond the 2^53 a double holds exactly. Shared by CHARGE and CREATE.
-CREATE = TAKE_FROM_WALLET + """
+ADD_DELIVERY = """
+local function add_delivery(prefix, all, due, id, record, at)
+  if not redis.call('SET', prefix .. id, record, 'NX') then return false end
+  redis.call('SADD', all, id)
+  if at ~= '' then redis.call('ZADD', due, at, id) end
+  return true
+end
+"""
+# ^ a delivery, unless it exists: its record, its id in the set of all, and (`at` not '': pending) in the due set.
+#   Shared by ADD and CREATE, so a delivery is never half written.
+ADD = ADD_DELIVERY + """
+return add_delivery(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3]) and 1 or 0
+"""
+CREATE = TAKE_FROM_WALLET + ADD_DELIVERY + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 if ARGV[5] ~= '0' and not take(KEYS[3], ARGV[4], ARGV[5], ARGV[6]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-for i = 7, #ARGV, 3 do
-  if redis.call('SET', KEYS[4] .. ARGV[i], ARGV[i + 1], 'NX') then
-    redis.call('SADD', KEYS[5], ARGV[i])
-    if ARGV[i + 2] ~= '' then redis.call('ZADD', KEYS[6], ARGV[i + 2], ARGV[i]) end
-  end
-end
+for i = 7, #ARGV, 3 do add_delivery(KEYS[4], KEYS[5], KEYS[6], ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
 return 1
 """
 # ^ the job, its charge and its webhook deliveries (ARGV[7..]: id, record, due or '' when not pending) in
@@ -132,6 +140,11 @@ def outage_is_unavailable(cls):
 _dump = dump_record
 
 
+def _delivery_args(delivery: Delivery) -> tuple[str, str, str]:
+    """ADD_DELIVERY's arguments: id, record, and the due time if it is pending ('' for one never sent)."""
+    return delivery.id, _dump(delivery.to_record()), repr(delivery.due) if delivery.state == "pending" else ""
+
+
 async def _delete_matching(client: redis.Redis, pattern: str) -> None:
     batch = []
     async for key in client.scan_iter(match=pattern, count=1000):
@@ -155,8 +168,7 @@ class RedisJobStore:
 
     async def create(self, job: Job, charge: Charge | None = None, deliveries: "list[Delivery]" = ()) -> bool:
         charge = charge or Charge("", 0, 0)
-        planned = [value for delivery in deliveries for value in (
-            delivery.id, _dump(delivery.to_record()), repr(delivery.due) if delivery.state == "pending" else "")]
+        planned = [value for delivery in deliveries for value in _delivery_args(delivery)]
         created = await self._create(keys=[JOB + job.request_id, JOBS, WALLETS, DELIVERY, DELIVERIES, DUE],
                                      args=[_dump(job.to_dict()), repr(job.created_at), job.request_id, charge.key,
                                            charge.amount, charge.initial, *planned])
@@ -245,16 +257,10 @@ class RedisDeliveryStore:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._claim = client.register_script(CLAIM)
+        self._add = client.register_script(ADD)
 
     async def add_if_absent(self, delivery: Delivery) -> bool:
-        if not await self.client.set(DELIVERY + delivery.id, _dump(delivery.to_record()), nx=True):
-            return False
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.sadd(DELIVERIES, delivery.id)
-            if delivery.state == "pending":
-                pipe.zadd(DUE, {delivery.id: delivery.due})
-            await pipe.execute()
-        return True
+        return bool(await self._add(keys=[DELIVERY, DELIVERIES, DUE], args=_delivery_args(delivery)))
 
     async def claim_due(self, now: float, lease: float = 60.0) -> list[Delivery]:
         ids = await self._claim(keys=[DUE], args=[repr(now), repr(now + lease)])
