@@ -5,6 +5,7 @@ import asyncio
 import gc
 import ipaddress
 import os
+import re
 import resource
 import socket
 import sys
@@ -18,11 +19,9 @@ from mock_server.app import SETTINGS_ENVIRONMENT, create_app
 from mock_server import __version__, connections, tls
 from mock_server.errors import PROFILES, StoreUnavailable
 from mock_server.exit_codes import CommandError, Unreachable
-from mock_server.settings import TIMING_MODES, ConfigError, Settings, load_config
+from mock_server.settings import ORIGIN_PATTERN, TIMING_MODES, ConfigError, Settings, load_config
 from mock_server.spec import load_operations
 from mock_server.store import open_stores
-
-ADMIN_TOKEN_ENVIRONMENT = "FLUX_MOCK_ADMIN_TOKEN"  # the admin token without putting it on the command line
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -188,7 +187,7 @@ def _settings(args) -> Settings:
     return base.with_options(host=args.host, port=args.port, public_url=args.public_url, mode=args.mode,
                              queued_for=args.queued_for, processing_for=args.processing_for,
                              sync_latency=args.sync_latency, strict=args.strict, show_keys=args.show_keys,
-                             admin_token=args.admin_token or os.environ.get(ADMIN_TOKEN_ENVIRONMENT) or None,
+                             admin_token=args.admin_token or None,  # FLUX_MOCK_ADMIN_TOKEN: the environment defaults
                              store=args.store, tls=args.tls, tls_cert=args.tls_cert, tls_key=args.tls_key,
                              trust_forwarded=args.trust_forwarded, profile=args.profile,
                              cors_origins=_cors_origins(args.cors))
@@ -201,7 +200,7 @@ def _cors_origins(value: str | None) -> tuple[str, ...] | None:
     if origins in ((), ("none",)):
         return ()
     for origin in origins:
-        if origin != "*" and not (origin.startswith(("http://", "https://")) and "/" not in origin.split("://", 1)[1]):
+        if not re.fullmatch(ORIGIN_PATTERN, origin):
             raise ConfigError(f"--cors: {origin!r} is not an origin (scheme://host[:port]) nor *")
     return origins
 

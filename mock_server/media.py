@@ -112,7 +112,8 @@ def plan(params: dict, kind: str | None) -> MediaPlan:
 def digest(model_id: str, prompt: str, seed, inputs: dict | None = None) -> str:
     """What the picture depends on: model, seed, prompt and the input images (by their URLs or data), so
     different inputs give different outputs."""
-    given = {name: (inputs or {}).get(name) for name in INPUT_IMAGE_FIELDS if (inputs or {}).get(name) is not None}
+    inputs = inputs or {}
+    given = {name: inputs[name] for name in INPUT_IMAGE_FIELDS if inputs.get(name) is not None}
     text = f"{model_id}\x1f{seed}\x1f{prompt}" + (f"\x1f{json.dumps(given, sort_keys=True)}" if given else "")
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 

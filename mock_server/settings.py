@@ -11,6 +11,7 @@ import yaml
 from mock_server.webhooks.targets import allow_list_problem, is_allowed_target
 
 TIMING_MODES = ("time", "per-poll", "manual")
+ORIGIN_PATTERN = r"^(\*|https?://[^/]+)$"  # a CORS origin: scheme://host[:port], or * for any
 
 
 class ConfigError(ValueError):
@@ -149,7 +150,7 @@ CONFIG_SCHEMA = {
         "tls_key": {"type": "string", "minLength": 1},
         "trust_forwarded": {"type": "boolean"},
         "profile": {"enum": ["pages", "gateway"]},
-        "cors_origins": {"type": "array", "items": {"type": "string", "pattern": "^(\\*|https?://[^/]+)$"}},
+        "cors_origins": {"type": "array", "items": {"type": "string", "pattern": ORIGIN_PATTERN}},
         "webhooks": {
             "type": "object",
             "additionalProperties": False,

@@ -36,7 +36,8 @@ def test_the_gateway_profile_answers_401_404_and_429_as_apim_does(configured_moc
         limited = client.post(SUBMIT, json={"prompt": "x"}, headers=KEY)
         assert limited.status_code == 429
         seconds = limited.headers["Retry-After"]
-        assert limited.json() == {"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {seconds} seconds."}
+        assert limited.json() == {"statusCode": 429,
+                                  "message": f"Rate limit is exceeded. Try again in {seconds} seconds."}
         bad = client.post(SUBMIT, json={"prompt": 5}, headers={"Ocp-Apim-Subscription-Key": "k2"})
         assert bad.status_code == 401, "an unknown key is the gateway's 401 before the API sees the body"
 

@@ -4,7 +4,6 @@ from collections import deque
 from dataclasses import replace
 from itertools import count
 
-
 from mock_server.store.records import Charge, Job, dump_record, load_record
 from mock_server.store.base import Stores
 

@@ -429,7 +429,8 @@ class RedisRuntimeStore:
         await self._change(("hincrbyfloat", RUNTIME, "offset", seconds))
 
     async def set_timing(self, timing: dict | None) -> None:
-        await self._change(("hdel", RUNTIME, "timing") if timing is None else ("hset", RUNTIME, "timing", _dump(timing)))
+        await self._change(("hdel", RUNTIME, "timing") if timing is None
+                           else ("hset", RUNTIME, "timing", _dump(timing)))
 
     async def rules(self) -> list[dict]:
         return [json.loads(raw) for raw in await self.client.lrange(RULES, 0, -1)]

@@ -54,16 +54,15 @@ class WebhookDispatcher:
     def deliveries_for(self, job: Job) -> list[Delivery]:
         """The deliveries this job asks for whose moment is known: pending, or `blocked` (with the reason) for a
         target the mock may not call. Pure: stored with the job when it is created, by `plan` later."""
-        deliveries = []
-        for event, due in planned_events(job):
-            if self.redirect_to or is_allowed_target(job.webhook.url, self.allowed_hosts):
-                deliveries.append(Delivery(job.request_id, event, job.webhook.url, due))
-            else:
-                reason = ("the mock's own admin API" if reaches_admin_api(job.webhook.url) else
-                          "not loopback nor in webhooks.allowed_hosts")
-                deliveries.append(Delivery(job.request_id, event, job.webhook.url, due, state="blocked",
-                                           last_error=f"blocked: {reason}"))
-        return deliveries
+        events = planned_events(job)
+        if not events:
+            return []
+        url = job.webhook.url
+        if self.redirect_to or is_allowed_target(url, self.allowed_hosts):
+            return [Delivery(job.request_id, event, url, due) for event, due in events]
+        reason = "the mock's own admin API" if reaches_admin_api(url) else "not loopback nor in webhooks.allowed_hosts"
+        return [Delivery(job.request_id, event, url, due, state="blocked", last_error=f"blocked: {reason}")
+                for event, due in events]
 
     async def created(self, job: Job, deliveries: list[Delivery]) -> None:
         """After a job was stored with its deliveries: send the pending ones, report the blocked ones."""
