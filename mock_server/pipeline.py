@@ -25,8 +25,7 @@ SUBSCRIPTION_KEY_HEADER = "ocp-apim-subscription-key"
 async def take_up_shared_state(exchange: Exchange) -> None:
     """Read what another process may have changed (clock offset, timing, rules), unless this instance's
     copy is known current (memory; Redis while following the changes)."""
-    if not exchange.mock.stores.runtime.current:
-        await exchange.mock.refresh()
+    if await exchange.mock.refresh_unless_current():
         exchange.tick()
 
 

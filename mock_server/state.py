@@ -45,7 +45,7 @@ class MockState:
         settings = self.settings
         self.webhooks = WebhookDispatcher(self.stores.deliveries, self.stores.jobs, self.clock, self.journal,
                                           max_attempts=settings.webhook_max_attempts, backoff=settings.webhook_backoff,
-                                          timeout=settings.webhook_timeout, refresh=self.refresh_if_shared,
+                                          timeout=settings.webhook_timeout, refresh=self.refresh_unless_current,
                                           allowed_hosts=settings.webhook_allowed_hosts,
                                           redirect_to=settings.webhook_redirect_to)
         self.jobs = JobService(self.stores.jobs, self.clock, lambda: self.timing, settings.max_jobs,
@@ -57,10 +57,12 @@ class MockState:
         """The base URL for links in answers (public_url.py)."""
         return public_url.base_url(scope, self.settings.public_url, self.settings.trust_forwarded)
 
-    async def refresh_if_shared(self) -> None:
-        """Before a request: read the run-time state again unless this instance's copy is known current."""
-        if not self.stores.runtime.current:
-            await self.refresh()
+    async def refresh_unless_current(self) -> bool:
+        """Read the run-time state again unless this instance's copy is known current; whether it did."""
+        if self.stores.runtime.current:
+            return False
+        await self.refresh()
+        return True
 
     async def start(self) -> None:
         """Background work that runs with the server: following other instances' changes, webhooks."""
