@@ -63,6 +63,15 @@ class FluxMock:
         if problems:
             raise AssertionError("the client broke the API contract:\n" + "\n".join(problems))
 
+    def fuzz_client(self, fn, max_examples: int = 100, seed: int | None = None,
+                    expected_errors: tuple[type[BaseException], ...] = (), timeout: float = 30.0) -> None:
+        """Call `fn()` `max_examples` times with every answer drawn by hypothesis from the spec; a failure is
+        shrunk to the smallest answers that cause it and reported with each answer and the seed. The mock is
+        reset before each run (contract_tests/fuzzing.py)."""
+        from contract_tests.fuzzing import fuzz_client
+
+        fuzz_client(self, fn, max_examples=max_examples, seed=seed, expected_errors=expected_errors, timeout=timeout)
+
     def close(self) -> None:
         self._admin.close()
 

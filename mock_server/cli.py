@@ -19,7 +19,7 @@ from mock_server.app import SETTINGS_ENVIRONMENT, create_app
 from mock_server import __version__, connections, tls
 from mock_server.errors import PROFILES, StoreUnavailable
 from mock_server.exit_codes import CommandError, Unreachable
-from mock_server.settings import ORIGIN_PATTERN, TIMING_MODES, ConfigError, Settings, load_config
+from mock_server.settings import ORIGIN_PATTERN, RESPONSE_MODES, TIMING_MODES, ConfigError, Settings, load_config
 from mock_server.spec import load_operations
 from mock_server.store import open_stores
 
@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--cors", metavar="ORIGINS",
                        help="browser origins allowed to call the API and media, comma-separated (default *: any, "
                             "as for a gateway browser apps call); 'none' turns CORS off. Never the admin API")
+    serve.add_argument("--responses", choices=RESPONSE_MODES,
+                       help="documented (default): the mock's own answers; generated: every answer body drawn from "
+                            "the response schemas, spec-valid and deliberately unusual (Prefer: dynamic=true does it "
+                            "for one call)")
+    serve.add_argument("--seed", type=int, metavar="N",
+                       help="seed of generated answers and chaos (default 0): the same seed, the same answers")
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
 
     ca = commands.add_parser("ca", help="where flux-mock's local CA certificate is, and how to trust it",
@@ -190,7 +196,7 @@ def _settings(args) -> Settings:
                              admin_token=args.admin_token or None,  # FLUX_MOCK_ADMIN_TOKEN: the environment defaults
                              store=args.store, tls=args.tls, tls_cert=args.tls_cert, tls_key=args.tls_key,
                              trust_forwarded=args.trust_forwarded, profile=args.profile,
-                             cors_origins=_cors_origins(args.cors))
+                             cors_origins=_cors_origins(args.cors), responses=args.responses, seed=args.seed)
 
 
 def _cors_origins(value: str | None) -> tuple[str, ...] | None:

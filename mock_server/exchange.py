@@ -53,6 +53,8 @@ class Exchange:
     retry_after: float | None = None
     status: int | None = None
     webhook: bool = False  # the request asked for a webhook
+    facts: dict = field(default_factory=dict)  # request_id, model_id, media_url, polling_url of the answer's job
+    answer: str | None = None  # where the answer came from when not the mock's own: example:NAME, generated, chaos
     _base: str | None = None
 
     @classmethod
@@ -110,7 +112,7 @@ class Exchange:
             "status": self.status or 500, "webhook": self.webhook, "request_id": clipped(self.request_id, SHORT_FIELD),
             "violations": clipped_list(self.violations), "undocumented_fields": clipped_list(self.undocumented_fields),
             "leniencies": clipped_list(self.leniencies),
-            "rule": self.rule,
+            "rule": self.rule, "answer": self.answer,
             "job_status": self.job_status, "retry_after": self.retry_after if self.status == 429 else None,
             "user_agent": clipped(self.headers.get("user-agent", ""), SHORT_FIELD),
             "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),

@@ -79,6 +79,7 @@ async def _submit(exchange: Exchange, request_id: str, webhook: WebhookRequest |
     job = await exchange.mock.jobs.submit(*await _new_job(exchange, request_id, webhook), instant=instant)
     exchange.request_id, exchange.webhook = job.request_id, webhook is not None
     exchange.job_status = lifecycle.status_at(job, exchange.now)
+    exchange.facts = views.facts(job, exchange.base)
     return job
 
 
@@ -87,6 +88,7 @@ async def sync(exchange: Exchange) -> JSONBody:
     await mock.wallets.charge(exchange.key, output.price)
     if mock.timing.sync_latency:
         await mock.clock.sleep(mock.timing.sync_latency)
+    exchange.facts = {"model_id": exchange.operation.model_id, "media_url": [exchange.base + output.paths[0]]}
     return _json({"output": exchange.base + output.paths[0]})
 
 
@@ -149,6 +151,7 @@ async def _polled(exchange: Exchange, request_id: str) -> Job:
     exchange.request_id = request_id
     job = await exchange.mock.jobs.poll(request_id, exchange.key, exchange.now)
     exchange.job_status = lifecycle.status_at(job, exchange.now)
+    exchange.facts = views.facts(job, exchange.base)
     return job
 
 

@@ -9,6 +9,9 @@ from urllib.parse import parse_qs
 
 from starlette.responses import Response
 
+from mock_server.answers.examples import named_example
+from mock_server.answers.generator import Call
+from mock_server.answers.source import NoAnswerDrawn
 from mock_server.bodies import read_json_body
 from mock_server.errors import GATEWAY_FAILURES, ApiError, BadRequest, ModelNotFound, gateway_body
 from mock_server.exchange import Exchange
@@ -122,9 +125,9 @@ def forced_response(operation: Operation, status: int) -> JSONBody:
 
 
 async def force_status(exchange: Exchange) -> Response | None:
-    """The documented answer of the status a scenario forces."""
+    """The documented answer of the status a scenario forces (its named example, if one is asked for)."""
     status = exchange.outcome.get("status")
-    if not status:
+    if not status or exchange.outcome.get("example"):
         return None
     forced = forced_response(exchange.operation, status)
     if "retry-after" in forced.headers:
@@ -164,9 +167,47 @@ async def validate(exchange: Exchange) -> None:
     exchange.params = validator.with_defaults(body or {})
 
 
+async def answer_example(exchange: Exchange) -> Response | None:
+    """`Prefer: example=NAME` (or a rule's `example`): that documented example, verbatim, with its status."""
+    name = exchange.outcome.get("example")
+    if not name:
+        return None
+    example = named_example(exchange.operation, name, exchange.outcome.get("status"))
+    exchange.answer = f"example:{name}"
+    if example.media_type == "application/json":
+        return JSONBody(example.value, status_code=example.status)
+    return Response(str(example.value), status_code=example.status, media_type=example.media_type)
+
+
 async def handle(exchange: Exchange) -> Response:
-    """The operation's handler, by its kind (x-flux-mock.kind): wallet, job, answer."""
-    return await HANDLERS[exchange.operation.kind](exchange)
+    """The operation's handler, by its kind (x-flux-mock.kind): wallet, job, answer; drawn anew from the
+    response schema when the call asks for generated answers."""
+    return await draw_answer(exchange, await HANDLERS[exchange.operation.kind](exchange))
+
+
+def _wants_generated(exchange: Exchange) -> bool:
+    return exchange.outcome.get("dynamic", exchange.mock.settings.responses == "generated")
+
+
+async def draw_answer(exchange: Exchange, response: Response) -> Response:
+    """The handler's answer, or one drawn from its schema (answers/): by the server, from its seed, or by the
+    test the rule's `draw_from` names. Where none can be drawn, the mock's own answer stands."""
+    answers, operation = exchange.mock.answers, exchange.operation
+    if not _wants_generated(exchange) or not isinstance(response, JSONBody) \
+            or not answers.generates(operation.operation_id, response.status_code):
+        return response
+    call = Call(operation.operation_id, response.status_code, exchange.facts)
+    url = exchange.outcome.get("draw_from")
+    try:
+        body, job_status = (await answers.drawn_by(url, call, exchange.method, exchange.path) if url
+                            else answers.drawn_here(call))
+    except NoAnswerDrawn as error:
+        exchange.answer = f"own (none drawn: {error})"
+        return response
+    exchange.answer, exchange.job_status = "generated", job_status or exchange.job_status
+    headers = {name: value for name, value in response.headers.items() if name not in ("content-length",
+                                                                                     "content-type")}
+    return JSONBody(body, status_code=response.status_code, headers=headers)
 
 
 STAGES: tuple[Stage, ...] = (
@@ -182,7 +223,8 @@ STAGES: tuple[Stage, ...] = (
     force_status,          # a documented status, forced
     choose_variant,
     validate,              # 400 naming the field
-    handle,                # 402, 404 unknown id, the answer
+    answer_example,        # Prefer: example=NAME
+    handle,                # 402, 404 unknown id, the answer (or one drawn from its schema)
 )
 
 

@@ -1,5 +1,7 @@
 """Answer bodies: JSON rendered by orjson (compact, UTF-8), and errors in the gateway's shape."""
 
+import json
+
 import orjson
 from starlette.responses import Response
 
@@ -10,7 +12,10 @@ class JSONBody(Response):
     media_type = "application/json"
 
     def render(self, content) -> bytes:
-        return orjson.dumps(content)
+        try:
+            return orjson.dumps(content)
+        except TypeError:  # an integer beyond 64 bits (a generated boundary number): valid JSON all the same
+            return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def error_response(error: ApiError, profile: str = "pages") -> JSONBody:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import jsonschema_rs
 
+from mock_server.answers.examples import named_examples
 from mock_server.errors import GATEWAY_FAILURES, BadRequest
 from mock_server.routes import named_variants
 from mock_server.settings import ConfigError
@@ -87,7 +88,8 @@ class Scenarios:
                    if wanted in (None, op_id) and rule.match.get("path", answers.path) == answers.path]
         if not matched:
             raise error(f"invalid scenario rule: match.path {rule.match.get('path')!r} is no operation's path")
-        for name, allowed_of in (("status", lambda a: a.statuses), ("variant", lambda a: a.variants)):
+        for name, allowed_of in (("status", lambda a: a.statuses), ("variant", lambda a: a.variants),
+                                 ("example", lambda a: a.examples)):
             value = rule.outcome.get(name)
             allowed = sorted(set().union(*(allowed_of(self._answers[op_id]) for op_id in matched)), key=str)
             if value is not None and value not in allowed:
@@ -99,8 +101,9 @@ class Scenarios:
         answers = self._answers.get(operation_id)
         if answers is None:
             return True
-        status, variant = rule.outcome.get("status"), rule.outcome.get("variant")
-        return (status is None or status in answers.statuses) and (variant is None or variant in answers.variants)
+        status, variant, example = (rule.outcome.get(name) for name in ("status", "variant", "example"))
+        return (status is None or status in answers.statuses) and (variant is None or variant in answers.variants) \
+            and (example is None or example in answers.examples)
 
     async def refresh(self, version: int) -> None:
         """Re-read the run-time rules if they changed since the last look."""
@@ -150,18 +153,27 @@ class _Answers:
     path: str
     statuses: frozenset[int]  # forceable_statuses
     variants: frozenset[str]
+    examples: frozenset[str]  # its named examples (Prefer: example=)
 
 
 def _answers(operations) -> dict[str, _Answers]:
     """Per operation a request can reach: its path, the statuses and the variants it can answer with."""
     variants = named_variants(operations)
     # A `variant` operation is no target of its own: it answers under its name on another operation's path.
-    return {op.operation_id: _Answers(op.path, forceable_statuses(op), frozenset(variants[(op.method, op.path)]))
+    return {op.operation_id: _Answers(op.path, forceable_statuses(op), frozenset(variants[(op.method, op.path)]),
+                                      frozenset(named_examples(op)))
             for op in operations if not op.variant}
 
 
+def _flag(raw: str) -> bool:
+    if raw.lower() not in ("true", "false"):
+        raise ValueError(raw)
+    return raw.lower() == "true"
+
+
 _PREFER_FIELDS = {"code": ("status", int), "job": ("job", str.upper), "latency": ("latency", float),
-                  "variant": ("variant", str), "error": ("error", str), "webhook": ("webhook", str)}
+                  "variant": ("variant", str), "error": ("error", str), "webhook": ("webhook", str),
+                  "example": ("example", str), "dynamic": ("dynamic", _flag), "chaos": ("chaos", str)}
 _WEBHOOK_PREFERENCES = {"duplicate": "duplicate", "out-of-order": "out_of_order",
                         "timeout-first": "first_attempt_timeout"}
 

@@ -11,6 +11,7 @@ import yaml
 from mock_server.webhooks.targets import allow_list_problem, is_allowed_target
 
 TIMING_MODES = ("time", "per-poll", "manual")
+RESPONSE_MODES = ("documented", "generated")
 ORIGIN_PATTERN = r"^(\*|https?://[^/]+)$"  # a CORS origin: scheme://host[:port], or * for any
 
 
@@ -76,6 +77,9 @@ class Settings:
     trust_forwarded: bool = False  # URLs in answers follow X-Forwarded-Proto/-Host and Forwarded
     profile: str = "pages"  # gateway: 401/404/429 in the shape the real gateway (Azure APIM) answers them
     cors_origins: tuple[str, ...] = ("*",)  # browser origins the API and media answer (the admin API: none)
+    responses: str = "documented"  # generated: every answer drawn from the response schemas (answers/)
+    seed: int = 0  # of generated answers and of chaos: the same seed, the same answers
+    chaos: dict | None = None  # network faults for every call (chaos.py)
 
     @property
     def accepts_any_key(self) -> bool:
@@ -151,6 +155,9 @@ CONFIG_SCHEMA = {
         "trust_forwarded": {"type": "boolean"},
         "profile": {"enum": ["pages", "gateway"]},
         "cors_origins": {"type": "array", "items": {"type": "string", "pattern": ORIGIN_PATTERN}},
+        "responses": {"enum": list(RESPONSE_MODES)},
+        "seed": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+        "chaos": {"type": "object"},  # the admin spec's Chaos schema: see _config_validator
         "webhooks": {
             "type": "object",
             "additionalProperties": False,
@@ -169,9 +176,12 @@ def _config_validator():
     """The config schema, with `variants` limited to the response variants the specs name."""
     from mock_server.spec import load_operations, variant_names  # the specs are read once, on first use
 
+    from mock_server.spec.loader import ADMIN_SPEC, load_bundled
+
     variants = {"type": "array", "items": {"enum": list(variant_names(load_operations()))}}
+    chaos = load_bundled(ADMIN_SPEC)["components"]["schemas"]["Chaos"]
     return jsonschema_rs.validator_for({**CONFIG_SCHEMA, "properties": {**CONFIG_SCHEMA["properties"],
-                                                                         "variants": variants}})
+                                                                         "variants": variants, "chaos": chaos}})
 
 
 def _where(error) -> str:
@@ -190,7 +200,8 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
     simple = {k: data[k] for k in ("public_url", "default_balance", "default_rate_limit", "max_body_bytes",
                                    "journal_size", "admin_token", "strict", "min_poll_interval", "store", "show_keys",
                                    "max_jobs", "header_timeout", "body_timeout", "max_connections", "tls", "tls_cert",
-                                   "tls_key", "trust_forwarded", "profile") if k in data}
+                                   "tls_key", "trust_forwarded", "profile", "responses", "seed", "chaos")
+              if k in data}
     webhooks = data.get("webhooks", {})
     webhook_settings = {f"webhook_{name}": value for name, value in webhooks.items() if name != "allowed_hosts"}
     for entry in webhooks.get("allowed_hosts", ()):

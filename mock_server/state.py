@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from mock_server import public_url
+from mock_server.answers.source import AnswerSource
 from mock_server.auth import Authenticator
 from mock_server.clock import Clock
 from mock_server.jobs.service import JobService
@@ -31,6 +32,7 @@ class MockState:
     jobs: JobService = field(init=False)
     webhooks: WebhookDispatcher = field(init=False)
     key_headers: tuple[str, ...] = field(init=False)
+    answers: AnswerSource = field(init=False)
 
     def __post_init__(self) -> None:
         # The headers the specs' security schemes carry keys in (lower case), in document order.
@@ -52,6 +54,7 @@ class MockState:
                                deliveries_for=self.webhooks.deliveries_for)
         self.jobs.on_create(self.webhooks.created)
         self.jobs.on_change(self.webhooks.plan)
+        self.answers = AnswerSource(self.operations, settings.seed)
 
     def base_url(self, scope) -> str:
         """The base URL for links in answers (public_url.py)."""
@@ -72,6 +75,7 @@ class MockState:
     async def stop(self, grace: float) -> list:
         """Stop the background work; the webhook deliveries left pending."""
         await self.stores.runtime.stop_following()
+        await self.answers.close()
         return await self.webhooks.stop(grace=grace)
 
     async def refresh(self) -> None:

@@ -13,9 +13,18 @@ def media_urls(job: Job, base: str) -> list[str]:
     return [base + path for path in job.media]
 
 
+def polling_url(job: Job, base: str) -> str:
+    return f"{base}/v2/requests/status/{job.request_id}"
+
+
 def queued_body(job: Job, base: str) -> dict:
-    return {"request_id": job.request_id, "status": "QUEUED",
-            "polling_url": f"{base}/v2/requests/status/{job.request_id}"}
+    return {"request_id": job.request_id, "status": "QUEUED", "polling_url": polling_url(job, base)}
+
+
+def facts(job: Job, base: str) -> dict:
+    """What a generated answer about this job must keep true (the spec's x-flux-mock-fact)."""
+    return {"request_id": job.request_id, "model_id": job.model_id, "media_url": media_urls(job, base),
+            "polling_url": polling_url(job, base)}
 
 
 def status_body(job: Job, now: float, base: str) -> dict:

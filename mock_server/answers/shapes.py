@@ -1,0 +1,174 @@
+"""The schema an answer is drawn from: the spec's response schema, with the call's facts pinned.
+
+Where the spec marks a property `x-flux-mock-fact` (request_id, model_id, media_url, polling_url), the
+drawn value is a placeholder that `pin_facts` replaces by the call's own value, so the job's id polls
+and its media download. A `job_status` fact is narrowed to the one status the answer reports; a shape
+that cannot report it (`x-flux-mock-job-status` names another, or its status field has no such value)
+drops out of its oneOf / anyOf. A fact the call does not have (a request id on a sync call) removes
+the optional property that would carry it, and the shapes that require it.
+
+Objects are drawn closed: the documented fields only, each optional one present or not. Undocumented
+extra fields come from `extra_fields`, at the top level, with names no shape of the answer documents
+(an extra `status` on a fal result would be a different answer, not an unusual one).
+"""
+
+import secrets
+
+from hypothesis import strategies as st
+
+FACT = "x-flux-mock-fact"
+REPORTS = "x-flux-mock-job-status"
+JOB_STATUS = "job_status"
+FACTS = ("request_id", "model_id", "media_url", "polling_url")
+# Made at start-up, not written here: hypothesis draws text from the literals in a program's source.
+_PLACEHOLDERS = {f"<{fact} {secrets.token_hex(6)}>": fact for fact in FACTS}
+_PLACEHOLDER_OF = {fact: token for token, fact in _PLACEHOLDERS.items()}
+_DROPPED_KEYWORDS = ("description", "example", "examples", "title", "readOnly", "writeOnly")
+
+
+def placeholder(fact: str) -> str:
+    return _PLACEHOLDER_OF[fact]
+
+
+class _Unsatisfiable(Exception):
+    """This shape cannot carry the answer's status or facts."""
+
+
+def _status_values(node: dict) -> list:
+    return list(node["enum"]) if "enum" in node else [node["const"]] if "const" in node else []
+
+
+def reported_statuses(schema) -> list[str]:
+    """The job statuses (upper case, document order) an answer of this schema can report; [] if none."""
+    found: list[str] = []
+    if isinstance(schema, dict):
+        if schema.get(FACT) == JOB_STATUS:
+            found += [str(value).upper() for value in _status_values(schema)]
+        if REPORTS in schema:
+            found.append(schema[REPORTS])
+        for key, value in schema.items():
+            if key in ("properties",):
+                found += [s for sub in value.values() for s in reported_statuses(sub)]
+            elif key in ("oneOf", "anyOf", "allOf"):
+                found += [s for sub in value for s in reported_statuses(sub)]
+            elif key == "items":
+                found += reported_statuses(value)
+    return list(dict.fromkeys(found))
+
+
+def draw_schema(schema: dict, job_status: str | None, facts: frozenset[str]) -> dict | None:
+    """The schema to draw from, for an answer reporting `job_status` with these facts known; None if no
+    shape of `schema` can."""
+    try:
+        return _pinned(schema, job_status, facts)
+    except _Unsatisfiable:
+        return None
+
+
+def _pinned(node, job_status: str | None, facts: frozenset[str]):
+    if not isinstance(node, dict):
+        return node
+    fact = node.get(FACT)
+    if fact == JOB_STATUS:
+        return _status_node(node, job_status)
+    if fact:
+        if fact not in facts:
+            raise _Unsatisfiable(fact)
+        return {"const": placeholder(fact)}
+    if job_status is not None and node.get(REPORTS, job_status) != job_status:
+        raise _Unsatisfiable(node[REPORTS])
+    pinned = {}
+    for key, value in node.items():
+        if key.startswith("x-") or key in _DROPPED_KEYWORDS:
+            continue
+        if key == "properties":
+            pinned[key] = _properties(value, set(node.get("required", ())), job_status, facts)
+        elif key in ("oneOf", "anyOf"):
+            pinned[key] = _branches(value, job_status, facts)
+        elif key == "allOf":
+            pinned[key] = [_pinned(part, job_status, facts) for part in value]
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            pinned[key] = _pinned(value, job_status, facts)
+        else:
+            pinned[key] = value
+    if "properties" in pinned:
+        pinned.setdefault("additionalProperties", False)
+    return pinned
+
+
+def _status_node(node: dict, job_status: str | None) -> dict:
+    values = _status_values(node)
+    if job_status is not None:
+        values = [value for value in values if str(value).upper() == job_status]
+    if not values:
+        raise _Unsatisfiable(job_status)
+    return {"enum": values}
+
+
+def _properties(properties: dict, required: set, job_status, facts) -> dict:
+    kept = {}
+    for name, sub in properties.items():
+        try:
+            kept[name] = _pinned(sub, job_status, facts)
+        except _Unsatisfiable:
+            if name in required:
+                raise
+    return kept
+
+
+def _branches(branches: list, job_status, facts) -> list:
+    kept = []
+    for branch in branches:
+        try:
+            kept.append(_pinned(branch, job_status, facts))
+        except _Unsatisfiable:
+            continue
+    if not kept:
+        raise _Unsatisfiable("no shape")
+    return kept
+
+
+def documented_names(schema) -> frozenset[str]:
+    """Every property name any shape of the schema documents."""
+    names: set[str] = set()
+    if isinstance(schema, dict):
+        names.update(schema.get("properties", {}))
+        for key, value in schema.items():
+            if key in ("properties",):
+                for sub in value.values():
+                    names |= documented_names(sub)
+            elif key in ("oneOf", "anyOf", "allOf"):
+                for sub in value:
+                    names |= documented_names(sub)
+            elif key == "items":
+                names |= documented_names(value)
+    return frozenset(names)
+
+
+_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+                    st.text(max_size=40))
+_JSON = st.recursive(_LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                           max_size=3), max_leaves=6)
+
+
+def extra_fields(documented: frozenset[str]) -> st.SearchStrategy[dict]:
+    """Undocumented fields an answer may carry besides its documented ones (none, when shrunk)."""
+    names = st.text(min_size=1, max_size=20).filter(lambda name: name not in documented)
+    return st.dictionaries(names, _JSON, max_size=3)
+
+
+def pin_facts(value, facts: dict):
+    """The drawn value with every placeholder replaced by the call's fact (media URLs taken in turn)."""
+    media = list(facts.get("media_url") or ())
+    turn = iter(range(1 << 30))
+
+    def pinned(node):
+        if isinstance(node, dict):
+            return {key: pinned(item) for key, item in node.items()}
+        if isinstance(node, list):
+            return [pinned(item) for item in node]
+        name = _PLACEHOLDERS.get(node) if isinstance(node, str) else None
+        if name is not None:
+            return media[next(turn) % len(media)] if name == "media_url" else facts[name]
+        return node
+    return pinned(value)
