@@ -1,0 +1,193 @@
+"""Generated answers (mock_server/answers/): every one valid against the spec, deliberately unusual, true to its
+job; the same seed gives the same answers; named examples answer verbatim."""
+
+import itertools
+import json
+import re
+from collections import Counter
+
+import httpx
+import jsonschema_rs
+import pytest
+
+from contract_tests.process import running_mock
+from mock_server.answers.flows import MAX_REPEATS, JobFlows, documented_flow
+from mock_server.answers.generator import AnswerGenerator, Call
+from mock_server.answers.values import SeededDraws
+from mock_server.responses import JSONBody
+from mock_server.spec import load_operations
+from tests.conftest import KEY, reset_client
+
+OPERATIONS = load_operations()
+FACTS = {"request_id": "flux-dev_019d42ce-ae71-7999-a4c9-5d76447ecafb", "model_id": "flux-dev",
+         "media_url": ["http://127.0.0.1:9/media/0123456789abcdef/64x64-0.png"],
+         "polling_url": "http://127.0.0.1:9/v2/requests/status/flux-dev_019d42ce-ae71-7999-a4c9-5d76447ecafb"}
+SUBMIT = "/flux-dev/v1/dev/textToImage"
+ANSWERS = [(op, int(code)) for op in OPERATIONS for code in op.responses
+           if code.isdigit() and op.response_schema(int(code)) is not None]
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+@pytest.mark.parametrize("operation, status", ANSWERS, ids=[f"{op.operation_id}-{code}" for op, code in ANSWERS])
+def test_every_generated_answer_is_valid_against_the_spec(operation, status):
+    generator, flows, draws = AnswerGenerator(OPERATIONS), JobFlows(), SeededDraws(7)
+    validator = jsonschema_rs.validator_for(operation.response_schema(status), validate_formats=True)
+    for _ in range(40):
+        body, _ = draws.run(lambda draw: generator.answer(Call(operation.operation_id, status, FACTS), draw, flows))
+        errors = [error.message for error in validator.iter_errors(body)]
+        assert not errors, f"{operation.operation_id} {status}: {errors} in {body!r}"
+        JSONBody(body)  # renders (integers beyond 64 bits too)
+        text = json.dumps(body)
+        assert "request_id" not in text or FACTS["request_id"] in text or "requestId" in text or status != 200
+
+
+def test_generated_status_answers_are_unusual_in_every_documented_way():
+    generator, draws = AnswerGenerator(OPERATIONS), SeededDraws(11)
+    statuses, absent, nulls, extra, non_ascii = Counter(), Counter(), Counter(), 0, 0
+    documented = {"request_id", "status", "model_id", "error", "output", "created_at", "updated_at", "completed_at",
+                  "polling_url"}
+    for _ in range(300):
+        body, status = draws.run(lambda draw: generator.answer(Call("getRequestStatus", 200, FACTS), draw,
+                                                               JobFlows()))
+        statuses[status] += 1
+        absent.update(documented - set(body))
+        nulls.update(name for name, value in body.items() if value is None)
+        extra += bool(set(body) - documented)
+        non_ascii += any(not text.isascii() for text in _strings(body))
+        assert body["request_id"] == FACTS["request_id"] and body["model_id"] == FACTS["model_id"]
+        media = (body.get("output") or {}).get("media_url") or []
+        assert set(media) <= set(FACTS["media_url"])  # every media URL in an answer downloads
+    assert set(statuses) == {"QUEUED", "PROCESSING", "COMPLETED", "FAILED", "ERROR"}
+    assert {"created_at", "updated_at", "completed_at", "polling_url"} <= set(absent)  # optional fields left out
+    assert {"error", "output", "completed_at"} <= set(nulls)  # nullable fields null
+    assert extra > 10 and non_ascii > 10
+
+
+def test_a_generated_job_only_moves_forward_and_does_not_stall():
+    flow, order = documented_flow(), list(documented_flow())
+    generator, draws = AnswerGenerator(OPERATIONS), SeededDraws(3)
+    for _ in range(30):
+        flows, seen = JobFlows(), []
+        for _ in range(12):
+            _, status = draws.run(lambda draw: generator.answer(Call("getRequestStatus", 200, FACTS), draw, flows))
+            seen.append(status)
+        for before, after in zip(seen, seen[1:]):
+            assert after == before or after in flow[before], seen
+        assert seen[-1] in ("COMPLETED", "FAILED", "ERROR"), seen  # final within 12 polls: nothing stalls
+        running = [len(list(group)) for status, group in itertools.groupby(seen) if status in order[:2]]
+        assert max(running, default=0) <= MAX_REPEATS, seen
+
+
+def test_the_batch_and_fal_shapes_report_their_own_spelling_of_a_status():
+    generator, draws = AnswerGenerator(OPERATIONS), SeededDraws(5)
+    batch = {draws.run(lambda draw: generator.answer(Call("schnellCheckStatus", 200, FACTS), draw, JobFlows()))[0]
+             ["status"] for _ in range(60)}
+    assert batch == {"queued", "processing", "completed", "failed"}
+    for _ in range(60):
+        body, status = draws.run(lambda draw: generator.answer(Call("fluxGeneralGetStatus", 200, FACTS), draw,
+                                                               JobFlows()))
+        if status == "COMPLETED":
+            assert "images" in body and "status" not in body and all(image["url"] in FACTS["media_url"]
+                                                                     for image in body["images"])
+        else:
+            assert body["status"] == status and "images" not in body
+
+
+def test_a_call_without_a_job_never_gets_a_job_id_it_could_poll():
+    generator, draws = AnswerGenerator(OPERATIONS), SeededDraws(9)
+    facts = {"model_id": "flux-1-schnell", "media_url": FACTS["media_url"]}
+    for _ in range(60):
+        body, _ = draws.run(lambda draw: generator.answer(Call("schnellGetData", 200, facts), draw, JobFlows()))
+        assert "requestId" not in body
+        assert body.get("output", FACTS["media_url"][0]) == FACTS["media_url"][0]
+
+
+def _masked(body: dict, ids: list[str]) -> str:
+    text = json.dumps(body, sort_keys=True)
+    for number, value in enumerate(ids):
+        text = text.replace(value, f"<id {number}>")
+    return re.sub(r"/media/[0-9a-f]{16}/", "/media/<digest>/", text)  # the image's seed is random: no seed sent
+
+
+def _journey(url: str) -> list[str]:
+    """Submit, then poll four times: every answer, with the job's id and image masked (both are random)."""
+    with httpx.Client(base_url=url, headers=KEY, timeout=10) as client:
+        submitted = client.post(SUBMIT, json={"prompt": "a red fox"}).json()
+        ids = [submitted["request_id"], url]
+        answers = [_masked(submitted, ids)]
+        for _ in range(4):
+            answers.append(_masked(client.get(f"/v2/requests/status/{submitted['request_id']}").json(), ids))
+    return answers
+
+
+def test_the_same_seed_gives_the_same_answers_and_completed_media_downloads():
+    with running_mock("--responses", "generated", "--seed", "42") as first, \
+            running_mock("--responses", "generated", "--seed", "42") as second, \
+            running_mock("--responses", "generated", "--seed", "43") as other:
+        assert _journey(first) == _journey(second)
+        assert _journey(first) != _journey(other)
+        with httpx.Client(base_url=first, headers=KEY, timeout=10) as client:
+            request_id = client.post(SUBMIT, json={"prompt": "a fox"}).json()["request_id"]
+            for _ in range(12):
+                body = client.get(f"/v2/requests/status/{request_id}").json()
+                for url in (body.get("output") or {}).get("media_url") or []:
+                    image = client.get(url)
+                    assert image.status_code == 200 and image.content
+            journal = client.get("/__admin/journal").json()["entries"]
+        assert {entry["answer"] for entry in journal if entry["path"].startswith("/v2/")} == {"generated"}
+
+
+def test_prefer_dynamic_draws_one_answer_and_the_journal_says_so(api):
+    submitted = api.post(SUBMIT, json={"prompt": "a fox"}, headers={**KEY, "Prefer": "dynamic=true"})
+    own = api.post(SUBMIT, json={"prompt": "a fox"}, headers=KEY)
+    assert submitted.status_code == 202 and submitted.json()["status"] == "QUEUED"
+    entries = api.get("/__admin/journal").json()["entries"]
+    assert [entry["answer"] for entry in entries] == ["generated", None]
+    assert set(own.json()) == {"request_id", "status", "polling_url"}
+    bad = api.get("/v2/requests/status/x", headers={**KEY, "Prefer": "dynamic=maybe"})
+    assert bad.status_code == 400 and "dynamic=maybe is not a valid value" in bad.json()["message"]
+
+
+def test_prefer_example_answers_that_documented_example_verbatim(api):
+    request_id = api.post(SUBMIT, json={"prompt": "a fox"}, headers=KEY).json()["request_id"]
+    answer = api.get(f"/v2/requests/status/{request_id}", headers={**KEY, "Prefer": "example=fluxDevError"})
+    assert answer.status_code == 200
+    assert answer.json() == {"request_id": "flux-dev_019dxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", "status": "ERROR",
+                             "model_id": "flux-dev", "error": "Description of the error", "output": None}
+    html = api.get(f"/v2/requests/status/{request_id}", headers={**KEY, "Prefer": "example=cloudflareChallenge"})
+    assert html.status_code == 403 and html.headers["content-type"].startswith("text/html")
+    entries = api.get("/__admin/journal").json()["entries"]
+    assert entries[-1]["answer"] == "example:cloudflareChallenge"
+
+
+def test_an_unknown_example_name_is_a_400_listing_the_names(api):
+    answer = api.get("/v2/requests/status/abc", headers={**KEY, "Prefer": "example=fluxDevEror"})
+    assert answer.status_code == 400
+    message = answer.json()["message"]
+    assert "example=fluxDevEror is not an example of getRequestStatus" in message and "fluxDevError" in message
+    with_code = api.get("/v2/requests/status/abc", headers={**KEY, "Prefer": "code=404, example=fluxDevError"})
+    assert with_code.status_code == 400 and "for status 404" in with_code.json()["message"]
+
+
+def test_rules_with_an_unknown_example_or_a_remote_draw_url_are_refused(api):
+    unknown = api.post("/__admin/scenarios", json={"match": {"operation_id": "getRequestStatus"},
+                                                   "outcome": {"example": "nope"}})
+    assert unknown.status_code == 400 and "outcome.example 'nope'" in unknown.json()["message"]
+    assert "fluxDevError" in unknown.json()["message"]
+    remote = api.post("/__admin/scenarios", json={"outcome": {"dynamic": True, "draw_from": "http://10.0.0.1/x"}})
+    assert remote.status_code == 400 and "draw_from" in remote.json()["message"]
+    rule = api.post("/__admin/scenarios", json={"match": {"operation_id": "getRequestStatus"},
+                                                "outcome": {"example": "fluxDevError"}})
+    assert rule.status_code == 201
+    assert api.get("/v2/requests/status/abc", headers=KEY).json()["status"] == "ERROR"
