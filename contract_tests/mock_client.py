@@ -88,3 +88,12 @@ def format_report(report: dict) -> list[str]:
         operations = ", ".join(f"{name} {count}" for name, count in sorted(summary["by_operation"].items()))
         lines += ["", f"summary: {summary['total']} in all: {kinds}", f"by operation: {operations}"]
     return lines
+
+
+def format_chaos(report: dict) -> list[str]:
+    """One line per network fault the client met (chaos) and how it took it: information, not failures (the
+    bad ones are findings too: hammered, ignored-retry-after)."""
+    verdicts = report.get("chaos") or []
+    lines = [f"- #{v['seq']} {v['fault']} ({v.get('status') or 'no answer'}, {v.get('operation_id')}, key "
+             f"{v.get('key')}): {v['verdict']}: {v['detail']}" for v in verdicts]
+    return [f"network faults met: {len(verdicts)}", *lines] if verdicts else []

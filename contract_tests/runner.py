@@ -16,7 +16,7 @@ import pytest
 
 from contract_tests.check_report import CheckReporter
 from contract_tests.drift import run_drift, to_json, to_markdown
-from contract_tests.mock_client import FluxMock, format_report
+from contract_tests.mock_client import FluxMock, format_chaos, format_report
 from contract_tests.target import Target
 from mock_server.exit_codes import CLEAN, FAILED, UNREACHABLE, Unreachable, UsageError
 from mock_server.spec import load_operations
@@ -125,4 +125,6 @@ def run_report(args) -> int:
         mock.close()
     lines = format_report(report)
     print("\n".join(lines) if lines else "no violations: every journaled request kept to the contract")
+    if chaos := format_chaos(report):
+        print("\n".join(chaos))
     return FAILED if lines else CLEAN

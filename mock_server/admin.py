@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mock_server import __version__, views
-from mock_server.client_checks import client_findings
+from mock_server.client_checks import chaos_verdicts, client_findings
 from mock_server.client_checks import summary as report_summary
 from mock_server.clock import iso
 from mock_server.errors import BadRequest, EndpointNotFound, Forbidden, StoreUnavailable
@@ -260,8 +260,9 @@ class AdminApi:
         findings = client_findings(entries, interval, self.state.operations,
                                    allow_undocumented=query.get("allow_undocumented") == "true")
         violations = [e for e in entries if e.get("violations")]
-        return JSONResponse({"violations": violations, "findings": findings,
-                             "summary": report_summary(violations, findings)})
+        verdicts = chaos_verdicts(entries)
+        return JSONResponse({"violations": violations, "findings": findings, "chaos": verdicts,
+                             "summary": report_summary(violations, findings, verdicts)})
 
     async def list_webhooks(self, request, body):
         deliveries = await self.state.webhooks.deliveries.list()

@@ -9,6 +9,11 @@
   unknown-endpoint     a request to a path the specs do not have, with the closest documented path
   gateway-leniency     a request the pages do not allow that the mock accepted because the real gateway
                        does (a key in the subscription-key query parameter, a Klein size off the tiers)
+  hammered             after a network fault (chaos), HAMMER_COUNT or more requests within HAMMER_WINDOW
+                       seconds: a retry loop without backoff
+
+Besides findings, `chaos_verdicts` says how the client took each network fault it met (drop, 5xx burst,
+429 storm): honoured Retry-After, backed off, retried at once, gave up cleanly, or hammered.
 Findings are data; the admin API and the pytest plugin show them, `flux-mock report` prints them.
 """
 
@@ -79,11 +84,11 @@ class _Timeline:
     def see(self, entry: dict) -> None:
         key, at = entry.get("key"), entry.get("epoch", 0.0)
         if key in self.blocked_until and at < self.blocked_until[key][0]:
-            wait, given = self.blocked_until.pop(key)[1:]
+            wait, given, status = self.blocked_until.pop(key)[1:]
             self.findings.append(_finding("ignored-retry-after", entry,
-                                          f"sent {at - given:.1f} s after a 429 that asked to wait {wait:g} s"))
-        if entry.get("status") == 429 and entry.get("retry_after"):
-            self.blocked_until[key] = (at + entry["retry_after"], entry["retry_after"], at)
+                                          f"sent {at - given:.1f} s after a {status} that asked to wait {wait:g} s"))
+        if entry.get("retry_after"):
+            self.blocked_until[key] = (at + entry["retry_after"], entry["retry_after"], at, entry.get("status"))
         if not entry.get("request_id"):
             return
         if entry.get("operation_kind") in STATUS_KINDS:
@@ -115,6 +120,50 @@ class _Timeline:
         return found
 
 
+HAMMER_COUNT = 5  # requests ...
+HAMMER_WINDOW = 1.0  # ... within this many seconds after a network fault: hammering
+BACKOFF = 0.1  # a retry sooner than this after a fault (without Retry-After) is a retry at once
+CHAOS_FAULTS = ("chaos:drop", "chaos:error", "chaos:throttle")
+
+
+def _verdict(fault: dict, later: list[dict]) -> tuple[str, str]:
+    """How the client took one network fault, from its key's requests after it."""
+    at, retry_after = fault.get("epoch", 0.0), fault.get("retry_after")
+    soon = [entry for entry in later if entry.get("epoch", 0.0) - at < HAMMER_WINDOW]
+    retry = next((entry for entry in later if entry.get("operation_id") == fault.get("operation_id")), None)
+    if len(soon) >= HAMMER_COUNT:
+        return "hammered", f"{len(soon)} requests within {HAMMER_WINDOW:g} s of the fault"
+    if retry is None:
+        return "gave up cleanly", "no retry of the operation"
+    wait = retry.get("epoch", 0.0) - at
+    if retry_after:
+        verdict = "honoured Retry-After" if wait >= retry_after else "ignored Retry-After"
+        return verdict, f"retried after {wait:.2f} s; Retry-After was {retry_after:g} s"
+    return ("backed off" if wait >= BACKOFF else "retried at once"), f"retried after {wait:.2f} s"
+
+
+def chaos_verdicts(entries: list[dict]) -> list[dict]:
+    """One verdict per network fault the client met, in journal order."""
+    verdicts = []
+    for index, fault in enumerate(entries):
+        if fault.get("answer") not in CHAOS_FAULTS:
+            continue
+        later = [entry for entry in entries[index + 1:]
+                 if entry.get("kind", "request") == "request" and entry.get("key") == fault.get("key")]
+        verdict, detail = _verdict(fault, later)
+        verdicts.append({"seq": fault["seq"], "fault": fault["answer"].removeprefix("chaos:"),
+                         "status": fault.get("status"), "operation_id": fault.get("operation_id"),
+                         "key": fault.get("key"), "verdict": verdict, "detail": detail})
+    return verdicts
+
+
+def _hammered(verdicts: list[dict], entries: list[dict]) -> list[dict]:
+    by_seq = {entry["seq"]: entry for entry in entries}
+    return [_finding("hammered", by_seq[verdict["seq"]], f"after a {verdict['fault']} ({verdict['status']}): "
+                     f"{verdict['detail']}; back off between retries")
+            for verdict in verdicts if verdict["verdict"] == "hammered"]
+
+
 def client_findings(entries: list[dict], min_poll_interval: float = 5.0, operations: tuple[Operation, ...] = (),
                     allow_undocumented: bool = False) -> list[dict]:
     vocabulary = Vocabulary.of(operations)
@@ -128,13 +177,15 @@ def client_findings(entries: list[dict], min_poll_interval: float = 5.0, operati
         timeline.findings += _unknown_endpoint(entry, vocabulary)
         timeline.findings += [_finding("gateway-leniency", entry, f"accepted as the gateway does, but the pages do "
                                        f"not allow it: {leniency}") for leniency in entry.get("leniencies") or ()]
-    return sorted(timeline.findings + timeline.gave_up(), key=lambda finding: finding["seq"])
+    hammered = _hammered(chaos_verdicts(entries), entries)
+    return sorted(timeline.findings + timeline.gave_up() + hammered, key=lambda finding: finding["seq"])
 
 
-def summary(violations: list[dict], findings: list[dict]) -> dict:
-    """Counts by finding kind and by operation (violations count under `violation`)."""
+def summary(violations: list[dict], findings: list[dict], verdicts: list[dict] = ()) -> dict:
+    """Counts by finding kind and by operation (violations count under `violation`), and of chaos verdicts."""
     kinds = Counter({"violation": len(violations)} if violations else {})
     kinds.update(finding["kind"] for finding in findings)
     operations = Counter(entry.get("operation_id") or entry["path"] for entry in violations)
     operations.update(finding.get("operation_id") or finding["path"] for finding in findings)
-    return {"by_kind": dict(kinds), "by_operation": dict(operations), "total": len(violations) + len(findings)}
+    return {"by_kind": dict(kinds), "by_operation": dict(operations), "total": len(violations) + len(findings),
+            "chaos": dict(Counter(verdict["verdict"] for verdict in verdicts))}

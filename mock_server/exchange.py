@@ -54,6 +54,7 @@ class Exchange:
     status: int | None = None
     webhook: bool = False  # the request asked for a webhook
     facts: dict = field(default_factory=dict)  # request_id, model_id, media_url, polling_url of the answer's job
+    slow_for: float = 0.0  # seconds the answer's body takes to send (chaos: slow)
     answer: str | None = None  # where the answer came from when not the mock's own: example:NAME, generated, chaos
     _base: str | None = None
 
@@ -113,7 +114,7 @@ class Exchange:
             "violations": clipped_list(self.violations), "undocumented_fields": clipped_list(self.undocumented_fields),
             "leniencies": clipped_list(self.leniencies),
             "rule": self.rule, "answer": self.answer,
-            "job_status": self.job_status, "retry_after": self.retry_after if self.status == 429 else None,
+            "job_status": self.job_status, "retry_after": self.retry_after if self.status in (429, 503) else None,
             "user_agent": clipped(self.headers.get("user-agent", ""), SHORT_FIELD),
             "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
         }

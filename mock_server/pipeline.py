@@ -87,10 +87,53 @@ async def select_scenario(exchange: Exchange) -> None:
     exchange.outcome = {**(rule.outcome if rule else {}), **parse_prefer(prefer)}
 
 
+async def meet_chaos(exchange: Exchange) -> Response | None:
+    """A network fault, when the call's rule, Prefer or the config asks for chaos (chaos.py)."""
+    mock = exchange.mock
+    wanted = exchange.outcome.get("chaos", mock.settings.chaos)
+    fault = mock.chaos.fault(wanted, exchange.key, exchange.now) if wanted else None
+    if fault is None:
+        return None
+    exchange.answer = f"chaos:{fault.kind}"
+    if fault.kind == "jitter":
+        await mock.clock.sleep(fault.seconds)
+        exchange.tick()
+        return None
+    if fault.kind == "slow":
+        exchange.slow_for = fault.seconds
+        return None
+    if fault.kind == "drop":
+        return DroppedConnection()
+    response = forced_response(exchange.operation, fault.status)
+    if fault.retry_after:
+        response.headers["Retry-After"] = f"{fault.retry_after:g}"
+        exchange.retry_after = fault.retry_after
+    return response
+
+
 async def add_latency(exchange: Exchange) -> None:
     if exchange.outcome.get("latency"):
         await exchange.mock.clock.sleep(exchange.outcome["latency"])
         exchange.tick()
+
+
+class SlowBody(Response):
+    """Another answer, its body sent in pieces over `seconds` (a slow network or an overloaded gateway)."""
+
+    PIECES = 8
+
+    def __init__(self, answer: Response, seconds: float, clock) -> None:
+        super().__init__(answer.body, status_code=answer.status_code)
+        self.raw_headers = answer.raw_headers
+        self.seconds, self.clock = seconds, clock
+
+    async def __call__(self, scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        size = max(1, -(-len(self.body) // self.PIECES))
+        for start in range(0, len(self.body), size):
+            await send({"type": "http.response.body", "body": self.body[start:start + size], "more_body": True})
+            await self.clock.sleep(self.seconds / self.PIECES)
+        await send({"type": "http.response.body", "body": b""})
 
 
 class DroppedConnection(Response):
@@ -182,7 +225,8 @@ async def answer_example(exchange: Exchange) -> Response | None:
 async def handle(exchange: Exchange) -> Response:
     """The operation's handler, by its kind (x-flux-mock.kind): wallet, job, answer; drawn anew from the
     response schema when the call asks for generated answers."""
-    return await draw_answer(exchange, await HANDLERS[exchange.operation.kind](exchange))
+    answer = await draw_answer(exchange, await HANDLERS[exchange.operation.kind](exchange))
+    return SlowBody(answer, exchange.slow_for, exchange.mock.clock) if exchange.slow_for else answer
 
 
 def _wants_generated(exchange: Exchange) -> bool:
@@ -218,6 +262,7 @@ STAGES: tuple[Stage, ...] = (
     authorize,             # 403
     read_body,             # 413, 400 malformed
     select_scenario,       # rule or Prefer -> outcome
+    meet_chaos,            # drop, 5xx burst, 429 storm, slow body, jitter
     add_latency,
     drop_connection,
     force_status,          # a documented status, forced

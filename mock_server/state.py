@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from mock_server import public_url
 from mock_server.answers.source import AnswerSource
 from mock_server.auth import Authenticator
+from mock_server.chaos import Chaos
 from mock_server.clock import Clock
 from mock_server.jobs.service import JobService
 from mock_server.journal import Journal
@@ -33,6 +34,7 @@ class MockState:
     webhooks: WebhookDispatcher = field(init=False)
     key_headers: tuple[str, ...] = field(init=False)
     answers: AnswerSource = field(init=False)
+    chaos: Chaos = field(init=False)
 
     def __post_init__(self) -> None:
         # The headers the specs' security schemes carry keys in (lower case), in document order.
@@ -55,6 +57,7 @@ class MockState:
         self.jobs.on_create(self.webhooks.created)
         self.jobs.on_change(self.webhooks.plan)
         self.answers = AnswerSource(self.operations, settings.seed)
+        self.chaos = Chaos(settings.seed)
 
     def base_url(self, scope) -> str:
         """The base URL for links in answers (public_url.py)."""

@@ -1,0 +1,130 @@
+"""Network chaos: the faults real networks and gateways have, drawn call by call from a seed.
+
+A chaos setting (the config's `chaos`, a rule's `outcome.chaos`: admin.yaml's Chaos schema) gives rates;
+`Prefer: chaos=NAME` forces one fault on one call. Faults:
+
+  drop      the connection closes mid-answer
+  error     a burst of 5xx answers (`burst` calls of that key; 503 with Retry-After, as the gateway sends it)
+  throttle  a 429 storm: every call of that key answers 429 with Retry-After until `storm` seconds pass
+  slow      the answer's body trickles in over `slow_seconds`
+  jitter    up to `jitter` extra seconds before an answer
+
+Each instance keeps its own random stream per setting and its own bursts and storms (bounded); every fault
+is journaled as `answer: chaos:NAME`, and client_checks judges what the client did next.
+"""
+
+import math
+import random
+from collections import OrderedDict
+from dataclasses import dataclass, fields
+
+from mock_server.errors import BadRequest
+
+FAULTS = ("drop", "error", "throttle", "slow", "jitter")
+BURST_STATUSES = (500, 502, 503, 504)
+REMEMBERED = 10_000  # keys and settings an instance keeps chaos state for
+PREFERRED_JITTER = 1.0  # seconds of `Prefer: chaos=jitter`
+
+
+@dataclass(frozen=True)
+class ChaosSetting:
+    seed: int = 0
+    jitter: float = 0.0
+    errors: float = 0.0
+    burst: int = 3
+    throttles: float = 0.0
+    storm: float = 2.0
+    drops: float = 0.0
+    slow: float = 0.0
+    slow_seconds: float = 2.0
+
+    @classmethod
+    def of(cls, data: dict, seed: int) -> "ChaosSetting":
+        known = {field.name for field in fields(cls)}
+        return cls(**{"seed": seed, **{name: value for name, value in data.items() if name in known}})
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str
+    status: int | None = None
+    retry_after: float | None = None
+    seconds: float = 0.0  # jitter: the delay; slow: how long the body takes
+
+
+def _bounded_put(mapping: OrderedDict, key, value) -> None:
+    mapping.pop(key, None)
+    mapping[key] = value
+    while len(mapping) > REMEMBERED:
+        mapping.popitem(last=False)
+
+
+class Chaos:
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._streams: OrderedDict[ChaosSetting, random.Random] = OrderedDict()
+        self._bursts: OrderedDict = OrderedDict()  # key -> (answers left, status)
+        self._storms: OrderedDict = OrderedDict()  # key -> the moment the storm ends
+
+    def setting(self, wanted) -> ChaosSetting | str | None:
+        """A rule's or the config's chaos as a setting; Prefer's as the name of the fault it forces."""
+        if isinstance(wanted, str):
+            if wanted not in FAULTS:
+                raise BadRequest(f"Prefer: chaos={wanted[:40]} is not a fault flux-mock knows; faults: "
+                                 f"{', '.join(FAULTS)}")
+            return wanted
+        return ChaosSetting.of(wanted, self.seed) if wanted else None
+
+    def fault(self, wanted, key: str | None, now: float) -> Fault | None:
+        """The fault this call meets, if any."""
+        setting = self.setting(wanted)
+        if setting is None:
+            return None
+        if isinstance(setting, str):
+            return _forced(setting)
+        return self._ongoing(key, now) or self._drawn(setting, key, now)
+
+    def _ongoing(self, key, now: float) -> Fault | None:
+        until = self._storms.get(key)
+        if until is not None and now < until:
+            return Fault("throttle", 429, retry_after=max(1.0, math.ceil(until - now)))
+        left, status = self._bursts.get(key, (0, None))
+        if left > 0:
+            _bounded_put(self._bursts, key, (left - 1, status))
+            return _error(status)
+        return None
+
+    def _drawn(self, setting: ChaosSetting, key, now: float) -> Fault | None:
+        stream = self._streams.get(setting)
+        if stream is None:
+            stream = random.Random(setting.seed)
+            _bounded_put(self._streams, setting, stream)
+        roll = stream.random()
+        for rate, kind in ((setting.drops, "drop"), (setting.errors, "error"), (setting.throttles, "throttle"),
+                           (setting.slow, "slow")):
+            if roll < rate:
+                return self._started(kind, setting, stream, key, now)
+            roll -= rate
+        return Fault("jitter", seconds=stream.uniform(0, setting.jitter)) if setting.jitter else None
+
+    def _started(self, kind: str, setting: ChaosSetting, stream: random.Random, key, now: float) -> Fault:
+        if kind == "error":
+            status = stream.choice(BURST_STATUSES)
+            _bounded_put(self._bursts, key, (setting.burst - 1, status))
+            return _error(status)
+        if kind == "throttle":
+            _bounded_put(self._storms, key, now + setting.storm)
+            return Fault("throttle", 429, retry_after=max(1.0, math.ceil(setting.storm)))
+        if kind == "slow":
+            return Fault("slow", seconds=setting.slow_seconds)
+        return Fault("drop")
+
+
+def _error(status: int) -> Fault:
+    return Fault("error", status, retry_after=1.0 if status == 503 else None)
+
+
+def _forced(kind: str) -> Fault:
+    return {"drop": Fault("drop"), "error": _error(503), "throttle": Fault("throttle", 429, retry_after=1.0),
+            "slow": Fault("slow", seconds=ChaosSetting.slow_seconds),
+            "jitter": Fault("jitter", seconds=PREFERRED_JITTER)}[kind]
