@@ -49,18 +49,25 @@ def test_curl_example_runs_against_the_mock():
     assert answer["status"] == "QUEUED" and answer["polling_url"].startswith(url)
 
 
-def test_client_test_example_runs_as_written_with_the_installed_plugin(tmp_path):
-    (example,) = [body for lang, body in BLOCKS if lang == "python"]
-    (tmp_path / "test_client_example.py").write_text(example)
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             str(tmp_path / "test_client_example.py")], capture_output=True, text=True,
-                            timeout=120, cwd=tmp_path)
+def test_client_test_examples_run_as_written_with_the_installed_plugin(tmp_path):
+    examples = [body for lang, body in BLOCKS if lang == "python"]
+    assert len(examples) == 2  # the client test, and the fuzzed client
+    for number, example in enumerate(examples):
+        (tmp_path / f"test_client_example_{number}.py").write_text(example)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:]
-    assert "1 passed" in result.stdout
+    assert "2 passed" in result.stdout
 
 
-def test_webhook_config_example_loads():
-    webhooks = next(body for lang, body in BLOCKS if lang == "yaml" and body.startswith("webhooks:"))
-    settings = settings_from_mapping(yaml.safe_load(webhooks))
-    assert settings.webhook_allowed_hosts == ("hooks.ci.internal", "*.test", "10.0.0.0/8")
-    assert (settings.webhook_max_attempts, settings.webhook_backoff, settings.webhook_timeout) == (5, 1, 5)
+def test_the_fuzz_example_without_its_guard_fails_as_the_readme_shows(tmp_path):
+    (example,) = [body for lang, body in BLOCKS if lang == "python" and "fuzz_client" in body]
+    broken = example.replace(' or not media:', ':')
+    assert broken != example
+    (tmp_path / "test_fuzzed.py").write_text(broken)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "flux-mock fuzz_client: the client failed on these answers (seed " in result.stdout
+    assert re.search(r'call \d: GET /v2/requests/status/\S+ \(getRequestStatus\) -> 200 \{.*"status": "COMPLETED"',
+                     result.stdout)
