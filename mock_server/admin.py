@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from mock_server import __version__, views
+from mock_server import __version__, dashboard, views
 from mock_server.client_checks import chaos_verdicts, client_findings
 from mock_server.client_checks import summary as report_summary
 from mock_server.clock import iso
@@ -105,7 +105,8 @@ class AdminApi:
         by_path: dict[str, dict[str, Endpoint]] = {}
         for operation in self.operations:
             by_path.setdefault(operation.path.removeprefix(PREFIX), {})[operation.method] = self._endpoint(operation)
-        return [Route(path, endpoints, journaled=False) for path, endpoints in by_path.items()]
+        return [*(Route(path, endpoints, journaled=False) for path, endpoints in by_path.items()),
+                *dashboard.routes(self.check_access)]
 
     def _endpoint(self, operation: Operation) -> Endpoint:
         handler = self.handlers[operation.operation_id]
@@ -136,11 +137,17 @@ class AdminApi:
         return body
 
     def _check_access(self, request: Request) -> None:
+        self.check_access(request.scope)
+
+    def check_access(self, scope, with_token: bool = True) -> None:
+        """403 unless the client may use the admin API: its X-Admin-Token if the mock has one (`with_token`:
+        checked; else a page that asks for it is served), else loopback only."""
         token = self.state.settings.admin_token
         if token:
-            if not hmac.compare_digest(request.headers.get("x-admin-token", "").encode(), token.encode()):
+            sent = dict(scope["headers"]).get(b"x-admin-token", b"")
+            if with_token and not hmac.compare_digest(sent, token.encode()):
                 raise Forbidden("the admin API needs the X-Admin-Token header")
-        elif not _is_loopback(request.client.host if request.client else None):
+        elif not _is_loopback(scope["client"][0] if scope.get("client") else None):
             raise Forbidden("the admin API answers only loopback clients unless --admin-token is set")
 
     async def health(self, request, body):
@@ -190,7 +197,8 @@ class AdminApi:
         return JSONResponse({"seeded": count, "sample_request_id": sample}, status_code=201)
 
     async def advance_job(self, request, body):
-        job = await self.state.jobs.advance(request.path_params["request_id"], bool(body.get("to_end")))
+        job = await self.state.jobs.advance(request.path_params["request_id"], bool(body.get("to_end")),
+                                            outcome=body.get("outcome"), error=body.get("error"))
         return JSONResponse(_job_view(self.state, job, self.state.base_url(request.scope)))
 
     async def get_clock(self, request, body):

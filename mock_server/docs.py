@@ -6,7 +6,6 @@
 """
 
 import copy
-import json
 from functools import cache
 from pathlib import Path
 
@@ -27,20 +26,22 @@ PAGE = """<!DOCTYPE html>
 <head>
   <meta charset="utf-8">
   <title>flux-mock API reference</title>
+  <link rel="icon" href="data:,">
   <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+  <style>#specs { font: 14px sans-serif; margin: 12px 20px; } #specs select { font-size: 14px; }</style>
 </head>
 <body>
+  <label id="specs">Spec: <select id="spec">%(options)s</select></label>
   <div id="swagger-ui"></div>
   <script src="/docs/assets/swagger-ui-bundle.js"></script>
   <script>
-    window.ui = SwaggerUIBundle({
-      urls: %(urls)s,
-      dom_id: "#swagger-ui",
-      deepLinking: true,
-      presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset || (() => ({}))],
-      layout: "BaseLayout",
-      tryItOutEnabled: true
-    });
+    function show(url) {
+      window.ui = SwaggerUIBundle({url: url, dom_id: "#swagger-ui", deepLinking: true,
+                                   presets: [SwaggerUIBundle.presets.apis], layout: "BaseLayout", tryItOutEnabled: true});
+    }
+    const choice = document.getElementById("spec");
+    choice.addEventListener("change", () => show(choice.value));
+    show(choice.value);
   </script>
 </body>
 </html>
@@ -76,8 +77,8 @@ async def openapi(exchange: Exchange) -> Response:
 
 
 async def page(exchange: Exchange) -> Response:
-    urls = [{"url": f"/openapi/{name}", "name": name} for name in SPECS]
-    return HTMLResponse(PAGE % {"urls": json.dumps(urls)})
+    options = "".join(f'<option value="/openapi/{name}">{name}</option>' for name in SPECS)
+    return HTMLResponse(PAGE % {"options": options})
 
 
 async def asset(exchange: Exchange) -> Response:

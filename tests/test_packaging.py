@@ -21,3 +21,5 @@ def test_wheel_contains_specs_fixtures_and_the_console_script(tmp_path):
     assert "flux-mock = mock_server.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE"):
         assert f"mock_server/static/swagger-ui/{asset}" in names, "the docs page works from an installed wheel"
+    for asset in ("index.html", "dashboard.js", "dashboard.css"):
+        assert f"mock_server/static/dashboard/{asset}" in names, "the dashboard works from an installed wheel"

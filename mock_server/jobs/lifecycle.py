@@ -14,7 +14,7 @@ Timing modes decide when transition times become known:
 from mock_server.store.records import COMPLETED, ERROR, FAILED, PROCESSING, QUEUED, TERMINAL, Job
 
 __all__ = ["COMPLETED", "ERROR", "FAILED", "NEXT", "PROCESSING", "QUEUED", "TERMINAL", "Job", "advanced",
-           "completed_at", "final_time", "is_final", "polled", "scheduled", "stage", "status_at", "updated_at"]
+           "completed_at", "ending", "final_time", "is_final", "polled", "scheduled", "stage", "status_at", "updated_at"]
 # The documented flow (spec: JobStatus x-status-flow): which statuses may follow each status.
 NEXT = {QUEUED: (PROCESSING, *TERMINAL), PROCESSING: TERMINAL, COMPLETED: (), FAILED: (), ERROR: ()}
 
@@ -58,6 +58,14 @@ def advanced(job: Job, now: float, to_end: bool = False) -> Job:
     for index in range(current, 2 if to_end else current + 1):
         times[index] = now
     return job.evolved(transitions=(times[0], times[1]))
+
+
+def ending(job: Job, now: float, outcome: str | None, error: str | None = None) -> Job:
+    """The job to end as `outcome` (with `error`, for FAILED and ERROR), unless it is final already."""
+    if outcome is None or is_final(job, now):
+        return job
+    return job.evolved(outcome=outcome, error=None if outcome == COMPLETED else (error or f"{outcome.title()} "
+                                                                                  "(set from the admin API)"))
 
 
 def polled(job: Job, now: float) -> Job:

@@ -91,8 +91,10 @@ class JobService:
             job = changed.evolved(polls=job.polls)
         return await self._changed(job)
 
-    async def advance(self, request_id: str, to_end: bool = False) -> Job:
+    async def advance(self, request_id: str, to_end: bool = False, outcome: str | None = None,
+                      error: str | None = None) -> Job:
+        """One state forward, or to the end; `outcome` changes how a job not yet final ends (and `error` why)."""
         await self.find(request_id)
         now = self.clock.now()
         return await self._changed(await self.store.update_with(
-            request_id, lambda job: lifecycle.advanced(job, now, to_end)))
+            request_id, lambda job: lifecycle.advanced(lifecycle.ending(job, now, outcome, error), now, to_end)))
