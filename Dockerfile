@@ -3,7 +3,10 @@
 #   docker run --rm -p 8080:8080 flux-mock                     # the embedded default
 #   docker run --rm -p 8080:8080 -e FLUX_MOCK_STORE=redis://redis:6379/0 flux-mock
 # Every `serve` option is also a FLUX_MOCK_* environment variable (README: "Containers and CI services").
-FROM python:3.11-slim
+# PYTHON_IMAGE: any image with python3.11+ and pip on PATH (tests build one from Debian packages when no
+# registry can be reached).
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 RUN useradd --create-home --uid 10001 flux
 WORKDIR /src

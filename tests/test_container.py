@@ -1,12 +1,12 @@
-"""The container files. No container engine runs on these machines (the docker client is here, no daemon;
-no podman or buildah), so the image itself is built and started only where one does. What is checked
-everywhere: the Dockerfile's health check and the compose file's configuration, against real processes."""
+"""The container files: the image built and run with Debian's podman (tests/container_engine.py says how
+it runs here, with a base image made from Debian's packages since no registry can be reached); the
+Dockerfile's health check and the compose file's configuration, against real processes."""
 
 import os
 import re
 import shlex
 import subprocess
-import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -14,20 +14,15 @@ import pytest
 import yaml
 
 from contract_tests.process import MockProcess
+from tests.container_engine import Podman, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+IMAGE = "localhost/flux-mock:test"
 
 
 def _health_check() -> list[str]:
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
     return shlex.split(re.search(r"HEALTHCHECK .*? CMD (.+)", text).group(1))
-
-
-def _engine_runs() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
 
 
 def test_the_dockerfiles_health_check_passes_on_a_serving_mock_and_fails_without_one(monkeypatch):
@@ -65,24 +60,41 @@ def test_the_compose_files_instances_answer_as_one_mock(monkeypatch, redis_url):
         second.stop()
 
 
-@pytest.mark.skipif(not _engine_runs(), reason="no container engine runs here (docker client only, no daemon)")
-def test_the_image_builds_starts_healthy_and_answers(tmp_path):
-    tag = "flux-mock-test:latest"
-    subprocess.run(["docker", "build", "-q", "-t", tag, str(ROOT)], check=True, timeout=900)
-    container = subprocess.run(["docker", "run", "-d", "-p", "127.0.0.1::8080", tag], check=True, capture_output=True,
-                               text=True, timeout=60).stdout.strip()
+def test_the_image_builds_runs_as_non_root_healthy_and_answers(tmp_path):
+    if Podman.missing():
+        if os.environ.get("CI"):
+            raise AssertionError(f"CI needs {', '.join(Podman.missing())} (the README's test command installs them)")
+        pytest.skip(f"no {', '.join(Podman.missing())} here (apt-get install podman runc debootstrap)")
+    podman = Podman(tmp_path)
+    base = podman.python_base()
+    if reason := podman.cannot_run(base):
+        pytest.skip(reason)
+    podman("build", "--format", "docker", "--isolation", "chroot", "--network", "host", "--build-arg",
+           f"PYTHON_IMAGE={base}", "-t", IMAGE, str(ROOT), timeout=900)
+    port = free_port()
+    name = f"flux-mock-test-{port}"
+    podman("run", "-d", "--name", name, "--network", "host", "-e", f"FLUX_MOCK_PORT={port}", IMAGE)
     try:
-        port = subprocess.run(["docker", "port", container, "8080"], capture_output=True, text=True,
-                              check=True).stdout.strip().rsplit(":", 1)[1]
-        for _ in range(60):
-            state = subprocess.run(["docker", "inspect", "-f", "{{.State.Health.Status}}", container],
-                                   capture_output=True, text=True).stdout.strip()
-            if state == "healthy":
-                break
-            subprocess.run([sys.executable, "-c", "import time; time.sleep(1)"])
-        assert state == "healthy"
-        answer = httpx.post(f"http://127.0.0.1:{port}/flux-dev/v1/dev/textToImage", json={"prompt": "x"},
-                            headers={"Ocp-Apim-Subscription-Key": "k"}, timeout=30)
-        assert answer.status_code == 202
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_serving(url)
+        assert podman("healthcheck", "run", name, check=False).returncode == 0, "the Dockerfile's HEALTHCHECK"
+        assert podman("exec", name, "id", "-u").stdout.strip() == "10001", "never root"
+        key = {"Ocp-Apim-Subscription-Key": "k"}
+        job = httpx.post(f"{url}/flux-dev/v1/dev/textToImage", json={"prompt": "x"}, headers=key, timeout=30)
+        assert job.status_code == 202 and job.json()["polling_url"].startswith(url)
     finally:
-        subprocess.run(["docker", "rm", "-f", container], capture_output=True, timeout=60)
+        podman("rm", "-f", "-t", "5", name, check=False)  # stops the container's processes
+        podman("rmi", "-f", IMAGE, check=False)
+        podman("image", "prune", "-f", check=False)  # the build's layers (the base image is kept)
+
+
+def _wait_until_serving(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/__admin/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"the container never answered on {url}")

@@ -1,0 +1,62 @@
+"""Debian's podman, as these machines can run it, for the image test.
+
+What it takes here: the runc runtime (crun refuses this machine's hybrid cgroups), no default ulimits
+(raising them is not permitted in the sandbox), host networking, and builds in chroot isolation. No
+registry can be reached, so the Dockerfile's base (python:3.11-slim) is stood in for by an image made
+from Debian's own packages: debootstrap's minimal bookworm with Debian's python3 in a venv at /usr/local
+(python and pip on PATH, as in the official image), trusting this machine's CA bundle so pip reaches
+PyPI as the host does. Made once per machine, then kept in podman's image store.
+"""
+
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+BASE = "localhost/flux-mock-test-base:bookworm"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+CONFIG = '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\n'
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+class Podman:
+    def __init__(self, workdir: Path) -> None:
+        self.config = workdir / "containers.conf"
+        self.config.write_text(CONFIG)
+
+    @staticmethod
+    def missing() -> list[str]:
+        return [tool for tool in ("podman", "runc", "debootstrap") if shutil.which(tool) is None]
+
+    def __call__(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout, check=check,
+                              env={"CONTAINERS_CONF": str(self.config), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+
+    def python_base(self) -> str:
+        """The stand-in base image's name, made from Debian's packages unless podman has it already."""
+        if self("image", "exists", BASE, check=False).returncode == 0:
+            return BASE
+        with tempfile.TemporaryDirectory(prefix="flux-mock-base-") as scratch:
+            root = Path(scratch) / "root"
+            subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
+                            "bookworm", str(root), DEBIAN_MIRROR], check=True, capture_output=True, timeout=900)
+            subprocess.run(["chroot", str(root), "python3", "-m", "venv", "/usr/local"], check=True,
+                           capture_output=True, timeout=300)
+            shutil.copyfile(CA_BUNDLE, root / "etc/ssl/certs/ca-certificates.crt")
+            archive = Path(scratch) / "root.tar"
+            subprocess.run(["tar", "-C", str(root), "-cf", str(archive), "."], check=True, timeout=300)
+            self("import", "--change", "ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                 "--change", f"ENV PIP_CERT={CA_BUNDLE}", str(archive), BASE, timeout=300)
+        return BASE
+
+    def cannot_run(self, image: str) -> str | None:
+        """Why no container of `image` runs here, or None if one does."""
+        probe = self("run", "--rm", "--network", "host", image, "python", "-c", "print('ran')", check=False)
+        return None if probe.stdout.strip() == "ran" else f"podman cannot run a container here: {probe.stderr[-300:]}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
