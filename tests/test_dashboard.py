@@ -112,7 +112,21 @@ def test_the_journal_shows_violations_and_findings_and_filters_them(browser, man
               "the finding")
         browser.find_element(By.ID, "filter-operation").send_keys("getRequestStatus")
         _wait(browser, lambda d: "huge" not in journal(d) and "unknown-id" in journal(d), "the filtered journal")
+        browser.find_element(By.ID, "filter-key").send_keys("someone-else")
+        _wait(browser, lambda d: "unknown-id" not in journal(d), "the journal filtered by key")
         assert "favicon" not in journal(browser)  # the page asks for nothing the journal would show
+
+
+def test_webhook_deliveries_show_with_their_attempts(browser, mock_url, receiver):
+    with httpx.Client(base_url=mock_url, timeout=10) as api:
+        api.post("/__admin/reset").raise_for_status()
+        receiver.fail_next = 1  # the first attempt fails: the page shows it, then the retry
+        api.post(SUBMIT, json={"prompt": "x"}, headers={**KEY, "X-Webhook-URL": f"{receiver.url}/ui-hook"})
+        browser.get(f"{mock_url}/__admin/ui")
+        deliveries = lambda d: d.find_element(By.ID, "webhooks").text  # noqa: E731
+        _wait(browser, lambda d: "/ui-hook" in deliveries(d) and "delivered" in deliveries(d), "the delivery")
+        (delivery,) = api.get("/__admin/webhooks").json()["deliveries"]
+        assert delivery["attempts"] >= 2 and delivery["id"] in deliveries(browser)
 
 
 def test_wallets_rules_and_the_clock_are_changed_from_the_page(browser, manual_mock):
