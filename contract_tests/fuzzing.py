@@ -30,7 +30,8 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import strategies as st
 
 from mock_server.answers.flows import JobFlows
-from mock_server.answers.generator import AnswerGenerator, Call
+from mock_server.answers.call import Call
+from mock_server.answers.generator import AnswerGenerator
 from mock_server.spec import load_operations
 
 DEFAULT_EXAMPLES = 100

@@ -15,7 +15,8 @@ from functools import cache
 from hypothesis import strategies as st
 
 from mock_server.answers.flows import JobFlows
-from mock_server.answers.generator import AnswerGenerator, Call
+from mock_server.answers.call import Call
+from mock_server.answers.generator import AnswerGenerator
 from mock_server.spec import load_operations
 
 SAMPLE_FACTS = {"request_id": "flux-dev_019d42ce-ae71-7999-a4c9-5d76447ecafb", "model_id": "flux-dev",

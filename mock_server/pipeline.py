@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 from starlette.responses import Response
 
 from mock_server.answers.examples import named_example
-from mock_server.answers.generator import Call
+from mock_server.answers.call import Call
 from mock_server.answers.source import NoAnswerDrawn
 from mock_server.bodies import read_json_body
 from mock_server.errors import GATEWAY_FAILURES, ApiError, BadRequest, ModelNotFound, gateway_body

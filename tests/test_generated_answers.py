@@ -12,7 +12,8 @@ import pytest
 
 from contract_tests.process import running_mock
 from mock_server.answers.flows import MAX_REPEATS, JobFlows, documented_flow
-from mock_server.answers.generator import AnswerGenerator, Call
+from mock_server.answers.call import Call
+from mock_server.answers.generator import AnswerGenerator
 from mock_server.answers.values import SeededDraws
 from mock_server.responses import JSONBody
 from mock_server.spec import load_operations

@@ -3,10 +3,9 @@ status, optional fields absent, nulls where allowed, extra fields, boundary numb
 text), and true to the job (shapes.py says how). Every answer is checked against the spec before it goes
 out: a generator that broke the spec would blame clients for the mock's fault."""
 
-from dataclasses import dataclass, field
-
 import jsonschema_rs
 
+from mock_server.answers.call import Call
 from mock_server.answers.flows import JobFlows
 from mock_server.answers.shapes import documented_names, draw_schema, extra_fields, pin_facts, reported_statuses
 from mock_server.answers.values import Draw, strategy_for
@@ -15,20 +14,6 @@ from mock_server.spec import Operation
 
 class GeneratorError(RuntimeError):
     """No spec-valid answer could be drawn (a schema the generator cannot satisfy)."""
-
-
-@dataclass(frozen=True)
-class Call:
-    """What an answer is drawn for: the operation, the HTTP status it answers, and the call's facts
-    (request_id, model_id, media_url: [urls], polling_url), as far as the call has them."""
-
-    operation_id: str
-    status: int
-    facts: dict = field(default_factory=dict)
-
-    @property
-    def known_facts(self) -> frozenset[str]:
-        return frozenset(name for name, value in self.facts.items() if value)
 
 
 class AnswerGenerator:

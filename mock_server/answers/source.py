@@ -4,9 +4,7 @@ HTTP, and the test's hypothesis draws the answer, so it can shrink it when the c
 
 import httpx
 
-from mock_server.answers.flows import JobFlows
-from mock_server.answers.generator import AnswerGenerator, Call, GeneratorError
-from mock_server.answers.values import GeneratorUnavailable, SeededDraws
+from mock_server.answers.call import Call
 from mock_server.spec import Operation
 
 DRAW_TIMEOUT = 30.0  # seconds the test may take to draw one answer (it draws while the client waits)
@@ -17,19 +15,35 @@ class NoAnswerDrawn(RuntimeError):
 
 
 class AnswerSource:
+    """Hypothesis and the generator are loaded on the first generated answer, not at start-up."""
+
     def __init__(self, operations: tuple[Operation, ...], seed: int) -> None:
-        self.generator = AnswerGenerator(operations)
-        self.flows = JobFlows()
-        self.draws = SeededDraws(seed)
+        self.operations, self.seed = operations, seed
+        self._by_id = {op.operation_id: op for op in operations}
+        self._drawing = None
         self._client: httpx.AsyncClient | None = None
 
     def generates(self, operation_id: str, status: int) -> bool:
-        return self.generator.generates(operation_id, status)
+        operation = self._by_id.get(operation_id)
+        return operation is not None and operation.response_schema(status) is not None
+
+    def _drawer(self):
+        if self._drawing is None:
+            from mock_server.answers.flows import JobFlows
+            from mock_server.answers.generator import AnswerGenerator
+            from mock_server.answers.values import SeededDraws
+
+            self._drawing = (AnswerGenerator(self.operations), JobFlows(), SeededDraws(self.seed))
+        return self._drawing
 
     def drawn_here(self, call: Call) -> tuple[object, str | None]:
         """The call's answer body and the job status it shows, drawn from the server's seed."""
+        from mock_server.answers.generator import GeneratorError
+        from mock_server.answers.values import GeneratorUnavailable
+
+        generator, flows, draws = self._drawer()
         try:
-            return self.draws.run(lambda draw: self.generator.answer(call, draw, self.flows))
+            return draws.run(lambda draw: generator.answer(call, draw, flows))
         except (GeneratorError, GeneratorUnavailable) as error:
             raise NoAnswerDrawn(str(error)) from None
 

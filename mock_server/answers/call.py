@@ -1,0 +1,17 @@
+"""What a generated answer is drawn for (no hypothesis here: the request path imports it)."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Call:
+    """What an answer is drawn for: the operation, the HTTP status it answers, and the call's facts
+    (request_id, model_id, media_url: [urls], polling_url), as far as the call has them."""
+
+    operation_id: str
+    status: int
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def known_facts(self) -> frozenset[str]:
+        return frozenset(name for name, value in self.facts.items() if value)
