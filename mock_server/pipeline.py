@@ -104,11 +104,7 @@ async def meet_chaos(exchange: Exchange) -> Response | None:
         return None
     if fault.kind == "drop":
         return DroppedConnection()
-    response = forced_response(exchange.operation, fault.status)
-    if fault.retry_after:
-        response.headers["Retry-After"] = f"{fault.retry_after:g}"
-        exchange.retry_after = fault.retry_after
-    return response
+    return _answer_forced(exchange, fault.status, fault.retry_after)
 
 
 async def add_latency(exchange: Exchange) -> None:
@@ -150,12 +146,13 @@ async def drop_connection(exchange: Exchange) -> Response | None:
     return DroppedConnection() if exchange.outcome.get("drop_connection") else None
 
 
-def forced_response(operation: Operation, status: int) -> JSONBody:
+def forced_response(operation: Operation, status: int, retry_after: float | None = None) -> JSONBody:
     """The documented answer for `status` (its first example), or the gateway's own failure (502, 503, 504,
-    in its shape, unless the operation documents that status), as a scenario asked for it."""
+    in its shape, unless the operation documents that status), as a scenario asked for it; a 429 or 503
+    with Retry-After (`retry_after` seconds, else 1)."""
+    headers = {"Retry-After": f"{retry_after or 1:g}"} if status in (429, 503) else {}
     if status in GATEWAY_FAILURES and status not in operation.documented_statuses:
-        return JSONBody(gateway_body(status, GATEWAY_FAILURES[status]), status_code=status,
-                        headers={"Retry-After": "1"} if status == 503 else {})
+        return JSONBody(gateway_body(status, GATEWAY_FAILURES[status]), status_code=status, headers=headers)
     if status not in operation.documented_statuses:
         allowed = sorted(forceable_statuses(operation))
         raise BadRequest(f"status {status} is not documented for {operation.operation_id}; it can answer: "
@@ -163,7 +160,6 @@ def forced_response(operation: Operation, status: int) -> JSONBody:
     content = (operation.responses[str(status)].get("content") or {}).get("application/json", {})
     examples = list((content.get("examples") or {}).values())
     body = examples[0]["value"] if examples else {"error": "Scenario"}
-    headers = {"Retry-After": "1"} if status == 429 else {}
     return JSONBody(body, status_code=status, headers=headers)
 
 
@@ -172,7 +168,12 @@ async def force_status(exchange: Exchange) -> Response | None:
     status = exchange.outcome.get("status")
     if not status or exchange.outcome.get("example"):
         return None
-    forced = forced_response(exchange.operation, status)
+    return _answer_forced(exchange, status)
+
+
+def _answer_forced(exchange: Exchange, status: int, retry_after: float | None = None) -> JSONBody:
+    """The forced answer, its Retry-After (if any) noted for the journal."""
+    forced = forced_response(exchange.operation, status, retry_after)
     if "retry-after" in forced.headers:
         exchange.retry_after = float(forced.headers["retry-after"])
     return forced
@@ -238,7 +239,7 @@ async def draw_answer(exchange: Exchange, response: Response) -> Response:
     test the rule's `draw_from` names. Where none can be drawn, the mock's own answer stands."""
     answers, operation = exchange.mock.answers, exchange.operation
     if not _wants_generated(exchange) or not isinstance(response, JSONBody) \
-            or not answers.generates(operation.operation_id, response.status_code):
+            or operation.response_schema(response.status_code) is None:
         return response
     call = Call(operation.operation_id, response.status_code, exchange.facts)
     url = exchange.outcome.get("draw_from")

@@ -19,13 +19,8 @@ class AnswerSource:
 
     def __init__(self, operations: tuple[Operation, ...], seed: int) -> None:
         self.operations, self.seed = operations, seed
-        self._by_id = {op.operation_id: op for op in operations}
         self._drawing = None
         self._client: httpx.AsyncClient | None = None
-
-    def generates(self, operation_id: str, status: int) -> bool:
-        operation = self._by_id.get(operation_id)
-        return operation is not None and operation.response_schema(status) is not None
 
     def _drawer(self):
         if self._drawing is None:
