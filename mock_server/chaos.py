@@ -18,8 +18,6 @@ import random
 from collections import OrderedDict
 from dataclasses import dataclass, fields
 
-from mock_server.errors import BadRequest
-
 FAULTS = ("drop", "error", "throttle", "slow", "jitter")
 BURST_STATUSES = (500, 502, 503, 504)
 REMEMBERED = 10_000  # keys and settings an instance keeps chaos state for
@@ -66,23 +64,12 @@ class Chaos:
         self._bursts: OrderedDict = OrderedDict()  # key -> (answers left, status)
         self._storms: OrderedDict = OrderedDict()  # key -> the moment the storm ends
 
-    def setting(self, wanted) -> ChaosSetting | str | None:
-        """A rule's or the config's chaos as a setting; Prefer's as the name of the fault it forces."""
+    def fault(self, wanted: dict | str, key: str | None, now: float) -> Fault | None:
+        """The fault this call meets, if any: `wanted` is a rule's or the config's chaos setting, or the name of
+        the fault Prefer forces (checked by parse_prefer)."""
         if isinstance(wanted, str):
-            if wanted not in FAULTS:
-                raise BadRequest(f"Prefer: chaos={wanted[:40]} is not a fault flux-mock knows; faults: "
-                                 f"{', '.join(FAULTS)}")
-            return wanted
-        return ChaosSetting.of(wanted, self.seed) if wanted else None
-
-    def fault(self, wanted, key: str | None, now: float) -> Fault | None:
-        """The fault this call meets, if any."""
-        setting = self.setting(wanted)
-        if setting is None:
-            return None
-        if isinstance(setting, str):
-            return _forced(setting)
-        return self._ongoing(key, now) or self._drawn(setting, key, now)
+            return _forced(wanted)
+        return self._ongoing(key, now) or self._drawn(ChaosSetting.of(wanted, self.seed), key, now)
 
     def _ongoing(self, key, now: float) -> Fault | None:
         until = self._storms.get(key)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import jsonschema_rs
 
 from mock_server.answers.examples import named_examples
+from mock_server.chaos import FAULTS
 from mock_server.errors import GATEWAY_FAILURES, BadRequest
 from mock_server.routes import named_variants
 from mock_server.settings import ConfigError
@@ -88,10 +89,9 @@ class Scenarios:
                    if wanted in (None, op_id) and rule.match.get("path", answers.path) == answers.path]
         if not matched:
             raise error(f"invalid scenario rule: match.path {rule.match.get('path')!r} is no operation's path")
-        for name, allowed_of in (("status", lambda a: a.statuses), ("variant", lambda a: a.variants),
-                                 ("example", lambda a: a.examples)):
+        for name, kept_in in ANSWERABLE:
             value = rule.outcome.get(name)
-            allowed = sorted(set().union(*(allowed_of(self._answers[op_id]) for op_id in matched)), key=str)
+            allowed = sorted(set().union(*(getattr(self._answers[op_id], kept_in) for op_id in matched)), key=str)
             if value is not None and value not in allowed:
                 scope = f"operation {wanted}" if wanted else f"the {len(matched)} operations the rule matches"
                 raise error(f"invalid scenario rule: outcome.{name} {value!r} cannot be answered by {scope}; "
@@ -101,9 +101,8 @@ class Scenarios:
         answers = self._answers.get(operation_id)
         if answers is None:
             return True
-        status, variant, example = (rule.outcome.get(name) for name in ("status", "variant", "example"))
-        return (status is None or status in answers.statuses) and (variant is None or variant in answers.variants) \
-            and (example is None or example in answers.examples)
+        return all(rule.outcome.get(name) is None or rule.outcome[name] in getattr(answers, kept_in)
+                   for name, kept_in in ANSWERABLE)
 
     async def refresh(self, version: int) -> None:
         """Re-read the run-time rules if they changed since the last look."""
@@ -146,6 +145,11 @@ def forceable_statuses(operation) -> frozenset[int]:
     """The statuses a scenario may force on this operation: the error statuses it documents, and the
     gateway's own failures."""
     return frozenset(code for code in operation.documented_statuses if code >= 400) | frozenset(GATEWAY_FAILURES)
+
+
+# What a rule's outcome may ask that an operation must be able to answer, and the _Answers field holding
+# what it can.
+ANSWERABLE = (("status", "statuses"), ("variant", "variants"), ("example", "examples"))
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,9 @@ def parse_prefer(value: str | None) -> dict:
         raise BadRequest("Prefer: job= must be COMPLETED, FAILED or ERROR")
     if not 0 <= outcome.get("latency", 0) <= 600:
         raise BadRequest("Prefer: latency= must be between 0 and 600 seconds")
+    if outcome.get("chaos") not in (None, *FAULTS):
+        raise BadRequest(f"Prefer: chaos={outcome['chaos'][:40]} is not a fault flux-mock knows; faults: "
+                         f"{', '.join(FAULTS)}")
     if "webhook" in outcome:
         name = outcome["webhook"]
         if name not in _WEBHOOK_PREFERENCES:
