@@ -38,21 +38,30 @@ def _status_values(node: dict) -> list:
     return list(node["enum"]) if "enum" in node else [node["const"]] if "const" in node else []
 
 
+def _nodes(schema):
+    """The schema and every schema inside it (properties, oneOf / anyOf / allOf branches, items)."""
+    if not isinstance(schema, dict):
+        return
+    yield schema
+    for key, value in schema.items():
+        if key == "properties":
+            children = value.values()
+        elif key in ("oneOf", "anyOf", "allOf"):
+            children = value
+        else:
+            children = (value,) if key == "items" else ()
+        for child in children:
+            yield from _nodes(child)
+
+
 def reported_statuses(schema) -> list[str]:
     """The job statuses (upper case, document order) an answer of this schema can report; [] if none."""
     found: list[str] = []
-    if isinstance(schema, dict):
-        if schema.get(FACT) == JOB_STATUS:
-            found += [str(value).upper() for value in _status_values(schema)]
-        if REPORTS in schema:
-            found.append(schema[REPORTS])
-        for key, value in schema.items():
-            if key in ("properties",):
-                found += [s for sub in value.values() for s in reported_statuses(sub)]
-            elif key in ("oneOf", "anyOf", "allOf"):
-                found += [s for sub in value for s in reported_statuses(sub)]
-            elif key == "items":
-                found += reported_statuses(value)
+    for node in _nodes(schema):
+        if node.get(FACT) == JOB_STATUS:
+            found += [str(value).upper() for value in _status_values(node)]
+        if REPORTS in node:
+            found.append(node[REPORTS])
     return list(dict.fromkeys(found))
 
 
@@ -130,19 +139,7 @@ def _branches(branches: list, job_status, facts) -> list:
 
 def documented_names(schema) -> frozenset[str]:
     """Every property name any shape of the schema documents."""
-    names: set[str] = set()
-    if isinstance(schema, dict):
-        names.update(schema.get("properties", {}))
-        for key, value in schema.items():
-            if key in ("properties",):
-                for sub in value.values():
-                    names |= documented_names(sub)
-            elif key in ("oneOf", "anyOf", "allOf"):
-                for sub in value:
-                    names |= documented_names(sub)
-            elif key == "items":
-                names |= documented_names(value)
-    return frozenset(names)
+    return frozenset(name for node in _nodes(schema) for name in node.get("properties", {}))
 
 
 _LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
