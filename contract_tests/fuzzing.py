@@ -31,8 +31,7 @@ from hypothesis import strategies as st
 
 from mock_server.answers.flows import JobFlows
 from mock_server.answers.call import Call
-from mock_server.answers.generator import AnswerGenerator
-from mock_server.spec import load_operations
+from mock_server.answers.generator import AnswerGenerator, spec_generator
 
 DEFAULT_EXAMPLES = 100
 DEFAULT_TIMEOUT = 30.0
@@ -118,7 +117,7 @@ def fuzz_client(mock, fn: Callable[[], object], max_examples: int = DEFAULT_EXAM
     failure, shrunk, with every answer it got and the seed to replay it. `expected_errors`: the exceptions
     the client is meant to raise on a bad answer (its own clean errors), which are no failure."""
     seed = random.randrange(2**32) if seed is None else seed
-    generator = AnswerGenerator(load_operations())
+    generator = spec_generator()
     server = _DrawRequests()
     serving = threading.Thread(target=server.serve_forever, name="flux-mock fuzz draws", daemon=True)
     serving.start()

@@ -10,23 +10,16 @@ The same generator the mock uses for `Prefer: dynamic=true` and `fuzz_client`: s
 unusual answers; ids and media URLs are sample values (`facts=` gives your own).
 """
 
-from functools import cache
-
 from hypothesis import strategies as st
 
 from mock_server.answers.flows import JobFlows
 from mock_server.answers.call import Call
-from mock_server.answers.generator import AnswerGenerator
+from mock_server.answers.generator import spec_generator
 from mock_server.spec import load_operations
 
 SAMPLE_FACTS = {"request_id": "flux-dev_019d42ce-ae71-7999-a4c9-5d76447ecafb", "model_id": "flux-dev",
                 "media_url": ["https://example.com/media/0123456789abcdef/1024x1024-0.png"],
                 "polling_url": "https://example.com/v2/requests/status/flux-dev_019d42ce-ae71-7999-a4c9-5d76447ecafb"}
-
-@cache
-def _shared_generator() -> AnswerGenerator:
-    return AnswerGenerator(load_operations())
-
 
 def operation_ids() -> list[str]:
     return [op.operation_id for op in load_operations()]
@@ -34,7 +27,7 @@ def operation_ids() -> list[str]:
 
 def answers(operation_id: str, status: int = 200, facts: dict | None = None) -> st.SearchStrategy:
     """Answer bodies of `operation_id` for HTTP `status`, any job status the answer may report."""
-    generator = _shared_generator()
+    generator = spec_generator()
     if not generator.generates(operation_id, status):
         known = ", ".join(operation_ids())
         raise ValueError(f"{operation_id} documents no JSON answer for status {status} (operations: {known})")

@@ -3,13 +3,15 @@ status, optional fields absent, nulls where allowed, extra fields, boundary numb
 text), and true to the job (shapes.py says how). Every answer is checked against the spec before it goes
 out: a generator that broke the spec would blame clients for the mock's fault."""
 
+from functools import cache
+
 import jsonschema_rs
 
 from mock_server.answers.call import Call
 from mock_server.answers.flows import JobFlows
 from mock_server.answers.shapes import documented_names, draw_schema, extra_fields, pin_facts, reported_statuses
 from mock_server.answers.values import Draw, strategy_for
-from mock_server.spec import Operation
+from mock_server.spec import Operation, load_operations
 
 
 class GeneratorError(RuntimeError):
@@ -69,3 +71,9 @@ class AnswerGenerator:
         if key not in self._validators:
             self._validators[key] = jsonschema_rs.validator_for(schema, validate_formats=True)
         return self._validators[key]
+
+
+@cache
+def spec_generator() -> AnswerGenerator:
+    """The generator of the bundled specs, shared by the kit (fuzz_client, strategies): strategies built once."""
+    return AnswerGenerator(load_operations())
