@@ -9,8 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mock_server import __version__, dashboard, views
-from mock_server.client_checks import chaos_verdicts, client_findings
-from mock_server.client_checks import summary as report_summary
+from mock_server.client_checks import client_report
 from mock_server.clock import iso
 from mock_server.errors import BadRequest, EndpointNotFound, Forbidden, StoreUnavailable
 from mock_server.exchange import Exchange
@@ -265,12 +264,8 @@ class AdminApi:
         entries = [e for e in await self.state.journal.entries()
                    if (wanted_key is None or e.get("key") == wanted_key)
                    and (since is None or e.get("epoch", 0) >= since)]
-        findings = client_findings(entries, interval, self.state.operations,
-                                   allow_undocumented=query.get("allow_undocumented") == "true")
-        violations = [e for e in entries if e.get("violations")]
-        verdicts = chaos_verdicts(entries)
-        return JSONResponse({"violations": violations, "findings": findings, "chaos": verdicts,
-                             "summary": report_summary(violations, findings, verdicts)})
+        return JSONResponse(client_report(entries, interval, self.state.operations,
+                                          allow_undocumented=query.get("allow_undocumented") == "true"))
 
     async def list_webhooks(self, request, body):
         deliveries = await self.state.webhooks.deliveries.list()

@@ -166,6 +166,21 @@ def _hammered(verdicts: list[dict], entries: list[dict]) -> list[dict]:
 
 def client_findings(entries: list[dict], min_poll_interval: float = 5.0, operations: tuple[Operation, ...] = (),
                     allow_undocumented: bool = False) -> list[dict]:
+    return _findings(entries, min_poll_interval, operations, allow_undocumented, chaos_verdicts(entries))
+
+
+def client_report(entries: list[dict], min_poll_interval: float, operations: tuple[Operation, ...],
+                  allow_undocumented: bool = False) -> dict:
+    """The report `flux-mock report` prints: violations, findings, chaos verdicts (judged once) and counts."""
+    verdicts = chaos_verdicts(entries)
+    findings = _findings(entries, min_poll_interval, operations, allow_undocumented, verdicts)
+    violations = [entry for entry in entries if entry.get("violations")]
+    return {"violations": violations, "findings": findings, "chaos": verdicts,
+            "summary": summary(violations, findings, verdicts)}
+
+
+def _findings(entries: list[dict], min_poll_interval: float, operations: tuple[Operation, ...],
+              allow_undocumented: bool, verdicts: list[dict]) -> list[dict]:
     vocabulary = Vocabulary.of(operations)
     timeline = _Timeline(min_poll_interval)
     for entry in entries:
@@ -177,7 +192,7 @@ def client_findings(entries: list[dict], min_poll_interval: float = 5.0, operati
         timeline.findings += _unknown_endpoint(entry, vocabulary)
         timeline.findings += [_finding("gateway-leniency", entry, f"accepted as the gateway does, but the pages do "
                                        f"not allow it: {leniency}") for leniency in entry.get("leniencies") or ()]
-    hammered = _hammered(chaos_verdicts(entries), entries)
+    hammered = _hammered(verdicts, entries)
     return sorted(timeline.findings + timeline.gave_up() + hammered, key=lambda finding: finding["seq"])
 
 
