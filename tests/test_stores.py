@@ -172,6 +172,16 @@ async def test_a_job_and_its_charge_are_created_together_or_not_at_all(stores):
     assert await stores.jobs.create(job(3)) and await stores.jobs.count() == 2
 
 
+async def test_a_delivery_cleared_while_it_was_being_sent_is_not_brought_back(stores):
+    await stores.deliveries.add_if_absent(Delivery("m_7", "completed", "http://127.0.0.1/h", due=10.0))
+    (sending,) = await stores.deliveries.claim_due(10.0)
+    await stores.deliveries.clear()  # a reset, while the attempt is under way
+    sending.state, sending.due = "pending", 20.0  # its attempt failed: a retry is planned
+    await stores.deliveries.save(sending)
+    assert await stores.deliveries.list() == [] and await stores.deliveries.next_due() is None
+    assert await stores.deliveries.claim_due(100.0) == []
+
+
 async def test_a_claimed_delivery_whose_sender_died_is_claimed_again_after_its_lease(stores):
     await stores.deliveries.add_if_absent(Delivery("m_9", "completed", "http://127.0.0.1/h", due=10.0))
     (first,) = await stores.deliveries.claim_due(10.0, lease=5.0)

@@ -47,7 +47,8 @@ class DeliveryStore(Protocol):
         """The pending deliveries due by `now`, and the `sending` ones whose lease ran out, each claimed by
         exactly one caller (state `sending`) for `lease` seconds."""
 
-    async def save(self, delivery) -> None: ...
+    async def save(self, delivery) -> None:
+        """Its new state, if the delivery still exists: one cleared while it was being sent is not re-created."""
 
     async def next_due(self) -> float | None: ...
 

@@ -111,7 +111,8 @@ class MemoryDeliveryStore:
         return [replace(d, history=list(d.history)) for d in due]
 
     async def save(self, delivery) -> None:
-        self._deliveries[delivery.id] = delivery
+        if delivery.id in self._deliveries:  # one a reset forgot while it was being sent stays forgotten
+            self._deliveries[delivery.id] = delivery
 
     async def next_due(self) -> float | None:
         moments = [d.due if d.state == "pending" else d.lease_until for d in self._deliveries.values()

@@ -55,6 +55,13 @@ end
 ADD = ADD_DELIVERY + """
 return add_delivery(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3]) and 1 or 0
 """
+SAVE_DELIVERY = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'XX') then return 0 end
+if ARGV[2] ~= '' then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) else redis.call('ZREM', KEYS[2], ARGV[3]) end
+return 1
+"""
+# ^ a delivery's new state, only while it exists (a reset forgets one in flight: its result must not bring it
+#   back), with its place in the due set (ARGV[2] not '': pending, due then).
 CREATE = TAKE_FROM_WALLET + ADD_DELIVERY + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 if ARGV[5] ~= '0' and not take(KEYS[3], ARGV[4], ARGV[5], ARGV[6]) then return 0 end
@@ -141,7 +148,7 @@ _dump = dump_record
 
 
 def _delivery_args(delivery: Delivery) -> tuple[str, str, str]:
-    """ADD_DELIVERY's arguments: id, record, and the due time if it is pending ('' for one never sent)."""
+    """ADD_DELIVERY's (and SAVE_DELIVERY's) arguments: id, record, and the due time if it is pending ('' if not)."""
     return delivery.id, _dump(delivery.to_record()), repr(delivery.due) if delivery.state == "pending" else ""
 
 
@@ -258,6 +265,7 @@ class RedisDeliveryStore:
         self.client = client
         self._claim = client.register_script(CLAIM)
         self._add = client.register_script(ADD)
+        self._save = client.register_script(SAVE_DELIVERY)
 
     async def add_if_absent(self, delivery: Delivery) -> bool:
         return bool(await self._add(keys=[DELIVERY, DELIVERIES, DUE], args=_delivery_args(delivery)))
@@ -276,13 +284,8 @@ class RedisDeliveryStore:
         return sorted(claimed, key=lambda d: d.due)
 
     async def save(self, delivery: Delivery) -> None:
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.set(DELIVERY + delivery.id, _dump(delivery.to_record()))
-            if delivery.state == "pending":
-                pipe.zadd(DUE, {delivery.id: delivery.due})
-            else:
-                pipe.zrem(DUE, delivery.id)
-            await pipe.execute()
+        delivery_id, record, due = _delivery_args(delivery)
+        await self._save(keys=[DELIVERY + delivery_id, DUE], args=[record, due, delivery_id])
 
     async def next_due(self) -> float | None:
         first = await self.client.zrange(DUE, 0, 0, withscores=True)
