@@ -18,7 +18,7 @@ class MockProcess:
     """`flux-mock serve --port 0 OPTIONS...`, started and waited for: `.url` answers once this returns.
     A server that does not start raises RuntimeError with what it printed (its own error message)."""
 
-    def __init__(self, *options: str, timeout: float = 20.0) -> None:
+    def __init__(self, *options: str, timeout: float = 60.0) -> None:
         command = [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", *options]
         # Its own process group: stopping it stops `--workers` children too, so nothing outlives it.
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -43,21 +43,22 @@ class MockProcess:
             said = (line + self.process.stderr.read()).strip()
             raise RuntimeError(f"flux-mock did not start (exit {self.process.returncode}): {said or 'no output'}")
         url, deadline = match.group(1), time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             try:
-                httpx.get(f"{url}/__admin/health", timeout=1.0)
-                break
-            except httpx.TransportError:
+                httpx.get(f"{url}/__admin/health", timeout=max(1.0, deadline - time.monotonic()))
+                return url
+            except httpx.TransportError as error:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"flux-mock said it serves on {url} but did not answer /__admin/health "
+                                       f"within {timeout:g} s: {error!r}") from None
                 time.sleep(0.05)
-        return url
 
     def terminate(self, timeout: float = 30.0) -> tuple[int, str]:
         """SIGTERM to the server, as a supervisor stops it; its exit code and everything it wrote to stderr."""
         os.kill(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=timeout)
-            time.sleep(0.1)  # the drain thread reads what was written last
-        finally:
+        finally:  # stop() joins the drain threads: everything written last is read
             self.stop()
         return self.process.returncode, "".join(self._stderr)
 
@@ -89,7 +90,7 @@ def _drain(stream, kept: list[str] | None) -> None:
 
 
 @contextmanager
-def running_mock(*options: str, timeout: float = 20.0):
+def running_mock(*options: str, timeout: float = 60.0):
     """Yield the base URL of a `flux-mock serve --port 0 OPTIONS...` process."""
     mock = MockProcess(*options, timeout=timeout)
     try:

@@ -10,6 +10,7 @@ import pytest
 
 from contract_tests.process import MockProcess
 from tests.redis_server import RedisProcess
+from tests.waiting import wait_until
 
 FLUX_DEV = "/flux-dev/v1/dev/textToImage"
 KEY = {"Ocp-Apim-Subscription-Key": "fault-key"}
@@ -32,13 +33,6 @@ def config_file(tmp_path, redis_url: str, webhook_timeout: float = 1.0) -> str:
                     f"keys: {{fault-key: {{balance: {BALANCE}}}}}\n"
                     f"webhooks: {{backoff: 0.1, max_attempts: 20, timeout: {webhook_timeout}}}\n")
     return str(path)
-
-
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        time.sleep(0.1)
 
 
 class Load:
@@ -80,6 +74,10 @@ class Load:
             thread.join(timeout=20)
 
 
+def health(url: str) -> httpx.Response:
+    return httpx.get(f"{url}/__admin/health", timeout=10)
+
+
 def delivered_ids(receiver, path: str) -> list[str]:
     with receiver._lock:
         return [r.headers.get("Webhook-Id") for r in receiver.received if r.path == path]
@@ -89,14 +87,16 @@ def test_redis_killed_under_load_answers_503_recovers_by_itself_and_loses_nothin
     mock = MockProcess("--config", config_file(tmp_path, redis_server.url))
     try:
         with Load(mock.url, f"{receiver.url}/redis-killed", clients=12) as load:
-            time.sleep(1.0)
+            wait_until(lambda: load.statuses[202] >= 20, what="jobs accepted before the kill")
             redis_server.kill()
-            time.sleep(1.5)
-            outage = httpx.get(f"{mock.url}/__admin/health", timeout=10)
+            wait_until(lambda: health(mock.url).status_code == 503, what="health answering 503 in the outage")
+            outage = health(mock.url)  # Redis stays down until started again below
+            wait_until(lambda: load.statuses[503] >= 5, what="API calls answered 503 in the outage")
             redis_server.start()
-            time.sleep(1.0)
-        assert outage.status_code == 503 and outage.json()["store"]["ok"] is False
-        wait_until(lambda: httpx.get(f"{mock.url}/__admin/health", timeout=10).status_code == 200,
+            accepted = len(load.accepted)
+            wait_until(lambda: len(load.accepted) >= accepted + 20, what="jobs accepted again after the restart")
+        assert outage.json()["store"]["ok"] is False
+        wait_until(lambda: health(mock.url).status_code == 200,
                    what="the mock answering again by itself")
         assert set(load.statuses) <= {202, 503}, load.statuses  # never a 500, never a dropped connection
         assert load.statuses[503] > 0 and load.statuses[202] > 0, load.statuses

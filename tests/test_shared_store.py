@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from contract_tests.process import running_mock
+from tests.waiting import wait_until
 
 KEY = {"Ocp-Apim-Subscription-Key": "shared-key"}
 FLUX_PRO = "/flux-pro/v1/pro/textToImage"
@@ -23,11 +24,10 @@ def config(tmp_path, redis_url):
 
 
 def until_final(client: httpx.Client, url: str) -> dict:
-    deadline = time.monotonic() + 15
-    while (body := client.get(url, headers=KEY).json())["status"] not in ("COMPLETED", "FAILED", "ERROR"):
-        assert time.monotonic() < deadline, body
-        time.sleep(0.05)
-    return body
+    def final():
+        body = client.get(url, headers=KEY).json()
+        return body if body["status"] in ("COMPLETED", "FAILED", "ERROR") else None
+    return wait_until(final, what=f"{url} reaching a final status")
 
 
 def test_a_job_submitted_to_one_instance_completes_on_the_other_with_one_webhook_and_one_charge(config, receiver):

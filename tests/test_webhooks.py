@@ -12,6 +12,7 @@ import pytest
 from contract_tests.process import MockProcess
 from mock_server.webhooks.targets import is_allowed_target
 from tests.conftest import reset_client
+from tests.waiting import wait_until
 
 KEY = {"Ocp-Apim-Subscription-Key": "hook-key"}
 KONTEXT = "/flux-kontext-restore-image/v1/flux-kontext-restore-image/generate"
@@ -31,13 +32,6 @@ def api(configured_mock):
 
 def deliveries(api) -> list[dict]:
     return api.get("/__admin/webhooks").json()["deliveries"]
-
-
-def wait_until(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def final_status(api, submitted) -> dict:
