@@ -18,11 +18,12 @@ class MockProcess:
     """`flux-mock serve --port 0 OPTIONS...`, started and waited for: `.url` answers once this returns.
     A server that does not start raises RuntimeError with what it printed (its own error message)."""
 
-    def __init__(self, *options: str, timeout: float = 60.0) -> None:
+    def __init__(self, *options: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> None:
         command = [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", *options]
         # Its own process group: stopping it stops `--workers` children too, so nothing outlives it.
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+                                        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+                                        start_new_session=True)
         self._stderr: list[str] = []
         self._drains: list[threading.Thread] = []
         try:
@@ -90,9 +91,9 @@ def _drain(stream, kept: list[str] | None) -> None:
 
 
 @contextmanager
-def running_mock(*options: str, timeout: float = 60.0):
-    """Yield the base URL of a `flux-mock serve --port 0 OPTIONS...` process."""
-    mock = MockProcess(*options, timeout=timeout)
+def running_mock(*options: str, timeout: float = 60.0, env: dict[str, str] | None = None):
+    """Yield the base URL of a `flux-mock serve --port 0 OPTIONS...` process (`env`: added to its environment)."""
+    mock = MockProcess(*options, timeout=timeout, env=env)
     try:
         yield mock.url
     finally:

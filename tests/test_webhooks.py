@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from contract_tests.process import MockProcess
+from contract_tests.process import MockProcess, running_mock
+from contract_tests.receiver import webhook_receiver
 from mock_server.webhooks.targets import is_allowed_target
 from tests.conftest import reset_client
 from tests.waiting import wait_until
@@ -216,3 +217,19 @@ def test_shutdown_finishes_due_deliveries_and_reports_the_rest(receiver):
     assert receiver.bodies("/duplicated") == [receiver.bodies("/duplicated")[0]] * 2, "due deliveries were finished"
     assert "1 webhook deliveries not finished at shutdown" in stderr and "/delayed" in stderr
     assert receiver.bodies("/delayed") == []
+
+
+def test_deliveries_never_go_through_a_proxy_named_in_the_mocks_environment(receiver):
+    """The README's "run your app unchanged" recipe exports HTTPS_PROXY pointing at the mock; the mock's
+    own deliveries go straight to their target all the same, and "delivered" means the target answered."""
+    with webhook_receiver() as proxy:
+        proxies = {name: proxy.url for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy",
+                                                "https_proxy", "all_proxy")}
+        with running_mock(env=proxies) as url, httpx.Client(base_url=url, timeout=30, trust_env=False) as api:
+            api.post(FLUX_DEV, json={"prompt": "x"}, headers={**KEY, "X-Webhook-URL": f"{receiver.url}/direct"})
+            (body,) = receiver.wait_for(1, "/direct", timeout=30)
+            wait_until(lambda: deliveries(api) and deliveries(api)[0]["state"] == "delivered",
+                       what="the delivery recorded as delivered")
+        assert body["status"] == "COMPLETED"
+        with proxy._lock:
+            assert proxy.received == [], "a delivery went to the proxy from the mock's environment"

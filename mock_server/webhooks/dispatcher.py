@@ -88,7 +88,9 @@ class WebhookDispatcher:
         self._wake.set()
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        # Never through a proxy from the environment: the README's recipe for unchanged apps exports
+        # HTTPS_PROXY pointing at the mock itself, and a proxy answering is not the target answering.
+        self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, trust_env=False)
         self._runner = asyncio.create_task(self._run(), name="flux-mock webhooks")
 
     async def _run(self) -> None:
