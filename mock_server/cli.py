@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
                             "the response schemas, spec-valid and deliberately unusual (Prefer: dynamic=true does it "
                             "for one call)")
     serve.add_argument("--seed", type=int, metavar="N",
-                       help="seed of generated answers and chaos (default 0): the same seed, the same answers")
+                       help="seed of generated answers, chaos and the seeds picked for requests without one "
+                            "(default 0): the same seed, the same answers and images")
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
 
     ca = commands.add_parser("ca", help="where flux-mock's local CA certificate is, and how to trust it",

@@ -24,9 +24,10 @@ def _json(body: dict, status: int = 200) -> JSONBody:
     return JSONBody(body, status_code=status)
 
 
-def _seed(params: dict) -> int:
+def _seed(params: dict, picked: random.Random) -> int:
+    """The request's seed, or one the mock picks (from the server's --seed since its last reset)."""
     seed = params.get("seed")
-    return int(seed) if isinstance(seed, (int, float)) and not isinstance(seed, bool) else random.randrange(2**31)
+    return int(seed) if isinstance(seed, (int, float)) and not isinstance(seed, bool) else picked.randrange(2**31)
 
 
 class Output(NamedTuple):
@@ -42,7 +43,7 @@ class Output(NamedTuple):
 def _output(exchange: Exchange) -> Output:
     operation, params = exchange.operation, exchange.params
     plan = media.plan(params, operation.media)
-    seed, prompt = _seed(params), str(params.get("prompt", ""))
+    seed, prompt = _seed(params, exchange.mock.picked_seeds), str(params.get("prompt", ""))
     paths = media.urls(plan, media.digest(operation.model_id or "", prompt, seed, params))
     return Output(plan, operation.pricing.price(plan.width, plan.height), seed, prompt, paths)
 

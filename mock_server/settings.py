@@ -78,7 +78,7 @@ class Settings:
     profile: str = "pages"  # gateway: 401/404/429 in the shape the real gateway (Azure APIM) answers them
     cors_origins: tuple[str, ...] = ("*",)  # browser origins the API and media answer (the admin API: none)
     responses: str = "documented"  # generated: every answer drawn from the response schemas (answers/)
-    seed: int = 0  # of generated answers and of chaos: the same seed, the same answers
+    seed: int = 0  # of generated answers, chaos and the seeds picked for requests: the same seed, the same answers
     chaos: dict | None = None  # network faults for every call (chaos.py)
 
     @property

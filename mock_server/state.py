@@ -1,5 +1,6 @@
 """Everything a request handler may use, built once by create_app: no module-level state."""
 
+import random
 from dataclasses import dataclass, field
 
 from mock_server import public_url
@@ -58,6 +59,12 @@ class MockState:
         self.jobs.on_change(self.webhooks.plan)
         self.answers = AnswerSource(self.operations, settings.seed)
         self.chaos = Chaos(settings.seed)
+        self.picked_seeds = self._picked_seeds()
+
+    def _picked_seeds(self) -> random.Random:
+        """The seeds of requests that give none: the same after each reset, so a run replays its images (a
+        fuzzed client's downloads render once, not once an example)."""
+        return random.Random(f"{self.settings.seed}:picked-seeds")
 
     def base_url(self, scope) -> str:
         """The base URL for links in answers (public_url.py)."""
@@ -89,5 +96,6 @@ class MockState:
         await self.scenarios.refresh(snapshot["version"])
 
     async def reset(self) -> None:
+        self.picked_seeds = self._picked_seeds()
         await self.stores.clear()
         await self.refresh()

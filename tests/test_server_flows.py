@@ -173,6 +173,18 @@ def test_same_seed_and_prompt_give_the_same_image_and_another_seed_another(api):
     assert image(7) != image(8)
 
 
+def test_a_request_without_seed_gets_one_the_mock_picks_the_same_after_each_reset(api):
+    def images(count):
+        body = {"prompt": "a lighthouse", "width": 256, "height": 256}
+        return [api.post("/flux-1-schnell/v1/getData", json=body, headers=SUBSCRIPTION).json()["output"]
+                for _ in range(count)]
+
+    first_run = images(2)
+    assert first_run[0] != first_run[1]  # a new seed for each request
+    api.post("/__admin/reset").raise_for_status()
+    assert images(2) == first_run  # replayed from the server's --seed after a reset
+
+
 @pytest.mark.parametrize("output_format, content_type", [("png", "image/png"), ("jpeg", "image/jpeg"),
                                                          ("webp", "image/webp")])
 def test_output_format_decides_the_file_format(api, output_format, content_type):
