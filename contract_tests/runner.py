@@ -78,7 +78,7 @@ def _prepare_target(args) -> Target:
 def run_check(args) -> int:
     target = _prepare_target(args)
     reporter = CheckReporter(target, sys.stdout)
-    options = ["--pyargs", "contract_tests.suite", "-p", "no:cacheprovider", "-p", "no:terminal",
+    options = ["--pyargs", "contract_tests.suite", "-p", "no:cacheprovider", "-p", "no:terminal", "--assert=plain",
                "-W", "ignore"]
     code = pytest.main(options, plugins=[reporter])
     if args.report:

@@ -16,6 +16,7 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.specs.openapi.checks import ignored_auth
+from schemathesis.transport.requests import ManagedCookiesSession
 
 from contract_tests import checks  # noqa: F401  (registers the async-aware schemathesis checks)
 from contract_tests.budget import BudgetExceeded
@@ -134,6 +135,11 @@ def _without_framing_headers(case) -> None:
             del case.headers[name]
 
 
+# One keep-alive session for the generated calls over HTTP (schemathesis opens a connection per call without
+# one); its cookies are dropped after each call, as schemathesis does. In process, calls go to the ASGI app.
+SESSION = None if TARGET.in_process else ManagedCookiesSession()
+
+
 def _call(case, receiver, only_http: bool = False) -> None:
     if TARGET.operations and _case_operation_id(case) not in TARGET.operations:
         pytest.skip("not one of the chosen operations (FLUX_CHECK_OPERATIONS)")
@@ -141,7 +147,7 @@ def _call(case, receiver, only_http: bool = False) -> None:
     _afford(_case_operation_id(case), case.body)
     CASES[_case_operation_id(case)] += 1
     _redirect_webhooks(case, receiver, only_http)
-    case.call_and_validate(excluded_checks=EXCLUDED_CHECKS)
+    case.call_and_validate(session=SESSION, excluded_checks=EXCLUDED_CHECKS)
 
 
 @positive.parametrize()

@@ -4,6 +4,7 @@ the field, what was expected, what came back, and a line to reproduce it."""
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -18,13 +19,15 @@ def flux_mock(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def verdicts(tmp_path_factory):
-    """The output of one check (with JUnit) and one drift run against the broken server."""
-    app, _ = broken_app()
+    """The output of one check (with JUnit) and one drift run, side by side, each against its own broken server
+    (each run sets its server's timing for itself)."""
     junit = tmp_path_factory.mktemp("junit") / "check.xml"
-    with serving(app, lifespan="on") as url:
-        check = flux_mock("check", "--base-url", url, "--key", KEY, "--max-examples", "1", "--report", str(junit))
-        drift = flux_mock("drift", "--base-url", url, "--key", KEY)
-    return {"check": check, "drift": drift, "junit": junit.read_text()}
+    with serving(broken_app()[0], lifespan="on") as checked, serving(broken_app()[0], lifespan="on") as drifted, \
+            ThreadPoolExecutor(max_workers=2) as runs:
+        check = runs.submit(flux_mock, "check", "--base-url", checked, "--key", KEY, "--max-examples", "1",
+                            "--report", str(junit))
+        drift = runs.submit(flux_mock, "drift", "--base-url", drifted, "--key", KEY)
+        return {"check": check.result(), "drift": drift.result(), "junit": junit.read_text()}
 
 
 def failure_of(output: str, operation_id: str, check: str) -> str:

@@ -12,8 +12,12 @@ VENDOR_SPECS = ("flux.yaml", "flux-pro-legacy.yaml", "public-clients.yaml")
 ADMIN_SPEC = "admin.yaml"
 
 
+# libyaml's parser where PyYAML was built with it (the wheels are): the same documents, ~9x faster.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_document(path: Path) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 (a safe loader)
 
 
 def _pointer(document: dict, fragment: str):
