@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from contract_tests.process import running_mock
+from contract_tests.pytest_plugin import forget_pending_webhooks
 from contract_tests.receiver import webhook_receiver
 from tests.redis_server import running_redis
 
@@ -24,6 +25,7 @@ def configured_mock(tmp_path_factory):
                     path.write_text(config)
                     options = ["--config", str(path)]
                 started[config] = stack.enter_context(running_mock(*options))
+                stack.callback(forget_pending_webhooks, started[config])  # runs before the mock is stopped
             return started[config]
         yield start
 
