@@ -4,8 +4,10 @@ import asyncio
 
 import pytest
 
+from mock_server.errors import StoreUnavailable
 from mock_server.store import open_stores
 from mock_server.store.records import Charge, Delivery, Job
+from mock_server.store.redis import outage_is_unavailable
 from mock_server.webhooks.targets import WebhookRequest
 
 pytestmark = pytest.mark.anyio
@@ -254,3 +256,24 @@ async def test_a_change_returns_only_once_every_following_instance_took_it_up(st
     finally:
         await stores.runtime.stop_following()
     assert not stores.runtime.current or other is stores
+
+
+async def test_a_connection_closed_under_uvloop_is_an_outage_and_any_other_runtime_error_a_bug():
+    """uvloop raises a RuntimeError, not an OSError, when the client writes to a connection Redis has just
+    closed (a kill between connecting and the first PING): a 503 like any outage, seen in test_faults as
+    a 500. Another RuntimeError is a bug and stays one (a 500, logged)."""
+
+    @outage_is_unavailable
+    class Store:
+        def __init__(self, error: BaseException) -> None:
+            self.error = error
+
+        async def get(self) -> None:
+            raise self.error
+
+    closed = RuntimeError("unable to perform operation on <TCPTransport closed=True reading=False 0x5649ab89c010>; "
+                          "the handler is closed")
+    with pytest.raises(StoreUnavailable, match="the handler is closed"):
+        await Store(closed).get()
+    with pytest.raises(RuntimeError, match="a bug"):
+        await Store(RuntimeError("a bug")).get()

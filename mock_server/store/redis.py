@@ -123,6 +123,14 @@ return tostring(wait)
 
 POOL_SIZE, POOL_WAIT, CONNECT_TIMEOUT, SOCKET_TIMEOUT = 128, 5.0, 1.0, 5.0
 OUTAGE = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+# uvloop raises this RuntimeError, not an OSError, when the client writes to a connection Redis has just closed
+# (a kill between connecting and the client's first PING: MagicStack/uvloop#506); redis-py passes it through.
+CLOSED_TRANSPORT = "the handler is closed"
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether an error of the Redis client means Redis is not answering (a 503), not a bug (a 500)."""
+    return isinstance(error, OUTAGE) or (isinstance(error, RuntimeError) and CLOSED_TRANSPORT in str(error))
 
 
 def _unavailable_on_outage(method):
@@ -130,7 +138,9 @@ def _unavailable_on_outage(method):
     async def guarded(*args, **kwargs):
         try:
             return await method(*args, **kwargs)
-        except OUTAGE as error:
+        except (*OUTAGE, RuntimeError) as error:
+            if not is_outage(error):
+                raise
             raise StoreUnavailable(f"{type(error).__name__}: {error}") from error
     return guarded
 
@@ -375,8 +385,9 @@ class RedisJournalStore:
         try:
             for start in range(0, len(batch), self.BATCH):
                 await self._record(keys=[JOURNAL, JOURNAL_SEQ], args=[self.size, *batch[start:start + self.BATCH]])
-        except OUTAGE:
-            self.dropped += len(batch) - start
+        except Exception as error:
+            if is_outage(error):
+                self.dropped += len(batch) - start
             raise
 
     async def entries(self) -> list[dict]:
