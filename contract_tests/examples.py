@@ -13,7 +13,7 @@ from pathlib import Path
 from mock_server.resources import fixtures_dir
 from mock_server.spec import VENDOR_SPECS, load_bundled
 from mock_server.spec.operations import HTTP_METHODS
-from mock_server.webhooks.targets import WEBHOOK_BODY_FIELDS
+from mock_server.store.records import WEBHOOK_BODY_FIELDS
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from contract_tests.links import links_of
 from contract_tests.receiver import webhook_receiver
 from contract_tests.target import Target, variant_headers
 from mock_server.spec import VENDOR_SPECS, load_operations
-from mock_server.webhooks.targets import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER
+from mock_server.store.records import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER
 
 TARGET = Target.from_env()
 OPERATIONS = {op.operation_id: op for op in load_operations()}

@@ -40,7 +40,8 @@ def in_process_app():
     manual clock (so waits, such as Schnell Batch's internal polling, take no real time)."""
     from mock_server.app import create_app
     from mock_server.clock import ManualClock
-    from mock_server.settings import KeyConfig, Settings, Timing
+    from mock_server.jobs.timing import Timing
+    from mock_server.settings import KeyConfig, Settings
 
     settings = Settings(keys={DEFAULT_KEY: KeyConfig(balance=1_000_000)}, timing=Timing(mode="per-poll"))
     return create_app(settings, clock=ManualClock())

@@ -17,7 +17,7 @@ from mock_server.jobs import lifecycle
 from mock_server.store.records import Job
 from mock_server.redaction import mask_key
 from mock_server.router import Endpoint, Route
-from mock_server.settings import Timing
+from mock_server.jobs.timing import Timing
 from mock_server.spec import Operation
 from mock_server.spec.loader import ADMIN_SPEC, load_bundled
 from mock_server.spec.operations import operations_of

@@ -18,8 +18,9 @@ from uvicorn.supervisors import Multiprocess
 from mock_server.app import SETTINGS_ENVIRONMENT, create_app
 from mock_server import __version__, connections, tls
 from mock_server.errors import PROFILES, StoreUnavailable
-from mock_server.exit_codes import CommandError, Unreachable
-from mock_server.settings import ORIGIN_PATTERN, RESPONSE_MODES, TIMING_MODES, ConfigError, Settings, load_config
+from mock_server.exit_codes import CommandError, ConfigError, Unreachable
+from mock_server.jobs.timing import TIMING_MODES
+from mock_server.settings import ORIGIN_PATTERN, RESPONSE_MODES, Settings, load_config
 from mock_server.spec import load_operations
 from mock_server.store import open_stores
 

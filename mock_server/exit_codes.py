@@ -13,6 +13,10 @@ class CommandError(Exception):
     exit_code = USAGE
 
 
+class ConfigError(ValueError):
+    """The config file or an option is invalid; the message says where and why (a command exits 2 on it)."""
+
+
 class UsageError(CommandError):
     """The command line cannot be run as given."""
 

@@ -11,8 +11,7 @@ from mock_server import ids, media, views
 from mock_server.exchange import Exchange
 from mock_server.jobs import lifecycle
 from mock_server.responses import JSONBody
-from mock_server.store.records import Charge, Job
-from mock_server.webhooks.targets import WEBHOOK_HEADER, WebhookRequest
+from mock_server.store.records import WEBHOOK_HEADER, Charge, Job, WebhookRequest
 
 BATCH_WAIT_SECONDS = 60.0
 PROMPT_KEPT = 2000  # characters of a prompt a job keeps (and echoes); its media digest uses all of it

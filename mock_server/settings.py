@@ -8,30 +8,12 @@ from pathlib import Path
 import jsonschema_rs
 import yaml
 
+from mock_server.exit_codes import ConfigError
+from mock_server.jobs.timing import TIMING_MODES, Timing
 from mock_server.webhooks.targets import allow_list_problem, is_allowed_target
 
-TIMING_MODES = ("time", "per-poll", "manual")
 RESPONSE_MODES = ("documented", "generated")
 ORIGIN_PATTERN = r"^(\*|https?://[^/]+)$"  # a CORS origin: scheme://host[:port], or * for any
-
-
-class ConfigError(ValueError):
-    """The config file or an option is invalid; the message says where and why."""
-
-
-@dataclass(frozen=True)
-class Timing:
-    mode: str = "time"
-    queued_for: float = 1.0
-    processing_for: float = 2.0
-    sync_latency: float = 0.0
-
-    def __post_init__(self):
-        if self.mode not in TIMING_MODES:
-            raise ConfigError(f"timing.mode must be one of {', '.join(TIMING_MODES)}, not {self.mode!r}")
-        for name in ("queued_for", "processing_for", "sync_latency"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"timing.{name} must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ from mock_server.auth import Authenticator
 from mock_server.chaos import Chaos
 from mock_server.clock import Clock
 from mock_server.jobs.service import JobService
+from mock_server.jobs.timing import Timing
 from mock_server.journal import Journal
 from mock_server.ratelimit import RateLimiter
 from mock_server.scenarios import Scenarios
-from mock_server.settings import Settings, Timing
+from mock_server.settings import Settings
 from mock_server.spec import Operation
 from mock_server.store import Stores
 from mock_server.wallet import Wallets

@@ -11,7 +11,8 @@ import jsonschema_rs
 
 from mock_server.errors import BadRequest
 from mock_server.spec import Operation
-from mock_server.webhooks.targets import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER, url_problem
+from mock_server.store.records import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER
+from mock_server.webhooks.targets import url_problem
 
 
 @dataclass(frozen=True)

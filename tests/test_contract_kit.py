@@ -11,7 +11,8 @@ import pytest
 
 from contract_tests.drift import body_differences
 from mock_server.app import create_app
-from mock_server.settings import KeyConfig, Settings, Timing
+from mock_server.jobs.timing import Timing
+from mock_server.settings import KeyConfig, Settings
 from tests.foreign_server import Rewriting, serving
 
 KEY = "contract-test-key"

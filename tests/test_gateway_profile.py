@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 
-import httpx
 import pytest
 
 from tests.conftest import reset_client

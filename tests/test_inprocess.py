@@ -5,7 +5,8 @@ import pytest
 
 from mock_server.app import create_app
 from mock_server.clock import ManualClock
-from mock_server.settings import Settings, Timing
+from mock_server.jobs.timing import Timing
+from mock_server.settings import Settings
 
 pytestmark = pytest.mark.anyio
 KEY = {"Ocp-Apim-Subscription-Key": "k"}

@@ -11,7 +11,8 @@ from mock_server.clock import ManualClock
 from mock_server.errors import BadRequest, Forbidden, ModelNotFound, PayloadTooLarge, RateLimited, Unauthorized
 from mock_server.exchange import Exchange
 from mock_server.routes import operation_routes
-from mock_server.settings import KeyConfig, Settings, Timing
+from mock_server.jobs.timing import Timing
+from mock_server.settings import KeyConfig, Settings
 
 pytestmark = pytest.mark.anyio
 SCHNELL = ("POST", "/flux-1-schnell/v1/getData")

@@ -2,7 +2,9 @@
 
 import pytest
 
-from mock_server.settings import ConfigError, KeyConfig, Settings, Timing, settings_from_mapping
+from mock_server.exit_codes import ConfigError
+from mock_server.jobs.timing import Timing
+from mock_server.settings import KeyConfig, Settings, settings_from_mapping
 
 
 def test_config_sections_reach_the_settings():

@@ -8,7 +8,7 @@ from mock_server.errors import StoreUnavailable
 from mock_server.store import open_stores
 from mock_server.store.records import Charge, Delivery, Job
 from mock_server.store.redis import outage_is_unavailable
-from mock_server.webhooks.targets import WebhookRequest
+from mock_server.store.records import WebhookRequest
 
 pytestmark = pytest.mark.anyio
 

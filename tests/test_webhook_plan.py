@@ -6,7 +6,7 @@ import pytest
 from mock_server import views
 from mock_server.store.records import Job
 from mock_server.webhooks.plan import body_for, planned_events
-from mock_server.webhooks.targets import WebhookRequest
+from mock_server.store.records import WebhookRequest
 
 BASE = "http://mock.test"
 

@@ -4,8 +4,8 @@ from mock_server.clock import Clock
 from mock_server.errors import InsufficientBalance, RequestNotFound, StoreUnavailable
 from mock_server.ids import queue_request_id
 from mock_server.jobs import lifecycle
+from mock_server.jobs.timing import Timing
 from mock_server.store.records import Charge, Job
-from mock_server.settings import Timing
 from mock_server.store.base import JobStore
 
 

@@ -1,6 +1,6 @@
 """Where the mock's state lives: the store protocols, in memory (default) or in Redis (shared)."""
 
-from mock_server.settings import ConfigError
+from mock_server.exit_codes import ConfigError
 from mock_server.store.base import DeliveryStore, JobStore, JournalStore, RateStore, Stores, WalletStore
 from mock_server.store.memory import MemoryJobStore, memory_stores
 

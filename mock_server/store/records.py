@@ -1,5 +1,5 @@
-"""The records the stores keep: a job and a webhook delivery, with how each is written to a shared store.
-They live beside the store protocols, so `store/` depends on nothing above it; the lifecycle (`jobs/`)
+"""The records the stores keep: a job, the webhook it asked for and a delivery, with how each is written to
+a shared store. They live beside the store protocols, so `store/` depends on nothing above it; the lifecycle (`jobs/`)
 and the dispatcher (`webhooks/`) work on these records."""
 
 import json
@@ -8,7 +8,54 @@ from dataclasses import asdict, dataclass, field, fields
 import orjson
 
 from mock_server.clock import iso
-from mock_server.webhooks.targets import WebhookRequest
+
+# The three documented forms of a webhook request (spec: webhooks jobStatus, kontextEvent, schnellBatchResult):
+#   X-Webhook-URL header  the status body, once the job is final
+#   webhook_url (batch)   the checkStatus body, once the job is final
+#   webhook (Kontext)     the status body at each event webhook_events_filter selects
+WEBHOOK_HEADER = "X-Webhook-URL"
+WEBHOOK_BODY_FIELDS = ("webhook_url", "webhook")
+HEADER_FORM, EVENTS_FORM, BATCH_FORM = WEBHOOK_HEADER, "webhook", "webhook_url"
+DEFAULT_EVENTS = ("completed", "failed", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """What a submit asked for: the target, the form it used (which decides events and body), the base URL
+    its answers name, and any misbehaviour a scenario asked of the delivery (`delay` seconds,
+    `duplicate`, `out_of_order`, `first_attempt_timeout`)."""
+
+    url: str
+    form: str
+    base: str
+    events: tuple[str, ...] = ()
+    misbehave: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, header: str | None, params: dict, base: str, misbehave: dict | None) -> "WebhookRequest | None":
+        """The webhook a request asks for (header first, then the body fields), or None."""
+        if header:
+            url, form, events = header, HEADER_FORM, ()
+        elif params.get("webhook"):
+            url, form = params["webhook"], EVENTS_FORM
+            events = tuple(params.get("webhook_events_filter") or DEFAULT_EVENTS)
+        elif params.get("webhook_url"):
+            url, form, events = params["webhook_url"], BATCH_FORM, ()
+        else:
+            return None
+        return cls(url=url, form=form, base=base, events=events, misbehave=dict(misbehave or {}))
+
+    def to_record(self) -> dict:
+        return {"url": self.url, "form": self.form, "base": self.base, "events": list(self.events),
+                "misbehave": self.misbehave}
+
+    @classmethod
+    def from_record(cls, data: dict | None) -> "WebhookRequest | None":
+        if not data:
+            return None
+        return cls(url=data["url"], form=data["form"], base=data.get("base", ""),
+                   events=tuple(data.get("events") or ()), misbehave=dict(data.get("misbehave") or {}))
+
 
 QUEUED, PROCESSING, COMPLETED, FAILED, ERROR = "QUEUED", "PROCESSING", "COMPLETED", "FAILED", "ERROR"
 TERMINAL = (COMPLETED, FAILED, ERROR)

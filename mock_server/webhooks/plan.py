@@ -3,7 +3,7 @@ job (no store, no clock, no network), so the dispatcher and the tests agree on t
 
 from mock_server import views
 from mock_server.store.records import Job
-from mock_server.webhooks.targets import BATCH_FORM, EVENTS_FORM
+from mock_server.store.records import BATCH_FORM, EVENTS_FORM
 
 
 def _event_times(job: Job) -> list[tuple[str, float | None]]:

@@ -1,10 +1,5 @@
-"""Where a job's webhook goes: the request's three documented forms, read into one WebhookRequest, and
-the allow policy (only loopback and configured hosts are ever called).
-
-Forms (spec: webhooks jobStatus, kontextEvent, schnellBatchResult):
-  X-Webhook-URL header  the status body, once the job is final
-  webhook_url (batch)   the checkStatus body, once the job is final
-  webhook (Kontext)     the status body at each event webhook_events_filter selects
+"""Where a job's webhook may go: the allow policy (only loopback and configured hosts are ever called).
+The request's three forms, read into one WebhookRequest, are a record (store/records.py).
 
 The API accepts any http(s) webhook URL (202), and so does the mock; it delivers only to loopback and
 the configured hosts, never to its own admin API, and records every other delivery as `blocked`.
@@ -15,53 +10,10 @@ A leaf module: validation, the job records and the contract kit import it withou
 import ipaddress
 import posixpath
 import re
-from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-WEBHOOK_HEADER = "X-Webhook-URL"
 MAX_URL_LENGTH = 2048
 ADMIN_PREFIX = "/__admin"
-WEBHOOK_BODY_FIELDS = ("webhook_url", "webhook")
-HEADER_FORM, EVENTS_FORM, BATCH_FORM = WEBHOOK_HEADER, "webhook", "webhook_url"
-DEFAULT_EVENTS = ("completed", "failed", "error")
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookRequest:
-    """What a submit asked for: the target, the form it used (which decides events and body), the base URL
-    its answers name, and any misbehaviour a scenario asked of the delivery (`delay` seconds,
-    `duplicate`, `out_of_order`, `first_attempt_timeout`)."""
-
-    url: str
-    form: str
-    base: str
-    events: tuple[str, ...] = ()
-    misbehave: dict = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, header: str | None, params: dict, base: str, misbehave: dict | None) -> "WebhookRequest | None":
-        """The webhook a request asks for (header first, then the body fields), or None."""
-        if header:
-            url, form, events = header, HEADER_FORM, ()
-        elif params.get("webhook"):
-            url, form = params["webhook"], EVENTS_FORM
-            events = tuple(params.get("webhook_events_filter") or DEFAULT_EVENTS)
-        elif params.get("webhook_url"):
-            url, form, events = params["webhook_url"], BATCH_FORM, ()
-        else:
-            return None
-        return cls(url=url, form=form, base=base, events=events, misbehave=dict(misbehave or {}))
-
-    def to_record(self) -> dict:
-        return {"url": self.url, "form": self.form, "base": self.base, "events": list(self.events),
-                "misbehave": self.misbehave}
-
-    @classmethod
-    def from_record(cls, data: dict | None) -> "WebhookRequest | None":
-        if not data:
-            return None
-        return cls(url=data["url"], form=data["form"], base=data.get("base", ""),
-                   events=tuple(data.get("events") or ()), misbehave=dict(data.get("misbehave") or {}))
 
 
 def _in_allowed(host: str, address, allowed: str) -> bool:
