@@ -3,7 +3,7 @@
 import math
 
 from mock_server.media import plan
-from mock_server.spec import Operation
+from mock_server.operations import Operation
 
 
 class BudgetExceeded(Exception):

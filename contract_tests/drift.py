@@ -13,7 +13,7 @@ from contract_tests.examples import request_example, with_webhook
 from contract_tests.links import follow, media_urls
 from contract_tests.receiver import webhook_receiver
 from contract_tests.target import Target, variant_headers
-from mock_server.spec import Operation, load_operations
+from mock_server.operations import Operation, load_operations
 
 JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
 

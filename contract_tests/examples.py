@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mock_server.resources import fixtures_dir
-from mock_server.spec import VENDOR_SPECS, load_bundled
-from mock_server.spec.operations import HTTP_METHODS
+from mock_server.operations import VENDOR_SPECS, load_bundled
+from mock_server.operations.model import HTTP_METHODS
 from mock_server.store.records import WEBHOOK_BODY_FIELDS
 
 

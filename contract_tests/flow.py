@@ -11,7 +11,7 @@ import httpx
 from contract_tests.checks import is_final, request_id_of, schema_problems
 from contract_tests.failures import ContractFailure, Problem, curl
 from contract_tests.links import Poll, follow, media_urls
-from mock_server.spec import Operation
+from mock_server.operations import Operation
 
 
 @dataclass

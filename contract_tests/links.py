@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from contract_tests.checks import JobHistory, body_problems, is_final
 from contract_tests.failures import Problem
-from mock_server.spec import Operation
+from mock_server.operations import Operation
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from contract_tests.drift import run_drift, to_json, to_markdown
 from contract_tests.mock_client import FluxMock, format_chaos, format_report
 from contract_tests.target import Target
 from mock_server.exit_codes import CLEAN, FAILED, UNREACHABLE, Unreachable, UsageError
-from mock_server.spec import load_operations
+from mock_server.operations import load_operations
 
 
 def _reason(error: Exception) -> str:

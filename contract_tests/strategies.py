@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from mock_server.answers.flows import JobFlows
 from mock_server.answers.call import Call
 from mock_server.answers.generator import spec_generator
-from mock_server.spec import load_operations
+from mock_server.operations import load_operations
 
 SAMPLE_FACTS = {"request_id": "flux-dev_019d42ce-ae71-7999-a4c9-5d76447ecafb", "model_id": "flux-dev",
                 "media_url": ["https://example.com/media/0123456789abcdef/1024x1024-0.png"],

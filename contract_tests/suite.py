@@ -26,7 +26,7 @@ from contract_tests.flow import check_media, check_webhook, submit_and_follow
 from contract_tests.links import links_of
 from contract_tests.receiver import webhook_receiver
 from contract_tests.target import Target, variant_headers
-from mock_server.spec import VENDOR_SPECS, load_operations
+from mock_server.operations import VENDOR_SPECS, load_operations
 from mock_server.store.records import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER
 
 TARGET = Target.from_env()

@@ -27,7 +27,7 @@ import httpx
 import schemathesis
 
 from contract_tests.budget import Budget
-from mock_server.spec import Operation, load_bundled, load_operations
+from mock_server.operations import Operation, load_bundled, load_operations
 
 DEFAULT_KEY = "contract-test-key"
 IN_PROCESS_URL = "http://flux-mock.test"

@@ -18,9 +18,9 @@ from mock_server.store.records import Job
 from mock_server.redaction import mask_key
 from mock_server.router import Endpoint, Route
 from mock_server.jobs.timing import Timing
-from mock_server.spec import Operation
-from mock_server.spec.loader import ADMIN_SPEC, load_bundled
-from mock_server.spec.operations import operations_of
+from mock_server.operations import Operation
+from mock_server.operations.documents import ADMIN_SPEC, load_bundled
+from mock_server.operations.model import operations_of
 from mock_server.state import MockState
 from mock_server.bodies import parse_json, read_body_bytes
 from mock_server.validation import OperationValidator, first_error

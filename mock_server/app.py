@@ -24,7 +24,7 @@ from mock_server.responses import error_response
 from mock_server.router import Route, Router, endpoint_for
 from mock_server.routes import OperationRoute, operation_routes
 from mock_server.settings import Settings
-from mock_server.spec import Operation, load_operations
+from mock_server.operations import Operation, load_operations
 from mock_server.state import MockState
 from mock_server.store import Stores, open_stores
 from mock_server.webhooks.targets import ADMIN_PREFIX, masked_url

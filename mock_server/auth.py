@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from mock_server.errors import Forbidden, MissingKey, Unauthorized
 from mock_server.settings import KeyConfig, Settings
-from mock_server.spec import Operation
+from mock_server.operations import Operation
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from mock_server.errors import PROFILES, StoreUnavailable
 from mock_server.exit_codes import CommandError, ConfigError, Unreachable
 from mock_server.jobs.timing import TIMING_MODES
 from mock_server.settings import ORIGIN_PATTERN, RESPONSE_MODES, Settings, load_config
-from mock_server.spec import load_operations
+from mock_server.operations import load_operations
 from mock_server.store import open_stores
 
 

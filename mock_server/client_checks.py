@@ -21,8 +21,8 @@ import difflib
 from collections import Counter
 from dataclasses import dataclass
 
-from mock_server.spec import STATUS_KINDS, Operation
-from mock_server.spec.operations import JOB_KINDS
+from mock_server.operations import STATUS_KINDS, Operation
+from mock_server.operations.model import JOB_KINDS
 from mock_server.store.records import TERMINAL
 
 

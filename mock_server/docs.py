@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from mock_server.errors import UnknownPath
 from mock_server.exchange import Exchange
 from mock_server.router import Route
-from mock_server.spec.loader import ADMIN_SPEC, VENDOR_SPECS, load_bundled
+from mock_server.operations.documents import ADMIN_SPEC, VENDOR_SPECS, load_bundled
 
 SPECS = (*VENDOR_SPECS, ADMIN_SPEC)
 ASSETS = Path(__file__).parent / "static" / "swagger-ui"

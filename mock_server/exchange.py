@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mock_server.redaction import SHORT_FIELD, clipped, clipped_list, mask_key
-from mock_server.spec import Operation
+from mock_server.operations import Operation
 
 if TYPE_CHECKING:
     from mock_server.auth import Principal

@@ -18,7 +18,7 @@ from mock_server.exchange import Exchange
 from mock_server.handlers import HANDLERS
 from mock_server.responses import JSONBody
 from mock_server.scenarios import forceable_statuses, parse_prefer
-from mock_server.spec import Operation
+from mock_server.operations import Operation
 from mock_server.validation import Violation, first_error
 
 Stage = Callable[[Exchange], Awaitable[Response | None]]

@@ -3,7 +3,7 @@ variants (from `x-flux-mock.variant` and `x-flux-mock.variants`), and their vali
 
 from dataclasses import dataclass
 
-from mock_server.spec import Operation
+from mock_server.operations import Operation
 from mock_server.validation import OperationValidator
 
 

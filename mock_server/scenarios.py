@@ -18,7 +18,7 @@ from mock_server.chaos import FAULTS
 from mock_server.errors import GATEWAY_FAILURES, BadRequest
 from mock_server.routes import named_variants
 from mock_server.exit_codes import ConfigError
-from mock_server.spec.loader import ADMIN_SPEC, load_bundled
+from mock_server.operations.documents import ADMIN_SPEC, load_bundled
 
 
 def _rule_validator():

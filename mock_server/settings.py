@@ -156,9 +156,9 @@ CONFIG_SCHEMA = {
 @cache
 def _config_validator():
     """The config schema, with `variants` limited to the response variants the specs name."""
-    from mock_server.spec import load_operations, variant_names  # the specs are read once, on first use
+    from mock_server.operations import load_operations, variant_names  # the specs are read once, on first use
 
-    from mock_server.spec.loader import ADMIN_SPEC, load_bundled
+    from mock_server.operations.documents import ADMIN_SPEC, load_bundled
 
     variants = {"type": "array", "items": {"enum": list(variant_names(load_operations()))}}
     chaos = load_bundled(ADMIN_SPEC)["components"]["schemas"]["Chaos"]

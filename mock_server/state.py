@@ -14,7 +14,7 @@ from mock_server.journal import Journal
 from mock_server.ratelimit import RateLimiter
 from mock_server.scenarios import Scenarios
 from mock_server.settings import Settings
-from mock_server.spec import Operation
+from mock_server.operations import Operation
 from mock_server.store import Stores
 from mock_server.wallet import Wallets
 from mock_server.webhooks.dispatcher import WebhookDispatcher

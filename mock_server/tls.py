@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import trustme
 
-from mock_server.spec.loader import VENDOR_SPECS, load_bundled
+from mock_server.operations.documents import VENDOR_SPECS, load_bundled
 
 CA_CERT, CA_KEY = "ca.pem", "ca-key.pem"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")

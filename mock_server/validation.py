@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import jsonschema_rs
 
 from mock_server.errors import BadRequest
-from mock_server.spec import Operation
+from mock_server.operations import Operation
 from mock_server.store.records import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER
 from mock_server.webhooks.targets import url_problem
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 from mock_server.app import create_app
 from mock_server.clock import ManualClock
-from mock_server.spec.loader import load_bundled
+from mock_server.operations.documents import load_bundled
 
 schema = schemathesis.openapi.from_dict(copy.deepcopy(load_bundled("admin.yaml")),
                                         config=schemathesis.Config.from_dict({"generation": {"mode": "all"}}))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mock_server.spec import load_operations
+from mock_server.operations import load_operations
 
 KEY = {"Ocp-Apim-Subscription-Key": "fuzz-key", "X-Secret-Key": "fuzz-key"}
 POSTS = [op for op in load_operations() if op.method == "POST" and op.spec == "flux.yaml"]

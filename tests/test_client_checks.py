@@ -8,7 +8,7 @@ import pytest
 
 from contract_tests.mock_client import FluxMock
 from mock_server.client_checks import client_findings
-from mock_server.spec import load_operations
+from mock_server.operations import load_operations
 
 KEY = {"Ocp-Apim-Subscription-Key": "client-key"}
 

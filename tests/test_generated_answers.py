@@ -15,7 +15,7 @@ from mock_server.answers.call import Call
 from mock_server.answers.generator import AnswerGenerator
 from mock_server.answers.values import SeededDraws
 from mock_server.responses import JSONBody
-from mock_server.spec import load_operations
+from mock_server.operations import load_operations
 from tests.conftest import KEY
 
 OPERATIONS = load_operations()

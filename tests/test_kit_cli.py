@@ -10,7 +10,7 @@ import pytest
 from contract_tests.budget import Budget, BudgetExceeded
 from mock_server.app import create_app
 from mock_server.settings import Settings
-from mock_server.spec import load_operations
+from mock_server.operations import load_operations
 from tests.foreign_server import Rewriting, serving
 
 

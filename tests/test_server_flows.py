@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from contract_tests.examples import request_example, with_webhook
-from mock_server.spec import load_operations
+from mock_server.operations import load_operations
 from tests.conftest import set_timing
 
 OPERATIONS = {op.operation_id: op for op in load_operations()}

@@ -12,7 +12,7 @@ from openapi_spec_validator.readers import read_from_filename
 
 from contract_tests.examples import documented_examples, read_fixtures
 from mock_server.resources import spec_dir
-from mock_server.spec import load_bundled, load_operations
+from mock_server.operations import load_bundled, load_operations
 
 # The operations the vendor's pages document (shared/api-docs), kept by hand so a dropped or
 # renamed endpoint fails CI: (spec file, operationId, method, path).

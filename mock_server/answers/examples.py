@@ -4,7 +4,7 @@ body, answered verbatim with the status it documents."""
 from typing import NamedTuple
 
 from mock_server.errors import BadRequest
-from mock_server.spec import Operation
+from mock_server.operations import Operation
 
 
 class NamedExample(NamedTuple):

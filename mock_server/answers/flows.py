@@ -7,7 +7,7 @@ from collections import OrderedDict
 from hypothesis import strategies as st
 
 from mock_server.answers.values import Draw
-from mock_server.spec import load_bundled
+from mock_server.operations import load_bundled
 
 MAX_REPEATS = 3
 REMEMBERED_JOBS = 10_000

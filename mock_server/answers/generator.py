@@ -11,7 +11,7 @@ from mock_server.answers.call import Call
 from mock_server.answers.flows import JobFlows
 from mock_server.answers.shapes import documented_names, draw_schema, extra_fields, pin_facts, reported_statuses
 from mock_server.answers.values import Draw, strategy_for
-from mock_server.spec import Operation, load_operations
+from mock_server.operations import Operation, load_operations
 
 
 class GeneratorError(RuntimeError):

@@ -5,7 +5,7 @@ HTTP, and the test's hypothesis draws the answer, so it can shrink it when the c
 import httpx
 
 from mock_server.answers.call import Call
-from mock_server.spec import Operation
+from mock_server.operations import Operation
 
 DRAW_TIMEOUT = 30.0  # seconds the test may take to draw one answer (it draws while the client waits)
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field, replace
 from functools import cache
 
-from mock_server.spec.loader import VENDOR_SPECS, load_bundled
+from mock_server.operations.documents import VENDOR_SPECS, load_bundled
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # The kinds (x-flux-mock.kind) whose operations report a job's status, and those that start a job.
