@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,15 +31,13 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.ports import free_port  # noqa: E402
+
 KEY = "bench-key"
 GET_DATA = ("POST", "/flux-1-schnell/v1/getData", {"prompt": "a lighthouse", "width": 512, "height": 512})
 SUBMIT = ("POST", "/flux-dev/v1/dev/textToImage", {"prompt": "a lighthouse"})
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def pinned(core: int) -> list[str]:

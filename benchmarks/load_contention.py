@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from contract_tests.process import MockProcess, stop_process  # noqa: E402
-from tests.redis_server import RedisProcess  # noqa: E402
+from tests.support.redis_server import RedisProcess  # noqa: E402
 
 SUBMIT = "/flux-dev/v1/dev/textToImage"
 HOG = "import time, sys\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end: pass\n"

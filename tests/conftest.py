@@ -6,7 +6,7 @@ import pytest
 from contract_tests.process import running_mock
 from contract_tests.pytest_plugin import forget_pending_webhooks
 from contract_tests.receiver import webhook_receiver
-from tests.redis_server import running_redis
+from tests.support.redis_server import running_redis
 
 KEY = {"Ocp-Apim-Subscription-Key": "test-key"}
 

@@ -1,4 +1,4 @@
-"""The container files: the image built and run with Debian's podman (tests/container_engine.py says how
+"""The container files: the image built and run with Debian's podman (tests/support/container_engine.py says how
 it runs here, with a base image made from Debian's packages since no registry can be reached); the
 Dockerfile's health check and the compose file's configuration, against real processes."""
 
@@ -6,7 +6,6 @@ import os
 import re
 import shlex
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -14,7 +13,9 @@ import pytest
 import yaml
 
 from contract_tests.process import MockProcess
-from tests.container_engine import Podman, free_port
+from tests.support.container_engine import Podman
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "localhost/flux-mock:test"
@@ -89,12 +90,9 @@ def test_the_image_builds_runs_as_non_root_healthy_and_answers(tmp_path):
 
 
 def _wait_until_serving(url: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         try:
-            if httpx.get(f"{url}/__admin/health", timeout=2).status_code == 200:
-                return
+            return httpx.get(f"{url}/__admin/health", timeout=2).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"the container never answered on {url}")
+            return False
+    wait_until(healthy, timeout=seconds, what=f"the container answering on {url}", every=0.25)

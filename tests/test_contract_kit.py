@@ -13,7 +13,7 @@ from contract_tests.drift import body_differences
 from mock_server.app import create_app
 from mock_server.jobs.timing import Timing
 from mock_server.settings import KeyConfig, Settings
-from tests.foreign_server import Rewriting, serving
+from tests.support.foreign_server import Rewriting, serving
 
 KEY = "contract-test-key"
 

@@ -1,6 +1,7 @@
 """Nothing lost under faults: Redis killed (SIGKILL) and restarted under load, one of two instances killed
 with webhooks in flight. Real redis-server and flux-mock processes, loopback only, bounded in time."""
 
+import json
 import threading
 import time
 from collections import Counter
@@ -9,8 +10,9 @@ import httpx
 import pytest
 
 from contract_tests.process import MockProcess
-from tests.redis_server import RedisProcess
-from tests.waiting import wait_until
+from tests.support.quiet_server import QuietHandler, serving_handler
+from tests.support.redis_server import RedisProcess
+from tests.support.waiting import wait_until
 
 FLUX_DEV = "/flux-dev/v1/dev/textToImage"
 KEY = {"Ocp-Apim-Subscription-Key": "fault-key"}
@@ -120,12 +122,9 @@ def test_redis_killed_under_load_answers_503_recovers_by_itself_and_loses_nothin
 
 
 def test_killing_one_of_two_instances_leaves_no_webhook_undelivered(tmp_path, redis_server):
-    import json
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     got: list[str] = []
 
-    class Slow(BaseHTTPRequestHandler):  # every delivery takes a while: the first instance dies mid-send
+    class Slow(QuietHandler):  # every delivery takes a while: the first instance dies mid-send
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             time.sleep(0.5)
@@ -134,30 +133,23 @@ def test_killing_one_of_two_instances_leaves_no_webhook_undelivered(tmp_path, re
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     config = config_file(tmp_path, redis_server.url, webhook_timeout=0.5)
-    first, second = MockProcess("--config", config), MockProcess("--config", config)
-    try:
-        hook = f"http://127.0.0.1:{server.server_address[1]}/slow"
-        submitted = [httpx.post(f"{first.url}{FLUX_DEV}", json={"prompt": f"job {n}"}, timeout=10,
-                                headers={**KEY, "X-Webhook-URL": hook}).json()["request_id"] for n in range(48)]
-        wait_until(lambda: len(got) >= 2, what="the first deliveries")
-        first.process.kill()  # SIGKILL: claimed deliveries are left `sending`
-        first.process.wait(timeout=10)
-        stranded = [d for d in json.loads(json.dumps(_deliveries(redis_server.url))) if d["state"] == "sending"]
-        assert stranded, "deliveries were in flight when the first instance died"
-        wanted = {f"{request_id}:completed" for request_id in submitted}
-        wait_until(lambda: wanted <= set(got), timeout=40, what="every webhook delivered by the other instance")
-    finally:
-        first.stop()
-        if second is not None:
+    with serving_handler(Slow) as receiver_url:
+        first, second = MockProcess("--config", config), MockProcess("--config", config)
+        try:
+            hook = f"{receiver_url}/slow"
+            submitted = [httpx.post(f"{first.url}{FLUX_DEV}", json={"prompt": f"job {n}"}, timeout=10,
+                                    headers={**KEY, "X-Webhook-URL": hook}).json()["request_id"] for n in range(48)]
+            wait_until(lambda: len(got) >= 2, what="the first deliveries")
+            first.process.kill()  # SIGKILL: claimed deliveries are left `sending`
+            first.process.wait(timeout=10)
+            stranded = [d for d in json.loads(json.dumps(_deliveries(redis_server.url))) if d["state"] == "sending"]
+            assert stranded, "deliveries were in flight when the first instance died"
+            wanted = {f"{request_id}:completed" for request_id in submitted}
+            wait_until(lambda: wanted <= set(got), timeout=40, what="every webhook delivered by the other instance")
+        finally:
+            first.stop()
             second.stop()
-        server.shutdown()
-        server.server_close()
 
 
 def _deliveries(redis_url: str) -> list[dict]:

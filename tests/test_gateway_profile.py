@@ -4,11 +4,11 @@ under profile: gateway, its 502/503/504 forced in every profile, the subscriptio
 
 import subprocess
 import sys
-import time
 
 import pytest
 
 from tests.conftest import reset_client
+from tests.support.waiting import wait_until
 
 KEY = {"Ocp-Apim-Subscription-Key": "k"}
 GET_DATA = "/flux-1-schnell/v1/getData"
@@ -139,14 +139,12 @@ def test_webhooks_redirect_to_sends_every_delivery_to_one_local_receiver_naming_
         with receiver._lock:
             [received] = [r for r in receiver.received if r.path == "/all-hooks"]
         assert received.headers["X-Flux-Mock-Original-Url"] == target
-        deadline = time.monotonic() + 10
-        while True:
+        def delivered():
             [delivery] = [d for d in client.get("/__admin/webhooks").json()["deliveries"]
                           if d["request_id"] == request_id]
-            if delivery["state"] == "delivered" or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        assert delivery["url"] == target and delivery["state"] == "delivered", "the record names the target"
+            return delivery if delivery["state"] == "delivered" else None
+        delivery = wait_until(delivered, what=f"the delivery of {request_id} recorded delivered")
+        assert delivery["url"] == target, "the record names the target"
 
 
 def test_webhooks_redirect_to_a_host_the_mock_may_not_call_is_refused_at_start(tmp_path):

@@ -1,7 +1,6 @@
 """The kit's commands share one exit-code contract (0 clean, 1 contract failure or drift, 2 usage, 3 not
 reached) and say what went wrong in one line, never a traceback; a network failure is never drift."""
 
-import socket
 import subprocess
 import sys
 
@@ -9,20 +8,15 @@ import pytest
 
 from contract_tests.budget import Budget, BudgetExceeded
 from mock_server.app import create_app
-from mock_server.settings import Settings
 from mock_server.operations import load_operations
-from tests.foreign_server import Rewriting, serving
+from mock_server.settings import Settings
+from tests.support.foreign_server import Rewriting, serving
+from tests.support.ports import closed_port_url
 
 
 def flux_mock(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mock_server.cli", *args], capture_output=True, text=True,
                           timeout=120)
-
-
-def closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
 def one_line(result: subprocess.CompletedProcess) -> str:

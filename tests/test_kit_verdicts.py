@@ -1,4 +1,4 @@
-"""The kit proves its own checks: against a deliberately broken server (tests/broken_server.py) one
+"""The kit proves its own checks: against a deliberately broken server (tests/support/broken_server.py) one
 `flux-mock check` and one `flux-mock drift` run must fail and name every breach: the check, the operation,
 the field, what was expected, what came back, and a line to reproduce it."""
 
@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.broken_server import KEY, broken_app
-from tests.foreign_server import serving
+from tests.support.broken_server import KEY, broken_app
+from tests.support.foreign_server import serving
 
 
 def flux_mock(*args: str) -> subprocess.CompletedProcess:

@@ -1,9 +1,8 @@
 """Endpoints public clients call that the pages do not document (openapi/public-clients.yaml): served as
 the clients expect, so their apps run against the mock unchanged."""
 
-import time
-
 from tests.conftest import reset_client
+from tests.support.waiting import wait_until
 
 KEY = {"Ocp-Apim-Subscription-Key": "k"}
 CONFIG = "keys: {k: {balance: 1}}\ntiming: {queued_for: 0.05, processing_for: 0.05}\n"
@@ -30,13 +29,12 @@ def test_flux_dev_answers_a_request_id_to_poll_through_get_flux_dev_status_eithe
                                 headers={**KEY, "Prefer": "variant=flux-dev"})
         assert submitted.status_code == 200 and list(submitted.json()) == ["request_id"]
         request_id = submitted.json()["request_id"]
-        deadline = time.monotonic() + 10
-        while True:
-            status = client.post("/flux-dev-polling/dev/getFluxDevStatus", json={"requestId": request_id},
+
+        def with_images():
+            answer = client.post("/flux-dev-polling/dev/getFluxDevStatus", json={"requestId": request_id},
                                  headers=KEY).json()
-            if "images" in status or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+            return answer if "images" in answer else None
+        status = wait_until(with_images, what=f"images for {request_id}")
         assert status["images"][0]["url"].startswith(str(client.base_url).rstrip("/") + "/media/")
         same = client.post("/flux-dev-polling/dev/getFluxDevStatus", json={"request_id": request_id}, headers=KEY)
         assert same.json()["images"] == status["images"]
@@ -58,11 +56,10 @@ def _data_url(width: int, height: int) -> str:
 
 def _final_media(client, submitted) -> list[str]:
     request_id = submitted.json()["request_id"]
-    deadline = time.monotonic() + 10
-    while (status := client.get(f"/v2/requests/status/{request_id}", headers=KEY).json())["status"] != "COMPLETED":
-        assert time.monotonic() < deadline, status
-        time.sleep(0.05)
-    return status["output"]["media_url"]
+    def completed():
+        status = client.get(f"/v2/requests/status/{request_id}", headers=KEY).json()
+        return status if status["status"] == "COMPLETED" else None
+    return wait_until(completed, what=f"{request_id} COMPLETED")["output"]["media_url"]
 
 
 def test_different_input_images_give_different_outputs_and_match_input_keeps_a_data_urls_size(configured_mock):

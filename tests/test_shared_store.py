@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from contract_tests.process import running_mock
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 KEY = {"Ocp-Apim-Subscription-Key": "shared-key"}
 FLUX_PRO = "/flux-pro/v1/pro/textToImage"

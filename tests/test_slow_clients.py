@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 CONFIG = "header_timeout: 1.0\nbody_timeout: 1.0\nmax_connections: 64\n"
 KEY = {"Ocp-Apim-Subscription-Key": "k"}

@@ -1,10 +1,8 @@
 """Webhook delivery against a real receiver: every form, retries, refusals, misbehaviour, shutdown."""
 
 import signal
-import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -13,7 +11,9 @@ from contract_tests.process import MockProcess, running_mock
 from contract_tests.receiver import webhook_receiver
 from mock_server.webhooks.targets import is_allowed_target
 from tests.conftest import reset_client
-from tests.waiting import wait_until
+from tests.support.ports import closed_port_url
+from tests.support.quiet_server import QuietHandler, serving_handler
+from tests.support.waiting import wait_until
 
 KEY = {"Ocp-Apim-Subscription-Key": "hook-key"}
 KONTEXT = "/flux-kontext-restore-image/v1/flux-kontext-restore-image/generate"
@@ -73,9 +73,7 @@ def test_failed_attempts_are_retried_with_backoff_until_delivered(api, receiver)
 
 
 def test_retries_stop_after_max_attempts_when_the_receiver_is_down(api):
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{unused.getsockname()[1]}/gone"
+    dead = closed_port_url("/gone")
     api.post(FLUX_DEV, json={"prompt": "x"}, headers={**KEY, "X-Webhook-URL": dead})
     wait_until(lambda: deliveries(api) and deliveries(api)[0]["state"] == "failed")
     (delivery,) = deliveries(api)
@@ -167,7 +165,7 @@ def test_delay_scenario_moves_the_delivery_later(api, receiver):
     assert receiver.wait_for(1, "/late")[0]["status"] == "COMPLETED"
 
 
-class _SlowHandler(BaseHTTPRequestHandler):
+class _SlowHandler(QuietHandler):
     release = threading.Event()
 
     def do_POST(self):
@@ -177,24 +175,17 @@ class _SlowHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, *args):
-        pass
-
 
 def test_a_hanging_receiver_never_blocks_request_handling(api):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        hook = f"http://127.0.0.1:{server.server_address[1]}/slow"
-        api.post(FLUX_DEV, json={"prompt": "x"}, headers={**KEY, "X-Webhook-URL": hook})
-        wait_until(lambda: deliveries(api) and deliveries(api)[0]["state"] == "sending")
-        for _ in range(5):
-            assert api.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY).status_code == 200
-        assert deliveries(api)[0]["state"] == "sending", "still delivering while requests were answered"
-    finally:
-        _SlowHandler.release.set()
-        server.shutdown()
-        server.server_close()
+    with serving_handler(_SlowHandler) as url:
+        try:
+            api.post(FLUX_DEV, json={"prompt": "x"}, headers={**KEY, "X-Webhook-URL": f"{url}/slow"})
+            wait_until(lambda: deliveries(api) and deliveries(api)[0]["state"] == "sending")
+            for _ in range(5):
+                assert api.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY).status_code == 200
+            assert deliveries(api)[0]["state"] == "sending", "still delivering while requests were answered"
+        finally:
+            _SlowHandler.release.set()
 
 
 def test_shutdown_finishes_due_deliveries_and_reports_the_rest(receiver):

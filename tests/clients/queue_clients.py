@@ -19,7 +19,7 @@ class RobustClient:
     max_polls = 30
 
     def __init__(self, base_url: str, key: str = "test-key", poll_interval: float = 0.0) -> None:
-        self.http = httpx.Client(base_url=base_url, headers={"Ocp-Apim-Subscription-Key": key}, timeout=10)
+        self.http = httpx.Client(base_url=base_url, headers={"Ocp-Apim-Subscription-Key": key}, timeout=30)
         self.poll_interval = poll_interval
         self.previous: str | None = None
 

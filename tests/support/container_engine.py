@@ -9,7 +9,6 @@ PyPI as the host does. Made once per machine, then kept in podman's image store.
 """
 
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -54,9 +53,3 @@ class Podman:
         """Why no container of `image` runs here, or None if one does."""
         probe = self("run", "--rm", "--network", "host", image, "python", "-c", "print('ran')", check=False)
         return None if probe.stdout.strip() == "ran" else f"podman cannot run a container here: {probe.stderr[-300:]}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

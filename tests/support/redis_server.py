@@ -3,22 +3,16 @@
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from contextlib import contextmanager
 
 import pytest
 import redis
 
 from contract_tests.process import stop_process
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 
 def _binary() -> str:
@@ -32,16 +26,17 @@ def _binary() -> str:
 
 def _wait_ready(port: int, process: subprocess.Popen) -> None:
     client = redis.Redis(port=port)
-    deadline = time.monotonic() + 15
-    while True:
+
+    def answering() -> bool:
+        assert process.poll() is None, f"redis-server exited at start-up (exit {process.returncode})"
         try:
-            client.ping()
-            break
+            return client.ping()
         except (redis.ConnectionError, redis.exceptions.BusyLoadingError):
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.02)
-    client.close()
+            return False
+    try:
+        wait_until(answering, what=f"redis-server answering PING on port {port}", every=0.02)
+    finally:
+        client.close()
 
 
 class RedisProcess:

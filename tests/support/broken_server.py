@@ -25,7 +25,7 @@ from collections import Counter
 from mock_server.app import create_app
 from mock_server.settings import KeyConfig, Settings
 from mock_server.webhooks.plan import body_for
-from tests.foreign_server import Rewriting
+from tests.support.foreign_server import Rewriting
 
 KEY = "contract-test-key"
 STATUS = "/v2/requests/status/"

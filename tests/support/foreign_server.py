@@ -3,12 +3,12 @@ served by a real uvicorn on an ephemeral loopback port (in a thread, stopped at 
 
 import json
 import threading
-import time
 from contextlib import contextmanager
 
 import uvicorn
 
 from mock_server.cli import listening_socket
+from tests.support.waiting import wait_until
 
 
 class Rewriting:
@@ -66,8 +66,8 @@ def serving(app, lifespan: str = "off"):
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:
-        while not server.started:
-            time.sleep(0.02)
+        wait_until(lambda: server.started or not thread.is_alive(), what="the test server starting", every=0.02)
+        assert server.started, "the test server stopped at start-up (its error is printed above)"
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
         server.should_exit = True
