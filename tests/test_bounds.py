@@ -87,6 +87,16 @@ async def test_jobs_come_in_pages():
     assert (len(last["jobs"]), last["next_offset"]) == (1, None)
 
 
+async def test_seeding_jobs_stops_at_max_jobs():
+    async with client(max_jobs=100) as api:
+        await api.post(FLUX_DEV, json={"prompt": "x"}, headers={"Ocp-Apim-Subscription-Key": "k"})
+        refused = await api.post("/__admin/jobs/seed", json={"count": 100, "key": "k"})
+        assert refused.status_code == 400
+        assert "beyond max_jobs (100); at most 99 can be seeded now" in refused.json()["message"]
+        assert (await api.post("/__admin/jobs/seed", json={"count": 99, "key": "k"})).status_code == 201
+        assert (await api.get("/__admin/jobs", params={"limit": 1})).json()["total"] == 100
+
+
 async def test_the_clock_stops_before_dates_run_out():
     async with client() as api:
         for _ in range(3):

@@ -1,7 +1,7 @@
 """The job service: applies the lifecycle with the store and the clock."""
 
 from mock_server.clock import Clock
-from mock_server.errors import InsufficientBalance, RequestNotFound, StoreUnavailable
+from mock_server.errors import BadRequest, InsufficientBalance, RequestNotFound, StoreUnavailable
 from mock_server.ids import queue_request_id
 from mock_server.jobs import lifecycle
 from mock_server.jobs.timing import Timing
@@ -67,7 +67,12 @@ class JobService:
         return job
 
     async def seed(self, count: int, key: str, model_id: str, operation_id: str, media: tuple[str, ...]) -> str:
-        """Store `count` finished jobs at once (benchmarks, large-store tests); the id of the last one."""
+        """Store `count` finished jobs at once (benchmarks, large-store tests); the id of the last one. A 400 if
+        the store would then hold more than `max_jobs` (seeding evicts nothing: the jobs are what was asked for)."""
+        held = await self.store.count()
+        if held + count > self.max_jobs:
+            raise BadRequest(f"count: {count:,} more jobs would make {held + count:,}, beyond max_jobs "
+                             f"({self.max_jobs:,}); at most {max(0, self.max_jobs - held):,} can be seeded now")
         now = self.clock.now()
         jobs = [Job(request_id=queue_request_id(model_id, now), operation_id=operation_id, model_id=model_id, key=key,
                     created_at=now, transitions=(now, now), media=media) for _ in range(count)]
