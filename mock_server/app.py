@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-from mock_server import connections, docs, media, pipeline
+from mock_server import access_log, connections, docs, media, pipeline
 from mock_server.admin import AdminApi
 from mock_server.clock import Clock, OffsetClock
 from mock_server.errors import ApiError, EndpointNotFound, InternalError, StoreUnavailable
@@ -141,6 +141,7 @@ class MockApp:
 def create_app_from_environment() -> MockApp:
     """The app of one `serve --workers N` worker: its settings come from the parent, as JSON."""
     settings = Settings.from_json(os.environ[SETTINGS_ENVIRONMENT])
+    access_log.install()
     connections.configure(settings.header_timeout, settings.max_connections, (settings.tls_cert, settings.tls_key))
     return create_app(settings)
 

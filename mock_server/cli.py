@@ -16,7 +16,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from mock_server.app import SETTINGS_ENVIRONMENT, create_app
-from mock_server import __version__, connections, tls
+from mock_server import __version__, access_log, connections, tls
 from mock_server.errors import PROFILES, StoreUnavailable
 from mock_server.exit_codes import CommandError, ConfigError, Unreachable
 from mock_server.jobs.timing import TIMING_MODES
@@ -294,6 +294,7 @@ def serve(args) -> int:
                                 **_server_options(settings, args))
     else:
         config = uvicorn.Config(create_app(settings), **_server_options(settings, args))
+    access_log.install()  # after uvicorn set up its loggers; each --workers worker installs its own
     print(f"flux-mock {__version__} serving {len(load_operations())} operations on {url} "
           f"(URLs in answers: {settings.public_url or 'the scheme and host each client used'}; admin "
           f"{url}/__admin/health; also an HTTPS proxy for {', '.join(sorted(tls.gateway_hosts()))})", flush=True)

@@ -6,7 +6,8 @@ import sys
 import httpx
 import pytest
 
-from contract_tests.process import running_mock
+from contract_tests.process import running_mock, stop_process
+from tests.support.waiting import wait_until
 
 
 def flux_mock(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
@@ -109,3 +110,34 @@ def test_every_serve_option_comes_from_a_flux_mock_environment_variable_and_the_
     monkeypatch.setenv("FLUX_MOCK_PORT", "eighty")
     result = flux_mock("serve")
     assert result.returncode == 2 and result.stderr == "flux-mock: FLUX_MOCK_PORT='eighty' is not a valid port\n"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_access_log_never_shows_a_secret_sent_in_a_url(workers, redis_url):
+    """At --log-level info uvicorn logs each request line: the values of key, token and secret query parameters
+    are redacted there, in one process and in each --workers worker (which needs the shared store)."""
+    options = ["--log-level", "info"] + (["--workers", str(workers), "--store", redis_url] if workers > 1 else [])
+    process = subprocess.Popen([sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", *options],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        url = process.stdout.readline().split(" on ")[1].split(" ")[0]
+        secrets = {"subscription-key": "sk-live-0123456789abcdef", "admin_token": "tok-9f8e7d6c5b4a",
+                   "X-Secret-Key": "s3cr3t-value-42"}
+        query = "&".join(f"{name}={value}" for name, value in secrets.items())
+        wait_until(lambda: _answers(f"{url}/__admin/health?{query}&page=2"), what=f"{url} answering")
+        stop_process(process, group=True)
+        logged = process.stdout.read() + process.stderr.read()
+    finally:
+        stop_process(process, group=True)
+        process.stdout.close()
+        process.stderr.close()
+    assert "/__admin/health?subscription-key=[redacted]&admin_token=[redacted]&X-Secret-Key=[redacted]&page=2" \
+        in logged, logged[-2000:]
+    assert not any(value in logged for value in secrets.values()), logged[-2000:]
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
