@@ -4,14 +4,19 @@ use and kept in the user's data directory, and one server certificate it signs f
 the forward proxy (proxy.py) terminates CONNECT to a gateway host with it. trustme does the X.509 work.
 """
 
+import atexit
 import ipaddress
 import os
+import shutil
 import ssl
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import trustme
+
+from mock_server.exit_codes import ConfigError
 
 from mock_server.operations.documents import VENDOR_SPECS, load_bundled
 
@@ -48,13 +53,17 @@ def local_ca(directory: Path | None = None) -> trustme.CA:
     cert, key = directory / CA_CERT, directory / CA_KEY
     if cert.exists() and key.exists():
         return trustme.CA.from_pem(cert.read_bytes(), key.read_bytes())
-    directory.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA(organization_name="flux-mock local CA")
     partial = key.with_suffix(".tmp")
-    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-        handle.write(ca.private_key_pem.bytes())
-    ca.cert_pem.write_to_path(str(cert))
-    os.replace(partial, key)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            handle.write(ca.private_key_pem.bytes())
+        ca.cert_pem.write_to_path(str(cert))
+        os.replace(partial, key)
+    except OSError as error:
+        raise ConfigError(f"cannot make the local CA in {directory}: {error.strerror or error} (set FLUX_MOCK_HOME "
+                          "to a folder you can write, or pass --cert and --key)") from None
     return ca
 
 
@@ -71,11 +80,13 @@ def certificate_names(extra_names: tuple[str, ...] = ()) -> list[str]:
 
 
 def server_files(extra_names: tuple[str, ...] = (), directory: Path | None = None) -> tuple[str, str]:
-    """A certificate (with its chain) and key the local CA signs, written to the data directory (the key
-    readable by the user only): what `serve --tls` hands to the server."""
-    directory = directory or data_directory()
-    leaf = local_ca(directory).issue_cert(*certificate_names(extra_names))
-    cert, key = directory / "server.pem", directory / "server-key.pem"
+    """A certificate (with its chain) and key the local CA signs: what `serve --tls` hands to the server. They
+    are this run's own, written to a private temporary folder (removed at exit), so the data directory holding
+    the CA may be read-only."""
+    leaf = local_ca(directory or data_directory()).issue_cert(*certificate_names(extra_names))
+    folder = Path(tempfile.mkdtemp(prefix="flux-mock-tls-"))  # mode 0700
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    cert, key = folder / "server.pem", folder / "server-key.pem"
     cert.write_bytes(b"".join(pem.bytes() for pem in leaf.cert_chain_pems))
     with open(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
         handle.write(leaf.private_key_pem.bytes())

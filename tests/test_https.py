@@ -131,3 +131,30 @@ def test_serve_tls_with_a_missing_certificate_is_one_line_and_exit_2(tmp_path):
                               capture_output=True, text=True, timeout=30)
     assert finished.returncode == 2 and finished.stderr.count("\n") == 1, finished.stderr
     assert "nope.pem does not exist" in finished.stderr
+
+
+def test_serve_tls_writes_nothing_to_a_data_directory_whose_ca_exists(home):
+    """The CA's folder may be read-only (a mounted secret, a shared home): with the CA there, serve --tls only
+    reads it; this run's own server certificate goes to a private temporary folder."""
+    from mock_server import tls
+
+    tls.local_ca(home)
+    before = {path.name: path.stat().st_mtime_ns for path in home.iterdir()}
+    mock = MockProcess("--tls", *FAST)
+    try:
+        trusting = ssl.create_default_context(cafile=str(home / "ca.pem"))
+        assert httpx.get(f"{mock.url}/__admin/health", verify=trusting, timeout=30).status_code == 200
+    finally:
+        mock.stop()
+    assert {path.name: path.stat().st_mtime_ns for path in home.iterdir()} == before
+
+
+def test_serve_tls_where_no_ca_can_be_made_is_one_line_and_exit_2(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    finished = subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--tls"],
+                              capture_output=True, text=True, timeout=30,
+                              env={**os.environ, "FLUX_MOCK_HOME": str(blocked / "flux-mock")})
+    assert finished.returncode == 2 and finished.stderr.count("\n") == 1, finished.stderr
+    assert f"cannot make the local CA in {blocked / 'flux-mock'}: Not a directory" in finished.stderr
+    assert "FLUX_MOCK_HOME" in finished.stderr
