@@ -10,6 +10,7 @@ and the admin API; a request's `Prefer` header (Prism-compatible `code=429`, plu
 import itertools
 import uuid
 from dataclasses import dataclass
+from functools import cache, cached_property
 
 import jsonschema_rs
 
@@ -19,6 +20,8 @@ from mock_server.errors import GATEWAY_FAILURES, BadRequest
 from mock_server.routes import named_variants
 from mock_server.exit_codes import ConfigError
 from mock_server.operations.documents import ADMIN_SPEC, load_bundled
+
+MAX_RULES = 1000  # rules added at run time (every request is matched against each)
 
 
 def _rule_validator():
@@ -33,14 +36,21 @@ class Rule:
     times: int | None
     source: str
 
-    def matches(self, operation_id: str, path: str, key: str | None, prompt: str | None) -> bool:
+    @cached_property
+    def needle(self) -> str | None:
+        """`prompt_contains` in lower case (matching ignores case), made once per rule."""
+        wanted = self.match.get("prompt_contains")
+        return None if wanted is None else wanted.lower()
+
+    def matches(self, operation_id: str, path: str, key: str | None, lowered_prompt) -> bool:
+        """`lowered_prompt()`: the request's prompt in lower case or None, computed once per request by the
+        caller (lowering a 1 MB prompt for each of 1,000 rules took 0.4 s)."""
         wanted = self.match
         return (
             wanted.get("operation_id", operation_id) == operation_id
             and wanted.get("path", path) == path
             and wanted.get("key", key) == key
-            and ("prompt_contains" not in wanted
-                 or (prompt is not None and wanted["prompt_contains"].lower() in prompt.lower()))
+            and (self.needle is None or ((prompt := lowered_prompt()) is not None and self.needle in prompt))
         )
 
     def to_record(self) -> dict:
@@ -116,14 +126,18 @@ class Scenarios:
         return bool(self._config or self._runtime)
 
     async def add(self, data) -> Rule:
+        if len(self._runtime) >= MAX_RULES:
+            raise BadRequest(f"invalid scenario rule: the mock already holds {MAX_RULES:,} rules added at run time, "
+                             "its bound; delete some (DELETE /__admin/scenarios) first")
         rule = self._rule(data, f"admin-{uuid.uuid4().hex[:12]}", "admin")
         await self._store.add_rule(rule.to_record())
         return rule
 
     async def select(self, operation_id: str, path: str, key: str | None, prompt: str | None) -> Rule | None:
         """The first rule matching this request that has a use left, with that use taken."""
+        lowered = cache(lambda: None if prompt is None else prompt.lower())
         for rule in itertools.chain(self._config, self._runtime):
-            if rule.matches(operation_id, path, key, prompt) and self._applies(rule, operation_id) \
+            if rule.matches(operation_id, path, key, lowered) and self._applies(rule, operation_id) \
                     and await self._store.take(rule.id, rule.times):
                 return rule
         return None

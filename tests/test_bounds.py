@@ -97,6 +97,19 @@ async def test_seeding_jobs_stops_at_max_jobs():
         assert (await api.get("/__admin/jobs", params={"limit": 1})).json()["total"] == 100
 
 
+async def test_rules_added_at_run_time_are_bounded_and_a_prompt_is_lowered_once_for_all():
+    async with client() as api:
+        for number in range(1000):
+            rule = {"match": {"prompt_contains": f"Needle {number}"}, "outcome": {"status": 429}}
+            assert (await api.post("/__admin/scenarios", json=rule)).status_code == 201
+        refused = await api.post("/__admin/scenarios", json={"outcome": {"status": 429}})
+        assert refused.status_code == 400 and "already holds 1,000 rules" in refused.json()["message"]
+        headers = {"Ocp-Apim-Subscription-Key": "k"}
+        assert (await api.post(FLUX_DEV, json={"prompt": "a NEEDLE 999 in a haystack"}, headers=headers)).status_code \
+            == 429, "the last rule matches, ignoring case"
+        assert (await api.post(FLUX_DEV, json={"prompt": "hay " * 1000}, headers=headers)).status_code == 202
+
+
 async def test_the_clock_stops_before_dates_run_out():
     async with client() as api:
         for _ in range(3):
