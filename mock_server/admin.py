@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mock_server import __version__, dashboard, views
+from mock_server.admin_guard import check_browser_request
 from mock_server.client_checks import client_report
 from mock_server.clock import iso
 from mock_server.errors import BadRequest, EndpointNotFound, Forbidden, StoreUnavailable
@@ -140,7 +141,8 @@ class AdminApi:
 
     def check_access(self, scope, with_token: bool = True) -> None:
         """403 unless the client may use the admin API: its X-Admin-Token if the mock has one (`with_token`:
-        checked; else a page that asks for it is served), else loopback only."""
+        checked; else a page that asks for it is served), else loopback only, and no cross-site browser request
+        nor foreign host name (admin_guard.py)."""
         token = self.state.settings.admin_token
         if token:
             sent = dict(scope["headers"]).get(b"x-admin-token", b"")
@@ -148,6 +150,8 @@ class AdminApi:
                 raise Forbidden("the admin API needs the X-Admin-Token header")
         elif not _is_loopback(scope["client"][0] if scope.get("client") else None):
             raise Forbidden("the admin API answers only loopback clients unless --admin-token is set")
+        else:
+            check_browser_request(scope, self.state.settings.public_url)
 
     async def health(self, request, body):
         """200 while the mock and its store answer; 503, naming the store's problem, while the store is down."""
