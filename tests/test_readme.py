@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 
 from mock_server.settings import settings_from_mapping
@@ -49,25 +50,31 @@ def test_curl_example_runs_against_the_mock():
     assert answer["status"] == "QUEUED" and answer["polling_url"].startswith(url)
 
 
-def test_client_test_examples_run_as_written_with_the_installed_plugin(tmp_path):
+@pytest.fixture(scope="module")
+def examples_run(tmp_path_factory):
+    """One pytest run, with the installed plugin, of the README's two examples as written and of the fuzz
+    example without its guard (one run: each pytest start and its flux-mock cost seconds)."""
+    folder = tmp_path_factory.mktemp("readme-examples")
     examples = [body for lang, body in BLOCKS if lang == "python"]
     assert len(examples) == 2  # the client test, and the fuzzed client
     for number, example in enumerate(examples):
-        (tmp_path / f"test_client_example_{number}.py").write_text(example)
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout[-2000:]
-    assert "2 passed" in result.stdout
+        (folder / f"test_client_example_{number}.py").write_text(example)
+    (fuzzed,) = [body for body in examples if "fuzz_client" in body]
+    broken = fuzzed.replace(' or not media:', ':')
+    assert broken != fuzzed
+    (folder / "test_fuzzed.py").write_text(broken)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", str(folder)],
+                          capture_output=True, text=True, timeout=300, cwd=folder)
 
 
-def test_the_fuzz_example_without_its_guard_fails_as_the_readme_shows(tmp_path):
-    (example,) = [body for lang, body in BLOCKS if lang == "python" and "fuzz_client" in body]
-    broken = example.replace(' or not media:', ':')
-    assert broken != example
-    (tmp_path / "test_fuzzed.py").write_text(broken)
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert result.returncode == 1
-    assert "flux-mock fuzz_client: the client failed on these answers (seed " in result.stdout
+def test_client_test_examples_run_as_written_with_the_installed_plugin(examples_run):
+    passed = set(re.findall(r"^PASSED (test_client_example_\d)\.py::", examples_run.stdout, re.M))
+    assert passed == {"test_client_example_0", "test_client_example_1"}, examples_run.stdout[-3000:]
+
+
+def test_the_fuzz_example_without_its_guard_fails_as_the_readme_shows(examples_run):
+    output = examples_run.stdout
+    assert re.search(r"^FAILED test_fuzzed\.py::", output, re.M) and "1 failed, 2 passed" in output, output[-3000:]
+    assert "flux-mock fuzz_client: the client failed on these answers (seed " in output
     assert re.search(r'call \d: GET /v2/requests/status/\S+ \(getRequestStatus\) -> 200 \{.*"status": "COMPLETED"',
-                     result.stdout)
+                     output)

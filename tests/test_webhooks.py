@@ -216,7 +216,8 @@ def test_deliveries_never_go_through_a_proxy_named_in_the_mocks_environment(rece
     with webhook_receiver() as proxy:
         proxies = {name: proxy.url for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy",
                                                 "https_proxy", "all_proxy")}
-        with running_mock(env=proxies) as url, httpx.Client(base_url=url, timeout=30, trust_env=False) as api:
+        with running_mock("--queued-for", "0", "--processing-for", "0", env=proxies) as url, \
+                httpx.Client(base_url=url, timeout=30, trust_env=False) as api:
             api.post(FLUX_DEV, json={"prompt": "x"}, headers={**KEY, "X-Webhook-URL": f"{receiver.url}/direct"})
             (body,) = receiver.wait_for(1, "/direct", timeout=30)
             wait_until(lambda: deliveries(api) and deliveries(api)[0]["state"] == "delivered",
