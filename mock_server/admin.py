@@ -2,7 +2,6 @@
 
 import gc
 import hmac
-import ipaddress
 from datetime import UTC, datetime
 
 from starlette.requests import Request
@@ -19,6 +18,7 @@ from mock_server.store.records import Job
 from mock_server.redaction import mask_key
 from mock_server.router import Endpoint, Route
 from mock_server.jobs.timing import Timing
+from mock_server.loopback import is_loopback
 from mock_server.operations import Operation
 from mock_server.operations.documents import ADMIN_SPEC, load_bundled
 from mock_server.operations.model import operations_of
@@ -65,11 +65,9 @@ def _moment(raw: str | None) -> float | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def _is_loopback(host: str | None) -> bool:
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "testclient"
+def _is_loopback_client(address: str | None) -> bool:
+    """A client on this machine (Starlette's test client names itself `testclient`)."""
+    return is_loopback(address) or address == "testclient"
 
 
 PREFIX = "/__admin"
@@ -148,7 +146,7 @@ class AdminApi:
             sent = dict(scope["headers"]).get(b"x-admin-token", b"")
             if with_token and not hmac.compare_digest(sent, token.encode()):
                 raise Forbidden("the admin API needs the X-Admin-Token header")
-        elif not _is_loopback(scope["client"][0] if scope.get("client") else None):
+        elif not _is_loopback_client(scope["client"][0] if scope.get("client") else None):
             raise Forbidden("the admin API answers only loopback clients unless --admin-token is set")
         else:
             check_browser_request(scope, self.state.settings.public_url)

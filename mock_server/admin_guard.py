@@ -12,10 +12,10 @@ Scripts and tests (curl, httpx, requests) send neither header and keep working. 
 token is the check: a page cannot send the header without knowing it.
 """
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from mock_server.errors import Forbidden
+from mock_server.loopback import is_loopback_name
 
 BROWSER_SAME_ORIGIN = ("same-origin", "none")  # Sec-Fetch-Site values of the mock's own pages and the user
 
@@ -23,15 +23,6 @@ BROWSER_SAME_ORIGIN = ("same-origin", "none")  # Sec-Fetch-Site values of the mo
 def _hostname(authority: str) -> str:
     """The host of a `Host` header or an origin's authority, lower case, without port or IPv6 brackets."""
     return (urlsplit(f"//{authority}").hostname or "").lower()
-
-
-def is_loopback_name(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_browser_request(scope, public_url: str | None) -> None:

@@ -3,7 +3,6 @@
 import argparse
 import asyncio
 import gc
-import ipaddress
 import os
 import re
 import resource
@@ -20,6 +19,7 @@ from mock_server import __version__, access_log, connections, tls
 from mock_server.errors import PROFILES, StoreUnavailable
 from mock_server.exit_codes import CommandError, ConfigError, Unreachable
 from mock_server.jobs.timing import TIMING_MODES
+from mock_server.loopback import is_loopback
 from mock_server.settings import ORIGIN_PATTERN, RESPONSE_MODES, Settings, load_config
 from mock_server.operations import load_operations
 from mock_server.store import open_stores
@@ -183,13 +183,6 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
 def _settings(args) -> Settings:
     base = load_config(args.config) if args.config else Settings()
     return base.with_options(host=args.host, port=args.port, public_url=args.public_url, mode=args.mode,
@@ -298,7 +291,7 @@ def serve(args) -> int:
     print(f"flux-mock {__version__} serving {len(load_operations())} operations on {url} "
           f"(URLs in answers: {settings.public_url or 'the scheme and host each client used'}; admin "
           f"{url}/__admin/health; also an HTTPS proxy for {', '.join(sorted(tls.gateway_hosts()))})", flush=True)
-    if not _is_loopback(settings.host) and not settings.admin_token:
+    if not is_loopback(settings.host) and not settings.admin_token:
         print("flux-mock: listening beyond loopback without --admin-token: the admin API answers loopback "
               "clients only", file=sys.stderr, flush=True)
     if args.workers > 1:

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from contract_tests.process import running_mock, stop_process
-from tests.support.waiting import wait_until
+from tests.support.waiting import answers, wait_until
 
 
 def flux_mock(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
@@ -124,7 +124,7 @@ def test_the_access_log_never_shows_a_secret_sent_in_a_url(workers, redis_url):
         secrets = {"subscription-key": "sk-live-0123456789abcdef", "admin_token": "tok-9f8e7d6c5b4a",
                    "X-Secret-Key": "s3cr3t-value-42"}
         query = "&".join(f"{name}={value}" for name, value in secrets.items())
-        wait_until(lambda: _answers(f"{url}/__admin/health?{query}&page=2"), what=f"{url} answering")
+        wait_until(lambda: answers(f"{url}/__admin/health?{query}&page=2"), what=f"{url} answering")
         stop_process(process, group=True)
         logged = process.stdout.read() + process.stderr.read()
     finally:
@@ -134,10 +134,3 @@ def test_the_access_log_never_shows_a_secret_sent_in_a_url(workers, redis_url):
     assert "/__admin/health?subscription-key=[redacted]&admin_token=[redacted]&X-Secret-Key=[redacted]&page=2" \
         in logged, logged[-2000:]
     assert not any(value in logged for value in secrets.values()), logged[-2000:]
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=5).status_code == 200
-    except httpx.TransportError:
-        return False

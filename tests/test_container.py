@@ -15,7 +15,7 @@ import yaml
 from contract_tests.process import MockProcess
 from tests.support.container_engine import Podman
 from tests.support.ports import free_port
-from tests.support.waiting import wait_until
+from tests.support.waiting import answers, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "localhost/flux-mock:test"
@@ -90,9 +90,5 @@ def test_the_image_builds_runs_as_non_root_healthy_and_answers(tmp_path):
 
 
 def _wait_until_serving(url: str, seconds: float = 60) -> None:
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{url}/__admin/health", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-    wait_until(healthy, timeout=seconds, what=f"the container answering on {url}", every=0.25)
+    wait_until(lambda: answers(f"{url}/__admin/health", timeout=2), timeout=seconds,
+               what=f"the container answering on {url}", every=0.25)

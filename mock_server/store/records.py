@@ -1,6 +1,6 @@
 """The records the stores keep: a job, the webhook it asked for and a delivery, with how each is written to
-a shared store. They live beside the store protocols, so `store/` depends on nothing above it; the lifecycle (`jobs/`)
-and the dispatcher (`webhooks/`) work on these records."""
+a shared store. They live beside the store protocols, so `store/` depends on nothing above it; the
+lifecycle (`jobs/`) and the dispatcher (`webhooks/`) work on these records."""
 
 import json
 from dataclasses import asdict, dataclass, field, fields

@@ -138,7 +138,7 @@ def _unavailable_on_outage(method):
     async def guarded(*args, **kwargs):
         try:
             return await method(*args, **kwargs)
-        except (*OUTAGE, RuntimeError) as error:
+        except Exception as error:
             if not is_outage(error):
                 raise
             raise StoreUnavailable(f"{type(error).__name__}: {error}") from error

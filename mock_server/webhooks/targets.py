@@ -4,13 +4,15 @@ The request's three forms, read into one WebhookRequest, are a record (store/rec
 The API accepts any http(s) webhook URL (202), and so does the mock; it delivers only to loopback and
 the configured hosts, never to its own admin API, and records every other delivery as `blocked`.
 
-A leaf module: validation, the job records and the contract kit import it without the dispatcher.
+Below the dispatcher: settings, validation and the app import it too.
 """
 
 import ipaddress
 import posixpath
 import re
 from urllib.parse import unquote, urlsplit
+
+from mock_server.loopback import is_loopback
 
 MAX_URL_LENGTH = 2048
 ADMIN_PREFIX = "/__admin"
@@ -93,6 +95,6 @@ def is_allowed_target(url: str, allowed_hosts: tuple[str, ...]) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         address = None
-    if host == "localhost" or (address is not None and address.is_loopback):
+    if is_loopback(host):
         return True
     return any(_in_allowed(host, address, allowed) for allowed in allowed_hosts)

@@ -3,6 +3,8 @@ wait in the tests is a condition polled until a generous deadline, and says what
 
 import time
 
+import httpx
+
 DEADLINE = 30.0  # seconds: far beyond what any condition takes on a quiet machine
 
 
@@ -13,3 +15,11 @@ def wait_until(predicate, timeout: float = DEADLINE, what: str = "condition", ev
         assert time.monotonic() < deadline, f"{what} not met within {timeout:g} s"
         time.sleep(every)
     return value
+
+
+def answers(url: str, timeout: float = 5.0) -> bool:
+    """Whether a GET of `url` answers 200 now; a connection not yet accepted is a no, not an error."""
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
+    except httpx.TransportError:
+        return False
