@@ -9,16 +9,25 @@ A chaos setting (the config's `chaos`, a rule's `outcome.chaos`: admin.yaml's Ch
   slow      the answer's body trickles in over `slow_seconds`
   jitter    up to `jitter` extra seconds before an answer
 
-Each instance keeps its own random stream per setting and its own bursts and storms (bounded); every fault
-is journaled as `answer: chaos:NAME`, and client_checks judges what the client did next.
+Each fault applies itself to the exchange (as WireMock's `Fault` does). Each instance keeps its own random
+stream per setting and its own bursts and storms (bounded); every fault is journaled as `answer: chaos:NAME`,
+and client_checks judges what the client did next.
 """
 
 import math
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, ClassVar
 
-FAULTS = ("drop", "error", "throttle", "slow", "jitter")
+from starlette.responses import Response
+
+from mock_server.forced import answer_forced
+from mock_server.responses import DroppedConnection
+
+if TYPE_CHECKING:
+    from mock_server.exchange import Exchange
+
 BURST_STATUSES = (500, 502, 503, 504)
 REMEMBERED = 10_000  # keys and settings an instance keeps chaos state for
 PREFERRED_JITTER = 1.0  # seconds of `Prefer: chaos=jitter`
@@ -44,10 +53,56 @@ class ChaosSetting:
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str
-    status: int | None = None
+    """One fault a call meets. `apply` makes the exchange meet it: the answer it gets instead, or None when the
+    call goes on (late, or with a body that will trickle)."""
+
+    kind: ClassVar[str]
+
+    async def apply(self, exchange: "Exchange") -> Response | None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Drop(Fault):
+    kind = "drop"
+
+    async def apply(self, exchange: "Exchange") -> Response:
+        return DroppedConnection()
+
+
+@dataclass(frozen=True)
+class ServerError(Fault):
+    kind = "error"
+    status: int = 503
     retry_after: float | None = None
-    seconds: float = 0.0  # jitter: the delay; slow: how long the body takes
+
+    async def apply(self, exchange: "Exchange") -> Response:
+        return answer_forced(exchange, self.status, self.retry_after)
+
+
+@dataclass(frozen=True)
+class Throttle(ServerError):
+    kind = "throttle"
+    status: int = 429
+
+
+@dataclass(frozen=True)
+class Slow(Fault):
+    kind = "slow"
+    seconds: float = 0.0  # how long the body takes
+
+    async def apply(self, exchange: "Exchange") -> None:
+        exchange.slow_for = self.seconds
+
+
+@dataclass(frozen=True)
+class Jitter(Fault):
+    kind = "jitter"
+    seconds: float = 0.0  # the delay
+
+    async def apply(self, exchange: "Exchange") -> None:
+        await exchange.mock.clock.sleep(self.seconds)
+        exchange.tick()
 
 
 def _bounded_put(mapping: OrderedDict, key, value) -> None:
@@ -66,15 +121,15 @@ class Chaos:
 
     def fault(self, wanted: dict | str, key: str | None, now: float) -> Fault | None:
         """The fault this call meets, if any: `wanted` is a rule's or the config's chaos setting, or the name of
-        the fault Prefer forces (checked by parse_prefer)."""
+        the fault Prefer forces (checked by outcome.parse_prefer)."""
         if isinstance(wanted, str):
-            return _forced(wanted)
+            return FORCED[wanted]
         return self._ongoing(key, now) or self._drawn(ChaosSetting.of(wanted, self.seed), key, now)
 
     def _ongoing(self, key, now: float) -> Fault | None:
         until = self._storms.get(key)
         if until is not None and now < until:
-            return Fault("throttle", 429, retry_after=max(1.0, math.ceil(until - now)))
+            return Throttle(retry_after=max(1.0, math.ceil(until - now)))
         left, status = self._bursts.get(key, (0, None))
         if left > 0:
             _bounded_put(self._bursts, key, (left - 1, status))
@@ -92,7 +147,7 @@ class Chaos:
             if roll < rate:
                 return self._started(kind, setting, stream, key, now)
             roll -= rate
-        return Fault("jitter", seconds=stream.uniform(0, setting.jitter)) if setting.jitter else None
+        return Jitter(stream.uniform(0, setting.jitter)) if setting.jitter else None
 
     def _started(self, kind: str, setting: ChaosSetting, stream: random.Random, key, now: float) -> Fault:
         if kind == "error":
@@ -101,17 +156,16 @@ class Chaos:
             return _error(status)
         if kind == "throttle":
             _bounded_put(self._storms, key, now + setting.storm)
-            return Fault("throttle", 429, retry_after=max(1.0, math.ceil(setting.storm)))
+            return Throttle(retry_after=max(1.0, math.ceil(setting.storm)))
         if kind == "slow":
-            return Fault("slow", seconds=setting.slow_seconds)
-        return Fault("drop")
+            return Slow(setting.slow_seconds)
+        return Drop()
 
 
-def _error(status: int) -> Fault:
-    return Fault("error", status, retry_after=1.0 if status == 503 else None)
+def _error(status: int) -> ServerError:
+    return ServerError(status, retry_after=1.0 if status == 503 else None)
 
 
-def _forced(kind: str) -> Fault:
-    return {"drop": Fault("drop"), "error": _error(503), "throttle": Fault("throttle", 429, retry_after=1.0),
-            "slow": Fault("slow", seconds=ChaosSetting.slow_seconds),
-            "jitter": Fault("jitter", seconds=PREFERRED_JITTER)}[kind]
+FORCED = {"drop": Drop(), "error": _error(503), "throttle": Throttle(retry_after=1.0),
+          "slow": Slow(ChaosSetting.slow_seconds), "jitter": Jitter(PREFERRED_JITTER)}  # by Prefer: chaos=NAME
+FAULTS = tuple(FORCED)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from mock_server.redaction import SHORT_FIELD, clipped, clipped_list, mask_key
 from mock_server.operations import Operation
+from mock_server.outcome import NOTHING, Outcome
 
 if TYPE_CHECKING:
     from mock_server.auth import Principal
@@ -43,7 +44,7 @@ class Exchange:
     operation: Operation | None = None
     validator: "OperationValidator | None" = None
     variant: str | None = None
-    outcome: dict = field(default_factory=dict)  # the scenario rule's and Prefer's wishes for this call
+    outcome: Outcome = NOTHING  # the scenario rule's and Prefer's wishes for this call
     rule: str | None = None  # id of the scenario rule that applied
     violations: list[str] = ()
     undocumented_fields: list[str] = ()

@@ -50,14 +50,14 @@ def _output(exchange: Exchange) -> Output:
 def _webhook(exchange: Exchange) -> WebhookRequest | None:
     """Where and how this job's webhook goes, if the request asked for one the operation documents."""
     header = exchange.headers.get(WEBHOOK_HEADER.lower()) if exchange.validator.accepts_webhook_header else None
-    return WebhookRequest.of(header, exchange.params, exchange.base, exchange.outcome.get("webhook"))
+    return WebhookRequest.of(header, exchange.params, exchange.base, exchange.outcome.webhook)
 
 
 async def _new_job(exchange: Exchange, request_id: str,
                    webhook: WebhookRequest | None = None) -> tuple[Job, Charge | None]:
     """A job for this call (outcome from the scenario, media planned and priced) and what it charges: a
     job ending in ERROR is not charged, but needs a wallet that could pay."""
-    op, outcome, wallets = exchange.operation, exchange.outcome.get("job", lifecycle.COMPLETED), exchange.mock.wallets
+    op, outcome, wallets = exchange.operation, exchange.outcome.job or lifecycle.COMPLETED, exchange.mock.wallets
     plan, price, seed, prompt, paths = _output(exchange)
     charge = None if outcome == lifecycle.ERROR else wallets.charge_of(exchange.key, price)
     if charge is None:
@@ -65,7 +65,7 @@ async def _new_job(exchange: Exchange, request_id: str,
     job = Job(
         request_id=request_id, operation_id=op.operation_id, model_id=op.model_id or "", key=exchange.key,
         created_at=exchange.now, outcome=outcome,
-        error=exchange.outcome.get("error", DEFAULT_ERRORS.get(outcome)) if outcome != lifecycle.COMPLETED else None,
+        error=exchange.outcome.error or DEFAULT_ERRORS.get(outcome) if outcome != lifecycle.COMPLETED else None,
         media=paths, media_type=plan.media_type,
         details={"prompt": prompt[:PROMPT_KEPT], "prompt_length": len(prompt), "seed": seed, "width": plan.width,
                  "height": plan.height},

@@ -13,12 +13,12 @@ from mock_server.answers.examples import named_example
 from mock_server.answers.call import Call
 from mock_server.answers.source import NoAnswerDrawn
 from mock_server.bodies import read_json_body
-from mock_server.errors import GATEWAY_FAILURES, ApiError, BadRequest, ModelNotFound, gateway_body
+from mock_server.errors import ApiError, BadRequest, ModelNotFound
 from mock_server.exchange import Exchange
+from mock_server.forced import answer_forced
 from mock_server.handlers import HANDLERS
-from mock_server.responses import JSONBody
-from mock_server.scenarios import forceable_statuses, parse_prefer
-from mock_server.operations import Operation
+from mock_server.outcome import merged
+from mock_server.responses import DroppedConnection, JSONBody, SlowBody
 from mock_server.validation import Violation, first_error
 
 Stage = Callable[[Exchange], Awaitable[Response | None]]
@@ -84,105 +84,42 @@ async def select_scenario(exchange: Exchange) -> None:
     rule = await mock.scenarios.select(exchange.operation.operation_id, exchange.path, exchange.key,
                                        _prompt(exchange.body))
     exchange.rule = rule.id if rule else None
-    exchange.outcome = {**(rule.outcome if rule else {}), **parse_prefer(prefer)}
+    exchange.outcome = merged(rule.outcome if rule else None, prefer)
 
 
 async def meet_chaos(exchange: Exchange) -> Response | None:
     """A network fault, when the call's rule, Prefer or the config asks for chaos (chaos.py)."""
-    mock = exchange.mock
-    wanted = exchange.outcome.get("chaos", mock.settings.chaos)
+    mock, wanted = exchange.mock, exchange.outcome.chaos
+    wanted = mock.settings.chaos if wanted is None else wanted
     fault = mock.chaos.fault(wanted, exchange.key, exchange.now) if wanted else None
     if fault is None:
         return None
     exchange.answer = f"chaos:{fault.kind}"
-    if fault.kind == "jitter":
-        await mock.clock.sleep(fault.seconds)
-        exchange.tick()
-        return None
-    if fault.kind == "slow":
-        exchange.slow_for = fault.seconds
-        return None
-    if fault.kind == "drop":
-        return DroppedConnection()
-    return _answer_forced(exchange, fault.status, fault.retry_after)
+    return await fault.apply(exchange)
 
 
 async def add_latency(exchange: Exchange) -> None:
-    if exchange.outcome.get("latency"):
-        await exchange.mock.clock.sleep(exchange.outcome["latency"])
+    if exchange.outcome.latency:
+        await exchange.mock.clock.sleep(exchange.outcome.latency)
         exchange.tick()
 
 
-class SlowBody(Response):
-    """Another answer, its body sent in pieces over `seconds` (a slow network or an overloaded gateway)."""
-
-    PIECES = 8
-
-    def __init__(self, answer: Response, seconds: float, clock) -> None:
-        super().__init__(answer.body, status_code=answer.status_code)
-        self.raw_headers = answer.raw_headers
-        self.seconds, self.clock = seconds, clock
-
-    async def __call__(self, scope, receive, send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        size = max(1, -(-len(self.body) // self.PIECES))
-        for start in range(0, len(self.body), size):
-            await send({"type": "http.response.body", "body": self.body[start:start + size], "more_body": True})
-            await self.clock.sleep(self.seconds / self.PIECES)
-        await send({"type": "http.response.body", "body": b""})
-
-
-class DroppedConnection(Response):
-    """Starts an answer and never finishes it: the server closes the connection mid-response."""
-
-    def __init__(self) -> None:
-        super().__init__(status_code=200, headers={"content-length": "64"})
-
-    async def __call__(self, scope, receive, send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-
-
 async def drop_connection(exchange: Exchange) -> Response | None:
-    return DroppedConnection() if exchange.outcome.get("drop_connection") else None
-
-
-def forced_response(operation: Operation, status: int, retry_after: float | None = None) -> JSONBody:
-    """The documented answer for `status` (its first example), or the gateway's own failure (502, 503, 504,
-    in its shape, unless the operation documents that status), as a scenario asked for it; a 429 or 503
-    with Retry-After (`retry_after` seconds, else 1)."""
-    headers = {"Retry-After": f"{retry_after or 1:g}"} if status in (429, 503) else {}
-    if status in GATEWAY_FAILURES and status not in operation.documented_statuses:
-        return JSONBody(gateway_body(status, GATEWAY_FAILURES[status]), status_code=status, headers=headers)
-    if status not in operation.documented_statuses:
-        allowed = sorted(forceable_statuses(operation))
-        raise BadRequest(f"status {status} is not documented for {operation.operation_id}; it can answer: "
-                         f"{', '.join(map(str, allowed))}")
-    content = (operation.responses[str(status)].get("content") or {}).get("application/json", {})
-    examples = list((content.get("examples") or {}).values())
-    body = examples[0]["value"] if examples else {"error": "Scenario"}
-    return JSONBody(body, status_code=status, headers=headers)
+    return DroppedConnection() if exchange.outcome.drop else None
 
 
 async def force_status(exchange: Exchange) -> Response | None:
     """The documented answer of the status a scenario forces (its named example, if one is asked for)."""
-    status = exchange.outcome.get("status")
-    if not status or exchange.outcome.get("example"):
+    status = exchange.outcome.status
+    if not status or exchange.outcome.example:
         return None
-    return _answer_forced(exchange, status)
-
-
-def _answer_forced(exchange: Exchange, status: int, retry_after: float | None = None) -> JSONBody:
-    """The forced answer, its Retry-After (if any) noted for the journal."""
-    forced = forced_response(exchange.operation, status, retry_after)
-    if "retry-after" in forced.headers:
-        exchange.retry_after = float(forced.headers["retry-after"])
-    return forced
+    return answer_forced(exchange, status)
 
 
 async def choose_variant(exchange: Exchange) -> None:
     """The named response variant asked for (Prefer, rule), else the first the config turns on."""
     own = exchange.route.variants
-    wanted = exchange.outcome.get("variant")
+    wanted = exchange.outcome.variant
     if wanted and wanted in exchange.route.already:  # the operation already answers as that variant
         return
     if wanted and wanted not in own:  # a rule's variant always fits (checked when made): this is Prefer's
@@ -213,10 +150,10 @@ async def validate(exchange: Exchange) -> None:
 
 async def answer_example(exchange: Exchange) -> Response | None:
     """`Prefer: example=NAME` (or a rule's `example`): that documented example, verbatim, with its status."""
-    name = exchange.outcome.get("example")
+    name = exchange.outcome.example
     if not name:
         return None
-    example = named_example(exchange.operation, name, exchange.outcome.get("status"))
+    example = named_example(exchange.operation, name, exchange.outcome.status)
     exchange.answer = f"example:{name}"
     if example.media_type == "application/json":
         return JSONBody(example.value, status_code=example.status)
@@ -231,7 +168,8 @@ async def handle(exchange: Exchange) -> Response:
 
 
 def _wants_generated(exchange: Exchange) -> bool:
-    return exchange.outcome.get("dynamic", exchange.mock.settings.responses == "generated")
+    dynamic = exchange.outcome.dynamic
+    return exchange.mock.settings.responses == "generated" if dynamic is None else dynamic
 
 
 async def draw_answer(exchange: Exchange, response: Response) -> Response:
@@ -242,7 +180,7 @@ async def draw_answer(exchange: Exchange, response: Response) -> Response:
             or operation.response_schema(response.status_code) is None:
         return response
     call = Call(operation.operation_id, response.status_code, exchange.facts)
-    url = exchange.outcome.get("draw_from")
+    url = exchange.outcome.draw_from
     try:
         body, job_status = (await answers.drawn_by(url, call, exchange.method, exchange.path) if url
                             else answers.drawn_here(call))

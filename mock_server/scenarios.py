@@ -4,7 +4,7 @@ Outcomes: `status` (answer that documented error now), `job` (COMPLETED / FAILED
 of the job it creates) with `error`, `latency` (extra seconds), `drop_connection`, and `variant`
 (another documented answer shape: one of the response variants the specs name). Rules come from the config file
 and the admin API; a request's `Prefer` header (Prism-compatible `code=429`, plus `job=`,
-`latency=`, `variant=`) overrides them for that request.
+`latency=`, `variant=`) overrides them for that request: outcome.py merges the two into one `Outcome`.
 """
 
 import itertools
@@ -15,8 +15,8 @@ from functools import cache, cached_property
 import jsonschema_rs
 
 from mock_server.answers.examples import named_examples
-from mock_server.chaos import FAULTS
-from mock_server.errors import GATEWAY_FAILURES, BadRequest
+from mock_server.errors import BadRequest
+from mock_server.forced import forceable_statuses
 from mock_server.routes import named_variants
 from mock_server.exit_codes import ConfigError
 from mock_server.operations.documents import ADMIN_SPEC, load_bundled
@@ -155,12 +155,6 @@ class Scenarios:
             await self._store.delete_rule(record["id"])
 
 
-def forceable_statuses(operation) -> frozenset[int]:
-    """The statuses a scenario may force on this operation: the error statuses it documents, and the
-    gateway's own failures."""
-    return frozenset(code for code in operation.documented_statuses if code >= 400) | frozenset(GATEWAY_FAILURES)
-
-
 # What a rule's outcome may ask that an operation must be able to answer, and the _Answers field holding
 # what it can.
 ANSWERABLE = (("status", "statuses"), ("variant", "variants"), ("example", "examples"))
@@ -181,52 +175,3 @@ def _answers(operations) -> dict[str, _Answers]:
     return {op.operation_id: _Answers(op.path, forceable_statuses(op), frozenset(variants[(op.method, op.path)]),
                                       frozenset(named_examples(op)))
             for op in operations if not op.variant}
-
-
-def _flag(raw: str) -> bool:
-    if raw.lower() not in ("true", "false"):
-        raise ValueError(raw)
-    return raw.lower() == "true"
-
-
-_PREFER_FIELDS = {"code": ("status", int), "job": ("job", str.upper), "latency": ("latency", float),
-                  "variant": ("variant", str), "error": ("error", str), "webhook": ("webhook", str),
-                  "example": ("example", str), "dynamic": ("dynamic", _flag), "chaos": ("chaos", str)}
-_WEBHOOK_PREFERENCES = {"duplicate": "duplicate", "out-of-order": "out_of_order",
-                        "timeout-first": "first_attempt_timeout"}
-
-
-# RFC 7240's registered preferences: an app may send them to the real gateway, which ignores them; so does
-# the mock. Any other unknown token is a 400: a typo in a test's Prefer would otherwise do nothing, silently.
-REGISTERED_PREFERENCES = frozenset({"respond-async", "return", "wait", "handling"})
-
-
-def parse_prefer(value: str | None) -> dict:
-    """The outcome a `Prefer` header asks for: `code=429, latency=1.5`. RFC 7240's own preferences are
-    ignored; any other unknown one is a 400 naming the supported ones."""
-    outcome = {}
-    for part in (value or "").replace(";", ",").split(","):
-        name, _, raw = part.strip().partition("=")
-        if name and name.lower() not in _PREFER_FIELDS and name.lower() not in REGISTERED_PREFERENCES:
-            raise BadRequest(f"Prefer: {name[:50]} is not a preference flux-mock knows; supported: "
-                             f"{', '.join(f'{known}=' for known in _PREFER_FIELDS)} (RFC 7240's "
-                             f"{', '.join(sorted(REGISTERED_PREFERENCES))} are ignored)")
-        if name.lower() in _PREFER_FIELDS and raw:
-            target, convert = _PREFER_FIELDS[name.lower()]
-            try:
-                outcome[target] = convert(raw.strip().strip('"'))
-            except ValueError:
-                raise BadRequest(f"Prefer: {name}={raw.strip()} is not a valid value") from None
-    if outcome.get("job") not in (None, "COMPLETED", "FAILED", "ERROR"):
-        raise BadRequest("Prefer: job= must be COMPLETED, FAILED or ERROR")
-    if not 0 <= outcome.get("latency", 0) <= 600:
-        raise BadRequest("Prefer: latency= must be between 0 and 600 seconds")
-    if outcome.get("chaos") not in (None, *FAULTS):
-        raise BadRequest(f"Prefer: chaos={outcome['chaos'][:40]} is not a fault flux-mock knows; faults: "
-                         f"{', '.join(FAULTS)}")
-    if "webhook" in outcome:
-        name = outcome["webhook"]
-        if name not in _WEBHOOK_PREFERENCES:
-            raise BadRequest(f"Prefer: webhook= must be one of {', '.join(_WEBHOOK_PREFERENCES)}")
-        outcome["webhook"] = {_WEBHOOK_PREFERENCES[name]: True}
-    return outcome

@@ -10,6 +10,8 @@ from mock_server.app import create_app
 from mock_server.clock import ManualClock
 from mock_server.errors import BadRequest, Forbidden, ModelNotFound, PayloadTooLarge, RateLimited, Unauthorized
 from mock_server.exchange import Exchange
+from mock_server.outcome import Outcome
+from mock_server.responses import DroppedConnection
 from mock_server.routes import operation_routes
 from mock_server.jobs.timing import Timing
 from mock_server.settings import KeyConfig, Settings
@@ -112,16 +114,16 @@ async def test_select_scenario_takes_the_rule_and_lets_prefer_win():
     made.body = {"prompt": "please fail me"}
     await pipeline.authenticate(made)
     await pipeline.select_scenario(made)
-    assert made.rule == "config-1" and made.outcome == {"job": "FAILED", "latency": 3.0}
+    assert made.rule == "config-1" and made.outcome == Outcome(job="FAILED", latency=3.0)
     quiet = exchange(mock_state())
     await pipeline.select_scenario(quiet)
-    assert (quiet.rule, quiet.outcome) == (None, {})
+    assert (quiet.rule, quiet.outcome) == (None, Outcome())
 
 
 async def test_add_latency_waits_on_the_clock_and_the_answer_describes_the_moment_after():
     mock = mock_state()
     made = exchange(mock)
-    made.outcome = {"latency": 2.5}
+    made.outcome = Outcome(latency=2.5)
     before = made.now
     await pipeline.add_latency(made)
     assert made.now == pytest.approx(before + 2.5) == mock.clock.now()
@@ -130,31 +132,31 @@ async def test_add_latency_waits_on_the_clock_and_the_answer_describes_the_momen
 async def test_drop_connection_answers_with_an_unfinished_response():
     made = exchange(mock_state())
     assert await pipeline.drop_connection(made) is None
-    made.outcome = {"drop_connection": True}
-    assert isinstance(await pipeline.drop_connection(made), pipeline.DroppedConnection)
+    made.outcome = Outcome(drop=True)
+    assert isinstance(await pipeline.drop_connection(made), DroppedConnection)
 
 
 async def test_force_status_answers_the_documented_example_or_refuses_an_undocumented_status():
     made = exchange(mock_state())
     assert await pipeline.force_status(made) is None
-    made.outcome = {"status": 429}
+    made.outcome = Outcome(status=429)
     forced = await pipeline.force_status(made)
     assert forced.status_code == 429 and forced.headers["retry-after"] == "1" and made.retry_after == 1.0
-    made.outcome = {"status": 418}
+    made.outcome = Outcome(status=418)
     with pytest.raises(BadRequest, match="status 418 is not documented"):
         await pipeline.force_status(made)
 
 
 async def test_choose_variant_by_prefer_then_by_config_and_refuse_another_routes():
     asked = exchange(mock_state(), FLUX_PRO)
-    asked.outcome = {"variant": "flux-pro-legacy"}
+    asked.outcome = Outcome(variant="flux-pro-legacy")
     await pipeline.choose_variant(asked)
     assert (asked.variant, asked.operation.operation_id) == ("flux-pro-legacy", "fluxProLegacyTextToImage")
     configured = exchange(mock_state(variants=("getdata-job",)))
     await pipeline.choose_variant(configured)
     assert (configured.variant, configured.operation.kind) == ("getdata-job", "sync-job")
     unknown = exchange(mock_state(), FLUX_PRO)
-    unknown.outcome = {"variant": "getdata-job"}  # a variant of another route
+    unknown.outcome = Outcome(variant="getdata-job")  # a variant of another route
     with pytest.raises(BadRequest, match="not a variant of fluxProTextToImage; its variants: flux-pro-legacy"):
         await pipeline.choose_variant(unknown)
 

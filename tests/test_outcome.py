@@ -1,9 +1,10 @@
-"""parse_prefer: what a request's Prefer header asks of one call, and the clear 400s for what it cannot."""
+"""The outcome of one call: what its Prefer header asks (and the clear 400s for what it cannot), merged over its
+scenario rule's outcome."""
 
 import pytest
 
 from mock_server.errors import BadRequest
-from mock_server.scenarios import parse_prefer
+from mock_server.outcome import NOTHING, Outcome, merged, parse_prefer
 
 
 @pytest.mark.parametrize("header, outcome", [
@@ -35,3 +36,17 @@ def test_prefer_values_it_cannot_honour_are_a_400_that_says_why(header, words):
     with pytest.raises(BadRequest) as refused:
         parse_prefer(header)
     assert words in refused.value.message
+
+
+def test_prefer_wins_over_the_rule_field_by_field_and_the_merge_is_typed():
+    rule = {"job": "FAILED", "error": "NSFW", "latency": 2, "drop_connection": True, "webhook": {"delay": 5}}
+    outcome = merged(rule, "latency=0, webhook=duplicate, code=503")
+    assert outcome == Outcome(status=503, job="FAILED", error="NSFW", latency=0.0, drop=True,
+                              webhook={"duplicate": True})
+    assert merged(None, None) == NOTHING == Outcome()
+    assert merged({"chaos": {"drops": 1}}, "chaos=slow").chaos == "slow"
+
+
+def test_an_outcome_cannot_be_changed_once_merged():
+    with pytest.raises(AttributeError):
+        merged({"job": "FAILED"}, None).job = "COMPLETED"
