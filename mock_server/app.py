@@ -12,6 +12,7 @@ import os
 import sys
 from types import SimpleNamespace
 
+import httpx
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
@@ -148,11 +149,13 @@ def create_app_from_environment() -> MockApp:
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None, stores: Stores | None = None,
                operations: tuple[Operation, ...] | None = None,
-               stages: tuple[pipeline.Stage, ...] = pipeline.STAGES) -> MockApp:
+               stages: tuple[pipeline.Stage, ...] = pipeline.STAGES,
+               transport: httpx.AsyncBaseTransport | None = None) -> MockApp:
     """The mock as an ASGI app. Every dependency can be passed in; the defaults are the embedded ones
-    (the stores from settings.store: memory unless a redis:// URL is given; the pipeline's STAGES)."""
+    (the stores from settings.store: memory unless a redis:// URL is given; the pipeline's STAGES; webhooks
+    sent over the network, or through `transport`, as httpx's `transport=`, e.g. httpx.MockTransport)."""
     settings = settings or Settings()
     state = MockState(settings=settings, clock=clock or OffsetClock(),
                       stores=stores or open_stores(settings.store, settings.journal_size),
-                      operations=operations or load_operations())
+                      operations=operations or load_operations(), webhook_transport=transport)
     return MockApp(state, stages)

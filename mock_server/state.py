@@ -3,6 +3,8 @@
 import random
 from dataclasses import dataclass, field
 
+import httpx
+
 from mock_server import public_url
 from mock_server.answers.source import AnswerSource
 from mock_server.auth import Authenticator
@@ -26,6 +28,7 @@ class MockState:
     clock: Clock
     stores: Stores
     operations: tuple[Operation, ...]
+    webhook_transport: httpx.AsyncBaseTransport | None = None  # the webhook client's (tests pass one)
     timing: Timing = field(init=False)
     auth: Authenticator = field(init=False)
     wallets: Wallets = field(init=False)
@@ -53,11 +56,9 @@ class MockState:
                                           max_attempts=settings.webhook_max_attempts, backoff=settings.webhook_backoff,
                                           timeout=settings.webhook_timeout, refresh=self.refresh_unless_current,
                                           allowed_hosts=settings.webhook_allowed_hosts,
-                                          redirect_to=settings.webhook_redirect_to)
+                                          redirect_to=settings.webhook_redirect_to, transport=self.webhook_transport)
         self.jobs = JobService(self.stores.jobs, self.clock, lambda: self.timing, settings.max_jobs,
-                               deliveries_for=self.webhooks.deliveries_for)
-        self.jobs.on_create(self.webhooks.created)
-        self.jobs.on_change(self.webhooks.plan)
+                               listener=self.webhooks)
         self.answers = AnswerSource(self.operations, settings.seed)
         self.chaos = Chaos(settings.seed)
         self.picked_seeds = self._picked_seeds()

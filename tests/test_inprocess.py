@@ -1,6 +1,8 @@
 """Behaviour that depends on waiting, checked in-process with a manual clock so no test sleeps."""
 
+import anyio
 import httpx
+import orjson
 import pytest
 
 from mock_server.app import create_app
@@ -132,3 +134,41 @@ async def test_admin_is_off_for_clients_beyond_loopback_without_a_token(clock):
     async with httpx.AsyncClient(transport=remote, base_url="http://mock.test") as api:
         assert (await api.post("/__admin/reset", headers={"X-Admin-Token": "a-long-token"})).status_code == 204
         assert (await api.post("/__admin/reset", headers={"X-Admin-Token": "wrong"})).status_code == 403
+
+
+async def _deliveries_of(app, want: int, timeout: float = 30.0) -> list[dict]:
+    """The journal's webhook entries, once there are `want` of them (the dispatcher sends in the background)."""
+    deadline = anyio.current_time() + timeout
+    while True:
+        sent = [entry for entry in await app.mock.journal.entries() if entry["kind"] == "webhook"]
+        if len(sent) >= want:
+            return sent
+        assert anyio.current_time() < deadline, f"{want} webhook attempts not journaled within {timeout:g} s"
+        await anyio.sleep(0.02)
+
+
+async def test_webhooks_go_through_the_transport_create_app_is_given(clock):
+    """create_app(transport=) is the seam for webhooks (as httpx's): a test sees each POST without a receiver,
+    and 'delivered' is what that transport answered."""
+    received, answers = [], iter([200, 503])
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        received.append((str(request.url), request.headers["webhook-id"], orjson.loads(request.content)))
+        return httpx.Response(next(answers))
+
+    app = create_app(Settings(timing=Timing(queued_for=0, processing_for=0)), clock=clock,
+                     transport=httpx.MockTransport(receiver))
+    await app.mock.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as api:
+            for _ in range(2):
+                answer = await api.post("/flux-dev/v1/dev/textToImage", json={"prompt": "x"},
+                                        headers={**KEY, "X-Webhook-URL": "http://127.0.0.1:9/hook"})
+                assert answer.is_success, answer.text
+                await _deliveries_of(app, len(received) + 1)
+        sent = await _deliveries_of(app, 2)
+    finally:
+        await app.mock.stop(grace=0)
+    assert [url for url, _, _ in received] == ["http://127.0.0.1:9/hook"] * 2
+    assert all(body["status"] == "COMPLETED" for _, _, body in received)
+    assert [(entry["status"], entry["error"]) for entry in sent] == [(200, None), (503, "answered 503")]

@@ -5,7 +5,7 @@ import pytest
 
 from mock_server import views
 from mock_server.store.records import Job
-from mock_server.webhooks.plan import body_for, planned_events
+from mock_server.webhooks.plan import body_for, deliveries_for, planned_events
 from mock_server.store.records import WebhookRequest
 
 BASE = "http://mock.test"
@@ -70,3 +70,16 @@ def test_a_request_asks_for_at_most_one_webhook_header_first(header, params, exp
     else:
         assert (found.url, found.form, found.events) == expected and found.misbehave == {"duplicate": True}
         assert WebhookRequest.from_record(found.to_record()) == found
+
+
+def test_deliveries_are_pending_for_allowed_targets_and_blocked_with_the_reason_otherwise():
+    allowed = deliveries_for(job(hook()))
+    assert [(d.event, d.due, d.state) for d in allowed] == [("completed", 103.0, "pending")]
+    outside = job(WebhookRequest(url="http://example.com/h", form="X-Webhook-URL", base=BASE))
+    blocked = deliveries_for(outside)
+    assert [(d.state, d.last_error) for d in blocked] == [("blocked", "blocked: not loopback nor in "
+                                                          "webhooks.allowed_hosts")]
+    assert [d.state for d in deliveries_for(outside, allowed_hosts=("example.com",))] == ["pending"]
+    assert [d.state for d in deliveries_for(outside, redirect_to="http://127.0.0.1:9/all")] == ["pending"]
+    admin = job(WebhookRequest(url="http://127.0.0.1:8000/__admin/reset", form="X-Webhook-URL", base=BASE))
+    assert deliveries_for(admin)[0].last_error == "blocked: the mock's own admin API"

@@ -1,40 +1,58 @@
-"""The job service: applies the lifecycle with the store and the clock."""
+"""The job service: applies the lifecycle with the store and the clock, and tells one listener (the webhook
+dispatcher) what it made and changed."""
+
+from typing import Protocol
 
 from mock_server.clock import Clock
 from mock_server.errors import BadRequest, InsufficientBalance, RequestNotFound, StoreUnavailable
 from mock_server.ids import queue_request_id
 from mock_server.jobs import lifecycle
 from mock_server.jobs.timing import Timing
-from mock_server.store.records import Charge, Job
+from mock_server.store.records import Charge, Delivery, Job
 from mock_server.store.base import JobStore
 
 
 EVICTION_EVERY = 100  # submits between two looks at the store's size
 
 
+class JobListener(Protocol):
+    """What the service tells of its jobs (the webhook dispatcher is one)."""
+
+    def deliveries_for(self, job: Job) -> list[Delivery]:
+        """The deliveries to store with a new job, in the same atomic step (pure: no I/O)."""
+
+    async def created(self, job: Job, deliveries: list[Delivery]) -> None:
+        """After a job was stored with those deliveries."""
+
+    async def changed(self, job: Job) -> None:
+        """After every poll and advance."""
+
+
+class Unheard:
+    """The listener of a service nobody listens to."""
+
+    def deliveries_for(self, job: Job) -> list[Delivery]:
+        return []
+
+    async def created(self, job: Job, deliveries: list[Delivery]) -> None:
+        return None
+
+    async def changed(self, job: Job) -> None:
+        return None
+
+
 class JobService:
     def __init__(self, store: JobStore, clock: Clock, timing, max_jobs: int = 1_000_000,
-                 deliveries_for=lambda job: []) -> None:
+                 listener: JobListener = Unheard()) -> None:
         self.store = store
         self.clock = clock
         self._timing = timing  # a callable: the Timing in force now
-        self._deliveries_for = deliveries_for  # job -> the webhook deliveries stored with it
-        self._listeners = []
-        self._creation_listeners = []
+        self.listener = listener
         self.max_jobs = max_jobs
         self._submitted = 0
 
-    def on_create(self, listener) -> None:
-        """Call `await listener(job, deliveries)` after a job was stored with its webhook deliveries."""
-        self._creation_listeners.append(listener)
-
-    def on_change(self, listener) -> None:
-        """Call `await listener(job)` after every submit, poll and advance (webhook planning)."""
-        self._listeners.append(listener)
-
     async def _changed(self, job: Job) -> Job:
-        for listener in self._listeners:
-            await listener(job)
+        await self.listener.changed(job)
         return job
 
     @property
@@ -50,15 +68,14 @@ class JobService:
             job = lifecycle.scheduled(job.evolved(mode="time"), 0, 0)
         else:
             job = lifecycle.scheduled(job.evolved(mode=timing.mode), timing.queued_for, timing.processing_for)
-        deliveries = self._deliveries_for(job)
+        deliveries = self.listener.deliveries_for(job)
         if not await self.store.create(job, charge, deliveries):
             raise InsufficientBalance()
         self._submitted += 1
-        for listener in self._creation_listeners:
-            try:
-                await listener(job, deliveries)
-            except StoreUnavailable:
-                pass  # the job and its deliveries are stored: answer for it; the dispatcher finds them
+        try:
+            await self.listener.created(job, deliveries)
+        except StoreUnavailable:
+            pass  # the job and its deliveries are stored: answer for it; the dispatcher finds them
         if self._submitted % EVICTION_EVERY == 0:
             try:
                 await self.store.evict_final(self.max_jobs, job.created_at)

@@ -14,8 +14,8 @@ from mock_server.errors import StoreUnavailable
 from mock_server.journal import Journal
 from mock_server.store.base import JobStore
 from mock_server.store.records import Delivery, Job
-from mock_server.webhooks.plan import body_for, planned_events
-from mock_server.webhooks.targets import is_allowed_target, masked_url, reaches_admin_api
+from mock_server.webhooks.plan import body_for, deliveries_for
+from mock_server.webhooks.targets import masked_url
 
 log = logging.getLogger("flux_mock.webhooks")
 # Sent with every attempt: the same for every attempt of one delivery, on any instance, so a receiver
@@ -29,7 +29,9 @@ class WebhookDispatcher:
 
     def __init__(self, deliveries, jobs: JobStore, clock: Clock, journal: Journal, *, max_attempts: int = 5,
                  backoff: float = 1.0, timeout: float = 5.0, concurrency: int = 16, refresh=None,
-                 render=body_for, allowed_hosts: tuple[str, ...] = (), redirect_to: str | None = None) -> None:
+                 render=body_for, allowed_hosts: tuple[str, ...] = (), redirect_to: str | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.transport = transport  # the client's transport (httpx's own network one unless a test passes one)
         self.allowed_hosts = allowed_hosts
         self.redirect_to = redirect_to  # every delivery goes to this one local receiver, the target in a header
         self.render = render  # (job, event) -> the body to POST: plan.body_for, unless a test breaks it
@@ -52,17 +54,8 @@ class WebhookDispatcher:
         self.unsaved = 0  # attempts whose outcome the store could not take (sent again after their lease)
 
     def deliveries_for(self, job: Job) -> list[Delivery]:
-        """The deliveries this job asks for whose moment is known: pending, or `blocked` (with the reason) for a
-        target the mock may not call. Pure: stored with the job when it is created, by `plan` later."""
-        events = planned_events(job)
-        if not events:
-            return []
-        url = job.webhook.url
-        if self.redirect_to or is_allowed_target(url, self.allowed_hosts):
-            return [Delivery(job.request_id, event, url, due) for event, due in events]
-        reason = "the mock's own admin API" if reaches_admin_api(url) else "not loopback nor in webhooks.allowed_hosts"
-        return [Delivery(job.request_id, event, url, due, state="blocked", last_error=f"blocked: {reason}")
-                for event, due in events]
+        """The deliveries stored with a new job (JobListener): plan.deliveries_for under this mock's policy."""
+        return deliveries_for(job, self.allowed_hosts, self.redirect_to)
 
     async def created(self, job: Job, deliveries: list[Delivery]) -> None:
         """After a job was stored with its deliveries: send the pending ones, report the blocked ones."""
@@ -72,8 +65,9 @@ class WebhookDispatcher:
         if any(delivery.state == "pending" for delivery in deliveries):
             self.wake()
 
-    async def plan(self, job: Job) -> None:
-        """Add every delivery of this job whose moment is known now (idempotent: after a poll or an advance)."""
+    async def changed(self, job: Job) -> None:
+        """After a poll or an advance (JobListener): add every delivery of this job whose moment is known now
+        (idempotent)."""
         added = [delivery for delivery in self.deliveries_for(job) if await self.deliveries.add_if_absent(delivery)]
         if added:
             await self.created(job, added)
@@ -90,7 +84,8 @@ class WebhookDispatcher:
     async def start(self) -> None:
         # Never through a proxy from the environment: the README's recipe for unchanged apps exports
         # HTTPS_PROXY pointing at the mock itself, and a proxy answering is not the target answering.
-        self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, trust_env=False)
+        self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, trust_env=False,
+                                         transport=self.transport)
         self._runner = asyncio.create_task(self._run(), name="flux-mock webhooks")
 
     async def _run(self) -> None:

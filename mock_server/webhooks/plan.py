@@ -1,9 +1,9 @@
-"""Which webhook deliveries a job asks for, when each is due, and what each POSTs: pure functions of the
-job (no store, no clock, no network), so the dispatcher and the tests agree on them."""
+"""Which webhook deliveries a job asks for, when each is due, whether the mock may send them, and what each
+POSTs: pure functions of the job (no store, no clock, no network), so the dispatcher and the tests agree."""
 
 from mock_server import views
-from mock_server.store.records import Job
-from mock_server.store.records import BATCH_FORM, EVENTS_FORM
+from mock_server.store.records import BATCH_FORM, EVENTS_FORM, Delivery, Job
+from mock_server.webhooks.targets import is_allowed_target, reaches_admin_api
 
 
 def _event_times(job: Job) -> list[tuple[str, float | None]]:
@@ -27,6 +27,20 @@ def planned_events(job: Job) -> list[tuple[str, float]]:
         final = job.transitions[1] + delay
         known = [(name, final + 0.001 * rank) for rank, (name, _) in enumerate(reversed(known))]
     return known
+
+
+def deliveries_for(job: Job, allowed_hosts: tuple[str, ...] = (), redirect_to: str | None = None) -> list[Delivery]:
+    """The deliveries this job asks for whose moment is known: pending, or `blocked` (with the reason) for a
+    target the mock may not call (with `redirect_to`, every target goes to that one receiver)."""
+    events = planned_events(job)
+    if not events:
+        return []
+    url = job.webhook.url
+    if redirect_to or is_allowed_target(url, allowed_hosts):
+        return [Delivery(job.request_id, event, url, due) for event, due in events]
+    reason = "the mock's own admin API" if reaches_admin_api(url) else "not loopback nor in webhooks.allowed_hosts"
+    return [Delivery(job.request_id, event, url, due, state="blocked", last_error=f"blocked: {reason}")
+            for event, due in events]
 
 
 def body_for(job: Job, event: str) -> dict:
