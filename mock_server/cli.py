@@ -1,34 +1,29 @@
-"""flux-mock: an offline mock server and contract-test kit for the Pixazo / AppyPie Flux API."""
+"""flux-mock's command line: parses options (and their FLUX_MOCK_* environment defaults) into settings and
+hands them to the command that runs: serving.py serves, contract_tests.runner checks, drifts and reports."""
 
 import argparse
-import asyncio
-import gc
+import importlib
 import os
 import re
-import resource
-import socket
 import sys
-import time
-from pathlib import Path
 
-import uvicorn
-from uvicorn.supervisors import Multiprocess
-
-from mock_server.app import SETTINGS_ENVIRONMENT, create_app
-from mock_server import __version__, access_log, connections, tls
-from mock_server.errors import PROFILES, StoreUnavailable
-from mock_server.exit_codes import CommandError, ConfigError, Unreachable
+from mock_server import __version__, tls
+from mock_server.errors import PROFILES
+from mock_server.exit_codes import CommandError, ConfigError
 from mock_server.jobs.timing import TIMING_MODES
-from mock_server.loopback import is_loopback
 from mock_server.settings import ORIGIN_PATTERN, RESPONSE_MODES, Settings, load_config
-from mock_server.operations import load_operations
-from mock_server.store import open_stores
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flux-mock", description="Offline mock server of the Pixazo / AppyPie Flux image-generation API.")
     parser.add_argument("--version", action="version", version=f"flux-mock {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    for add in (add_serve, add_ca, add_check, add_drift, add_report):
+        add(commands)
+    return parser
+
+
+def add_serve(commands) -> None:
     serve = commands.add_parser("serve", help="serve the mock API", description=(
         "Serve every operation of the Flux API specs. With no options: any non-empty key works, "
         "each key starts with $100, and queue jobs are QUEUED 1 s, PROCESSING 2 s, then COMPLETED."))
@@ -82,11 +77,22 @@ def _parser() -> argparse.ArgumentParser:
                             "(default 0): the same seed, the same answers and images")
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
 
+    serve.epilog = ("Every option can also come from the environment: FLUX_MOCK_ and its name in capitals, "
+                    "dashes as underscores (FLUX_MOCK_PORT=9000, FLUX_MOCK_STORE=redis://redis:6379/0, "
+                    "FLUX_MOCK_TLS=true). The command line wins over the environment.")
+    serve.set_defaults(run=run_serve)
+    _defaults_from_environment(serve)
+
+
+def add_ca(commands) -> None:
     ca = commands.add_parser("ca", help="where flux-mock's local CA certificate is, and how to trust it",
                              description="Print the local CA certificate's path and how to make an app trust it (the "
                                          "CA is made on first use, in $FLUX_MOCK_HOME or ~/.local/share/flux-mock).")
     ca.add_argument("--path", action="store_true", help="print only the CA certificate's path")
+    ca.set_defaults(run=run_ca)
 
+
+def add_check(commands) -> None:
     check = commands.add_parser("check", help="run the contract suites against a server", description=(
         "Generated positive and negative requests for every operation, response conformance, and every "
         "submit followed through its links to a final status. Exits 0 clean, 1 on a contract failure, "
@@ -95,7 +101,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--report", metavar="FILE", help="write a JUnit XML report")
     check.add_argument("--max-examples", type=int, metavar="N", help="generated cases per operation and mode (20)")
     check.add_argument("--operation", action="append", metavar="ID", help="only this operationId (repeatable)")
+    check.set_defaults(run=_kit("run_check"))
 
+
+def add_drift(commands) -> None:
     drift = commands.add_parser("drift", help="compare a server's answers with the specs", description=(
         "Send each operation's documented example, follow jobs to their end and report every difference "
         "from the specs. Exits 0 when nothing drifted, 1 on drift, 2 on a usage error, 3 when the target "
@@ -104,7 +113,10 @@ def _parser() -> argparse.ArgumentParser:
     drift.add_argument("--operation", action="append", metavar="ID", help="only this operationId (repeatable)")
     drift.add_argument("--report-md", metavar="FILE", help="also write the Markdown report here")
     drift.add_argument("--report-json", metavar="FILE", help="also write the JSON report here")
+    drift.set_defaults(run=_kit("run_drift_command"))
 
+
+def add_report(commands) -> None:
     report = commands.add_parser("report", help="what a client sent to a running flux-mock that breaks the contract",
                                  description="Print every journaled request that broke the spec, and the client "
                                              "behaviour the docs advise against, with a summary. Exits 1 if there "
@@ -118,18 +130,17 @@ def _parser() -> argparse.ArgumentParser:
                         help="only requests from this moment on: an ISO 8601 time or epoch seconds (mock clock)")
     report.add_argument("--allow-undocumented", action="store_true",
                         help="do not report fields the spec does not document")
-    serve.epilog = ("Every option can also come from the environment: FLUX_MOCK_ and its name in capitals, "
-                    "dashes as underscores (FLUX_MOCK_PORT=9000, FLUX_MOCK_STORE=redis://redis:6379/0, "
-                    "FLUX_MOCK_TLS=true). The command line wins over the environment.")
-    _defaults_from_environment(serve)
-    return parser
+    report.set_defaults(run=_kit("run_report"))
+
+
+def _kit(name: str):
+    """The contract kit's command `name`, imported when it runs (serving never loads pytest)."""
+    def run(args) -> int:
+        return getattr(importlib.import_module("contract_tests.runner"), name)(args)
+    return run
 
 
 ENVIRONMENT_PREFIX = "FLUX_MOCK_"
-# Seconds an idle keep-alive connection stays open. Clients reuse pooled connections without retrying when
-# the server closes one at that moment (httpx: ReadError); gateways keep them minutes, so a 5 s close
-# made that race frequent under load. max_connections still makes room by closing the oldest idle one.
-KEEP_ALIVE = 75
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
@@ -171,18 +182,6 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
                         help="with --allow-paid: the most the run may spend at documented prices (default 0)")
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A TCP listener. Its protocol is IPPROTO_TCP, not 0 as socket.create_server leaves it: asyncio sets
-    TCP_NODELAY only on accepted sockets of that protocol, and without it every answer waits ~40 ms
-    for a delayed ACK."""
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM,
-                             socket.IPPROTO_TCP)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
-    listener.listen(2048)
-    return listener
-
-
 def _settings(args) -> Settings:
     base = load_config(args.config) if args.config else Settings()
     return base.with_options(host=args.host, port=args.port, public_url=args.public_url, mode=args.mode,
@@ -206,102 +205,14 @@ def _cors_origins(value: str | None) -> tuple[str, ...] | None:
     return origins
 
 
-def _tune_garbage_collection() -> None:
-    """Jobs are long-lived and acyclic; with the default thresholds the collector re-walks millions of
-    them every few thousand allocations, a pause of hundreds of ms under load. Collect the young
-    generation less often and the old ones rarely."""
-    gc.set_threshold(50_000, 50, 1000)
+def run_serve(args) -> int:
+    from mock_server import serving  # uvicorn and the app load only to serve
+
+    return serving.serve(_settings(args), workers=args.workers, store_timeout=args.store_timeout,
+                         log_level=args.log_level)
 
 
-def _server_options(settings: Settings, args) -> dict:
-    """uvicorn's options: the slow-client guards (connections.py), and every descriptor the system allows."""
-    _raise_descriptor_limit()
-    options = {"log_level": args.log_level, "lifespan": "on", "timeout_graceful_shutdown": 5,
-               "timeout_keep_alive": KEEP_ALIVE,
-               "proxy_headers": False,  # forwarded headers count only with --trust-forwarded (public_url.py)
-               "http": connections.configure(settings.header_timeout, settings.max_connections,
-                                             (settings.tls_cert, settings.tls_key))}
-    if settings.tls:
-        options.update(zip(("ssl_certfile", "ssl_keyfile"), _tls_files(settings)))
-    return options
-
-
-def _tls_files(settings: Settings) -> tuple[str, str]:
-    """The certificate and key `--tls` answers with: the user's, else files the local CA signs."""
-    if settings.tls_cert or settings.tls_key:
-        if not (settings.tls_cert and settings.tls_key):
-            raise ConfigError("--cert and --key go together")
-        for path in (settings.tls_cert, settings.tls_key):
-            if not Path(path).is_file():
-                raise ConfigError(f"TLS file {path} does not exist")
-        return settings.tls_cert, settings.tls_key
-    return tls.server_files(extra_names=(settings.host,))
-
-
-def _raise_descriptor_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def wait_for_store(url: str | None, timeout: float) -> None:
-    """Return once the store at `url` answers (at once for memory); Unreachable after `timeout` seconds."""
-    if not url or url.startswith("memory:"):
-        return
-    deadline, last = time.monotonic() + timeout, "no answer"
-    while True:
-        try:
-            asyncio.run(_ping(url))
-            return
-        except StoreUnavailable as error:
-            last = error.reason
-        if time.monotonic() >= deadline:
-            raise Unreachable(f"the store {url} did not answer within {timeout:g} s: {last}")
-        time.sleep(0.2)
-
-
-async def _ping(url: str) -> None:
-    stores = open_stores(url, journal_size=1)
-    try:
-        await stores.ping()
-    finally:
-        await stores.close()
-
-
-def serve(args) -> int:
-    settings = _settings(args)
-    _tune_garbage_collection()
-    if args.workers < 1:
-        raise ConfigError("--workers must be 1 or more")
-    if args.workers > 1 and not (settings.store or "").startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError("--workers above 1 needs a shared store (--store redis://HOST:PORT/DB): with memory "
-                          "state, a job created by one worker would be unknown to the others")
-    wait_for_store(settings.store, args.store_timeout)
-    listener = listening_socket(settings.host, settings.port)
-    host, port = listener.getsockname()[:2]
-    shown = "127.0.0.1" if host == "0.0.0.0" else "::1" if host == "::" else host  # a URL a client can use
-    url = f"{'https' if settings.tls else 'http'}://{'[' + shown + ']' if ':' in shown else shown}:{port}"
-    if args.workers > 1:
-        os.environ[SETTINGS_ENVIRONMENT] = settings.to_json()
-        config = uvicorn.Config("mock_server.app:create_app_from_environment", factory=True, workers=args.workers,
-                                **_server_options(settings, args))
-    else:
-        config = uvicorn.Config(create_app(settings), **_server_options(settings, args))
-    access_log.install()  # after uvicorn set up its loggers; each --workers worker installs its own
-    print(f"flux-mock {__version__} serving {len(load_operations())} operations on {url} "
-          f"(URLs in answers: {settings.public_url or 'the scheme and host each client used'}; admin "
-          f"{url}/__admin/health; also an HTTPS proxy for {', '.join(sorted(tls.gateway_hosts()))})", flush=True)
-    if not is_loopback(settings.host) and not settings.admin_token:
-        print("flux-mock: listening beyond loopback without --admin-token: the admin API answers loopback "
-              "clients only", file=sys.stderr, flush=True)
-    if args.workers > 1:
-        Multiprocess(config, sockets=[listener]).run()
-    else:
-        uvicorn.Server(config).run(sockets=[listener])
-    return 0
-
-
-def show_ca(args) -> int:
+def run_ca(args) -> int:
     try:
         path = tls.ca_path()
     except OSError as error:
@@ -318,18 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args = parser.parse_args(argv)
     try:
-        if args.command == "check":
-            from contract_tests.runner import run_check
-            return run_check(args)
-        if args.command == "drift":
-            from contract_tests.runner import run_drift_command
-            return run_drift_command(args)
-        if args.command == "report":
-            from contract_tests.runner import run_report
-            return run_report(args)
-        if args.command == "ca":
-            return show_ca(args)
-        return serve(args)
+        return args.run(args)
     except ConfigError as error:
         print(f"flux-mock: {error}", file=sys.stderr)
         return 2

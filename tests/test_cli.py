@@ -78,7 +78,7 @@ def test_listening_beyond_loopback_without_a_token_says_the_admin_api_is_loopbac
 def test_listener_is_ipproto_tcp_so_asyncio_sets_tcp_nodelay_on_connections():
     import socket
 
-    from mock_server.cli import listening_socket
+    from mock_server.serving import listening_socket
 
     listener = listening_socket("127.0.0.1", 0)
     try:

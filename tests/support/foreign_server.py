@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from mock_server.cli import listening_socket
+from mock_server.serving import listening_socket
 from tests.support.waiting import wait_until
 
 
