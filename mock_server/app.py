@@ -61,6 +61,9 @@ def build_router(state: MockState, stages: tuple[pipeline.Stage, ...] = pipeline
     return router
 
 
+VARY_ORIGIN = (b"vary", b"Origin")  # as Starlette's CORS sends it: the answer differs for a cross-origin caller
+
+
 class MockApp:
     """The ASGI app `flux-mock serve` runs; `.state.mock` is its MockState (for tests and tools)."""
 
@@ -77,16 +80,20 @@ class MockApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
-            if self._cors is not None and not scope["path"].startswith(ADMIN_PREFIX):
-                await self._cors(scope, receive, send)
-            else:
+            if self._cors is None or scope["path"].startswith(ADMIN_PREFIX):
                 await self._http(scope, receive, send)
+            elif any(name == b"origin" for name, _ in scope["headers"]):
+                await self._cors(scope, receive, send)
+            else:  # no browser asked: only the Vary a cache needs, without wrapping every send (10% of a call)
+                await self._http(scope, receive, send, vary_origin=True)
 
-    async def _http(self, scope, receive, send) -> None:
+    async def _http(self, scope, receive, send, vary_origin: bool = False) -> None:
         route, params = self.router.match(scope["path"])
         exchange = Exchange.start(scope, receive, self.mock, params)
         try:
             response = await self._respond(route, exchange)
+            if vary_origin:
+                response.raw_headers.append(VARY_ORIGIN)
             exchange.status = response.status_code
             await response(scope, receive, send)
         finally:

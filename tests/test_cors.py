@@ -37,3 +37,13 @@ def test_cors_off_leaves_options_to_the_api(configured_mock):
     with reset_client(configured_mock("cors_origins: []\n")) as client:
         preflight = client.options("/flux-dev/v1/dev/textToImage", headers=PREFLIGHT)
         assert preflight.status_code == 405 and "access-control-allow-origin" not in preflight.headers
+
+
+def test_answers_without_an_origin_still_tell_caches_they_vary_by_it(configured_mock):
+    with reset_client(configured_mock()) as client:
+        plain = client.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY)
+        browser = client.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers={**KEY, "Origin": APP})
+        missing = client.get("/nope")
+    assert plain.status_code == 200 and plain.headers.get_list("vary") == ["Origin"]
+    assert "access-control-allow-origin" not in plain.headers and missing.headers["vary"] == "Origin"
+    assert browser.headers["access-control-allow-origin"] == "*" and browser.headers.get_list("vary") == ["Origin"]
