@@ -1,4 +1,4 @@
-"""The README's commands and examples, run as written."""
+"""The README's and the docs' commands and examples, run as written."""
 
 import json
 import re
@@ -13,14 +13,17 @@ import yaml
 from mock_server.settings import settings_from_mapping
 from contract_tests.process import running_mock
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, re.S)
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+PAGES = [README, *(path.read_text() for path in sorted((ROOT / "docs").rglob("*.md")))]
+README_BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, re.S)
+BLOCKS = [block for page in PAGES for block in re.findall(r"```(\w+)\n(.*?)```", page, re.S)]
 
 
 def test_first_two_commands_set_up_and_serve_then_set_up_and_test():
-    shell = [body.strip() for lang, body in BLOCKS if lang == "sh"]
+    shell = [body.strip() for lang, body in README_BLOCKS if lang == "sh"]
     assert shell[0] == "pip install . && flux-mock serve"
-    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
     assert shell[1] in ci, ".ci/run runs exactly the README's test command"
 
 
@@ -41,7 +44,7 @@ def test_config_example_loads_and_behaves_as_described(tmp_path):
 
 
 def test_curl_example_runs_against_the_mock():
-    curl = next(body for lang, body in BLOCKS if lang == "sh" and body.startswith("curl"))
+    curl = next(body for lang, body in README_BLOCKS if lang == "sh" and body.startswith("curl"))
     submit = curl.split("\n#")[0]
     with running_mock() as url:
         result = subprocess.run(["bash", "-c", submit.replace("http://127.0.0.1:8080", url)],
@@ -52,7 +55,7 @@ def test_curl_example_runs_against_the_mock():
 
 @pytest.fixture(scope="module")
 def examples_run(tmp_path_factory):
-    """One pytest run, with the installed plugin, of the README's two examples as written and of the fuzz
+    """One pytest run, with the installed plugin, of the docs' two examples as written and of the fuzz
     example without its guard (one run: each pytest start and its flux-mock cost seconds)."""
     folder = tmp_path_factory.mktemp("readme-examples")
     examples = [body for lang, body in BLOCKS if lang == "python"]

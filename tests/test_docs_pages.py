@@ -1,0 +1,66 @@
+"""The docs say what the code does: every link leads somewhere, and the reference tables the code could
+contradict (operation ids, the fixture's calls, exit codes) are checked against it."""
+
+import inspect
+import re
+from pathlib import Path
+
+from contract_tests.mock_client import FluxMock
+from mock_server import exit_codes
+from mock_server.operations import load_operations
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", ROOT / "ARCHITECTURE.md", *sorted((ROOT / "docs").rglob("*.md"))]
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors of a page's headings: lower case, punctuation dropped, spaces as dashes."""
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.*)$", text, re.M)}
+
+
+def test_every_relative_link_and_anchor_in_the_docs_exists():
+    broken = []
+    for page in PAGES:
+        for target in LINK.findall(page.read_text()):
+            if re.match(r"\w+://", target):
+                continue
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such file)")
+            elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no heading #{anchor} in {path or 'the page'})")
+    assert broken == [], "links that lead nowhere:\n" + "\n".join(broken)
+
+
+def test_the_readme_stays_a_front_page():
+    size = len((ROOT / "README.md").read_bytes())
+    assert size < 9_000, f"README.md is {size:,} bytes: move the detail into docs/ (guide, reference, operations)"
+
+
+def test_the_operation_ids_table_is_the_specs_operations():
+    table = (ROOT / "docs" / "reference" / "specs.md").read_text().split("## Operation ids")[1]
+    rows = [[cell.strip().strip("`") for cell in line.strip("|").split("|")]
+            for line in table.splitlines() if line.startswith("| `")]
+    expected = [[op.operation_id, f"{op.method} {op.path}", op.kind, op.model_id or "-",
+                 ", ".join(map(str, sorted(op.documented_statuses))), op.variant or "-", op.spec]
+                for op in load_operations()]
+    assert rows == expected, "docs/reference/specs.md's operation table differs from the specs"
+
+
+def test_the_fixture_table_names_every_call_of_flux_mock():
+    guide = (ROOT / "docs" / "guide" / "testing-your-client.md").read_text()
+    public = [name for name, _ in inspect.getmembers(FluxMock, inspect.isfunction) if not name.startswith("_")]
+    missing = [name for name in public if name != "close" and f"`{name}(" not in guide]
+    assert missing == [], f"the fixture's calls the testing guide does not name: {missing}"
+
+
+def test_the_exit_codes_page_gives_each_code_its_name():
+    page = (ROOT / "docs" / "reference" / "exit-codes.md").read_text()
+    rows = dict(re.findall(r"^\| (\d) \| (\w+) \|", page, re.M))
+    codes = {"clean": exit_codes.CLEAN, "failed": exit_codes.FAILED, "usage": exit_codes.USAGE,
+             "unreachable": exit_codes.UNREACHABLE}
+    assert {int(code): name for code, name in rows.items()} == {code: name for name, code in codes.items()}
