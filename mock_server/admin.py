@@ -172,17 +172,25 @@ class AdminApi:
         return Response(status_code=204)
 
     async def list_jobs(self, request, body):
-        """One page of the jobs (oldest first): `limit` (default 1,000) from `offset`, with the total."""
+        """One page of the jobs, oldest first (`order=newest`: newest first): `limit` (default 1,000) from
+        `offset`, with the total. Unfiltered (the dashboard's read), only the page is read from the store; a
+        `status` or `model_id` filter reads every job."""
         query = request.query_params
         wanted_status, wanted_model = query.get("status"), query.get("model_id")
         limit, offset = int(query.get("limit", JOBS_PAGE)), int(query.get("offset", 0))
-        base, now = self.state.base_url(request.scope), self.state.clock.now()
-        jobs = [job for job in await self.state.stores.jobs.list()
-                if (wanted_model is None or job.model_id == wanted_model)
-                and (wanted_status is None or lifecycle.status_at(job, now) == wanted_status)]
-        page = jobs[offset:offset + limit]
-        following = offset + limit if offset + limit < len(jobs) else None
-        return JSONResponse({"jobs": [_job_view(self.state, job, base) for job in page], "total": len(jobs),
+        newest = query.get("order") == "newest"
+        base, now, store = self.state.base_url(request.scope), self.state.clock.now(), self.state.stores.jobs
+        if wanted_status is None and wanted_model is None:
+            page, total = await store.page(offset, limit, newest), await store.count()
+        else:
+            jobs = [job for job in await store.list()
+                    if (wanted_model is None or job.model_id == wanted_model)
+                    and (wanted_status is None or lifecycle.status_at(job, now) == wanted_status)]
+            if newest:
+                jobs.reverse()
+            page, total = jobs[offset:offset + limit], len(jobs)
+        following = offset + limit if offset + limit < total else None
+        return JSONResponse({"jobs": [_job_view(self.state, job, base) for job in page], "total": total,
                              "next_offset": following})
 
     async def get_job(self, request, body):

@@ -81,10 +81,16 @@ async def test_jobs_come_in_pages():
     async with client() as api:
         for _ in range(5):
             await api.post(FLUX_DEV, json={"prompt": "x"}, headers={"Ocp-Apim-Subscription-Key": "k"})
+        made = [(await api.post(FLUX_DEV, json={"prompt": "x"}, headers={"Ocp-Apim-Subscription-Key": "k"})).json()
+                ["request_id"]]
         first = (await api.get("/__admin/jobs", params={"limit": 2})).json()
         last = (await api.get("/__admin/jobs", params={"limit": 2, "offset": 4})).json()
-    assert (len(first["jobs"]), first["total"], first["next_offset"]) == (2, 5, 2)
-    assert (len(last["jobs"]), last["next_offset"]) == (1, None)
+        newest = (await api.get("/__admin/jobs", params={"limit": 1, "order": "newest"})).json()
+        filtered = (await api.get("/__admin/jobs", params={"limit": 2, "order": "newest", "model_id": "flux-dev"})).json()
+    assert (len(first["jobs"]), first["total"], first["next_offset"]) == (2, 6, 2)
+    assert (len(last["jobs"]), last["next_offset"]) == (2, None)
+    assert [job["request_id"] for job in newest["jobs"]] == made and newest["next_offset"] == 1
+    assert filtered["jobs"][0]["request_id"] == made[0] and filtered["total"] == 6
 
 
 async def test_seeding_jobs_stops_at_max_jobs():

@@ -51,6 +51,15 @@ async def test_jobs_create_get_list_count_clear(stores):
     assert await stores.jobs.count() == 0 and await stores.jobs.list() == []
 
 
+async def test_a_page_of_jobs_reads_only_that_page_in_either_order(stores):
+    await stores.jobs.create_many([job(n) for n in range(1, 8)])
+    await stores.jobs.count_poll("m_0006")
+    assert [j.request_id for j in await stores.jobs.page(2, 3)] == ["m_0003", "m_0004", "m_0005"]
+    newest = await stores.jobs.page(0, 2, newest_first=True)
+    assert [(j.request_id, j.polls) for j in newest] == [("m_0007", 0), ("m_0006", 1)]
+    assert await stores.jobs.page(7, 5) == [] and len(await stores.jobs.page(5, 100)) == 2
+
+
 async def test_create_many(stores):
     await stores.jobs.create_many([job(n) for n in range(1200)])
     assert await stores.jobs.count() == 1200 and (await stores.jobs.get("m_1199")).created_at == 1299.0

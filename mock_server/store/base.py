@@ -31,6 +31,9 @@ class JobStore(Protocol):
     async def list(self) -> list[Job]:
         """Every job, oldest first."""
 
+    async def page(self, offset: int, limit: int, newest_first: bool = False) -> "list[Job]":
+        """`limit` jobs from `offset`, oldest first (or newest first), reading only those."""
+
     async def count(self) -> int: ...
 
     async def evict_final(self, keep: int, now: float) -> int:

@@ -2,7 +2,7 @@
 
 from collections import deque
 from dataclasses import replace
-from itertools import count
+from itertools import count, islice
 
 from mock_server.store.records import Charge, Job, dump_record, load_record
 from mock_server.store.base import Stores
@@ -67,6 +67,12 @@ class MemoryJobStore:
 
     async def list(self) -> list[Job]:
         return sorted((self._job(request_id) for request_id in self._jobs), key=lambda job: job.created_at)
+
+    async def page(self, offset: int, limit: int, newest_first: bool = False) -> "list[Job]":
+        """In creation order, which is the dict's (a job's created_at is the clock's now, which never goes
+        back); only the page's jobs are decoded."""
+        ids = reversed(self._jobs) if newest_first else iter(self._jobs)
+        return [self._job(request_id) for request_id in islice(ids, offset, offset + limit)]
 
     async def count(self) -> int:
         return len(self._jobs)

@@ -241,6 +241,14 @@ class RedisJobStore:
                      for job in (json.loads(raw) for raw in raws if raw)]
         return jobs
 
+    async def page(self, offset: int, limit: int, newest_first: bool = False) -> "list[Job]":
+        ids = await self.client.zrange(JOBS, offset, offset + limit - 1, desc=newest_first)
+        if not ids:
+            return []
+        raws = await self.client.mget([JOB + request_id for request_id in ids])
+        polls = await self.client.hmget(POLLS, ids)
+        return [Job.from_dict(json.loads(raw) | {"polls": int(count or 0)}) for raw, count in zip(raws, polls) if raw]
+
     async def count(self) -> int:
         return await self.client.zcard(JOBS)
 

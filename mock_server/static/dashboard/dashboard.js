@@ -111,13 +111,14 @@ function attempts(delivery) {
 
 async function refresh() {
   const [health, jobs, journal, report, webhooks, wallets, rules] = await Promise.all([
-    call("GET", "/health"), call("GET", "/jobs?limit=200"), call("GET", "/journal"), call("GET", "/client-report"),
+    call("GET", "/health"), call("GET", "/jobs?limit=200&order=newest"), call("GET", "/journal?limit=500"), call("GET", "/client-report"),
     call("GET", "/webhooks"), call("GET", "/wallets"), call("GET", "/scenarios")]);
   $("#health").textContent = `${health.status} · ${health.store.kind} · ${health.jobs} jobs`;
   $("#health").className = `pill ${health.status === "ok" ? "ok" : "bad"}`;
   $("#clock").textContent = `mock clock ${health.now}`;
-  $("#jobs-count").textContent = `(${jobs.total})`;
-  fill("jobs", jobs.jobs.slice().reverse().map(jobRow));
+  $("#jobs-count").textContent = jobs.total > jobs.jobs.length ? `(newest ${jobs.jobs.length} of ${jobs.total})`
+    : `(${jobs.total})`;
+  fill("jobs", jobs.jobs.map(jobRow));
   fill("journal", journalRows(journal.entries, report.findings));
   fill("webhooks", webhooks.deliveries.map((delivery) => row([cell(delivery.id), cell(delivery.event),
     cell(delivery.url), cell(delivery.state), attempts(delivery)], delivery.id)));
