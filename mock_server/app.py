@@ -150,7 +150,8 @@ def create_app_from_environment() -> MockApp:
     """The app of one `serve --workers N` worker: its settings come from the parent, as JSON."""
     settings = Settings.from_json(os.environ[SETTINGS_ENVIRONMENT])
     access_log.install()
-    connections.configure(settings.header_timeout, settings.max_connections, (settings.tls_cert, settings.tls_key))
+    connections.configure(settings.header_timeout, settings.max_connections, (settings.tls_cert, settings.tls_key),
+                          direct_tls=settings.tls)
     return create_app(settings)
 
 

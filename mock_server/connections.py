@@ -1,10 +1,14 @@
 """Slow and idle clients may not lock others out: a connection must send its request head within
 `header_timeout` seconds, and beyond `max_connections` open connections the oldest one still waiting for
-a request is closed to make room. (uvicorn times out idle keep-alive connections, but not a new
-connection that never sends anything; request bodies are timed in bodies.py.)"""
+a request is closed to make room. A TLS handshake (`serve --tls`, or inside a CONNECT tunnel) is waiting
+too: timed and counted the same way (tls_termination.py). (uvicorn times out idle keep-alive connections,
+but not a new connection that never sends anything; request bodies are timed in bodies.py.)"""
+
+import ssl
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from mock_server.exit_codes import ConfigError
 from mock_server.proxy import ConnectInterception
 
 
@@ -13,14 +17,18 @@ class GuardedHttpToolsProtocol(ConnectInterception, HttpToolsProtocol):
 
     header_timeout = 10.0
     max_connections = 4096
+    _made = False  # connection_made ran (an inner TLS protocol whose handshake failed never had it)
+    _waiting_since: float | None = None
+    _head_timer = None
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
-        self._waiting_since: float | None = None
-        self._head_timer = None
+        self._made = True
         self._wait_for_request()
         if len(self.connections) > self.max_connections:
             self._close_oldest_waiting()
+        if self.direct_tls and not self._tls_inner:
+            self.take_tls(self.tls_context())
 
     def _wait_for_request(self) -> None:
         self._waiting_since = self.loop.time()
@@ -46,21 +54,33 @@ class GuardedHttpToolsProtocol(ConnectInterception, HttpToolsProtocol):
             self.transport.close()
 
     def _close_oldest_waiting(self) -> None:
-        waiting = [c for c in self.connections if getattr(c, "_waiting_since", None) is not None and c is not self]
+        """Close the connection waiting longest (for its request head, or its TLS handshake); one already closing
+        does not count (it stays among the connections until it is gone: a burst would close it over and over,
+        holding twice the bound)."""
+        waiting = [c for c in self.connections if c._waiting_since is not None and c is not self
+                   and not c.transport.is_closing()]
         if waiting:
             min(waiting, key=lambda c: c._waiting_since).transport.close()
 
     def connection_lost(self, exc) -> None:
         self._stop_waiting()
-        super().connection_lost(exc)
+        if self._made:  # the TLS layer tells an inner protocol of a failed handshake too: nothing to undo
+            super().connection_lost(exc)
 
 
-def configure(header_timeout: float, max_connections: int, tls_files: tuple[str | None, str | None] = (None, None)
-              ) -> type[GuardedHttpToolsProtocol]:
-    """Set the bounds (in this process: each --workers process sets its own from the settings it is given)
-    and return the class uvicorn builds connections from. A module-level class, so uvicorn can hand it to
-    worker processes."""
-    GuardedHttpToolsProtocol.header_timeout = header_timeout
-    GuardedHttpToolsProtocol.max_connections = max_connections
-    GuardedHttpToolsProtocol.tls_files = tls_files
-    return GuardedHttpToolsProtocol
+def configure(header_timeout: float, max_connections: int, tls_files: tuple[str | None, str | None] = (None, None),
+              direct_tls: bool = False) -> type[GuardedHttpToolsProtocol]:
+    """Set the bounds and the TLS files (in this process: each --workers process sets its own from the settings
+    it is given) and return the class uvicorn builds connections from. A module-level class, so uvicorn can
+    hand it to worker processes. With `direct_tls` every connection is TLS, its context made now: a
+    certificate that cannot be loaded is a ConfigError before the server starts."""
+    protocol = GuardedHttpToolsProtocol
+    protocol.header_timeout, protocol.max_connections = header_timeout, max_connections
+    protocol.tls_files, protocol.direct_tls, protocol._tls_context = tls_files, direct_tls, None
+    if direct_tls:
+        try:
+            protocol.tls_context()
+        except (ssl.SSLError, OSError) as error:
+            raise ConfigError(f"TLS certificate {tls_files[0]} and key {tls_files[1]} cannot be used: "
+                              f"{error.strerror or error}") from None
+    return protocol

@@ -2,18 +2,18 @@
 with HTTPS_PROXY pointing at the mock, the app sends `CONNECT gateway.pixazo.ai:443`; the mock answers
 200, takes the TLS handshake itself with a certificate its local CA signed for that host (tls.py), and
 serves the requests inside as the mock, with scheme https and the app's own Host, so the URLs in answers
-lead back the same way. Any other host is refused with 403: the mock never tunnels anywhere.
+lead back the same way. Any other host is refused with 403: the mock never tunnels anywhere. The handshake is
+tls_termination's, counted and timed like any connection waiting for its request.
 """
 
-import asyncio
 import logging
 
 from mock_server import tls
+from mock_server.tls_termination import TlsTermination
 
 log = logging.getLogger("flux_mock.proxy")
 
 MAX_HEAD = 8192
-HANDSHAKE_TIMEOUT = 10.0
 
 
 def connect_head(buffer: bytes) -> tuple[str, int] | None:
@@ -39,12 +39,9 @@ def _refusal(status: str, message: str) -> bytes:
             "Connection: close\r\n\r\n").encode() + body
 
 
-class ConnectInterception:
+class ConnectInterception(TlsTermination):
     """Mixed into the HTTP protocol: a connection whose first bytes are CONNECT is intercepted here before
-    the HTTP parser sees it. `tls_context` is made on the first interception (the local CA with it)."""
-
-    tls_files: tuple[str | None, str | None] = (None, None)
-    _tls_context = None
+    the HTTP parser sees it. The TLS context is made on the first interception (the local CA with it)."""
 
     def data_received(self, data: bytes) -> None:
         buffer = getattr(self, "_connect_buffer", None)
@@ -77,32 +74,12 @@ class ConnectInterception:
                          f"{', '.join(sorted(tls.gateway_hosts()))} and never tunnels to other hosts")
             return
         try:
-            context = self._context()
+            context = self.tls_context()
         except Exception as error:  # noqa: BLE001 - the CA could not be made or read: say so to the client
             log.error("proxy: no TLS certificate: %s", error)
             self._refuse("502 Bad Gateway", f"no certificate for {host}: {error}")
             return
-        self._stop_waiting()
-        self.transport.pause_reading()  # the client's handshake waits for start_tls
         self.transport.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-        self.connections.discard(self)  # the inner protocol is the connection from now on
-        self.loop.create_task(self._terminate_tls(context))
-
-    @classmethod
-    def _context(cls):
-        if cls._tls_context is None:
-            cls._tls_context = tls.server_context(*cls.tls_files)
-        return cls._tls_context
-
-    async def _terminate_tls(self, context) -> None:
-        inner = type(self)(config=self.config, server_state=self.server_state, app_state=self.app_state,
-                           _loop=self.loop)
-        inner._past_first_bytes = True  # a CONNECT inside the tunnel is an ordinary request (405)
-        try:
-            secure = await self.loop.start_tls(self.transport, inner, context, server_side=True,
-                                               ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
-        except (OSError, asyncio.TimeoutError, ConnectionError) as error:
-            log.info("proxy: TLS handshake failed: %s", error)
-            self.transport.close()
-            return
-        inner.connection_made(secure)
+        self._stop_waiting()
+        self._wait_for_request()  # the handshake has a header timeout of its own, and counts while it runs
+        self.take_tls(context)

@@ -2,6 +2,7 @@
 store it waits for, and the ready line; one worker or several. Takes `Settings`, never command-line arguments."""
 
 import asyncio
+import dataclasses
 import gc
 import os
 import resource
@@ -53,10 +54,8 @@ def _server_options(settings: Settings, log_level: str) -> dict:
                "timeout_keep_alive": KEEP_ALIVE,
                "proxy_headers": False,  # forwarded headers count only with --trust-forwarded (public_url.py)
                "http": connections.configure(settings.header_timeout, settings.max_connections,
-                                             (settings.tls_cert, settings.tls_key))}
-    if settings.tls:
-        options.update(zip(("ssl_certfile", "ssl_keyfile"), _tls_files(settings)))
-    return options
+                                             (settings.tls_cert, settings.tls_key), direct_tls=settings.tls)}
+    return options  # no ssl_certfile: the protocol takes the handshake itself, counted and timed (connections.py)
 
 
 def _tls_files(settings: Settings) -> tuple[str, str]:
@@ -104,6 +103,9 @@ async def _ping(url: str) -> None:
 def serve(settings: Settings, workers: int = 1, store_timeout: float = 10.0, log_level: str = "warning") -> int:
     """Serve until stopped (Ctrl-C, SIGTERM); 0. ConfigError, Unreachable (the store) or OSError (the address)
     before it starts."""
+    if settings.tls:  # the files it answers with, for this process and every worker (and the proxy: same names)
+        cert, key = _tls_files(settings)
+        settings = dataclasses.replace(settings, tls_cert=cert, tls_key=key)
     _tune_garbage_collection()
     if workers < 1:
         raise ConfigError("--workers must be 1 or more")
