@@ -153,3 +153,15 @@ def test_the_admin_token_can_come_from_the_environment():
         mock.stop()
     assert subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--help"], capture_output=True,
                           text=True).stdout.count("FLUX_MOCK_ADMIN_TOKEN") == 1
+
+
+async def test_the_webhook_list_can_be_bounded_to_the_latest_due():
+    async with client() as api:
+        for number in range(3):
+            await api.post(FLUX_DEV, json={"prompt": "x"}, headers={"Ocp-Apim-Subscription-Key": "k",
+                                                                    "X-Webhook-URL": f"http://127.0.0.1:9/{number}"})
+            await api.post("/__admin/clock/advance", json={"seconds": 1})
+        every = (await api.get("/__admin/webhooks")).json()["deliveries"]
+        last = (await api.get("/__admin/webhooks", params={"limit": 1})).json()["deliveries"]
+    assert len(every) == 3 and [delivery["url"] for delivery in last] == ["http://127.0.0.1:9/2"]
+    assert [delivery["due"] for delivery in every] == sorted(delivery["due"] for delivery in every)

@@ -112,7 +112,7 @@ function attempts(delivery) {
 async function refresh() {
   const [health, jobs, journal, report, webhooks, wallets, rules] = await Promise.all([
     call("GET", "/health"), call("GET", "/jobs?limit=200&order=newest"), call("GET", "/journal?limit=500"), call("GET", "/client-report"),
-    call("GET", "/webhooks"), call("GET", "/wallets"), call("GET", "/scenarios")]);
+    call("GET", "/webhooks?limit=200"), call("GET", "/wallets"), call("GET", "/scenarios")]);
   $("#health").textContent = `${health.status} · ${health.store.kind} · ${health.jobs} jobs`;
   $("#health").className = `pill ${health.status === "ok" ? "ok" : "bad"}`;
   $("#clock").textContent = `mock clock ${health.now}`;
