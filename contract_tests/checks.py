@@ -15,6 +15,8 @@ import schemathesis
 
 from contract_tests.failures import ContractFailure, Problem, curl, raise_all
 from mock_server.jobs.lifecycle import NEXT, TERMINAL
+from mock_server.operations import STATUS_KINDS, load_operations
+from mock_server.operations.rules import not_before_rules
 
 CONSISTENCY = "job-status-consistency"
 FLOW = "job-status-flow"
@@ -28,61 +30,23 @@ def _moment(value):
         return None
 
 
-def _present(present: bool) -> str:
-    return "present" if present else "absent"
-
-
-def status_body_problems(body: dict) -> list[Problem]:
-    """The queue status body (and the webhook body) is consistent with its own status."""
-    if not isinstance(body, dict) or "status" not in body:
+def time_order_problems(schema: dict | None, body) -> list[Problem]:
+    """The spec's `x-flux-mock-not-before` rules (JSON Schema cannot compare two fields): each field holding a
+    time is not before the one it names."""
+    if not isinstance(body, dict):
         return []
-    status, output, problems = body["status"], body.get("output"), []
-    has_media = isinstance(output, dict) and bool(output.get("media_url"))
-    if has_media != (status == "COMPLETED"):
-        problems.append(Problem(CONSISTENCY, "output.media_url", f"{_present(status == 'COMPLETED')} while status "
-                                f"is {status}", _present(has_media)))
-    has_error = body.get("error") is not None
-    if has_error != (status in ("FAILED", "ERROR")):
-        problems.append(Problem(CONSISTENCY, "error", f"{'set' if status in ('FAILED', 'ERROR') else 'null'} while "
-                                f"status is {status}", json.dumps(body.get("error"))))
-    created, completed = _moment(body.get("created_at")), _moment(body.get("completed_at"))
-    if created and completed and completed < created:
-        problems.append(Problem(CONSISTENCY, "completed_at", f"not before created_at {body['created_at']}",
-                                body["completed_at"]))
-    if (completed is not None) != (status in TERMINAL) and "completed_at" in body:
-        problems.append(Problem(CONSISTENCY, "completed_at", f"{'set' if status in TERMINAL else 'null'} while "
-                                f"status is {status}", json.dumps(body.get("completed_at"))))
+    problems = []
+    for later, earlier in not_before_rules(schema).items():
+        before, after = _moment(body.get(earlier)), _moment(body.get(later))
+        if before and after and after < before:
+            problems.append(Problem(CONSISTENCY, later, f"not before {earlier} {body[earlier]}", body[later]))
     return problems
 
 
-def batch_body_problems(body: dict) -> list[Problem]:
-    if not isinstance(body, dict) or "status" not in body:
-        return []
-    has_output = bool(body.get("output"))
-    if has_output != (body["status"] == "completed"):
-        return [Problem(CONSISTENCY, "output", f"{_present(body['status'] == 'completed')} while status is "
-                        f"{body['status']}", _present(has_output))]
-    return []
-
-
-def fal_body_problems(body: dict) -> list[Problem]:
-    if not isinstance(body, dict):
-        return []
-    if "images" in body and not body["images"]:
-        return [Problem(CONSISTENCY, "images", "at least one image in a finished result", "[]")]
-    if "images" not in body and body.get("status") in ("FAILED", "ERROR") and not body.get("error"):
-        return [Problem(CONSISTENCY, "error", f"set while status is {body['status']}", json.dumps(body.get("error")))]
-    return []
-
-
-# The body checks of each status operation kind (x-flux-mock.kind in the spec).
-BODY_PROBLEMS = {"status": status_body_problems, "batch-status": batch_body_problems,
-                 "poll-status": fal_body_problems}
-
-
-def body_problems(kind: str, body) -> list[Problem]:
-    finder = BODY_PROBLEMS.get(kind)
-    return finder(body) if finder else []
+def answer_problems(schema: dict | None, body) -> list[Problem]:
+    """Every rule the spec states for this answer: its schema, the per-status rules in it (checked as
+    job-status-consistency), and the order of its times."""
+    return schema_problems(schema, body) + time_order_problems(schema, body)
 
 
 def normalised_status(body: dict) -> str | None:
@@ -141,10 +105,34 @@ def _closeness(problems: list[Problem]) -> tuple[int, int]:
     return len(problems), sum(problem.expected == "present (required)" for problem in problems)
 
 
+def _rule_of(schema: dict, schema_path) -> str | None:
+    """The title of the spec's rule a breach is of: a titled part of an allOf on its schema path (StatusBody's
+    per-status rules), else None (a plain schema breach)."""
+    node, previous, title = schema, None, None
+    for part in schema_path:
+        try:
+            node = node[part] if isinstance(node, dict) else node[int(part)]
+        except (KeyError, IndexError, ValueError, TypeError):
+            return title
+        if previous == "allOf" and isinstance(node, dict) and node.get("title"):
+            title = node["title"]
+        previous = part
+    return title
+
+
+def _context(body, rule: str | None) -> str:
+    """How a rule's expectation is said: while the answer's status is what it is, and the rule's title."""
+    if rule is None:
+        return ""
+    status = body.get("status") if isinstance(body, dict) else None
+    return (f" while status is {status}" if isinstance(status, str) else "") + f" ({rule})"
+
+
 def schema_problems(schema: dict | None, body, where: str = "") -> list[Problem]:
     """Every way `body` breaks `schema`, each with its field path (from jsonschema-rs), the keyword it
     breaks and its value, and the value found there. Where a value matches none of an anyOf / oneOf,
-    the problems are those of the branch it comes closest to."""
+    the problems are those of the branch it comes closest to. A breach of one of the spec's titled rules
+    (allOf parts: output exactly when COMPLETED, ...) is a job-status-consistency problem naming the rule."""
     if not schema:
         return []
     validator = _validator(json.dumps(schema, sort_keys=True))
@@ -152,20 +140,25 @@ def schema_problems(schema: dict | None, body, where: str = "") -> list[Problem]
     for error in validator.iter_errors(body):
         path = _join(where, *error.instance_path)
         keyword = str(error.schema_path[-1]) if error.schema_path else "schema"
+        rule = _rule_of(schema, error.schema_path)
+        check, context = (CONSISTENCY if rule else SCHEMA), _context(body, rule)
         try:
             value = _keyword_node(schema, error.schema_path)
         except (KeyError, IndexError, ValueError, TypeError):
             value = None
         if keyword in ("anyOf", "oneOf") and isinstance(value, list) and value:
             problems += min((schema_problems(branch, error.instance, path) for branch in value), key=_closeness) or [
-                Problem(SCHEMA, path, f"exactly one {keyword} branch", "several match")]
+                Problem(check, path, f"exactly one {keyword} branch{context}", "several match")]
         elif keyword == "required":
             missing = error.message.split('"')[1] if '"' in error.message else ""
-            problems.append(Problem(SCHEMA, _join(path, missing), "present (required)", "absent"))
+            problems.append(Problem(check, _join(path, missing), f"present (required){context}", "absent"))
+        elif keyword == "not" and isinstance(value, dict) and list(value) >= ["required"]:
+            problems += [Problem(check, _join(path, name), f"absent{context}", "present")
+                         for name in value["required"] if isinstance(error.instance, dict) and name in error.instance]
         else:
             expected = f"{keyword}: {value if isinstance(value, str) else json.dumps(value)}" \
                 if value is not None else error.message
-            problems.append(Problem(SCHEMA, path, expected, json.dumps(error.instance)[:200]))
+            problems.append(Problem(check, path, expected + context, json.dumps(error.instance)[:200]))
     return problems
 
 
@@ -184,18 +177,28 @@ def request_id_of(body, fallback: str) -> str:
 
 @schemathesis.check
 def job_status_consistency(ctx, response, case):
-    """A status answer agrees with itself: output exactly when COMPLETED, error exactly on FAILED / ERROR,
-    completed_at after created_at; and the job's status only moves forward."""
-    kind = _operation_kind(case)
-    if kind not in BODY_PROBLEMS or response.status_code != 200:
+    """An answer keeps the spec's rules beyond its shape (schemathesis checks the shape itself): the per-status
+    rules (output exactly when COMPLETED, error exactly on FAILED / ERROR, ...), the order of its times, and,
+    for a status answer, the job's status only moving forward."""
+    if response.status_code != 200 or "json" not in response.headers.get("content-type", [""])[0]:
         return None
+    raw = case.operation.definition.raw
+    schema = _response_schema(raw.get("operationId", ""))
     body = response.json()
     request_id = request_id_of(body, str(case.path_parameters or case.body))
-    problems = body_problems(kind, body) + HISTORY.observe(request_id, body)
+    problems = [problem for problem in answer_problems(schema, body) if problem.check != SCHEMA]
+    if _operation_kind(case) in STATUS_KINDS:
+        problems += HISTORY.observe(request_id, body)
     request = response.request
-    raise_all([ContractFailure(problem, case.operation.definition.raw.get("operationId", ""), request.method,
+    raise_all([ContractFailure(problem, raw.get("operationId", ""), request.method,
                                str(request.url), request_id,
                                curl(request.method, str(request.url), dict(request.headers),
                                     case.body if isinstance(case.body, (dict, list)) else None))
                for problem in problems])
     return None
+
+
+@cache
+def _response_schema(operation_id: str) -> dict | None:
+    operation = next((op for op in load_operations() if op.operation_id == operation_id), None)
+    return operation.response_schema(200) if operation else None

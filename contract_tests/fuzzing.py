@@ -89,7 +89,7 @@ class _Example:
 
     def draw(self, asked: dict) -> dict:
         number = len(self.calls) + 1
-        call = Call(asked["operation_id"], int(asked["status"]), asked.get("facts") or {})
+        call = Call(asked["operation_id"], int(asked["status"]), asked.get("facts") or {}, asked.get("variant"))
 
         def draw(strategy, label=None):
             return self.data.draw(strategy, label=f"call {number} ({asked['operation_id']}): {label}")

@@ -3,7 +3,7 @@
 import time
 from dataclasses import dataclass
 
-from contract_tests.checks import JobHistory, body_problems, is_final
+from contract_tests.checks import JobHistory, answer_problems, is_final
 from contract_tests.failures import Problem
 from mock_server.operations import Operation
 
@@ -49,7 +49,7 @@ def _poll(client, operation: Operation, path: str, headers: dict, request_body, 
         else response.text
     problems = []
     if response.status_code == 200:
-        problems = body_problems(operation.kind, answer) + history.observe(job, answer)
+        problems = answer_problems(operation.response_schema(200), answer) + history.observe(job, answer)
     return Poll(operation, response.status_code, answer, tuple(problems), str(response.request.url), request_body)
 
 

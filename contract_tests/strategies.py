@@ -25,13 +25,15 @@ def operation_ids() -> list[str]:
     return [op.operation_id for op in load_operations()]
 
 
-def answers(operation_id: str, status: int = 200, facts: dict | None = None) -> st.SearchStrategy:
-    """Answer bodies of `operation_id` for HTTP `status`, any job status the answer may report."""
+def answers(operation_id: str, status: int = 200, facts: dict | None = None, variant: str | None = None
+            ) -> st.SearchStrategy:
+    """Answer bodies of `operation_id` for HTTP `status`, any job status the answer may report, as the operation
+    answers by default (or as its named response `variant`)."""
     generator = spec_generator()
     if not generator.generates(operation_id, status):
         known = ", ".join(operation_ids())
         raise ValueError(f"{operation_id} documents no JSON answer for status {status} (operations: {known})")
-    call = Call(operation_id, status, SAMPLE_FACTS if facts is None else facts)
+    call = Call(operation_id, status, SAMPLE_FACTS if facts is None else facts, variant)
 
     @st.composite
     def drawn(draw):

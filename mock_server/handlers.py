@@ -83,13 +83,26 @@ async def _submit(exchange: Exchange, request_id: str, webhook: WebhookRequest |
     return job
 
 
-async def sync(exchange: Exchange) -> JSONBody:
+async def _generated_now(exchange: Exchange) -> Output:
+    """A sync call's image, charged, after the sync latency; its facts noted."""
     output, mock = _output(exchange), exchange.mock
     await mock.wallets.charge(exchange.key, output.price)
     if mock.timing.sync_latency:
         await mock.clock.sleep(mock.timing.sync_latency)
     exchange.facts = {"model_id": exchange.operation.model_id, "media_url": [exchange.base + output.paths[0]]}
+    return output
+
+
+async def sync(exchange: Exchange) -> JSONBody:
+    output = await _generated_now(exchange)
     return _json({"output": exchange.base + output.paths[0]})
+
+
+async def sync_success_flag(exchange: Exchange) -> JSONBody:
+    """getData as page 000's status table prints its 200: `{"success": true, ...}`, no image URL (variant
+    success-flag)."""
+    await _generated_now(exchange)
+    return _json({"success": True})
 
 
 async def sync_job(exchange: Exchange) -> JSONBody:
@@ -183,7 +196,8 @@ async def challenge(exchange: Exchange) -> Response:
 
 
 HANDLERS = {
-    "sync": sync, "sync-job": sync_job, "queue": queue, "poll-submit": poll_submit, "batch-submit": batch_submit,
+    "sync": sync, "sync-success-flag": sync_success_flag, "sync-job": sync_job, "queue": queue,
+    "poll-submit": poll_submit, "batch-submit": batch_submit,
     "status": status, "batch-status": batch_status, "poll-status": poll_status, "instant-job": instant_job,
     "challenge": challenge,
 }

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 from starlette.responses import Response
 
-from mock_server.answers.examples import named_example
+from mock_server.answers.examples import named_example, named_examples_of
 from mock_server.answers.call import Call
 from mock_server.answers.source import NoAnswerDrawn
 from mock_server.bodies import read_json_body
@@ -109,9 +109,14 @@ async def drop_connection(exchange: Exchange) -> Response | None:
 
 
 async def force_status(exchange: Exchange) -> Response | None:
-    """The documented answer of the status a scenario forces (its named example, if one is asked for)."""
+    """The documented answer of the status a scenario forces (its named example, if one is asked for), as the
+    operation answers it under the chosen variant. A success status the pages give no example of is the mock's
+    own answer (it fits the spec; a made-up body would not)."""
     status = exchange.outcome.status
     if not status or exchange.outcome.example:
+        return None
+    if status < 400 and status in exchange.operation.documented_statuses \
+            and not named_examples_of(exchange.operation, status):
         return None
     return answer_forced(exchange, status)
 
@@ -179,7 +184,8 @@ async def draw_answer(exchange: Exchange, response: Response) -> Response:
     if not _wants_generated(exchange) or not isinstance(response, JSONBody) \
             or operation.response_schema(response.status_code) is None:
         return response
-    call = Call(operation.operation_id, response.status_code, exchange.facts)
+    call = Call(operation.operation_id, response.status_code, {**exchange.facts, "answered_at": exchange.now},
+                exchange.variant)
     url = exchange.outcome.draw_from
     try:
         body, job_status = (await answers.drawn_by(url, call, exchange.method, exchange.path) if url
@@ -201,11 +207,11 @@ STAGES: tuple[Stage, ...] = (
     authorize,             # 403
     read_body,             # 413, 400 malformed
     select_scenario,       # rule or Prefer -> outcome
+    choose_variant,        # before anything answers: a forced status is the variant's own
     meet_chaos,            # drop, 5xx burst, 429 storm, slow body, jitter
     add_latency,
     drop_connection,
     force_status,          # a documented status, forced
-    choose_variant,
     validate,              # 400 naming the field
     answer_example,        # Prefer: example=NAME
     handle,                # 402, 404 unknown id, the answer (or one drawn from its schema)

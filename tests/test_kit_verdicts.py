@@ -45,13 +45,14 @@ CHECK_BREACHES = {
     "a final status changes": ("fluxDevTextToImage", "links", [
         "job-status-flow", "expected:   COMPLETED again (a final status never changes)", "got:        FAILED"]),
     "COMPLETED without media": ("fluxFillDevGenerate", "links", [
-        "job-status-consistency", "at:         output.media_url", "present while status is COMPLETED",
-        "got:        absent"]),
+        "job-status-consistency", "at:         output", "type: object while status is COMPLETED "
+        "(output holds the result exactly when COMPLETED)", "got:        null"]),
     "media answering 404": ("flux2ProTextToImage", "links", [
         "media-downloads failed for flux2ProTextToImage: GET http://", "/media/nothing-here.png",
         "expected:   200 with content", "got:        404"]),
     "error set on COMPLETED": ("kontextRestoreImage", "links", [
-        "at:         error", "expected:   null while status is COMPLETED", 'got:        "boom"']),
+        "at:         error", "expected:   type: null while status is COMPLETED (error is set exactly when FAILED or "
+        "ERROR)", 'got:        "boom"']),
     "completed_at before created_at": ("fluxPro11UltraGenerate", "links", [
         "at:         completed_at", "not before created_at", "got:        2000-01-01T00:00:00.000Z"]),
     "a field of the wrong type": ("fluxGeneralTextToImageRequest", "links", [
@@ -59,10 +60,11 @@ CHECK_BREACHES = {
         'got:        "not-a-number"', "-d '{\"request_id\":\"flux-general_"]),
     "a finished result with no images": ("fluxProLegacyTextToImage", "links", [
         "job-status-consistency failed for fluxProGetStatus", "at:         images",
-        "expected:   at least one image in a finished result", "got:        []"]),
+        "expected:   minItems: 1 (a finished result holds at least one image)", "got:        []"]),
     "batch completed without output": ("schnellGetDataBatch", "links", [
         "job-status-consistency failed for schnellCheckStatus", "at:         output",
-        "expected:   present while status is completed", "got:        absent"]),
+        "expected:   present (required) while status is completed (the image URL comes exactly when completed)",
+        "got:        absent"]),
     "a job that never ends": ("flux2ProTextToImageTrainer", "links", [
         "job-ends failed for getRequestStatus", "expected:   a final status within 30 polls",
         'got:        {"request_id": "flux-2-pro-text-to-image-trainer-712_']),
@@ -111,14 +113,17 @@ DRIFT_BREACHES = {
     "invalid-flow (backwards)": "`getRequestStatus` invalid-flow at status: expected one of PROCESSING, COMPLETED",
     "invalid-flow (final changes)": "invalid-flow at status: expected COMPLETED again (a final status never changes), "
                                     "found FAILED",
-    "invalid-flow (no media)": "invalid-flow at output.media_url: expected present while status is COMPLETED",
-    "invalid-flow (error)": 'invalid-flow at error: expected null while status is COMPLETED, found "boom"',
+    "invalid-flow (no media)": "invalid-flow at output: expected type: object while status is COMPLETED (output holds "
+                               "the result exactly when COMPLETED), found null",
+    "invalid-flow (error)": 'invalid-flow at error: expected type: null while status is COMPLETED (error is set exactly '
+                            'when FAILED or ERROR), found "boom"',
     "invalid-flow (completed_at)": "invalid-flow at completed_at: expected not before created_at",
     "changed-type": "`fluxGeneralGetStatus` changed-type at body.seed: expected integer, found string",
     "invalid-flow (never ends)": "`getRequestStatus` invalid-flow at status: expected a final status within 30 polls",
-    "invalid-flow (no images)": "`fluxProGetStatus` invalid-flow at images: expected at least one image",
-    "invalid-flow (batch output)": "`schnellCheckStatus` invalid-flow at output: expected present while status is "
-                                   "completed",
+    "invalid-flow (no images)": "`fluxProGetStatus` invalid-flow at images: expected minItems: 1 (a finished result "
+                                "holds at least one image)",
+    "invalid-flow (batch output)": "`schnellCheckStatus` invalid-flow at output: expected present (required) while "
+                                   "status is completed (the image URL comes exactly when completed)",
 }
 
 

@@ -196,3 +196,26 @@ def test_output_format_decides_the_file_format(api, output_format, content_type)
     media = api.get(status["output"]["media_url"][0])
     assert media.headers["content-type"] == content_type == status["output"]["media_type"]
     assert Image.open(io.BytesIO(media.content)).size == (1024, 1024)
+
+
+def test_a_status_forced_under_a_variant_answers_that_variants_documented_body(api):
+    """Page 002's older FLUX Pro documents a 404 and its own 400 bodies; forcing them under its variant answers
+    them (the variant is chosen before any forced answer), not page 003's operation's."""
+    legacy = {**SUBSCRIPTION, "Prefer": "variant=flux-pro-legacy, code=404"}
+    body = request_example("fluxProLegacyTextToImage")
+    not_found = api.post("/flux-pro/v1/pro/textToImage", json=body, headers=legacy)
+    assert not_found.status_code == 404, not_found.text
+    bad = api.post("/flux-pro/v1/pro/textToImage", json=body,
+                   headers={**SUBSCRIPTION, "Prefer": "variant=flux-pro-legacy, code=400"})
+    assert bad.status_code == 400 and bad.json() == {"error": "Invalid request parameters"}  # page 002's table
+    default = api.post("/flux-pro/v1/pro/textToImage", json=body, headers={**SUBSCRIPTION, "Prefer": "code=400"})
+    assert default.json()["error"] == "Model not found"  # page 003's example for the default operation
+
+
+def test_forcing_a_success_the_pages_give_no_example_of_answers_the_mocks_own_body(api):
+    batch = api.post("/flux-1-schnell/v1/getDataBatch", json={"prompt": "x"},
+                     headers={**SUBSCRIPTION, "Prefer": "code=200"})
+    assert batch.status_code == 200 and batch.json()["status"] == "completed" and batch.json()["output"]
+    unknown = api.post("/flux-pro-polling/pro/getFluxProStatus", json={"request_id": "flux-pro_nope"},
+                       headers={**SUBSCRIPTION, "Prefer": "code=200"})
+    assert unknown.status_code == 404 and unknown.json() != {"error": "Scenario"}

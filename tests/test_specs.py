@@ -11,6 +11,7 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
 from contract_tests.examples import documented_examples, read_fixtures
+from mock_server.answers.shapes import documented_names
 from mock_server.resources import spec_dir
 from mock_server.operations import load_bundled, load_operations
 
@@ -87,6 +88,17 @@ def test_documented_example_matches_its_schema(example):
     assert schema is not None, f"{example.relative_path}: no schema to check it against"
     errors = [f"{list(e.instance_path)}: {e.message}" for e in _validator(schema).iter_errors(example.value)]
     assert errors == []
+    documented = documented_names(schema)
+    assert sorted(_field_names(example.value) - documented) == [], f"{example.relative_path}: undocumented fields"
+
+
+def _field_names(value) -> set[str]:
+    """Every object key in a JSON value, at any depth."""
+    if isinstance(value, dict):
+        return set(value) | {name for item in value.values() for name in _field_names(item)}
+    if isinstance(value, list):
+        return {name for item in value for name in _field_names(item)}
+    return set()
 
 
 def test_fixture_files_are_the_spec_examples():

@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Call:
     """What an answer is drawn for: the operation, the HTTP status it answers, and the call's facts
-    (request_id, model_id, media_url: [urls], polling_url), as far as the call has them."""
+    (request_id, model_id, media_url: [urls], polling_url, created_at: the job's epoch seconds, answered_at: the
+    moment the answer describes), as far as the call has them."""
 
     operation_id: str
     status: int
     facts: dict = field(default_factory=dict)
+    variant: str | None = None  # the named response variant answering (None: the operation's default)
 
     @property
     def known_facts(self) -> frozenset[str]:

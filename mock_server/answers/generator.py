@@ -9,7 +9,8 @@ import jsonschema_rs
 
 from mock_server.answers.call import Call
 from mock_server.answers.flows import JobFlows
-from mock_server.answers.shapes import documented_names, draw_schema, extra_fields, pin_facts, reported_statuses
+from mock_server.answers.shapes import (documented_names, draw_schema, extra_fields, in_time_order, pin_facts,
+                                        reported_statuses)
 from mock_server.answers.values import Draw, strategy_for
 from mock_server.operations import Operation, load_operations
 
@@ -47,13 +48,13 @@ class AnswerGenerator:
         if strategy is None:
             raise GeneratorError(f"no shape of {call.operation_id}'s {call.status} answer carries "
                                  f"{job_status or 'these facts'}")
-        body = pin_facts(draw(strategy, "answer"), call.facts)
+        body = in_time_order(schema, pin_facts(draw(strategy, "answer"), call.facts), call.facts, draw)
         return self._with_extras(call, schema, body, draw), job_status
 
     def _strategy(self, call: Call, schema: dict, job_status: str | None, facts: frozenset[str]):
-        key = (call.operation_id, call.status, job_status, facts)
+        key = (call.operation_id, call.status, call.variant, job_status, facts)
         if key not in self._strategies:
-            pinned = draw_schema(schema, job_status, facts)
+            pinned = draw_schema(schema, job_status, facts, call.variant)
             self._strategies[key] = None if pinned is None else strategy_for(pinned)
         return self._strategies[key]
 

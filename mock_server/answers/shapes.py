@@ -7,17 +7,26 @@ that cannot report it (`x-flux-mock-job-status` names another, or its status fie
 drops out of its oneOf / anyOf. A fact the call does not have (a request id on a sync call) removes
 the optional property that would carry it, and the shapes that require it.
 
+A shape marked `x-flux-mock-variant` is drawn only for that named response variant (Schnell getData's status
+table bodies), and a variant with shapes of its own draws from those alone. The times the spec orders
+(`x-flux-mock-not-before`) are put on the job's own clock by `in_time_order`.
+
 Objects are drawn closed: the documented fields only, each optional one present or not. Undocumented
 extra fields come from `extra_fields`, at the top level, with names no shape of the answer documents
 (an extra `status` on a fal result would be a different answer, not an unusual one).
 """
 
 import secrets
+from typing import NamedTuple
 
 from hypothesis import strategies as st
 
+from mock_server.clock import iso
+from mock_server.operations.rules import not_before_rules
+
 FACT = "x-flux-mock-fact"
 REPORTS = "x-flux-mock-job-status"
+VARIANT = "x-flux-mock-variant"  # a shape only the named response variant answers with
 JOB_STATUS = "job_status"
 FACTS = ("request_id", "model_id", "media_url", "polling_url")
 # Made at start-up, not written here: hypothesis draws text from the literals in a program's source.
@@ -65,18 +74,29 @@ def reported_statuses(schema) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def draw_schema(schema: dict, job_status: str | None, facts: frozenset[str]) -> dict | None:
-    """The schema to draw from, for an answer reporting `job_status` with these facts known; None if no
-    shape of `schema` can."""
+def draw_schema(schema: dict, job_status: str | None, facts: frozenset[str], variant: str | None = None
+                ) -> dict | None:
+    """The schema to draw from, for an answer reporting `job_status` with these facts known, as the operation
+    answers under `variant` (None: its default; a shape marked `x-flux-mock-variant` is only that variant's);
+    None if no shape of `schema` can."""
     try:
-        return _pinned(schema, job_status, facts)
+        return _pinned(schema, _Wanted(job_status, facts, variant))
     except _Unsatisfiable:
         return None
 
 
-def _pinned(node, job_status: str | None, facts: frozenset[str]):
+class _Wanted(NamedTuple):
+    job_status: str | None
+    facts: frozenset[str]
+    variant: str | None
+
+
+def _pinned(node, wanted: _Wanted, closed: bool = True):
+    """`closed`: an object node drawn with its documented fields only; not for an allOf part (a rule over some
+    fields of the object it is part of: closed, it would forbid all the others)."""
     if not isinstance(node, dict):
         return node
+    job_status, facts = wanted.job_status, wanted.facts
     fact = node.get(FACT)
     if fact == JOB_STATUS:
         return _status_node(node, job_status)
@@ -86,21 +106,23 @@ def _pinned(node, job_status: str | None, facts: frozenset[str]):
         return {"const": placeholder(fact)}
     if job_status is not None and node.get(REPORTS, job_status) != job_status:
         raise _Unsatisfiable(node[REPORTS])
+    if node.get(VARIANT, wanted.variant) != wanted.variant:
+        raise _Unsatisfiable(node[VARIANT])
     pinned = {}
     for key, value in node.items():
         if key.startswith("x-") or key in _DROPPED_KEYWORDS:
             continue
         if key == "properties":
-            pinned[key] = _properties(value, set(node.get("required", ())), job_status, facts)
+            pinned[key] = _properties(value, set(node.get("required", ())), wanted)
         elif key in ("oneOf", "anyOf"):
-            pinned[key] = _branches(value, job_status, facts)
+            pinned[key] = _branches(value, wanted)
         elif key == "allOf":
-            pinned[key] = [_pinned(part, job_status, facts) for part in value]
+            pinned[key] = [_pinned(part, wanted, closed=False) for part in value]
         elif key in ("items", "additionalProperties") and isinstance(value, dict):
-            pinned[key] = _pinned(value, job_status, facts)
+            pinned[key] = _pinned(value, wanted)
         else:
             pinned[key] = value
-    if "properties" in pinned:
+    if "properties" in pinned and closed:
         pinned.setdefault("additionalProperties", False)
     return pinned
 
@@ -114,22 +136,26 @@ def _status_node(node: dict, job_status: str | None) -> dict:
     return {"enum": values}
 
 
-def _properties(properties: dict, required: set, job_status, facts) -> dict:
+def _properties(properties: dict, required: set, wanted: _Wanted) -> dict:
     kept = {}
     for name, sub in properties.items():
         try:
-            kept[name] = _pinned(sub, job_status, facts)
+            kept[name] = _pinned(sub, wanted)
         except _Unsatisfiable:
             if name in required:
                 raise
     return kept
 
 
-def _branches(branches: list, job_status, facts) -> list:
+def _branches(branches: list, wanted: _Wanted) -> list:
+    """The shapes an answer may take: those the call's job status and facts allow, and of those marked with a
+    variant, only the call's; a variant with shapes of its own answers with those alone."""
+    own = [branch for branch in branches if isinstance(branch, dict) and wanted.variant is not None
+           and branch.get(VARIANT) == wanted.variant]
     kept = []
-    for branch in branches:
+    for branch in own or branches:
         try:
-            kept.append(_pinned(branch, job_status, facts))
+            kept.append(_pinned(branch, wanted))
         except _Unsatisfiable:
             continue
     if not kept:
@@ -169,3 +195,25 @@ def pin_facts(value, facts: dict):
             return media[next(turn) % len(media)] if name == "media_url" else facts[name]
         return node
     return pinned(value)
+
+
+def in_time_order(schema, body, facts: dict, draw) -> object:
+    """The drawn answer with its times on the job's own clock, in the order the spec's `x-flux-mock-not-before`
+    asks: a field no rule puts after another (created_at) is the job's `created_at` fact, each later one a
+    moment drawn between it and the answer's (`answered_at`). Nulls stay null; without the facts, unchanged."""
+    rules = not_before_rules(schema)
+    start, end = facts.get("created_at"), facts.get("answered_at")
+    if not rules or not isinstance(body, dict) or start is None or end is None:
+        return body
+    timed = dict(body)
+    for name in dict.fromkeys([*rules.values(), *rules]):
+        if not isinstance(timed.get(name), str):
+            continue
+        earlier = rules.get(name)
+        if earlier is None:
+            timed[name] = iso(start)
+        else:  # a share of the job's time so far: the strategy is the same whatever the clock says (hypothesis
+            # replays a failing example's choices, and a strategy that moved with the clock would not replay)
+            share = draw(st.floats(min_value=0.0, max_value=1.0), f"{name} (share of the job's time so far)")
+            timed[name] = iso(start + share * max(0.0, end - start))
+    return timed

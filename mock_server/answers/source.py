@@ -48,7 +48,8 @@ class AnswerSource:
             self._client = httpx.AsyncClient(timeout=DRAW_TIMEOUT, trust_env=False)
         try:
             response = await self._client.post(url, json={"operation_id": call.operation_id, "status": call.status,
-                                                          "facts": call.facts, "method": method, "path": path})
+                                                          "facts": call.facts, "variant": call.variant,
+                                                          "method": method, "path": path})
             response.raise_for_status()
             drawn = response.json()
             return drawn["body"], drawn.get("job_status")
