@@ -11,6 +11,7 @@ from contract_tests.budget import BudgetExceeded
 from contract_tests.checks import SCHEMA, is_final
 from contract_tests.examples import request_example, with_webhook
 from contract_tests.links import follow, media_urls
+from contract_tests.media import expectations, media_problems
 from contract_tests.receiver import webhook_receiver
 from contract_tests.target import Target, variant_headers
 from mock_server.operations import Operation, load_operations
@@ -22,7 +23,7 @@ JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "nu
 class Difference:
     operation_id: str
     kind: str  # undocumented-status, missing-field, extra-field, changed-type, unknown-value, changed-header,
-    # missing-header, changed-content-type, invalid-flow, media-unavailable
+    # missing-header, changed-content-type, invalid-flow, media-unavailable, media-mismatch
     where: str
     expected: str
     found: str
@@ -166,11 +167,17 @@ def _compare(target: Target, client: httpx.Client, operations: dict, operation: 
                                       f"a final status within {target.polls} polls",
                                       json.dumps(polls[-1].body)[:200]))
     final = polls[-1].body if polls else (response.json() if response.status_code < 300 else None)
+    said = expectations(final, image=operation.media == "image")
     for url in media_urls(final):
         media = client.get(url)
         if media.status_code != 200 or not media.content:
             differences.append(Difference(operation.operation_id, "media-unavailable", url, "200 with content",
                                           f"{media.status_code}, {len(media.content)} bytes"))
+        elif url in said:
+            differences += [Difference(operation.operation_id, "media-mismatch", f"{url} {problem.field}",
+                                       problem.expected, problem.got)
+                            for problem in media_problems(said[url], media.headers.get("content-type", ""),
+                                                          media.content)]
     note = f"{len(polls)} status answers" if polls else ""
     return OperationReport(operation.operation_id, "checked", note, tuple(dict.fromkeys(differences)))
 

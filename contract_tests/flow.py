@@ -11,6 +11,7 @@ import httpx
 from contract_tests.checks import is_final, request_id_of
 from contract_tests.failures import ContractFailure, Problem, curl
 from contract_tests.links import Poll, follow, media_urls
+from contract_tests.media import expectations, media_problems
 from mock_server.operations import Operation
 
 
@@ -81,13 +82,18 @@ def _judge_poll(flow: Flow, poll: Poll, headers_for) -> None:
 
 
 def check_media(flow: Flow, client: httpx.Client) -> None:
-    """Every media URL of the final answer downloads (200, not empty)."""
+    """Every media URL of the final answer downloads (200, not empty) and is what the answer and the operation
+    say it is (media.py: an image that decodes, of the stated type and size)."""
+    said = expectations(flow.final, image=flow.operation.media == "image")
     for url in media_urls(flow.final):
         response = client.get(url)
         if response.status_code != 200 or not response.content:
             flow.fail(Problem("media-downloads", "output media", "200 with content",
                               f"{response.status_code}, {len(response.content)} bytes"), method="GET", url=url,
                       body=False)
+        elif url in said:
+            for problem in media_problems(said[url], response.headers.get("content-type", ""), response.content):
+                flow.fail(problem, method="GET", url=url, body=False)
 
 
 def differences(expected, got, path: str = "") -> list[tuple[str, str, str]]:

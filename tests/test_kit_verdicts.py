@@ -76,6 +76,15 @@ CHECK_BREACHES = {
     "a wrong content type": ("klein4bGenerateImage", "positive", ["Undocumented Content-Type", "text/plain"]),
     "429 without Retry-After": ("flux2DevGenerateT2I", "positive", [
         "Missing required response headers", "Retry-After", "[429]"]),
+    "media that is no image": ("fluxPreviewTextToImage", "links", [
+        "media-content failed for fluxPreviewTextToImage: GET http://", "/openapi/flux.yaml",
+        "at:         Content-Type", "(the answer's media type)", "got:        application/yaml"]),
+    "media of another type than the answer says": ("fluxPro11UltraGenerate", "links", [
+        "media-content failed for fluxPro11UltraGenerate", "at:         Content-Type",
+        "expected:   image/webp (the answer's media type)", "got:        image/jpeg"]),
+    "an image of another size than the answer says": ("fluxDevPollingTextToImage", "links", [
+        "media-content failed for fluxDevPollingTextToImage", "at:         size",
+        "(the answer's width and height)"]),
     "a webhook body that differs": ("flux2ProImageToImage", "links", [
         "webhook-equals-final-status failed for flux2ProImageToImage", "at:         model_id",
         '"flux-2-pro-image-to-image-866" (as the final status answer)', 'got:        "someone-else"']),
@@ -122,6 +131,9 @@ DRIFT_BREACHES = {
     "invalid-flow (never ends)": "`getRequestStatus` invalid-flow at status: expected a final status within 30 polls",
     "invalid-flow (no images)": "`fluxProGetStatus` invalid-flow at images: expected minItems: 1 (a finished result "
                                 "holds at least one image)",
+    "media-mismatch (no image)": "`fluxPreviewTextToImage` media-mismatch at http://",
+    "media-mismatch (type)": "expected image/webp (the answer's media type), found image/jpeg",
+    "media-mismatch (size)": "(the answer's width and height), found",
     "invalid-flow (batch output)": "`schnellCheckStatus` invalid-flow at output: expected present (required) while "
                                    "status is completed (the image URL comes exactly when completed)",
 }
@@ -135,7 +147,7 @@ def test_drift_names_each_breach(verdicts, breach):
 
 def test_drift_leaves_unbroken_operations_ok(verdicts):
     assert "## flux2ProImageToImageTrainer: ok" in verdicts["drift"].stdout  # its 402 is documented: not drift
-    assert "14 of 18 operations drifted" in verdicts["drift"].stderr
+    assert "16 of 18 operations drifted" in verdicts["drift"].stderr  # flux-preview and the flux-dev polling variant too
 
 
 def test_check_and_drift_accept_jobs_that_end_failed_or_in_error_as_documented(api, mock_url):

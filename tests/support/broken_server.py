@@ -18,6 +18,9 @@ as flux-mock (webhooks redirected to its receiver, jobs made fast) and its webho
     /generateT2I                         429 without Retry-After
     the image-to-image LoRA trainer      a submit answered 402 (documented, but not an accepted job)
     flux-2-pro-image-to-image-866        a webhook body that differs from the final status
+    flux-preview                         a media URL whose bytes are no image (the spec, as YAML)
+    flux-pro-1-1                         (also) media served as PNG while the answer says image/webp
+    flux-dev polling (getFluxDevStatus)  an image whose size is not the answer's width and height
 """
 
 from collections import Counter
@@ -53,6 +56,9 @@ class Breaches:
             return 429, {"error": "Rate limit exceeded, please retry later"}
         if path == "/flux-general-polling/flux-general/getStatus" and isinstance(body, dict) and "images" in body:
             return status, {**body, "seed": "not-a-number"}
+        if path == "/flux-dev-polling/dev/getFluxDevStatus" and isinstance(body, dict) and body.get("images"):
+            image = body["images"][0]
+            return status, {**body, "images": [{**image, "width": image["width"] * 2}, *body["images"][1:]]}
         if path == "/flux-pro-polling/pro/getFluxProStatus" and isinstance(body, dict) and "images" in body:
             return status, {**body, "images": []}
         if path == "/flux-1-schnell/v1/checkStatus" and isinstance(body, dict) and body.get("status") == "completed":
@@ -81,7 +87,11 @@ class Breaches:
         if model == "flux-2-pro-text-to-image-trainer-712" and completed:
             return {**body, "status": "PROCESSING", "output": None, "completed_at": None}
         if model == "flux-pro-1-1" and completed:
-            return {**body, "completed_at": "2000-01-01T00:00:00.000Z"}
+            return {**body, "completed_at": "2000-01-01T00:00:00.000Z",
+                    "output": {**body["output"], "media_type": "image/webp"}}
+        if model == "flux-preview" and completed:
+            base = body["output"]["media_url"][0].split("/media/")[0]
+            return {**body, "output": {**body["output"], "media_url": [f"{base}/openapi/flux.yaml"]}}
         return body
 
 
