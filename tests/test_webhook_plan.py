@@ -83,3 +83,12 @@ def test_deliveries_are_pending_for_allowed_targets_and_blocked_with_the_reason_
     assert [d.state for d in deliveries_for(outside, redirect_to="http://127.0.0.1:9/all")] == ["pending"]
     admin = job(WebhookRequest(url="http://127.0.0.1:8000/__admin/reset", form="X-Webhook-URL", base=BASE))
     assert deliveries_for(admin)[0].last_error == "blocked: the mock's own admin API"
+
+
+def test_the_pages_filter_completed_failed_also_hears_a_job_ending_in_error():
+    """Page 003's example filter is ["completed", "failed"] and the page shows an ERROR arriving by webhook:
+    "failed" selects ERROR too (the spec's x-flux-mock-selects); "error" alone does not select FAILED."""
+    pages_filter = hook(form="webhook", events=("completed", "failed"))
+    assert planned_events(job(pages_filter, "ERROR")) == [("error", 103.0)]
+    assert planned_events(job(pages_filter, "FAILED")) == [("failed", 103.0)]
+    assert planned_events(job(hook(form="webhook", events=("error",)), "FAILED")) == []

@@ -1,9 +1,26 @@
 """Which webhook deliveries a job asks for, when each is due, whether the mock may send them, and what each
 POSTs: pure functions of the job (no store, no clock, no network), so the dispatcher and the tests agree."""
 
+from functools import cache
+
 from mock_server import views
+from mock_server.operations import load_bundled
 from mock_server.store.records import BATCH_FORM, EVENTS_FORM, Delivery, Job
 from mock_server.webhooks.targets import is_allowed_target, reaches_admin_api
+
+
+@cache
+def _selects() -> dict[str, tuple[str, ...]]:
+    """Which job events each webhook_events_filter value selects (the spec's x-flux-mock-selects)."""
+    schema = load_bundled("flux.yaml")["components"]["schemas"]["KontextRestoreRequest"]
+    return {value: tuple(events) for value, events in
+            schema["properties"]["webhook_events_filter"]["x-flux-mock-selects"].items()}
+
+
+def selected_events(filter_values) -> frozenset[str]:
+    """The job events a filter selects ("failed" also hears a job ending in ERROR: page 003)."""
+    selects = _selects()
+    return frozenset(event for value in filter_values for event in selects.get(value, (value,)))
 
 
 def _event_times(job: Job) -> list[tuple[str, float | None]]:
@@ -17,7 +34,7 @@ def planned_events(job: Job) -> list[tuple[str, float]]:
         return []
     events = _event_times(job)
     if webhook.form == EVENTS_FORM:
-        wanted = set(webhook.events)
+        wanted = selected_events(webhook.events)
         events = [(name, moment) for name, moment in events if name in wanted]
     else:
         events = events[-1:]
