@@ -109,6 +109,10 @@ class OperationValidator:
         if keyword == "enum":  # name every allowed value, not "or 4 other candidates"
             allowed = self._schema_at(error.schema_path).get("enum", ())
             message = f"{json.dumps(error.instance)[:100]} is not one of {', '.join(json.dumps(v) for v in allowed)}"
+        elif keyword in ("anyOf", "oneOf"):  # name each form it may take, not "any of the schemas listed"
+            forms = [_form(branch) for branch in self._schema_at(error.schema_path).get(keyword, ())]
+            if forms and all(forms):
+                message = f"{json.dumps(error.instance)[:100]} is none of: {'; '.join(forms)}"
         return Violation(field, keyword, message, self._documented_message(top, keyword))
 
     def _schema_at(self, schema_path) -> dict:
@@ -209,3 +213,16 @@ def _from_query(raw: str, kind):
             raise ValueError(raw)
         return raw == "true"
     return raw
+
+
+def _form(branch) -> str | None:
+    """One alternative of an anyOf / oneOf in words, where it is a simple one (None otherwise)."""
+    if not isinstance(branch, dict):
+        return None
+    if "enum" in branch:
+        return "one of " + ", ".join(json.dumps(value) for value in branch["enum"])
+    if "pattern" in branch:
+        return f"a string matching {branch['pattern']}"
+    if branch.get("format"):
+        return {"uri": "a URI"}.get(branch["format"], f"a {branch['format']} string")
+    return None

@@ -197,3 +197,24 @@ def test_dropped_connection_scenario_closes_without_an_answer_and_the_server_goe
     with pytest.raises(httpx.RemoteProtocolError):
         api.post(SCHNELL, json={"prompt": "x"}, headers=key("rich"))
     assert api.post(SCHNELL, json={"prompt": "x"}, headers=key("rich")).status_code == 200
+
+
+I2I = "/flux-2-pro-image-to-image-866/v1/flux-2-pro-image-to-image-request"
+TRAINER = "/flux-2-pro-text-to-image-trainer-712/v1/flux-2-pro-text-to-image-trainer-request"
+
+
+def test_what_the_pages_allow_is_accepted_and_a_refusal_names_every_form_the_field_may_take(api):
+    """Flux 2 Pro i2i: page 003's image_size list ends in "etc."; the trainers take "Base64-encoded" data."""
+    named = api.post(I2I, json={"prompt": "x", "image_urls": ["https://e.test/a.png"], "image_size": "landscape_4_3"},
+                     headers=key("rich"))
+    assert named.status_code == 202, named.text
+    bare = api.post(TRAINER, json={"image_data_url": "aGVsbG8gd29ybGQ="}, headers=key("rich"))
+    assert bare.status_code == 202, bare.text
+    refused = api.post(I2I, json={"prompt": "x", "image_urls": ["https://e.test/a.png"], "image_size": "huge"},
+                       headers=key("rich"))
+    assert refused.status_code == 400
+    assert refused.json()["message"].startswith('image_size: "huge" is none of: a string matching ^(auto|')
+    assert '"landscape_4_3"' in refused.json()["message"]
+    garbled = api.post(TRAINER, json={"image_data_url": "not base64 !"}, headers=key("rich"))
+    assert garbled.json()["message"] == ('image_data_url: "not base64 !" is none of: a URI; a string matching '
+                                         '^[A-Za-z0-9+/]+={0,2}$')

@@ -219,3 +219,13 @@ def test_forcing_a_success_the_pages_give_no_example_of_answers_the_mocks_own_bo
     unknown = api.post("/flux-pro-polling/pro/getFluxProStatus", json={"request_id": "flux-pro_nope"},
                        headers={**SUBSCRIPTION, "Prefer": "code=200"})
     assert unknown.status_code == 404 and unknown.json() != {"error": "Scenario"}
+
+
+def test_flux_2_dev_answers_on_the_prefixed_path_public_clients_call_with_the_subscription_key(api):
+    """Not on the pages (public-clients.yaml has the evidence): POST /flux-2-dev/v1/generateT2I with only the
+    Ocp-Apim-Subscription-Key answers generateT2I's {"output": url}, which downloads."""
+    answer = api.post("/flux-2-dev/v1/generateT2I", json={"prompt": "a lighthouse"}, headers=SUBSCRIPTION)
+    assert answer.status_code == 200 and set(answer.json()) == {"output"}
+    assert api.get(answer.json()["output"]).headers["content-type"].startswith("image/")
+    entry = api.get("/__admin/journal", params={"operation_id": "flux2DevPrefixedGenerateT2I"}).json()["entries"]
+    assert entry and entry[-1]["status"] == 200

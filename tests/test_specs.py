@@ -46,6 +46,7 @@ UNDOCUMENTED_OPERATIONS = {
     ("public-clients.yaml", "fluxPreviewTextToImage", "POST", "/flux/text-to-image"),
     ("public-clients.yaml", "fluxDevPollingTextToImage", "POST", "/flux-dev/v1/dev/textToImage"),
     ("public-clients.yaml", "fluxDevGetStatus", "POST", "/flux-dev-polling/dev/getFluxDevStatus"),
+    ("public-clients.yaml", "flux2DevPrefixedGenerateT2I", "POST", "/flux-2-dev/v1/generateT2I"),
 }
 
 # Documented prices, USD a job (None: the page says "No data available").
