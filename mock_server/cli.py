@@ -70,8 +70,9 @@ def add_serve(commands) -> None:
                             "as for a gateway browser apps call); 'none' turns CORS off. Never the admin API")
     serve.add_argument("--responses", choices=RESPONSE_MODES,
                        help="documented (default): the mock's own answers; generated: every answer body drawn from "
-                            "the response schemas, spec-valid and deliberately unusual (Prefer: dynamic=true does it "
-                            "for one call)")
+                            "the response schemas, spec-valid and deliberately unusual, keeping the rules the pages "
+                            "state (Prefer: dynamic=true does it for one call); beyond-contract: drawn from the schemas "
+                            "alone, breaking those rules on purpose (journaled as such)")
     serve.add_argument("--seed", type=int, metavar="N",
                        help="seed of generated answers, chaos and the seeds picked for requests without one "
                             "(default 0): the same seed, the same answers and images")

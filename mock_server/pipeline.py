@@ -174,7 +174,7 @@ async def handle(exchange: Exchange) -> Response:
 
 def _wants_generated(exchange: Exchange) -> bool:
     dynamic = exchange.outcome.dynamic
-    return exchange.mock.settings.responses == "generated" if dynamic is None else dynamic
+    return exchange.mock.settings.responses != "documented" if dynamic is None else dynamic
 
 
 async def draw_answer(exchange: Exchange, response: Response) -> Response:
@@ -184,8 +184,9 @@ async def draw_answer(exchange: Exchange, response: Response) -> Response:
     if not _wants_generated(exchange) or not isinstance(response, JSONBody) \
             or operation.response_schema(response.status_code) is None:
         return response
+    beyond = exchange.mock.settings.responses == "beyond-contract"
     call = Call(operation.operation_id, response.status_code, {**exchange.facts, "answered_at": exchange.now},
-                exchange.variant)
+                exchange.variant, beyond)
     url = exchange.outcome.draw_from
     try:
         body, job_status = (await answers.drawn_by(url, call, exchange.method, exchange.path) if url
@@ -193,7 +194,8 @@ async def draw_answer(exchange: Exchange, response: Response) -> Response:
     except NoAnswerDrawn as error:
         exchange.answer = f"own (none drawn: {error})"
         return response
-    exchange.answer, exchange.job_status = "generated", job_status or exchange.job_status
+    exchange.answer = "generated (beyond contract)" if beyond else "generated"
+    exchange.job_status = job_status or exchange.job_status
     headers = {name: value for name, value in response.headers.items() if name not in ("content-length",
                                                                                      "content-type")}
     return JSONBody(body, status_code=response.status_code, headers=headers)

@@ -12,7 +12,7 @@ from mock_server.exit_codes import ConfigError
 from mock_server.jobs.timing import TIMING_MODES, Timing
 from mock_server.webhooks.targets import allow_list_problem, is_allowed_target
 
-RESPONSE_MODES = ("documented", "generated")
+RESPONSE_MODES = ("documented", "generated", "beyond-contract")
 ORIGIN_PATTERN = r"^(\*|https?://[^/]+)$"  # a CORS origin: scheme://host[:port], or * for any
 
 
@@ -59,7 +59,8 @@ class Settings:
     trust_forwarded: bool = False  # URLs in answers follow X-Forwarded-Proto/-Host and Forwarded
     profile: str = "pages"  # gateway: 401/404/429 in the shape the real gateway (Azure APIM) answers them
     cors_origins: tuple[str, ...] = ("*",)  # browser origins the API and media answer (the admin API: none)
-    responses: str = "documented"  # generated: every answer drawn from the response schemas (answers/)
+    responses: str = "documented"  # generated: every answer drawn from the response schemas (answers/), keeping
+    # the spec's rules; beyond-contract: drawn from the schemas alone, past the rules on purpose (journaled so)
     seed: int = 0  # of generated answers, chaos and the seeds picked for requests: the same seed, the same answers
     chaos: dict | None = None  # network faults for every call (chaos.py)
 

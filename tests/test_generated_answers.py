@@ -244,3 +244,22 @@ def test_prefer_variant_success_flag_answers_the_status_tables_body(api):
     assert answer.status_code == 200 and answer.json() == {"success": True}
     entry = api.get("/__admin/journal", params={"operation_id": "schnellGetData"}).json()["entries"][-1]
     assert entry["variant"] == "success-flag"
+
+
+def test_beyond_contract_answers_break_the_rules_on_purpose_and_the_journal_says_which():
+    """Past the contract is a named mode: drawn from the schemas alone, the rules of the spec can break (here:
+    media, error or times against their status), and each answer is journaled as such; generated answers
+    from the same draws never break them."""
+    generator, draws = AnswerGenerator(OPERATIONS), SeededDraws(3)
+    schema = next(op for op in OPERATIONS if op.operation_id == "getRequestStatus").response_schema(200)
+
+    def breaches(beyond: bool) -> int:
+        call = Call("getRequestStatus", 200, TIMED_FACTS, beyond_contract=beyond)
+        bodies = [draws.run(lambda draw: generator.answer(call, draw, JobFlows()))[0] for _ in range(60)]
+        return sum(bool([p for p in answer_problems(schema, body) if p.check != "response-schema"]) for body in bodies)
+    assert breaches(beyond=True) > 0 and breaches(beyond=False) == 0
+    with running_mock("--responses", "beyond-contract") as url:
+        with httpx.Client(base_url=url, headers=KEY, timeout=10) as client:
+            client.post(SUBMIT, json={"prompt": "x"})
+            entries = client.get("/__admin/journal").json()["entries"]
+    assert [entry["answer"] for entry in entries if entry["kind"] == "request"][-1] == "generated (beyond contract)"

@@ -10,7 +10,7 @@ import jsonschema_rs
 from mock_server.answers.call import Call
 from mock_server.answers.flows import JobFlows
 from mock_server.answers.shapes import (documented_names, draw_schema, extra_fields, in_time_order, pin_facts,
-                                        reported_statuses)
+                                        reported_statuses, without_rules)
 from mock_server.answers.values import Draw, strategy_for
 from mock_server.operations import Operation, load_operations
 
@@ -48,13 +48,15 @@ class AnswerGenerator:
         if strategy is None:
             raise GeneratorError(f"no shape of {call.operation_id}'s {call.status} answer carries "
                                  f"{job_status or 'these facts'}")
-        body = in_time_order(schema, pin_facts(draw(strategy, "answer"), call.facts), call.facts, draw)
+        body = pin_facts(draw(strategy, "answer"), call.facts)
+        if not call.beyond_contract:
+            body = in_time_order(schema, body, call.facts, draw)
         return self._with_extras(call, schema, body, draw), job_status
 
     def _strategy(self, call: Call, schema: dict, job_status: str | None, facts: frozenset[str]):
-        key = (call.operation_id, call.status, call.variant, job_status, facts)
+        key = (call.operation_id, call.status, call.variant, call.beyond_contract, job_status, facts)
         if key not in self._strategies:
-            pinned = draw_schema(schema, job_status, facts, call.variant)
+            pinned = draw_schema(schema, job_status, facts, call.variant, call.beyond_contract)
             self._strategies[key] = None if pinned is None else strategy_for(pinned)
         return self._strategies[key]
 
@@ -68,9 +70,12 @@ class AnswerGenerator:
         return extended if valid(extended) else body
 
     def _validator(self, call: Call, schema: dict):
-        key = (call.operation_id, call.status)
+        """The schema every answer is checked against before it goes out; beyond the contract, without the
+        spec's rules (what that mode may break), never without the schema itself."""
+        key = (call.operation_id, call.status, call.beyond_contract)
         if key not in self._validators:
-            self._validators[key] = jsonschema_rs.validator_for(schema, validate_formats=True)
+            checked = without_rules(schema) if call.beyond_contract else schema
+            self._validators[key] = jsonschema_rs.validator_for(checked, validate_formats=True)
         return self._validators[key]
 
 

@@ -74,15 +74,27 @@ def reported_statuses(schema) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def draw_schema(schema: dict, job_status: str | None, facts: frozenset[str], variant: str | None = None
-                ) -> dict | None:
+def draw_schema(schema: dict, job_status: str | None, facts: frozenset[str], variant: str | None = None,
+                beyond_contract: bool = False) -> dict | None:
     """The schema to draw from, for an answer reporting `job_status` with these facts known, as the operation
     answers under `variant` (None: its default; a shape marked `x-flux-mock-variant` is only that variant's);
-    None if no shape of `schema` can."""
+    None if no shape of `schema` can. `beyond_contract`: without the spec's titled rules (allOf parts), so the
+    answers may break them (COMPLETED without media, an error on COMPLETED...): a named mode, never the default."""
     try:
-        return _pinned(schema, _Wanted(job_status, facts, variant))
+        return _pinned(without_rules(schema) if beyond_contract else schema, _Wanted(job_status, facts, variant))
     except _Unsatisfiable:
         return None
+
+
+def without_rules(node):
+    """The schema without the spec's titled rules (the allOf parts with a title), at any depth."""
+    if isinstance(node, list):
+        return [without_rules(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    stripped = {key: without_rules(value) for key, value in node.items() if key != "allOf"}
+    kept = [without_rules(part) for part in node.get("allOf", ()) if not (isinstance(part, dict) and "title" in part)]
+    return {**stripped, "allOf": kept} if kept else stripped
 
 
 class _Wanted(NamedTuple):
