@@ -178,10 +178,18 @@ async def batch_status(exchange: Exchange) -> JSONBody:
     return _json(views.batch_body(job, exchange.now, exchange.base))
 
 
-async def poll_status(exchange: Exchange) -> JSONBody:
+async def _polled_by_body(exchange: Exchange) -> Job:
     params = exchange.params  # the spec requires one of the two: validated before
-    job = await _polled(exchange, params["request_id"] if "request_id" in params else params["requestId"])
-    return _json(views.fal_body(job, exchange.now, exchange.base))
+    return await _polled(exchange, params["request_id"] if "request_id" in params else params["requestId"])
+
+
+async def poll_status(exchange: Exchange) -> JSONBody:
+    return _json(views.fal_body(await _polled_by_body(exchange), exchange.now, exchange.base))
+
+
+async def poll_status_queue(exchange: Exchange) -> JSONBody:
+    """An older polling API answered with the queue API's status body (getFluxDevStatus's flux-dev-status)."""
+    return _json(views.status_body(await _polled_by_body(exchange), exchange.now, exchange.base))
 
 
 CHALLENGE_PAGE = ('<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title><meta http-equiv="refresh" '
@@ -198,6 +206,7 @@ async def challenge(exchange: Exchange) -> Response:
 HANDLERS = {
     "sync": sync, "sync-success-flag": sync_success_flag, "sync-job": sync_job, "queue": queue,
     "poll-submit": poll_submit, "batch-submit": batch_submit,
-    "status": status, "batch-status": batch_status, "poll-status": poll_status, "instant-job": instant_job,
+    "status": status, "batch-status": batch_status, "poll-status": poll_status,
+    "poll-status-queue": poll_status_queue, "instant-job": instant_job,
     "challenge": challenge,
 }

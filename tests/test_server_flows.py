@@ -229,3 +229,20 @@ def test_flux_2_dev_answers_on_the_prefixed_path_public_clients_call_with_the_su
     assert api.get(answer.json()["output"]).headers["content-type"].startswith("image/")
     entry = api.get("/__admin/journal", params={"operation_id": "flux2DevPrefixedGenerateT2I"}).json()["entries"]
     assert entry and entry[-1]["status"] == 200
+
+
+def test_get_flux_dev_status_answers_the_fal_body_and_under_its_variant_the_queue_apis_status_body(api):
+    """Public clients disagree (public-clients.yaml): one reads `images`, one waits for status COMPLETED and
+    reads output.media_url. The fal body stays the default; the other is the variant flux-dev-status."""
+    set_timing(api, mode="per-poll")
+    ids = []
+    for _ in range(2):
+        submitted = api.post("/flux-dev/v1/dev/textToImage", json={"prompt": "x"},
+                             headers={**SUBSCRIPTION, "Prefer": "variant=flux-dev"})
+        ids.append(submitted.json()["request_id"])
+    poll = "/flux-dev-polling/dev/getFluxDevStatus"
+    fal = _poll(api, "POST", poll, SUBSCRIPTION, {"request_id": ids[0]}, until=lambda b: "images" in b)
+    assert "status" not in fal and fal["images"][0]["url"]
+    queue = _poll(api, "POST", poll, {**SUBSCRIPTION, "Prefer": "variant=flux-dev-status"}, {"requestId": ids[1]},
+                  until=lambda b: b.get("status") == "COMPLETED")
+    assert queue["output"]["media_url"] and queue["request_id"] == ids[1]

@@ -7,7 +7,7 @@ from mock_server.operations.documents import VENDOR_SPECS, load_bundled
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # The kinds (x-flux-mock.kind) whose operations report a job's status, and those that start a job.
-STATUS_KINDS = frozenset({"status", "batch-status", "poll-status"})
+STATUS_KINDS = frozenset({"status", "batch-status", "poll-status", "poll-status-queue"})
 JOB_KINDS = frozenset({"queue", "poll-submit", "batch-submit", "sync-job", "instant-job"})
 
 
