@@ -22,6 +22,7 @@ class Outcome:
     variant: str | None = None  # answer as this named response variant
     example: str | None = None  # answer this documented example, verbatim
     dynamic: bool | None = None  # answers drawn from the schema; None: as the config's `responses` says
+    beyond_contract: bool = False  # drawn from the schema alone, past the spec's rules on purpose
     draw_from: str | None = None  # with dynamic: the loopback URL of the test that draws them
     chaos: dict | str | None = None  # a Chaos setting, or the one fault Prefer forces; None: the config's
     webhook: dict | None = None  # how the job's webhook delivery misbehaves
@@ -50,9 +51,17 @@ def _flag(raw: str) -> bool:
     return raw.lower() == "true"
 
 
+BEYOND_CONTRACT = "beyond-contract"
+
+
+def _dynamic(raw: str) -> bool | str:
+    """`dynamic=true`, `false`, or `beyond-contract` (drawn, past the spec's rules on purpose)."""
+    return BEYOND_CONTRACT if raw.lower() == BEYOND_CONTRACT else _flag(raw)
+
+
 _PREFER_FIELDS = {"code": ("status", int), "job": ("job", str.upper), "latency": ("latency", float),
                   "variant": ("variant", str), "error": ("error", str), "webhook": ("webhook", str),
-                  "example": ("example", str), "dynamic": ("dynamic", _flag), "chaos": ("chaos", str)}
+                  "example": ("example", str), "dynamic": ("dynamic", _dynamic), "chaos": ("chaos", str)}
 _WEBHOOK_PREFERENCES = {"duplicate": "duplicate", "out-of-order": "out_of_order",
                         "timeout-first": "first_attempt_timeout"}
 
@@ -78,6 +87,8 @@ def parse_prefer(value: str | None) -> dict:
             except ValueError:
                 raise BadRequest(f"Prefer: {name}={raw.strip()} is not a valid value") from None
     _check(wishes)
+    if wishes.get("dynamic") == BEYOND_CONTRACT:
+        wishes.update(dynamic=True, beyond_contract=True)
     if "webhook" in wishes:
         wishes["webhook"] = {_WEBHOOK_PREFERENCES[wishes["webhook"]]: True}
     return wishes

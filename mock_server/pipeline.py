@@ -184,7 +184,7 @@ async def draw_answer(exchange: Exchange, response: Response) -> Response:
     if not _wants_generated(exchange) or not isinstance(response, JSONBody) \
             or operation.response_schema(response.status_code) is None:
         return response
-    beyond = exchange.mock.settings.responses == "beyond-contract"
+    beyond = exchange.outcome.beyond_contract or exchange.mock.settings.responses == "beyond-contract"
     call = Call(operation.operation_id, response.status_code, {**exchange.facts, "answered_at": exchange.now},
                 exchange.variant, beyond)
     url = exchange.outcome.draw_from

@@ -263,3 +263,10 @@ def test_beyond_contract_answers_break_the_rules_on_purpose_and_the_journal_says
             client.post(SUBMIT, json={"prompt": "x"})
             entries = client.get("/__admin/journal").json()["entries"]
     assert [entry["answer"] for entry in entries if entry["kind"] == "request"][-1] == "generated (beyond contract)"
+
+
+def test_prefer_dynamic_beyond_contract_draws_one_answer_past_the_rules_and_the_journal_says_so(api):
+    answer = api.post(SUBMIT, json={"prompt": "x"}, headers={**KEY, "Prefer": "dynamic=beyond-contract"})
+    assert answer.status_code == 202
+    entry = api.get("/__admin/journal", params={"operation_id": "fluxDevTextToImage"}).json()["entries"][-1]
+    assert entry["answer"] == "generated (beyond contract)"

@@ -19,6 +19,8 @@ from mock_server.outcome import NOTHING, Outcome, merged, parse_prefer
     ("webhook=timeout-first", {"webhook": {"first_attempt_timeout": True}}),
     ("CODE=404", {"status": 404}),
     ("respond-async, wait=5, code=400", {"status": 400}),  # other RFC 7240 preferences are not flux-mock's
+    ("dynamic=true", {"dynamic": True}),
+    ("dynamic=beyond-contract", {"dynamic": True, "beyond_contract": True}),
 ])
 def test_prefer_header_becomes_an_outcome(header, outcome):
     assert parse_prefer(header) == outcome
@@ -31,6 +33,7 @@ def test_prefer_header_becomes_an_outcome(header, outcome):
     ("latency=-1", "between 0 and 600"),
     ("job=DONE", "COMPLETED, FAILED or ERROR"),
     ("webhook=lost", "duplicate, out-of-order, timeout-first"),
+    ("dynamic=maybe", "dynamic=maybe is not a valid value"),
 ])
 def test_prefer_values_it_cannot_honour_are_a_400_that_says_why(header, words):
     with pytest.raises(BadRequest) as refused:
