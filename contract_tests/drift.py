@@ -200,12 +200,15 @@ def to_json(reports: list[OperationReport]) -> str:
     return json.dumps([{**asdict(r), "differences": [asdict(d) for d in r.differences]} for r in reports], indent=2)
 
 
-def to_markdown(reports: list[OperationReport], target: Target) -> str:
+def to_markdown(reports: list[OperationReport], source: str, spent: float | None = None) -> str:
+    """The report, grouped by operation: `source` is the server's URL or the recording's file; `spent` what the
+    run spent at documented prices (None: nothing was called)."""
     drifted = [r for r in reports if r.differences]
-    lines = [f"# API drift report: {target.url}", "",
+    cost = f"; spent ${spent:g}" if spent is not None else "; nothing called (a recording)"
+    lines = [f"# API drift report: {source}", "",
              f"{len(reports)} operations, {len(drifted)} drifted, "
              f"{sum(r.outcome == 'skipped' for r in reports)} skipped, "
-             f"{sum(r.outcome == 'unreachable' for r in reports)} not reached; spent ${target.budget.spent:g}.", ""]
+             f"{sum(r.outcome == 'unreachable' for r in reports)} not reached{cost}.", ""]
     for report in reports:
         mark = "DRIFT" if report.differences else {"skipped": "skipped", "unreachable": "NOT REACHED"}.get(
             report.outcome, "ok")

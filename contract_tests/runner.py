@@ -8,6 +8,7 @@ A network failure is never a contract failure and never drift. Errors are one li
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ import pytest
 
 from contract_tests.check_report import CheckReporter
 from contract_tests.drift import run_drift, to_json, to_markdown
+from contract_tests.har import drift_of_recording, read_har
 from contract_tests.mock_client import FluxMock, format_chaos, format_report
 from contract_tests.target import Target
 from mock_server.exit_codes import CLEAN, FAILED, UNREACHABLE, Unreachable, UsageError
@@ -91,9 +93,19 @@ def run_check(args) -> int:
 
 
 def run_drift_command(args) -> int:
-    target = _prepare_target(args)
-    reports = run_drift(target, args.operation or None)
-    markdown = to_markdown(reports, target)
+    if args.har:
+        if args.base_url:
+            raise UsageError("--har judges a recording offline: give it without --base-url")
+        max_age = timedelta(days=args.max_age) if args.max_age is not None else None
+        reports = drift_of_recording(read_har(args.har), load_operations(), max_age)
+        source, spent = args.har, None
+    elif args.base_url:
+        target = _prepare_target(args)
+        reports = run_drift(target, args.operation or None)
+        source, spent = target.url, target.budget.spent
+    else:
+        raise UsageError("drift needs --base-url (a server to call) or --har (a recording to judge)")
+    markdown = to_markdown(reports, source, spent)
     print(markdown)
     if args.report_md:
         Path(args.report_md).write_text(markdown)

@@ -108,9 +108,14 @@ def add_check(commands) -> None:
 def add_drift(commands) -> None:
     drift = commands.add_parser("drift", help="compare a server's answers with the specs", description=(
         "Send each operation's documented example, follow jobs to their end and report every difference "
-        "from the specs. Exits 0 when nothing drifted, 1 on drift, 2 on a usage error, 3 when the target "
-        "cannot be reached (a network failure is never drift)."))
-    _target_options(drift)
+        "from the specs; or, with --har, judge a recording's exchanges offline the same way. Exits 0 when "
+        "nothing drifted, 1 on drift, 2 on a usage error, 3 when the target cannot be reached (a network "
+        "failure is never drift)."))
+    _target_options(drift, base_url_required=False)
+    drift.add_argument("--har", metavar="FILE",
+                       help="instead of calling a server: judge the exchanges of this HAR 1.2 recording offline")
+    drift.add_argument("--max-age", type=float, metavar="DAYS",
+                       help="with --har: a recording older than this many days is reported stale")
     drift.add_argument("--operation", action="append", metavar="ID", help="only this operationId (repeatable)")
     drift.add_argument("--report-md", metavar="FILE", help="also write the Markdown report here")
     drift.add_argument("--report-json", metavar="FILE", help="also write the JSON report here")
@@ -173,8 +178,8 @@ def _defaults_from_environment(parser: argparse.ArgumentParser) -> None:
         parser.set_defaults(**{action.dest: value})
 
 
-def _target_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--base-url", required=True, metavar="URL", help="the server to test")
+def _target_options(parser: argparse.ArgumentParser, base_url_required: bool = True) -> None:
+    parser.add_argument("--base-url", required=base_url_required, metavar="URL", help="the server to test")
     parser.add_argument("--key", metavar="KEY", help="Ocp-Apim-Subscription-Key to send")
     parser.add_argument("--secret-key", metavar="KEY", help="X-Secret-Key to send (default: --key)")
     parser.add_argument("--allow-paid", action="store_true",

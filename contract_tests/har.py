@@ -1,0 +1,171 @@
+"""Drift against a recording: the exchanges of a HAR 1.2 file (recorded traffic, a browser's export,
+schemathesis' HAR report) judged offline against the specs, with the same difference kinds as live drift:
+each answer against its operation's documented statuses, headers and schemas, the pages' rules for its
+status, a job's statuses in the order they were recorded, each download of a media URL an answer named
+against what that answer said of it, and a recording older than `max_age` named stale.
+Nothing is sent anywhere."""
+
+import base64
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from contract_tests.checks import SCHEMA, JobHistory, answer_problems, request_id_of
+from contract_tests.drift import Difference, OperationReport, response_differences
+from contract_tests.media import Expected, expectations, media_problems
+from mock_server.exit_codes import UsageError
+from mock_server.operations import Operation
+
+UNKNOWN = "(no operation)"  # the report's heading for exchanges no operation of the specs has
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One exchange of the recording, as far as the judging needs it."""
+
+    method: str
+    url: str
+    path: str
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    content: bytes
+    request_body: object
+    started: datetime | None
+
+    def response(self) -> httpx.Response:
+        return httpx.Response(self.status, headers=list(self.headers), content=self.content)
+
+
+def _moment(text) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _content(response: dict) -> bytes:
+    content = response.get("content") or {}
+    text = content.get("text") or ""
+    return base64.b64decode(text) if content.get("encoding") == "base64" else text.encode()
+
+
+def _request_body(request: dict):
+    text = (request.get("postData") or {}).get("text")
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return text
+
+
+def read_har(path: str | Path) -> list[Recorded]:
+    """The recording's exchanges, in order; a UsageError (one line) for a file that is not a HAR."""
+    try:
+        entries = json.loads(Path(path).read_text())["log"]["entries"]
+        return [Recorded(entry["request"]["method"].upper(), entry["request"]["url"],
+                         urlsplit(entry["request"]["url"]).path,
+                         int(entry["response"]["status"]),
+                         tuple((h["name"], h["value"]) for h in entry["response"].get("headers") or ()),
+                         _content(entry["response"]), _request_body(entry["request"]),
+                         _moment(entry.get("startedDateTime"))) for entry in entries]
+    except OSError as error:
+        raise UsageError(f"--har {path}: {error.strerror or error}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"--har {path} is not a HAR 1.2 file (log.entries with request and response): "
+                         f"{type(error).__name__}: {error}"[:300]) from None
+
+
+def _template(path: str) -> re.Pattern:
+    return re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$")
+
+
+class Operations:
+    """The specs' operations by method and path template (several where variants share a path)."""
+
+    def __init__(self, operations) -> None:
+        self._routes = [(op.method, _template(op.path), op) for op in operations]
+
+    def candidates(self, method: str, path: str) -> list[Operation]:
+        return [op for verb, pattern, op in self._routes if verb == method and pattern.match(path)]
+
+
+def _differences(candidates: list[Operation], recorded: Recorded) -> tuple[Operation, list[Difference]]:
+    """The candidate the answer fits best (a variant answers on its operation's path), and how it departs."""
+    judged = [(op, response_differences(op, recorded.response())) for op in candidates]
+    return min(judged, key=lambda pair: len(pair[1]))
+
+
+def _job_of(operation: Operation, recorded: Recorded, body) -> str:
+    if isinstance(recorded.request_body, dict):
+        named = request_id_of(recorded.request_body, "")
+        if named:
+            return named
+    return request_id_of(body, recorded.path.rsplit("/", 1)[-1])
+
+
+def drift_of_recording(recorded: list[Recorded], operations, max_age: timedelta | None = None,
+                       now: datetime | None = None) -> list[OperationReport]:
+    """One report per operation the recording reaches (in order of first use), and one for exchanges no
+    operation has; a recording whose first exchange is older than `max_age` is stale."""
+    routes, history = Operations(operations), JobHistory()
+    found: dict[str, list[Difference]] = {}
+    counts: dict[str, int] = {}
+    media: dict[str, tuple[str, Expected]] = {}  # a media URL an answer named -> (its operation, what it said)
+    for exchange in recorded:
+        candidates = routes.candidates(exchange.method, exchange.path)
+        if not candidates and exchange.url in media:  # the app downloading what an answer named
+            operation_id, expected = media[exchange.url]
+            counts[operation_id] = counts.get(operation_id, 0) + 1
+            found.setdefault(operation_id, []).extend(_media_differences(operation_id, exchange, expected))
+            continue
+        if not candidates:
+            found.setdefault(UNKNOWN, []).append(Difference(UNKNOWN, "unknown-path", f"{exchange.method} "
+                                                            f"{exchange.path}", "an operation of the specs",
+                                                            f"{exchange.status}"))
+            counts[UNKNOWN] = counts.get(UNKNOWN, 0) + 1
+            continue
+        operation, differences = _differences(candidates, exchange)
+        counts[operation.operation_id] = counts.get(operation.operation_id, 0) + 1
+        body = _json(exchange)
+        if operation.is_status and exchange.status == 200 and body is not None:
+            problems = [p for p in answer_problems(operation.response_schema(200), body) if p.check != SCHEMA]
+            problems += history.observe(_job_of(operation, exchange, body), body)
+            differences += [Difference(operation.operation_id, "invalid-flow", p.field, p.expected, p.got)
+                            for p in problems]
+        found.setdefault(operation.operation_id, []).extend(differences)
+        media.update((url, (operation.operation_id, expected)) for url, expected in
+                     expectations(body, image=operation.media == "image").items())
+    started = min((exchange.started for exchange in recorded if exchange.started), default=None)
+    if max_age is not None and started is not None and started < (now or datetime.now(UTC)) - max_age:
+        first = next(iter(found), UNKNOWN)
+        found.setdefault(first, []).append(Difference(first, "stale-recording", "startedDateTime",
+                                                      f"within {max_age.days} days", started.isoformat()))
+    return [OperationReport(name, "checked", _exchanges(counts.get(name, 0)),
+                            tuple(dict.fromkeys(differences))) for name, differences in found.items()]
+
+
+def _media_differences(operation_id: str, exchange: Recorded, expected: Expected) -> list[Difference]:
+    if exchange.status != 200 or not exchange.content:
+        return [Difference(operation_id, "media-unavailable", exchange.url, "200 with content",
+                           f"{exchange.status}, {len(exchange.content)} bytes")]
+    content_type = dict((k.lower(), v) for k, v in exchange.headers).get("content-type", "")
+    return [Difference(operation_id, "media-mismatch", f"{exchange.url} {problem.field}", problem.expected,
+                       problem.got) for problem in media_problems(expected, content_type, exchange.content)]
+
+
+def _exchanges(count: int) -> str:
+    return f"{count} recorded exchange{'' if count == 1 else 's'}"
+
+
+def _json(exchange: Recorded):
+    if "json" not in dict((k.lower(), v) for k, v in exchange.headers).get("content-type", ""):
+        return None
+    try:
+        return json.loads(exchange.content)
+    except ValueError:
+        return None

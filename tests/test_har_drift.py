@@ -1,0 +1,102 @@
+"""`flux-mock drift --har FILE`: a recording judged offline against the specs. The recording is real traffic
+with the mock (HAR 1.2, written here from each httpx exchange), then drifted on purpose: the report names
+each planted drift and nothing else, an unchanged recording is clean, an old one is stale."""
+
+import base64
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from tests.conftest import KEY, set_timing
+
+SUBMIT = "/flux-dev/v1/dev/textToImage"
+
+
+def _entry(response: httpx.Response, started: datetime) -> dict:
+    request, text = response.request, response.content
+    binary = not response.headers.get("content-type", "").startswith(("application/json", "text/"))
+    return {"startedDateTime": started.isoformat(), "time": 1,
+            "request": {"method": request.method, "url": str(request.url), "httpVersion": "HTTP/1.1",
+                        "headers": [{"name": k, "value": v} for k, v in request.headers.items()],
+                        "queryString": [], "cookies": [], "headersSize": -1, "bodySize": len(request.content),
+                        **({"postData": {"mimeType": "application/json", "text": request.content.decode()}}
+                           if request.content else {})},
+            "response": {"status": response.status_code, "statusText": response.reason_phrase,
+                         "httpVersion": "HTTP/1.1", "cookies": [], "headersSize": -1, "bodySize": len(text),
+                         "redirectURL": "", "headers": [{"name": k, "value": v} for k, v in response.headers.items()],
+                         "content": {"size": len(text), "mimeType": response.headers.get("content-type", ""),
+                                     **({"text": base64.b64encode(text).decode(), "encoding": "base64"} if binary
+                                        else {"text": text.decode()})}},
+            "cache": {}, "timings": {"send": 0, "wait": 1, "receive": 0}}
+
+
+def _recording(api, started: datetime) -> list[dict]:
+    """A real session: a submit polled to its end, the image downloaded, and a sync call."""
+    set_timing(api, mode="per-poll")
+    answers = [api.post(SUBMIT, json={"prompt": "a red fox", "image_size": "square"}, headers=KEY)]
+    for _ in range(3):
+        answers.append(api.get(answers[0].json()["polling_url"], headers=KEY))
+    answers.append(api.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY))
+    answers.append(api.get(answers[3].json()["output"]["media_url"][0]))
+    return [_entry(answer, started) for answer in answers]
+
+
+def _write(tmp_path, entries, name="session.har"):
+    path = tmp_path / name
+    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "tests", "version": "1"},
+                                        "entries": entries}}))
+    return path
+
+
+def _drift(*args):
+    return subprocess.run([sys.executable, "-m", "mock_server.cli", "drift", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def _body(entry) -> dict:
+    return json.loads(entry["response"]["content"]["text"])
+
+
+def _set_body(entry, body) -> None:
+    entry["response"]["content"]["text"] = json.dumps(body)
+
+
+def test_a_recording_of_the_mock_is_clean_and_each_planted_drift_is_named(api, tmp_path):
+    entries = _recording(api, datetime.now(UTC))
+    clean = _drift("--har", str(_write(tmp_path, entries)))
+    assert clean.returncode == 0, clean.stdout
+    assert "0 of 3 operations drifted" in clean.stderr and "nothing called (a recording)" in clean.stdout
+    submit, first, second, final, sync, image = entries
+    _set_body(submit, {**_body(submit), "eta_seconds": 3})                   # an extra field
+    _set_body(sync, {"output": 42})                                          # a changed type
+    _set_body(second, {**_body(first), "status": "QUEUED"} if _body(first)["status"] == "PROCESSING"
+              else {**_body(second), "status": "QUEUED"})                    # the job goes back
+    final["response"]["status"] = 418                                        # an undocumented status
+    image["response"]["content"]["text"] = base64.b64encode(b"not an image").decode()  # broken media
+    drifted = _drift("--har", str(_write(tmp_path, entries, "drifted.har")))
+    report = drifted.stdout
+    assert drifted.returncode == 1 and "3 of 3 operations drifted" in drifted.stderr, report
+    assert "`fluxDevTextToImage` extra-field at body.eta_seconds" in report
+    assert "`schnellGetData` changed-type at body.output: expected string, found integer" in report
+    assert "`getRequestStatus` invalid-flow at status" in report and "found QUEUED" in report
+    assert "`getRequestStatus` undocumented-status at status" in report and "found 418" in report
+    assert "`getRequestStatus` media-mismatch at http://" in report and "a image" not in report
+    assert report.count("\n- `") == 5, report  # the planted drifts, and nothing else
+
+
+def test_an_old_recording_is_stale_and_a_file_that_is_no_har_is_a_one_line_usage_error(api, tmp_path):
+    old = _write(tmp_path, _recording(api, datetime.now(UTC) - timedelta(days=40)))
+    stale = _drift("--har", str(old), "--max-age", "30")
+    assert stale.returncode == 1 and "stale-recording at startedDateTime: expected within 30 days" in stale.stdout
+    assert _drift("--har", str(old)).returncode == 0  # without --max-age, age is no drift
+    (tmp_path / "nope.har").write_text("{}")
+    refused = _drift("--har", str(tmp_path / "nope.har"))
+    assert refused.returncode == 2 and refused.stderr.startswith("flux-mock: --har ") and \
+        refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    both = _drift("--har", str(old), "--base-url", "http://127.0.0.1:9")
+    assert both.returncode == 2 and "without --base-url" in both.stderr
+    neither = _drift()
+    assert neither.returncode == 2 and "--base-url" in neither.stderr and "--har" in neither.stderr
