@@ -2,7 +2,8 @@
 schemathesis' HAR report) judged offline against the specs, with the same difference kinds as live drift:
 each answer against its operation's documented statuses, headers and schemas, the pages' rules for its
 status, a job's statuses in the order they were recorded, each download of a media URL an answer named
-against what that answer said of it, and a recording older than `max_age` named stale.
+against what that answer said of it, and a recording older than `max_age` named stale. Against a baseline
+recording, what changed between the two: statuses, fields, their types and error codes, per operation.
 Nothing is sent anywhere."""
 
 import base64
@@ -109,9 +110,10 @@ def _job_of(operation: Operation, recorded: Recorded, body) -> str:
 
 
 def drift_of_recording(recorded: list[Recorded], operations, max_age: timedelta | None = None,
-                       now: datetime | None = None) -> list[OperationReport]:
+                       now: datetime | None = None, baseline: list[Recorded] | None = None) -> list[OperationReport]:
     """One report per operation the recording reaches (in order of first use), and one for exchanges no
-    operation has; a recording whose first exchange is older than `max_age` is stale."""
+    operation has; a recording whose first exchange is older than `max_age` is stale; with a `baseline`
+    recording, what changed since it is added to each operation's report."""
     routes, history = Operations(operations), JobHistory()
     found: dict[str, list[Difference]] = {}
     counts: dict[str, int] = {}
@@ -140,6 +142,8 @@ def drift_of_recording(recorded: list[Recorded], operations, max_age: timedelta 
         found.setdefault(operation.operation_id, []).extend(differences)
         media.update((url, (operation.operation_id, expected)) for url, expected in
                      expectations(body, image=operation.media == "image").items())
+    for difference in baseline_differences(baseline, recorded, operations) if baseline is not None else ():
+        found.setdefault(difference.operation_id, []).append(difference)
     started = min((exchange.started for exchange in recorded if exchange.started), default=None)
     if max_age is not None and started is not None and started < (now or datetime.now(UTC)) - max_age:
         first = next(iter(found), UNKNOWN)
@@ -169,3 +173,76 @@ def _json(exchange: Recorded):
         return json.loads(exchange.content)
     except ValueError:
         return None
+
+
+def _type_of(value) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "integer" if isinstance(value, int) else "number")
+
+
+def _fields(value, path: str = "body"):
+    """(field path, JSON type) of every value in an answer body, list items as `[]`."""
+    yield path, _type_of(value)
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from _fields(item, f"{path}.{name}")
+    elif isinstance(value, list):
+        for item in value:
+            yield from _fields(item, f"{path}[]")
+
+
+@dataclass
+class _Shape:
+    """What one operation's recorded answers looked like: statuses, field types, error codes."""
+
+    statuses: set
+    fields: dict
+    codes: set
+
+
+def _shapes(recorded: list[Recorded], operations) -> dict[str, _Shape]:
+    routes, shapes = Operations(operations), {}
+    for exchange in recorded:
+        candidates = routes.candidates(exchange.method, exchange.path)
+        if not candidates:
+            continue
+        operation, _ = _differences(candidates, exchange)
+        shape = shapes.setdefault(operation.operation_id, _Shape(set(), {}, set()))
+        shape.statuses.add(exchange.status)
+        body = _json(exchange)
+        if body is None:
+            continue
+        for path, kind in _fields(body):
+            shape.fields.setdefault(path, set()).add(kind)
+        if exchange.status >= 400 and isinstance(body, dict) and isinstance(body.get("error"), str):
+            shape.codes.add(body["error"])
+    return shapes
+
+
+def _listed(values) -> str:
+    return ", ".join(sorted(map(str, values))) or "none"
+
+
+def baseline_differences(baseline: list[Recorded], recorded: list[Recorded], operations) -> list[Difference]:
+    """What changed from the baseline recording to this one, operation by operation (an operation only one of
+    them reaches is not compared: a recording of other traffic is no drift)."""
+    old, new = _shapes(baseline, operations), _shapes(recorded, operations)
+    found = []
+    for name in [name for name in new if name in old]:
+        before, after = old[name], new[name]
+        found += [Difference(name, "status-added", "status", f"one of {_listed(before.statuses)} (baseline)",
+                             str(status)) for status in sorted(after.statuses - before.statuses)]
+        found += [Difference(name, "status-gone", "status", f"{status} (baseline)", "never answered")
+                  for status in sorted(before.statuses - after.statuses)]
+        for path in dict.fromkeys([*before.fields, *after.fields]):
+            was, now = before.fields.get(path), after.fields.get(path)
+            if was is None:
+                found.append(Difference(name, "field-added", path, "absent (baseline)", _listed(now)))
+            elif now is None:
+                found.append(Difference(name, "field-gone", path, f"{_listed(was)} (baseline)", "absent"))
+            elif was != now:
+                found.append(Difference(name, "type-changed", path, f"{_listed(was)} (baseline)", _listed(now)))
+        if before.codes and after.codes and before.codes != after.codes:
+            found.append(Difference(name, "error-codes-changed", "error", f"{_listed(before.codes)} (baseline)",
+                                    _listed(after.codes)))
+    return found

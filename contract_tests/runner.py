@@ -93,11 +93,14 @@ def run_check(args) -> int:
 
 
 def run_drift_command(args) -> int:
+    if args.baseline and not args.har:
+        raise UsageError("--baseline compares two recordings: give it with --har")
     if args.har:
         if args.base_url:
             raise UsageError("--har judges a recording offline: give it without --base-url")
         max_age = timedelta(days=args.max_age) if args.max_age is not None else None
-        reports = drift_of_recording(read_har(args.har), load_operations(), max_age)
+        baseline = read_har(args.baseline) if args.baseline else None
+        reports = drift_of_recording(read_har(args.har), load_operations(), max_age, baseline=baseline)
         source, spent = args.har, None
     elif args.base_url:
         target = _prepare_target(args)

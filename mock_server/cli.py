@@ -116,6 +116,9 @@ def add_drift(commands) -> None:
                        help="instead of calling a server: judge the exchanges of this HAR 1.2 recording offline")
     drift.add_argument("--max-age", type=float, metavar="DAYS",
                        help="with --har: a recording older than this many days is reported stale")
+    drift.add_argument("--baseline", metavar="OLD_FILE",
+                       help="with --har: also name what changed since this older recording (statuses, fields, "
+                            "types, error codes)")
     drift.add_argument("--operation", action="append", metavar="ID", help="only this operationId (repeatable)")
     drift.add_argument("--report-md", metavar="FILE", help="also write the Markdown report here")
     drift.add_argument("--report-json", metavar="FILE", help="also write the JSON report here")

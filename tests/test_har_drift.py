@@ -100,3 +100,29 @@ def test_an_old_recording_is_stale_and_a_file_that_is_no_har_is_a_one_line_usage
     assert both.returncode == 2 and "without --base-url" in both.stderr
     neither = _drift()
     assert neither.returncode == 2 and "--base-url" in neither.stderr and "--har" in neither.stderr
+
+
+def test_against_a_baseline_recording_what_changed_is_named(api, tmp_path):
+    """Two recordings of the same traffic: nothing changed; then the new one answers a new field, another type,
+    a new status and other error codes, and each is named against the baseline."""
+    started = datetime.now(UTC)
+    baseline = _recording(api, started)
+    refused = api.post(SUBMIT, json={"prompt": ""}, headers=KEY)  # a documented 400 with its error code
+    baseline.append(_entry(refused, started))
+    old = _write(tmp_path, baseline, "baseline.har")
+    same = _drift("--har", str(_write(tmp_path, _recording(api, started) + [_entry(refused, started)], "same.har")),
+                  "--baseline", str(old))
+    assert same.returncode == 0, same.stdout
+    changed = _recording(api, started) + [_entry(refused, started)]
+    submit, sync, error = changed[0], changed[4], changed[-1]
+    _set_body(submit, {**_body(submit), "eta_seconds": 3})
+    _set_body(sync, {"output": ["http://x/a.png"]})
+    _set_body(error, {**_body(error), "error": "Something else"})
+    changed[1]["response"]["status"] = 429
+    report = _drift("--har", str(_write(tmp_path, changed, "new.har")), "--baseline", str(old)).stdout
+    assert "`fluxDevTextToImage` field-added at body.eta_seconds: expected absent (baseline), found integer" in report
+    assert "`schnellGetData` type-changed at body.output: expected string (baseline), found array" in report
+    assert "`getRequestStatus` status-added at status" in report and "found 429" in report
+    assert "`fluxDevTextToImage` error-codes-changed at error" in report and "found Something else" in report
+    refusal = _drift("--baseline", str(old), "--base-url", "http://127.0.0.1:9")
+    assert refusal.returncode == 2 and "give it with --har" in refusal.stderr
