@@ -16,11 +16,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from contract_tests.checks import SCHEMA, JobHistory, answer_problems, request_id_of
+from contract_tests.checks import SCHEMA, JobHistory, answer_problems, normalised_status, request_id_of
 from contract_tests.drift import Difference, OperationReport, response_differences
 from contract_tests.media import Expected, expectations, media_problems
 from mock_server.exit_codes import UsageError
 from mock_server.operations import Operation
+from mock_server.redaction import mask_key
+from mock_server.validation import OperationValidator
 
 UNKNOWN = "(no operation)"  # the report's heading for exchanges no operation of the specs has
 
@@ -37,6 +39,7 @@ class Recorded:
     content: bytes
     request_body: object
     started: datetime | None
+    request_headers: tuple[tuple[str, str], ...] = ()
 
     def response(self) -> httpx.Response:
         return httpx.Response(self.status, headers=list(self.headers), content=self.content)
@@ -73,7 +76,9 @@ def read_har(path: str | Path) -> list[Recorded]:
                          int(entry["response"]["status"]),
                          tuple((h["name"], h["value"]) for h in entry["response"].get("headers") or ()),
                          _content(entry["response"]), _request_body(entry["request"]),
-                         _moment(entry.get("startedDateTime"))) for entry in entries]
+                         _moment(entry.get("startedDateTime")),
+                         tuple((h["name"], h["value"]) for h in entry["request"].get("headers") or ()))
+                for entry in entries]
     except OSError as error:
         raise UsageError(f"--har {path}: {error.strerror or error}") from None
     except (ValueError, KeyError, TypeError) as error:
@@ -246,3 +251,46 @@ def baseline_differences(baseline: list[Recorded], recorded: list[Recorded], ope
             found.append(Difference(name, "error-codes-changed", "error", f"{_listed(before.codes)} (baseline)",
                                     _listed(after.codes)))
     return found
+
+
+KEY_HEADERS = ("ocp-apim-subscription-key", "x-secret-key")
+
+
+def journal_entries(recorded: list[Recorded], operations) -> list[dict]:
+    """The recording as the mock's journal would have it (what `report` judges): each request's operation,
+    key (masked), status, violations and undocumented fields (validated as the mock validates them), the
+    job it concerns and the status it was told, and a 429's or 503's Retry-After."""
+    routes, validators, entries = Operations(operations), {}, []
+    for number, exchange in enumerate(recorded, 1):
+        headers = {name.lower(): value for name, value in exchange.request_headers}
+        candidates = routes.candidates(exchange.method, exchange.path)
+        operation = _differences(candidates, exchange)[0] if candidates else None
+        body, answered = exchange.request_body, _json(exchange)
+        entry = {"kind": "request", "seq": number, "epoch": exchange.started.timestamp() if exchange.started else 0.0,
+                 "method": exchange.method, "path": exchange.path, "status": exchange.status,
+                 "operation_id": operation.operation_id if operation else None,
+                 "operation_kind": operation.kind if operation else None,
+                 "key": mask_key(next((headers[name] for name in KEY_HEADERS if headers.get(name)), None)),
+                 "violations": [], "undocumented_fields": [], "leniencies": [],
+                 "webhook": bool(headers.get("x-webhook-url")) or (isinstance(body, dict) and bool(
+                     body.get("webhook") or body.get("webhook_url"))),
+                 "job_status": normalised_status(answered) if isinstance(answered, dict) else None,
+                 "request_id": _job_of(operation, exchange, answered) if operation else None,
+                 "retry_after": _retry_after(exchange)}
+        if operation is not None:
+            validator = validators.setdefault(operation.operation_id, OperationValidator(operation))
+            entry["violations"] = [str(v) for v in validator.header_violations(headers) +
+                                   validator.body_violations(body if validator.has_body else None)]
+            entry["undocumented_fields"] = validator.undocumented_fields(body)
+        entries.append(entry)
+    return entries
+
+
+def _retry_after(exchange: Recorded) -> float | None:
+    if exchange.status not in (429, 503):
+        return None
+    raw = dict((k.lower(), v) for k, v in exchange.headers).get("retry-after")
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None

@@ -8,7 +8,7 @@ A network failure is never a contract failure and never drift. Errors are one li
 
 import os
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,11 +17,14 @@ import pytest
 
 from contract_tests.check_report import CheckReporter
 from contract_tests.drift import run_drift, to_json, to_markdown
-from contract_tests.har import drift_of_recording, read_har
+from contract_tests.har import drift_of_recording, journal_entries, read_har
 from contract_tests.mock_client import FluxMock, format_chaos, format_report
 from contract_tests.target import Target
 from mock_server.exit_codes import CLEAN, FAILED, UNREACHABLE, Unreachable, UsageError
+from mock_server.client_checks import client_report
 from mock_server.operations import load_operations
+from mock_server.redaction import mask_key
+from mock_server.settings import Settings
 
 
 def _reason(error: Exception) -> str:
@@ -121,7 +124,37 @@ def run_drift_command(args) -> int:
     return FAILED if drifted else (UNREACHABLE if unreachable else CLEAN)
 
 
+def _recorded_report(args) -> dict:
+    """`report --har FILE`: the recording judged as the mock judges its journal."""
+    if args.base_url:
+        raise UsageError("--har judges a recording offline: give it without --base-url")
+    entries = journal_entries(read_har(args.har), load_operations())
+    if args.key:
+        entries = [entry for entry in entries if entry["key"] == mask_key(args.key)]
+    if args.since:
+        since = _since(args.since)
+        entries = [entry for entry in entries if entry["epoch"] >= since]
+    interval = args.min_poll_interval if args.min_poll_interval is not None else Settings().min_poll_interval
+    return client_report(entries, interval, load_operations(), allow_undocumented=args.allow_undocumented)
+
+
+def _since(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since {raw!r} is neither epoch seconds nor an ISO 8601 time") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
 def run_report(args) -> int:
+    if args.har:
+        return _print_report(_recorded_report(args), "recorded")
+    if not args.base_url:
+        raise UsageError("report needs --base-url (a running flux-mock) or --har (a recording to judge)")
     url = reach(args.base_url)
     mock = FluxMock(url, args.admin_token)
     try:
@@ -138,8 +171,12 @@ def run_report(args) -> int:
         raise Unreachable(f"cannot reach {url}: {_reason(error)}") from None
     finally:
         mock.close()
+    return _print_report(report, "journaled")
+
+
+def _print_report(report: dict, where: str) -> int:
     lines = format_report(report)
-    print("\n".join(lines) if lines else "no violations: every journaled request kept to the contract")
+    print("\n".join(lines) if lines else f"no violations: every {where} request kept to the contract")
     if chaos := format_chaos(report):
         print("\n".join(chaos))
     return FAILED if lines else CLEAN

@@ -127,10 +127,13 @@ def add_drift(commands) -> None:
 
 def add_report(commands) -> None:
     report = commands.add_parser("report", help="what a client sent to a running flux-mock that breaks the contract",
-                                 description="Print every journaled request that broke the spec, and the client "
-                                             "behaviour the docs advise against, with a summary. Exits 1 if there "
-                                             "is any, 2 on a usage error, 3 when the mock cannot be reached.")
-    report.add_argument("--base-url", required=True, metavar="URL", help="the running flux-mock")
+                                 description="Print every journaled (or, with --har, recorded) request that broke "
+                                             "the spec, and the client behaviour the docs advise against, with a "
+                                             "summary. Exits 1 if there is any, 2 on a usage error, 3 when the mock "
+                                             "cannot be reached.")
+    report.add_argument("--base-url", metavar="URL", help="the running flux-mock")
+    report.add_argument("--har", metavar="FILE",
+                        help="instead of a running flux-mock: judge a HAR 1.2 recording of the client's traffic")
     report.add_argument("--admin-token", metavar="TOKEN", help="its --admin-token, if it has one")
     report.add_argument("--min-poll-interval", type=float, metavar="SECONDS",
                         help="polls of one job closer than this are reported (default: the server's, 5)")

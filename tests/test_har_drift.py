@@ -126,3 +126,30 @@ def test_against_a_baseline_recording_what_changed_is_named(api, tmp_path):
     assert "`fluxDevTextToImage` error-codes-changed at error" in report and "found Something else" in report
     refusal = _drift("--baseline", str(old), "--base-url", "http://127.0.0.1:9")
     assert refusal.returncode == 2 and "give it with --har" in refusal.stderr
+
+
+def _report(*args):
+    return subprocess.run([sys.executable, "-m", "mock_server.cli", "report", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_report_judges_a_recorded_clients_traffic_as_it_judges_the_journal(api, tmp_path):
+    """`report --har`: the same findings as over the journal, from a recording alone."""
+    started = datetime.now(UTC)
+    calm = _recording(api, started)
+    for number, entry in enumerate(calm):  # polls 6 s apart: the docs ask for every 5 s or more
+        entry["startedDateTime"] = (started + timedelta(seconds=6 * number)).isoformat()
+    clean = _report("--har", str(_write(tmp_path, calm, "calm.har")))
+    assert clean.returncode == 0 and "no violations: every recorded request kept to the contract" in clean.stdout, \
+        clean.stdout
+    hasty = _recording(api, started)  # every poll at the same moment
+    misspelled = api.post(SUBMIT, json={"prompt": "x", "num_image": 2}, headers=KEY)
+    unknown = api.get("/v2/requests/status/flux-dev_nope", headers=KEY)
+    hasty += [_entry(misspelled, started), _entry(unknown, started)]
+    found = _report("--har", str(_write(tmp_path, hasty, "hasty.har")))
+    assert found.returncode == 1, found.stdout
+    assert "polled-too-fast" in found.stdout and "unknown-id" in found.stdout
+    assert "`num_image` is not a documented field of fluxDevTextToImage: did you mean `num_images`?" in found.stdout
+    assert _report("--har", str(tmp_path / "hasty.har"), "--key", "someone-else").returncode == 0
+    neither = _report()
+    assert neither.returncode == 2 and "--har" in neither.stderr
