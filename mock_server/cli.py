@@ -71,8 +71,8 @@ def add_serve(commands) -> None:
     serve.add_argument("--responses", choices=RESPONSE_MODES,
                        help="documented (default): the mock's own answers; generated: every answer body drawn from "
                             "the response schemas, spec-valid and deliberately unusual, keeping the rules the pages "
-                            "state (Prefer: dynamic=true does it for one call); beyond-contract: drawn from the schemas "
-                            "alone, breaking those rules on purpose (journaled as such)")
+                            "state (Prefer: dynamic=true does it for one call); beyond-contract: drawn from the "
+                            "schemas alone, breaking those rules on purpose (journaled as such)")
     serve.add_argument("--seed", type=int, metavar="N",
                        help="seed of generated answers, chaos and the seeds picked for requests without one "
                             "(default 0): the same seed, the same answers and images")

@@ -86,7 +86,8 @@ async def test_jobs_come_in_pages():
         first = (await api.get("/__admin/jobs", params={"limit": 2})).json()
         last = (await api.get("/__admin/jobs", params={"limit": 2, "offset": 4})).json()
         newest = (await api.get("/__admin/jobs", params={"limit": 1, "order": "newest"})).json()
-        filtered = (await api.get("/__admin/jobs", params={"limit": 2, "order": "newest", "model_id": "flux-dev"})).json()
+        filtered = (await api.get("/__admin/jobs",
+                                  params={"limit": 2, "order": "newest", "model_id": "flux-dev"})).json()
     assert (len(first["jobs"]), first["total"], first["next_offset"]) == (2, 6, 2)
     assert (len(last["jobs"]), last["next_offset"]) == (2, None)
     assert [job["request_id"] for job in newest["jobs"]] == made and newest["next_offset"] == 1
