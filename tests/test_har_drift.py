@@ -7,12 +7,14 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
 from tests.conftest import KEY, set_timing
 
 SUBMIT = "/flux-dev/v1/dev/textToImage"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _entry(response: httpx.Response, started: datetime) -> dict:
@@ -153,3 +155,21 @@ def test_report_judges_a_recorded_clients_traffic_as_it_judges_the_journal(api, 
     assert _report("--har", str(tmp_path / "hasty.har"), "--key", "someone-else").returncode == 0
     neither = _report()
     assert neither.returncode == 2 and "--har" in neither.stderr
+
+
+def test_a_har_that_schemathesis_writes_against_the_mock_is_read_and_shows_no_drift(mock_url, api, tmp_path):
+    """Another tool's HAR (schemathesis --report har, its probes with other methods included) is read as
+    recorded, and every exchange agrees with the specs: answered ones by their operation, refused ones (404 /
+    405 where no operation is) as the API's own "no such operation"."""
+    api.put("/__admin/wallets/k", json={"balance": 1_000_000})
+    api.put("/__admin/timing", json={"queued_for": 0, "processing_for": 0.05})
+    run = subprocess.run(["schemathesis", "run", str(ROOT / "openapi" / "flux.yaml"), "--url", mock_url,
+                          "-H", "Ocp-Apim-Subscription-Key: k", "-H", "X-Secret-Key: k",
+                          "--exclude-checks", "ignored_auth", "--max-examples", "2", "--seed", "1",
+                          "--generation-database", "none", "--report", "har", "--report-dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:]
+    (har,) = tmp_path.glob("har-*.json")
+    judged = _drift("--har", str(har))
+    assert judged.returncode == 0 and "0 of " in judged.stderr, judged.stdout[-3000:]
+    assert "## fluxDevTextToImage: ok" in judged.stdout and "recorded exchanges" in judged.stdout
