@@ -32,7 +32,8 @@ class Difference:
         return f"{self.kind} at {self.where}: expected {self.expected}, found {self.found}"
 
 
-def _type_name(value) -> str:
+def type_name(value) -> str:
+    """The JSON type of a value, as drift names it (1.0 is an integer, as JSON has it)."""
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
@@ -43,7 +44,7 @@ def _type_name(value) -> str:
 
 
 def _type_matches(types, value) -> bool:
-    found = _type_name(value)
+    found = type_name(value)
     return found in types or (found == "integer" and "number" in types)
 
 
@@ -76,14 +77,14 @@ def body_differences(schema: dict | None, body, where: str = "body") -> list[tup
     if types is not None:
         types = [types] if isinstance(types, str) else types
         if not _type_matches(types, body):
-            return [("changed-type", where, " or ".join(types), _type_name(body))]
+            return [("changed-type", where, " or ".join(types), type_name(body))]
     found = []
     if isinstance(body, dict) and ("properties" in schema or "required" in schema):
         properties = schema.get("properties", {})
         found += [("missing-field", f"{where}.{name}", "present", "absent")
                   for name in schema.get("required", []) if name not in body]
         if "properties" in schema:
-            found += [("extra-field", f"{where}.{name}", "not present", _type_name(body[name]))
+            found += [("extra-field", f"{where}.{name}", "not present", type_name(body[name]))
                       for name in body if name not in properties]
         for name, sub in properties.items():
             if name in body:

@@ -17,10 +17,11 @@ from urllib.parse import urlsplit
 import httpx
 
 from contract_tests.checks import SCHEMA, JobHistory, answer_problems, normalised_status, request_id_of
-from contract_tests.drift import Difference, OperationReport, response_differences
+from contract_tests.drift import Difference, OperationReport, response_differences, type_name
 from contract_tests.media import Expected, expectations, media_problems
+from mock_server.clock import moment_of
 from mock_server.exit_codes import UsageError
-from mock_server.operations import Operation
+from mock_server.operations import Operation, key_headers
 from mock_server.redaction import mask_key
 from mock_server.validation import OperationValidator
 
@@ -47,13 +48,16 @@ class Recorded:
     def response(self) -> httpx.Response:
         return httpx.Response(self.status, headers=list(self.headers), content=self.content)
 
+    def header(self, name: str) -> str | None:
+        """A response header by its name, any case."""
+        return next((value for key, value in self.headers if key.lower() == name), None)
+
 
 def _moment(text) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        return datetime.fromtimestamp(moment_of(str(text)), UTC)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _content(response: dict) -> bytes:
@@ -109,7 +113,20 @@ def _differences(candidates: list[Operation], recorded: Recorded) -> tuple[Opera
     return min(judged, key=lambda pair: len(pair[1]))
 
 
-def _job_of(operation: Operation, recorded: Recorded, body) -> str:
+Matched = tuple[Recorded, Operation | None, list[Difference]]
+
+
+def _matched(recorded: list[Recorded], operations) -> list[Matched]:
+    """Each exchange with the operation it fits best (None: no operation has its method and path) and how its
+    answer departs from that operation's: worked out once, for every use of a recording."""
+    routes, matched = Operations(operations), []
+    for exchange in recorded:
+        candidates = routes.candidates(exchange.method, exchange.path)
+        matched.append((exchange, *_differences(candidates, exchange)) if candidates else (exchange, None, []))
+    return matched
+
+
+def _job_of(recorded: Recorded, body) -> str:
     if isinstance(recorded.request_body, dict):
         named = request_id_of(recorded.request_body, "")
         if named:
@@ -122,37 +139,36 @@ def drift_of_recording(recorded: list[Recorded], operations, max_age: timedelta 
     """One report per operation the recording reaches (in order of first use), and one for exchanges no
     operation has; a recording whose first exchange is older than `max_age` is stale; with a `baseline`
     recording, what changed since it is added to each operation's report."""
-    routes, history = Operations(operations), JobHistory()
+    history, matched = JobHistory(), _matched(recorded, operations)
     found: dict[str, list[Difference]] = {}
     counts: dict[str, int] = {}
     media: dict[str, tuple[str, Expected]] = {}  # a media URL an answer named -> (its operation, what it said)
-    for exchange in recorded:
-        candidates = routes.candidates(exchange.method, exchange.path)
-        if not candidates and exchange.url in media:  # the app downloading what an answer named
+    for exchange, operation, differences in matched:
+        if operation is None and exchange.url in media:  # the app downloading what an answer named
             operation_id, expected = media[exchange.url]
             counts[operation_id] = counts.get(operation_id, 0) + 1
             found.setdefault(operation_id, []).extend(_media_differences(operation_id, exchange, expected))
             continue
-        if not candidates:
+        if operation is None:
             counts[UNKNOWN] = counts.get(UNKNOWN, 0) + 1
             found.setdefault(UNKNOWN, [])
             if exchange.status not in NO_SUCH_OPERATION:  # answered: an operation the specs do not have
                 found[UNKNOWN].append(Difference(UNKNOWN, "unknown-path", f"{exchange.method} {exchange.path}",
                                                  "an operation of the specs (or 404 / 405)", f"{exchange.status}"))
             continue
-        operation, differences = _differences(candidates, exchange)
         counts[operation.operation_id] = counts.get(operation.operation_id, 0) + 1
         body = _json(exchange)
         if operation.is_status and exchange.status == 200 and body is not None:
             problems = [p for p in answer_problems(operation.response_schema(200), body) if p.check != SCHEMA]
-            problems += history.observe(_job_of(operation, exchange, body), body)
-            differences += [Difference(operation.operation_id, "invalid-flow", p.field, p.expected, p.got)
-                            for p in problems]
+            problems += history.observe(_job_of(exchange, body), body)
+            differences = differences + [Difference(operation.operation_id, "invalid-flow", p.field, p.expected,
+                                                    p.got) for p in problems]
         found.setdefault(operation.operation_id, []).extend(differences)
         media.update((url, (operation.operation_id, expected)) for url, expected in
                      expectations(body, image=operation.media == "image").items())
-    for difference in baseline_differences(baseline, recorded, operations) if baseline is not None else ():
-        found.setdefault(difference.operation_id, []).append(difference)
+    if baseline is not None:
+        for difference in _changes(_shapes(_matched(baseline, operations)), _shapes(matched)):
+            found.setdefault(difference.operation_id, []).append(difference)
     started = min((exchange.started for exchange in recorded if exchange.started), default=None)
     if max_age is not None and started is not None and started < (now or datetime.now(UTC)) - max_age:
         first = next(iter(found), UNKNOWN)
@@ -166,7 +182,7 @@ def _media_differences(operation_id: str, exchange: Recorded, expected: Expected
     if exchange.status != 200 or not exchange.content:
         return [Difference(operation_id, "media-unavailable", exchange.url, "200 with content",
                            f"{exchange.status}, {len(exchange.content)} bytes")]
-    content_type = dict((k.lower(), v) for k, v in exchange.headers).get("content-type", "")
+    content_type = exchange.header("content-type") or ""
     return [Difference(operation_id, "media-mismatch", f"{exchange.url} {problem.field}", problem.expected,
                        problem.got) for problem in media_problems(expected, content_type, exchange.content)]
 
@@ -176,7 +192,7 @@ def _exchanges(count: int) -> str:
 
 
 def _json(exchange: Recorded):
-    if "json" not in dict((k.lower(), v) for k, v in exchange.headers).get("content-type", ""):
+    if "json" not in (exchange.header("content-type") or ""):
         return None
     try:
         return json.loads(exchange.content)
@@ -184,14 +200,9 @@ def _json(exchange: Recorded):
         return None
 
 
-def _type_of(value) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), "integer" if isinstance(value, int) else "number")
-
-
 def _fields(value, path: str = "body"):
     """(field path, JSON type) of every value in an answer body, list items as `[]`."""
-    yield path, _type_of(value)
+    yield path, type_name(value)
     if isinstance(value, dict):
         for name, item in value.items():
             yield from _fields(item, f"{path}.{name}")
@@ -209,13 +220,11 @@ class _Shape:
     codes: set
 
 
-def _shapes(recorded: list[Recorded], operations) -> dict[str, _Shape]:
-    routes, shapes = Operations(operations), {}
-    for exchange in recorded:
-        candidates = routes.candidates(exchange.method, exchange.path)
-        if not candidates:
+def _shapes(matched: list[Matched]) -> dict[str, _Shape]:
+    shapes = {}
+    for exchange, operation, _ in matched:
+        if operation is None:
             continue
-        operation, _ = _differences(candidates, exchange)
         shape = shapes.setdefault(operation.operation_id, _Shape(set(), {}, set()))
         shape.statuses.add(exchange.status)
         body = _json(exchange)
@@ -232,10 +241,9 @@ def _listed(values) -> str:
     return ", ".join(sorted(map(str, values))) or "none"
 
 
-def baseline_differences(baseline: list[Recorded], recorded: list[Recorded], operations) -> list[Difference]:
-    """What changed from the baseline recording to this one, operation by operation (an operation only one of
-    them reaches is not compared: a recording of other traffic is no drift)."""
-    old, new = _shapes(baseline, operations), _shapes(recorded, operations)
+def _changes(old: dict[str, _Shape], new: dict[str, _Shape]) -> list[Difference]:
+    """What changed from the baseline recording's shapes to this one's, operation by operation (an operation
+    only one of them reaches is not compared: a recording of other traffic is no drift)."""
     found = []
     for name in [name for name in new if name in old]:
         before, after = old[name], new[name]
@@ -257,34 +265,29 @@ def baseline_differences(baseline: list[Recorded], recorded: list[Recorded], ope
     return found
 
 
-KEY_HEADERS = ("ocp-apim-subscription-key", "x-secret-key")
-
-
 def journal_entries(recorded: list[Recorded], operations) -> list[dict]:
     """The recording as the mock's journal would have it (what `report` judges): each request's operation,
     key (masked), status, violations and undocumented fields (validated as the mock validates them), the
     job it concerns and the status it was told, and a 429's or 503's Retry-After."""
-    routes, validators, entries = Operations(operations), {}, []
-    for number, exchange in enumerate(recorded, 1):
+    validators, entries, keys = {}, [], key_headers(operations)
+    for number, (exchange, operation, _) in enumerate(_matched(recorded, operations), 1):
         headers = {name.lower(): value for name, value in exchange.request_headers}
-        candidates = routes.candidates(exchange.method, exchange.path)
-        operation = _differences(candidates, exchange)[0] if candidates else None
         body, answered = exchange.request_body, _json(exchange)
         entry = {"kind": "request", "seq": number, "epoch": exchange.started.timestamp() if exchange.started else 0.0,
                  "method": exchange.method, "path": exchange.path, "status": exchange.status,
                  "operation_id": operation.operation_id if operation else None,
                  "operation_kind": operation.kind if operation else None,
-                 "key": mask_key(next((headers[name] for name in KEY_HEADERS if headers.get(name)), None)),
+                 "key": mask_key(next((headers[name] for name in keys if headers.get(name)), None)),
                  "violations": [], "undocumented_fields": [], "leniencies": [],
                  "webhook": bool(headers.get("x-webhook-url")) or (isinstance(body, dict) and bool(
                      body.get("webhook") or body.get("webhook_url"))),
                  "job_status": normalised_status(answered) if isinstance(answered, dict) else None,
-                 "request_id": _job_of(operation, exchange, answered) if operation else None,
+                 "request_id": _job_of(exchange, answered) if operation else None,
                  "retry_after": _retry_after(exchange)}
         if operation is not None:
             validator = validators.setdefault(operation.operation_id, OperationValidator(operation))
             entry["violations"] = [str(v) for v in validator.header_violations(headers) +
-                                   validator.body_violations(body if validator.has_body else None)]
+                                   validator.body_violations(body)]
             entry["undocumented_fields"] = validator.undocumented_fields(body)
         entries.append(entry)
     return entries
@@ -293,7 +296,7 @@ def journal_entries(recorded: list[Recorded], operations) -> list[dict]:
 def _retry_after(exchange: Recorded) -> float | None:
     if exchange.status not in (429, 503):
         return None
-    raw = dict((k.lower(), v) for k, v in exchange.headers).get("retry-after")
+    raw = exchange.header("retry-after")
     try:
         return float(raw) if raw is not None else None
     except ValueError:

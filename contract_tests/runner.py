@@ -8,7 +8,7 @@ A network failure is never a contract failure and never drift. Errors are one li
 
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from contract_tests.mock_client import FluxMock, format_chaos, format_report
 from contract_tests.target import Target
 from mock_server.exit_codes import CLEAN, FAILED, UNREACHABLE, Unreachable, UsageError
 from mock_server.client_checks import client_report
+from mock_server.clock import moment_of
 from mock_server.operations import load_operations
 from mock_server.redaction import mask_key
 from mock_server.settings import Settings
@@ -140,14 +141,9 @@ def _recorded_report(args) -> dict:
 
 def _since(raw: str) -> float:
     try:
-        return float(raw)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
+        return moment_of(raw)
     except ValueError:
         raise UsageError(f"--since {raw!r} is neither epoch seconds nor an ISO 8601 time") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def run_report(args) -> int:

@@ -3,7 +3,6 @@
 import asyncio
 import gc
 import hmac
-from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -11,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from mock_server import __version__, dashboard, views
 from mock_server.admin_guard import check_browser_request
 from mock_server.client_checks import client_report
-from mock_server.clock import iso
+from mock_server.clock import iso, moment_of
 from mock_server.errors import BadRequest, EndpointNotFound, Forbidden, StoreUnavailable
 from mock_server.exchange import Exchange
 from mock_server.jobs import lifecycle
@@ -55,15 +54,9 @@ def _moment(raw: str | None) -> float | None:
     if raw is None:
         return None
     try:
-        return float(raw)
-    except ValueError:
-        pass
-    text = raw.upper().replace("Z", "+00:00").replace(":60", ":59")  # RFC 3339 allows t, z and leap seconds
-    try:
-        moment = datetime.fromisoformat(text)
+        return moment_of(raw)
     except ValueError:
         raise BadRequest(f"since={raw!r} is neither epoch seconds nor an ISO 8601 time") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _is_loopback_client(address: str | None) -> bool:

@@ -53,3 +53,14 @@ def iso(epoch: float | None) -> str | None:
         return None
     moment = datetime.fromtimestamp(epoch, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def moment_of(raw: str) -> float:
+    """Epoch seconds of `since`-style text: epoch seconds, or an ISO 8601 / RFC 3339 time (UTC unless it says
+    otherwise; RFC 3339's lower-case t and z and its leap second taken); ValueError for anything else."""
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    moment = datetime.fromisoformat(raw.upper().replace("Z", "+00:00").replace(":60", ":59"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

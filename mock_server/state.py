@@ -16,7 +16,7 @@ from mock_server.journal import Journal
 from mock_server.ratelimit import RateLimiter
 from mock_server.scenarios import Scenarios
 from mock_server.settings import Settings
-from mock_server.operations import Operation
+from mock_server.operations import Operation, key_headers
 from mock_server.store import Stores
 from mock_server.wallet import Wallets
 from mock_server.webhooks.dispatcher import WebhookDispatcher
@@ -42,9 +42,7 @@ class MockState:
     chaos: Chaos = field(init=False)
 
     def __post_init__(self) -> None:
-        # The headers the specs' security schemes carry keys in (lower case), in document order.
-        self.key_headers = tuple(dict.fromkeys(name.lower() for op in self.operations for alternative in op.security
-                                               for name in alternative))
+        self.key_headers = key_headers(self.operations)
         self.timing = self.settings.timing
         self.auth = Authenticator(self.settings)
         self.wallets = Wallets(self.settings, self.stores.wallets)

@@ -116,6 +116,12 @@ def operations_of(document: dict, spec: str) -> list[Operation]:
     return found
 
 
+def key_headers(operations) -> tuple[str, ...]:
+    """The headers the operations' security schemes carry keys in (lower case), in document order."""
+    return tuple(dict.fromkeys(name.lower() for op in operations for alternative in op.security
+                               for name in alternative))
+
+
 def variant_names(operations) -> tuple[str, ...]:
     """Every response variant the specs name, in document order."""
     names = [name for op in operations for name in (op.variant, *op.variants) if name]
