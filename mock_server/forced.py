@@ -27,10 +27,15 @@ def forced_response(operation: Operation, status: int, retry_after: float | None
         allowed = sorted(forceable_statuses(operation))
         raise BadRequest(f"status {status} is not documented for {operation.operation_id}; it can answer: "
                          f"{', '.join(map(str, allowed))}")
-    content = (operation.responses[str(status)].get("content") or {}).get("application/json", {})
+    body = documented_body(operation, status)
+    return JSONBody({"error": "Scenario"} if body is None else body, status_code=status, headers=headers)
+
+
+def documented_body(operation: Operation, status: int):
+    """The first JSON example the operation documents for `status`, or None."""
+    content = ((operation.responses.get(str(status)) or {}).get("content") or {}).get("application/json", {})
     examples = list((content.get("examples") or {}).values())
-    body = examples[0]["value"] if examples else {"error": "Scenario"}
-    return JSONBody(body, status_code=status, headers=headers)
+    return examples[0]["value"] if examples else None
 
 
 def answer_forced(exchange: "Exchange", status: int, retry_after: float | None = None) -> JSONBody:

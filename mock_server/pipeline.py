@@ -9,13 +9,13 @@ from urllib.parse import parse_qs
 
 from starlette.responses import Response
 
-from mock_server.answers.examples import named_example, named_examples_of
+from mock_server.answers.examples import named_example
 from mock_server.answers.call import Call
 from mock_server.answers.source import NoAnswerDrawn
 from mock_server.bodies import read_json_body
 from mock_server.errors import ApiError, BadRequest, ModelNotFound
 from mock_server.exchange import Exchange
-from mock_server.forced import answer_forced
+from mock_server.forced import answer_forced, documented_body
 from mock_server.handlers import HANDLERS
 from mock_server.outcome import merged
 from mock_server.responses import DroppedConnection, JSONBody, SlowBody
@@ -116,7 +116,7 @@ async def force_status(exchange: Exchange) -> Response | None:
     if not status or exchange.outcome.example:
         return None
     if status < 400 and status in exchange.operation.documented_statuses \
-            and not named_examples_of(exchange.operation, status):
+            and documented_body(exchange.operation, status) is None:
         return None
     return answer_forced(exchange, status)
 

@@ -26,14 +26,11 @@ def named_examples(operation: Operation) -> dict[str, NamedExample]:
     return found
 
 
-def named_examples_of(operation: Operation, status: int) -> dict[str, NamedExample]:
-    """The named examples of one status's answer."""
-    return {name: example for name, example in named_examples(operation).items() if example.status == status}
-
-
 def named_example(operation: Operation, name: str, status: int | None = None) -> NamedExample:
     """The example `name` (of `status`, if given); a 400 listing the names there are, if none has it."""
-    examples = named_examples(operation) if status is None else named_examples_of(operation, status)
+    examples = named_examples(operation)
+    if status is not None:
+        examples = {key: example for key, example in examples.items() if example.status == status}
     if name not in examples:
         where = f" for status {status}" if status is not None else ""
         raise BadRequest(f"Prefer: example={name[:60]} is not an example of {operation.operation_id}{where}; its "
