@@ -22,7 +22,7 @@ TESTS = ["tests/test_client_checks.py", "tests/test_kit_cli.py", "tests/test_kit
 
 # (file, text to find exactly once, replacement, what the change breaks)
 MUTANTS = [
-    ("checks.py", "        if previous == \"allOf\" and isinstance(node, dict) and node.get(\"title\"):",
+    ("checks.py", "        if previous == \"allOf\" and rule_title(node):",
      "        if False:", "the spec's per-status rules reported as plain schema breaches"),
     ("checks.py", "        if before and after and after < before:", "        if False:", "time order never checked"),
     ("checks.py", "        if before is None or before == status or status in NEXT[before]:",

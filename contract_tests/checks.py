@@ -16,7 +16,7 @@ import schemathesis
 from contract_tests.failures import ContractFailure, Problem, curl, raise_all
 from mock_server.jobs.lifecycle import NEXT, TERMINAL
 from mock_server.operations import STATUS_KINDS, load_operations
-from mock_server.operations.rules import not_before_rules
+from mock_server.operations.rules import not_before_rules, rule_title
 
 CONSISTENCY = "job-status-consistency"
 FLOW = "job-status-flow"
@@ -114,8 +114,8 @@ def _rule_of(schema: dict, schema_path) -> str | None:
             node = node[part] if isinstance(node, dict) else node[int(part)]
         except (KeyError, IndexError, ValueError, TypeError):
             return title
-        if previous == "allOf" and isinstance(node, dict) and node.get("title"):
-            title = node["title"]
+        if previous == "allOf" and rule_title(node):
+            title = rule_title(node)
         previous = part
     return title
 

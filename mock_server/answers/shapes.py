@@ -22,7 +22,7 @@ from typing import NamedTuple
 from hypothesis import strategies as st
 
 from mock_server.clock import iso
-from mock_server.operations.rules import not_before_rules
+from mock_server.operations.rules import not_before_rules, rule_title
 
 FACT = "x-flux-mock-fact"
 REPORTS = "x-flux-mock-job-status"
@@ -93,7 +93,7 @@ def without_rules(node):
     if not isinstance(node, dict):
         return node
     stripped = {key: without_rules(value) for key, value in node.items() if key != "allOf"}
-    kept = [without_rules(part) for part in node.get("allOf", ()) if not (isinstance(part, dict) and "title" in part)]
+    kept = [without_rules(part) for part in node.get("allOf", ()) if rule_title(part) is None]
     return {**stripped, "allOf": kept} if kept else stripped
 
 

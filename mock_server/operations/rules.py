@@ -1,8 +1,14 @@
-"""The spec's rules JSON Schema cannot say, read where the spec states them: `x-flux-mock-not-before` on a
-schema (or a shape of it) maps a time field to the field it may not come before (StatusBody: completed_at and
-updated_at not before created_at). The answer generator keeps them; the kit's checks judge them."""
+"""The spec's rules beyond an answer's shape, read where the spec states them. A rule JSON Schema can say is a
+titled part of an allOf (StatusBody: "output holds the result exactly when COMPLETED"); one it cannot is
+`x-flux-mock-not-before` on a schema (or a shape of it), mapping a time field to the field it may not come
+before. The answer generator keeps them (and drops them, beyond the contract); the kit's checks judge them."""
 
 NOT_BEFORE = "x-flux-mock-not-before"
+
+
+def rule_title(part) -> str | None:
+    """The title of an allOf part that is one of the spec's rules (a titled part), else None."""
+    return part.get("title") if isinstance(part, dict) else None
 
 
 def _top_shapes(schema):
