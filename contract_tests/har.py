@@ -6,21 +6,17 @@ against what that answer said of it, and a recording older than `max_age` named 
 recording, what changed between the two: statuses, fields, their types and error codes, per operation.
 Nothing is sent anywhere."""
 
-import base64
-import json
 import re
-from dataclasses import dataclass
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import urlsplit
 
-import httpx
 
-from contract_tests.checks import SCHEMA, JobHistory, answer_problems, normalised_status, request_id_of
+from contract_tests.checks import SCHEMA, JobHistory, answer_problems, is_final, normalised_status, request_id_of
 from contract_tests.drift import Difference, OperationReport, response_differences, type_name
 from contract_tests.media import Expected, expectations, media_problems
-from mock_server.clock import moment_of
-from mock_server.exit_codes import UsageError
+from mock_server.har import Recorded, read_har, redacted_url
 from mock_server.operations import Operation, key_headers
 from mock_server.redaction import mask_key
 from mock_server.validation import OperationValidator
@@ -29,68 +25,8 @@ UNKNOWN = "(no operation)"  # the report's heading for exchanges no operation of
 # How a server says there is no such operation (a test tool's probes with other methods and paths get them):
 # that agrees with the specs; an exchange no operation has that was answered otherwise is drift.
 NO_SUCH_OPERATION = frozenset({404, 405})
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """One exchange of the recording, as far as the judging needs it."""
-
-    method: str
-    url: str
-    path: str
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    content: bytes
-    request_body: object
-    started: datetime | None
-    request_headers: tuple[tuple[str, str], ...] = ()
-
-    def response(self) -> httpx.Response:
-        return httpx.Response(self.status, headers=list(self.headers), content=self.content)
-
-    def header(self, name: str) -> str | None:
-        """A response header by its name, any case."""
-        return next((value for key, value in self.headers if key.lower() == name), None)
-
-
-def _moment(text) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(moment_of(str(text)), UTC)
-    except ValueError:
-        return None
-
-
-def _content(response: dict) -> bytes:
-    content = response.get("content") or {}
-    text = content.get("text") or ""
-    return base64.b64decode(text) if content.get("encoding") == "base64" else text.encode()
-
-
-def _request_body(request: dict):
-    text = (request.get("postData") or {}).get("text")
-    try:
-        return json.loads(text) if text else None
-    except ValueError:
-        return text
-
-
-def read_har(path: str | Path) -> list[Recorded]:
-    """The recording's exchanges, in order; a UsageError (one line) for a file that is not a HAR."""
-    try:
-        entries = json.loads(Path(path).read_text())["log"]["entries"]
-        return [Recorded(entry["request"]["method"].upper(), entry["request"]["url"],
-                         urlsplit(entry["request"]["url"]).path,
-                         int(entry["response"]["status"]),
-                         tuple((h["name"], h["value"]) for h in entry["response"].get("headers") or ()),
-                         _content(entry["response"]), _request_body(entry["request"]),
-                         _moment(entry.get("startedDateTime")),
-                         tuple((h["name"], h["value"]) for h in entry["request"].get("headers") or ()))
-                for entry in entries]
-    except OSError as error:
-        raise UsageError(f"--har {path}: {error.strerror or error}") from None
-    except (ValueError, KeyError, TypeError) as error:
-        raise UsageError(f"--har {path} is not a HAR 1.2 file (log.entries with request and response): "
-                         f"{type(error).__name__}: {error}"[:300]) from None
+# Against a baseline, a job duration (median) is drift beyond this fraction of the baseline's and this many seconds.
+TIMING_TOLERANCE, TIMING_SLACK = 0.5, 1.0
 
 
 def _template(path: str) -> re.Pattern:
@@ -134,40 +70,54 @@ def _job_of(recorded: Recorded, body) -> str:
     return request_id_of(body, recorded.path.rsplit("/", 1)[-1])
 
 
+class RecordingJudge:
+    """Judges a recording's exchanges one by one, in recorded order: what `drift --har` does over a file and
+    `record` does on the way. Remembers each job's statuses and the media URLs answers named."""
+
+    def __init__(self, operations) -> None:
+        self._routes, self._history = Operations(operations), JobHistory()
+        self._media: dict[str, tuple[str, Expected]] = {}  # a media URL an answer named -> (operation, what it said)
+
+    def judge(self, exchange: Recorded) -> tuple[str, Operation | None, list[Difference]]:
+        """(the report it belongs to: its operation id, the operation whose media it downloads, or UNKNOWN;
+        the operation it fits best, if any; how it departs from the specs)."""
+        candidates = self._routes.candidates(exchange.method, exchange.path)
+        if not candidates:
+            return self._unmatched(exchange)
+        operation, differences = _differences(candidates, exchange)
+        body = exchange.json()
+        if operation.is_status and exchange.status == 200 and body is not None:
+            problems = [p for p in answer_problems(operation.response_schema(200), body) if p.check != SCHEMA]
+            problems += self._history.observe(_job_of(exchange, body), body)
+            differences = differences + [Difference(operation.operation_id, "invalid-flow", p.field, p.expected,
+                                                    p.got) for p in problems]
+        self._media.update((redacted_url(url), (operation.operation_id, expected)) for url, expected in
+                           expectations(body, image=operation.media == "image").items())
+        return operation.operation_id, operation, differences
+
+    def _unmatched(self, exchange: Recorded) -> tuple[str, None, list[Difference]]:
+        named = self._media.get(redacted_url(exchange.url))
+        if named is not None:  # the app downloading what an answer named
+            operation_id, expected = named
+            return operation_id, None, _media_differences(operation_id, exchange, expected)
+        if exchange.status in NO_SUCH_OPERATION:  # the API's own "no such operation": agrees with the specs
+            return UNKNOWN, None, []
+        return UNKNOWN, None, [Difference(UNKNOWN, "unknown-path", f"{exchange.method} {exchange.path}",
+                                          "an operation of the specs (or 404 / 405)", f"{exchange.status}")]
+
+
 def drift_of_recording(recorded: list[Recorded], operations, max_age: timedelta | None = None,
                        now: datetime | None = None, baseline: list[Recorded] | None = None) -> list[OperationReport]:
     """One report per operation the recording reaches (in order of first use), and one for exchanges no
     operation has; a recording whose first exchange is older than `max_age` is stale; with a `baseline`
     recording, what changed since it is added to each operation's report."""
-    history, matched = JobHistory(), _matched(recorded, operations)
-    found: dict[str, list[Difference]] = {}
-    counts: dict[str, int] = {}
-    media: dict[str, tuple[str, Expected]] = {}  # a media URL an answer named -> (its operation, what it said)
-    for exchange, operation, differences in matched:
-        if operation is None and exchange.url in media:  # the app downloading what an answer named
-            operation_id, expected = media[exchange.url]
-            counts[operation_id] = counts.get(operation_id, 0) + 1
-            found.setdefault(operation_id, []).extend(_media_differences(operation_id, exchange, expected))
-            continue
-        if operation is None:
-            counts[UNKNOWN] = counts.get(UNKNOWN, 0) + 1
-            found.setdefault(UNKNOWN, [])
-            if exchange.status not in NO_SUCH_OPERATION:  # answered: an operation the specs do not have
-                found[UNKNOWN].append(Difference(UNKNOWN, "unknown-path", f"{exchange.method} {exchange.path}",
-                                                 "an operation of the specs (or 404 / 405)", f"{exchange.status}"))
-            continue
-        counts[operation.operation_id] = counts.get(operation.operation_id, 0) + 1
-        body = _json(exchange)
-        if operation.is_status and exchange.status == 200 and body is not None:
-            problems = [p for p in answer_problems(operation.response_schema(200), body) if p.check != SCHEMA]
-            problems += history.observe(_job_of(exchange, body), body)
-            differences = differences + [Difference(operation.operation_id, "invalid-flow", p.field, p.expected,
-                                                    p.got) for p in problems]
-        found.setdefault(operation.operation_id, []).extend(differences)
-        media.update((url, (operation.operation_id, expected)) for url, expected in
-                     expectations(body, image=operation.media == "image").items())
+    judge, found, counts = RecordingJudge(operations), {}, {}
+    for exchange in recorded:
+        heading, _, differences = judge.judge(exchange)
+        counts[heading] = counts.get(heading, 0) + 1
+        found.setdefault(heading, []).extend(differences)
     if baseline is not None:
-        for difference in _changes(_shapes(_matched(baseline, operations)), _shapes(matched)):
+        for difference in _changes(_shapes(_matched(baseline, operations)), _shapes(_matched(recorded, operations))):
             found.setdefault(difference.operation_id, []).append(difference)
     started = min((exchange.started for exchange in recorded if exchange.started), default=None)
     if max_age is not None and started is not None and started < (now or datetime.now(UTC)) - max_age:
@@ -179,6 +129,9 @@ def drift_of_recording(recorded: list[Recorded], operations, max_age: timedelta 
 
 
 def _media_differences(operation_id: str, exchange: Recorded, expected: Expected) -> list[Difference]:
+    if exchange.content_omitted:  # recorded without its bytes: that it answered is all that can be judged
+        return [] if exchange.status == 200 else [Difference(operation_id, "media-unavailable", exchange.url,
+                                                             "200", str(exchange.status))]
     if exchange.status != 200 or not exchange.content:
         return [Difference(operation_id, "media-unavailable", exchange.url, "200 with content",
                            f"{exchange.status}, {len(exchange.content)} bytes")]
@@ -189,15 +142,6 @@ def _media_differences(operation_id: str, exchange: Recorded, expected: Expected
 
 def _exchanges(count: int) -> str:
     return f"{count} recorded exchange{'' if count == 1 else 's'}"
-
-
-def _json(exchange: Recorded):
-    if "json" not in (exchange.header("content-type") or ""):
-        return None
-    try:
-        return json.loads(exchange.content)
-    except ValueError:
-        return None
 
 
 def _fields(value, path: str = "body"):
@@ -213,11 +157,27 @@ def _fields(value, path: str = "body"):
 
 @dataclass
 class _Shape:
-    """What one operation's recorded answers looked like: statuses, field types, error codes."""
+    """What one operation's recorded answers looked like: statuses, field types, error codes, and (a submit's)
+    how long its jobs took from the submit to the first poll that saw them final."""
 
     statuses: set
     fields: dict
     codes: set
+    durations: list = field(default_factory=list)
+
+
+def _job_durations(matched: list[Matched], shapes: dict[str, _Shape]) -> None:
+    submitted: dict[str, tuple[str, datetime]] = {}  # job -> (its submit operation, when it was sent)
+    for exchange, operation, _ in matched:
+        body = exchange.json()
+        if operation is None or exchange.started is None or not isinstance(body, dict):
+            continue
+        job = _job_of(exchange, body)
+        if operation.starts_job and job and job not in submitted:
+            submitted[job] = (operation.operation_id, exchange.started)
+        elif operation.is_status and job in submitted and is_final(body):
+            name, started = submitted.pop(job)
+            shapes[name].durations.append((exchange.started - started).total_seconds())
 
 
 def _shapes(matched: list[Matched]) -> dict[str, _Shape]:
@@ -227,14 +187,28 @@ def _shapes(matched: list[Matched]) -> dict[str, _Shape]:
             continue
         shape = shapes.setdefault(operation.operation_id, _Shape(set(), {}, set()))
         shape.statuses.add(exchange.status)
-        body = _json(exchange)
+        body = exchange.json()
         if body is None:
             continue
         for path, kind in _fields(body):
             shape.fields.setdefault(path, set()).add(kind)
         if exchange.status >= 400 and isinstance(body, dict) and isinstance(body.get("error"), str):
             shape.codes.add(body["error"])
+    _job_durations(matched, shapes)
     return shapes
+
+
+def _timing_change(name: str, before: list[float], after: list[float]) -> list[Difference]:
+    """A job duration whose median moved beyond TIMING_TOLERANCE (and TIMING_SLACK seconds) from the baseline's."""
+    if not before or not after:
+        return []
+    was, now = statistics.median(before), statistics.median(after)
+    if abs(now - was) <= max(TIMING_SLACK, was * TIMING_TOLERANCE):
+        return []
+    return [Difference(name, "timing-changed", "job duration (submit to the first final poll)",
+                       f"{was:.1f} s (baseline median of {len(before)}, within {TIMING_TOLERANCE:.0%} or "
+                       f"{TIMING_SLACK:g} s)", f"{now:.1f} s ({'slower' if now > was else 'faster'}, median of "
+                       f"{len(after)})")]
 
 
 def _listed(values) -> str:
@@ -259,6 +233,7 @@ def _changes(old: dict[str, _Shape], new: dict[str, _Shape]) -> list[Difference]
                 found.append(Difference(name, "field-gone", path, f"{_listed(was)} (baseline)", "absent"))
             elif was != now:
                 found.append(Difference(name, "type-changed", path, f"{_listed(was)} (baseline)", _listed(now)))
+        found += _timing_change(name, before.durations, after.durations)
         if before.codes and after.codes and before.codes != after.codes:
             found.append(Difference(name, "error-codes-changed", "error", f"{_listed(before.codes)} (baseline)",
                                     _listed(after.codes)))
@@ -266,31 +241,66 @@ def _changes(old: dict[str, _Shape], new: dict[str, _Shape]) -> list[Difference]
 
 
 def journal_entries(recorded: list[Recorded], operations) -> list[dict]:
-    """The recording as the mock's journal would have it (what `report` judges): each request's operation,
-    key (masked), status, violations and undocumented fields (validated as the mock validates them), the
-    job it concerns and the status it was told, and a 429's or 503's Retry-After."""
-    validators, entries, keys = {}, [], key_headers(operations)
+    """The recording as the mock's journal would have it (what `report` judges)."""
+    entries, keys, validators = [], key_headers(operations), Validators()
     for number, (exchange, operation, _) in enumerate(_matched(recorded, operations), 1):
-        headers = {name.lower(): value for name, value in exchange.request_headers}
-        body, answered = exchange.request_body, _json(exchange)
-        entry = {"kind": "request", "seq": number, "epoch": exchange.started.timestamp() if exchange.started else 0.0,
-                 "method": exchange.method, "path": exchange.path, "status": exchange.status,
-                 "operation_id": operation.operation_id if operation else None,
-                 "operation_kind": operation.kind if operation else None,
-                 "key": mask_key(next((headers[name] for name in keys if headers.get(name)), None)),
-                 "violations": [], "undocumented_fields": [], "leniencies": [],
-                 "webhook": bool(headers.get("x-webhook-url")) or (isinstance(body, dict) and bool(
-                     body.get("webhook") or body.get("webhook_url"))),
-                 "job_status": normalised_status(answered) if isinstance(answered, dict) else None,
-                 "request_id": _job_of(exchange, answered) if operation else None,
-                 "retry_after": _retry_after(exchange)}
-        if operation is not None:
-            validator = validators.setdefault(operation.operation_id, OperationValidator(operation))
-            entry["violations"] = [str(v) for v in validator.header_violations(headers) +
-                                   validator.body_violations(body)]
-            entry["undocumented_fields"] = validator.undocumented_fields(body)
-        entries.append(entry)
+        entries.append({"seq": number, **journal_entry(exchange, operation, keys, validators)})
     return entries
+
+
+class Validators(dict):
+    """One compiled validator per operation (and variant), made when first needed."""
+
+    def of(self, operation: Operation) -> OperationValidator:
+        name = (operation.operation_id, operation.variant)
+        if name not in self:
+            self[name] = OperationValidator(operation)
+        return self[name]
+
+
+def journal_entry(exchange: Recorded, operation: Operation | None, keys: tuple[str, ...],
+                  validators: Validators) -> dict:
+    """One recorded exchange as the mock's journal would have it: its operation, key (masked), status,
+    violations and undocumented fields (validated as the mock validates them), the job it concerns and the
+    status it was told, and a 429's or 503's Retry-After."""
+    headers = {name.lower(): value for name, value in exchange.request_headers}
+    body, answered = exchange.request_body, exchange.json()
+    entry = {"kind": "request", "epoch": exchange.started.timestamp() if exchange.started else 0.0,
+             "method": exchange.method, "path": exchange.path, "status": exchange.status,
+             "operation_id": operation.operation_id if operation else None,
+             "operation_kind": operation.kind if operation else None,
+             "key": mask_key(next((headers[name] for name in keys if headers.get(name)), None)),
+             "violations": [], "undocumented_fields": [], "leniencies": [],
+             "webhook": bool(headers.get("x-webhook-url")) or (isinstance(body, dict) and bool(
+                 body.get("webhook") or body.get("webhook_url"))),
+             "job_status": normalised_status(answered) if isinstance(answered, dict) else None,
+             "request_id": _job_of(exchange, answered) if operation else None,
+             "retry_after": _retry_after(exchange)}
+    if operation is not None:
+        validator = validators.of(operation)
+        entry["violations"] = [str(v) for v in validator.header_violations(headers) +
+                               validator.body_violations(body)]
+        entry["undocumented_fields"] = validator.undocumented_fields(body)
+    return entry
+
+
+class OnTheWay:
+    """What `flux-mock record` asks of the kit for each exchange it forwards, in the order they end: the
+    journal entry the mock would have written for it, with `drift` (how the real answer departs from the
+    specs) and `sequence` (a poll's place among its job's polls)."""
+
+    def __init__(self, operations) -> None:
+        self._judge, self._keys, self._validators = RecordingJudge(operations), key_headers(operations), Validators()
+        self._polls: Counter = Counter()
+
+    def __call__(self, exchange: Recorded) -> dict:
+        _, operation, differences = self._judge.judge(exchange)
+        entry = journal_entry(exchange, operation, self._keys, self._validators)
+        entry["drift"] = [difference.line() for difference in dict.fromkeys(differences)]
+        if operation is not None and operation.is_status and entry["request_id"]:
+            self._polls[entry["request_id"]] += 1
+            entry["sequence"] = self._polls[entry["request_id"]]
+        return entry
 
 
 def _retry_after(exchange: Recorded) -> float | None:

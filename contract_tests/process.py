@@ -11,15 +11,17 @@ from contextlib import contextmanager
 
 import httpx
 
-READY = re.compile(r"serving \d+ operations on (https?://127\.0\.0\.1:\d+)")
+READY = re.compile(r"(?:serving \d+ operations|recording) on (https?://127\.0\.0\.1:\d+)")
 
 
 class MockProcess:
-    """`flux-mock serve --port 0 OPTIONS...`, started and waited for: `.url` answers once this returns.
-    A server that does not start raises RuntimeError with what it printed (its own error message)."""
+    """`flux-mock serve --port 0 OPTIONS...` (or `record`: `command="record"`), started and waited for: `.url`
+    answers once this returns. A server that does not start raises RuntimeError with what it printed (its own
+    error message)."""
 
-    def __init__(self, *options: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> None:
-        command = [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", *options]
+    def __init__(self, *options: str, timeout: float = 60.0, env: dict[str, str] | None = None,
+                 command: str = "serve") -> None:
+        command = [sys.executable, "-m", "mock_server.cli", command, "--port", "0", *options]
         # Its own process group: stopping it stops `--workers` children too, so nothing outlives it.
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                         env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},

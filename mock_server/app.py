@@ -43,6 +43,21 @@ async def serve_media(exchange: Exchange) -> Response:
     return Response(body, media_type=content_type, headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
 
+async def serve_replayed_media(exchange: Exchange) -> Response:
+    """A media file a replayed answer names: the recorded bytes, or one rendered in the file's format."""
+    replay, number = exchange.mock.replay, exchange.path_params["number"]
+    recorded = replay.download(int(number)) if number.isdigit() else None
+    if recorded is not None:
+        return Response(recorded.content, media_type=recorded.header("content-type"))
+    name = exchange.path_params["name"]
+    found = await asyncio.get_running_loop().run_in_executor(media.RENDERING, media.rendered_for_name, name,
+                                                              f"replayed-{number}")
+    if found is None:
+        raise EndpointNotFound("no such replayed media file")
+    body, content_type = found
+    return Response(body, media_type=content_type)
+
+
 def operation_endpoint(route: OperationRoute, stages: tuple[pipeline.Stage, ...]):
     """The endpoint of one method + path of the specs: the exchange enters the route, then the stages run."""
     async def endpoint(exchange: Exchange) -> Response:
@@ -58,6 +73,8 @@ def build_router(state: MockState, stages: tuple[pipeline.Stage, ...] = pipeline
     router = Router([*(Route(path, endpoints) for path, endpoints in by_path.items()), *docs.routes()])
     router.mount("/__admin", AdminApi(state).routes())
     router.mount("/media", [Route("/{path:path}", {"GET": serve_media})])
+    if state.replay is not None:
+        router.mount("/replayed-media", [Route("/{number}/{name}", {"GET": serve_replayed_media})])
     return router
 
 
@@ -68,13 +85,20 @@ class MockApp:
     """The ASGI app `flux-mock serve` runs; `.state.mock` is its MockState (for tests and tools)."""
 
     def __init__(self, state: MockState, stages: tuple[pipeline.Stage, ...] = pipeline.STAGES) -> None:
-        self.mock = state
+        self.mock, self.stages = state, stages
         self.state = SimpleNamespace(mock=state)
-        self.router = build_router(state, stages)
+        self.router = self.build_router()
         origins = state.settings.cors_origins
         # Starlette's CORS: preflights answered, headers added; the admin API never takes part.
         self._cors = CORSMiddleware(self._http, allow_origins=list(origins), allow_methods=["*"], allow_headers=["*"],
                                     expose_headers=["Retry-After", "Location"], max_age=600) if origins else None
+
+    def build_router(self) -> Router:
+        """What this app answers: the spec's operations, the admin API, media and the API reference."""
+        return build_router(self.mock, self.stages)
+
+    def admin_routes(self) -> list[Route]:
+        return AdminApi(self.mock).routes()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -162,8 +186,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, sto
     """The mock as an ASGI app. Every dependency can be passed in; the defaults are the embedded ones
     (the stores from settings.store: memory unless a redis:// URL is given; the pipeline's STAGES; webhooks
     sent over the network, or through `transport`, as httpx's `transport=`, e.g. httpx.MockTransport)."""
+    return MockApp(create_state(settings, clock, stores, operations, transport), stages)
+
+
+def create_state(settings: Settings | None = None, clock: Clock | None = None, stores: Stores | None = None,
+                 operations: tuple[Operation, ...] | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> MockState:
+    """Everything a request handler may use, from the settings (defaults as create_app's)."""
     settings = settings or Settings()
-    state = MockState(settings=settings, clock=clock or OffsetClock(),
-                      stores=stores or open_stores(settings.store, settings.journal_size),
-                      operations=operations or load_operations(), webhook_transport=transport)
-    return MockApp(state, stages)
+    return MockState(settings=settings, clock=clock or OffsetClock(),
+                     stores=stores or open_stores(settings.store, settings.journal_size),
+                     operations=operations or load_operations(), webhook_transport=transport)

@@ -18,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flux-mock", description="Offline mock server of the Pixazo / AppyPie Flux image-generation API.")
     parser.add_argument("--version", action="version", version=f"flux-mock {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (add_serve, add_ca, add_check, add_drift, add_report):
+    for add in (add_serve, add_record, add_ca, add_check, add_drift, add_report):
         add(commands)
     return parser
 
@@ -76,6 +76,14 @@ def add_serve(commands) -> None:
     serve.add_argument("--seed", type=int, metavar="N",
                        help="seed of generated answers, chaos and the seeds picked for requests without one "
                             "(default 0): the same seed, the same answers and images")
+    serve.add_argument("--replay", action="append", metavar="FILE",
+                       help="answer recorded requests (a `flux-mock record` HAR, or any HAR 1.2 file) with their "
+                            "recorded answers, a job's polls with its recorded status sequence; repeatable")
+    serve.add_argument("--replay-strict", action="store_true", default=None,
+                       help="with --replay: an unrecorded request is a 404 naming the closest recorded one (default: "
+                            "the mock answers it, journaled as unrecorded)")
+    serve.add_argument("--replay-speed", type=float, metavar="X",
+                       help="with --replay: recorded durations divided by X (default 1; 0: polls advance at once)")
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
 
     serve.epilog = ("Every option can also come from the environment: FLUX_MOCK_ and its name in capitals, "
@@ -83,6 +91,31 @@ def add_serve(commands) -> None:
                     "FLUX_MOCK_TLS=true). The command line wins over the environment.")
     serve.set_defaults(run=run_serve)
     _defaults_from_environment(serve)
+
+
+def add_record(commands) -> None:
+    record = commands.add_parser("record", help="record real traffic to a HAR file, judging it on the way", description=(
+        "A pass-through proxy to the real gateway: point the app at it (base URL, or HTTPS_PROXY with "
+        "flux-mock's local CA trusted) and every exchange goes on to the real host, comes back unchanged, and "
+        "is written to a HAR 1.2 file with the keys redacted. Each real answer is checked against the specs "
+        "on the way: drift is written into the file, the journal and `flux-mock report`. Replay the file "
+        "offline with `flux-mock serve --replay FILE`."))
+    record.add_argument("--out", required=True, metavar="FILE", help="the HAR file to write")
+    record.add_argument("--force", action="store_true", help="write over FILE if it exists")
+    record.add_argument("--upstream", metavar="URL",
+                        help="send the gateway's requests here (a staging gateway) instead of the host the app asked "
+                             "for, or, by base URL, the server the specs name for the path")
+    record.add_argument("--upstream-ca", metavar="FILE", help="also trust this CA certificate (PEM) upstream")
+    record.add_argument("--record-media", action="store_true",
+                        help="write media downloads' bytes into the file (default: their size only)")
+    record.add_argument("--media-max-bytes", type=int, default=20 * 1024 * 1024, metavar="N",
+                        help="with --record-media: larger media keep only their size (default 20 MiB)")
+    record.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="wait this long for the real host's answer (default 120)")
+    record.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    record.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default 8080)")
+    record.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    record.set_defaults(run=run_record)
 
 
 def add_ca(commands) -> None:
@@ -170,7 +203,9 @@ def _defaults_from_environment(parser: argparse.ArgumentParser) -> None:
         raw = os.environ.get(name)
         if raw is None:
             continue
-        if action.nargs == 0:  # a flag
+        if isinstance(action, argparse._AppendAction):  # a list: comma-separated
+            value = [item.strip() for item in raw.split(",") if item.strip()]
+        elif action.nargs == 0:  # a flag
             if raw.strip().lower() not in _TRUE + _FALSE:
                 raise ConfigError(f"{name}={raw[:50]!r}: give true or false")
             value = raw.strip().lower() in _TRUE
@@ -202,7 +237,15 @@ def _settings(args) -> Settings:
                              admin_token=args.admin_token or None,  # FLUX_MOCK_ADMIN_TOKEN: the environment defaults
                              store=args.store, tls=args.tls, tls_cert=args.tls_cert, tls_key=args.tls_key,
                              trust_forwarded=args.trust_forwarded, profile=args.profile,
-                             cors_origins=_cors_origins(args.cors), responses=args.responses, seed=args.seed)
+                             cors_origins=_cors_origins(args.cors), responses=args.responses, seed=args.seed,
+                             replay=tuple(args.replay) if args.replay else None, replay_strict=args.replay_strict,
+                             replay_speed=_replay_speed(args.replay_speed))
+
+
+def _replay_speed(value: float | None) -> float | None:
+    if value is not None and not 0 <= value <= 1_000_000:
+        raise ConfigError(f"--replay-speed {value:g}: give a number from 0 (no waiting) to 1000000")
+    return value
 
 
 def _cors_origins(value: str | None) -> tuple[str, ...] | None:
@@ -222,6 +265,25 @@ def run_serve(args) -> int:
 
     return serving.serve(_settings(args), workers=args.workers, store_timeout=args.store_timeout,
                          log_level=args.log_level)
+
+
+def run_record(args) -> int:
+    from mock_server import serving
+    from mock_server.operations import load_operations
+    from mock_server.recording import RecordingOptions
+
+    if args.upstream and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", args.upstream):
+        raise ConfigError(f"--upstream {args.upstream!r} is not a base URL (http(s)://host[:port])")
+    if args.upstream_ca and not os.path.isfile(args.upstream_ca):
+        raise ConfigError(f"--upstream-ca {args.upstream_ca}: no such file")
+    if args.media_max_bytes < 0 or args.timeout <= 0:
+        raise ConfigError("--media-max-bytes must be 0 or more and --timeout above 0")
+    options = RecordingOptions(out=args.out, upstream=args.upstream, upstream_ca=args.upstream_ca,
+                               record_media=args.record_media, media_max_bytes=args.media_max_bytes,
+                               force=args.force, timeout=args.timeout)
+    judge = importlib.import_module("contract_tests.har").OnTheWay(load_operations())  # the kit judges, by name
+    settings = Settings().with_options(host=args.host, port=args.port, cors_origins=())
+    return serving.serve_recorder(settings, options, judge, log_level=args.log_level)
 
 
 def run_ca(args) -> int:

@@ -11,6 +11,8 @@
                        does (a key in the subscription-key query parameter, a Klein size off the tiers)
   hammered             after a network fault (chaos), HAMMER_COUNT or more requests within HAMMER_WINDOW
                        seconds: a retry loop without backoff
+  upstream-drift       (`flux-mock record`) the real gateway's answer departs from the specs: not the client's
+                       doing, but what it met
 
 Besides findings, `chaos_verdicts` says how the client took each network fault it met (drop, 5xx burst,
 429 storm): honoured Retry-After, backed off, retried at once, gave up cleanly, or hammered.
@@ -192,6 +194,8 @@ def _findings(entries: list[dict], min_poll_interval: float, operations: tuple[O
         timeline.findings += _unknown_endpoint(entry, vocabulary)
         timeline.findings += [_finding("gateway-leniency", entry, f"accepted as the gateway does, but the pages do "
                                        f"not allow it: {leniency}") for leniency in entry.get("leniencies") or ()]
+        timeline.findings += [_finding("upstream-drift", entry, f"the real answer departs from the specs: {line}")
+                              for line in entry.get("drift") or ()]
     hammered = _hammered(verdicts, entries)
     return sorted(timeline.findings + timeline.gave_up() + hammered, key=lambda finding: finding["seq"])
 

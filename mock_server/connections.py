@@ -9,7 +9,7 @@ import ssl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mock_server.exit_codes import ConfigError
-from mock_server.proxy import ConnectInterception
+from mock_server.proxy import ConnectInterception, gateway_only
 
 
 class GuardedHttpToolsProtocol(ConnectInterception, HttpToolsProtocol):
@@ -69,14 +69,16 @@ class GuardedHttpToolsProtocol(ConnectInterception, HttpToolsProtocol):
 
 
 def configure(header_timeout: float, max_connections: int, tls_files: tuple[str | None, str | None] = (None, None),
-              direct_tls: bool = False) -> type[GuardedHttpToolsProtocol]:
+              direct_tls: bool = False, connect_policy=gateway_only) -> type[GuardedHttpToolsProtocol]:
     """Set the bounds and the TLS files (in this process: each --workers process sets its own from the settings
     it is given) and return the class uvicorn builds connections from. A module-level class, so uvicorn can
     hand it to worker processes. With `direct_tls` every connection is TLS, its context made now: a
-    certificate that cannot be loaded is a ConfigError before the server starts."""
+    certificate that cannot be loaded is a ConfigError before the server starts. `connect_policy`: which
+    CONNECT targets the proxy takes (proxy.py)."""
     protocol = GuardedHttpToolsProtocol
     protocol.header_timeout, protocol.max_connections = header_timeout, max_connections
     protocol.tls_files, protocol.direct_tls, protocol._tls_context = tls_files, direct_tls, None
+    protocol.connect_policy = staticmethod(connect_policy)
     if direct_tls:
         try:
             protocol.tls_context()

@@ -235,3 +235,15 @@ def media_file(path: str) -> tuple[bytes, str] | None:
         return None
     body = render_image(match["digest"], int(match["i"]), width, height, match["ext"])
     return body, FORMATS[match["ext"]][1]
+
+
+def rendered_for_name(name: str, seed: str) -> tuple[bytes, str] | None:
+    """A file named like a recorded media file whose bytes were not recorded: an image in its extension's
+    format (DEFAULT_SIDE square), weights for .safetensors, drawn from `seed`; None for another kind."""
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else "png"
+    media_digest = hashlib.sha256(seed.encode()).hexdigest()[:16]
+    if extension == "safetensors":
+        return render_weights(media_digest, 0), WEIGHTS_TYPE
+    if extension not in FORMATS:
+        return None
+    return render_image(media_digest, 0, DEFAULT_SIDE, DEFAULT_SIDE, extension), FORMATS[extension][1]

@@ -7,6 +7,8 @@ it answers, raises an ApiError, or fills the exchange and lets the next stage go
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
+import orjson
+
 from starlette.responses import Response
 
 from mock_server.answers.examples import named_example
@@ -18,6 +20,8 @@ from mock_server.exchange import Exchange
 from mock_server.forced import answer_forced, documented_body
 from mock_server.handlers import HANDLERS
 from mock_server.outcome import merged
+from mock_server.redaction import clipped
+from mock_server.replay import NotRecorded
 from mock_server.responses import DroppedConnection, JSONBody, SlowBody
 from mock_server.validation import Violation, first_error
 
@@ -136,8 +140,8 @@ async def choose_variant(exchange: Exchange) -> None:
         exchange.use_variant(wanted)
 
 
-async def validate(exchange: Exchange) -> None:
-    """400 naming the first field that breaks the spec; every violation and undocumented field journaled."""
+def _judge_request(exchange: Exchange) -> list[Violation]:
+    """Every way the request breaks the spec, journaled with its undocumented fields and leniencies."""
     validator, body, settings = exchange.validator, exchange.body, exchange.mock.settings
     exchange.leniencies += validator.gateway_leniencies(body)
     violations = validator.header_violations(exchange.headers) + validator.body_violations(body)
@@ -148,9 +152,44 @@ async def validate(exchange: Exchange) -> None:
         violations += validator.webhook_violations(exchange.headers, body)
     exchange.violations = [str(v) for v in violations]
     exchange.undocumented_fields = undocumented
+    return violations
+
+
+async def replay_recorded(exchange: Exchange) -> Response | None:
+    """`serve --replay`: the recorded answer of a recorded request (replay.py), the request judged and
+    journaled as any; an unrecorded one goes on to the mock (or, strict, is a 404 naming the closest)."""
+    replay = exchange.mock.replay
+    if replay is None:
+        return None
+    request, minted, answers = replay.find(exchange.method, exchange.path, exchange.body)
+    if answers is None:
+        closest = replay.recording.closest(request)
+        if replay.strict:
+            raise NotRecorded(f"no recorded request matches {request.line()}; closest recorded: {closest}")
+        exchange.answer = clipped(f"unrecorded (closest: {closest})", 300)
+        return None
+    _judge_request(exchange)
+    place, answer = replay.next_answer(request, minted, answers, exchange.now)
+    body, exchange.request_id = replay.rewritten(answer, minted, exchange.base, exchange.now)
+    exchange.answer = f"replayed ({place} of {len(answers)})"
+    exchange.job_status = _status_of(body)
+    return Response(body, status_code=answer.status, headers=dict(answer.headers))
+
+
+def _status_of(body: bytes) -> str | None:
+    try:
+        status = orjson.loads(body).get("status")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return status.upper() if isinstance(status, str) else None
+
+
+async def validate(exchange: Exchange) -> None:
+    """400 naming the first field that breaks the spec; every violation and undocumented field journaled."""
+    violations = _judge_request(exchange)
     if violations:
         raise first_error(violations)
-    exchange.params = validator.with_defaults(body or {})
+    exchange.params = exchange.validator.with_defaults(exchange.body or {})
 
 
 async def answer_example(exchange: Exchange) -> Response | None:
@@ -214,6 +253,7 @@ STAGES: tuple[Stage, ...] = (
     add_latency,
     drop_connection,
     force_status,          # a documented status, forced
+    replay_recorded,       # serve --replay: a recorded request's recorded answer
     validate,              # 400 naming the field
     answer_example,        # Prefer: example=NAME
     handle,                # 402, 404 unknown id, the answer (or one drawn from its schema)

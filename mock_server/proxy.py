@@ -39,9 +39,21 @@ def _refusal(status: str, message: str) -> bytes:
             "Connection: close\r\n\r\n").encode() + body
 
 
+def gateway_only(host: str, port: int) -> str | None:
+    """The mock's CONNECT policy: why a CONNECT to host:port is refused (None: it is a gateway host)."""
+    if host in tls.gateway_hosts():
+        return None
+    return (f"the mock answers only for {', '.join(sorted(tls.gateway_hosts()))} and never tunnels to other "
+            "hosts")
+
+
 class ConnectInterception(TlsTermination):
     """Mixed into the HTTP protocol: a connection whose first bytes are CONNECT is intercepted here before
-    the HTTP parser sees it. The TLS context is made on the first interception (the local CA with it)."""
+    the HTTP parser sees it. The TLS context is made on the first interception (the local CA with it).
+    `connect_policy(host, port)` says why a CONNECT is refused, or None to take it (the mock: gateway hosts
+    only; the recorder: those and the hosts its recorded answers named)."""
+
+    connect_policy = staticmethod(gateway_only)
 
     def data_received(self, data: bytes) -> None:
         buffer = getattr(self, "_connect_buffer", None)
@@ -67,14 +79,13 @@ class ConnectInterception(TlsTermination):
         self.transport.close()
 
     def _connect(self, host: str, port: int) -> None:
-        if host not in tls.gateway_hosts():
-            log.warning("proxy: refused CONNECT %s:%d (flux-mock answers only for %s; it never tunnels)", host, port,
-                        ", ".join(sorted(tls.gateway_hosts())))
-            self._refuse("403 Forbidden", f"CONNECT {host}:{port} refused: the mock answers only for "
-                         f"{', '.join(sorted(tls.gateway_hosts()))} and never tunnels to other hosts")
+        refusal = self.connect_policy(host, port)
+        if refusal is not None:
+            log.warning("proxy: refused CONNECT %s:%d (%s)", host, port, refusal)
+            self._refuse("403 Forbidden", f"CONNECT {host}:{port} refused: {refusal}")
             return
         try:
-            context = self.tls_context()
+            context = self.tls_context_for(host)
         except Exception as error:  # noqa: BLE001 - the CA could not be made or read: say so to the client
             log.error("proxy: no TLS certificate: %s", error)
             self._refuse("502 Bad Gateway", f"no certificate for {host}: {error}")

@@ -37,7 +37,8 @@ class Route:
         return found
 
 
-def _template(path: str) -> re.Pattern:
+def path_pattern(path: str) -> re.Pattern:
+    """The regex of a path template: `{name}` one segment, `{name:path}` the rest."""
     pattern = re.sub(r"\\{(\w+):path\\}", r"(?P<\1>.+)", re.escape(path))
     return re.compile("^" + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", pattern) + "$")
 
@@ -51,7 +52,7 @@ class Router:
 
     def add(self, route: Route) -> None:
         if "{" in route.path:
-            self._templated.append((_template(route.path), route))
+            self._templated.append((path_pattern(route.path), route))
         else:
             self._exact[route.path] = route
 

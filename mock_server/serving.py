@@ -20,6 +20,8 @@ from mock_server.errors import StoreUnavailable
 from mock_server.exit_codes import ConfigError, Unreachable
 from mock_server.loopback import is_loopback
 from mock_server.operations import load_operations
+from mock_server.proxy import gateway_only
+from mock_server.recording import create_recorder
 from mock_server.settings import Settings
 from mock_server.store import open_stores
 
@@ -47,14 +49,15 @@ def _tune_garbage_collection() -> None:
     gc.set_threshold(50_000, 50, 1000)
 
 
-def _server_options(settings: Settings, log_level: str) -> dict:
+def _server_options(settings: Settings, log_level: str, connect_policy=gateway_only) -> dict:
     """uvicorn's options: the slow-client guards (connections.py), and every descriptor the system allows."""
     _raise_descriptor_limit()
     options = {"log_level": log_level, "lifespan": "on", "timeout_graceful_shutdown": 5,
                "timeout_keep_alive": KEEP_ALIVE,
                "proxy_headers": False,  # forwarded headers count only with --trust-forwarded (public_url.py)
                "http": connections.configure(settings.header_timeout, settings.max_connections,
-                                             (settings.tls_cert, settings.tls_key), direct_tls=settings.tls)}
+                                             (settings.tls_cert, settings.tls_key), direct_tls=settings.tls,
+                                             connect_policy=connect_policy)}
     return options  # no ssl_certfile: the protocol takes the handshake itself, counted and timed (connections.py)
 
 
@@ -100,6 +103,30 @@ async def _ping(url: str) -> None:
         await stores.close()
 
 
+def serve_recorder(settings: Settings, options, judge, log_level: str = "warning") -> int:
+    """`flux-mock record`: the recording proxy (recording.py) on the settings' address, until stopped; 0."""
+    _tune_garbage_collection()
+    ca = tls.ca_path()  # made now, so the app can be told to trust it before its first CONNECT
+    listener = listening_socket(settings.host, settings.port)
+    app = create_recorder(settings, options, judge)
+    url = _listening_url(listener, tls=False)
+    config = uvicorn.Config(app, **_server_options(settings, log_level, app.recorder.connect_policy))
+    access_log.install()
+    print(f"flux-mock {__version__} recording on {url} into {options.out}: requests go on to "
+          f"{options.upstream or 'the servers the specs name'} (by base URL) or to the host asked for "
+          f"(HTTPS proxy for {', '.join(sorted(tls.gateway_hosts()))} and the hosts answers name, with the local "
+          f"CA {ca}); admin {url}/__admin/health", flush=True)
+    uvicorn.Server(config).run(sockets=[listener])
+    return 0
+
+
+def _listening_url(listener: socket.socket, tls: bool) -> str:
+    """A URL a client on this machine can use for the listener."""
+    host, port = listener.getsockname()[:2]
+    shown = "127.0.0.1" if host == "0.0.0.0" else "::1" if host == "::" else host
+    return f"{'https' if tls else 'http'}://{'[' + shown + ']' if ':' in shown else shown}:{port}"
+
+
 def serve(settings: Settings, workers: int = 1, store_timeout: float = 10.0, log_level: str = "warning") -> int:
     """Serve until stopped (Ctrl-C, SIGTERM); 0. ConfigError, Unreachable (the store) or OSError (the address)
     before it starts."""
@@ -112,11 +139,11 @@ def serve(settings: Settings, workers: int = 1, store_timeout: float = 10.0, log
     if workers > 1 and not (settings.store or "").startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("--workers above 1 needs a shared store (--store redis://HOST:PORT/DB): with memory "
                           "state, a job created by one worker would be unknown to the others")
+    if workers > 1 and settings.replay:
+        raise ConfigError("--replay keeps each replayed job's place in its sequence in one process: use one worker")
     wait_for_store(settings.store, store_timeout)
     listener = listening_socket(settings.host, settings.port)
-    host, port = listener.getsockname()[:2]
-    shown = "127.0.0.1" if host == "0.0.0.0" else "::1" if host == "::" else host  # a URL a client can use
-    url = f"{'https' if settings.tls else 'http'}://{'[' + shown + ']' if ':' in shown else shown}:{port}"
+    url = _listening_url(listener, settings.tls)
     if workers > 1:
         os.environ[SETTINGS_ENVIRONMENT] = settings.to_json()
         config = uvicorn.Config("mock_server.app:create_app_from_environment", factory=True, workers=workers,

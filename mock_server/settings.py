@@ -63,6 +63,9 @@ class Settings:
     # the spec's rules; beyond-contract: drawn from the schemas alone, past the rules on purpose (journaled so)
     seed: int = 0  # of generated answers, chaos and the seeds picked for requests: the same seed, the same answers
     chaos: dict | None = None  # network faults for every call (chaos.py)
+    replay: tuple[str, ...] = ()  # HAR files whose recorded answers recorded requests get (replay.py)
+    replay_strict: bool = False  # an unrecorded request is a 404 naming the closest recorded one
+    replay_speed: float = 1.0  # recorded durations divided by this (0: a job's polls advance without waiting)
 
     @property
     def accepts_any_key(self) -> bool:
@@ -82,7 +85,7 @@ class Settings:
         keys = {name: KeyConfig(**{**spec, "models": tuple(spec["models"]) if spec["models"] is not None else None})
                 for name, spec in data.pop("keys").items()}
         tuples = {name: tuple(data.pop(name)) for name in ("disabled_models", "variants", "scenarios",
-                                                           "webhook_allowed_hosts", "cors_origins")}
+                                                           "webhook_allowed_hosts", "cors_origins", "replay")}
         return cls(timing=Timing(**data.pop("timing")), keys=keys, **tuples, **data)
 
     def with_options(self, **options) -> "Settings":
@@ -141,6 +144,9 @@ CONFIG_SCHEMA = {
         "responses": {"enum": list(RESPONSE_MODES)},
         "seed": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
         "chaos": {"type": "object"},  # the admin spec's Chaos schema: see _config_validator
+        "replay": {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 100},
+        "replay_strict": {"type": "boolean"},
+        "replay_speed": {"type": "number", "minimum": 0, "maximum": 1_000_000},
         "webhooks": {
             "type": "object",
             "additionalProperties": False,
@@ -183,7 +189,8 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
     simple = {k: data[k] for k in ("public_url", "default_balance", "default_rate_limit", "max_body_bytes",
                                    "journal_size", "admin_token", "strict", "min_poll_interval", "store", "show_keys",
                                    "max_jobs", "header_timeout", "body_timeout", "max_connections", "tls", "tls_cert",
-                                   "tls_key", "trust_forwarded", "profile", "responses", "seed", "chaos")
+                                   "tls_key", "trust_forwarded", "profile", "responses", "seed", "chaos", "replay_strict",
+                                   "replay_speed")
               if k in data}
     webhooks = data.get("webhooks", {})
     webhook_settings = {f"webhook_{name}": value for name, value in webhooks.items() if name != "allowed_hosts"}
@@ -196,6 +203,8 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
                           "webhooks.allowed_hosts, and not the admin API")
     if "cors_origins" in data:
         simple["cors_origins"] = tuple(data["cors_origins"])
+    if "replay" in data:
+        simple["replay"] = tuple(data["replay"])
     return Settings(
         timing=Timing(**data.get("timing", {})),
         webhook_allowed_hosts=tuple(webhooks.get("allowed_hosts", ())),

@@ -14,6 +14,7 @@ from mock_server.jobs.service import JobService
 from mock_server.jobs.timing import Timing
 from mock_server.journal import Journal
 from mock_server.ratelimit import RateLimiter
+from mock_server.replay import Replay, read_recordings
 from mock_server.scenarios import Scenarios
 from mock_server.settings import Settings
 from mock_server.operations import Operation, key_headers
@@ -40,6 +41,7 @@ class MockState:
     key_headers: tuple[str, ...] = field(init=False)
     answers: AnswerSource = field(init=False)
     chaos: Chaos = field(init=False)
+    replay: Replay | None = field(init=False)  # serve --replay: the recordings' answers
 
     def __post_init__(self) -> None:
         self.key_headers = key_headers(self.operations)
@@ -59,6 +61,9 @@ class MockState:
                                listener=self.webhooks)
         self.answers = AnswerSource(self.operations, settings.seed)
         self.chaos = Chaos(settings.seed)
+        self.replay = Replay(read_recordings(settings.replay, [op.path for op in self.operations]),
+                             settings.replay_speed, settings.replay_strict, settings.max_jobs) \
+            if settings.replay else None
         self.picked_seeds = self._picked_seeds()
 
     def _picked_seeds(self) -> random.Random:
@@ -97,5 +102,7 @@ class MockState:
 
     async def reset(self) -> None:
         self.picked_seeds = self._picked_seeds()
+        if self.replay is not None:
+            self.replay.reset()
         await self.stores.clear()
         await self.refresh()

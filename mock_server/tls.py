@@ -107,6 +107,16 @@ def server_context(cert_file: str | None = None, key_file: str | None = None, ex
     return context
 
 
+def host_context(host: str, directory: Path | None = None) -> ssl.SSLContext:
+    """A server TLS context whose certificate, signed by the local CA, names `host` alone: what the recording
+    proxy answers a CONNECT to a media host with (`flux-mock record`)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    local_ca(directory).issue_cert(host).configure_cert(context)
+    return context
+
+
 def nameable(host: str) -> bool:
     """A host a certificate can name: not the any-address a server listens on."""
     try:

@@ -48,6 +48,7 @@ class TlsTermination:
     tls_files: tuple[str | None, str | None] = (None, None)
     direct_tls = False
     _tls_context = None
+    _host_contexts: dict = {}
     _tls_inner = False  # the protocol of the decrypted stream inside
 
     @classmethod
@@ -55,6 +56,16 @@ class TlsTermination:
         if cls._tls_context is None:
             cls._tls_context = tls.server_context(*cls.tls_files)
         return cls._tls_context
+
+    @classmethod
+    def tls_context_for(cls, host: str):
+        """The context a CONNECT to `host` is answered with: the mock's own for the names its certificate holds,
+        else one the local CA signs for that host alone (made once a host)."""
+        if host in tls.certificate_names():
+            return cls.tls_context()
+        if host not in cls._host_contexts:
+            cls._host_contexts[host] = tls.host_context(host)
+        return cls._host_contexts[host]
 
     def take_tls(self, context) -> None:
         """Hand this connection's transport to a TLS handshake, then to a fresh protocol of this class over the

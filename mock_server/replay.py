@@ -1,0 +1,235 @@
+"""Replay (`serve --replay FILE`): a request that was recorded gets its recorded answer, offline.
+
+A request is matched by method, path and JSON body (keys and webhook URLs ignored; a job's id stands as
+`{job}`). The same request recorded several times answers with each recorded answer in turn, then the last
+again: a job's polls replay its recorded status sequence poll by poll, in order, and no poll runs ahead of
+the recorded time since the submit on the mock's clock (divided by `replay_speed`; 0: no waiting).
+
+A replayed submit gets a new request id (the recorded id with a fresh UUID); answers name it, and every URL
+in them leads back to the mock: API paths as they are, media to `/replayed-media/N/NAME`, which serves the
+recorded bytes, or an image rendered in the file's format where the recording kept none.
+
+An unmatched request is the spec-driven mock's to answer, journaled as `unrecorded` with the closest
+recorded request (`replay_strict`: a 404 naming it instead).
+"""
+
+import difflib
+import json
+import re
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from mock_server.errors import EndpointNotFound
+from mock_server.har import WEBHOOK_FIELD, Recorded, read_har, redacted_url
+from mock_server.router import path_pattern
+
+JOB_ID_FIELDS = ("request_id", "requestId")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+URL = re.compile(r"https?://[^/\s\"'<>]+(?:/[^\s\"'<>]*)?")
+LEFT_OUT_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
+                              "date", "server", "set-cookie", "vary"})
+JOB = "{job}"
+
+
+class NotRecorded(EndpointNotFound):
+    """`--replay-strict`: no recorded request matches (the message names the closest one)."""
+
+    error = "Not recorded"
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request as replay matches it: method, path and canonical JSON body, a job's id as {job}."""
+
+    method: str
+    path: str
+    body: str
+
+    def line(self) -> str:
+        return f"{self.method} {self.path}" + (f" {self.body[:120]}" if self.body else "")
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    content: bytes
+    offset: float  # seconds after the submit of the job it concerns (0 for a request of no job)
+    starts: str | None  # the recorded request id of the job this answer starts (a submit's)
+
+
+def _job_id(body) -> str | None:
+    if isinstance(body, dict):
+        return next((body[name] for name in JOB_ID_FIELDS if isinstance(body.get(name), str) and body[name]), None)
+    return None
+
+
+def _normalised(value, jobs, name: str = ""):
+    """The body with job ids as {job} and webhook URLs ignored; (the value, the job id it names or None)."""
+    if isinstance(value, dict):
+        found, items = None, {}
+        for key, item in value.items():
+            items[key], named = _normalised(item, jobs, key)
+            found = found or named
+        return items, found
+    if isinstance(value, list):
+        pairs = [_normalised(item, jobs, name) for item in value]
+        return [item for item, _ in pairs], next((named for _, named in pairs if named), None)
+    if isinstance(value, str) and WEBHOOK_FIELD.search(name):
+        return "{webhook}", None
+    if isinstance(value, str) and value in jobs:
+        return JOB, value
+    return value, None
+
+
+def normalised_request(method: str, path: str, body, jobs) -> tuple[Request, str | None]:
+    """The request as matched, and the job id it names (`jobs`: the ids that count as a job's)."""
+    segments = [JOB if segment in jobs else segment for segment in path.split("/")]
+    named = next((segment for segment in path.split("/") if segment in jobs), None)
+    value, in_body = _normalised(body, jobs) if body is not None else (None, None)
+    text = json.dumps(value, sort_keys=True, separators=(",", ":")) if value is not None else ""
+    return Request(method, "/".join(segments), text), named or in_body
+
+
+class Recording:
+    """What the HAR files recorded, indexed for replay (read once at start)."""
+
+    def __init__(self, exchanges: list[Recorded], api_paths) -> None:
+        self._api = [path_pattern(path) for path in api_paths]
+        jobs = {job for exchange in exchanges if (job := _job_id(exchange.json()))}
+        self.sequences: dict[tuple[str | None, Request], list[Answer]] = {}
+        self.media: dict[str, int] = {}  # a media URL an answer named -> its number
+        self.downloads: dict[int, Recorded] = {}
+        started: dict[str, float] = {}  # recorded job -> when its submit was sent
+        downloads = {}
+        for exchange in exchanges:
+            if not self.is_api(exchange.path):
+                downloads.setdefault(redacted_url(exchange.url), exchange)
+                continue
+            request, job = normalised_request(exchange.method, exchange.path, exchange.request_body, jobs)
+            answered = exchange.json()
+            starts = _job_id(answered) if job is None else None
+            moment = exchange.started.timestamp() if exchange.started else 0.0
+            if starts:
+                started.setdefault(starts, moment)
+            offset = max(0.0, moment - started.get(job, moment)) if job else 0.0
+            headers = tuple((k, v) for k, v in exchange.headers if k.lower() not in LEFT_OUT_HEADERS)
+            self.sequences.setdefault((job, request), []).append(
+                Answer(exchange.status, headers, exchange.content, offset, starts))
+            for url in URL.findall(exchange.content.decode("utf-8", "replace")) if answered is not None else ():
+                if not self.is_api(urlsplit(url).path):
+                    self.media.setdefault(url, len(self.media))
+        for url, number in self.media.items():
+            recorded = downloads.get(redacted_url(url))
+            if recorded is not None and recorded.status == 200 and not recorded.content_omitted:
+                self.downloads[number] = recorded
+
+    def is_api(self, path: str) -> bool:
+        return any(pattern.match(path) for pattern in self._api)
+
+    def closest(self, request: Request) -> str:
+        """The recorded request nearest `request`, and what differs."""
+        candidates = [recorded for _, recorded in self.sequences if recorded.method == request.method] or \
+            [recorded for _, recorded in self.sequences]
+        if not candidates:
+            return "nothing was recorded"
+        same_path = [recorded for recorded in candidates if recorded.path == request.path]
+        if same_path:
+            best = max(same_path, key=lambda r: difflib.SequenceMatcher(None, r.body, request.body).ratio())
+            return f"{best.method} {best.path} with {_body_difference(best.body, request.body)}"
+        best = max(candidates, key=lambda r: difflib.SequenceMatcher(None, r.path, request.path).ratio())
+        return f"{best.method} {best.path} (another path)"
+
+
+def _body_difference(recorded: str, asked: str) -> str:
+    try:
+        old, new = json.loads(recorded or "null"), json.loads(asked or "null")
+    except ValueError:
+        return "another body"
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return "another body"
+    differing = [f"body.{name}" for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
+    return f"{', '.join(differing[:5])} different" if differing else "the same body"
+
+
+def read_recordings(paths, api_paths) -> Recording:
+    exchanges = [exchange for path in paths for exchange in read_har(path, option="--replay")]
+    return Recording(exchanges, api_paths)
+
+
+@dataclass
+class _Job:
+    recorded: str  # the recorded request id it replays
+    submitted: float  # on the mock's clock
+
+
+class Replay:
+    """Answers from a Recording for one mock: which replayed job is which, and where each sequence stands.
+    Bounded: beyond `max_jobs` replayed jobs the oldest is forgotten."""
+
+    def __init__(self, recording: Recording, speed: float = 1.0, strict: bool = False, max_jobs: int = 100_000):
+        self.recording, self.speed, self.strict, self.max_jobs = recording, speed, strict, max_jobs
+        self.reset()
+
+    def reset(self) -> None:
+        self._jobs: OrderedDict[str, _Job] = OrderedDict()  # minted id -> the job it replays
+        self._cursors: dict[tuple[str | None, Request], int] = {}
+
+    def find(self, method: str, path: str, body) -> tuple[Request, str | None, list[Answer] | None]:
+        """The request as matched, the replayed job it names (a minted id) and its recorded answers (None:
+        not recorded)."""
+        request, minted = normalised_request(method, path, body, self._jobs)
+        recorded = self._jobs[minted].recorded if minted else None
+        return request, minted, self.recording.sequences.get((recorded, request))
+
+    def next_answer(self, request: Request, minted: str | None, answers: list[Answer], now: float) -> tuple[int, Answer]:
+        """(its place, 1-based; the answer) for this call: the next of the sequence once its recorded time
+        has come, else the current one again; the last once the sequence is over."""
+        key = (minted, request)
+        current = self._cursors.get(key, -1)
+        following = min(current + 1, len(answers) - 1)
+        if current >= 0 and following > current and minted and self.speed > 0:
+            due = self._jobs[minted].submitted + answers[following].offset / self.speed
+            if now < due:
+                following = current
+        self._cursors[key] = following
+        return following + 1, answers[following]
+
+    def mint(self, recorded: str, now: float) -> str:
+        """A new request id for a replayed job of `recorded` (its UUID, or a suffix, made fresh)."""
+        fresh = str(uuid.uuid4())
+        minted = UUID.sub(fresh, recorded, count=1) if UUID.search(recorded) else f"{recorded}-{fresh[:8]}"
+        self._jobs[minted] = _Job(recorded, now)
+        while len(self._jobs) > self.max_jobs:
+            forgotten, _ = self._jobs.popitem(last=False)
+            self._cursors = {key: value for key, value in self._cursors.items() if key[0] != forgotten}
+        return minted
+
+    def rewritten(self, answer: Answer, minted: str | None, base: str, now: float) -> tuple[bytes, str | None]:
+        """The answer's body for this mock: the replayed job's id for the recorded one (a submit's job minted
+        now), every URL leading back to the mock; and the request id the answer names."""
+        try:
+            text = answer.content.decode()
+        except UnicodeDecodeError:
+            return answer.content, minted
+        if minted:
+            text = text.replace(self._jobs[minted].recorded, minted)
+        if answer.starts:
+            minted = self.mint(answer.starts, now)
+            text = text.replace(answer.starts, minted)
+        return URL.sub(lambda found: self._local(found.group(0), base), text).encode(), minted
+
+    def _local(self, url: str, base: str) -> str:
+        parts = urlsplit(url)
+        if self.recording.is_api(parts.path):
+            return base + parts.path + (f"?{parts.query}" if parts.query else "")
+        number = self.recording.media.get(url)
+        if number is None:
+            return url
+        name = parts.path.rsplit("/", 1)[-1] or "media"
+        return f"{base}/replayed-media/{number}/{name}"
+
+    def download(self, number: int) -> Recorded | None:
+        return self.recording.downloads.get(number)
