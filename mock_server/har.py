@@ -146,7 +146,10 @@ def _body_text(content: bytes, content_type: str) -> tuple[str, str | None]:
     as base64."""
     if "json" in content_type:
         try:
-            return json.dumps(redacted_json(json.loads(content)), ensure_ascii=False), None
+            value = json.loads(content)
+            redacted = redacted_json(value)
+            if redacted != value:
+                return json.dumps(redacted, ensure_ascii=False), None
         except ValueError:
             pass
     if content_type.startswith("text/") or "json" in content_type or "yaml" in content_type:

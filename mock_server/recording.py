@@ -27,7 +27,7 @@ from starlette.responses import Response
 from mock_server import tls
 from mock_server.app import MockApp, create_state
 from mock_server.bodies import read_body_bytes
-from mock_server.errors import ApiError
+from mock_server.errors import ApiError, gateway_body
 from mock_server.exchange import Exchange
 from mock_server.har import Exchange as Recorded, HarWriter
 from mock_server.operations.documents import VENDOR_SPECS, load_bundled
@@ -46,10 +46,14 @@ MAX_PENDING = 1_000  # exchanges waiting to be judged and written before a reque
 
 
 class UpstreamFailed(ApiError):
-    """The recorder could not get an answer from the real host (a network failure: never drift)."""
+    """The recorder could not get an answer from the real host (a network failure: never drift), answered as
+    the gateway (Azure APIM) answers its own failures on the way to the API."""
 
     status = 502
     error = "Bad Gateway"
+
+    def body(self, profile: str = "pages") -> dict:
+        return gateway_body(self.status, self.message or self.error)
 
 
 @dataclass(frozen=True)

@@ -211,3 +211,28 @@ def test_an_existing_file_is_kept_unless_forced(tmp_path):
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "--force" in refused.stderr
     assert out.read_text() == "precious"
+
+
+def test_by_base_url_requests_go_on_to_the_upstream_and_an_unreachable_one_is_a_502_naming_it(home, tmp_path):
+    from tests.support.ports import closed_port_url
+
+    with stand_in_gateway(tmp_path) as (upstream, ca):
+        out = tmp_path / "direct.har"
+        recorder = MockProcess("--out", str(out), "--upstream", upstream, "--upstream-ca", str(ca), command="record")
+        try:
+            answer = httpx.post(f"{recorder.url}/flux-dev/v1/dev/textToImage", json={"prompt": "p"},
+                                headers={"Ocp-Apim-Subscription-Key": SECRET}, timeout=30)
+        finally:
+            recorder.terminate()
+    assert answer.status_code == 202 and answer.json()["polling_url"].startswith(upstream), "the answer, unchanged"
+    (entry,) = entries(out)
+    assert entry["request"]["url"] == f"{upstream}/flux-dev/v1/dev/textToImage" and SECRET not in out.read_text()
+    nowhere = closed_port_url()
+    recorder = MockProcess("--out", str(tmp_path / "nowhere.har"), "--upstream", nowhere, command="record")
+    try:
+        failed = httpx.post(f"{recorder.url}/flux-dev/v1/dev/textToImage", json={"prompt": "p"},
+                            headers={"Ocp-Apim-Subscription-Key": SECRET}, timeout=30)
+    finally:
+        recorder.terminate()
+    assert failed.status_code == 502 and failed.json()["statusCode"] == 502
+    assert nowhere in failed.json()["message"] and entries(tmp_path / "nowhere.har") == [], "no answer, no entry"

@@ -1,0 +1,81 @@
+"""The HAR format module: what is redacted before anything is written, a file that is whole after every
+entry, and a written file read back as the recording replay and drift see."""
+
+import json
+
+import pytest
+
+from mock_server.exit_codes import UsageError
+from mock_server.har import Exchange, HarWriter, read_har, redacted_headers, redacted_json, redacted_url
+
+SECRET = "s3cr3t-key-0123456789"
+
+
+def test_secret_named_query_parameters_are_redacted_and_the_rest_kept():
+    url = f"https://gateway.pixazo.ai/v2/requests/status/x?subscription-key={SECRET}&page=2&access_token=t0k3n"
+    redacted = redacted_url(url)
+    assert SECRET not in redacted and "t0k3n" not in redacted and "page=2" in redacted
+    assert redacted_url("https://h/p") == "https://h/p"
+
+
+def test_key_headers_cookies_and_webhook_queries_are_redacted():
+    headers = redacted_headers([("Ocp-Apim-Subscription-Key", SECRET), ("X-Secret-Key", SECRET),
+                                ("Authorization", f"Bearer {SECRET}"), ("Cookie", f"s={SECRET}"),
+                                ("X-Webhook-URL", f"https://hooks.example/in?sig={SECRET}"), ("Accept", "*/*")])
+    assert SECRET not in json.dumps(headers)
+    assert {"name": "Accept", "value": "*/*"} in headers
+    assert {"name": "X-Webhook-URL", "value": "https://hooks.example/in?[redacted]"} in headers
+
+
+def test_webhook_urls_in_bodies_lose_their_query_at_any_depth():
+    body = {"prompt": "p", "webhook_url": f"https://hooks.example/a?token={SECRET}",
+            "options": {"callback": f"https://hooks.example/b?k={SECRET}", "note": "https://keep.example/?q=1"}}
+    redacted = redacted_json(body)
+    assert SECRET not in json.dumps(redacted) and redacted["options"]["note"] == "https://keep.example/?q=1"
+
+
+def _exchange(**changes) -> Exchange:
+    fields = dict(method="POST", url=f"https://gateway.pixazo.ai/flux-dev/v1/dev/textToImage?subscription-key={SECRET}",
+                  request_headers=(("content-type", "application/json"), ("ocp-apim-subscription-key", SECRET)),
+                  request_body=json.dumps({"prompt": "p", "webhook": f"https://h.example/w?s={SECRET}"}).encode(),
+                  status=202, reason="Accepted", response_headers=(("content-type", "application/json"),
+                                                                   ("set-cookie", f"session={SECRET}")),
+                  response_body=b'{"request_id": "r1",  "status": "QUEUED"}', started=1_767_225_600.0, waited_ms=12.5)
+    return Exchange(**{**fields, **changes})
+
+
+def test_a_written_file_is_whole_after_every_entry_and_holds_no_secret(tmp_path):
+    path = tmp_path / "s.har"
+    writer = HarWriter(path)
+    assert json.loads(path.read_text())["log"]["entries"] == [], "whole before the first entry"
+    writer.write(_exchange().entry({"operationId": "fluxDevTextToImage"}))
+    assert len(json.loads(path.read_text())["log"]["entries"]) == 1, "whole after it, before close"
+    writer.write(_exchange(status=429).entry({}))
+    writer.close()
+    text = path.read_text()
+    assert SECRET not in text
+    first, second = read_har(path)
+    assert first.flux == {"operationId": "fluxDevTextToImage"} and first.status == 202 and second.status == 429
+    assert first.content == b'{"request_id": "r1",  "status": "QUEUED"}', "an answer with nothing to redact: as sent"
+    assert first.started.timestamp() == 1_767_225_600.0
+
+
+def test_media_left_out_keeps_its_size_and_reads_back_as_omitted(tmp_path):
+    path = tmp_path / "m.har"
+    writer = HarWriter(path)
+    writer.write(_exchange(method="GET", response_headers=(("content-type", "image/png"),),
+                           response_body=b"\x89PNG" + b"\0" * 100, keep_body=False).entry({}))
+    writer.close()
+    (recorded,) = read_har(path)
+    assert recorded.content_omitted and recorded.content == b""
+    assert json.loads(path.read_text())["log"]["entries"][0]["response"]["content"]["size"] == 104
+
+
+def test_an_existing_file_is_refused_unless_replaced(tmp_path):
+    path = tmp_path / "kept.har"
+    path.write_text("precious")
+    with pytest.raises(UsageError, match="exists already"):
+        HarWriter(path)
+    assert path.read_text() == "precious"
+    HarWriter(path, replace=True).close()
+    assert json.loads(path.read_text())["log"]["version"] == "1.2"

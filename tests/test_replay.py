@@ -1,0 +1,146 @@
+"""serve --replay, in process under a manual clock: a recorded job's polls replay its status sequence in order
+and never ahead of the recorded time (scaled by replay_speed); ids are new and URLs lead back to the mock;
+unrecorded requests go to the mock, named with the closest recorded one (strict: a 404); media without
+recorded bytes is rendered; the replayed jobs are bounded."""
+
+import json
+
+import httpx
+import pytest
+
+from mock_server.app import create_app
+from mock_server.clock import ManualClock
+from mock_server.har import Exchange, HarWriter
+from mock_server.replay import Replay, read_recordings
+from mock_server.settings import Settings
+
+pytestmark = pytest.mark.anyio
+KEY = {"Ocp-Apim-Subscription-Key": "k"}
+RECORDED = "flux-dev_0192f0a0-0000-7000-8000-000000000001"
+GATEWAY = "https://gateway.pixazo.ai"
+SUBMIT = "/flux-dev/v1/dev/textToImage"
+BODY = {"prompt": "a lighthouse", "image_size": "square"}
+
+
+def _status(status: str) -> dict:
+    done = status == "COMPLETED"
+    return {"request_id": RECORDED, "status": status, "model_id": "flux-dev", "error": None,
+            "output": {"media_url": ["https://cdn.example/out/abc.png"]} if done else None,
+            "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z",
+            "completed_at": "2026-01-01T00:00:06.000Z" if done else None}
+
+
+def _exchange(method, path, answer, at, status=200, request=None) -> Exchange:
+    body = json.dumps(request).encode() if request is not None else b""
+    return Exchange(method, GATEWAY + path, (("content-type", "application/json"), ("ocp-apim-subscription-key", "x")),
+                    body, status, "OK", (("content-type", "application/json"),), json.dumps(answer).encode(),
+                    1_767_225_600.0 + at, 5.0)
+
+
+@pytest.fixture
+def har(tmp_path):
+    """A recorded Flux Dev job: submitted at 0 s, polled at 1 s (QUEUED), 3 s (PROCESSING), 6 s (COMPLETED)."""
+    path = tmp_path / "job.har"
+    writer = HarWriter(path)
+    writer.write(_exchange("POST", SUBMIT, {"request_id": RECORDED, "status": "QUEUED",
+                                            "polling_url": f"{GATEWAY}/v2/requests/status/{RECORDED}"}, 0, 202,
+                           BODY).entry({}))
+    for at, status in ((1, "QUEUED"), (3, "PROCESSING"), (6, "COMPLETED")):
+        writer.write(_exchange("GET", f"/v2/requests/status/{RECORDED}", _status(status), at).entry({}))
+    writer.close()
+    return path
+
+
+def client(path, **settings):
+    clock = ManualClock()
+    app = create_app(Settings(replay=(str(path),), **settings), clock=clock)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test", headers=KEY), \
+        clock, app
+
+
+async def _statuses(api, url, times: int) -> list[str]:
+    return [(await api.get(url)).json()["status"] for _ in range(times)]
+
+
+async def test_a_job_replays_its_statuses_in_order_never_ahead_of_the_recorded_time(har):
+    api, clock, _ = client(har)
+    async with api:
+        submitted = await api.post(SUBMIT, json=BODY)
+        job = submitted.json()
+        assert submitted.status_code == 202 and job["request_id"] != RECORDED and job["request_id"].startswith("flux-dev_")
+        assert job["polling_url"] == f"http://mock.test/v2/requests/status/{job['request_id']}"
+        url = job["polling_url"]
+        assert await _statuses(api, url, 2) == ["QUEUED", "QUEUED"], "the next (3 s) is not due yet"
+        clock.advance(3)
+        assert await _statuses(api, url, 2) == ["PROCESSING", "PROCESSING"]
+        clock.advance(3)
+        final = (await api.get(url)).json()
+        assert final["status"] == "COMPLETED" and final["request_id"] == job["request_id"]
+        assert final["output"]["media_url"] == ["http://mock.test/replayed-media/0/abc.png"]
+        assert (await api.get(url)).json()["status"] == "COMPLETED", "the last answer repeats"
+        image = await api.get(final["output"]["media_url"][0])
+        assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+        assert image.content[:8] == b"\x89PNG\r\n\x1a\n", "no bytes were recorded: an image is rendered"
+
+
+async def test_a_slow_poller_still_sees_every_recorded_status_in_order(har):
+    api, clock, _ = client(har)
+    async with api:
+        url = (await api.post(SUBMIT, json=BODY)).json()["polling_url"]
+        clock.advance(60)
+        assert await _statuses(api, url, 4) == ["QUEUED", "PROCESSING", "COMPLETED", "COMPLETED"]
+
+
+async def test_replay_speed_scales_the_recorded_durations(har):
+    api, clock, _ = client(har, replay_speed=2.0)
+    async with api:
+        url = (await api.post(SUBMIT, json=BODY)).json()["polling_url"]
+        assert await _statuses(api, url, 1) == ["QUEUED"]
+        clock.advance(1.5)
+        assert await _statuses(api, url, 1) == ["PROCESSING"]
+
+
+async def test_two_replayed_jobs_have_their_own_ids_and_places(har):
+    api, clock, _ = client(har, replay_speed=0)
+    async with api:
+        first = (await api.post(SUBMIT, json=BODY)).json()
+        second = (await api.post(SUBMIT, json=BODY)).json()
+        assert first["request_id"] != second["request_id"]
+        assert await _statuses(api, first["polling_url"], 3) == ["QUEUED", "PROCESSING", "COMPLETED"]
+        assert await _statuses(api, second["polling_url"], 1) == ["QUEUED"]
+
+
+async def test_an_unrecorded_request_goes_to_the_mock_and_the_journal_names_the_closest(har):
+    api, clock, app = client(har)
+    async with api:
+        answered = await api.post(SUBMIT, json={**BODY, "prompt": "a red fox"})
+        assert answered.status_code == 202, "the spec-driven mock answers it"
+        entry = (await app.mock.journal.entries())[-1]
+        assert entry["answer"] == f"unrecorded (closest: POST {SUBMIT} with body.prompt different)"
+        assert (await api.post(SUBMIT, json=BODY)).status_code == 202
+        assert (await app.mock.journal.entries())[-1]["answer"] == "replayed (1 of 1)"
+
+
+async def test_strict_replay_answers_an_unrecorded_request_404_naming_the_closest(har):
+    api, clock, _ = client(har, replay_strict=True)
+    async with api:
+        refused = await api.post(SUBMIT, json={**BODY, "image_size": "landscape_4_3"})
+        assert refused.status_code == 404 and refused.json()["error"] == "Not recorded"
+        assert f"closest recorded: POST {SUBMIT} with body.image_size different" in refused.json()["message"]
+
+
+async def test_a_reset_starts_every_sequence_again(har):
+    api, clock, _ = client(har, replay_speed=0)
+    async with api:
+        url = (await api.post(SUBMIT, json=BODY)).json()["polling_url"]
+        assert await _statuses(api, url, 2) == ["QUEUED", "PROCESSING"]
+        await api.post("/__admin/reset")
+        assert (await api.get(url)).status_code == 404, "a replayed job is forgotten with the rest"
+
+
+def test_replayed_jobs_are_bounded_the_oldest_forgotten(har):
+    replay = Replay(read_recordings([har], ["/flux-dev/v1/dev/textToImage", "/v2/requests/status/{request_id}"]),
+                    max_jobs=2)
+    minted = [replay.mint(RECORDED, 0.0) for _ in range(3)]
+    assert replay.find("GET", f"/v2/requests/status/{minted[0]}", None)[2] is None
+    assert replay.find("GET", f"/v2/requests/status/{minted[2]}", None)[2] is not None
