@@ -31,6 +31,7 @@ URL = re.compile(r"https?://[^/\s\"'<>]+(?:/[^\s\"'<>]*)?")
 LEFT_OUT_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
                               "date", "server", "set-cookie", "vary"})
 JOB = "{job}"
+CLOSEST_AMONG = 200  # recorded requests compared when naming the closest one (bounds an unmatched call's cost)
 
 
 class NotRecorded(EndpointNotFound):
@@ -130,27 +131,37 @@ class Recording:
         return any(pattern.match(path) for pattern in self._api)
 
     def closest(self, request: Request) -> str:
-        """The recorded request nearest `request`, and what differs."""
+        """The recorded request nearest `request` (the same path with the fewest differing body fields, else the
+        most alike path), and what differs."""
         candidates = [recorded for _, recorded in self.sequences if recorded.method == request.method] or \
             [recorded for _, recorded in self.sequences]
         if not candidates:
             return "nothing was recorded"
-        same_path = [recorded for recorded in candidates if recorded.path == request.path]
+        same_path = [recorded for recorded in candidates if recorded.path == request.path][:CLOSEST_AMONG]
         if same_path:
-            best = max(same_path, key=lambda r: difflib.SequenceMatcher(None, r.body, request.body).ratio())
+            asked = _fields(request.body)
+            best = min(same_path, key=lambda recorded: len(_differing(_fields(recorded.body), asked)))
             return f"{best.method} {best.path} with {_body_difference(best.body, request.body)}"
-        best = max(candidates, key=lambda r: difflib.SequenceMatcher(None, r.path, request.path).ratio())
-        return f"{best.method} {best.path} (another path)"
+        paths = list(dict.fromkeys(recorded.path for recorded in candidates))[:CLOSEST_AMONG]
+        nearest = max(paths, key=lambda path: difflib.SequenceMatcher(None, path, request.path).ratio())
+        method = next(recorded.method for recorded in candidates if recorded.path == nearest)
+        return f"{method} {nearest} (another path)"
+
+
+def _fields(body: str) -> dict:
+    try:
+        value = json.loads(body) if body else {}
+    except ValueError:
+        return {"(body)": body}
+    return value if isinstance(value, dict) else {"(body)": value}
+
+
+def _differing(old: dict, new: dict) -> list[str]:
+    return [f"body.{name}" for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
 
 
 def _body_difference(recorded: str, asked: str) -> str:
-    try:
-        old, new = json.loads(recorded or "null"), json.loads(asked or "null")
-    except ValueError:
-        return "another body"
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        return "another body"
-    differing = [f"body.{name}" for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
+    differing = _differing(_fields(recorded), _fields(asked))
     return f"{', '.join(differing[:5])} different" if differing else "the same body"
 
 

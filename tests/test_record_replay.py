@@ -157,11 +157,14 @@ def test_drift_is_named_on_the_way_and_by_drift_har_and_report(home, tmp_path):
     judged = subprocess.run([sys.executable, "-m", "mock_server.cli", "drift", "--har", str(out)],
                             capture_output=True, text=True, timeout=60)
     assert judged.returncode == 1, judged.stdout + judged.stderr
-    for planted in ("extra-field at body.queue_position", "changed-type at body.created_at",
-                    "UPSCALING"):
-        assert planted in judged.stdout, f"{planted} not named by drift --har:\n{judged.stdout}"
-        assert any(planted in line for line in on_the_way), f"{planted} not in the HAR's _fluxMock.drift"
-        assert planted in report.stdout, f"{planted} not in report:\n{report.stdout}"
+    planted = ("extra-field at body.queue_position", "changed-type at body.created_at", "UPSCALING")
+    named = [line for line in judged.stdout.splitlines() if line.startswith("- `")]
+    assert named and all(any(drift in line for drift in planted) for line in named), \
+        f"drift --har names the planted drifts and nothing else:\n{judged.stdout}"
+    for drift in planted:
+        assert drift in judged.stdout, f"{drift} not named by drift --har:\n{judged.stdout}"
+        assert any(drift in line for line in on_the_way), f"{drift} not in the HAR's _fluxMock.drift"
+        assert drift in report.stdout, f"{drift} not in report:\n{report.stdout}"
 
 
 def test_a_slower_job_is_named_against_a_baseline_recording(home, tmp_path):
