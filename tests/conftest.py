@@ -1,3 +1,4 @@
+import os
 from contextlib import ExitStack, contextmanager
 
 import httpx
@@ -36,6 +37,19 @@ def reset_client(url: str):
     with httpx.Client(base_url=url, timeout=30.0) as client:
         client.post("/__admin/reset").raise_for_status()
         yield client
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """A data directory of the module's own (FLUX_MOCK_HOME): the local CA is made there on first use."""
+    path = tmp_path_factory.mktemp("flux-mock-home")
+    previous = os.environ.get("FLUX_MOCK_HOME")
+    os.environ["FLUX_MOCK_HOME"] = str(path)
+    yield path
+    if previous is None:
+        del os.environ["FLUX_MOCK_HOME"]
+    else:
+        os.environ["FLUX_MOCK_HOME"] = previous
 
 
 @pytest.fixture(scope="session")

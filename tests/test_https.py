@@ -20,19 +20,6 @@ FAST = ("--queued-for", "0.05", "--processing-for", "0.1")
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A data directory of this module's own: the local CA is made there on first use."""
-    path = tmp_path_factory.mktemp("flux-mock-home")
-    previous = os.environ.get("FLUX_MOCK_HOME")
-    os.environ["FLUX_MOCK_HOME"] = str(path)
-    yield path
-    if previous is None:
-        del os.environ["FLUX_MOCK_HOME"]
-    else:
-        os.environ["FLUX_MOCK_HOME"] = previous
-
-
-@pytest.fixture(scope="module")
 def proxy(home):
     mock = MockProcess(*FAST)
     yield mock

@@ -20,19 +20,6 @@ APP = Path(__file__).parent / "clients" / "recorded_app.py"
 SECRET = "app-secret-key-4f9c2a7e1b"
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A data directory of this module's own: the local CA the recorder and the mock answer CONNECT with."""
-    path = tmp_path_factory.mktemp("flux-mock-home")
-    previous = os.environ.get("FLUX_MOCK_HOME")
-    os.environ["FLUX_MOCK_HOME"] = str(path)
-    yield path
-    if previous is None:
-        del os.environ["FLUX_MOCK_HOME"]
-    else:
-        os.environ["FLUX_MOCK_HOME"] = previous
-
-
 def run_app(proxy_url: str, home: Path) -> list[dict]:
     """The app, unchanged: only HTTPS_PROXY and the CA set. What it saw, one dict a line."""
     ca = str(home / "ca.pem")

@@ -144,3 +144,19 @@ def test_replayed_jobs_are_bounded_the_oldest_forgotten(har):
     minted = [replay.mint(RECORDED, 0.0) for _ in range(3)]
     assert replay.find("GET", f"/v2/requests/status/{minted[0]}", None)[2] is None
     assert replay.find("GET", f"/v2/requests/status/{minted[2]}", None)[2] is not None
+
+
+async def test_several_recordings_answer_together(har, tmp_path):
+    other = tmp_path / "schnell.har"
+    writer = HarWriter(other)
+    writer.write(_exchange("POST", "/flux-1-schnell/v1/getData", {"output": ["https://cdn.example/s.webp"]}, 0,
+                           request={"prompt": "a boat"}).entry({}))
+    writer.close()
+    app = create_app(Settings(replay=(str(har), str(other))), clock=ManualClock())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test",
+                                 headers=KEY) as api:
+        assert (await api.post(SUBMIT, json=BODY)).json()["request_id"].startswith("flux-dev_")
+        sync = await api.post("/flux-1-schnell/v1/getData", json={"prompt": "a boat"})
+        assert sync.json() == {"output": ["http://mock.test/replayed-media/1/s.webp"]}, "numbered across the files"
+        image = await api.get(sync.json()["output"][0])
+        assert image.headers["content-type"] == "image/webp"
