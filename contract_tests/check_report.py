@@ -44,6 +44,11 @@ class Outcome:
         return "skipped" if self.skipped and not self.passed else "passed"
 
 
+def _skip_reason(report) -> str:
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
 def _is_network_error(excinfo) -> bool:
     error = excinfo.value if excinfo is not None else None
     while error is not None:
@@ -58,6 +63,7 @@ class CheckReporter:
         self.target = target
         self.out = out
         self.outcomes: dict[tuple[str, str], Outcome] = {}
+        self.skip_reasons: list[str] = []
         self.pending: Counter = Counter()
         self._network: set[str] = set()
         self._messages: dict[str, str] = {}
@@ -104,10 +110,18 @@ class CheckReporter:
             outcome.messages.append(message)
         elif report.skipped:
             outcome.skipped += 1
+            self.skip_reasons.append(_skip_reason(report))
         elif report.when == "call":
             outcome.passed += 1
         if report.when == "call" or report.failed or report.skipped:
             self._done_one(operation_id)
+
+    def nothing_tested(self) -> str | None:
+        """Why no case was tested (each selected one skipped, or none selected); None if any was."""
+        if any(o.passed or o.failed or o.unreachable for o in self.outcomes.values()):
+            return None
+        reasons = Counter(self.skip_reasons)
+        return "; ".join(f"{reason} ({count}x)" for reason, count in reasons.most_common(3)) or "no case ran"
 
     def pytest_collectreport(self, report) -> None:
         if report.failed:

@@ -2,6 +2,8 @@
 
 import httpx
 
+from contract_tests.verification import RecordedRequest, requests_of, verify_called, verify_order
+
 
 class FluxMock:
     def __init__(self, url: str, admin_token: str | None = None) -> None:
@@ -48,6 +50,21 @@ class FluxMock:
     def journal(self, operation_id: str | None = None) -> list[dict]:
         params = {"operation_id": operation_id} if operation_id else {}
         return self._call("GET", "/journal", params=params)["entries"]
+
+    def requests(self, operation: str | None = None, key: str | None = None) -> list[RecordedRequest]:
+        """The requests the client made (of one operation id, one key), oldest first, with body and headers."""
+        return requests_of(self._call("GET", "/journal")["entries"], operation, key)
+
+    def assert_called(self, operation: str, times: int | None = None, body: dict | None = None,
+                      headers: dict | None = None, key: str | None = None) -> list[RecordedRequest]:
+        """Fail unless `operation` was called `times` times (None: at least once) with these `body` fields
+        (dotted paths: {"prompt": ..., "output.format": ...}) and headers, naming the closest miss; the
+        matching calls."""
+        return verify_called(self._call("GET", "/journal")["entries"], operation, times, body, headers, key)
+
+    def assert_called_in_order(self, *operations: str, key: str | None = None) -> None:
+        """Fail unless each operation was first called after the one before it, naming the order they came in."""
+        verify_order(self._call("GET", "/journal")["entries"], operations, key)
 
     def client_report(self, min_poll_interval: float | None = None, key: str | None = None, since: str | None = None,
                       allow_undocumented: bool = False) -> dict:

@@ -20,7 +20,7 @@ from contract_tests.drift import run_drift, to_json, to_markdown
 from contract_tests.har import drift_of_recording, journal_entries, read_har
 from contract_tests.mock_client import FluxMock, format_chaos, format_report
 from contract_tests.target import Target
-from mock_server.exit_codes import CLEAN, FAILED, UNREACHABLE, Unreachable, UsageError
+from mock_server.exit_codes import CLEAN, FAILED, NOTHING_TESTED, UNREACHABLE, Unreachable, UsageError
 from mock_server.client_checks import client_report
 from mock_server.clock import moment_of
 from mock_server.operations import load_operations
@@ -93,7 +93,12 @@ def run_check(args) -> int:
         raise UsageError(f"the suite could not run (pytest exit {int(code)})")
     if reporter.failed:
         return FAILED
-    return UNREACHABLE if reporter.unreachable else CLEAN
+    if reporter.unreachable:
+        return UNREACHABLE
+    if (why := reporter.nothing_tested()) is not None:
+        print(f"flux-mock check: nothing was tested: every selected case was skipped: {why}", file=sys.stderr)
+        return NOTHING_TESTED
+    return CLEAN
 
 
 def run_drift_command(args) -> int:
@@ -122,7 +127,26 @@ def run_drift_command(args) -> int:
     unreachable = sum(report.outcome == "unreachable" for report in reports)
     print(f"flux-mock drift: {drifted} of {len(reports)} operations drifted"
           + (f"; {unreachable} not reached (network, not drift)" if unreachable else ""), file=sys.stderr)
-    return FAILED if drifted else (UNREACHABLE if unreachable else CLEAN)
+    if drifted:
+        return FAILED
+    if unreachable:
+        return UNREACHABLE
+    if (why := _nothing_drift_tested(reports, bool(args.har))) is not None:
+        print(f"flux-mock drift: nothing was tested: {why}", file=sys.stderr)
+        return NOTHING_TESTED
+    return CLEAN
+
+
+def _nothing_drift_tested(reports, recording: bool) -> str | None:
+    """Why no operation was compared with the specs (None if one was)."""
+    if any(report.outcome != "skipped" for report in reports):
+        return None
+    if not reports:
+        return "the recording holds no exchanges" if recording else "no operation was selected"
+    shown = "; ".join(f"{report.operation_id}: {report.note}" for report in reports[:2])
+    more = f"; and {len(reports) - 2} more" if len(reports) > 2 else ""
+    return (f"all {len(reports)} selected operations were skipped ({shown}{more}); to call paid operations pass "
+            "--allow-paid with --max-spend USD")
 
 
 def _recorded_report(args) -> dict:

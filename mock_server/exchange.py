@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mock_server.redaction import SHORT_FIELD, clipped, clipped_list, mask_key
+from mock_server.redaction import SHORT_FIELD, clipped, clipped_json, clipped_list, journaled_headers, mask_key
 from mock_server.operations import Operation
 from mock_server.outcome import NOTHING, Outcome
 
@@ -117,5 +117,7 @@ class Exchange:
             "rule": self.rule, "answer": self.answer,
             "job_status": self.job_status, "retry_after": self.retry_after if self.status in (429, 503) else None,
             "user_agent": clipped(self.headers.get("user-agent", ""), SHORT_FIELD),
+            "body": clipped_json(self.body) if self.body is not None else None,
+            "headers": journaled_headers(self.headers, self.mock.key_headers, self.mock.settings.show_keys),
             "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
         }

@@ -2,9 +2,10 @@
 
     0  clean       1  contract failure, drift, or a report with findings
     2  usage or configuration error       3  target unreachable
+    4  nothing tested: every selected operation was skipped (a CI run that tests nothing must not pass)
 """
 
-CLEAN, FAILED, USAGE, UNREACHABLE = 0, 1, 2, 3
+CLEAN, FAILED, USAGE, UNREACHABLE, NOTHING_TESTED = 0, 1, 2, 3, 4
 
 
 class CommandError(Exception):

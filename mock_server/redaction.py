@@ -24,3 +24,42 @@ def clipped_list(items, limit: int = LIST_LIMIT, each: int = 500) -> list:
         return []
     kept = [clipped(str(item), each) for item in list(items)[:limit]]
     return kept + [f"... and {len(items) - limit} more"] if len(items) > limit else kept
+
+
+BODY_BUDGET = 4096  # characters of strings a journaled body keeps in all
+BODY_STRING = 256  # characters of one string
+BODY_ITEMS = 50  # items of one list or object
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-admin-token"})
+
+
+def clipped_json(value, budget: list[int] | None = None, depth: int = 0):
+    """A bounded copy of a JSON value for the journal: each string to BODY_STRING characters, each list and
+    object to BODY_ITEMS items, 8 levels, BODY_BUDGET characters of strings in all; what is cut says so."""
+    budget = budget if budget is not None else [BODY_BUDGET]
+    if depth > 8 or budget[0] <= 0:
+        return "... (clipped)"
+    if isinstance(value, dict):
+        kept = {str(key): clipped_json(item, budget, depth + 1) for key, item in list(value.items())[:BODY_ITEMS]}
+        return {**kept, "...": f"{len(value) - BODY_ITEMS} more fields"} if len(value) > BODY_ITEMS else kept
+    if isinstance(value, list):
+        kept = [clipped_json(item, budget, depth + 1) for item in value[:BODY_ITEMS]]
+        return kept + [f"... {len(value) - BODY_ITEMS} more items"] if len(value) > BODY_ITEMS else kept
+    if isinstance(value, str):
+        text = clipped(value, min(BODY_STRING, max(budget[0], 16)))
+        budget[0] -= len(text)
+        return text
+    return value
+
+
+def journaled_headers(headers: dict[str, str], key_headers: tuple[str, ...], show_keys: bool = False) -> dict:
+    """A request's headers for the journal: keys masked as everywhere (`abcd...wxyz`), credentials and
+    cookies redacted, each value clipped, at most BODY_ITEMS of them."""
+    kept = {}
+    for name, value in list(headers.items())[:BODY_ITEMS]:
+        if name in key_headers:
+            kept[name] = mask_key(clipped(value, SHORT_FIELD), show_keys)
+        elif name in SECRET_HEADERS:
+            kept[name] = "[redacted]"
+        else:
+            kept[name] = clipped(value, SHORT_FIELD)
+    return kept

@@ -168,3 +168,24 @@ def test_drift_names_changed_headers():
 ])
 def test_body_differences(schema, body, expected):
     assert body_differences(schema, body) == expected
+
+
+def test_a_run_that_tests_nothing_exits_4_and_says_why(tmp_path):
+    """Every selected operation skipped (paid, without --allow-paid; an empty recording): exit 4, not 0."""
+    app, _ = mock_behind_proxy()
+    with serving(app) as url:
+        drift = flux_mock("drift", "--base-url", url, "--key", KEY, "--operation", "fluxPro11UltraGenerate")
+        check = flux_mock("check", "--base-url", url, "--key", KEY, "--operation", "fluxPro11UltraGenerate",
+                          "--max-examples", "1")
+        some = flux_mock("drift", "--base-url", url, "--key", KEY, "--operation", "schnellGetData",
+                         "--operation", "fluxPro11UltraGenerate")
+    assert drift.returncode == 4, drift.stdout + drift.stderr
+    assert "nothing was tested: all 1 selected operations were skipped (fluxPro11UltraGenerate: cost guard" in \
+        drift.stderr and "--allow-paid" in drift.stderr
+    assert check.returncode == 4, check.stdout + check.stderr
+    assert "flux-mock check: nothing was tested" in check.stderr
+    assert some.returncode == 0, "one operation compared is a test"
+    empty = tmp_path / "empty.har"
+    empty.write_text('{"log": {"version": "1.2", "entries": []}}')
+    recording = flux_mock("drift", "--har", str(empty))
+    assert recording.returncode == 4 and "the recording holds no exchanges" in recording.stderr

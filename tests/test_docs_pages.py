@@ -62,5 +62,5 @@ def test_the_exit_codes_page_gives_each_code_its_name():
     page = (ROOT / "docs" / "reference" / "exit-codes.md").read_text()
     rows = dict(re.findall(r"^\| (\d) \| (\w+) \|", page, re.M))
     codes = {"clean": exit_codes.CLEAN, "failed": exit_codes.FAILED, "usage": exit_codes.USAGE,
-             "unreachable": exit_codes.UNREACHABLE}
+             "unreachable": exit_codes.UNREACHABLE, "nothing_tested": exit_codes.NOTHING_TESTED}
     assert {int(code): name for code, name in rows.items()} == {code: name for name, code in codes.items()}
