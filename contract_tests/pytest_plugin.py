@@ -6,6 +6,7 @@
         flux_mock.assert_no_violations()
 
 Options: --flux-mock-config FILE (keys, scenarios...), --flux-mock-strict (reject undocumented fields).
+`flux_mock_webhooks` is a webhook receiver on loopback for one test.
 """
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 
 from contract_tests.mock_client import FluxMock
 from contract_tests.process import running_mock
+from contract_tests.receiver import Webhooks, webhook_receiver
 
 
 def pytest_addoption(parser):
@@ -53,3 +55,11 @@ def flux_mock(flux_mock_server):
     mock.reset()
     yield mock
     mock.close()
+
+
+@pytest.fixture
+def flux_mock_webhooks():
+    """A webhook receiver on loopback for one test: `.url_for(name)` to give the API, `.wait_for(event,
+    request_id)` for a delivery, `.deliveries(request_id)`, `.fail_next(n)`."""
+    with webhook_receiver() as receiver:
+        yield Webhooks(receiver)

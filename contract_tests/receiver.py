@@ -1,4 +1,6 @@
-"""A webhook receiver on 127.0.0.1 for tests: records every POST, can be told to fail the first N."""
+"""A webhook receiver on 127.0.0.1 for tests: records every POST, can be told to fail the first N. `Webhooks`
+is what the `flux_mock_webhooks` fixture hands a test: URLs to give the API, and waiting for an event of a
+job."""
 
 import json
 import threading
@@ -14,6 +16,19 @@ class Received:
     body: object
     headers: dict
     at: float
+
+    @property
+    def event(self) -> str | None:
+        """The event this body tells of: its job's status, lower case (queued, processing, completed, failed,
+        error), as a webhook POSTs the status body at that moment."""
+        status = self.body.get("status") if isinstance(self.body, dict) else None
+        return status.lower() if isinstance(status, str) else None
+
+    @property
+    def request_id(self) -> str | None:
+        if not isinstance(self.body, dict):
+            return None
+        return self.body.get("request_id") or self.body.get("requestId")
 
 
 class WebhookReceiver:
@@ -70,6 +85,48 @@ class WebhookReceiver:
             self._server.shutdown()
             self._server.server_close()
             thread.join(timeout=5)
+
+
+class Webhooks:
+    """Webhooks in a test: `url_for(name)` is a URL to give the API (X-Webhook-URL, `webhook_url`, Kontext's
+    `webhook`); `wait_for(event, request_id)` the delivery of that event of that job; `fail_next(n)` makes the
+    next n deliveries fail (503), so the mock retries."""
+
+    def __init__(self, receiver: WebhookReceiver) -> None:
+        self._receiver = receiver
+        self.url = receiver.url
+
+    def url_for(self, name: str = "webhook") -> str:
+        return f"{self.url}/{name.lstrip('/')}"
+
+    def deliveries(self, request_id: str | None = None) -> list[Received]:
+        """Every POST received (of one job), in the order they came."""
+        with self._receiver._lock:
+            return [r for r in self._receiver.received if request_id is None or r.request_id == request_id]
+
+    def fail_next(self, count: int) -> None:
+        with self._receiver._lock:
+            self._receiver.fail_next = count
+
+    def wait_for(self, event: str | None = None, request_id: str | None = None, timeout: float = 15.0) -> Received:
+        """The first delivery of `event` (None: any) of `request_id` (None: any job); AssertionError naming what
+        did arrive after `timeout` seconds (deliveries run in the background: this waits for them)."""
+        wanted = event.lower() if event else None
+
+        def found() -> Received | None:
+            return next((r for r in self._receiver.received if (wanted is None or r.event == wanted)
+                         and (request_id is None or r.request_id == request_id)), None)
+
+        deadline = time.monotonic() + timeout
+        with self._receiver._lock:
+            while (delivery := found()) is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    arrived = ", ".join(f"{r.event} of {r.request_id} at {r.path}" for r in self._receiver.received)
+                    raise AssertionError(f"no {wanted or 'webhook'} delivery{f' of {request_id}' if request_id else ''}"
+                                         f" within {timeout:g} s; arrived: {arrived or 'nothing'}")
+                self._receiver._lock.wait(left)
+        return delivery
 
 
 @contextmanager

@@ -1,0 +1,48 @@
+"""The flux_mock_webhooks fixture: a receiver on loopback whose URL a test gives the API, waiting for the
+delivery of one event of one job; a failed delivery retried; a wait that times out names what arrived."""
+
+import httpx
+import pytest
+
+from tests.support.waiting import wait_until
+
+KEY = {"Ocp-Apim-Subscription-Key": "hook-key"}
+
+
+def test_a_queue_job_delivers_its_final_status_to_the_fixture(flux_mock, flux_mock_webhooks):
+    flux_mock.set_timing(queued_for=0, processing_for=0.05)
+    job = httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", json={"prompt": "a fox"},
+                     headers={**KEY, "X-Webhook-URL": flux_mock_webhooks.url_for("done")}).json()
+    delivery = flux_mock_webhooks.wait_for("completed", job["request_id"])
+    assert delivery.path == "/done" and delivery.body["status"] == "COMPLETED"
+    assert delivery.body["output"]["media_url"] and delivery.headers["Webhook-Id"]
+    assert [d.event for d in flux_mock_webhooks.deliveries(job["request_id"])] == ["completed"]
+
+
+def test_kontext_events_arrive_each_and_a_failed_delivery_is_retried(flux_mock, flux_mock_webhooks):
+    flux_mock.set_timing(queued_for=0, processing_for=0.05)
+    flux_mock_webhooks.fail_next(1)
+    body = {"input_image": "https://example.com/a.png", "webhook": flux_mock_webhooks.url_for(),
+            "webhook_events_filter": ["processing", "completed"]}
+    job = httpx.post(f"{flux_mock.url}/flux-kontext-restore-image/v1/flux-kontext-restore-image/generate", json=body,
+                     headers=KEY)
+    assert job.status_code in (200, 202), job.text
+    request_id = job.json()["request_id"]
+    assert flux_mock_webhooks.wait_for("processing", request_id).event == "processing"
+    assert flux_mock_webhooks.wait_for("completed", request_id).body["status"] == "COMPLETED"
+    def processing() -> list:
+        return [d for d in flux_mock_webhooks.deliveries(request_id) if d.event == "processing"]
+
+    wait_until(lambda: len(processing()) == 2, timeout=15, what="the failed delivery retried")
+    first, retried = processing()
+    assert first.headers["Webhook-Id"] == retried.headers["Webhook-Id"], "the same delivery, sent again"
+
+
+def test_a_wait_that_times_out_names_what_arrived(flux_mock, flux_mock_webhooks):
+    flux_mock.set_timing(queued_for=0, processing_for=0.05)
+    job = httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", json={"prompt": "a fox"},
+                     headers={**KEY, "X-Webhook-URL": flux_mock_webhooks.url_for()}).json()
+    flux_mock_webhooks.wait_for("completed", job["request_id"])
+    with pytest.raises(AssertionError, match=f"no failed delivery of {job['request_id']} within 0.2 s; arrived: "
+                                             f"completed of {job['request_id']} at /webhook"):
+        flux_mock_webhooks.wait_for("failed", job["request_id"], timeout=0.2)
