@@ -5,9 +5,10 @@
         flux_mock.fuzz_client(lambda: client.generate("a red fox"), max_examples=100)
 
 Each example resets the mock and adds one rule: every answer is generated, and drawn by this test.
-Its jobs end at once on the mock's own clock (queued and processing for 0 s): when hypothesis ends an
-example early, the client's remaining calls get the mock's own answers, which are final at the first
-poll (and its webhook is sent), so the client finishes at once instead of polling a queued job.
+After the reset the timing the test set (`flux_mock.timing.set`, `set_timing`) is put back; what it did not
+set is fast: jobs end at once on the mock's own clock (queued and processing for 0 s), so when hypothesis
+ends an example early, the client's remaining calls get the mock's own answers, which are final at the
+first poll (and its webhook is sent), and the client finishes at once instead of polling a queued job.
 The mock posts each call (operation, status, the job's facts) to a loopback server here; hypothesis
 draws the body in the test's own thread (its draws are only valid there), so when the client raises,
 hypothesis shrinks the drawn answers to the smallest set that still breaks it. The failure names
@@ -135,7 +136,7 @@ def fuzz_client(mock, fn: Callable[[], object], max_examples: int = DEFAULT_EXAM
     @given(st.data())
     def run_client(data) -> None:
         mock.reset()
-        mock.set_timing(mode="time", queued_for=0, processing_for=0, sync_latency=0)
+        mock.timing.again_after_reset()  # the test's own timing survives the reset; else jobs end at once
         url = server.url(next(examples))
         mock.add_scenario({"dynamic": True, "draw_from": url})
         example = _Example(generator, data, urlsplit(url).path)

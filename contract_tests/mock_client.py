@@ -1,8 +1,120 @@
-"""FluxMock: a running flux-mock, driven through its admin API. The pytest fixture hands one to tests."""
+"""FluxMock: a running flux-mock, driven through its admin API. The pytest fixture hands one to tests.
+
+Besides its calls, four typed parts of the admin API: `rules` (scenario rules: one outcome or a sequence,
+matched on operation, path, key, prompt, body fields and headers), `clock`, `wallets` and `timing`.
+"""
+
+from dataclasses import dataclass
 
 import httpx
 
 from contract_tests.verification import RecordedRequest, requests_of, verify_called, verify_order
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A scenario rule as the mock holds it."""
+
+    id: str
+    match: dict
+    outcome: dict | None
+    sequence: list | None
+    times: int | None
+    remaining: int | None
+
+    @classmethod
+    def of(cls, data: dict) -> "Rule":
+        return cls(data["id"], data.get("match") or {}, data.get("outcome"), data.get("sequence"), data.get("times"),
+                   data.get("remaining"))
+
+
+class Rules:
+    """`flux_mock.rules`: scenario rules ([scenarios](docs/guide/scenarios.md)), without hand-built JSON."""
+
+    def __init__(self, call) -> None:
+        self._call = call
+
+    def add(self, outcome: dict | None = None, *, sequence: list | None = None, operation: str | None = None,
+            path: str | None = None, key: str | None = None, prompt_contains: str | None = None,
+            body: dict | None = None, headers: dict | None = None, times: int | None = None) -> Rule:
+        """A rule: matching requests get `outcome` ({"status": 429}, {"job": "FAILED"}, ...), or each the next
+        of `sequence` ([429, 429, 200]: a number is a status, 200 the mock's own answer), the last repeating.
+        Every given match must hold: `operation` id, exact `path`, `key`, `prompt_contains`, `body` fields by
+        dotted path, `headers`."""
+        match = {name: value for name, value in (("operation_id", operation), ("path", path), ("key", key),
+                                                  ("prompt_contains", prompt_contains), ("body", body),
+                                                  ("headers", headers)) if value is not None}
+        rule = {"match": match, **({"outcome": outcome} if outcome is not None else {}),
+                **({"sequence": list(sequence)} if sequence is not None else {}), **({"times": times} if times else {})}
+        return Rule.of(self._call("POST", "/scenarios", json=rule))
+
+    def list(self) -> list[Rule]:
+        return [Rule.of(data) for data in self._call("GET", "/scenarios")["scenarios"]]
+
+    def remove(self, rule_id: str) -> None:
+        self._call("DELETE", f"/scenarios/{rule_id}")
+
+    def clear(self) -> None:
+        """Remove the rules added at run time (the config file's stay)."""
+        self._call("DELETE", "/scenarios")
+
+
+class ClockControl:
+    """`flux_mock.clock`: the mock's clock, which every job's status follows."""
+
+    def __init__(self, call) -> None:
+        self._call = call
+
+    def now(self) -> float:
+        """The mock's time, in epoch seconds."""
+        return self._call("GET", "/clock")["epoch_seconds"]
+
+    def advance(self, seconds: float) -> float:
+        """Move it forward (no waiting); the new time."""
+        return self._call("POST", "/clock/advance", json={"seconds": seconds})["epoch_seconds"]
+
+
+class Wallets:
+    """`flux_mock.wallets`: each key's balance in USD (0 makes priced calls answer 402)."""
+
+    def __init__(self, call) -> None:
+        self._call = call
+
+    def set(self, key: str, usd: float) -> None:
+        self._call("PUT", f"/wallets/{key}", json={"balance": usd})
+
+    def balance(self, key: str) -> float | None:
+        """The key's balance; None for a key the mock has not met."""
+        return self._call("GET", "/wallets")["wallets"].get(key)
+
+
+class TimingControl:
+    """`flux_mock.timing`: how new jobs move. Set in a test, it holds for the test, `fuzz_client`'s runs
+    included."""
+
+    def __init__(self, call) -> None:
+        self._call = call
+        self.chosen: dict | None = None  # what the test set through this client
+
+    def get(self) -> dict:
+        return self._call("GET", "/timing")
+
+    def set(self, mode: str | None = None, queued_for: float | None = None, processing_for: float | None = None,
+            sync_latency: float | None = None) -> dict:
+        """mode: "time", "per-poll" or "manual"; the seconds for the time mode and sync calls."""
+        given = {"mode": mode, "queued_for": queued_for, "processing_for": processing_for,
+                 "sync_latency": sync_latency}
+        self.chosen = {**(self.chosen or {}), **{k: v for k, v in given.items() if v is not None}}
+        return self._call("PUT", "/timing", json={k: v for k, v in given.items() if v is not None})
+
+    def fast(self) -> dict:
+        """Jobs final at once (QUEUED and PROCESSING for no time), sync calls without latency."""
+        return self.set(mode="time", queued_for=0, processing_for=0, sync_latency=0)
+
+    def again_after_reset(self) -> dict:
+        """After a reset: the timing the test chose, else fast (what `fuzz_client` does before each run)."""
+        fast = {"mode": "time", "queued_for": 0, "processing_for": 0, "sync_latency": 0}
+        return self._call("PUT", "/timing", json={**fast, **(self.chosen or {})})
 
 
 class FluxMock:
@@ -10,6 +122,8 @@ class FluxMock:
         self.url = url.rstrip("/")
         self._admin = httpx.Client(base_url=f"{self.url}/__admin", timeout=30,
                                    headers={"X-Admin-Token": admin_token} if admin_token else {})
+        self.rules, self.clock = Rules(self._call), ClockControl(self._call)
+        self.wallets, self.timing = Wallets(self._call), TimingControl(self._call)
 
     def _call(self, method: str, path: str, **kwargs):
         response = self._admin.request(method, path, **kwargs)
@@ -21,10 +135,8 @@ class FluxMock:
 
     def set_timing(self, mode: str | None = None, queued_for: float | None = None,
                    processing_for: float | None = None, sync_latency: float | None = None) -> dict:
-        """mode: "time", "per-poll" or "manual"; the seconds for the time mode and sync calls."""
-        given = {"mode": mode, "queued_for": queued_for, "processing_for": processing_for,
-                 "sync_latency": sync_latency}
-        return self._call("PUT", "/timing", json={k: v for k, v in given.items() if v is not None})
+        """mode: "time", "per-poll" or "manual"; the seconds for the time mode and sync calls (`timing.set`)."""
+        return self.timing.set(mode, queued_for, processing_for, sync_latency)
 
     def add_scenario(self, outcome: dict, match: dict | None = None, times: int | None = None) -> dict:
         """A rule: when a request matches (path, operation_id, key, prompt_contains), answer `outcome`."""

@@ -50,11 +50,16 @@ def forget_pending_webhooks(url: str) -> None:
 
 @pytest.fixture
 def flux_mock(flux_mock_server):
-    """The session's flux-mock, reset before the test: `.url`, timing, scenarios, jobs, journal, violations."""
+    """The session's flux-mock, reset before the test and after it (what a test sets, its rules, timing and
+    wallets, is the test's alone): `.url`, `.rules`, `.clock`, `.wallets`, `.timing`, jobs, journal,
+    verification, violations."""
     mock = FluxMock(flux_mock_server)
     mock.reset()
     yield mock
-    mock.close()
+    try:
+        mock.reset()
+    finally:
+        mock.close()
 
 
 @pytest.fixture

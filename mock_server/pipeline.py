@@ -85,10 +85,11 @@ async def select_scenario(exchange: Exchange) -> None:
     mock, prefer = exchange.mock, exchange.headers.get("prefer")
     if not mock.scenarios.active and prefer is None:
         return
-    rule = await mock.scenarios.select(exchange.operation.operation_id, exchange.path, exchange.key,
-                                       _prompt(exchange.body))
+    selected = await mock.scenarios.select(exchange.operation.operation_id, exchange.path, exchange.key,
+                                           _prompt(exchange.body), exchange.body, exchange.headers)
+    rule, outcome = selected or (None, None)
     exchange.rule = rule.id if rule else None
-    exchange.outcome = merged(rule.outcome if rule else None, prefer)
+    exchange.outcome = merged(outcome, prefer)
 
 
 async def meet_chaos(exchange: Exchange) -> Response | None:

@@ -1,4 +1,5 @@
-"""Scenario rules: match a request (path, operation, key, prompt text) -> an outcome, once, N times or always.
+"""Scenario rules: match a request (path, operation, key, prompt text, body fields, headers) -> an outcome, or a
+sequence of outcomes in turn (the last repeating), once, N times or always.
 
 Outcomes: `status` (answer that documented error now), `job` (COMPLETED / FAILED / ERROR final state
 of the job it creates) with `error`, `latency` (extra seconds), `drop_connection`, and `variant`
@@ -28,13 +29,32 @@ def _rule_validator():
     return jsonschema_rs.validator_for(load_bundled(ADMIN_SPEC)["components"]["schemas"]["Scenario"])
 
 
+_ABSENT = object()
+
+
+def _at(body, path: str):
+    for part in path.split("."):
+        if not isinstance(body, dict) or part not in body:
+            return _ABSENT
+        body = body[part]
+    return body
+
+
+def _outcome(item) -> dict:
+    """A sequence item as an outcome: a number is a status (200: the mock's own answer)."""
+    if isinstance(item, (int, float)) and not isinstance(item, bool):  # 429.0 is JSON's 429 too
+        return {} if int(item) == 200 else {"status": int(item)}
+    return item
+
+
 @dataclass(frozen=True)
 class Rule:
     id: str
     match: dict
-    outcome: dict
+    outcome: dict | None
     times: int | None
     source: str
+    sequence: tuple | None = None  # outcomes for the matching requests in turn, the last repeating
 
     @cached_property
     def needle(self) -> str | None:
@@ -42,7 +62,17 @@ class Rule:
         wanted = self.match.get("prompt_contains")
         return None if wanted is None else wanted.lower()
 
-    def matches(self, operation_id: str, path: str, key: str | None, lowered_prompt) -> bool:
+    @cached_property
+    def outcomes(self) -> tuple[dict, ...]:
+        """Every outcome it can give: its one outcome, or each of its sequence."""
+        return tuple(map(_outcome, self.sequence)) if self.sequence else (self.outcome,)
+
+    def outcome_of_use(self, use: int) -> dict:
+        """The outcome of its `use`-th application (from 1): the sequence's, the last repeating."""
+        return self.outcomes[min(use, len(self.outcomes)) - 1]
+
+    def matches(self, operation_id: str, path: str, key: str | None, lowered_prompt, body=None,
+                headers: dict | None = None) -> bool:
         """`lowered_prompt()`: the request's prompt in lower case or None, computed once per request by the
         caller (lowering a 1 MB prompt for each of 1,000 rules took 0.4 s)."""
         wanted = self.match
@@ -51,15 +81,18 @@ class Rule:
             and wanted.get("path", path) == path
             and wanted.get("key", key) == key
             and (self.needle is None or ((prompt := lowered_prompt()) is not None and self.needle in prompt))
+            and all(_at(body, field) == value for field, value in (wanted.get("body") or {}).items())
+            and all((headers or {}).get(name.lower()) == value for name, value in (wanted.get("headers") or {}).items())
         )
 
     def to_record(self) -> dict:
         return {"id": self.id, "source": self.source, "match": self.match, "outcome": self.outcome,
-                "times": self.times}
+                "times": self.times, "sequence": list(self.sequence) if self.sequence else None}
 
     def to_dict(self, used: int) -> dict:
         remaining = None if self.times is None else max(0, self.times - used)
-        return {**self.to_record(), "remaining": remaining}
+        record = {name: value for name, value in self.to_record().items() if value is not None or name == "times"}
+        return {**record, "remaining": remaining}
 
 
 class Scenarios:
@@ -81,8 +114,9 @@ class Scenarios:
                     for e in self._validator.iter_errors(data)]
         if problems:
             raise error(f"invalid scenario rule: {'; '.join(problems)}")
-        rule = Rule(id=rule_id, match=data.get("match") or {}, outcome=data["outcome"], times=data.get("times"),
-                    source=source)
+        sequence = tuple(data["sequence"]) if data.get("sequence") else None
+        rule = Rule(id=rule_id, match=data.get("match") or {}, outcome=data.get("outcome") if not sequence else None,
+                    times=data.get("times"), source=source, sequence=sequence)
         self._check_answerable(rule, error)
         return rule
 
@@ -99,20 +133,22 @@ class Scenarios:
                    if wanted in (None, op_id) and rule.match.get("path", answers.path) == answers.path]
         if not matched:
             raise error(f"invalid scenario rule: match.path {rule.match.get('path')!r} is no operation's path")
-        for name, kept_in in ANSWERABLE:
-            value = rule.outcome.get(name)
-            allowed = sorted(set().union(*(getattr(self._answers[op_id], kept_in) for op_id in matched)), key=str)
-            if value is not None and value not in allowed:
-                scope = f"operation {wanted}" if wanted else f"the {len(matched)} operations the rule matches"
-                raise error(f"invalid scenario rule: outcome.{name} {value!r} cannot be answered by {scope}; "
-                            f"allowed: {', '.join(map(str, allowed)) or 'none'}")
+        for number, outcome in enumerate(rule.outcomes):
+            where = f"sequence[{number}]" if rule.sequence else "outcome"
+            for name, kept_in in ANSWERABLE:
+                value = outcome.get(name)
+                allowed = sorted(set().union(*(getattr(self._answers[op_id], kept_in) for op_id in matched)), key=str)
+                if value is not None and value not in allowed:
+                    scope = f"operation {wanted}" if wanted else f"the {len(matched)} operations the rule matches"
+                    raise error(f"invalid scenario rule: {where}.{name} {value!r} cannot be answered by {scope}; "
+                                f"allowed: {', '.join(map(str, allowed)) or 'none'}")
 
     def _applies(self, rule: Rule, operation_id: str) -> bool:
         answers = self._answers.get(operation_id)
         if answers is None:
             return True
-        return all(rule.outcome.get(name) is None or rule.outcome[name] in getattr(answers, kept_in)
-                   for name, kept_in in ANSWERABLE)
+        return all(outcome.get(name) is None or outcome[name] in getattr(answers, kept_in)
+                   for outcome in rule.outcomes for name, kept_in in ANSWERABLE)
 
     async def refresh(self, version: int) -> None:
         """Re-read the run-time rules if they changed since the last look."""
@@ -133,13 +169,16 @@ class Scenarios:
         await self._store.add_rule(rule.to_record())
         return rule
 
-    async def select(self, operation_id: str, path: str, key: str | None, prompt: str | None) -> Rule | None:
-        """The first rule matching this request that has a use left, with that use taken."""
+    async def select(self, operation_id: str, path: str, key: str | None, prompt: str | None, body=None,
+                     headers: dict | None = None) -> tuple[Rule, dict] | None:
+        """The first rule matching this request that has a use left, with that use taken, and the outcome of
+        that use (a sequence's next)."""
         lowered = cache(lambda: None if prompt is None else prompt.lower())
         for rule in itertools.chain(self._config, self._runtime):
-            if rule.matches(operation_id, path, key, lowered) and self._applies(rule, operation_id) \
-                    and await self._store.take(rule.id, rule.times):
-                return rule
+            if rule.matches(operation_id, path, key, lowered, body, headers) and self._applies(rule, operation_id):
+                use = await self._store.take(rule.id, rule.times)
+                if use:
+                    return rule, rule.outcome_of_use(use)
         return None
 
     async def rules(self) -> list[dict]:

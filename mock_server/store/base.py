@@ -147,8 +147,9 @@ class RuntimeStore(Protocol):
 
     async def delete_rule(self, rule_id: str) -> bool: ...
 
-    async def take(self, rule_id: str, times: int | None) -> bool:
-        """Atomically use the rule once; False if it has been used `times` times already."""
+    async def take(self, rule_id: str, times: int | None) -> int:
+        """Atomically use the rule once: which use this is (from 1), or 0 if it has been used `times` times
+        already."""
 
     async def uses(self) -> dict[str, int]: ...
 

@@ -250,12 +250,12 @@ class MemoryRuntimeStore:
         self._version += 1
         return len(self._rules) < before
 
-    async def take(self, rule_id: str, times: int | None) -> bool:
+    async def take(self, rule_id: str, times: int | None) -> int:
         used = self._uses.get(rule_id, 0)
         if times is not None and used >= times:
-            return False
+            return 0
         self._uses[rule_id] = used + 1
-        return True
+        return used + 1
 
     async def uses(self) -> dict[str, int]:
         return dict(self._uses)

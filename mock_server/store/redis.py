@@ -93,8 +93,7 @@ return {raw, redis.call('HINCRBY', KEYS[2], ARGV[1], 1)}
 TAKE_RULE = """
 local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if ARGV[2] ~= '' and used >= tonumber(ARGV[2]) then return 0 end
-redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-return 1
+return redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 """
 CLAIM = """
 local claimed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -467,8 +466,8 @@ class RedisRuntimeStore:
                 return bool(removed)
         return False
 
-    async def take(self, rule_id: str, times: int | None) -> bool:
-        return bool(await self._take(keys=[RULE_USES], args=[rule_id, "" if times is None else times]))
+    async def take(self, rule_id: str, times: int | None) -> int:
+        return int(await self._take(keys=[RULE_USES], args=[rule_id, "" if times is None else times]))
 
     async def uses(self) -> dict[str, int]:
         return {rule_id: int(count) for rule_id, count in (await self.client.hgetall(RULE_USES)).items()}
