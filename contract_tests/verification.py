@@ -4,9 +4,9 @@ failure names ("no call to X; closest: Y with body.z different")."""
 
 from dataclasses import dataclass
 
+from mock_server.bodies import ABSENT, field_at
 from mock_server.redaction import mask_key
 
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -42,21 +42,13 @@ def requests_of(entries: list[dict], operation: str | None = None, key: str | No
             and (key is None or entry.get("key") in (key, masked))]
 
 
-def _at(value, path: str):
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
-
-
 def mismatches(request: RecordedRequest, body: dict | None, headers: dict | None) -> list[str]:
     """How a request departs from what was expected of it: `body` fields (dotted paths) and headers."""
     found = []
     for path, expected in (body or {}).items():
-        got = _at(request.body, path)
+        got = field_at(request.body, path)
         if got != expected:
-            found.append(f"body.{path} was {'absent' if got is _MISSING else repr(got)} (expected {expected!r})")
+            found.append(f"body.{path} was {'absent' if got is ABSENT else repr(got)} (expected {expected!r})")
     for name, expected in (headers or {}).items():
         got = request.headers.get(name.lower())
         if got != expected:

@@ -63,3 +63,15 @@ def parse_json(raw: bytes):
         if "UTF-8" in message and "BOM" not in message:
             raise BadRequest(f"the request body is not valid UTF-8 ({message})") from None
         raise BadRequest(f"malformed JSON: {message}") from None
+
+
+ABSENT = object()  # what field_at finds where a body has no such field
+
+
+def field_at(body, path: str):
+    """The value at a dotted path of a JSON body (`output.format`), or ABSENT."""
+    for part in path.split("."):
+        if not isinstance(body, dict) or part not in body:
+            return ABSENT
+        body = body[part]
+    return body

@@ -16,6 +16,7 @@ from functools import cache, cached_property
 import jsonschema_rs
 
 from mock_server.answers.examples import named_examples
+from mock_server.bodies import field_at
 from mock_server.errors import BadRequest
 from mock_server.forced import forceable_statuses
 from mock_server.routes import named_variants
@@ -27,17 +28,6 @@ MAX_RULES = 1000  # rules added at run time (every request is matched against ea
 
 def _rule_validator():
     return jsonschema_rs.validator_for(load_bundled(ADMIN_SPEC)["components"]["schemas"]["Scenario"])
-
-
-_ABSENT = object()
-
-
-def _at(body, path: str):
-    for part in path.split("."):
-        if not isinstance(body, dict) or part not in body:
-            return _ABSENT
-        body = body[part]
-    return body
 
 
 def _outcome(item) -> dict:
@@ -81,7 +71,7 @@ class Rule:
             and wanted.get("path", path) == path
             and wanted.get("key", key) == key
             and (self.needle is None or ((prompt := lowered_prompt()) is not None and self.needle in prompt))
-            and all(_at(body, field) == value for field, value in (wanted.get("body") or {}).items())
+            and all(field_at(body, field) == value for field, value in (wanted.get("body") or {}).items())
             and all((headers or {}).get(name.lower()) == value for name, value in (wanted.get("headers") or {}).items())
         )
 
