@@ -5,22 +5,61 @@
         ...
         flux_mock.assert_no_violations()
 
-Options: --flux-mock-config FILE (keys, scenarios...), --flux-mock-strict (reject undocumented fields).
+Options: --flux-mock-config FILE (keys, scenarios...), --flux-mock-strict (reject undocumented fields),
+--flux-mock-coverage (list, per operation called, the documented outcomes the tests met and never met;
+without it one summary line), --flux-mock-coverage-min PERCENT (fail the session below that share).
 `flux_mock_webhooks` is a webhook receiver on loopback for one test.
 """
 
 import httpx
 import pytest
 
+from contract_tests.coverage import OutcomeCoverage
 from contract_tests.mock_client import FluxMock
 from contract_tests.process import running_mock
 from contract_tests.receiver import Webhooks, webhook_receiver
+from mock_server.operations import load_operations
+
+
+COVERAGE = pytest.StashKey[OutcomeCoverage]()
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("flux-mock")
     group.addoption("--flux-mock-config", metavar="FILE", help="config file for the flux_mock fixture's server")
     group.addoption("--flux-mock-strict", action="store_true", help="run the flux_mock fixture's server with --strict")
+    group.addoption("--flux-mock-coverage", action="store_true",
+                    help="at the end, list per operation called the documented outcomes the tests met and never met")
+    group.addoption("--flux-mock-coverage-min", type=float, metavar="PERCENT",
+                    help="fail the session when the tests met less than this share of the documented outcomes")
+
+
+def _coverage(config) -> OutcomeCoverage:
+    if COVERAGE not in config.stash:
+        config.stash[COVERAGE] = OutcomeCoverage(load_operations())
+    return config.stash[COVERAGE]
+
+
+def _below_minimum(config) -> str | None:
+    wanted = config.getoption("flux_mock_coverage_min")
+    if wanted is None or COVERAGE not in config.stash:
+        return None
+    share = config.stash[COVERAGE].share()
+    return None if share >= wanted else f"outcome coverage {share:.0f}% is below --flux-mock-coverage-min {wanted:g}%"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _below_minimum(session.config) and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if COVERAGE not in config.stash:
+        return
+    for line in config.stash[COVERAGE].lines(detail=config.getoption("flux_mock_coverage")):
+        terminalreporter.write_line(line)
+    if (below := _below_minimum(config)) is not None:
+        terminalreporter.write_line(f"FAILED flux-mock: {below}", red=True)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +88,7 @@ def forget_pending_webhooks(url: str) -> None:
 
 
 @pytest.fixture
-def flux_mock(flux_mock_server):
+def flux_mock(flux_mock_server, pytestconfig):
     """The session's flux-mock, reset before the test and after it (what a test sets, its rules, timing and
     wallets, is the test's alone): `.url`, `.rules`, `.clock`, `.wallets`, `.timing`, jobs, journal,
     verification, violations."""
@@ -57,6 +96,7 @@ def flux_mock(flux_mock_server):
     mock.reset()
     yield mock
     try:
+        _coverage(pytestconfig).observe(mock.journal())  # what this test met, before the reset forgets it
         mock.reset()
     finally:
         mock.close()

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from contract_tests.check_report import CheckReporter
+from contract_tests.coverage import OutcomeCoverage
 from contract_tests.drift import run_drift, to_json, to_markdown
 from contract_tests.har import drift_of_recording, journal_entries, read_har
 from contract_tests.mock_client import FluxMock, format_chaos, format_report
@@ -149,8 +150,8 @@ def _nothing_drift_tested(reports, recording: bool) -> str | None:
             "--allow-paid with --max-spend USD")
 
 
-def _recorded_report(args) -> dict:
-    """`report --har FILE`: the recording judged as the mock judges its journal."""
+def _recorded_report(args) -> tuple[dict, list[dict]]:
+    """`report --har FILE`: the recording judged as the mock judges its journal (and the entries judged)."""
     if args.base_url:
         raise UsageError("--har judges a recording offline: give it without --base-url")
     entries = journal_entries(read_har(args.har), load_operations())
@@ -160,7 +161,7 @@ def _recorded_report(args) -> dict:
         since = _since(args.since)
         entries = [entry for entry in entries if entry["epoch"] >= since]
     interval = args.min_poll_interval if args.min_poll_interval is not None else Settings().min_poll_interval
-    return client_report(entries, interval, load_operations(), allow_undocumented=args.allow_undocumented)
+    return client_report(entries, interval, load_operations(), allow_undocumented=args.allow_undocumented), entries
 
 
 def _since(raw: str) -> float:
@@ -171,8 +172,11 @@ def _since(raw: str) -> float:
 
 
 def run_report(args) -> int:
+    if args.coverage_min is not None and not 0 <= args.coverage_min <= 100:
+        raise UsageError(f"--coverage-min {args.coverage_min:g}: give a share from 0 to 100")
     if args.har:
-        return _print_report(_recorded_report(args), "recorded")
+        report, entries = _recorded_report(args)
+        return _with_coverage(args, entries, _print_report(report, "recorded"))
     if not args.base_url:
         raise UsageError("report needs --base-url (a running flux-mock) or --har (a recording to judge)")
     url = reach(args.base_url)
@@ -180,6 +184,7 @@ def run_report(args) -> int:
     try:
         report = mock.client_report(args.min_poll_interval, key=args.key, since=args.since,
                                     allow_undocumented=args.allow_undocumented)
+        entries = mock.journal() if args.coverage or args.coverage_min is not None else []
     except httpx.HTTPStatusError as error:
         status = error.response.status_code
         if status == 403:
@@ -191,7 +196,26 @@ def run_report(args) -> int:
         raise Unreachable(f"cannot reach {url}: {_reason(error)}") from None
     finally:
         mock.close()
-    return _print_report(report, "journaled")
+    if args.key:
+        entries = [entry for entry in entries if entry.get("key") in (mask_key(args.key), args.key)]
+    if args.since:
+        entries = [entry for entry in entries if (entry.get("epoch") or 0) >= _since(args.since)]
+    return _with_coverage(args, entries, _print_report(report, "journaled"))
+
+
+def _with_coverage(args, entries: list[dict], code: int) -> int:
+    """With --coverage (or --coverage-min): which documented outcomes the traffic met; below --coverage-min,
+    exit 1."""
+    if not args.coverage and args.coverage_min is None:
+        return code
+    coverage = OutcomeCoverage(load_operations())
+    coverage.observe(entries)
+    print("\n".join(coverage.lines()))
+    if args.coverage_min is not None and coverage.share() < args.coverage_min:
+        print(f"flux-mock report: outcome coverage {coverage.share():.0f}% is below --coverage-min "
+              f"{args.coverage_min:g}%", file=sys.stderr)
+        return FAILED
+    return code
 
 
 def _print_report(report: dict, where: str) -> int:

@@ -54,6 +54,7 @@ class Operation:
     body_required: bool
     parameters: tuple[dict, ...]
     responses: dict = field(repr=False)
+    delivers_webhooks: bool = False  # the spec gives it callbacks: its jobs' statuses may be POSTed
 
     @property
     def is_status(self) -> bool:
@@ -104,6 +105,7 @@ def _operation(document: dict, spec: str, path: str, method: str, data: dict, pa
         body_required=bool((data.get("requestBody") or {}).get("required")),
         parameters=tuple(path_item.get("parameters", [])) + tuple(data.get("parameters", [])),
         responses=data.get("responses", {}),
+        delivers_webhooks=bool(data.get("callbacks")),
     )
 
 
