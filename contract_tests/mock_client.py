@@ -179,10 +179,12 @@ class FluxMock:
         verify_order(self._call("GET", "/journal")["entries"], operations, key)
 
     def client_report(self, min_poll_interval: float | None = None, key: str | None = None, since: str | None = None,
-                      allow_undocumented: bool = False) -> dict:
-        """The mock's judgement of the client's traffic: violations, findings and a summary."""
+                      allow_undocumented: bool = False, include_kit: bool = False) -> dict:
+        """The mock's judgement of the client's traffic: violations, findings and a summary (the kit's own
+        check and drift traffic left out unless `include_kit`)."""
         given = {"min_poll_interval": min_poll_interval, "key": key, "since": since,
-                 "allow_undocumented": "true" if allow_undocumented else None}
+                 "allow_undocumented": "true" if allow_undocumented else None,
+                 "include_kit": "true" if include_kit else None}
         return self._call("GET", "/client-report", params={k: v for k, v in given.items() if v is not None})
 
     def assert_no_violations(self, min_poll_interval: float | None = None, allow_undocumented: bool = False) -> None:

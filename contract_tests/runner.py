@@ -161,7 +161,8 @@ def _recorded_report(args) -> tuple[dict, list[dict]]:
         since = _since(args.since)
         entries = [entry for entry in entries if entry["epoch"] >= since]
     interval = args.min_poll_interval if args.min_poll_interval is not None else Settings().min_poll_interval
-    return client_report(entries, interval, load_operations(), allow_undocumented=args.allow_undocumented), entries
+    return client_report(entries, interval, load_operations(), allow_undocumented=args.allow_undocumented,
+                         include_kit=args.include_kit), entries
 
 
 def _since(raw: str) -> float:
@@ -183,7 +184,7 @@ def run_report(args) -> int:
     mock = FluxMock(url, args.admin_token)
     try:
         report = mock.client_report(args.min_poll_interval, key=args.key, since=args.since,
-                                    allow_undocumented=args.allow_undocumented)
+                                    allow_undocumented=args.allow_undocumented, include_kit=args.include_kit)
         entries = mock.journal() if args.coverage or args.coverage_min is not None else []
     except httpx.HTTPStatusError as error:
         status = error.response.status_code

@@ -25,7 +25,7 @@ from contract_tests.failures import raise_all
 from contract_tests.flow import check_media, check_webhook, submit_and_follow
 from contract_tests.links import links_of
 from contract_tests.receiver import webhook_receiver
-from contract_tests.target import Target, variant_headers
+from contract_tests.target import KIT_USER_AGENT, Target, variant_headers
 from mock_server.operations import VENDOR_SPECS, load_operations
 from mock_server.store.records import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER
 
@@ -138,6 +138,8 @@ def _without_framing_headers(case) -> None:
 # One keep-alive session for the generated calls over HTTP (schemathesis opens a connection per call without
 # one); its cookies are dropped after each call, as schemathesis does. In process, calls go to the ASGI app.
 SESSION = None if TARGET.in_process else ManagedCookiesSession()
+if SESSION is not None:
+    SESSION.headers["User-Agent"] = KIT_USER_AGENT
 
 
 def _call(case, receiver, only_http: bool = False) -> None:
@@ -147,6 +149,7 @@ def _call(case, receiver, only_http: bool = False) -> None:
     _afford(_case_operation_id(case), case.body)
     CASES[_case_operation_id(case)] += 1
     _redirect_webhooks(case, receiver, only_http)
+    case.headers = {**(case.headers or {}), "User-Agent": KIT_USER_AGENT}  # report leaves the kit's calls out
     case.call_and_validate(session=SESSION, excluded_checks=EXCLUDED_CHECKS)
 
 

@@ -27,10 +27,13 @@ import httpx
 import schemathesis
 
 from contract_tests.budget import Budget
+from mock_server import __version__
+from mock_server.client_checks import KIT_AGENT
 from mock_server.operations import Operation, load_bundled, load_operations
 
 DEFAULT_KEY = "contract-test-key"
 IN_PROCESS_URL = "http://flux-mock.test"
+KIT_USER_AGENT = f"{KIT_AGENT}/{__version__}"  # check's and drift's requests: `report` leaves them out
 FAST_TIMING = {"mode": "time", "queued_for": 0.0, "processing_for": 0.05}
 FAST_POLL_INTERVAL = 0.02
 
@@ -175,9 +178,10 @@ class Target:
 
     def client(self) -> httpx.Client:
         """An httpx client for hand-made calls (link following, media downloads)."""
+        headers = {"User-Agent": KIT_USER_AGENT}  # report leaves the kit's own traffic out
         if self.app is not None:
-            return httpx.Client(transport=_SyncASGI(self.app), base_url=self.url, timeout=60)
-        return httpx.Client(base_url=self.url, timeout=60)
+            return httpx.Client(transport=_SyncASGI(self.app), base_url=self.url, timeout=60, headers=headers)
+        return httpx.Client(base_url=self.url, timeout=60, headers=headers)
 
 
 class _SyncASGI(httpx.BaseTransport):

@@ -269,7 +269,8 @@ class AdminApi:
                    if (wanted_key is None or e.get("key") == wanted_key)
                    and (since is None or e.get("epoch", 0) >= since)]
         report = await asyncio.to_thread(client_report, entries, interval, self.state.operations,
-                                         allow_undocumented=query.get("allow_undocumented") == "true")
+                                         allow_undocumented=query.get("allow_undocumented") == "true",
+                                         include_kit=query.get("include_kit") == "true")
         return JSONResponse(report)  # judged off the event loop: 10,000 entries take about 50 ms
 
     async def list_webhooks(self, request, body):

@@ -175,6 +175,8 @@ def add_report(commands) -> None:
                         help="only requests from this moment on: an ISO 8601 time or epoch seconds (mock clock)")
     report.add_argument("--allow-undocumented", action="store_true",
                         help="do not report fields the spec does not document")
+    report.add_argument("--include-kit", action="store_true",
+                        help="also judge the kit's own traffic (flux-mock check and drift), left out by default")
     report.add_argument("--coverage", action="store_true",
                         help="also print which documented outcomes (status codes, FAILED and ERROR jobs, 429 with "
                              "Retry-After, webhook events, variants) the traffic met per operation, and which never")

@@ -13,6 +13,12 @@
                        seconds: a retry loop without backoff
   upstream-drift       (`flux-mock record`) the real gateway's answer departs from the specs: not the client's
                        doing, but what it met
+  polled-after-final   POLLS_AFTER_FINAL or more polls of a job after a poll saw it final
+
+Polls are timed from arrival to arrival; a retry from when the fault's answer was sent whole (`answered`) to
+when the retry arrived (`arrived`): an immediate retry after a 429 whose answer took 3 s is flagged. Entries are judged in order of
+arrival. Rule-forced 429s and 5xx are network faults like chaos's (chaos verdicts, `source: rule`). The
+kit's own traffic (`flux-mock check` and `drift`: User-Agent flux-mock-kit) is left out unless asked for.
 
 Besides findings, `chaos_verdicts` says how the client took each network fault it met (drop, 5xx burst,
 429 storm): honoured Retry-After, backed off, retried at once, gave up cleanly, or hammered.
@@ -26,6 +32,22 @@ from dataclasses import dataclass
 from mock_server.operations import STATUS_KINDS, Operation
 from mock_server.operations.model import JOB_KINDS
 from mock_server.store.records import TERMINAL
+
+
+KIT_AGENT = "flux-mock-kit"  # the User-Agent prefix of check's and drift's own requests
+POLLS_AFTER_FINAL = 3
+
+
+def arrived(entry: dict) -> float:
+    return entry.get("arrived", entry.get("epoch", 0.0))
+
+
+def answered(entry: dict) -> float:
+    return entry.get("answered", entry.get("epoch", 0.0))
+
+
+def is_kit_traffic(entry: dict) -> bool:
+    return str(entry.get("user_agent") or "").startswith(KIT_AGENT)
 
 
 def _finding(kind: str, entry: dict, detail: str) -> dict:
@@ -81,16 +103,19 @@ class _Timeline:
         self.last_poll: dict = {}
         self.blocked_until: dict = {}
         self.last_status: dict = {}
+        self.final_seen: set = set()  # request ids a poll saw final (by any key)
+        self.after_final: Counter = Counter()
         self.findings: list[dict] = []
 
     def see(self, entry: dict) -> None:
-        key, at = entry.get("key"), entry.get("epoch", 0.0)
+        key, at = entry.get("key"), arrived(entry)
         if key in self.blocked_until and at < self.blocked_until[key][0]:
             wait, given, status = self.blocked_until.pop(key)[1:]
-            self.findings.append(_finding("ignored-retry-after", entry,
-                                          f"sent {at - given:.1f} s after a {status} that asked to wait {wait:g} s"))
+            self.findings.append(_finding("ignored-retry-after", entry, f"sent {at - given:.1f} s after the {status} "
+                                          f"answer that asked to wait {wait:g} s"))
         if entry.get("retry_after"):
-            self.blocked_until[key] = (at + entry["retry_after"], entry["retry_after"], at, entry.get("status"))
+            done = answered(entry)
+            self.blocked_until[key] = (done + entry["retry_after"], entry["retry_after"], done, entry.get("status"))
         if not entry.get("request_id"):
             return
         if entry.get("operation_kind") in STATUS_KINDS:
@@ -108,8 +133,15 @@ class _Timeline:
             self.findings.append(_finding("polled-too-fast", entry, f"polled {at - self.last_poll[job]:.1f} s after "
                                           f"the previous poll; the docs ask for every {self.interval:g} s or more"))
         self.last_poll[job] = at
+        if entry["request_id"] in self.final_seen:
+            self.after_final[job] += 1
+            if self.after_final[job] == POLLS_AFTER_FINAL:
+                self.findings.append(_finding("polled-after-final", entry, f"polled {POLLS_AFTER_FINAL} times after a "
+                                              "poll saw it final; a final status does not change: stop polling"))
         if entry.get("job_status"):
             self.last_status[job] = (entry["job_status"], entry, True)
+            if str(entry["job_status"]).upper() in TERMINAL:
+                self.final_seen.add(entry["request_id"])
 
     def gave_up(self) -> list[dict]:
         found = []
@@ -128,32 +160,49 @@ BACKOFF = 0.1  # a retry sooner than this after a fault (without Retry-After) is
 CHAOS_FAULTS = ("chaos:drop", "chaos:error", "chaos:throttle")
 
 
+def _is_retry(entry: dict, fault: dict) -> bool:
+    """The same operation, and for a call about a job, the same job."""
+    return entry.get("operation_id") == fault.get("operation_id") and (
+        not fault.get("request_id") or entry.get("request_id") == fault.get("request_id"))
+
+
 def _verdict(fault: dict, later: list[dict]) -> tuple[str, str]:
-    """How the client took one network fault, from its key's requests after it."""
-    at, retry_after = fault.get("epoch", 0.0), fault.get("retry_after")
-    soon = [entry for entry in later if entry.get("epoch", 0.0) - at < HAMMER_WINDOW]
-    retry = next((entry for entry in later if entry.get("operation_id") == fault.get("operation_id")), None)
+    """How the client took one network fault, from its key's requests after it, measured from when the fault's
+    answer was sent whole."""
+    at, retry_after = answered(fault), fault.get("retry_after")
+    soon = [entry for entry in later if arrived(entry) - at < HAMMER_WINDOW]
+    retry = next((entry for entry in later if _is_retry(entry, fault)), None)
     if len(soon) >= HAMMER_COUNT:
         return "hammered", f"{len(soon)} requests within {HAMMER_WINDOW:g} s of the fault"
     if retry is None:
         return "gave up cleanly", "no retry of the operation"
-    wait = retry.get("epoch", 0.0) - at
+    wait = arrived(retry) - at
     if retry_after:
         verdict = "honoured Retry-After" if wait >= retry_after else "ignored Retry-After"
         return verdict, f"retried after {wait:.2f} s; Retry-After was {retry_after:g} s"
     return ("backed off" if wait >= BACKOFF else "retried at once"), f"retried after {wait:.2f} s"
 
 
+def _fault(entry: dict) -> tuple[str, str] | None:
+    """(fault, source) of an entry that is a network fault: chaos's, or a 429 or 5xx a rule forced."""
+    if entry.get("answer") in CHAOS_FAULTS:
+        return entry["answer"].removeprefix("chaos:"), "chaos"
+    if entry.get("rule") and (entry.get("status") == 429 or 500 <= (entry.get("status") or 0) < 600):
+        return ("throttle" if entry["status"] == 429 else "error"), "rule"
+    return None
+
+
 def chaos_verdicts(entries: list[dict]) -> list[dict]:
-    """One verdict per network fault the client met, in journal order."""
+    """One verdict per network fault the client met (chaos's, or a rule's forced 429 or 5xx), in order of
+    arrival."""
     verdicts = []
     for index, fault in enumerate(entries):
-        if fault.get("answer") not in CHAOS_FAULTS:
+        if (found := _fault(fault)) is None:
             continue
         later = [entry for entry in entries[index + 1:]
                  if entry.get("kind", "request") == "request" and entry.get("key") == fault.get("key")]
         verdict, detail = _verdict(fault, later)
-        verdicts.append({"seq": fault["seq"], "fault": fault["answer"].removeprefix("chaos:"),
+        verdicts.append({"seq": fault["seq"], "fault": found[0], "source": found[1],
                          "status": fault.get("status"), "operation_id": fault.get("operation_id"),
                          "key": fault.get("key"), "verdict": verdict, "detail": detail})
     return verdicts
@@ -166,14 +215,23 @@ def _hammered(verdicts: list[dict], entries: list[dict]) -> list[dict]:
             for verdict in verdicts if verdict["verdict"] == "hammered"]
 
 
+def _judged(entries: list[dict], include_kit: bool) -> list[dict]:
+    """The client's entries in order of arrival (the journal has them in order of answer), the kit's own
+    left out unless asked for."""
+    return sorted((entry for entry in entries if include_kit or not is_kit_traffic(entry)),
+                  key=lambda entry: (arrived(entry), entry.get("seq", 0)))
+
+
 def client_findings(entries: list[dict], min_poll_interval: float = 5.0, operations: tuple[Operation, ...] = (),
-                    allow_undocumented: bool = False) -> list[dict]:
+                    allow_undocumented: bool = False, include_kit: bool = False) -> list[dict]:
+    entries = _judged(entries, include_kit)
     return _findings(entries, min_poll_interval, operations, allow_undocumented, chaos_verdicts(entries))
 
 
 def client_report(entries: list[dict], min_poll_interval: float, operations: tuple[Operation, ...],
-                  allow_undocumented: bool = False) -> dict:
+                  allow_undocumented: bool = False, include_kit: bool = False) -> dict:
     """The report `flux-mock report` prints: violations, findings, chaos verdicts (judged once) and counts."""
+    entries = _judged(entries, include_kit)
     verdicts = chaos_verdicts(entries)
     findings = _findings(entries, min_poll_interval, operations, allow_undocumented, verdicts)
     violations = [entry for entry in entries if entry.get("violations")]

@@ -57,12 +57,14 @@ class Exchange:
     facts: dict = field(default_factory=dict)  # request_id, model_id, media_url, polling_url of the answer's job
     slow_for: float = 0.0  # seconds the answer's body takes to send (chaos: slow)
     answer: str | None = None  # where the answer came from when not the mock's own: example:NAME, generated, chaos
+    arrived: float = 0.0  # the clock when the request arrived (`now` moves on with waits)
     _base: str | None = None
 
     @classmethod
     def start(cls, scope, receive, mock: "MockState", path_params: dict) -> "Exchange":
-        return cls(scope=scope, receive=receive, mock=mock, now=mock.clock.now(), headers=header_dict(scope),
-                   path_params=path_params)
+        now = mock.clock.now()
+        return cls(scope=scope, receive=receive, mock=mock, now=now, headers=header_dict(scope),
+                   path_params=path_params, arrived=now)
 
     def enter(self, route: "OperationRoute") -> None:
         """This request is for one of the spec's operations: its default operation, until a variant is chosen."""
@@ -111,7 +113,9 @@ class Exchange:
             "operation_id": operation.operation_id if operation else None,
             "operation_kind": operation.kind if operation else None, "variant": self.variant,
             "key": mask_key(clipped(self.claimed_key(), SHORT_FIELD), self.mock.settings.show_keys),
-            "status": self.status or 500, "webhook": self.webhook, "request_id": clipped(self.request_id, SHORT_FIELD),
+            "status": self.status or 500, "webhook": self.webhook,
+            "request_id": clipped(self.request_id or self.path_params.get("request_id"), SHORT_FIELD),
+            "arrived": self.arrived, "answered": self.mock.clock.now(),
             "violations": clipped_list(self.violations), "undocumented_fields": clipped_list(self.undocumented_fields),
             "leniencies": clipped_list(self.leniencies),
             "rule": self.rule, "answer": self.answer,

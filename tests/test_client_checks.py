@@ -138,3 +138,63 @@ def test_report_flags_misspelled_fields_by_default_and_filters_and_summarises(fl
                             "--since", "2999-01-01T00:00:00Z"], capture_output=True, text=True, timeout=60)
     assert later.returncode == 0 and "no violations" in later.stdout
     assert flux_mock.client_report(allow_undocumented=True, key="client-key")["findings"] == []
+
+
+def submit_entry(seq, at, request_id="m_1", key="k"):
+    return {"seq": seq, "epoch": at, "path": "/flux-dev/v1/dev/textToImage", "operation_id": "fluxDevTextToImage",
+            "operation_kind": "queue", "key": key, "status": 202, "request_id": request_id, "job_status": "QUEUED"}
+
+
+def test_a_retry_is_timed_from_when_the_429_was_answered_not_sent():
+    slow_429 = {"seq": 2, "epoch": 0, "arrived": 0, "answered": 3, "path": "/x", "operation_id": "schnellGetData",
+                "key": "k", "status": 429, "retry_after": 2}
+    at_once = {**slow_429, "seq": 3, "epoch": 3.1, "arrived": 3.1, "answered": 3.2, "status": 200, "retry_after": None}
+    assert kinds([slow_429, at_once]) == ["ignored-retry-after"], "0.1 s after the answer, though 3.1 s after sending"
+    waited = {**at_once, "arrived": 5.5, "epoch": 5.5}
+    assert kinds([slow_429, waited]) == []
+
+
+def test_no_gave_up_for_a_job_a_poll_saw_final_even_journaled_out_of_order():
+    """Under slow answers, an entry is journaled when its answer is sent whole: the journal's order is not
+    the order of arrival. The submit (arrived first, answered last) must not read as 'never polled'."""
+    submit = {**submit_entry(3, 0), "arrived": 0, "answered": 30}
+    final = {**poll(2, 35, job_status="COMPLETED"), "arrived": 35}
+    assert kinds([final, submit]) == []
+
+
+def test_polling_a_finished_job_again_and_again_is_flagged_once():
+    polls = [poll(1, 0, job_status="COMPLETED")] + [poll(n, 6 * n, job_status="COMPLETED") for n in range(2, 7)]
+    found = client_findings(polls)
+    assert [f["kind"] for f in found] == ["polled-after-final"] and found[0]["seq"] == 4
+    assert "polled 3 times after a poll saw it final" in found[0]["detail"]
+
+
+def test_a_rule_forced_429_is_judged_as_a_chaos_one_and_retries_match_by_job():
+    from mock_server.client_checks import chaos_verdicts
+
+    forced = {**poll(1, 0, status=429, job_status=None), "rule": "admin-1", "retry_after": 5, "answered": 3}
+    other_job = poll(2, 4, request_id="m_2")
+    same_job = poll(3, 6, request_id="m_1")
+    (verdict,) = chaos_verdicts([forced, other_job, same_job])
+    assert (verdict["fault"], verdict["source"], verdict["verdict"]) == ("throttle", "rule", "ignored Retry-After")
+    assert "retried after 3.00 s" in verdict["detail"], "timed from the answer; the poll of another job is no retry"
+    (chaos,) = chaos_verdicts([{**forced, "rule": None, "answer": "chaos:throttle"}, other_job, same_job])
+    assert chaos["verdict"] == verdict["verdict"] and chaos["source"] == "chaos"
+    (patient,) = chaos_verdicts([forced, other_job, poll(3, 8.5, request_id="m_1")])
+    assert patient["verdict"] == "honoured Retry-After"
+
+
+def test_the_kits_own_traffic_is_left_out_of_report_unless_asked_for(api, mock_url):
+    check = subprocess.run([sys.executable, "-m", "mock_server.cli", "check", "--base-url", mock_url,
+                            "--operation", "schnellGetData", "--max-examples", "3"],
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stdout[-2000:]
+    journal = api.get("/__admin/journal").json()["entries"]
+    assert journal and all(entry["user_agent"].startswith("flux-mock-kit/") for entry in journal
+                           if entry.get("operation_id") == "schnellGetData"), "check's requests carry the kit's tag"
+    clean = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", mock_url],
+                           capture_output=True, text=True, timeout=60)
+    assert clean.returncode == 0 and "no violations" in clean.stdout, clean.stdout[-2000:]
+    everything = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", mock_url,
+                                 "--include-kit"], capture_output=True, text=True, timeout=60)
+    assert everything.returncode == 1 and "violation" in everything.stdout, "check's negative cases break the spec"
