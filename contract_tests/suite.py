@@ -217,6 +217,7 @@ class StatefulLinks(positive.as_state_machine()):
         CASES[_case_operation_id(case)] += 1
         _without_framing_headers(case)
         _redirect_webhooks(case, RECEIVERS[0] if RECEIVERS else None, only_http=False)
+        case.headers = {**(case.headers or {}), "User-Agent": KIT_USER_AGENT}
 
     def validate_response(self, response, case, additional_checks=None, **kwargs):
         case.validate_response(response, additional_checks=additional_checks, excluded_checks=EXCLUDED_CHECKS,

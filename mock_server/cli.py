@@ -18,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flux-mock", description="Offline mock server of the Pixazo / AppyPie Flux image-generation API.")
     parser.add_argument("--version", action="version", version=f"flux-mock {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (add_serve, add_record, add_ca, add_check, add_drift, add_report):
+    for add in (add_serve, add_record, add_wait, add_ca, add_check, add_drift, add_report):
         add(commands)
     return parser
 
@@ -116,6 +116,17 @@ def add_record(commands) -> None:
     record.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default 8080)")
     record.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     record.set_defaults(run=run_record)
+
+
+def add_wait(commands) -> None:
+    wait = commands.add_parser("wait", help="wait until a flux-mock (or recorder) answers", description=(
+        "Return once the flux-mock at --url answers its health page: what a script runs after `flux-mock serve &` "
+        "before its first call. Exits 0 when it answers, 3 when it did not within --timeout."))
+    port = os.environ.get("FLUX_MOCK_PORT") or "8080"  # where `serve` listens when the environment says so
+    wait.add_argument("--url", default=f"http://127.0.0.1:{port}",
+                      help="the mock's base URL (default http://127.0.0.1:$FLUX_MOCK_PORT, else :8080)")
+    wait.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="give up after this (default 30)")
+    wait.set_defaults(run=run_wait)
 
 
 def add_ca(commands) -> None:
@@ -291,6 +302,15 @@ def run_record(args) -> int:
     judge = importlib.import_module("contract_tests.har").OnTheWay(load_operations())  # the kit judges, by name
     settings = Settings().with_options(host=args.host, port=args.port, cors_origins=())
     return serving.serve_recorder(settings, options, judge, log_level=args.log_level)
+
+
+def run_wait(args) -> int:
+    from mock_server import serving
+
+    if not re.fullmatch(r"https?://[^/\s]+/?", args.url):
+        raise ConfigError(f"--url {args.url!r} is not a base URL (http(s)://host[:port])")
+    serving.wait_for_mock(args.url.rstrip("/"), args.timeout)
+    return 0
 
 
 def run_ca(args) -> int:

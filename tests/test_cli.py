@@ -134,3 +134,19 @@ def test_the_access_log_never_shows_a_secret_sent_in_a_url(workers, redis_url):
     assert "/__admin/health?subscription-key=[redacted]&admin_token=[redacted]&X-Secret-Key=[redacted]&page=2" \
         in logged, logged[-2000:]
     assert not any(value in logged for value in secrets.values()), logged[-2000:]
+
+
+def test_wait_returns_once_the_mock_answers_and_exits_3_in_one_line_when_it_does_not(mock_url):
+    from tests.support.ports import closed_port_url
+
+    up = subprocess.run([sys.executable, "-m", "mock_server.cli", "wait", "--url", mock_url], capture_output=True,
+                        text=True, timeout=60)
+    assert up.returncode == 0 and up.stderr == ""
+    nowhere = closed_port_url()
+    down = subprocess.run([sys.executable, "-m", "mock_server.cli", "wait", "--url", nowhere, "--timeout", "0.5"],
+                          capture_output=True, text=True, timeout=60)
+    assert down.returncode == 3 and down.stderr.count("\n") == 1
+    assert down.stderr.startswith(f"flux-mock: {nowhere} did not answer /__admin/health within 0.5 s")
+    bad = subprocess.run([sys.executable, "-m", "mock_server.cli", "wait", "--url", "not a url"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1

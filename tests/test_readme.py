@@ -1,6 +1,7 @@
 """The README's and the docs' commands and examples, run as written."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -43,14 +44,26 @@ def test_config_example_loads_and_behaves_as_described(tmp_path):
         assert post("schnell-only", {"prompt": "x"}, "/flux-pro/v1/pro/textToImage").status_code == 403
 
 
-def test_curl_example_runs_against_the_mock():
-    curl = next(body for lang, body in README_BLOCKS if lang == "sh" and body.startswith("curl"))
-    submit = curl.split("\n#")[0]
+def test_every_readme_shell_block_after_the_set_up_runs_as_pasted(tmp_path):
+    """The README's shell blocks past its two set-up commands, each run whole by bash -e against a running
+    mock (its URL for 127.0.0.1:8080, and for the gateway with a key in PIXAZO_KEY, as a user's would be)."""
+    blocks = [body for lang, body in README_BLOCKS if lang == "sh"][2:]
+    assert len(blocks) == 2, "the curl example and the kit's three commands"
     with running_mock() as url:
-        result = subprocess.run(["bash", "-c", submit.replace("http://127.0.0.1:8080", url)],
-                                capture_output=True, text=True, timeout=30, check=True)
-    answer = json.loads(result.stdout)
-    assert answer["status"] == "QUEUED" and answer["polling_url"].startswith(url)
+        for number, block in enumerate(blocks):
+            httpx.post(f"{url}/__admin/reset").raise_for_status()  # each block on a fresh mock, as in its own session
+            script = block.replace("http://127.0.0.1:8080", url).replace("https://gateway.pixazo.ai", url)
+            ran = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], capture_output=True, text=True,
+                                 timeout=300, cwd=tmp_path, env={**os.environ, "PIXAZO_KEY": "readme-key"})
+            assert ran.returncode == 0, f"block {number}:\n{block}\n{ran.stdout[-3000:]}{ran.stderr[-2000:]}"
+            if number == 0:
+                submitted, end = json.JSONDecoder().raw_decode(ran.stdout)  # curl prints two bodies back to back
+                polled = json.loads(ran.stdout[end:])
+                assert submitted["status"] == "QUEUED" and submitted["polling_url"].startswith(url)
+                assert polled["request_id"] == submitted["request_id"]
+            else:
+                assert "no violations" in ran.stdout, "report after check and drift judges no kit traffic"
+                assert (tmp_path / "junit.xml").exists() and (tmp_path / "drift.md").exists()
 
 
 @pytest.fixture(scope="module")

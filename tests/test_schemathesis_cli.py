@@ -1,33 +1,43 @@
 """The contract-tests guide's recipe for the plain schemathesis CLI passes against a default `flux-mock serve`."""
 
+import os
 import re
-import shlex
 import subprocess
 from pathlib import Path
 
-import httpx
+from contract_tests.process import stop_process
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "guide" / "contract-tests.md"
 
 
-def recipe() -> list[str]:
-    """The shell lines of the guide's schemathesis recipe (after `flux-mock serve`)."""
+def recipe() -> str:
+    """The guide's schemathesis recipe, as a user pastes it."""
     block = GUIDE.read_text().split("<!-- schemathesis-recipe -->")[1].split("```sh")[1].split("```")[0]
-    lines = [line.strip() for line in block.splitlines() if line.strip() and not line.strip().startswith("#")]
-    assert lines[0].startswith("flux-mock serve")
-    return lines[1:]
+    return "\n".join(line.strip() for line in block.splitlines())
 
 
-def test_the_plain_schemathesis_cli_passes_with_the_guides_recipe(api, mock_url, tmp_path):
-    for line in recipe():
-        words = shlex.split(line.split(" #")[0].replace("http://127.0.0.1:8080", mock_url))
-        if words[0] == "schemathesis":  # from a scratch folder: its cache stays out of the checkout
-            words = [str(ROOT / word) if word.startswith("openapi/") else word for word in words]
-            words += ["--max-examples", "3", "--seed", "1", "--generation-database", "none"]
-        result = subprocess.run(words, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert re.search(r"\d+ generated, \d+ passed", result.stdout), result.stdout[-1000:]
-    assert "failure" not in result.stdout.split("SUMMARY")[-1].lower()
-    timing = httpx.get(f"{mock_url}/__admin/timing").json()
-    assert timing["queued_for"] == 0
+def test_the_plain_schemathesis_cli_passes_with_the_guides_recipe_pasted_whole(tmp_path):
+    """The whole block in bash, as pasted (its `serve &`, its wait, its kill), on a free port the environment
+    gives `serve` and `wait` (FLUX_MOCK_PORT); only schemathesis is told to draw fewer cases, and reads the
+    spec from the checkout. Its own process group, stopped at the end whatever happened."""
+    port = free_port()
+    script = recipe().replace("127.0.0.1:8080", f"127.0.0.1:{port}").replace(
+        "schemathesis run openapi/", f"schemathesis run {ROOT}/openapi/").replace(
+        "--exclude-checks ignored_auth", "--exclude-checks ignored_auth --max-examples 3 --seed 1 "
+                                         "--generation-database none")
+    log = tmp_path / "output.txt"
+    with log.open("w") as out:  # a file, not a pipe: a `serve &` left behind would hold a pipe open
+        shell = subprocess.Popen(["bash", "-e", "-o", "pipefail", "-c", script], cwd=tmp_path, text=True,
+                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                 env={**os.environ, "FLUX_MOCK_PORT": str(port)})
+        try:
+            shell.wait(timeout=300)
+        finally:
+            stop_process(shell, group=True)
+    output = log.read_text()
+    assert shell.returncode == 0, output[-4000:]
+    assert re.search(r"\d+ generated, \d+ passed", output), output[-1000:]
+    assert "failure" not in output.split("SUMMARY")[-1].lower()
+    assert "Connection refused" not in output, "no call raced the mock's start"
