@@ -24,8 +24,9 @@ ENV FLUX_MOCK_HOST=0.0.0.0 \
     FLUX_MOCK_HOME=/home/flux/.flux-mock \
     PYTHONUNBUFFERED=1
 EXPOSE 8080
-# The admin API answers loopback clients: the check runs inside the container.
+# The admin API answers loopback clients (the check runs inside the container), and with FLUX_MOCK_ADMIN_TOKEN
+# set only those that send it.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
-    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/__admin/health' % os.environ.get('FLUX_MOCK_PORT', '8080'), timeout=2)"
+    CMD python -c "import os, urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:%s/__admin/health' % os.environ.get('FLUX_MOCK_PORT', '8080'), headers={'X-Admin-Token': os.environ.get('FLUX_MOCK_ADMIN_TOKEN', '')}), timeout=2)"
 ENTRYPOINT ["flux-mock"]
 CMD ["serve"]

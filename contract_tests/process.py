@@ -11,6 +11,8 @@ from contextlib import contextmanager
 
 import httpx
 
+from mock_server.exit_codes import Unreachable
+
 READY = re.compile(r"(?:serving \d+ operations|recording) on (https?://127\.0\.0\.1:\d+)")
 
 
@@ -91,6 +93,25 @@ def _drain(stream, kept: list[str] | None) -> None:
                 kept.append(line)
     except (ValueError, OSError):  # closed by stop()
         pass
+
+
+def wait_for_mock(url: str, timeout: float, headers: dict | None = None) -> None:
+    """Return once `url`/__admin/health answers 200 (a flux-mock or recorder, started in the background or in a
+    container); Unreachable after `timeout` seconds. A --tls mock's own certificate is not checked: this asks
+    only that it answers."""
+    deadline, last = time.monotonic() + timeout, "no answer"
+    while True:
+        try:
+            answer = httpx.get(f"{url}/__admin/health", headers=headers or {}, verify=False, trust_env=False,
+                               timeout=max(0.5, min(5.0, deadline - time.monotonic())))
+            if answer.status_code == 200:
+                return
+            last = f"answered {answer.status_code}"
+        except httpx.HTTPError as error:
+            last = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        if time.monotonic() >= deadline:
+            raise Unreachable(f"{url} did not answer /__admin/health within {timeout:g} s ({last})")
+        time.sleep(0.1)
 
 
 @contextmanager

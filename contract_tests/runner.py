@@ -7,6 +7,7 @@ A network failure is never a contract failure and never drift. Errors are one li
 """
 
 import os
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from contract_tests.coverage import OutcomeCoverage
 from contract_tests.drift import run_drift, to_json, to_markdown
 from contract_tests.har import drift_of_recording, journal_entries, read_har
 from contract_tests.mock_client import FluxMock, format_chaos, format_report
+from contract_tests.process import wait_for_mock
 from contract_tests.target import Target
 from mock_server.exit_codes import CLEAN, FAILED, NOTHING_TESTED, UNREACHABLE, Unreachable, UsageError
 from mock_server.client_checks import client_report
@@ -170,6 +172,13 @@ def _since(raw: str) -> float:
         return moment_of(raw)
     except ValueError:
         raise UsageError(f"--since {raw!r} is neither epoch seconds nor an ISO 8601 time") from None
+
+
+def run_wait(args) -> int:
+    if not re.fullmatch(r"https?://[^/\s]+/?", args.url):
+        raise UsageError(f"--url {args.url!r} is not a base URL (http(s)://host[:port])")
+    wait_for_mock(args.url.rstrip("/"), args.timeout)
+    return CLEAN
 
 
 def run_report(args) -> int:

@@ -126,7 +126,7 @@ def add_wait(commands) -> None:
     wait.add_argument("--url", default=f"http://127.0.0.1:{port}",
                       help="the mock's base URL (default http://127.0.0.1:$FLUX_MOCK_PORT, else :8080)")
     wait.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="give up after this (default 30)")
-    wait.set_defaults(run=run_wait)
+    wait.set_defaults(run=_kit("run_wait"))
 
 
 def add_ca(commands) -> None:
@@ -302,15 +302,6 @@ def run_record(args) -> int:
     judge = importlib.import_module("contract_tests.har").OnTheWay(load_operations())  # the kit judges, by name
     settings = Settings().with_options(host=args.host, port=args.port, cors_origins=())
     return serving.serve_recorder(settings, options, judge, log_level=args.log_level)
-
-
-def run_wait(args) -> int:
-    from mock_server import serving
-
-    if not re.fullmatch(r"https?://[^/\s]+/?", args.url):
-        raise ConfigError(f"--url {args.url!r} is not a base URL (http(s)://host[:port])")
-    serving.wait_for_mock(args.url.rstrip("/"), args.timeout)
-    return 0
 
 
 def run_ca(args) -> int:

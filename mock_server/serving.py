@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
@@ -94,25 +93,6 @@ def wait_for_store(url: str | None, timeout: float) -> None:
         if time.monotonic() >= deadline:
             raise Unreachable(f"the store {url} did not answer within {timeout:g} s: {last}")
         time.sleep(0.2)
-
-
-def wait_for_mock(url: str, timeout: float) -> None:
-    """Return once `url`/__admin/health answers 200 (a flux-mock or recorder, started in the background);
-    Unreachable after `timeout` seconds. A --tls mock's own certificate is not checked: this asks only
-    that it answers."""
-    deadline, last = time.monotonic() + timeout, "no answer"
-    while True:
-        try:
-            answer = httpx.get(f"{url}/__admin/health", timeout=max(0.5, min(5.0, deadline - time.monotonic())),
-                               verify=False, trust_env=False)
-            if answer.status_code == 200:
-                return
-            last = f"answered {answer.status_code}"
-        except httpx.HTTPError as error:
-            last = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        if time.monotonic() >= deadline:
-            raise Unreachable(f"{url} did not answer /__admin/health within {timeout:g} s ({last})")
-        time.sleep(0.1)
 
 
 async def _ping(url: str) -> None:

@@ -40,6 +40,21 @@ def test_the_dockerfiles_health_check_passes_on_a_serving_mock_and_fails_without
     assert down.returncode != 0
 
 
+def test_the_health_check_sends_the_admin_token_a_mock_with_one_asks_for():
+    token = {"FLUX_MOCK_ADMIN_TOKEN": "health-check-token"}  # as compose.yaml sets one
+    mock = MockProcess(env=token)
+    try:
+        port = mock.url.rsplit(":", 1)[1]
+        healthy = subprocess.run(_health_check(), env={**os.environ, **token, "FLUX_MOCK_PORT": port},
+                                 capture_output=True, timeout=30)
+        wrong = subprocess.run(_health_check(), env={**os.environ, "FLUX_MOCK_ADMIN_TOKEN": "another-token",
+                                                     "FLUX_MOCK_PORT": port}, capture_output=True, timeout=30)
+    finally:
+        mock.stop()
+    assert healthy.returncode == 0, healthy.stderr
+    assert wrong.returncode != 0, "the check is a real one: a wrong token is refused"
+
+
 def test_the_compose_files_instances_answer_as_one_mock(monkeypatch, redis_url):
     services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
     assert {"redis", "mock-a", "mock-b"} <= set(services)
@@ -61,7 +76,7 @@ def test_the_compose_files_instances_answer_as_one_mock(monkeypatch, redis_url):
         second.stop()
 
 
-def test_the_image_builds_runs_as_non_root_healthy_and_answers(tmp_path):
+def test_the_image_builds_runs_as_non_root_healthy_and_answers(tmp_path, monkeypatch):
     if Podman.missing():
         if os.environ.get("CI"):
             raise AssertionError(f"CI needs {', '.join(Podman.missing())} (the README's test command installs them)")
@@ -83,10 +98,34 @@ def test_the_image_builds_runs_as_non_root_healthy_and_answers(tmp_path):
         key = {"Ocp-Apim-Subscription-Key": "k"}
         job = httpx.post(f"{url}/flux-dev/v1/dev/textToImage", json={"prompt": "x"}, headers=key, timeout=30)
         assert job.status_code == 202 and job.json()["polling_url"].startswith(url)
+        podman("rm", "-f", "-t", "5", name, check=False)
+        _through_testcontainers(podman, monkeypatch)
     finally:
         podman("rm", "-f", "-t", "5", name, check=False)  # stops the container's processes
         podman("rmi", "-f", IMAGE, check=False)
         podman("image", "prune", "-f", check=False)  # the build's layers (the base image is kept)
+
+
+def _through_testcontainers(podman: Podman, monkeypatch) -> None:
+    """The same image as testcontainers-python starts it (FluxMockContainer), through podman's Docker API: no
+    registry here, so no Ryuk reaper image; the container is removed when the block ends."""
+    from testcontainers.core.config import testcontainers_config
+
+    from contract_tests.containers import FluxMockContainer
+
+    with podman.api_service() as docker_host:
+        monkeypatch.setenv("DOCKER_HOST", docker_host)
+        monkeypatch.setattr(testcontainers_config, "ryuk_disabled", True)
+        container = FluxMockContainer(IMAGE, host_network_port=free_port()).with_option("queued-for", 0)
+        with container:
+            url, key = container.get_base_url(), {"Ocp-Apim-Subscription-Key": "k"}
+            container.admin.rules.add({"status": 429}, operation="schnellGetData", times=1)
+            assert httpx.post(f"{url}/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=key).status_code == 429
+            container.admin.assert_called("schnellGetData", times=1)
+            assert container.admin.timing.get()["queued_for"] == 0, "with_option reached serve"
+            assert httpx.get(f"{url}/__admin/health").status_code == 403, "the admin API wants the run's token"
+            name = container.get_wrapped_container().name
+        assert podman("container", "exists", name, check=False).returncode != 0, "removed when the block ended"
 
 
 def _wait_until_serving(url: str, seconds: float = 60) -> None:

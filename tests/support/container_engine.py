@@ -11,7 +11,11 @@ PyPI as the host does. Made once per machine, then kept in podman's image store.
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+
+from contract_tests.process import stop_process
+from tests.support.waiting import wait_until
 
 BASE = "localhost/flux-mock-test-base:bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -28,9 +32,26 @@ class Podman:
     def missing() -> list[str]:
         return [tool for tool in ("podman", "runc", "debootstrap") if shutil.which(tool) is None]
 
+    @property
+    def environment(self) -> dict[str, str]:
+        return {"CONTAINERS_CONF": str(self.config), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+
     def __call__(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout, check=check,
-                              env={"CONTAINERS_CONF": str(self.config), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+                              env=self.environment)
+
+    @contextmanager
+    def api_service(self):
+        """podman's Docker-compatible API on a socket of this work folder, for Docker clients (testcontainers):
+        yield its DOCKER_HOST; stopped by its PID."""
+        socket = self.config.parent / "podman.sock"
+        service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{socket}"],
+                                   env=self.environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(socket.exists, timeout=30, what="podman's API socket")
+            yield f"unix://{socket}"
+        finally:
+            stop_process(service)
 
     def python_base(self) -> str:
         """The stand-in base image's name, made from Debian's packages unless podman has it already."""
