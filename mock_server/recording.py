@@ -221,6 +221,11 @@ class Recorder:
         return {**entry, "epoch": exchange.started, "duration_ms": round(exchange.waited_ms, 3),
                 "answer": "recorded upstream"}
 
+    @property
+    def backlog(self) -> int:
+        """Exchanges answered but not yet judged and written."""
+        return len(self._pending)
+
     async def wait_for_pending(self) -> None:
         """Every exchange answered so far judged and written (back-pressure, and at shutdown)."""
         while self._pending:
@@ -256,7 +261,7 @@ class RecordingApp(MockApp):
         return router
 
     async def _forward(self, exchange: Exchange) -> Response:
-        if len(self.recorder._pending) >= MAX_PENDING:
+        if self.recorder.backlog >= MAX_PENDING:
             await self.recorder.wait_for_pending()
         return await self.recorder.forward(exchange)
 

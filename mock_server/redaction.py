@@ -26,7 +26,7 @@ def clipped_list(items, limit: int = LIST_LIMIT, each: int = 500) -> list:
     return kept + [f"... and {len(items) - limit} more"] if len(items) > limit else kept
 
 
-BODY_BUDGET = 4096  # characters of strings a journaled body keeps in all
+BODY_BUDGET = 4096  # what a journaled body keeps in all: a unit per value, and a string's characters
 BODY_STRING = 256  # characters of one string
 BODY_ITEMS = 50  # items of one list or object
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-admin-token"})
@@ -34,10 +34,16 @@ SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x
 
 def clipped_json(value, budget: list[int] | None = None, depth: int = 0):
     """A bounded copy of a JSON value for the journal: each string to BODY_STRING characters, each list and
-    object to BODY_ITEMS items, 8 levels, BODY_BUDGET characters of strings in all; what is cut says so."""
+    object to BODY_ITEMS items, 8 levels, BODY_BUDGET units in all (a unit per value, and a string's
+    characters), so however the body nests the copy stays small; what is cut says so."""
     budget = budget if budget is not None else [BODY_BUDGET]
-    if depth > 8 or budget[0] <= 0:
+    if budget[0] <= 0:
         return "... (clipped)"
+    budget[0] -= 1
+    if isinstance(value, (dict, list)) and depth >= 8:
+        marker = f"... ({len(value)} items deeper than 8 levels)"
+        budget[0] -= len(marker)
+        return marker
     if isinstance(value, dict):
         kept = {str(key): clipped_json(item, budget, depth + 1) for key, item in list(value.items())[:BODY_ITEMS]}
         return {**kept, "...": f"{len(value) - BODY_ITEMS} more fields"} if len(value) > BODY_ITEMS else kept
@@ -49,6 +55,15 @@ def clipped_json(value, budget: list[int] | None = None, depth: int = 0):
         budget[0] -= len(text)
         return text
     return value
+
+
+def json_size(value) -> int:
+    """About the characters a (clipped) JSON value takes."""
+    if isinstance(value, dict):
+        return 2 + sum(len(str(key)) + 4 + json_size(item) for key, item in value.items())
+    if isinstance(value, list):
+        return 2 + sum(1 + json_size(item) for item in value)
+    return len(value) + 2 if isinstance(value, str) else 8
 
 
 def journaled_headers(headers: dict[str, str], key_headers: tuple[str, ...], show_keys: bool = False) -> dict:

@@ -65,3 +65,16 @@ def test_order_is_checked_and_a_wrong_one_named(flux_mock):
         flux_mock.assert_called_in_order("getRequestStatus", "fluxDevTextToImage")
     with pytest.raises(AssertionError, match="never called: schnellGetData"):
         flux_mock.assert_called_in_order("fluxDevTextToImage", "schnellGetData")
+
+
+def test_a_journaled_body_stays_small_however_the_client_nests_it():
+    import json
+
+    from mock_server.redaction import clipped_json
+
+    deep = [[[[[[[[list(range(50))] * 50] * 50] * 50] * 50] * 50] * 50] * 50]
+    wide = {f"field{i}": ["x" * 5000] * 100 for i in range(100)}
+    for body in (deep, wide, {"image": "data:image/png;base64," + "A" * 10**6}):
+        assert len(json.dumps(clipped_json(body))) < 12_000
+    small = {"prompt": "a fox", "image_size": "square", "num_images": 2, "output": {"format": "png"}}
+    assert clipped_json(small) == small, "an ordinary body is kept whole"

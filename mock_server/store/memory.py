@@ -4,6 +4,7 @@ from collections import deque
 from dataclasses import replace
 from itertools import count, islice
 
+from mock_server.redaction import json_size
 from mock_server.store.records import Charge, Job, dump_record, load_record
 from mock_server.store.base import Stores
 
@@ -179,7 +180,8 @@ def _weight(entry: dict) -> int:
     it exactly would cost the hot path a serialisation per request)."""
     texts = (entry.get("path"), entry.get("user_agent"), entry.get("error"), entry.get("key"))
     return 400 + sum(len(text) for text in texts if text) + sum(
-        len(item) for name in ("violations", "undocumented_fields") for item in entry.get(name) or ())
+        len(item) for name in ("violations", "undocumented_fields") for item in entry.get(name) or ()) + \
+        json_size(entry.get("headers") or {}) + json_size(entry.get("body"))
 
 
 class MemoryJournalStore:
