@@ -135,13 +135,16 @@ async def poll_submit(exchange: Exchange) -> JSONBody:
 
 async def _wait_for_result(exchange: Exchange, job: Job) -> Job:
     """The job once final, or after 60 seconds: Schnell Batch without webhook_url (the API polls internally
-    for up to 60 seconds), and a queue submit whose `waits_for` field is true (Ultra's sync_mode)."""
+    for up to 60 seconds), and a queue submit whose `waits_for` field is true (Ultra's sync_mode). The wait
+    follows the job's timing: by the clock, until its final time; per poll, polls without pausing (each one
+    moves it on); manual, none at all (only the admin API moves it: the answer says to poll)."""
     jobs, clock = exchange.mock.jobs, exchange.mock.clock
     deadline = clock.now() + BATCH_WAIT_SECONDS
-    while not lifecycle.is_final(job, clock.now()) and clock.now() < deadline:
-        finish = lifecycle.final_time(job)
-        wait = BATCH_POLL_INTERVAL if finish is None else finish - clock.now()
-        await clock.sleep(max(0.0, min(wait, BATCH_POLL_INTERVAL, deadline - clock.now())))
+    while job.mode != "manual" and not lifecycle.is_final(job, clock.now()) and clock.now() < deadline:
+        if job.mode == "time":
+            finish = lifecycle.final_time(job)
+            wait = BATCH_POLL_INTERVAL if finish is None else finish - clock.now()
+            await clock.sleep(max(0.0, min(wait, BATCH_POLL_INTERVAL, deadline - clock.now())))
         job = await jobs.poll(job.request_id, job.key, clock.now())
     exchange.tick()
     return job

@@ -82,3 +82,16 @@ def test_the_timing_a_test_set_survives_fuzz_clients_resets(flux_mock):
 
     flux_mock.fuzz_client(client, max_examples=3, seed=7)
     assert seen and set(seen) == {"per-poll"}, seen
+
+
+def test_schnell_batchs_wait_follows_the_timing_a_test_set(flux_mock):
+    """The API waits up to 60 s for a Batch job without webhook_url: per poll, the mock's own polls move the job
+    on without pausing; manual, nothing but the admin API moves it, so it answers at once that the job is
+    being processed (before: a 60 s wait per call, minutes for a fuzzed Batch client)."""
+    batch = f"{flux_mock.url}/flux-1-schnell/v1/getDataBatch"
+    flux_mock.timing.set(mode="per-poll")
+    final = httpx.post(batch, json={"prompt": "x"}, headers=KEY, timeout=10)
+    assert final.status_code == 200 and final.json()["status"] == "completed", final.text
+    flux_mock.timing.set(mode="manual")
+    waiting = httpx.post(batch, json={"prompt": "x"}, headers=KEY, timeout=10)  # not 60 s
+    assert waiting.status_code == 202 and "checkStatus" in waiting.text, waiting.text
