@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from contract_tests.checks import SCHEMA, JobHistory, answer_problems, is_final, normalised_status, request_id_of
 from contract_tests.drift import Difference, OperationReport, response_differences, type_name
 from contract_tests.media import Expected, expectations, media_problems
-from mock_server.har import Recorded, read_har, redacted_url
+from mock_server.har import Recorded, redacted_url
 from mock_server.operations import Operation, key_headers
 from mock_server.redaction import mask_key
 from mock_server.validation import OperationValidator

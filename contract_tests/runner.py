@@ -19,10 +19,11 @@ import pytest
 from contract_tests.check_report import CheckReporter
 from contract_tests.coverage import OutcomeCoverage
 from contract_tests.drift import run_drift, to_json, to_markdown
-from contract_tests.har import drift_of_recording, journal_entries, read_har
+from contract_tests.har import drift_of_recording, journal_entries
 from contract_tests.mock_client import FluxMock, format_chaos, format_report
 from contract_tests.process import wait_for_mock
 from contract_tests.target import Target
+from mock_server.har import read_har
 from mock_server.exit_codes import CLEAN, FAILED, NOTHING_TESTED, UNREACHABLE, Unreachable, UsageError
 from mock_server.client_checks import client_report
 from mock_server.clock import moment_of
