@@ -94,7 +94,8 @@ def add_serve(commands) -> None:
 
 
 def add_record(commands) -> None:
-    record = commands.add_parser("record", help="record real traffic to a HAR file, judging it on the way", description=(
+    record = commands.add_parser("record", help="record real traffic to a HAR file, judging it on the way",
+                                 description=(
         "A pass-through proxy to the real gateway: point the app at it (base URL, or HTTPS_PROXY with "
         "flux-mock's local CA trusted) and every exchange goes on to the real host, comes back unchanged, and "
         "is written to a HAR 1.2 file with the keys redacted. Each real answer is checked against the specs "

@@ -16,9 +16,10 @@
   polled-after-final   POLLS_AFTER_FINAL or more polls of a job after a poll saw it final
 
 Polls are timed from arrival to arrival; a retry from when the fault's answer was sent whole (`answered`) to
-when the retry arrived (`arrived`): an immediate retry after a 429 whose answer took 3 s is flagged. Entries are judged in order of
-arrival. Rule-forced 429s and 5xx are network faults like chaos's (chaos verdicts, `source: rule`). The
-kit's own traffic (`flux-mock check` and `drift`: User-Agent flux-mock-kit) is left out unless asked for.
+when the retry arrived (`arrived`): an immediate retry after a 429 whose answer took 3 s is flagged.
+Entries are judged in order of arrival. Rule-forced 429s and 5xx are network faults like chaos's (chaos
+verdicts, `source: rule`). The kit's own traffic (`flux-mock check` and `drift`: User-Agent
+flux-mock-kit) is left out unless asked for.
 
 Besides findings, `chaos_verdicts` says how the client took each network fault it met (drop, 5xx burst,
 429 storm): honoured Retry-After, backed off, retried at once, gave up cleanly, or hammered.

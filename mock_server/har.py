@@ -197,7 +197,8 @@ class Exchange:
         if self.request_body:
             content_type = _header_value(self.request_headers, "content-type")
             text, encoding = _body_text(self.request_body, content_type)
-            request["postData"] = {"mimeType": content_type, "text": text, **({"encoding": encoding} if encoding else {})}
+            request["postData"] = {"mimeType": content_type, "text": text,
+                                   **({"encoding": encoding} if encoding else {})}
         content_type = _header_value(self.response_headers, "content-type")
         content = {"size": len(self.response_body), "mimeType": content_type}
         if self.keep_body:

@@ -195,7 +195,8 @@ class Replay:
         recorded = self._jobs[minted].recorded if minted else None
         return request, minted, self.recording.sequences.get((recorded, request))
 
-    def next_answer(self, request: Request, minted: str | None, answers: list[Answer], now: float) -> tuple[int, Answer]:
+    def next_answer(self, request: Request, minted: str | None, answers: list[Answer],
+                    now: float) -> tuple[int, Answer]:
         """(its place, 1-based; the answer) for this call: the next of the sequence once its recorded time
         has come, else the current one again; the last once the sequence is over."""
         key = (minted, request)

@@ -189,8 +189,8 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
     simple = {k: data[k] for k in ("public_url", "default_balance", "default_rate_limit", "max_body_bytes",
                                    "journal_size", "admin_token", "strict", "min_poll_interval", "store", "show_keys",
                                    "max_jobs", "header_timeout", "body_timeout", "max_connections", "tls", "tls_cert",
-                                   "tls_key", "trust_forwarded", "profile", "responses", "seed", "chaos", "replay_strict",
-                                   "replay_speed")
+                                   "tls_key", "trust_forwarded", "profile", "responses", "seed", "chaos",
+                                   "replay_strict", "replay_speed")
               if k in data}
     webhooks = data.get("webhooks", {})
     webhook_settings = {f"webhook_{name}": value for name, value in webhooks.items() if name != "allowed_hosts"}
