@@ -71,7 +71,8 @@ def test_an_unchanged_app_is_recorded_through_the_proxy_as_har_with_flux_mock_fa
     assert [poll["_fluxMock"]["sequence"] for poll in polls] == list(range(1, len(polls) + 1))
     assert {poll["_fluxMock"]["requestId"] for poll in polls} == {job}
     assert [poll["_fluxMock"]["jobStatus"] for poll in polls] == statuses(seen)
-    assert image["response"]["content"]["mimeType"] == "image/png" and image["response"]["content"]["encoding"] == "base64"
+    content = image["response"]["content"]
+    assert content["mimeType"] == "image/png" and content["encoding"] == "base64"
     assert all(not entry["_fluxMock"].get("drift") for entry in recorded if "_fluxMock" in entry), "a clean gateway"
 
 
