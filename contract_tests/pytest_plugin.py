@@ -96,7 +96,10 @@ def flux_mock(flux_mock_server, pytestconfig):
     mock.reset()
     yield mock
     try:
-        _coverage(pytestconfig).observe(mock.journal())  # what this test met, before the reset forgets it
+        try:
+            _coverage(pytestconfig).observe(mock.journal())  # what this test met, before the reset forgets it
+        except httpx.HTTPError:
+            pass  # coverage is information: a mock the test made unreachable costs it this test's share
         mock.reset()
     finally:
         mock.close()
