@@ -14,6 +14,7 @@ import jsonschema_rs
 import schemathesis
 
 from contract_tests.failures import ContractFailure, Problem, curl, raise_all
+from mock_server.bodies import request_id_in
 from mock_server.jobs.lifecycle import NEXT, TERMINAL
 from mock_server.operations import STATUS_KINDS, load_operations
 from mock_server.operations.rules import not_before_rules, rule_title
@@ -170,9 +171,7 @@ def _operation_kind(case) -> str:
 
 
 def request_id_of(body, fallback: str) -> str:
-    if isinstance(body, dict):
-        return body.get("request_id") or body.get("requestId") or fallback
-    return fallback
+    return request_id_in(body) or fallback
 
 
 @schemathesis.check

@@ -7,6 +7,7 @@ apart from the documented outcomes, the network faults (chaos) met."""
 from collections import Counter
 from dataclasses import dataclass
 
+from mock_server.operations import STATUS_KINDS
 from mock_server.routes import named_variants
 
 FINAL = ("COMPLETED", "FAILED", "ERROR")
@@ -62,8 +63,7 @@ class OutcomeCoverage:
             if (answer := entry.get("answer") or "").startswith("chaos:"):
                 self.chaos[answer.removeprefix("chaos:")] += 1
             request_id, job_status = entry.get("request_id"), entry.get("job_status")
-            if request_id and request_id not in self._jobs and entry.get("operation_kind") not in (
-                    "status", "batch-status", "poll-status", "poll-status-queue"):
+            if request_id and request_id not in self._jobs and entry.get("operation_kind") not in STATUS_KINDS:
                 self._jobs[request_id] = operation
             if job_status in FINAL:
                 self._meet(self._jobs.get(request_id, operation), f"job {job_status}")

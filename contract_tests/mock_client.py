@@ -144,7 +144,7 @@ class FluxMock:
         return self._call("POST", "/scenarios", json=rule)
 
     def clear_scenarios(self) -> None:
-        self._call("DELETE", "/scenarios")
+        self.rules.clear()
 
     def advance(self, request_id: str, to_end: bool = False) -> dict:
         """Move one job a state forward (or to its end)."""
@@ -157,7 +157,7 @@ class FluxMock:
         return self._call("GET", "/jobs")["jobs"]
 
     def set_balance(self, key: str, usd: float) -> None:
-        self._call("PUT", f"/wallets/{key}", json={"balance": usd})
+        self.wallets.set(key, usd)
 
     def journal(self, operation_id: str | None = None) -> list[dict]:
         params = {"operation_id": operation_id} if operation_id else {}

@@ -75,3 +75,11 @@ def field_at(body, path: str):
             return ABSENT
         body = body[part]
     return body
+
+
+def request_id_in(body):
+    """The request id a JSON body names (`request_id`, or `requestId` as Batch and the polling APIs spell it),
+    or None."""
+    if isinstance(body, dict):
+        return body.get("request_id") or body.get("requestId") or None
+    return None

@@ -30,7 +30,7 @@ from mock_server.bodies import read_body_bytes
 from mock_server.errors import ApiError, gateway_body
 from mock_server.exchange import Exchange
 from mock_server.har import Exchange as Recorded, HarWriter
-from mock_server.operations.documents import VENDOR_SPECS, load_bundled
+from mock_server.operations.documents import VENDOR_SPECS, absolute_servers, load_bundled
 from mock_server.redaction import mask_key
 from mock_server.router import Route, Router, path_pattern
 from mock_server.state import MockState
@@ -71,14 +71,8 @@ def _servers() -> list[tuple[object, str]]:
     """(path pattern, server URL) for every path of the specs, and the first spec's server for any other."""
     found = []
     for name in VENDOR_SPECS:
-        document = load_bundled(name)
-        default = next((s["url"] for s in document.get("servers", []) if "://" in s["url"]), None)
-        for path, item in document.get("paths", {}).items():
-            named = [s["url"] for s in item.get("servers", []) if "://" in s["url"]]
-            named += [s["url"] for operation in item.values() if isinstance(operation, dict)
-                      for s in operation.get("servers", []) if "://" in s["url"]]
-            if named or default:
-                found.append((path_pattern(path), (named or [default])[0]))
+        own, by_path = absolute_servers(load_bundled(name))
+        found += [(path_pattern(path), (urls or own)[0]) for path, urls in by_path.items() if urls or own]
     return found
 
 
@@ -140,12 +134,11 @@ class Recorder:
         instead, if given); by base URL, --upstream, else the server the specs name for the path."""
         host = exchange.headers.get("host", "")
         tunneled = exchange.scope.get("scheme") == "https"
-        if tunneled and urlsplit(f"//{host}").hostname not in tls.gateway_hosts():
+        gateway = urlsplit(f"//{host}").hostname in tls.gateway_hosts()
+        if tunneled and not (gateway and self.options.upstream):
             base = f"https://{host}"
         elif self.options.upstream:
             base = self.options.upstream
-        elif tunneled:
-            base = f"https://{host}"
         else:
             base = next((url for pattern, url in self.servers if pattern.match(exchange.path)), self.servers[0][1])
         query = exchange.scope.get("query_string", b"").decode("latin-1")

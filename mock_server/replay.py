@@ -21,11 +21,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from mock_server.bodies import request_id_in
 from mock_server.errors import EndpointNotFound
 from mock_server.har import WEBHOOK_FIELD, Recorded, read_har, redacted_url
 from mock_server.router import path_pattern
 
-JOB_ID_FIELDS = ("request_id", "requestId")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 URL = re.compile(r"https?://[^/\s\"'<>]+(?:/[^\s\"'<>]*)?")
 LEFT_OUT_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
@@ -62,9 +62,8 @@ class Answer:
 
 
 def _job_id(body) -> str | None:
-    if isinstance(body, dict):
-        return next((body[name] for name in JOB_ID_FIELDS if isinstance(body.get(name), str) and body[name]), None)
-    return None
+    named = request_id_in(body)
+    return named if isinstance(named, str) else None
 
 
 def _normalised(value, jobs, name: str = ""):
@@ -99,18 +98,18 @@ class Recording:
 
     def __init__(self, exchanges: list[Recorded], api_paths) -> None:
         self._api = [path_pattern(path) for path in api_paths]
-        jobs = {job for exchange in exchanges if (job := _job_id(exchange.json()))}
+        answers = [exchange.json() for exchange in exchanges]  # each answer parsed once
+        jobs = {job for answered in answers if (job := _job_id(answered))}
         self.sequences: dict[tuple[str | None, Request], list[Answer]] = {}
         self.media: dict[str, int] = {}  # a media URL an answer named -> its number
         self.downloads: dict[int, Recorded] = {}
         started: dict[str, float] = {}  # recorded job -> when its submit was sent
         downloads = {}
-        for exchange in exchanges:
+        for exchange, answered in zip(exchanges, answers):
             if not self.is_api(exchange.path):
                 downloads.setdefault(redacted_url(exchange.url), exchange)
                 continue
             request, job = normalised_request(exchange.method, exchange.path, exchange.request_body, jobs)
-            answered = exchange.json()
             starts = _job_id(answered) if job is None else None
             moment = exchange.started.timestamp() if exchange.started else 0.0
             if starts:

@@ -18,7 +18,7 @@ import trustme
 
 from mock_server.exit_codes import ConfigError
 
-from mock_server.operations.documents import VENDOR_SPECS, load_bundled
+from mock_server.operations.documents import VENDOR_SPECS, absolute_servers, load_bundled
 
 CA_CERT, CA_KEY = "ca.pem", "ca-key.pem"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -37,13 +37,8 @@ def gateway_hosts() -> frozenset[str]:
     """Every host an absolute `servers` URL of the specs names (document and operation level)."""
     hosts = set()
     for name in VENDOR_SPECS:
-        document = load_bundled(name)
-        servers = list(document.get("servers", []))
-        for item in document.get("paths", {}).values():
-            servers += item.get("servers", [])
-            servers += [server for operation in item.values() if isinstance(operation, dict)
-                        for server in operation.get("servers", [])]
-        hosts.update(urlsplit(server["url"]).hostname for server in servers if "://" in server["url"])
+        own, by_path = absolute_servers(load_bundled(name))
+        hosts.update(urlsplit(url).hostname for url in own + [url for urls in by_path.values() for url in urls])
     return frozenset(host for host in hosts if host)
 
 

@@ -69,3 +69,16 @@ def load_bundled(name: str, directory: str | None = None) -> dict:
 
     Cached: callers must treat the result as read-only and copy it before changing it."""
     return bundle((Path(directory) if directory else spec_dir()) / name)
+
+
+def _absolute(servers) -> list[str]:
+    return [server["url"] for server in servers or () if "://" in server["url"]]
+
+
+def absolute_servers(document: dict) -> tuple[list[str], dict[str, list[str]]]:
+    """The absolute `servers` URLs of a document: its own, and by path those its path item and its operations
+    name (a path naming none has an empty list)."""
+    by_path = {path: _absolute(item.get("servers")) + [url for operation in item.values() if isinstance(operation, dict)
+                                                       for url in _absolute(operation.get("servers"))]
+               for path, item in document.get("paths", {}).items()}
+    return _absolute(document.get("servers")), by_path
