@@ -25,7 +25,7 @@ from contract_tests.process import wait_for_mock
 from contract_tests.target import Target
 from mock_server.har import read_har
 from mock_server.exit_codes import CLEAN, FAILED, NOTHING_TESTED, UNREACHABLE, Unreachable, UsageError
-from mock_server.client_checks import client_report
+from mock_server.client_checks import client_report, entries_of
 from mock_server.clock import moment_of
 from mock_server.operations import load_operations
 from mock_server.redaction import mask_key
@@ -157,12 +157,7 @@ def _recorded_report(args) -> tuple[dict, list[dict]]:
     """`report --har FILE`: the recording judged as the mock judges its journal (and the entries judged)."""
     if args.base_url:
         raise UsageError("--har judges a recording offline: give it without --base-url")
-    entries = journal_entries(read_har(args.har), load_operations())
-    if args.key:
-        entries = [entry for entry in entries if entry["key"] == mask_key(args.key)]
-    if args.since:
-        since = _since(args.since)
-        entries = [entry for entry in entries if entry["epoch"] >= since]
+    entries = _selected(args, journal_entries(read_har(args.har), load_operations()))
     interval = args.min_poll_interval if args.min_poll_interval is not None else Settings().min_poll_interval
     return client_report(entries, interval, load_operations(), allow_undocumented=args.allow_undocumented,
                          include_kit=args.include_kit), entries
@@ -207,11 +202,14 @@ def run_report(args) -> int:
         raise Unreachable(f"cannot reach {url}: {_reason(error)}") from None
     finally:
         mock.close()
-    if args.key:
-        entries = [entry for entry in entries if entry.get("key") in (mask_key(args.key), args.key)]
-    if args.since:
-        entries = [entry for entry in entries if (entry.get("epoch") or 0) >= _since(args.since)]
-    return _with_coverage(args, entries, _print_report(report, "journaled"))
+    return _with_coverage(args, _selected(args, entries), _print_report(report, "journaled"))
+
+
+def _selected(args, entries: list[dict]) -> list[dict]:
+    """The entries --key and --since select (the key masked, as journals and recordings hold it, or whole, as
+    a mock with --show-keys holds it)."""
+    return entries_of(entries, (mask_key(args.key), args.key) if args.key else None,
+                      _since(args.since) if args.since else None)
 
 
 def _with_coverage(args, entries: list[dict], code: int) -> int:

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from mock_server import __version__, dashboard, views
 from mock_server.admin_guard import check_browser_request
-from mock_server.client_checks import client_report
+from mock_server.client_checks import client_report, entries_of
 from mock_server.clock import iso, moment_of
 from mock_server.errors import BadRequest, EndpointNotFound, Forbidden, StoreUnavailable
 from mock_server.exchange import Exchange
@@ -265,9 +265,7 @@ class AdminApi:
         interval = float(raw) if raw is not None else self.state.settings.min_poll_interval
         since = _moment(query.get("since"))
         wanted_key = mask_key(query.get("key"), self.state.settings.show_keys)
-        entries = [e for e in await self.state.journal.entries()
-                   if (wanted_key is None or e.get("key") == wanted_key)
-                   and (since is None or e.get("epoch", 0) >= since)]
+        entries = entries_of(await self.state.journal.entries(), None if wanted_key is None else (wanted_key,), since)
         report = await asyncio.to_thread(client_report, entries, interval, self.state.operations,
                                          allow_undocumented=query.get("allow_undocumented") == "true",
                                          include_kit=query.get("include_kit") == "true")

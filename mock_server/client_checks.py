@@ -47,6 +47,14 @@ def answered(entry: dict) -> float:
     return entry.get("answered", entry.get("epoch", 0.0))
 
 
+def entries_of(entries: list[dict], keys: tuple[str | None, ...] | None = None,
+               since: float | None = None) -> list[dict]:
+    """The entries of these keys (as the journal holds them: masked, or whole under show_keys), from `since`
+    (the mock's clock) on."""
+    return [entry for entry in entries if (keys is None or entry.get("key") in keys)
+            and (since is None or (entry.get("epoch") or 0) >= since)]
+
+
 def is_kit_traffic(entry: dict) -> bool:
     return str(entry.get("user_agent") or "").startswith(KIT_AGENT)
 
