@@ -111,13 +111,14 @@ def drift_of_recording(recorded: list[Recorded], operations, max_age: timedelta 
     """One report per operation the recording reaches (in order of first use), and one for exchanges no
     operation has; a recording whose first exchange is older than `max_age` is stale; with a `baseline`
     recording, what changed since it is added to each operation's report."""
-    judge, found, counts = RecordingJudge(operations), {}, {}
+    judge, found, counts, matched = RecordingJudge(operations), {}, {}, []
     for exchange in recorded:
-        heading, _, differences = judge.judge(exchange)
+        heading, operation, differences = judge.judge(exchange)
         counts[heading] = counts.get(heading, 0) + 1
         found.setdefault(heading, []).extend(differences)
+        matched.append((exchange, operation, differences))  # matched once, for the baseline's shapes too
     if baseline is not None:
-        for difference in _changes(_shapes(_matched(baseline, operations)), _shapes(_matched(recorded, operations))):
+        for difference in _changes(_shapes(_matched(baseline, operations)), _shapes(matched)):
             found.setdefault(difference.operation_id, []).append(difference)
     started = min((exchange.started for exchange in recorded if exchange.started), default=None)
     if max_age is not None and started is not None and started < (now or datetime.now(UTC)) - max_age:
