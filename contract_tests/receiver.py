@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from mock_server.bodies import request_id_in
+
 
 @dataclass(frozen=True)
 class Received:
@@ -26,9 +28,7 @@ class Received:
 
     @property
     def request_id(self) -> str | None:
-        if not isinstance(self.body, dict):
-            return None
-        return self.body.get("request_id") or self.body.get("requestId")
+        return request_id_in(self.body)
 
 
 class WebhookReceiver:

@@ -173,7 +173,8 @@ def _since(raw: str) -> float:
 def run_wait(args) -> int:
     if not re.fullmatch(r"https?://[^/\s]+/?", args.url):
         raise UsageError(f"--url {args.url!r} is not a base URL (http(s)://host[:port])")
-    wait_for_mock(args.url.rstrip("/"), args.timeout)
+    wait_for_mock(args.url.rstrip("/"), args.timeout,
+                  headers={"X-Admin-Token": args.admin_token} if args.admin_token else None)
     return CLEAN
 
 

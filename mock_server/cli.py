@@ -127,6 +127,9 @@ def add_wait(commands) -> None:
     wait.add_argument("--url", default=f"http://127.0.0.1:{port}",
                       help="the mock's base URL (default http://127.0.0.1:$FLUX_MOCK_PORT, else :8080)")
     wait.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="give up after this (default 30)")
+    wait.add_argument("--admin-token", default=os.environ.get("FLUX_MOCK_ADMIN_TOKEN"), metavar="TOKEN",
+                      help="the mock's --admin-token, if it has one (default: $FLUX_MOCK_ADMIN_TOKEN, as serve "
+                           "reads it)")
     wait.set_defaults(run=_kit("run_wait"))
 
 

@@ -1,5 +1,6 @@
 """The command line: help, the start-up line, clear errors for bad configuration."""
 
+import os
 import subprocess
 import sys
 
@@ -150,3 +151,20 @@ def test_wait_returns_once_the_mock_answers_and_exits_3_in_one_line_when_it_does
     bad = subprocess.run([sys.executable, "-m", "mock_server.cli", "wait", "--url", "not a url"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_wait_sends_the_admin_token_a_mock_with_one_asks_for():
+    from contract_tests.process import MockProcess
+
+    token = {"FLUX_MOCK_ADMIN_TOKEN": "wait-token-123"}
+    mock = MockProcess(env=token)
+    try:
+        told = subprocess.run([sys.executable, "-m", "mock_server.cli", "wait", "--url", mock.url],
+                              capture_output=True, text=True, timeout=60, env={**os.environ, **token})
+        untold = subprocess.run([sys.executable, "-m", "mock_server.cli", "wait", "--url", mock.url, "--timeout",
+                                 "0.5"], capture_output=True, text=True, timeout=60,
+                                env={k: v for k, v in os.environ.items() if k != "FLUX_MOCK_ADMIN_TOKEN"})
+    finally:
+        mock.stop()
+    assert told.returncode == 0, told.stderr
+    assert untold.returncode == 3 and "answered 403" in untold.stderr
