@@ -165,18 +165,18 @@ class FluxMock:
 
     def requests(self, operation: str | None = None, key: str | None = None) -> list[RecordedRequest]:
         """The requests the client made (of one operation id, one key), oldest first, with body and headers."""
-        return requests_of(self._call("GET", "/journal")["entries"], operation, key)
+        return requests_of(self.journal(), operation, key)
 
     def assert_called(self, operation: str, times: int | None = None, body: dict | None = None,
                       headers: dict | None = None, key: str | None = None) -> list[RecordedRequest]:
         """Fail unless `operation` was called `times` times (None: at least once) with these `body` fields
         (dotted paths: {"prompt": ..., "output.format": ...}) and headers, naming the closest miss; the
         matching calls."""
-        return verify_called(self._call("GET", "/journal")["entries"], operation, times, body, headers, key)
+        return verify_called(self.journal(), operation, times, body, headers, key)
 
     def assert_called_in_order(self, *operations: str, key: str | None = None) -> None:
         """Fail unless each operation was first called after the one before it, naming the order they came in."""
-        verify_order(self._call("GET", "/journal")["entries"], operations, key)
+        verify_order(self.journal(), operations, key)
 
     def client_report(self, min_poll_interval: float | None = None, key: str | None = None, since: str | None = None,
                       allow_undocumented: bool = False, include_kit: bool = False) -> dict:

@@ -53,8 +53,8 @@ class Recorded:
         return httpx.Response(self.status, headers=list(self.headers), content=self.content)
 
     def header(self, name: str) -> str | None:
-        """A response header by its name, any case."""
-        return next((value for key, value in self.headers if key.lower() == name), None)
+        """A response header by its (lower-case) name, any case."""
+        return header_in(self.headers, name)
 
     def json(self):
         """The answer's JSON body, or None (not JSON, or not decodable)."""
@@ -160,8 +160,9 @@ def _body_text(content: bytes, content_type: str) -> tuple[str, str | None]:
     return base64.b64encode(content).decode(), "base64"
 
 
-def _header_value(headers, name: str) -> str:
-    return next((value for key, value in headers if key.lower() == name), "")
+def header_in(headers, name: str) -> str | None:
+    """A header's value from (name, value) pairs, by its lower-case name, any case; None if absent."""
+    return next((value for key, value in headers if key.lower() == name), None)
 
 
 def _query(url: str) -> list[dict]:
@@ -195,11 +196,11 @@ class Exchange:
                    "headers": redacted_headers(self.request_headers), "queryString": _query(url),
                    "headersSize": -1, "bodySize": len(self.request_body)}
         if self.request_body:
-            content_type = _header_value(self.request_headers, "content-type")
+            content_type = header_in(self.request_headers, "content-type") or ""
             text, encoding = _body_text(self.request_body, content_type)
             request["postData"] = {"mimeType": content_type, "text": text,
                                    **({"encoding": encoding} if encoding else {})}
-        content_type = _header_value(self.response_headers, "content-type")
+        content_type = header_in(self.response_headers, "content-type") or ""
         content = {"size": len(self.response_body), "mimeType": content_type}
         if self.keep_body:
             text, encoding = _body_text(self.response_body, content_type)
@@ -208,7 +209,7 @@ class Exchange:
             content["comment"] = "not recorded (media without --record-media, or beyond --media-max-bytes)"
         response = {"status": self.status, "statusText": self.reason, "httpVersion": "HTTP/1.1", "cookies": [],
                     "headers": redacted_headers(self.response_headers), "content": content,
-                    "redirectURL": _header_value(self.response_headers, "location"), "headersSize": -1,
+                    "redirectURL": header_in(self.response_headers, "location") or "", "headersSize": -1,
                     "bodySize": len(self.response_body)}
         started = datetime.fromtimestamp(self.started, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         entry = {"startedDateTime": started, "time": round(self.waited_ms, 3), "request": request,
