@@ -88,13 +88,19 @@ def server_files(extra_names: tuple[str, ...] = (), directory: Path | None = Non
     return str(cert), str(key)
 
 
+def _server_side() -> ssl.SSLContext:
+    """A server TLS context as the mock answers with: TLS 1.2 or newer, HTTP/1.1."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
 def server_context(cert_file: str | None = None, key_file: str | None = None, extra_names: tuple[str, ...] = (),
                    directory: Path | None = None) -> ssl.SSLContext:
     """A server TLS context: the given certificate and key, else one the local CA signs for
     `certificate_names`."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_alpn_protocols(["http/1.1"])
+    context = _server_side()
     if cert_file:
         context.load_cert_chain(cert_file, key_file)
         return context
@@ -105,9 +111,7 @@ def server_context(cert_file: str | None = None, key_file: str | None = None, ex
 def host_context(host: str, directory: Path | None = None) -> ssl.SSLContext:
     """A server TLS context whose certificate, signed by the local CA, names `host` alone: what the recording
     proxy answers a CONNECT to a media host with (`flux-mock record`)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_alpn_protocols(["http/1.1"])
+    context = _server_side()
     local_ca(directory).issue_cert(host).configure_cert(context)
     return context
 
