@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from contract_tests.process import MockProcess  # noqa: E402
-from mock_server.har import Exchange, HarWriter  # noqa: E402
+from mock_server.har import HarWriter, RecordedExchange  # noqa: E402
 
 KEY = {"Ocp-Apim-Subscription-Key": "bench-key"}
 GATEWAY = "https://gateway.pixazo.ai"
@@ -76,15 +76,16 @@ def large_har(path: Path, entries: int) -> None:
         body = json.dumps({"prompt": f"prompt {job}", "image_size": "square"}).encode()
         submit = {"request_id": request_id, "status": "QUEUED",
                   "polling_url": f"{GATEWAY}/v2/requests/status/{request_id}"}
-        writer.write(Exchange("POST", f"{GATEWAY}/flux-dev/v1/dev/textToImage", headers, body, 202, "Accepted",
-                              headers, json.dumps(submit).encode(), 1_767_225_600.0 + job, 30.0).entry({}))
+        writer.write(RecordedExchange("POST", f"{GATEWAY}/flux-dev/v1/dev/textToImage", 202, headers, body, headers,
+                                      json.dumps(submit).encode(), "Accepted", 1_767_225_600.0 + job, 30.0).to_har({}))
         for at, status in ((1, "QUEUED"), (2, "PROCESSING"), (3, "COMPLETED")):
             answer = {"request_id": request_id, "status": status, "model_id": "flux-dev", "error": None,
                       "output": {"media_url": [f"https://cdn.example/{job}.png"]} if status == "COMPLETED" else None,
                       "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z",
                       "completed_at": "2026-01-01T00:00:03.000Z" if status == "COMPLETED" else None}
-            writer.write(Exchange("GET", f"{GATEWAY}/v2/requests/status/{request_id}", headers, b"", 200, "OK",
-                                  headers, json.dumps(answer).encode(), 1_767_225_600.0 + job + at, 20.0).entry({}))
+            writer.write(RecordedExchange("GET", f"{GATEWAY}/v2/requests/status/{request_id}", 200, headers, b"",
+                                          headers, json.dumps(answer).encode(), "OK", 1_767_225_600.0 + job + at,
+                                          20.0).to_har({}))
     writer.close()
 
 
@@ -97,10 +98,9 @@ def replay_costs(entries: int, requests: int, folder: Path) -> None:
     path = folder / "large.har"
     large_har(path, entries)
     print(f"  file: {entries} entries, {path.stat().st_size / 1e6:.1f} MB")
-    paths = [op.path for op in load_operations()]
     tracemalloc.start()
     started = time.perf_counter()
-    recording = read_recordings([path], paths)
+    recording = read_recordings([path], load_operations())
     read_took = time.perf_counter() - started
     held, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

@@ -14,7 +14,7 @@ import jsonschema_rs
 import schemathesis
 
 from contract_tests.failures import ContractFailure, Problem, curl, raise_all
-from mock_server.bodies import request_id_in
+from mock_server.bodies import job_status_in, request_id_in
 from mock_server.jobs.lifecycle import NEXT, TERMINAL
 from mock_server.operations import STATUS_KINDS, load_operations
 from mock_server.operations.rules import not_before_rules, rule_title
@@ -50,18 +50,8 @@ def answer_problems(schema: dict | None, body) -> list[Problem]:
     return schema_problems(schema, body) + time_order_problems(schema, body)
 
 
-def normalised_status(body: dict) -> str | None:
-    """The job status an answer of any polling API reports, in the queue API's vocabulary."""
-    if not isinstance(body, dict):
-        return None
-    if "images" in body:
-        return "COMPLETED"
-    status = body.get("status")
-    return status.upper() if isinstance(status, str) else None
-
-
 def is_final(body: dict) -> bool:
-    return normalised_status(body) in TERMINAL
+    return job_status_in(body) in TERMINAL
 
 
 class JobHistory:
@@ -71,7 +61,7 @@ class JobHistory:
         self._last: dict[str, str] = {}
 
     def observe(self, request_id: str, body: dict) -> list[Problem]:
-        status = normalised_status(body)
+        status = job_status_in(body)
         if status is None or status not in NEXT:
             return [Problem(FLOW, "status", "one of " + ", ".join(NEXT), json.dumps(body.get("status")))] \
                 if status else []

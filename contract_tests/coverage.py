@@ -7,6 +7,7 @@ apart from the documented outcomes, the network faults (chaos) met."""
 from collections import Counter
 from dataclasses import dataclass
 
+from mock_server.journal_entry import JournalEntry
 from mock_server.operations import STATUS_KINDS
 from mock_server.routes import named_variants
 
@@ -48,22 +49,22 @@ class OutcomeCoverage:
         self.chaos: Counter = Counter()
         self._jobs: dict[str, str] = {}  # request id -> the operation that started it
 
-    def observe(self, entries: list[dict]) -> None:
+    def observe(self, entries: list[JournalEntry]) -> None:
         for entry in entries:
-            if entry.get("kind") == "webhook":
-                self._meet(self._jobs.get(entry.get("request_id")), f"webhook {entry.get('event')}")
+            if not entry.is_request:
+                self._meet(self._jobs.get(entry.request_id), f"webhook {entry.event}")
                 continue
-            operation = self._base.get(entry.get("operation_id"))
+            operation = self._base.get(entry.operation_id)
             if operation is None:
                 continue
-            status = entry.get("status")
-            self._meet(operation, RATE_LIMITED if status == 429 and entry.get("retry_after") else str(status))
-            if entry.get("variant"):
-                self._meet(operation, f"variant {entry['variant']}")
-            if (answer := entry.get("answer") or "").startswith("chaos:"):
+            status = entry.status
+            self._meet(operation, RATE_LIMITED if status == 429 and entry.retry_after else str(status))
+            if entry.variant:
+                self._meet(operation, f"variant {entry.variant}")
+            if (answer := entry.answer or "").startswith("chaos:"):
                 self.chaos[answer.removeprefix("chaos:")] += 1
-            request_id, job_status = entry.get("request_id"), entry.get("job_status")
-            if request_id and request_id not in self._jobs and entry.get("operation_kind") not in STATUS_KINDS:
+            request_id, job_status = entry.request_id, entry.job_status
+            if request_id and request_id not in self._jobs and entry.operation_kind not in STATUS_KINDS:
                 self._jobs[request_id] = operation
             if job_status in FINAL:
                 self._meet(self._jobs.get(request_id, operation), f"job {job_status}")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from contract_tests.verification import RecordedRequest, requests_of, verify_called, verify_order
+from mock_server.journal_entry import JournalEntry
 
 
 @dataclass(frozen=True)
@@ -160,23 +161,28 @@ class FluxMock:
         self.wallets.set(key, usd)
 
     def journal(self, operation_id: str | None = None) -> list[dict]:
+        """The journal's entries as the admin API sends them (admin.yaml's JournalEntry), oldest first."""
         params = {"operation_id": operation_id} if operation_id else {}
         return self._call("GET", "/journal", params=params)["entries"]
 
+    def entries(self, operation_id: str | None = None) -> list[JournalEntry]:
+        """The journal's entries, typed."""
+        return [JournalEntry.from_wire(entry) for entry in self.journal(operation_id)]
+
     def requests(self, operation: str | None = None, key: str | None = None) -> list[RecordedRequest]:
         """The requests the client made (of one operation id, one key), oldest first, with body and headers."""
-        return requests_of(self.journal(), operation, key)
+        return requests_of(self.entries(), operation, key)
 
     def assert_called(self, operation: str, times: int | None = None, body: dict | None = None,
                       headers: dict | None = None, key: str | None = None) -> list[RecordedRequest]:
         """Fail unless `operation` was called `times` times (None: at least once) with these `body` fields
         (dotted paths: {"prompt": ..., "output.format": ...}) and headers, naming the closest miss; the
         matching calls."""
-        return verify_called(self.journal(), operation, times, body, headers, key)
+        return verify_called(self.entries(), operation, times, body, headers, key)
 
     def assert_called_in_order(self, *operations: str, key: str | None = None) -> None:
         """Fail unless each operation was first called after the one before it, naming the order they came in."""
-        verify_order(self.journal(), operations, key)
+        verify_order(self.entries(), operations, key)
 
     def client_report(self, min_poll_interval: float | None = None, key: str | None = None, since: str | None = None,
                       allow_undocumented: bool = False, include_kit: bool = False) -> dict:

@@ -97,7 +97,7 @@ def flux_mock(flux_mock_server, pytestconfig):
     yield mock
     try:
         try:
-            _coverage(pytestconfig).observe(mock.journal())  # what this test met, before the reset forgets it
+            _coverage(pytestconfig).observe(mock.entries())  # what this test met, before the reset forgets it
         except httpx.HTTPError:
             pass  # coverage is information: a mock the test made unreachable costs it this test's share
         mock.reset()

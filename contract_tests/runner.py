@@ -19,7 +19,8 @@ import pytest
 from contract_tests.check_report import CheckReporter
 from contract_tests.coverage import OutcomeCoverage
 from contract_tests.drift import run_drift, to_json, to_markdown
-from contract_tests.har import drift_of_recording, journal_entries
+from contract_tests.recorded_journal import journal_of_recording
+from contract_tests.recording_drift import drift_of_recording
 from contract_tests.mock_client import FluxMock, format_chaos, format_report
 from contract_tests.process import wait_for_mock
 from contract_tests.target import Target
@@ -157,7 +158,7 @@ def _recorded_report(args) -> tuple[dict, list[dict]]:
     """`report --har FILE`: the recording judged as the mock judges its journal (and the entries judged)."""
     if args.base_url:
         raise UsageError("--har judges a recording offline: give it without --base-url")
-    entries = _selected(args, journal_entries(read_har(args.har), load_operations()))
+    entries = _selected(args, journal_of_recording(read_har(args.har), load_operations()))
     interval = args.min_poll_interval if args.min_poll_interval is not None else Settings().min_poll_interval
     return client_report(entries, interval, load_operations(), allow_undocumented=args.allow_undocumented,
                          include_kit=args.include_kit), entries
@@ -191,7 +192,7 @@ def run_report(args) -> int:
     try:
         report = mock.client_report(args.min_poll_interval, key=args.key, since=args.since,
                                     allow_undocumented=args.allow_undocumented, include_kit=args.include_kit)
-        entries = mock.journal() if args.coverage or args.coverage_min is not None else []
+        entries = mock.entries() if args.coverage or args.coverage_min is not None else []
     except httpx.HTTPStatusError as error:
         status = error.response.status_code
         if status == 403:

@@ -28,7 +28,7 @@ import schemathesis
 
 from contract_tests.budget import Budget
 from mock_server import __version__
-from mock_server.client_checks import KIT_AGENT
+from mock_server.journal_entry import KIT_AGENT
 from mock_server.operations import Operation, load_bundled, load_operations
 
 DEFAULT_KEY = "contract-test-key"

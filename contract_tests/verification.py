@@ -5,8 +5,8 @@ failure names ("no call to X; closest: Y with body.z different")."""
 from dataclasses import dataclass
 
 from mock_server.bodies import ABSENT, field_at
+from mock_server.journal_entry import JournalEntry
 from mock_server.redaction import mask_key
-
 
 
 @dataclass(frozen=True)
@@ -25,21 +25,21 @@ class RecordedRequest:
     request_id: str | None
 
     @classmethod
-    def of(cls, entry: dict) -> "RecordedRequest":
-        return cls(entry["seq"], entry.get("epoch") or 0.0, entry["method"], entry["path"], entry.get("operation_id"),
-                   entry["status"], entry.get("body"), entry.get("headers") or {}, entry.get("key"),
-                   entry.get("request_id"))
+    def of(cls, entry: JournalEntry) -> "RecordedRequest":
+        return cls(entry.seq, entry.epoch, entry.method, entry.path, entry.operation_id, entry.status, entry.body,
+                   dict(entry.headers), entry.key, entry.request_id)
 
     def line(self) -> str:
         return f"#{self.seq} {self.method} {self.path} -> {self.status} ({self.operation_id or 'no operation'})"
 
 
-def requests_of(entries: list[dict], operation: str | None = None, key: str | None = None) -> list[RecordedRequest]:
+def requests_of(entries: list[JournalEntry], operation: str | None = None,
+                key: str | None = None) -> list[RecordedRequest]:
     """The journaled requests (not webhook attempts), oldest first, of one operation and one key if given."""
     masked = mask_key(key) if key is not None else None
-    return [RecordedRequest.of(entry) for entry in entries if entry.get("kind", "request") == "request"
-            and (operation is None or entry.get("operation_id") == operation)
-            and (key is None or entry.get("key") in (key, masked))]
+    return [RecordedRequest.of(entry) for entry in entries if entry.is_request
+            and (operation is None or entry.operation_id == operation)
+            and (key is None or entry.key in (key, masked))]
 
 
 def mismatches(request: RecordedRequest, body: dict | None, headers: dict | None) -> list[str]:
@@ -62,7 +62,7 @@ def _wanted(operation: str, body: dict | None, headers: dict | None) -> str:
     return operation + (f" with {', '.join(parts)}" if parts else "")
 
 
-def verify_called(entries: list[dict], operation: str, times: int | None = None, body: dict | None = None,
+def verify_called(entries: list[JournalEntry], operation: str, times: int | None = None, body: dict | None = None,
                   headers: dict | None = None, key: str | None = None) -> list[RecordedRequest]:
     """The calls to `operation` that match `body` and `headers`; AssertionError naming what was made, and the
     closest miss, unless there were `times` of them (None: at least one)."""
@@ -78,13 +78,12 @@ def verify_called(entries: list[dict], operation: str, times: int | None = None,
     if misses:
         lines.append(f"  closest: {misses[0].line()}: {'; '.join(mismatches(misses[0], body, headers))}")
     elif not calls:
-        made = sorted({entry.get("operation_id") or entry["path"] for entry in entries
-                       if entry.get("kind", "request") == "request"})
+        made = sorted({entry.where for entry in entries if entry.is_request})
         lines.append(f"  no call to {operation} at all; calls made to: {', '.join(made) or 'nothing'}")
     raise AssertionError("\n".join(lines))
 
 
-def verify_order(entries: list[dict], operations: tuple[str, ...], key: str | None = None) -> None:
+def verify_order(entries: list[JournalEntry], operations: tuple[str, ...], key: str | None = None) -> None:
     """Each operation was called, each first called after the one before it; AssertionError naming the order
     the calls came in otherwise."""
     firsts = {}

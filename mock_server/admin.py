@@ -255,8 +255,8 @@ class AdminApi:
         limit = query.get("limit")
         entries = await self.state.journal.entries(operation_id=query.get("operation_id"),
                                                    violations_only=query.get("violations_only") == "true",
-                                             limit=int(limit) if limit else None)
-        return JSONResponse({"entries": entries})
+                                                   limit=int(limit) if limit else None)
+        return JSONResponse({"entries": [entry.to_wire() for entry in entries]})
 
     async def client_report(self, request, body):
         """Every request that broke the spec, what the client did that the docs ask it not to, and counts."""

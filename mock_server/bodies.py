@@ -83,3 +83,14 @@ def request_id_in(body):
     if isinstance(body, dict):
         return body.get("request_id") or body.get("requestId") or None
     return None
+
+
+def job_status_in(body) -> str | None:
+    """The job status an answer of any polling API reports, in the queue API's vocabulary (upper case): a
+    fal-style result (`images`) is COMPLETED."""
+    if not isinstance(body, dict):
+        return None
+    if "images" in body:
+        return "COMPLETED"
+    status = body.get("status")
+    return status.upper() if isinstance(status, str) else None

@@ -303,7 +303,7 @@ def run_record(args) -> int:
     options = RecordingOptions(out=args.out, upstream=args.upstream, upstream_ca=args.upstream_ca,
                                record_media=args.record_media, media_max_bytes=args.media_max_bytes,
                                force=args.force, timeout=args.timeout)
-    judge = importlib.import_module("contract_tests.har").OnTheWay(load_operations())  # the kit judges, by name
+    judge = importlib.import_module("contract_tests.recorded_journal").OnTheWay(load_operations())  # the kit judges, by name
     settings = Settings().with_options(host=args.host, port=args.port, cors_origins=())
     return serving.serve_recorder(settings, options, judge, log_level=args.log_level)
 

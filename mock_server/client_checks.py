@@ -30,38 +30,26 @@ import difflib
 from collections import Counter
 from dataclasses import dataclass
 
+from mock_server.journal_entry import KIT_AGENT, JournalEntry
 from mock_server.operations import STATUS_KINDS, Operation
 from mock_server.operations.model import JOB_KINDS
 from mock_server.store.records import TERMINAL
 
-
-KIT_AGENT = "flux-mock-kit"  # the User-Agent prefix of check's and drift's own requests
+__all__ = ["KIT_AGENT", "chaos_verdicts", "client_findings", "client_report", "entries_of", "summary"]
 POLLS_AFTER_FINAL = 3
 
 
-def arrived(entry: dict) -> float:
-    return entry.get("arrived", entry.get("epoch", 0.0))
-
-
-def answered(entry: dict) -> float:
-    return entry.get("answered", entry.get("epoch", 0.0))
-
-
-def entries_of(entries: list[dict], keys: tuple[str | None, ...] | None = None,
-               since: float | None = None) -> list[dict]:
+def entries_of(entries: list[JournalEntry], keys: tuple[str | None, ...] | None = None,
+               since: float | None = None) -> list[JournalEntry]:
     """The entries of these keys (as the journal holds them: masked, or whole under show_keys), from `since`
     (the mock's clock) on."""
-    return [entry for entry in entries if (keys is None or entry.get("key") in keys)
-            and (since is None or (entry.get("epoch") or 0) >= since)]
+    return [entry for entry in entries if (keys is None or entry.key in keys)
+            and (since is None or (entry.epoch or 0) >= since)]
 
 
-def is_kit_traffic(entry: dict) -> bool:
-    return str(entry.get("user_agent") or "").startswith(KIT_AGENT)
-
-
-def _finding(kind: str, entry: dict, detail: str) -> dict:
-    return {"kind": kind, "seq": entry["seq"], "key": entry.get("key"), "request_id": entry.get("request_id"),
-            "operation_id": entry.get("operation_id"), "path": entry["path"], "detail": detail}
+def _finding(kind: str, entry: JournalEntry, detail: str) -> dict:
+    return {"kind": kind, "seq": entry.seq, "key": entry.key, "request_id": entry.request_id,
+            "operation_id": entry.operation_id, "path": entry.path, "detail": detail}
 
 
 def _closest(word: str, choices, cutoff: float = 0.6) -> str | None:
@@ -84,23 +72,23 @@ class Vocabulary:
                    tuple(dict.fromkeys(op.path for op in operations)))
 
 
-def _undocumented(entry: dict, vocabulary: Vocabulary) -> list[dict]:
+def _undocumented(entry: JournalEntry, vocabulary: Vocabulary) -> list[dict]:
     found = []
-    for name in entry.get("undocumented_fields") or ():
-        known = vocabulary.fields.get(entry.get("operation_id"), ())
+    for name in entry.undocumented_fields:
+        known = vocabulary.fields.get(entry.operation_id, ())
         guess = _closest(name, known)
         hint = f": did you mean `{guess}`?" if guess else f"; documented: {', '.join(known)}"
         found.append(_finding("undocumented-field", entry,
-                              f"`{name}` is not a documented field of {entry.get('operation_id')}{hint}"))
+                              f"`{name}` is not a documented field of {entry.operation_id}{hint}"))
     return found
 
 
-def _unknown_endpoint(entry: dict, vocabulary: Vocabulary) -> list[dict]:
-    if entry.get("operation_id") or entry.get("status") != 404 or entry["path"].startswith("/media/"):
+def _unknown_endpoint(entry: JournalEntry, vocabulary: Vocabulary) -> list[dict]:
+    if entry.operation_id or entry.status != 404 or entry.path.startswith("/media/"):
         return []
-    guess = _closest(entry["path"], vocabulary.paths, cutoff=0.3)
+    guess = _closest(entry.path, vocabulary.paths, cutoff=0.3)
     hint = f"; closest documented path: {guess}" if guess else ""
-    return [_finding("unknown-endpoint", entry, f"{entry['method']} {entry['path']} is not a documented "
+    return [_finding("unknown-endpoint", entry, f"{entry.method} {entry.path} is not a documented "
                      f"endpoint{hint}")]
 
 
@@ -116,41 +104,40 @@ class _Timeline:
         self.after_final: Counter = Counter()
         self.findings: list[dict] = []
 
-    def see(self, entry: dict) -> None:
-        key, at = entry.get("key"), arrived(entry)
+    def see(self, entry: JournalEntry) -> None:
+        key, at = entry.key, entry.arrived_at
         if key in self.blocked_until and at < self.blocked_until[key][0]:
             wait, given, status = self.blocked_until.pop(key)[1:]
             self.findings.append(_finding("ignored-retry-after", entry, f"sent {at - given:.1f} s after the {status} "
                                           f"answer that asked to wait {wait:g} s"))
-        if entry.get("retry_after"):
-            done = answered(entry)
-            self.blocked_until[key] = (done + entry["retry_after"], entry["retry_after"], done, entry.get("status"))
-        if not entry.get("request_id"):
+        if entry.retry_after:
+            done = entry.answered_at
+            self.blocked_until[key] = (done + entry.retry_after, entry.retry_after, done, entry.status)
+        if not entry.request_id:
             return
-        if entry.get("operation_kind") in STATUS_KINDS:
+        if entry.operation_kind in STATUS_KINDS:
             self._poll(entry, key, at)
-        elif entry.get("operation_kind") in JOB_KINDS and entry.get("status", 500) < 300 \
-                and not entry.get("webhook"):
-            self.last_status[(key, entry["request_id"])] = (entry.get("job_status"), entry, False)
+        elif entry.operation_kind in JOB_KINDS and entry.status < 300 and not entry.webhook:
+            self.last_status[(key, entry.request_id)] = (entry.job_status, entry, False)
 
-    def _poll(self, entry: dict, key, at: float) -> None:
-        job = (key, entry["request_id"])
-        if entry.get("status") == 404:
+    def _poll(self, entry: JournalEntry, key, at: float) -> None:
+        job = (key, entry.request_id)
+        if entry.status == 404:
             self.findings.append(_finding("unknown-id", entry, "polled a request id this key never received"))
             return
         if job in self.last_poll and at - self.last_poll[job] < self.interval:
             self.findings.append(_finding("polled-too-fast", entry, f"polled {at - self.last_poll[job]:.1f} s after "
                                           f"the previous poll; the docs ask for every {self.interval:g} s or more"))
         self.last_poll[job] = at
-        if entry["request_id"] in self.final_seen:
+        if entry.request_id in self.final_seen:
             self.after_final[job] += 1
             if self.after_final[job] == POLLS_AFTER_FINAL:
                 self.findings.append(_finding("polled-after-final", entry, f"polled {POLLS_AFTER_FINAL} times after a "
                                               "poll saw it final; a final status does not change: stop polling"))
-        if entry.get("job_status"):
-            self.last_status[job] = (entry["job_status"], entry, True)
-            if str(entry["job_status"]).upper() in TERMINAL:
-                self.final_seen.add(entry["request_id"])
+        if entry.job_status:
+            self.last_status[job] = (entry.job_status, entry, True)
+            if str(entry.job_status).upper() in TERMINAL:
+                self.final_seen.add(entry.request_id)
 
     def gave_up(self) -> list[dict]:
         found = []
@@ -169,109 +156,106 @@ BACKOFF = 0.1  # a retry sooner than this after a fault (without Retry-After) is
 CHAOS_FAULTS = ("chaos:drop", "chaos:error", "chaos:throttle")
 
 
-def _is_retry(entry: dict, fault: dict) -> bool:
+def _is_retry(entry: JournalEntry, fault: JournalEntry) -> bool:
     """The same operation, and for a call about a job, the same job."""
-    return entry.get("operation_id") == fault.get("operation_id") and (
-        not fault.get("request_id") or entry.get("request_id") == fault.get("request_id"))
+    return entry.operation_id == fault.operation_id and (not fault.request_id or entry.request_id == fault.request_id)
 
 
-def _verdict(fault: dict, later: list[dict]) -> tuple[str, str]:
+def _verdict(fault: JournalEntry, later: list[JournalEntry]) -> tuple[str, str]:
     """How the client took one network fault, from its key's requests after it, measured from when the fault's
     answer was sent whole."""
-    at, retry_after = answered(fault), fault.get("retry_after")
-    soon = [entry for entry in later if arrived(entry) - at < HAMMER_WINDOW]
+    at, retry_after = fault.answered_at, fault.retry_after
+    soon = [entry for entry in later if entry.arrived_at - at < HAMMER_WINDOW]
     retry = next((entry for entry in later if _is_retry(entry, fault)), None)
     if len(soon) >= HAMMER_COUNT:
         return "hammered", f"{len(soon)} requests within {HAMMER_WINDOW:g} s of the fault"
     if retry is None:
         return "gave up cleanly", "no retry of the operation"
-    wait = arrived(retry) - at
+    wait = retry.arrived_at - at
     if retry_after:
         verdict = "honoured Retry-After" if wait >= retry_after else "ignored Retry-After"
         return verdict, f"retried after {wait:.2f} s; Retry-After was {retry_after:g} s"
     return ("backed off" if wait >= BACKOFF else "retried at once"), f"retried after {wait:.2f} s"
 
 
-def _fault(entry: dict) -> tuple[str, str] | None:
+def _fault(entry: JournalEntry) -> tuple[str, str] | None:
     """(fault, source) of an entry that is a network fault: chaos's, or a 429 or 5xx a rule forced."""
-    if entry.get("answer") in CHAOS_FAULTS:
-        return entry["answer"].removeprefix("chaos:"), "chaos"
-    if entry.get("rule") and (entry.get("status") == 429 or 500 <= (entry.get("status") or 0) < 600):
-        return ("throttle" if entry["status"] == 429 else "error"), "rule"
+    if entry.answer in CHAOS_FAULTS:
+        return entry.answer.removeprefix("chaos:"), "chaos"
+    if entry.rule and (entry.status == 429 or 500 <= entry.status < 600):
+        return ("throttle" if entry.status == 429 else "error"), "rule"
     return None
 
 
-def chaos_verdicts(entries: list[dict]) -> list[dict]:
+def chaos_verdicts(entries: list[JournalEntry]) -> list[dict]:
     """One verdict per network fault the client met (chaos's, or a rule's forced 429 or 5xx), in order of
     arrival."""
     verdicts = []
     for index, fault in enumerate(entries):
         if (found := _fault(fault)) is None:
             continue
-        later = [entry for entry in entries[index + 1:]
-                 if entry.get("kind", "request") == "request" and entry.get("key") == fault.get("key")]
+        later = [entry for entry in entries[index + 1:] if entry.is_request and entry.key == fault.key]
         verdict, detail = _verdict(fault, later)
-        verdicts.append({"seq": fault["seq"], "fault": found[0], "source": found[1],
-                         "status": fault.get("status"), "operation_id": fault.get("operation_id"),
-                         "key": fault.get("key"), "verdict": verdict, "detail": detail})
+        verdicts.append({"seq": fault.seq, "fault": found[0], "source": found[1], "status": fault.status,
+                         "operation_id": fault.operation_id, "key": fault.key, "verdict": verdict, "detail": detail})
     return verdicts
 
 
-def _hammered(verdicts: list[dict], entries: list[dict]) -> list[dict]:
-    by_seq = {entry["seq"]: entry for entry in entries}
+def _hammered(verdicts: list[dict], entries: list[JournalEntry]) -> list[dict]:
+    by_seq = {entry.seq: entry for entry in entries}
     return [_finding("hammered", by_seq[verdict["seq"]], f"after a {verdict['fault']} ({verdict['status']}): "
                      f"{verdict['detail']}; back off between retries")
             for verdict in verdicts if verdict["verdict"] == "hammered"]
 
 
-def _judged(entries: list[dict], include_kit: bool) -> list[dict]:
+def _judged(entries: list[JournalEntry], include_kit: bool) -> list[JournalEntry]:
     """The client's entries in order of arrival (the journal has them in order of answer), the kit's own
     left out unless asked for."""
-    return sorted((entry for entry in entries if include_kit or not is_kit_traffic(entry)),
-                  key=lambda entry: (arrived(entry), entry.get("seq", 0)))
+    return sorted((entry for entry in entries if include_kit or not entry.is_kit_traffic),
+                  key=lambda entry: (entry.arrived_at, entry.seq))
 
 
-def client_findings(entries: list[dict], min_poll_interval: float = 5.0, operations: tuple[Operation, ...] = (),
+def client_findings(entries: list[JournalEntry], min_poll_interval: float = 5.0, operations: tuple[Operation, ...] = (),
                     allow_undocumented: bool = False, include_kit: bool = False) -> list[dict]:
     entries = _judged(entries, include_kit)
     return _findings(entries, min_poll_interval, operations, allow_undocumented, chaos_verdicts(entries))
 
 
-def client_report(entries: list[dict], min_poll_interval: float, operations: tuple[Operation, ...],
+def client_report(entries: list[JournalEntry], min_poll_interval: float, operations: tuple[Operation, ...],
                   allow_undocumented: bool = False, include_kit: bool = False) -> dict:
     """The report `flux-mock report` prints: violations, findings, chaos verdicts (judged once) and counts."""
     entries = _judged(entries, include_kit)
     verdicts = chaos_verdicts(entries)
     findings = _findings(entries, min_poll_interval, operations, allow_undocumented, verdicts)
-    violations = [entry for entry in entries if entry.get("violations")]
-    return {"violations": violations, "findings": findings, "chaos": verdicts,
+    violations = [entry for entry in entries if entry.violations]
+    return {"violations": [entry.to_wire() for entry in violations], "findings": findings, "chaos": verdicts,
             "summary": summary(violations, findings, verdicts)}
 
 
-def _findings(entries: list[dict], min_poll_interval: float, operations: tuple[Operation, ...],
+def _findings(entries: list[JournalEntry], min_poll_interval: float, operations: tuple[Operation, ...],
               allow_undocumented: bool, verdicts: list[dict]) -> list[dict]:
     vocabulary = Vocabulary.of(operations)
     timeline = _Timeline(min_poll_interval)
     for entry in entries:
-        if entry.get("kind", "request") != "request":
+        if not entry.is_request:
             continue
         timeline.see(entry)
         if not allow_undocumented:
             timeline.findings += _undocumented(entry, vocabulary)
         timeline.findings += _unknown_endpoint(entry, vocabulary)
         timeline.findings += [_finding("gateway-leniency", entry, f"accepted as the gateway does, but the pages do "
-                                       f"not allow it: {leniency}") for leniency in entry.get("leniencies") or ()]
+                                       f"not allow it: {leniency}") for leniency in entry.leniencies]
         timeline.findings += [_finding("upstream-drift", entry, f"the real answer departs from the specs: {line}")
-                              for line in entry.get("drift") or ()]
+                              for line in entry.drift]
     hammered = _hammered(verdicts, entries)
     return sorted(timeline.findings + timeline.gave_up() + hammered, key=lambda finding: finding["seq"])
 
 
-def summary(violations: list[dict], findings: list[dict], verdicts: list[dict] = ()) -> dict:
+def summary(violations: list[JournalEntry], findings: list[dict], verdicts: list[dict] = ()) -> dict:
     """Counts by finding kind and by operation (violations count under `violation`), and of chaos verdicts."""
     kinds = Counter({"violation": len(violations)} if violations else {})
     kinds.update(finding["kind"] for finding in findings)
-    operations = Counter(entry.get("operation_id") or entry["path"] for entry in violations)
+    operations = Counter(entry.where for entry in violations)
     operations.update(finding.get("operation_id") or finding["path"] for finding in findings)
     return {"by_kind": dict(kinds), "by_operation": dict(operations), "total": len(violations) + len(findings),
             "chaos": dict(Counter(verdict["verdict"] for verdict in verdicts))}

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mock_server.journal_entry import JournalEntry
 from mock_server.redaction import SHORT_FIELD, clipped, clipped_json, clipped_list, journaled_headers, mask_key
 from mock_server.operations import Operation
 from mock_server.outcome import NOTHING, Outcome
@@ -105,23 +106,21 @@ class Exchange:
         self.operation = self.route.variants[name]
         self.validator = self.route.validators[name]
 
-    def journal_entry(self) -> dict:
+    def journal_entry(self) -> JournalEntry:
         """The journal's record of this exchange: every field bounded, the key masked unless show_keys."""
         operation = self.operation
-        return {
-            "kind": "request", "epoch": self.now, "method": self.method, "path": clipped(self.path),
-            "operation_id": operation.operation_id if operation else None,
-            "operation_kind": operation.kind if operation else None, "variant": self.variant,
-            "key": mask_key(clipped(self.claimed_key(), SHORT_FIELD), self.mock.settings.show_keys),
-            "status": self.status or 500, "webhook": self.webhook,
-            "request_id": clipped(self.request_id or self.path_params.get("request_id"), SHORT_FIELD),
-            "arrived": self.arrived, "answered": self.mock.clock.now(),
-            "violations": clipped_list(self.violations), "undocumented_fields": clipped_list(self.undocumented_fields),
-            "leniencies": clipped_list(self.leniencies),
-            "rule": self.rule, "answer": self.answer,
-            "job_status": self.job_status, "retry_after": self.retry_after if self.status in (429, 503) else None,
-            "user_agent": clipped(self.headers.get("user-agent", ""), SHORT_FIELD),
-            "body": clipped_json(self.body) if self.body is not None else None,
-            "headers": journaled_headers(self.headers, self.mock.key_headers, self.mock.settings.show_keys),
-            "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
-        }
+        return JournalEntry(
+            epoch=self.now, method=self.method, path=clipped(self.path),
+            operation_id=operation.operation_id if operation else None,
+            operation_kind=operation.kind if operation else None, variant=self.variant,
+            key=mask_key(clipped(self.claimed_key(), SHORT_FIELD), self.mock.settings.show_keys),
+            status=self.status or 500, webhook=self.webhook,
+            request_id=clipped(self.request_id or self.path_params.get("request_id"), SHORT_FIELD),
+            arrived=self.arrived, answered=self.mock.clock.now(),
+            violations=clipped_list(self.violations), undocumented_fields=clipped_list(self.undocumented_fields),
+            leniencies=clipped_list(self.leniencies), rule=self.rule, answer=self.answer,
+            job_status=self.job_status, retry_after=self.retry_after if self.status in (429, 503) else None,
+            user_agent=clipped(self.headers.get("user-agent", ""), SHORT_FIELD),
+            body=clipped_json(self.body) if self.body is not None else None,
+            headers=journaled_headers(self.headers, self.mock.key_headers, self.mock.settings.show_keys),
+            duration_ms=round((time.perf_counter() - self.started) * 1000, 3))

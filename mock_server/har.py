@@ -1,6 +1,11 @@
 """HAR 1.2, the one open format of recorded traffic: read (a recording of `flux-mock record`, a browser's
-export, schemathesis' HAR report) and written (`flux-mock record`), with flux-mock's own facts under
-`_fluxMock` in each entry.
+export, mitmproxy's, schemathesis' HAR report) and written (`flux-mock record`), with flux-mock's own facts
+under `_fluxMock` in each entry.
+
+One class, `RecordedExchange`, is an exchange of a recording: what the recorder saw (the real values, which
+are what is judged) and what a file holds (read back). As HAR 1.2 says, `content.text` is the answer's body
+decoded (no Content-Encoding; `encoding: base64` for bytes), `content.size` its decoded length and
+`bodySize` the bytes that crossed the wire.
 
 Writing is incremental: after each entry the file is a whole, valid HAR (the closing `]}}` is written after
 every entry and overwritten by the next), so a crash loses at most the exchange in flight.
@@ -31,77 +36,147 @@ SECRET_HEADERS = frozenset({"ocp-apim-subscription-key", "x-secret-key", "author
 SECRET_PARAMETER = re.compile(r"key|token|secret|signature|password", re.IGNORECASE)
 WEBHOOK_FIELD = re.compile(r"webhook|callback", re.IGNORECASE)
 TRAILER = b"\n]}}\n"
+# What an answer rebuilt from a recording must not carry: its body is decoded, and its length is its own.
+_ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """One exchange of a recording, as replay and the judging need it."""
-
-    method: str
-    url: str
-    path: str
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    content: bytes
-    request_body: object
-    started: datetime | None
-    request_headers: tuple[tuple[str, str], ...] = ()
-    flux: dict = field(default_factory=dict)  # the entry's _fluxMock facts (empty in another tool's HAR)
-    content_omitted: bool = False  # the answer's bytes were not recorded (media without --record-media)
-
-    def response(self) -> httpx.Response:
-        return httpx.Response(self.status, headers=list(self.headers), content=self.content)
-
-    def header(self, name: str) -> str | None:
-        """A response header by its (lower-case) name, any case."""
-        return header_in(self.headers, name)
-
-    def json(self):
-        """The answer's JSON body, or None (not JSON, or not decodable)."""
-        if "json" not in (self.header("content-type") or ""):
-            return None
-        try:
-            return json.loads(self.content)
-        except ValueError:
-            return None
+def header_in(headers, name: str) -> str | None:
+    """A header's value from (name, value) pairs, by its lower-case name, any case; None if absent."""
+    return next((value for key, value in headers if key.lower() == name), None)
 
 
-def _moment(text) -> datetime | None:
+def _parsed(content: bytes, content_type: str | None):
+    if "json" not in (content_type or ""):
+        return None
     try:
-        return datetime.fromtimestamp(moment_of(str(text)), UTC)
+        return json.loads(content)
     except ValueError:
         return None
 
 
-def _content(response: dict) -> bytes:
-    content = response.get("content") or {}
+@dataclass(frozen=True)
+class RecordedExchange:
+    """One exchange of a recording: the request (its body as sent) and the answer (its body decoded)."""
+
+    method: str
+    url: str
+    status: int
+    request_headers: tuple[tuple[str, str], ...] = ()
+    request_content: bytes = b""
+    response_headers: tuple[tuple[str, str], ...] = ()
+    content: bytes = b""  # decoded (no Content-Encoding), as HAR's content.text holds it
+    reason: str = ""
+    started: float | None = None  # epoch seconds the request was sent
+    waited_ms: float = 0.0  # from the request sent to the answer read
+    content_omitted: bool = False  # the file holds none of the answer's bytes (media without --record-media)
+    body_size: int | None = None  # the answer's bytes on the wire (compressed); None: as `content`
+    flux: dict = field(default_factory=dict)  # the entry's _fluxMock facts (empty in another tool's HAR)
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """The answer's headers (the request's are `request_headers`)."""
+        return self.response_headers
+
+    def header(self, name: str) -> str | None:
+        """A response header by its (lower-case) name, any case."""
+        return header_in(self.response_headers, name)
+
+    def request_header(self, name: str) -> str | None:
+        return header_in(self.request_headers, name)
+
+    @property
+    def request_body(self):
+        """The request's JSON body; its text if it is not JSON; None without one."""
+        if not self.request_content:
+            return None
+        try:
+            return json.loads(self.request_content)
+        except ValueError:
+            return self.request_content.decode("utf-8", "replace")
+
+    def json(self):
+        """The answer's JSON body, or None (not JSON, or not decodable)."""
+        return _parsed(self.content, self.header("content-type"))
+
+    def response(self) -> httpx.Response:
+        """The answer as httpx has it (its body already decoded, so without Content-Encoding)."""
+        headers = [(name, value) for name, value in self.response_headers if name.lower() not in _ENCODING_HEADERS]
+        return httpx.Response(self.status, headers=headers, content=self.content)
+
+    # --- HAR 1.2 ---------------------------------------------------------------------------------------
+    @classmethod
+    def from_har(cls, entry: dict) -> "RecordedExchange":
+        request, response = entry["request"], entry["response"]
+        content = response.get("content") or {}
+        return cls(request["method"].upper(), request["url"], int(response["status"]),
+                   _pairs(request.get("headers")), _post_data(request), _pairs(response.get("headers")),
+                   _content(content), str(response.get("statusText") or ""), _moment(entry.get("startedDateTime")),
+                   float(entry.get("time") or 0), content_omitted=bool(content.get("size")) and not content.get("text"),
+                   flux=dict(entry.get("_fluxMock") or {}))
+
+    def to_har(self, facts: dict) -> dict:
+        """The HAR entry, every secret redacted; `facts` become its `_fluxMock`."""
+        url = redacted_url(self.url)
+        request = {"method": self.method, "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
+                   "headers": redacted_headers(self.request_headers), "queryString": _query(url),
+                   "headersSize": -1, "bodySize": len(self.request_content)}
+        if self.request_content:
+            content_type = self.request_header("content-type") or ""
+            text, encoding = _body_text(self.request_content, content_type)
+            request["postData"] = {"mimeType": content_type, "text": text,
+                                   **({"encoding": encoding} if encoding else {})}
+        content_type = self.header("content-type") or ""
+        content = {"size": len(self.content), "mimeType": content_type}
+        on_wire = len(self.content) if self.body_size is None else self.body_size
+        if on_wire != len(self.content):
+            content["compression"] = len(self.content) - on_wire
+        if self.content_omitted:
+            content["comment"] = "not recorded (media without --record-media, or beyond --media-max-bytes)"
+        else:
+            text, encoding = _body_text(self.content, content_type)
+            content.update(text=text, **({"encoding": encoding} if encoding else {}))
+        response = {"status": self.status, "statusText": self.reason, "httpVersion": "HTTP/1.1", "cookies": [],
+                    "headers": redacted_headers(self.response_headers), "content": content,
+                    "redirectURL": self.header("location") or "", "headersSize": -1, "bodySize": on_wire}
+        started = datetime.fromtimestamp(self.started or 0.0, UTC).isoformat(timespec="milliseconds")
+        entry = {"startedDateTime": started.replace("+00:00", "Z"), "time": round(self.waited_ms, 3),
+                 "request": request, "response": response, "cache": {},
+                 "timings": {"send": 0, "wait": round(self.waited_ms, 3), "receive": 0}}
+        if facts:
+            entry["_fluxMock"] = facts
+        return entry
+
+
+def _pairs(headers) -> tuple[tuple[str, str], ...]:
+    return tuple((h["name"], h["value"]) for h in headers or ())
+
+
+def _moment(text) -> float | None:
+    try:
+        return moment_of(str(text))
+    except ValueError:
+        return None
+
+
+def _content(content: dict) -> bytes:
     text = content.get("text") or ""
     return base64.b64decode(text) if content.get("encoding") == "base64" else text.encode()
 
 
-def _request_body(request: dict):
-    text = (request.get("postData") or {}).get("text")
-    try:
-        return json.loads(text) if text else None
-    except ValueError:
-        return text
+def _post_data(request: dict) -> bytes:
+    post = request.get("postData") or {}
+    text = post.get("text") or ""
+    return base64.b64decode(text) if post.get("encoding") == "base64" else text.encode()
 
 
-def _recorded(entry: dict) -> Recorded:
-    request, response = entry["request"], entry["response"]
-    content = response.get("content") or {}
-    return Recorded(request["method"].upper(), request["url"], urlsplit(request["url"]).path,
-                    int(response["status"]), tuple((h["name"], h["value"]) for h in response.get("headers") or ()),
-                    _content(response), _request_body(request), _moment(entry.get("startedDateTime")),
-                    tuple((h["name"], h["value"]) for h in request.get("headers") or ()),
-                    dict(entry.get("_fluxMock") or {}),
-                    content_omitted=bool(content.get("size")) and not content.get("text"))
-
-
-def read_har(path: str | Path, option: str = "--har") -> list[Recorded]:
+def read_har(path: str | Path, option: str = "--har") -> list[RecordedExchange]:
     """The recording's exchanges, in order; a UsageError (one line) for a file that is not a HAR."""
     try:
-        return [_recorded(entry) for entry in json.loads(Path(path).read_text())["log"]["entries"]]
+        return [RecordedExchange.from_har(entry) for entry in json.loads(Path(path).read_text())["log"]["entries"]]
     except OSError as error:
         raise UsageError(f"{option} {path}: {error.strerror or error}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as error:
@@ -160,64 +235,8 @@ def _body_text(content: bytes, content_type: str) -> tuple[str, str | None]:
     return base64.b64encode(content).decode(), "base64"
 
 
-def header_in(headers, name: str) -> str | None:
-    """A header's value from (name, value) pairs, by its lower-case name, any case; None if absent."""
-    return next((value for key, value in headers if key.lower() == name), None)
-
-
 def _query(url: str) -> list[dict]:
     return [{"name": name, "value": value} for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True)]
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """What a recorder saw of one exchange, before anything is redacted."""
-
-    method: str
-    url: str
-    request_headers: tuple[tuple[str, str], ...]
-    request_body: bytes
-    status: int
-    reason: str
-    response_headers: tuple[tuple[str, str], ...]
-    response_body: bytes  # decoded (no Content-Encoding), as HAR's content.text holds it
-    started: float  # epoch seconds
-    waited_ms: float  # from the request sent to the answer read
-    keep_body: bool = True  # False: the answer's bytes are left out (its size is kept)
-
-    def recorded(self) -> Recorded:
-        """As a reader of the file will see it (what the judging is given)."""
-        return _recorded(self.entry({}))
-
-    def entry(self, facts: dict) -> dict:
-        """The HAR entry, every secret redacted; `facts` become its `_fluxMock`."""
-        url = redacted_url(self.url)
-        request = {"method": self.method, "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
-                   "headers": redacted_headers(self.request_headers), "queryString": _query(url),
-                   "headersSize": -1, "bodySize": len(self.request_body)}
-        if self.request_body:
-            content_type = header_in(self.request_headers, "content-type") or ""
-            text, encoding = _body_text(self.request_body, content_type)
-            request["postData"] = {"mimeType": content_type, "text": text,
-                                   **({"encoding": encoding} if encoding else {})}
-        content_type = header_in(self.response_headers, "content-type") or ""
-        content = {"size": len(self.response_body), "mimeType": content_type}
-        if self.keep_body:
-            text, encoding = _body_text(self.response_body, content_type)
-            content.update(text=text, **({"encoding": encoding} if encoding else {}))
-        else:
-            content["comment"] = "not recorded (media without --record-media, or beyond --media-max-bytes)"
-        response = {"status": self.status, "statusText": self.reason, "httpVersion": "HTTP/1.1", "cookies": [],
-                    "headers": redacted_headers(self.response_headers), "content": content,
-                    "redirectURL": header_in(self.response_headers, "location") or "", "headersSize": -1,
-                    "bodySize": len(self.response_body)}
-        started = datetime.fromtimestamp(self.started, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        entry = {"startedDateTime": started, "time": round(self.waited_ms, 3), "request": request,
-                 "response": response, "cache": {},
-                 "timings": {"send": 0, "wait": round(self.waited_ms, 3), "receive": 0}}
-        if facts:
-            entry["_fluxMock"] = facts
-        return entry
 
 
 class HarWriter:

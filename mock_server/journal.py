@@ -1,6 +1,6 @@
 """The request journal: the most recent requests and webhook attempts, with what the mock made of them."""
 
-from mock_server.clock import iso
+from mock_server.journal_entry import JournalEntry
 from mock_server.store.base import JournalStore
 
 
@@ -18,17 +18,16 @@ class Journal:
         """An entry could not be written (the store was down)."""
         self._dropped += 1
 
-    async def record(self, entry: dict) -> dict:
+    async def record(self, entry: JournalEntry) -> JournalEntry:
         return await self._store.record(entry)
 
     async def entries(self, operation_id: str | None = None, violations_only: bool = False,
-                      limit: int | None = None) -> list[dict]:
-        """The entries asked for, oldest first: the last `limit` of them, each with its time (written only
-        for those: the dashboard asks for 500 of up to 10,000 every second)."""
-        found = [e for e in await self._store.entries()
-                 if (operation_id is None or e.get("operation_id") == operation_id)
-                 and (not violations_only or e.get("violations"))]
-        return [{**e, "time": iso(e.get("epoch"))} for e in (found[-limit:] if limit else found)]
+                      limit: int | None = None) -> list[JournalEntry]:
+        """The entries asked for, oldest first: the last `limit` of them."""
+        found = [entry for entry in await self._store.entries()
+                 if (operation_id is None or entry.operation_id == operation_id)
+                 and (not violations_only or entry.violations)]
+        return found[-limit:] if limit else found
 
     async def clear(self) -> None:
         await self._store.clear()

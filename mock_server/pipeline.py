@@ -5,7 +5,6 @@ it answers, raises an ApiError, or fills the exchange and lets the next stage go
 """
 
 from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qs
 
 import orjson
 
@@ -23,10 +22,9 @@ from mock_server.outcome import merged
 from mock_server.redaction import clipped
 from mock_server.replay import NotRecorded
 from mock_server.responses import DroppedConnection, JSONBody, SlowBody
-from mock_server.validation import Violation, first_error
+from mock_server.validation import QUERY_KEY_LENIENCY, SUBSCRIPTION_KEY_HEADER, Violation, first_error, key_in_query
 
 Stage = Callable[[Exchange], Awaitable[Response | None]]
-SUBSCRIPTION_KEY_HEADER = "ocp-apim-subscription-key"
 
 
 async def take_up_shared_state(exchange: Exchange) -> None:
@@ -40,12 +38,9 @@ async def authenticate(exchange: Exchange) -> None:
     """401 unless a security alternative's headers carry a known key. The gateway (APIM) also takes the key
     as the `subscription-key` query parameter: accepted, and journaled as a leniency the pages lack."""
     headers = exchange.headers
-    if SUBSCRIPTION_KEY_HEADER not in headers and b"subscription-key=" in exchange.scope.get("query_string", b""):
-        query = parse_qs(exchange.scope["query_string"].decode("latin-1"))
-        if query.get("subscription-key"):
-            headers = {**headers, SUBSCRIPTION_KEY_HEADER: query["subscription-key"][0]}
-            exchange.leniencies.append("query.subscription-key: the key as a query parameter (the pages document "
-                                       "only the Ocp-Apim-Subscription-Key header)")
+    if SUBSCRIPTION_KEY_HEADER not in headers and (key := key_in_query(exchange.scope.get("query_string", b""))):
+        headers = {**headers, SUBSCRIPTION_KEY_HEADER: key}
+        exchange.leniencies.append(QUERY_KEY_LENIENCY)
     exchange.principal = exchange.mock.auth.authenticate(exchange.operation, headers)
 
 
@@ -143,17 +138,11 @@ async def choose_variant(exchange: Exchange) -> None:
 
 def _judge_request(exchange: Exchange) -> list[Violation]:
     """Every way the request breaks the spec, journaled with its undocumented fields and leniencies."""
-    validator, body, settings = exchange.validator, exchange.body, exchange.mock.settings
-    exchange.leniencies += validator.gateway_leniencies(body)
-    violations = validator.header_violations(exchange.headers) + validator.body_violations(body)
-    undocumented = validator.undocumented_fields(body)
-    if settings.strict:
-        violations += [Violation(name, "additionalProperties", "is not a documented field") for name in undocumented]
-    if not violations:
-        violations += validator.webhook_violations(exchange.headers, body)
-    exchange.violations = [str(v) for v in violations]
-    exchange.undocumented_fields = undocumented
-    return violations
+    judged = exchange.validator.judge(exchange.headers, exchange.body, exchange.mock.settings.strict)
+    exchange.leniencies += judged.leniencies
+    exchange.violations = [str(v) for v in judged.violations]
+    exchange.undocumented_fields = judged.undocumented
+    return judged.violations
 
 
 async def replay_recorded(exchange: Exchange) -> Response | None:

@@ -29,7 +29,8 @@ from mock_server.app import MockApp, create_state
 from mock_server.bodies import read_body_bytes
 from mock_server.errors import ApiError, gateway_body
 from mock_server.exchange import Exchange
-from mock_server.har import Exchange as Recorded, HarWriter
+from mock_server.har import HarWriter, RecordedExchange
+from mock_server.journal_entry import JournalEntry
 from mock_server.operations.documents import VENDOR_SPECS, absolute_servers, load_bundled
 from mock_server.redaction import mask_key
 from mock_server.router import Route, Router, path_pattern
@@ -110,7 +111,7 @@ def named_hosts(value, found: set[str]) -> None:
 class Recorder:
     """Forwards, answers, then has each exchange judged and written."""
 
-    def __init__(self, state: MockState, options: RecordingOptions, judge: Callable[[object], dict],
+    def __init__(self, state: MockState, options: RecordingOptions, judge: Callable[..., JournalEntry],
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.mock, self.options, self.judge = state, options, judge
         self.writer = HarWriter(options.out, replace=options.force)
@@ -166,8 +167,9 @@ class Recorder:
                 pass
         media = answer.headers.get("content-type", "").startswith(MEDIA_TYPES)
         keep = not media or (self.options.record_media and len(decoded) <= self.options.media_max_bytes)
-        self._later(Recorded(exchange.method, url, tuple(headers), body, answer.status_code, answer.reason_phrase,
-                             tuple(answer.headers.multi_items()), decoded, started, waited, keep_body=keep),
+        self._later(RecordedExchange(exchange.method, url, answer.status_code, tuple(headers), body,
+                                     tuple(answer.headers.multi_items()), decoded, answer.reason_phrase, started,
+                                     waited, content_omitted=not keep, body_size=len(raw)),
                     mask_key(exchange.claimed_key(), self.mock.settings.show_keys))
         response = Response(raw, status_code=answer.status_code)
         response.raw_headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))
@@ -190,29 +192,27 @@ class Recorder:
         return _Answer(answer.status_code, answer.reason_phrase, answer.headers, b"".join(chunks))
 
     # --- judged and written, after the answer ---------------------------------------------------------
-    def _later(self, exchange: Recorded, key: str | None) -> None:
+    def _later(self, exchange: RecordedExchange, key: str | None) -> None:
         task = asyncio.get_running_loop().create_task(self._record(exchange, key))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _record(self, exchange: Recorded, key: str | None) -> None:
+    async def _record(self, exchange: RecordedExchange, key: str | None) -> None:
         """Judged and written in the worker thread; journaled with the key masked as the mock masks it (the
         file has it redacted)."""
         try:
             entry = await asyncio.get_running_loop().run_in_executor(self._work, self._judged_and_written, exchange)
-            entry["key"] = key
-            await self.mock.journal.record(entry)
+            await self.mock.journal.record(entry._replace(key=key))
         except Exception:  # noqa: BLE001 - one exchange not written is logged; the recorder goes on
             log.exception("record: %s %s was not written", exchange.method, exchange.url)
 
-    def _judged_and_written(self, exchange: Recorded) -> dict:
-        entry = self.judge(exchange.recorded())
-        facts = {"operationId": entry.get("operation_id"), "kind": entry.get("operation_kind"),
-                 "requestId": entry.get("request_id"), "jobStatus": entry.get("job_status"),
-                 "sequence": entry.get("sequence"), "drift": entry.get("drift", [])}
-        self.writer.write(exchange.entry({name: value for name, value in facts.items() if value is not None}))
-        return {**entry, "epoch": exchange.started, "duration_ms": round(exchange.waited_ms, 3),
-                "answer": "recorded upstream"}
+    def _judged_and_written(self, exchange: RecordedExchange) -> JournalEntry:
+        """The real exchange judged (its redacted copy is what is written)."""
+        entry = self.judge(exchange, "recorded upstream")
+        facts = {"operationId": entry.operation_id, "kind": entry.operation_kind, "requestId": entry.request_id,
+                 "jobStatus": entry.job_status, "sequence": entry.sequence, "drift": list(entry.drift)}
+        self.writer.write(exchange.to_har({name: value for name, value in facts.items() if value is not None}))
+        return entry
 
     @property
     def backlog(self) -> int:
@@ -263,9 +263,9 @@ class RecordingApp(MockApp):
         await super()._shut_down()
 
 
-def create_recorder(settings, options: RecordingOptions, judge: Callable[[object], dict], clock=None,
+def create_recorder(settings, options: RecordingOptions, judge: Callable[..., JournalEntry], clock=None,
                     transport: httpx.AsyncBaseTransport | None = None) -> RecordingApp:
-    """The recording proxy as an ASGI app. `judge(recorded exchange) -> journal entry` is the kit's
-    (contract_tests.har.OnTheWay); `transport` the upstream client's (tests)."""
+    """The recording proxy as an ASGI app. `judge(recorded exchange, answer) -> journal entry` is the kit's
+    (contract_tests.recorded_journal.OnTheWay); `transport` the upstream client's (tests)."""
     state = create_state(settings, clock)
     return RecordingApp(state, Recorder(state, options, judge, transport))

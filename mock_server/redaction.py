@@ -19,11 +19,11 @@ def clipped(text: str | None, limit: int = FIELD_LIMIT) -> str | None:
     return f"{text[:limit]}... ({len(text)} characters)"
 
 
-def clipped_list(items, limit: int = LIST_LIMIT, each: int = 500) -> list:
+def clipped_list(items, limit: int = LIST_LIMIT, each: int = 500) -> tuple[str, ...]:
     if not items:
-        return []
-    kept = [clipped(str(item), each) for item in list(items)[:limit]]
-    return kept + [f"... and {len(items) - limit} more"] if len(items) > limit else kept
+        return ()
+    kept = tuple(clipped(str(item), each) for item in list(items)[:limit])
+    return (*kept, f"... and {len(items) - limit} more") if len(items) > limit else kept
 
 
 BODY_BUDGET = 4096  # what a journaled body keeps in all: a unit per value, and a string's characters

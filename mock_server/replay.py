@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 from mock_server.bodies import request_id_in
 from mock_server.errors import EndpointNotFound
-from mock_server.har import WEBHOOK_FIELD, Recorded, read_har, redacted_url
-from mock_server.router import path_pattern
+from mock_server.har import WEBHOOK_FIELD, RecordedExchange, read_har, redacted_url
+from mock_server.operations.matcher import OperationMatcher
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 URL = re.compile(r"https?://[^/\s\"'<>]+(?:/[^\s\"'<>]*)?")
@@ -96,13 +96,13 @@ def normalised_request(method: str, path: str, body, jobs) -> tuple[Request, str
 class Recording:
     """What the HAR files recorded, indexed for replay (read once at start)."""
 
-    def __init__(self, exchanges: list[Recorded], api_paths) -> None:
-        self._api = [path_pattern(path) for path in api_paths]
+    def __init__(self, exchanges: list[RecordedExchange], matcher: OperationMatcher) -> None:
+        self._matcher = matcher
         answers = [exchange.json() for exchange in exchanges]  # each answer parsed once
         jobs = {job for answered in answers if (job := _job_id(answered))}
         self.sequences: dict[tuple[str | None, Request], list[Answer]] = {}
         self.media: dict[str, int] = {}  # a media URL an answer named -> its number
-        self.downloads: dict[int, Recorded] = {}
+        self.downloads: dict[int, RecordedExchange] = {}
         started: dict[str, float] = {}  # recorded job -> when its submit was sent
         downloads = {}
         for exchange, answered in zip(exchanges, answers):
@@ -111,7 +111,7 @@ class Recording:
                 continue
             request, job = normalised_request(exchange.method, exchange.path, exchange.request_body, jobs)
             starts = _job_id(answered) if job is None else None
-            moment = exchange.started.timestamp() if exchange.started else 0.0
+            moment = exchange.started or 0.0
             if starts:
                 started.setdefault(starts, moment)
             offset = max(0.0, moment - started.get(job, moment)) if job else 0.0
@@ -127,7 +127,7 @@ class Recording:
                 self.downloads[number] = recorded
 
     def is_api(self, path: str) -> bool:
-        return any(pattern.match(path) for pattern in self._api)
+        return self._matcher.is_api(path)
 
     def closest(self, request: Request) -> str:
         """The recorded request nearest `request` (the same path with the fewest differing body fields, else the
@@ -164,9 +164,9 @@ def _body_difference(recorded: str, asked: str) -> str:
     return f"{', '.join(differing[:5])} different" if differing else "the same body"
 
 
-def read_recordings(paths, api_paths) -> Recording:
+def read_recordings(paths, operations) -> Recording:
     exchanges = [exchange for path in paths for exchange in read_har(path, option="--replay")]
-    return Recording(exchanges, api_paths)
+    return Recording(exchanges, OperationMatcher(operations))
 
 
 @dataclass
@@ -242,5 +242,5 @@ class Replay:
         name = parts.path.rsplit("/", 1)[-1] or "media"
         return f"{base}/replayed-media/{number}/{name}"
 
-    def download(self, number: int) -> Recorded | None:
+    def download(self, number: int) -> RecordedExchange | None:
         return self.recording.downloads.get(number)

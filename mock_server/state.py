@@ -61,7 +61,7 @@ class MockState:
                                listener=self.webhooks)
         self.answers = AnswerSource(self.operations, settings.seed)
         self.chaos = Chaos(settings.seed)
-        self.replay = Replay(read_recordings(settings.replay, [op.path for op in self.operations]),
+        self.replay = Replay(read_recordings(settings.replay, self.operations),
                              settings.replay_speed, settings.replay_strict, settings.max_jobs) \
             if settings.replay else None
         self.picked_seeds = self._picked_seeds()

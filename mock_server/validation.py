@@ -6,6 +6,8 @@ A violation names the field and says what is wrong; where the spec gives the pag
 
 import json
 from dataclasses import dataclass
+from typing import NamedTuple
+from urllib.parse import parse_qs
 
 import jsonschema_rs
 
@@ -187,6 +189,30 @@ class OperationValidator:
                 found += [Violation(name, "query", error.message) for error in validator.iter_errors(value)]
         return found
 
+    def webhook_url(self, headers, body) -> str | None:
+        """The webhook URL the request asks for, where the operation documents one: the header first, then the
+        documented body fields; None when it asks for none."""
+        header = headers.get(WEBHOOK_HEADER.lower()) if self.accepts_webhook_header else None
+        if header:
+            return header
+        if isinstance(body, dict):
+            return next((body[name] for name in self._webhook_fields if isinstance(body.get(name), str)
+                         and body[name]), None)
+        return None
+
+    def judge(self, headers, body, strict: bool = False) -> "RequestJudgement":
+        """Every way the request breaks the spec (its headers, its body; in `strict`, its undocumented fields too;
+        its webhook URLs once the rest holds), its undocumented fields, and what was accepted only as the
+        gateway accepts it. The one judgement of a request: the mock's of a live one, and a recording's."""
+        leniencies = self.gateway_leniencies(body)
+        violations = self.header_violations(headers) + self.body_violations(body)
+        undocumented = self.undocumented_fields(body)
+        if strict:
+            violations += [Violation(name, "additionalProperties", "is not a documented field") for name in undocumented]
+        if not violations:
+            violations += self.webhook_violations(headers, body)
+        return RequestJudgement(violations, undocumented, leniencies)
+
     def undocumented_fields(self, body) -> list[str]:
         if not isinstance(body, dict) or not self._fields:
             return []
@@ -196,6 +222,26 @@ class OperationValidator:
         """The body's documented fields over the spec's documented defaults. Undocumented fields are left
         out: they are journaled (or, in strict mode, rejected) but never change what the mock does."""
         return {**self._defaults, **{name: value for name, value in body.items() if name in self._fields}}
+
+
+class RequestJudgement(NamedTuple):
+    violations: list[Violation]
+    undocumented: list[str]
+    leniencies: list[str]
+
+
+SUBSCRIPTION_KEY_HEADER = "ocp-apim-subscription-key"
+QUERY_KEY_LENIENCY = ("query.subscription-key: the key as a query parameter (the pages document only the "
+                      "Ocp-Apim-Subscription-Key header)")
+
+
+def key_in_query(query: bytes | str) -> str | None:
+    """The key a request carries in the `subscription-key` query parameter, as the gateway (APIM) takes it
+    (the pages document only the header); None without one."""
+    text = query.decode("latin-1") if isinstance(query, bytes) else query
+    if "subscription-key=" not in text:
+        return None
+    return next(iter(parse_qs(text).get("subscription-key") or ()), None) or None
 
 
 def _from_query(raw: str, kind):

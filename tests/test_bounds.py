@@ -8,6 +8,7 @@ import sys
 import httpx
 import pytest
 
+from mock_server.journal_entry import JournalEntry
 from mock_server.app import create_app
 from mock_server.clock import ManualClock
 from mock_server.settings import Settings
@@ -65,9 +66,9 @@ async def test_a_job_keeps_a_bounded_prompt():
 async def test_the_journal_is_bounded_in_bytes():
     store = MemoryJournalStore(size=10_000, max_bytes=50_000)
     for number in range(200):
-        await store.record({"path": "/x", "violations": ["v" * 1000], "n": number})
+        await store.record(JournalEntry(path=f"/{number}", violations=("v" * 1000,)))
     entries = await store.entries()
-    assert store.bytes <= 50_000 and 0 < len(entries) < 60 and entries[-1]["n"] == 199
+    assert store.bytes <= 50_000 and 0 < len(entries) < 60 and entries[-1].path == "/199"
 
 
 async def test_admin_bodies_are_limited():

@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from contract_tests.mock_client import FluxMock
-from mock_server.client_checks import client_findings
+from mock_server.client_checks import chaos_verdicts, client_findings
+from mock_server.journal_entry import JournalEntry
 from mock_server.operations import load_operations
 
 KEY = {"Ocp-Apim-Subscription-Key": "client-key"}
@@ -18,8 +19,17 @@ def poll(seq, at, status=200, job_status="PROCESSING", request_id="m_1", key="k"
             "operation_kind": "status", "key": key, "status": status, "request_id": request_id, "job_status": job_status}
 
 
+def findings(entries, **options):
+    """client_findings over journal entries given in their wire form."""
+    return client_findings([JournalEntry.from_wire(entry) for entry in entries], **options)
+
+
+def verdicts(entries):
+    return chaos_verdicts([JournalEntry.from_wire(entry) for entry in entries])
+
+
 def kinds(entries, **options):
-    return [f["kind"] for f in client_findings(entries, **options)]
+    return [f["kind"] for f in findings(entries, **options)]
 
 
 def test_a_well_behaved_client_has_no_findings():
@@ -89,7 +99,7 @@ def submit(seq, at=0.0, request_id="m_1", key="k", job_status="QUEUED", webhook=
 
 def test_a_job_submitted_and_never_polled_is_given_up_unless_its_result_comes_by_webhook():
     assert kinds([submit(1)]) == ["gave-up"]
-    assert "submitted, never polled" in client_findings([submit(1)])[0]["detail"]
+    assert "submitted, never polled" in findings([submit(1)])[0]["detail"]
     assert kinds([submit(1, webhook=True)]) == []
     assert kinds([submit(1), poll(2, 6, job_status="COMPLETED")]) == []
     assert kinds([submit(1, status=400, request_id=None)]) == []
@@ -97,22 +107,22 @@ def test_a_job_submitted_and_never_polled_is_given_up_unless_its_result_comes_by
 
 def test_undocumented_fields_are_findings_with_the_closest_documented_field():
     entry = {**submit(1, job_status="COMPLETED"), "undocumented_fields": ["num_image", "zzz"]}
-    found = client_findings([entry], operations=load_operations())
+    found = findings([entry], operations=load_operations())
     assert [f["kind"] for f in found] == ["undocumented-field", "undocumented-field"]
     assert "`num_image` is not a documented field of fluxDevTextToImage: did you mean `num_images`?" \
         in found[0]["detail"]
     assert "documented: prompt" in found[1]["detail"]
-    assert client_findings([entry], operations=load_operations(), allow_undocumented=True) == []
+    assert findings([entry], operations=load_operations(), allow_undocumented=True) == []
 
 
 def test_requests_to_unknown_paths_are_findings_naming_the_closest_documented_path():
     entry = {"seq": 1, "epoch": 0, "method": "GET", "path": "/v2/request/status/abc", "operation_id": None,
              "key": "k", "status": 404}
-    (found,) = client_findings([entry], operations=load_operations())
+    (found,) = findings([entry], operations=load_operations())
     assert found["kind"] == "unknown-endpoint" and found["key"] == "k"
     assert "closest documented path: /v2/requests/status/{request_id}" in found["detail"]
     media = {**entry, "path": "/media/nothing.png"}
-    assert client_findings([media], operations=load_operations()) == []
+    assert findings([media], operations=load_operations()) == []
 
 
 def test_report_flags_misspelled_fields_by_default_and_filters_and_summarises(flux_mock):
@@ -164,23 +174,21 @@ def test_no_gave_up_for_a_job_a_poll_saw_final_even_journaled_out_of_order():
 
 def test_polling_a_finished_job_again_and_again_is_flagged_once():
     polls = [poll(1, 0, job_status="COMPLETED")] + [poll(n, 6 * n, job_status="COMPLETED") for n in range(2, 7)]
-    found = client_findings(polls)
+    found = findings(polls)
     assert [f["kind"] for f in found] == ["polled-after-final"] and found[0]["seq"] == 4
     assert "polled 3 times after a poll saw it final" in found[0]["detail"]
 
 
 def test_a_rule_forced_429_is_judged_as_a_chaos_one_and_retries_match_by_job():
-    from mock_server.client_checks import chaos_verdicts
-
     forced = {**poll(1, 0, status=429, job_status=None), "rule": "admin-1", "retry_after": 5, "answered": 3}
     other_job = poll(2, 4, request_id="m_2")
     same_job = poll(3, 6, request_id="m_1")
-    (verdict,) = chaos_verdicts([forced, other_job, same_job])
+    (verdict,) = verdicts([forced, other_job, same_job])
     assert (verdict["fault"], verdict["source"], verdict["verdict"]) == ("throttle", "rule", "ignored Retry-After")
     assert "retried after 3.00 s" in verdict["detail"], "timed from the answer; the poll of another job is no retry"
-    (chaos,) = chaos_verdicts([{**forced, "rule": None, "answer": "chaos:throttle"}, other_job, same_job])
+    (chaos,) = verdicts([{**forced, "rule": None, "answer": "chaos:throttle"}, other_job, same_job])
     assert chaos["verdict"] == verdict["verdict"] and chaos["source"] == "chaos"
-    (patient,) = chaos_verdicts([forced, other_job, poll(3, 8.5, request_id="m_1")])
+    (patient,) = verdicts([forced, other_job, poll(3, 8.5, request_id="m_1")])
     assert patient["verdict"] == "honoured Retry-After"
 
 

@@ -75,7 +75,7 @@ def test_cost_guard_skips_paid_operations_unless_allowed_and_stays_within_max_sp
         free = ("schnellGetData", "schnellGetDataBatch", "schnellCheckStatus", "fluxPreviewTextToImage",
                 "getRequestStatus", None)  # None: media downloads
         journal = asyncio.run(state.journal.entries())  # memory stores: readable from any event loop
-        paid_calls_without_permission = [e for e in journal if e["operation_id"] not in free]
+        paid_calls_without_permission = [e for e in journal if e.operation_id not in free]
         asyncio.run(state.journal.clear())
         allowed = flux_mock("drift", "--base-url", url, "--key", KEY, "--allow-paid", "--max-spend", "0.1")
     assert paid_calls_without_permission == []

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from mock_server.exit_codes import UsageError
-from mock_server.har import Exchange, HarWriter, read_har, redacted_headers, redacted_json, redacted_url
+from mock_server.har import HarWriter, RecordedExchange, read_har, redacted_headers, redacted_json, redacted_url
 
 SECRET = "s3cr3t-key-0123456789"
 
@@ -34,37 +34,37 @@ def test_webhook_urls_in_bodies_lose_their_query_at_any_depth():
     assert SECRET not in json.dumps(redacted) and redacted["options"]["note"] == "https://keep.example/?q=1"
 
 
-def _exchange(**changes) -> Exchange:
+def _exchange(**changes) -> RecordedExchange:
     fields = dict(method="POST", url=f"https://gateway.pixazo.ai/flux-dev/v1/dev/textToImage?subscription-key={SECRET}",
                   request_headers=(("content-type", "application/json"), ("ocp-apim-subscription-key", SECRET)),
-                  request_body=json.dumps({"prompt": "p", "webhook": f"https://h.example/w?s={SECRET}"}).encode(),
+                  request_content=json.dumps({"prompt": "p", "webhook": f"https://h.example/w?s={SECRET}"}).encode(),
                   status=202, reason="Accepted", response_headers=(("content-type", "application/json"),
                                                                    ("set-cookie", f"session={SECRET}")),
-                  response_body=b'{"request_id": "r1",  "status": "QUEUED"}', started=1_767_225_600.0, waited_ms=12.5)
-    return Exchange(**{**fields, **changes})
+                  content=b'{"request_id": "r1",  "status": "QUEUED"}', started=1_767_225_600.0, waited_ms=12.5)
+    return RecordedExchange(**{**fields, **changes})
 
 
 def test_a_written_file_is_whole_after_every_entry_and_holds_no_secret(tmp_path):
     path = tmp_path / "s.har"
     writer = HarWriter(path)
     assert json.loads(path.read_text())["log"]["entries"] == [], "whole before the first entry"
-    writer.write(_exchange().entry({"operationId": "fluxDevTextToImage"}))
+    writer.write(_exchange().to_har({"operationId": "fluxDevTextToImage"}))
     assert len(json.loads(path.read_text())["log"]["entries"]) == 1, "whole after it, before close"
-    writer.write(_exchange(status=429).entry({}))
+    writer.write(_exchange(status=429).to_har({}))
     writer.close()
     text = path.read_text()
     assert SECRET not in text
     first, second = read_har(path)
     assert first.flux == {"operationId": "fluxDevTextToImage"} and first.status == 202 and second.status == 429
     assert first.content == b'{"request_id": "r1",  "status": "QUEUED"}', "an answer with nothing to redact: as sent"
-    assert first.started.timestamp() == 1_767_225_600.0
+    assert first.started == 1_767_225_600.0
 
 
 def test_media_left_out_keeps_its_size_and_reads_back_as_omitted(tmp_path):
     path = tmp_path / "m.har"
     writer = HarWriter(path)
     writer.write(_exchange(method="GET", response_headers=(("content-type", "image/png"),),
-                           response_body=b"\x89PNG" + b"\0" * 100, keep_body=False).entry({}))
+                           content=b"\x89PNG" + b"\0" * 100, content_omitted=True).to_har({}))
     writer.close()
     (recorded,) = read_har(path)
     assert recorded.content_omitted and recorded.content == b""

@@ -150,7 +150,7 @@ async def _deliveries_of(app, want: int, timeout: float = 30.0) -> list[dict]:
     """The journal's webhook entries, once there are `want` of them (the dispatcher sends in the background)."""
     deadline = anyio.current_time() + timeout
     while True:
-        sent = [entry for entry in await app.mock.journal.entries() if entry["kind"] == "webhook"]
+        sent = [entry for entry in await app.mock.journal.entries() if entry.kind == "webhook"]
         if len(sent) >= want:
             return sent
         assert anyio.current_time() < deadline, f"{want} webhook attempts not journaled within {timeout:g} s"
@@ -181,4 +181,4 @@ async def test_webhooks_go_through_the_transport_create_app_is_given(clock):
         await app.mock.stop(grace=0)
     assert [url for url, _, _ in received] == ["http://127.0.0.1:9/hook"] * 2
     assert all(body["status"] == "COMPLETED" for _, _, body in received)
-    assert [(entry["status"], entry["error"]) for entry in sent] == [(200, None), (503, "answered 503")]
+    assert [(entry.status, entry.error) for entry in sent] == [(200, None), (503, "answered 503")]

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from contract_tests.coverage import OutcomeCoverage
+from mock_server.journal_entry import JournalEntry
 from mock_server.operations import load_operations
 from tests.conftest import KEY, set_timing
 
@@ -41,9 +42,8 @@ def test_report_coverage_names_what_was_met_and_what_never_was(api, mock_url, re
 def test_a_variant_and_a_chaos_fault_are_counted():
     coverage = OutcomeCoverage(load_operations())
     coverage.observe([
-        {"kind": "request", "operation_id": "schnellGetData", "status": 200, "variant": "success-flag"},
-        {"kind": "request", "operation_id": "schnellGetData", "status": 429, "retry_after": None,
-         "answer": "chaos:throttle"},
+        JournalEntry(operation_id="schnellGetData", status=200, variant="success-flag"),
+        JournalEntry(operation_id="schnellGetData", status=429, retry_after=None, answer="chaos:throttle"),
     ])
     (row,) = coverage.operations()
     assert "variant success-flag" in row.met and "200" in row.met and "429" not in row.met

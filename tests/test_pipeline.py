@@ -223,5 +223,5 @@ async def test_the_status_a_poll_answers_is_the_status_the_journal_records():
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as api:
         submitted = (await api.post(FLUX_DEV[1], json={"prompt": "x"}, headers=KEY)).json()
         answered = [(await api.get(submitted["polling_url"], headers=KEY)).json()["status"] for _ in range(6)]
-    journaled = [e["job_status"] for e in await app.mock.journal.entries() if e["operation_kind"] == "status"]
+    journaled = [e.job_status for e in await app.mock.journal.entries() if e.operation_kind == "status"]
     assert journaled == answered and set(answered) >= {"QUEUED", "COMPLETED"}

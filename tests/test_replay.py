@@ -10,7 +10,8 @@ import pytest
 
 from mock_server.app import create_app
 from mock_server.clock import ManualClock
-from mock_server.har import Exchange, HarWriter
+from mock_server.har import HarWriter, RecordedExchange
+from mock_server.operations import load_operations
 from mock_server.replay import Replay, read_recordings
 from mock_server.settings import Settings
 
@@ -30,11 +31,12 @@ def _status(status: str) -> dict:
             "completed_at": "2026-01-01T00:00:06.000Z" if done else None}
 
 
-def _exchange(method, path, answer, at, status=200, request=None) -> Exchange:
+def _exchange(method, path, answer, at, status=200, request=None) -> RecordedExchange:
     body = json.dumps(request).encode() if request is not None else b""
-    return Exchange(method, GATEWAY + path, (("content-type", "application/json"), ("ocp-apim-subscription-key", "x")),
-                    body, status, "OK", (("content-type", "application/json"),), json.dumps(answer).encode(),
-                    1_767_225_600.0 + at, 5.0)
+    return RecordedExchange(method, GATEWAY + path, status, (("content-type", "application/json"),
+                                                             ("ocp-apim-subscription-key", "x")), body,
+                            (("content-type", "application/json"),), json.dumps(answer).encode(), "OK",
+                            1_767_225_600.0 + at, 5.0)
 
 
 @pytest.fixture
@@ -44,9 +46,9 @@ def har(tmp_path):
     writer = HarWriter(path)
     writer.write(_exchange("POST", SUBMIT, {"request_id": RECORDED, "status": "QUEUED",
                                             "polling_url": f"{GATEWAY}/v2/requests/status/{RECORDED}"}, 0, 202,
-                           BODY).entry({}))
+                           BODY).to_har({}))
     for at, status in ((1, "QUEUED"), (3, "PROCESSING"), (6, "COMPLETED")):
-        writer.write(_exchange("GET", f"/v2/requests/status/{RECORDED}", _status(status), at).entry({}))
+        writer.write(_exchange("GET", f"/v2/requests/status/{RECORDED}", _status(status), at).to_har({}))
     writer.close()
     return path
 
@@ -117,9 +119,9 @@ async def test_an_unrecorded_request_goes_to_the_mock_and_the_journal_names_the_
         answered = await api.post(SUBMIT, json={**BODY, "prompt": "a red fox"})
         assert answered.status_code == 202, "the spec-driven mock answers it"
         entry = (await app.mock.journal.entries())[-1]
-        assert entry["answer"] == f"unrecorded (closest: POST {SUBMIT} with body.prompt different)"
+        assert entry.answer == f"unrecorded (closest: POST {SUBMIT} with body.prompt different)"
         assert (await api.post(SUBMIT, json=BODY)).status_code == 202
-        assert (await app.mock.journal.entries())[-1]["answer"] == "replayed (1 of 1)"
+        assert (await app.mock.journal.entries())[-1].answer == "replayed (1 of 1)"
 
 
 async def test_strict_replay_answers_an_unrecorded_request_404_naming_the_closest(har):
@@ -140,8 +142,7 @@ async def test_a_reset_starts_every_sequence_again(har):
 
 
 def test_replayed_jobs_are_bounded_the_oldest_forgotten(har):
-    replay = Replay(read_recordings([har], ["/flux-dev/v1/dev/textToImage", "/v2/requests/status/{request_id}"]),
-                    max_jobs=2)
+    replay = Replay(read_recordings([har], load_operations()), max_jobs=2)
     minted = [replay.mint(RECORDED, 0.0) for _ in range(3)]
     assert replay.find("GET", f"/v2/requests/status/{minted[0]}", None)[2] is None
     assert replay.find("GET", f"/v2/requests/status/{minted[2]}", None)[2] is not None
@@ -151,7 +152,7 @@ async def test_several_recordings_answer_together(har, tmp_path):
     other = tmp_path / "schnell.har"
     writer = HarWriter(other)
     writer.write(_exchange("POST", "/flux-1-schnell/v1/getData", {"output": ["https://cdn.example/s.webp"]}, 0,
-                           request={"prompt": "a boat"}).entry({}))
+                           request={"prompt": "a boat"}).to_har({}))
     writer.close()
     app = create_app(Settings(replay=(str(har), str(other))), clock=ManualClock())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test",

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from mock_server.errors import StoreUnavailable
+from mock_server.journal_entry import JournalEntry
 from mock_server.store import open_stores
 from mock_server.store.records import Charge, Delivery, Job
 from mock_server.store.redis import outage_is_unavailable
@@ -126,11 +127,11 @@ async def test_rate_buckets(stores):
 
 async def test_journal_is_a_numbered_ring_buffer(stores):
     for number in range(8):
-        await stores.journal.record({"path": f"/{number}", "violations": [], "undocumented_fields": ["x"]})
+        await stores.journal.record(JournalEntry(path=f"/{number}", undocumented_fields=("x",)))
     entries = await stores.journal.entries()
-    assert [e["path"] for e in entries] == ["/3", "/4", "/5", "/6", "/7"]
-    assert entries[0]["violations"] == [] and entries[0]["undocumented_fields"] == ["x"]
-    assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
+    assert [e.path for e in entries] == ["/3", "/4", "/5", "/6", "/7"]
+    assert entries[0].violations == () and entries[0].undocumented_fields == ("x",)
+    assert [e.seq for e in entries] == sorted(e.seq for e in entries) and entries[0].seq > 0
     await stores.journal.clear()
     assert await stores.journal.entries() == []
 
@@ -234,10 +235,10 @@ async def test_a_journal_batch_larger_than_one_script_call_keeps_every_entry_in_
     stores = open_stores(redis_url, journal_size=2500)  # Redis writes queued entries a script call per 1,000
     await stores.journal.clear()
     for number in range(2300):
-        await stores.journal.record({"path": f"/{number}"})
+        await stores.journal.record(JournalEntry(path=f"/{number}"))
     entries = await stores.journal.entries()
-    assert [e["path"] for e in entries] == [f"/{n}" for n in range(2300)]
-    assert [e["seq"] for e in entries] == list(range(entries[0]["seq"], entries[0]["seq"] + 2300))
+    assert [e.path for e in entries] == [f"/{n}" for n in range(2300)]
+    assert [e.seq for e in entries] == list(range(entries[0].seq, entries[0].seq + 2300))
     await stores.journal.clear()
     await stores.close()
 

@@ -3,9 +3,10 @@ them and passes the same contract suite (tests/test_stores.py). Each operation t
 between instances is one atomic call here: update_with, claim_due, charge, take."""
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 from collections.abc import Callable
 
+from mock_server.journal_entry import JournalEntry
 from mock_server.store.records import Charge, Delivery, Job
 
 
@@ -83,10 +84,10 @@ class RateStore(Protocol):
 
 
 class JournalStore(Protocol):
-    async def record(self, entry: dict[str, Any]) -> dict:
+    async def record(self, entry: JournalEntry) -> JournalEntry:
         """Append an entry (numbered with `seq`), dropping the oldest beyond the journal's size."""
 
-    async def entries(self) -> list[dict]:
+    async def entries(self) -> list[JournalEntry]:
         """Every kept entry, oldest first."""
 
     async def clear(self) -> None: ...

@@ -4,6 +4,7 @@ from collections import deque
 from dataclasses import replace
 from itertools import count, islice
 
+from mock_server.journal_entry import JournalEntry
 from mock_server.redaction import json_size
 from mock_server.store.records import Charge, Job, dump_record, load_record
 from mock_server.store.base import Stores
@@ -175,25 +176,25 @@ class MemoryRateStore:
         self._buckets.clear()
 
 
-def _weight(entry: dict) -> int:
+def _weight(entry: JournalEntry) -> int:
     """About the bytes an entry takes as JSON: its text fields, plus a fixed part for the rest (measuring
     it exactly would cost the hot path a serialisation per request)."""
-    texts = (entry.get("path"), entry.get("user_agent"), entry.get("error"), entry.get("key"))
+    texts = (entry.path, entry.user_agent, entry.error, entry.key)
     return 400 + sum(len(text) for text in texts if text) + sum(
-        len(item) for name in ("violations", "undocumented_fields") for item in entry.get(name) or ()) + \
-        json_size(entry.get("headers") or {}) + json_size(entry.get("body"))
+        len(item) for items in (entry.violations, entry.undocumented_fields) for item in items) + \
+        json_size(entry.headers) + json_size(entry.body)
 
 
 class MemoryJournalStore:
     """A ring buffer: the newest `size` entries, and no more than `max_bytes` of them (as JSON)."""
 
     def __init__(self, size: int, max_bytes: int = 32 * 1024 * 1024) -> None:
-        self._entries: deque[tuple[dict, int]] = deque()
+        self._entries: deque[tuple[JournalEntry, int]] = deque()
         self._size, self._max_bytes, self._bytes = size, max_bytes, 0
         self._seq = count(1)
 
-    async def record(self, entry: dict) -> dict:
-        entry = {"seq": next(self._seq), **entry}
+    async def record(self, entry: JournalEntry) -> JournalEntry:
+        entry = entry.numbered(next(self._seq))
         weight = _weight(entry)
         self._entries.append((entry, weight))
         self._bytes += weight
@@ -201,7 +202,7 @@ class MemoryJournalStore:
             self._bytes -= self._entries.popleft()[1]
         return entry
 
-    async def entries(self) -> list[dict]:
+    async def entries(self) -> list[JournalEntry]:
         return [entry for entry, _ in self._entries]
 
     @property

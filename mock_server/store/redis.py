@@ -18,6 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
 from mock_server.errors import StoreUnavailable
+from mock_server.journal_entry import JournalEntry
 
 from mock_server.store.change_channel import ChangeChannel
 from mock_server.store.records import Charge, Delivery, Job, dump_record, load_record
@@ -372,8 +373,10 @@ class RedisJournalStore:
         self._flushing: asyncio.Task | None = None
         self.dropped = 0
 
-    async def record(self, entry: dict) -> dict:
-        self._queued.append(_dump(entry).lstrip())  # RECORD splices "seq" in after the opening brace
+    async def record(self, entry: JournalEntry) -> JournalEntry:
+        wire = entry.to_wire()
+        del wire["seq"], wire["time"]  # RECORD numbers it; the time is written when it is read
+        self._queued.append(_dump(wire).lstrip())  # RECORD splices "seq" in after the opening brace
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.get_running_loop().create_task(self._flush_soon())
         return entry
@@ -397,9 +400,10 @@ class RedisJournalStore:
                 self.dropped += len(batch) - start
             raise
 
-    async def entries(self) -> list[dict]:
+    async def entries(self) -> list[JournalEntry]:
         await self.flush()
-        return sorted((json.loads(raw) for raw in await self.client.lrange(JOURNAL, 0, -1)), key=lambda e: e["seq"])
+        return sorted((JournalEntry.from_wire(json.loads(raw)) for raw in await self.client.lrange(JOURNAL, 0, -1)),
+                      key=lambda entry: entry.seq)
 
     async def clear(self) -> None:
         self._queued = []

@@ -12,6 +12,7 @@ import httpx
 from mock_server.clock import Clock, iso
 from mock_server.errors import StoreUnavailable
 from mock_server.journal import Journal
+from mock_server.journal_entry import webhook_attempt
 from mock_server.store.base import JobStore
 from mock_server.store.records import Delivery, Job
 from mock_server.webhooks.plan import body_for, deliveries_for
@@ -193,10 +194,8 @@ class WebhookDispatcher:
         now = self.clock.now()
         attempt = {"time": iso(now), "status": status, "error": error, **({"note": note} if note else {})}
         delivery.history.append(attempt)
-        await self.journal.record({"kind": "webhook", "epoch": now, "method": "POST", "path": delivery.url,
-                                   "operation_id": None, "status": status or 0, "request_id": delivery.request_id,
-                                   "event": delivery.event, "attempt": delivery.attempts, "error": error,
-                                   "note": note, "violations": []})
+        await self.journal.record(webhook_attempt(now, delivery.url, status, delivery.request_id, delivery.event,
+                                                  delivery.attempts, error, note, None))
 
     async def stop(self, grace: float = 5.0) -> list[Delivery]:
         """Finish what is being sent and what is due within `grace` seconds; return what is left undelivered."""

@@ -1,0 +1,39 @@
+"""A recording as the mock's journal would have it: what `report --har` judges, and what `flux-mock record`
+journals on the way (`OnTheWay`). Each exchange is matched to the operation it fits best (recording_drift's
+judge) and made an entry by the one constructor of recorded entries (mock_server.recorded_entries)."""
+
+from collections import Counter
+
+from contract_tests.recording_drift import RecordingJudge
+from mock_server.har import RecordedExchange
+from mock_server.journal_entry import JournalEntry
+from mock_server.operations import key_headers
+from mock_server.recorded_entries import Validators, recorded_entry
+
+
+class OnTheWay:
+    """Judges a recording's exchanges one by one, in the order they ended: each one's journal entry, with
+    `drift` (how the real answer departs from the specs) and `sequence` (a poll's place among its job's polls).
+    `flux-mock record` asks it of the kit for every exchange it forwards."""
+
+    def __init__(self, operations, show_keys: bool = False) -> None:
+        self._judge, self._keys, self._validators = RecordingJudge(operations), key_headers(operations), Validators()
+        self._polls: Counter = Counter()
+        self._show_keys = show_keys
+
+    def __call__(self, exchange: RecordedExchange, answer: str | None = None) -> JournalEntry:
+        _, operation, differences = self._judge.judge(exchange)
+        entry = recorded_entry(exchange, operation, self._validators, self._keys,
+                               drift=[difference.line() for difference in dict.fromkeys(differences)],
+                               answer=answer, show_keys=self._show_keys)
+        if operation is not None and operation.is_status and entry.request_id:
+            self._polls[entry.request_id] += 1
+            entry = entry._replace(sequence=self._polls[entry.request_id])
+        return entry
+
+
+def journal_of_recording(recorded: list[RecordedExchange], operations) -> list[JournalEntry]:
+    """The recording as the mock's journal would have it, numbered from 1 (what `report --har` judges: the
+    client's requests; how the server's answers drift is `drift --har`'s to say)."""
+    on_the_way = OnTheWay(operations)
+    return [on_the_way(exchange)._replace(seq=number, drift=()) for number, exchange in enumerate(recorded, 1)]

@@ -1,0 +1,119 @@
+"""One typed record of traffic (as WireMock's ServeEvent): a request the mock answered, an exchange a recorder
+forwarded or a recording holds, or a webhook attempt the mock made. The journal stores it; verification,
+`report`, outcome coverage and the dashboard read it by attribute. admin.yaml's `JournalEntry` is its wire
+form (`to_wire`, `from_wire`).
+
+Each source has one constructor, beside what it reads: `Exchange.journal_entry` (a live request, exchange.py),
+`recorded_entry` (an exchange of a recording, recorded_entries.py) and the webhook dispatcher's attempts.
+"""
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
+
+from mock_server.clock import iso
+
+REQUEST, WEBHOOK = "request", "webhook"
+KIT_AGENT = "flux-mock-kit"  # the User-Agent prefix of check's and drift's own requests
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+class JournalEntry(NamedTuple):
+    """Immutable, and cheap to make: a NamedTuple (a frozen dataclass of these fields took 3x as long to build,
+    once per request)."""
+
+
+    kind: str = REQUEST  # REQUEST: a request to the mock (or a recorded exchange); WEBHOOK: an attempt by the mock
+    seq: int = 0  # its place in the journal (from 1), given by the store
+    epoch: float = 0.0  # the mock clock's moment the answer describes (a recording: when the request was sent)
+    method: str = ""
+    path: str = ""  # a webhook attempt's: the target URL
+    status: int = 0  # a webhook attempt that got no answer: 0
+    operation_id: str | None = None
+    operation_kind: str | None = None  # the operation's x-flux-mock.kind
+    variant: str | None = None
+    key: str | None = None  # masked (abcd...wxyz) unless the mock shows keys
+    request_id: str | None = None  # the job the exchange concerns
+    job_status: str | None = None  # the status the answer reported, upper case
+    retry_after: float | None = None  # the Retry-After of a 429 or 503
+    webhook: bool = False  # the request asked for a webhook the operation documents
+    arrived: float | None = None  # the clock when the request arrived (None: epoch)
+    answered: float | None = None  # the clock when the answer had been sent whole (None: epoch)
+    violations: tuple[str, ...] = ()
+    undocumented_fields: tuple[str, ...] = ()
+    leniencies: tuple[str, ...] = ()  # what was accepted as the gateway does (or beyond an assumption), not the pages
+    rule: str | None = None  # the scenario rule that applied
+    answer: str | None = None  # where the answer came from when not the mock's own
+    user_agent: str = ""
+    body: object = None  # the request's JSON body, bounded
+    headers: Mapping[str, str] = _NO_HEADERS  # by lower-case name, keys masked, credentials redacted
+    duration_ms: float = 0.0
+    drift: tuple[str, ...] = ()  # a recorded answer's departures from the specs
+    sequence: int | None = None  # a recorded poll's place among its job's polls
+    event: str | None = None  # a webhook attempt's event
+    attempt: int | None = None
+    error: str | None = None
+    note: str | None = None
+
+    @property
+    def is_request(self) -> bool:
+        return self.kind == REQUEST
+
+    @property
+    def is_kit_traffic(self) -> bool:
+        """Sent by the kit itself (`flux-mock check`, `drift`), not by the client under test."""
+        return self.user_agent.startswith(KIT_AGENT)
+
+    @property
+    def arrived_at(self) -> float:
+        return self.epoch if self.arrived is None else self.arrived
+
+    @property
+    def answered_at(self) -> float:
+        return self.epoch if self.answered is None else self.answered
+
+    @property
+    def where(self) -> str:
+        """The operation it concerns, else its path."""
+        return self.operation_id or self.path
+
+    def numbered(self, seq: int) -> "JournalEntry":
+        return self._replace(seq=seq)
+
+    def with_(self, **changes) -> "JournalEntry":
+        return self._replace(**changes)
+
+    def to_wire(self) -> dict:
+        """admin.yaml's JournalEntry: every field, lists for tuples, and `time` (the epoch in RFC 3339)."""
+        wire = self._asdict()
+        for name in _TUPLES:
+            wire[name] = list(wire[name])
+        wire["headers"] = dict(self.headers)
+        wire["time"] = iso(self.epoch)
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: Mapping) -> "JournalEntry":
+        """From the wire form (the admin API's JSON, a shared store); unknown names are ignored and missing
+        ones take their defaults, so older entries read too."""
+        known = {name: data[name] for name in _FIELDS if name in data and data[name] is not None or
+                 name in _NULLABLE and name in data}
+        for name in _TUPLES:
+            if name in known:
+                known[name] = tuple(str(item) for item in known[name] or ())
+        if "headers" in known:
+            known["headers"] = dict(known["headers"] or {})
+        return cls(**known)
+
+
+_FIELDS = JournalEntry._fields
+_TUPLES = ("violations", "undocumented_fields", "leniencies", "drift")
+_NULLABLE = frozenset(name for name, default in JournalEntry._field_defaults.items() if default is None)
+
+
+def webhook_attempt(epoch: float, url: str, status: int | None, request_id: str, event: str, attempt: int,
+                    error: str | None, note: str | None, key: str | None) -> JournalEntry:
+    """A webhook attempt of the mock's (the dispatcher's one constructor): journaled under the key of the job
+    it reports, so `report --key` and coverage keep it."""
+    return JournalEntry(kind=WEBHOOK, epoch=epoch, method="POST", path=url, status=status or 0, request_id=request_id,
+                        event=event, attempt=attempt, error=error, note=note, key=key)
