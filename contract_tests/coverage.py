@@ -2,7 +2,8 @@
 called, and which they never met ("your tests never saw a FAILED job for flux2ProTextToImage"). Read from
 the mock's journal: each status code answered (a 429 counts with its Retry-After), each final status of the
 operation's jobs (by poll, sync answer or webhook), each webhook event delivered, each named variant; and,
-apart from the documented outcomes, the network faults (chaos) met."""
+apart from the documented outcomes, the network faults (chaos) met. A webhook counts once the client received
+it (its answer was a 2xx); a final one also counts as that final status of the job."""
 
 from collections import Counter
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ class OutcomeCoverage:
     def observe(self, entries: list[JournalEntry]) -> None:
         for entry in entries:
             if not entry.is_request:
-                self._meet(self._jobs.get(entry.request_id), f"webhook {entry.event}")
+                self._delivered(entry)
                 continue
             operation = self._base.get(entry.operation_id)
             if operation is None:
@@ -68,6 +69,16 @@ class OutcomeCoverage:
                 self._jobs[request_id] = operation
             if job_status in FINAL:
                 self._meet(self._jobs.get(request_id, operation), f"job {job_status}")
+
+    def _delivered(self, attempt: JournalEntry) -> None:
+        """A webhook the client received (a 2xx answered it): its event, and, for a final one, the job's final
+        status (a result that came by webhook counts as one seen by a poll)."""
+        if attempt.error is not None or not 200 <= attempt.status < 300:
+            return
+        operation = self._jobs.get(attempt.request_id)
+        self._meet(operation, f"webhook {attempt.event}")
+        if (attempt.event or "").upper() in FINAL:
+            self._meet(operation, f"job {attempt.event.upper()}")
 
     def _meet(self, operation: str | None, outcome: str) -> None:
         if operation is not None:

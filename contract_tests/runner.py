@@ -184,6 +184,8 @@ def run_report(args) -> int:
         raise UsageError(f"--coverage-min {args.coverage_min:g}: give a share from 0 to 100")
     if args.har:
         report, entries = _recorded_report(args)
+        if _nothing_judged(report, f"the recording {args.har} holds no request of the client's", args):
+            return NOTHING_TESTED
         return _with_coverage(args, entries, _print_report(report, "recorded"))
     if not args.base_url:
         raise UsageError("report needs --base-url (a running flux-mock) or --har (a recording to judge)")
@@ -204,7 +206,20 @@ def run_report(args) -> int:
         raise Unreachable(f"cannot reach {url}: {_reason(error)}") from None
     finally:
         mock.close()
+    if _nothing_judged(report, f"the journal of {url} holds no request of the client's", args):
+        return NOTHING_TESTED
     return _with_coverage(args, _selected(args, entries), _print_report(report, "journaled"))
+
+
+def _nothing_judged(report: dict, where: str, args) -> bool:
+    """No request was judged: say why in one line (exit 4, as check and drift do when nothing was tested)."""
+    if report["summary"].get("judged", 1):
+        return False
+    narrowed = [option for option, given in (("--key", args.key), ("--since", args.since)) if given]
+    why = f"{where}{' that ' + ' and '.join(narrowed) + ' select' if narrowed else ''}"
+    kit = "" if args.include_kit else " (the kit's own check and drift traffic is left out: --include-kit judges it)"
+    print(f"flux-mock report: nothing was judged: {why}{kit}", file=sys.stderr)
+    return True
 
 
 def _selected(args, entries: list[dict]) -> list[dict]:

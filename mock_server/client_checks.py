@@ -6,17 +6,23 @@
   gave-up              a job never followed to a final status: polled, but not to the end, or never
                        polled at all (a job whose result comes by webhook is not expected to be polled)
   undocumented-field   a request field the spec does not document, with the closest documented one
-  unknown-endpoint     a request to a path the specs do not have, with the closest documented path
+  unknown-endpoint     a request to a path the specs do not have (or with a method the path does not take), with
+                       the closest documented path of that method
+  wrong-key-header     a 401 for a request whose key was in a header the operation does not take (or with no key),
+                       naming the header the operation wants
   gateway-leniency     a request the pages do not allow that the mock accepted because the real gateway
                        does (a key in the subscription-key query parameter, a Klein size off the tiers)
   hammered             after a network fault (chaos), HAMMER_COUNT or more requests within HAMMER_WINDOW
                        seconds: a retry loop without backoff
   upstream-drift       (`flux-mock record`) the real gateway's answer departs from the specs: not the client's
                        doing, but what it met
-  polled-after-final   POLLS_AFTER_FINAL or more polls of a job after a poll saw it final
+  polled-after-final   POLLS_AFTER_FINAL or more polls of a job after a poll saw it final (one finding a job, with
+                       the count)
 
 Polls are timed from arrival to arrival; a retry from when the fault's answer was sent whole (`answered`) to
-when the retry arrived (`arrived`): an immediate retry after a 429 whose answer took 3 s is flagged.
+when the retry arrived (`arrived`): an immediate retry after a 429 whose answer took 3 s is flagged. A poll
+answered by a fault (a 429, a 5xx, a dropped connection) is not a poll of the job's cadence: the next one is a
+retry, judged by the fault's Retry-After and the chaos verdicts, not by the 5-10 s the pages ask between polls.
 Entries are judged in order of arrival. Rule-forced 429s and 5xx are network faults like chaos's (chaos
 verdicts, `source: rule`). The kit's own traffic (`flux-mock check` and `drift`: User-Agent
 flux-mock-kit) is left out unless asked for.
@@ -27,11 +33,13 @@ Findings are data; the admin API and the pytest plugin show them, `flux-mock rep
 """
 
 import difflib
+import re
 from collections import Counter
 from dataclasses import dataclass
 
 from mock_server.journal_entry import KIT_AGENT, JournalEntry
 from mock_server.operations import STATUS_KINDS, Operation
+from mock_server.operations.matcher import OperationMatcher
 from mock_server.operations.model import JOB_KINDS
 from mock_server.store.records import TERMINAL
 
@@ -59,17 +67,43 @@ def _closest(word: str, choices, cutoff: float = 0.6) -> str | None:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """What the specs document, for suggestions: each operation's request fields, and every path."""
+    """What the specs document, for suggestions: each operation's request fields and key headers, and every
+    path by method."""
 
     fields: dict[str, tuple[str, ...]]
-    paths: tuple[str, ...]
+    key_headers: dict[str, tuple[tuple[str, ...], ...]]
+    matcher: OperationMatcher
 
     @classmethod
     def of(cls, operations: tuple[Operation, ...]) -> "Vocabulary":
         from mock_server.validation import documented_fields
 
         return cls({op.operation_id: documented_fields(op) for op in operations},
-                   tuple(dict.fromkeys(op.path for op in operations)))
+                   {op.operation_id: op.security for op in operations}, OperationMatcher(operations))
+
+
+_ID_LIKE = re.compile(r"^(?=.*\d)[\w.-]{8,}$")  # a segment that names something (a request id), not a resource
+
+
+def _shape(path: str) -> list[str]:
+    """A path's segments, each templated or id-like one as `{}`."""
+    return ["{}" if segment.startswith("{") or _ID_LIKE.match(segment) else segment
+            for segment in path.strip("/").split("/")]
+
+
+def closest_path(method: str, path: str, matcher: OperationMatcher) -> str | None:
+    """The documented path a request most likely meant: among the paths its method reaches (all, if none), the
+    one whose segments, ids as placeholders, are most alike; None if nothing is alike at all."""
+    templates = matcher.templates(method) or matcher.templates()
+    asked = _shape(path)
+
+    def likeness(template: str) -> float:
+        shape = _shape(template)
+        return difflib.SequenceMatcher(None, asked, shape).ratio() + \
+            0.3 * difflib.SequenceMatcher(None, path, template).ratio() + 0.1 * (len(shape) == len(asked))
+
+    best = max(templates, key=likeness, default=None)
+    return best if best is not None and likeness(best) >= 0.3 else None
 
 
 def _undocumented(entry: JournalEntry, vocabulary: Vocabulary) -> list[dict]:
@@ -84,12 +118,38 @@ def _undocumented(entry: JournalEntry, vocabulary: Vocabulary) -> list[dict]:
 
 
 def _unknown_endpoint(entry: JournalEntry, vocabulary: Vocabulary) -> list[dict]:
-    if entry.operation_id or entry.status != 404 or entry.path.startswith("/media/"):
+    if entry.operation_id or entry.status not in (404, 405) or entry.path.startswith(("/media/", "/replayed-media/")):
         return []
-    guess = _closest(entry.path, vocabulary.paths, cutoff=0.3)
+    taken = sorted({op.method for op in vocabulary.matcher.at(entry.path)})
+    if taken:
+        return [_finding("unknown-endpoint", entry, f"{entry.method} {entry.path}: this documented path takes "
+                         f"{' or '.join(taken)}, not {entry.method}")]
+    guess = closest_path(entry.method, entry.path, vocabulary.matcher)
     hint = f"; closest documented path: {guess}" if guess else ""
     return [_finding("unknown-endpoint", entry, f"{entry.method} {entry.path} is not a documented "
                      f"endpoint{hint}")]
+
+
+def _wrong_key_header(entry: JournalEntry, vocabulary: Vocabulary) -> list[dict]:
+    """A 401 whose request carried its key in none of the headers the operation takes (or no key at all)."""
+    alternatives = vocabulary.key_headers.get(entry.operation_id)
+    if entry.status != 401 or not alternatives:
+        return []
+    wanted = {name.lower() for alternative in alternatives for name in alternative}
+    if wanted & set(entry.headers):
+        return []  # the right header: the key itself was refused
+    every_key_header = {name.lower() for options in vocabulary.key_headers.values() for alternative in options
+                        for name in alternative}
+    sent = sorted(name for name in entry.headers if name in every_key_header)
+    takes = " or ".join(" and ".join(alternative) for alternative in alternatives)
+    what = f"sent the key in {', '.join(sent)}" if sent else "sent no key"
+    return [_finding("wrong-key-header", entry, f"{what}; {entry.operation_id} takes its key in {takes} "
+                     f"(answered 401)")]
+
+
+def _is_fault(entry: JournalEntry) -> bool:
+    """Answered by a network or gateway fault (a 429, a 5xx, a dropped connection), not by the operation."""
+    return entry.status == 429 or entry.status >= 500 or (entry.answer or "").startswith("chaos:")
 
 
 class _Timeline:
@@ -100,8 +160,8 @@ class _Timeline:
         self.last_poll: dict = {}
         self.blocked_until: dict = {}
         self.last_status: dict = {}
-        self.final_seen: set = set()  # request ids a poll saw final (by any key)
-        self.after_final: Counter = Counter()
+        self.final_seen: dict = {}  # request id -> the entry of the first poll that saw it final (by any key)
+        self.after_final: dict = {}  # job -> [polls after final, the poll that made them too many, the last one]
         self.findings: list[dict] = []
 
     def see(self, entry: JournalEntry) -> None:
@@ -122,6 +182,9 @@ class _Timeline:
 
     def _poll(self, entry: JournalEntry, key, at: float) -> None:
         job = (key, entry.request_id)
+        if _is_fault(entry):  # the next poll is a retry: judged by Retry-After and the chaos verdicts
+            self.last_poll.pop(job, None)
+            return
         if entry.status == 404:
             self.findings.append(_finding("unknown-id", entry, "polled a request id this key never received"))
             return
@@ -130,22 +193,42 @@ class _Timeline:
                                           f"the previous poll; the docs ask for every {self.interval:g} s or more"))
         self.last_poll[job] = at
         if entry.request_id in self.final_seen:
-            self.after_final[job] += 1
-            if self.after_final[job] == POLLS_AFTER_FINAL:
-                self.findings.append(_finding("polled-after-final", entry, f"polled {POLLS_AFTER_FINAL} times after a "
-                                              "poll saw it final; a final status does not change: stop polling"))
+            counted = self.after_final.setdefault(job, [0, None, None])
+            counted[0] += 1
+            counted[1] = entry if counted[0] == POLLS_AFTER_FINAL else counted[1]
+            counted[2] = entry
         if entry.job_status:
             self.last_status[job] = (entry.job_status, entry, True)
             if str(entry.job_status).upper() in TERMINAL:
-                self.final_seen.add(entry.request_id)
+                self.final_seen.setdefault(entry.request_id, entry)
+
+    def delivered(self, attempt: JournalEntry) -> None:
+        """A webhook attempt: a final status it delivered ends its job for the client, as a final poll does."""
+        final = (attempt.event or "").upper()
+        if attempt.error is None and 200 <= attempt.status < 300 and final in TERMINAL:
+            job = (attempt.key, attempt.request_id)
+            if job in self.last_status:
+                self.last_status[job] = (final, attempt, True)
+
+    def polled_after_final(self) -> list[dict]:
+        """One finding a job polled POLLS_AFTER_FINAL or more times after a poll saw it final, with the count."""
+        found = []
+        for (_, request_id), (count, flagged, last) in self.after_final.items():
+            if count < POLLS_AFTER_FINAL:
+                continue
+            final = self.final_seen[request_id]
+            found.append(_finding("polled-after-final", flagged, f"polled {count} times after poll #{final.seq} saw it "
+                                  f"{final.job_status} (the last at +{last.arrived_at - final.arrived_at:.1f} s); a "
+                                  "final status does not change: stop polling"))
+        return found
 
     def gave_up(self) -> list[dict]:
         found = []
         for status, entry, polled in self.last_status.values():
             if str(status).upper() in TERMINAL:
                 continue
-            detail = (f"last poll saw {status}; the job was never followed to a final status" if polled else
-                      "submitted, never polled to a final status (and no webhook was asked for)")
+            detail = (f"last poll (#{entry.seq}) saw {status}; the job was never followed to a final status" if polled
+                      else "submitted, never polled to a final status (and no webhook was asked for)")
             found.append(_finding("gave-up", entry, detail))
         return found
 
@@ -229,7 +312,7 @@ def client_report(entries: list[JournalEntry], min_poll_interval: float, operati
     findings = _findings(entries, min_poll_interval, operations, allow_undocumented, verdicts)
     violations = [entry for entry in entries if entry.violations]
     return {"violations": [entry.to_wire() for entry in violations], "findings": findings, "chaos": verdicts,
-            "summary": summary(violations, findings, verdicts)}
+            "summary": {"judged": sum(entry.is_request for entry in entries), **summary(violations, findings, verdicts)}}
 
 
 def _findings(entries: list[JournalEntry], min_poll_interval: float, operations: tuple[Operation, ...],
@@ -238,17 +321,20 @@ def _findings(entries: list[JournalEntry], min_poll_interval: float, operations:
     timeline = _Timeline(min_poll_interval)
     for entry in entries:
         if not entry.is_request:
+            timeline.delivered(entry)
             continue
         timeline.see(entry)
         if not allow_undocumented:
             timeline.findings += _undocumented(entry, vocabulary)
         timeline.findings += _unknown_endpoint(entry, vocabulary)
+        timeline.findings += _wrong_key_header(entry, vocabulary)
         timeline.findings += [_finding("gateway-leniency", entry, f"accepted as the gateway does, but the pages do "
                                        f"not allow it: {leniency}") for leniency in entry.leniencies]
         timeline.findings += [_finding("upstream-drift", entry, f"the real answer departs from the specs: {line}")
                               for line in entry.drift]
     hammered = _hammered(verdicts, entries)
-    return sorted(timeline.findings + timeline.gave_up() + hammered, key=lambda finding: finding["seq"])
+    return sorted(timeline.findings + timeline.gave_up() + timeline.polled_after_final() + hammered,
+                  key=lambda finding: finding["seq"])
 
 
 def summary(violations: list[JournalEntry], findings: list[dict], verdicts: list[dict] = ()) -> dict:

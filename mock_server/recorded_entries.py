@@ -1,7 +1,8 @@
 """An exchange of a recording as the mock's journal would have it: the one constructor of a `JournalEntry` from
 a recording (what `report --har` judges, and what `flux-mock record` journals on the way). The request is
-judged as the mock judges a live one (`OperationValidator.judge`), so the same traffic makes the same entry
-whether the mock answered it or a recording holds it."""
+judged as the mock judges a live one (`OperationValidator.judge`), where the mock would have judged it (not
+behind a 401, 403, 413, 429 or 5xx), so the same traffic makes the same entry whether the mock answered it or
+a recording holds it."""
 
 from functools import cache
 from urllib.parse import urlsplit
@@ -15,6 +16,11 @@ from mock_server.router import path_pattern
 from mock_server.validation import QUERY_KEY_LENIENCY, SUBSCRIPTION_KEY_HEADER, OperationValidator, key_in_query
 
 RETRY_AFTER_STATUSES = (429, 503)
+# Answers a gateway gives before it reads the body (as the mock's pipeline does: authentication, authorization,
+# the size limit): the entry keeps no body. Those, a 429 and the gateway's own failures come before the request
+# is judged: the entry holds no verdict.
+BODY_UNREAD = frozenset({401, 403, 413})
+NOT_JUDGED = BODY_UNREAD | {429}
 
 
 class Validators(dict):
@@ -74,17 +80,19 @@ def recorded_entry(exchange: RecordedExchange, operation: Operation | None, vali
         job_status=job_status_in(exchange.json()) if operation else None,
         request_id=clipped(job_of(exchange, operation), SHORT_FIELD),
         user_agent=clipped(headers.get("user-agent", ""), SHORT_FIELD),
-        body=clipped_json(exchange.request_body) if exchange.request_body is not None else None,
+        body=None if exchange.request_body is None or exchange.status in BODY_UNREAD else clipped_json(
+            exchange.request_body),
         headers=journaled_headers(headers, key_headers, show_keys), duration_ms=round(exchange.waited_ms, 3),
         drift=tuple(drift), sequence=sequence, answer=answer)
     if operation is None:
         return entry
+    leniencies = [QUERY_KEY_LENIENCY] if SUBSCRIPTION_KEY_HEADER not in headers and key_in_query(query) else []
+    if exchange.status in NOT_JUDGED or exchange.status >= 500:
+        return entry._replace(leniencies=tuple(leniencies))
     validator = validators.of(operation)
     body = exchange.request_body
     judged = validator.judge(headers, body)
-    leniencies = judged.leniencies
-    if SUBSCRIPTION_KEY_HEADER not in headers and key_in_query(query):
-        leniencies = [QUERY_KEY_LENIENCY, *leniencies]
     return entry._replace(violations=clipped_list([str(violation) for violation in judged.violations]),
-                          undocumented_fields=clipped_list(judged.undocumented), leniencies=clipped_list(leniencies),
-                          webhook=validator.webhook_url(headers, body) is not None)
+                          undocumented_fields=clipped_list(judged.undocumented),
+                          leniencies=clipped_list(leniencies + judged.leniencies),
+                          webhook=exchange.status < 300 and validator.webhook_url(headers, body) is not None)

@@ -56,7 +56,8 @@ class MockState:
                                           max_attempts=settings.webhook_max_attempts, backoff=settings.webhook_backoff,
                                           timeout=settings.webhook_timeout, refresh=self.refresh_unless_current,
                                           allowed_hosts=settings.webhook_allowed_hosts,
-                                          redirect_to=settings.webhook_redirect_to, transport=self.webhook_transport)
+                                          redirect_to=settings.webhook_redirect_to, transport=self.webhook_transport,
+                                          show_keys=settings.show_keys)
         self.jobs = JobService(self.stores.jobs, self.clock, lambda: self.timing, settings.max_jobs,
                                listener=self.webhooks)
         self.answers = AnswerSource(self.operations, settings.seed)

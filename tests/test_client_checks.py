@@ -72,9 +72,14 @@ def test_report_and_assert_no_violations_over_a_real_server(flux_mock):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "unknown-id" in result.stdout
     flux_mock.reset()
+    httpx.post(f"{flux_mock.url}/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY)
     clean = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", flux_mock.url],
                            capture_output=True, text=True, timeout=60)
     assert clean.returncode == 0 and "no violations" in clean.stdout
+    flux_mock.reset()
+    nothing = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", flux_mock.url],
+                             capture_output=True, text=True, timeout=60)
+    assert nothing.returncode == 4 and "nothing was judged" in nothing.stderr, "an empty journal: nothing judged"
 
 
 def test_fixture_controls_scenarios_jobs_and_wallets(flux_mock):
@@ -146,7 +151,7 @@ def test_report_flags_misspelled_fields_by_default_and_filters_and_summarises(fl
     assert only_b.returncode == 1 and "undocumented-field" not in only_b.stdout and "unknown-endpoint" in only_b.stdout
     later = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", flux_mock.url,
                             "--since", "2999-01-01T00:00:00Z"], capture_output=True, text=True, timeout=60)
-    assert later.returncode == 0 and "no violations" in later.stdout
+    assert later.returncode == 4 and "that --since select" in later.stderr
     assert flux_mock.client_report(allow_undocumented=True, key="client-key")["findings"] == []
 
 
@@ -176,7 +181,7 @@ def test_polling_a_finished_job_again_and_again_is_flagged_once():
     polls = [poll(1, 0, job_status="COMPLETED")] + [poll(n, 6 * n, job_status="COMPLETED") for n in range(2, 7)]
     found = findings(polls)
     assert [f["kind"] for f in found] == ["polled-after-final"] and found[0]["seq"] == 4
-    assert "polled 3 times after a poll saw it final" in found[0]["detail"]
+    assert "polled 5 times after poll #1 saw it COMPLETED (the last at +36.0 s)" in found[0]["detail"]
 
 
 def test_a_rule_forced_429_is_judged_as_a_chaos_one_and_retries_match_by_job():
@@ -202,7 +207,8 @@ def test_the_kits_own_traffic_is_left_out_of_report_unless_asked_for(api, mock_u
                            if entry.get("operation_id") == "schnellGetData"), "check's requests carry the kit's tag"
     clean = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", mock_url],
                            capture_output=True, text=True, timeout=60)
-    assert clean.returncode == 0 and "no violations" in clean.stdout, clean.stdout[-2000:]
+    assert clean.returncode == 4 and "nothing was judged" in clean.stderr and "--include-kit" in clean.stderr, \
+        clean.stdout[-2000:]
     everything = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", mock_url,
                                  "--include-kit"], capture_output=True, text=True, timeout=60)
     assert everything.returncode == 1 and "violation" in everything.stdout, "check's negative cases break the spec"

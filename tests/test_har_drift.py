@@ -152,7 +152,8 @@ def test_report_judges_a_recorded_clients_traffic_as_it_judges_the_journal(api, 
     assert found.returncode == 1, found.stdout
     assert "polled-too-fast" in found.stdout and "unknown-id" in found.stdout
     assert "`num_image` is not a documented field of fluxDevTextToImage: did you mean `num_images`?" in found.stdout
-    assert _report("--har", str(tmp_path / "hasty.har"), "--key", "someone-else").returncode == 0
+    other = _report("--har", str(tmp_path / "hasty.har"), "--key", "someone-else")
+    assert other.returncode == 4 and "that --key select" in other.stderr, "no request of that key: nothing judged"
     neither = _report()
     assert neither.returncode == 2 and "--har" in neither.stderr
 

@@ -61,7 +61,8 @@ def test_report_without_the_admin_token_is_a_usage_error(tmp_path, configured_mo
     url = configured_mock("admin_token: sesame-1234\n")
     result = flux_mock("report", "--base-url", url)
     assert result.returncode == 2 and "pass its --admin-token" in one_line(result)
-    assert flux_mock("report", "--base-url", url, "--admin-token", "sesame-1234").returncode == 0
+    let_in = flux_mock("report", "--base-url", url, "--admin-token", "sesame-1234")
+    assert let_in.returncode == 4 and "nothing was judged" in let_in.stderr, "let in: its journal holds nothing yet"
 
 
 def test_a_dropped_connection_is_not_reached_never_drift(api, mock_url):

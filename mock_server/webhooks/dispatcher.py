@@ -13,6 +13,7 @@ from mock_server.clock import Clock, iso
 from mock_server.errors import StoreUnavailable
 from mock_server.journal import Journal
 from mock_server.journal_entry import webhook_attempt
+from mock_server.redaction import SHORT_FIELD, clipped, mask_key
 from mock_server.store.base import JobStore
 from mock_server.store.records import Delivery, Job
 from mock_server.webhooks.plan import body_for, deliveries_for
@@ -31,7 +32,8 @@ class WebhookDispatcher:
     def __init__(self, deliveries, jobs: JobStore, clock: Clock, journal: Journal, *, max_attempts: int = 5,
                  backoff: float = 1.0, timeout: float = 5.0, concurrency: int = 16, refresh=None,
                  render=body_for, allowed_hosts: tuple[str, ...] = (), redirect_to: str | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, show_keys: bool = False) -> None:
+        self.show_keys = show_keys  # the journal's attempts carry their job's key, masked as the mock masks keys
         self.transport = transport  # the client's transport (httpx's own network one unless a test passes one)
         self.allowed_hosts = allowed_hosts
         self.redirect_to = redirect_to  # every delivery goes to this one local receiver, the target in a header
@@ -62,7 +64,7 @@ class WebhookDispatcher:
         """After a job was stored with its deliveries: send the pending ones, report the blocked ones."""
         for delivery in deliveries:
             if delivery.state == "blocked":
-                await self._blocked(delivery)
+                await self._blocked(delivery, job)
         if any(delivery.state == "pending" for delivery in deliveries):
             self.wake()
 
@@ -73,9 +75,9 @@ class WebhookDispatcher:
         if added:
             await self.created(job, added)
 
-    async def _blocked(self, delivery: Delivery) -> None:
+    async def _blocked(self, delivery: Delivery, job: Job) -> None:
         """Journal and log a delivery that is never sent; it is stored already, with its reason."""
-        await self._record(delivery, None, delivery.last_error, note="blocked")
+        await self._record(delivery, job, None, delivery.last_error, note="blocked")
         log.warning("webhook blocked: %s to %s (%s; add the host to the config's webhooks.allowed_hosts to deliver "
                     "there)", delivery.id, masked_url(delivery.url), delivery.last_error.removeprefix("blocked: "))
 
@@ -175,12 +177,12 @@ class WebhookDispatcher:
             status, error = await self._post(delivery.url, body, delivery.id)
             if delivery.attempts == 1 and misbehave.get("first_attempt_timeout") and error is None:
                 status, error = None, "timed out (scenario: first attempt times out)"
-            await self._record(delivery, status, error)
+            await self._record(delivery, job, status, error)
             if error is None:
                 delivery.state = "delivered"
                 if misbehave.get("duplicate"):
                     status, duplicate_error = await self._post(delivery.url, body, delivery.id)
-                    await self._record(delivery, status, duplicate_error, note="duplicate (scenario)")
+                    await self._record(delivery, job, status, duplicate_error, note="duplicate (scenario)")
             elif delivery.attempts >= self.max_attempts:
                 delivery.state = "failed"
             else:
@@ -190,12 +192,14 @@ class WebhookDispatcher:
             await self.deliveries.save(delivery)
             self.wake()
 
-    async def _record(self, delivery: Delivery, status: int | None, error: str | None, note: str | None = None) -> None:
+    async def _record(self, delivery: Delivery, job: Job, status: int | None, error: str | None,
+                      note: str | None = None) -> None:
         now = self.clock.now()
         attempt = {"time": iso(now), "status": status, "error": error, **({"note": note} if note else {})}
         delivery.history.append(attempt)
         await self.journal.record(webhook_attempt(now, delivery.url, status, delivery.request_id, delivery.event,
-                                                  delivery.attempts, error, note, None))
+                                                  delivery.attempts, error, note,
+                                                  mask_key(clipped(job.key, SHORT_FIELD), self.show_keys)))
 
     async def stop(self, grace: float = 5.0) -> list[Delivery]:
         """Finish what is being sent and what is due within `grace` seconds; return what is left undelivered."""
