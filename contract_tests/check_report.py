@@ -17,6 +17,8 @@ import httpx
 import pytest
 import requests
 
+from contract_tests.target import TARGET
+
 NETWORK_ERRORS = (httpx.TransportError, requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                   requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead, ConnectionError, TimeoutError)
 ALL_OPERATIONS = "(all operations)"
@@ -70,6 +72,10 @@ class CheckReporter:
         self.started = time.monotonic()
 
     # -- pytest hooks
+    def pytest_configure(self, config) -> None:
+        """Hand the suite its target (no environment variable, no module state)."""
+        config.stash[TARGET] = self.target
+
     def pytest_collection_modifyitems(self, config, items) -> None:
         from contract_tests import suite
 
@@ -149,15 +155,13 @@ class CheckReporter:
             self._write(self._progress_line(operation_id))
 
     def _progress_line(self, operation_id: str) -> str:
-        from contract_tests import suite
-
         mine = [o for o in self.outcomes.values() if o.operation_id == operation_id]
         passed, failed = sum(o.passed for o in mine), sum(o.failed for o in mine)
         extra = "".join(f", {count} {word}" for count, word in ((sum(o.skipped for o in mine), "skipped"),
                                                                 (sum(o.unreachable for o in mine), "not reached"))
                         if count)
-        return (f"  {operation_id:<34} {suite.CASES[operation_id]:>4} cases  {passed:>2} passed  {failed:>2} failed"
-                f"{extra}  ({', '.join(o.check for o in mine)})")
+        return (f"  {operation_id:<34} {self.target.cases[operation_id]:>4} cases  {passed:>2} passed  {failed:>2} "
+                f"failed{extra}  ({', '.join(o.check for o in mine)})")
 
     def summary(self) -> str:
         rows = defaultdict(Counter)

@@ -60,6 +60,10 @@ class JobHistory:
     def __init__(self) -> None:
         self._last: dict[str, str] = {}
 
+    def clear(self) -> None:
+        """Forget every job (a new run)."""
+        self._last.clear()
+
     def observe(self, request_id: str, body: dict) -> list[Problem]:
         status = job_status_in(body)
         if status is None or status not in NEXT:

@@ -135,19 +135,21 @@ def _check_operation(target: Target, client: httpx.Client, operations: dict, ope
     if webhook_url:  # flux-mock delivers only to loopback; a live gateway gets the URLs as documented
         body = with_webhook(body, webhook_url)
     try:
-        target.budget.spend(operation, body)
+        reserved = target.budget.spend(operation, body)
     except BudgetExceeded as reason:
         return OperationReport(operation.operation_id, "skipped", f"cost guard: {reason}")
     try:
-        return _compare(target, client, operations, operation, body)
+        return _compare(target, client, operations, operation, body, reserved)
     except httpx.TransportError as error:  # a network failure is never drift
         return OperationReport(operation.operation_id, "unreachable", f"not reached: {type(error).__name__}: "
                                f"{error or 'no answer'}")
 
 
-def _compare(target: Target, client: httpx.Client, operations: dict, operation: Operation, body) -> OperationReport:
+def _compare(target: Target, client: httpx.Client, operations: dict, operation: Operation, body,
+             reserved: float = 0.0) -> OperationReport:
     response = client.post(operation.path, json=body,
                            headers={**target.headers_for(operation), **variant_headers(operation)})
+    target.budget.settle(reserved, response.status_code)
     differences = response_differences(operation, response)
     polls = []
     if not differences and response.status_code < 300:

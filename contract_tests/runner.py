@@ -9,6 +9,7 @@ A network failure is never a contract failure and never drift. Errors are one li
 import os
 import re
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,7 +24,7 @@ from contract_tests.recorded_journal import journal_of_recording
 from contract_tests.recording_drift import drift_of_recording
 from contract_tests.mock_client import FluxMock, format_chaos, format_report
 from contract_tests.process import wait_for_mock
-from contract_tests.target import Target
+from contract_tests.target import DEFAULT_KEY, Target
 from mock_server.har import read_har
 from mock_server.exit_codes import CLEAN, FAILED, NOTHING_TESTED, UNREACHABLE, Unreachable, UsageError
 from mock_server.client_checks import client_report, entries_of
@@ -64,22 +65,20 @@ def chosen_operations(wanted: list[str] | None) -> list[str] | None:
     return wanted
 
 
-def target_environment(args) -> dict[str, str]:
-    values = {
-        "FLUX_CHECK_BASE_URL": args.base_url, "FLUX_CHECK_KEY": args.key, "FLUX_CHECK_SECRET_KEY": args.secret_key,
-        "FLUX_CHECK_ALLOW_PAID": "1" if args.allow_paid else "0", "FLUX_CHECK_MAX_SPEND": str(args.max_spend),
-        "FLUX_CHECK_MAX_EXAMPLES": str(getattr(args, "max_examples", None) or ""),
-        "FLUX_CHECK_OPERATIONS": ",".join(getattr(args, "operation", None) or []),
-    }
-    return {name: value for name, value in values.items() if value}
+def target_of(args, environ=os.environ) -> Target:
+    """The target the options describe (what they leave out, as the environment says: polls, their pace)."""
+    given = Target.from_env(environ)
+    return replace(given, base_url=args.base_url, key=args.key or DEFAULT_KEY, secret_key=args.secret_key,
+                   allow_paid=args.allow_paid, max_spend=args.max_spend,
+                   max_examples=getattr(args, "max_examples", None) or given.max_examples,
+                   operations=tuple(getattr(args, "operation", None) or ()))
 
 
 def _prepare_target(args) -> Target:
-    """Check the target answers and the options fit it; put them where the suite reads them."""
+    """Check the target answers and the options fit it: the target, handed to the suite as an object."""
     chosen_operations(args.operation)
     args.base_url = reach(args.base_url)
-    os.environ.update(target_environment(args))
-    target = Target.from_env()
+    target = target_of(args)
     if not target.is_flux_mock and not (args.key or "").strip():
         raise UsageError(f"--key is needed: {args.base_url} is not flux-mock (no /__admin/health), so calls need "
                          "a real key")

@@ -1,4 +1,5 @@
-"""The contract suites, as a pytest module: `flux-mock check` runs it, and so can you:
+"""The contract suites, as a pytest module: `flux-mock check` runs it with the target it was given (a `Target`
+handed over in the config's stash, `TARGET`), and so can you, with the target read from the environment:
 
     FLUX_CHECK_BASE_URL=http://127.0.0.1:8080 python -m pytest --pyargs contract_tests.suite
 
@@ -6,15 +7,18 @@ Without FLUX_CHECK_BASE_URL it tests an in-process flux-mock. See contract_tests
 other settings. Operations that cost money run only with FLUX_CHECK_ALLOW_PAID=1, within
 FLUX_CHECK_MAX_SPEND at the documented prices; the rest are skipped, never paid for.
 
+Nothing about the target is fixed when this module is imported: the schemas come from the specs alone, and a
+session fixture aims them at the run's target (its URL, its in-process app, its keys), so two runs in one
+process, against two servers, each test their own.
+
 flux-mock calls only loopback (and configured) webhook targets and refuses the rest with a 400, so
 against flux-mock the webhook URLs of generated and documented requests are pointed at a receiver
 on this machine; a live gateway gets them as generated.
 """
 
-from collections import Counter
-
 import pytest
 from hypothesis import HealthCheck, Phase, settings
+from schemathesis.pytest.plugin import SchemaHandleMark
 from schemathesis.specs.openapi.checks import ignored_auth
 from schemathesis.transport.requests import ManagedCookiesSession
 
@@ -25,24 +29,23 @@ from contract_tests.failures import raise_all
 from contract_tests.flow import check_media, check_webhook, submit_and_follow
 from contract_tests.links import links_of
 from contract_tests.receiver import webhook_receiver
-from contract_tests.target import KIT_USER_AGENT, Target, variant_headers
+from contract_tests.target import KIT_USER_AGENT, TARGET, Target, spec_schema, variant_headers
 from mock_server.operations import VENDOR_SPECS, load_operations
 from mock_server.store.records import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER
 
-TARGET = Target.from_env()
 OPERATIONS = {op.operation_id: op for op in load_operations()}
-GENERATED = settings(max_examples=TARGET.max_examples, deadline=None, database=None,
-                     suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+GENERATED = settings(deadline=None, database=None, suppress_health_check=list(HealthCheck),
+                     phases=[Phase.explicit, Phase.generate])  # max_examples: the run's target's (see `run`)
 
 # The main spec, page 002's older shapes of its paths, and the endpoints public clients call undocumented.
 MAIN_SPEC, VARIANT_SPEC, PUBLIC_CLIENTS_SPEC = VENDOR_SPECS
-positive = TARGET.schema(MAIN_SPEC, "positive")
-negative = TARGET.schema(MAIN_SPEC, "negative")
+positive = spec_schema(MAIN_SPEC, "positive")
+negative = spec_schema(MAIN_SPEC, "negative")
 
 
 def _variant_schema(spec: str):
     """A spec of variants, positive, each request asking for its document's variant (Prefer)."""
-    schema = TARGET.schema(spec, "positive")
+    schema = spec_schema(spec, "positive")
     schema.config.update(headers={name: value for op in OPERATIONS.values() if op.spec == spec
                                   for name, value in variant_headers(op).items()})
     return schema
@@ -50,46 +53,82 @@ def _variant_schema(spec: str):
 
 legacy = _variant_schema(VARIANT_SPEC)
 public_clients = _variant_schema(PUBLIC_CLIENTS_SPEC)
-# flux-mock's embedded default accepts any non-empty key on purpose, so "API accepts invalid
-# authentication" is expected there; everywhere else (live gateway, configured mock) it is checked.
-EXCLUDED_CHECKS = [ignored_auth] if TARGET.accepts_any_key else []
-
-
-CASES: Counter = Counter()  # requests sent, by operationId (check's progress lines)
+SCHEMAS = (positive, negative, legacy, public_clients)
 BY_ROUTE = {(op.spec, op.method, op.path): op.operation_id for op in OPERATIONS.values()}
 
 
-def _afford(operation_id: str, body) -> None:
+class Run:
+    """The run in progress: its target (for the schemas' auth, which takes no fixtures), the receiver of its
+    webhooks and its HTTP session. Set by the `run` fixture for the session's length."""
+
+    target: Target | None = None
+    receiver = None
+    session = None
+
+
+def _target(config) -> Target:
+    """The target `flux-mock check` handed over, else the one the environment describes."""
+    return config.stash[TARGET] if TARGET in config.stash else Target.from_env()
+
+
+def _aim_tests(target: Target) -> None:
+    """The run's app on the schemas each generated test was made from (schemathesis copies a schema per test when
+    the module is imported: its checks' own probes send through that copy's transport)."""
+    for test in (test_positive_requests_get_documented_answers, test_negative_requests_are_rejected_with_documented_answers,
+                 test_older_flux_pro_api_gets_documented_answers,
+                 test_endpoints_public_clients_call_get_the_assumed_answers):
+        SchemaHandleMark.get(test).app = target.app
+    positive.app = target.app  # the state machine's
+
+
+def _with_max_examples(items, max_examples: int) -> None:
+    """Every generated test of this run tries the target's number of examples (hypothesis reads a test's
+    settings when it runs, so the module's decorators need not know the target)."""
+    for item in items:
+        test = getattr(item, "obj", None)
+        current = getattr(test, "_hypothesis_internal_use_settings", None)
+        if current is not None:
+            test._hypothesis_internal_use_settings = settings(current, max_examples=max_examples)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run(request):
+    """The run's target: the schemas aimed at it, its wallets filled and jobs made fast on flux-mock (its timing
+    put back after), a receiver for flux-mock's webhooks, one keep-alive session for calls over HTTP."""
+    target = _target(request.config)
+    for schema in SCHEMAS:
+        target.aim(schema)
+    _aim_tests(target)
+    _with_max_examples(request.session.items, target.max_examples)
+    checks.HISTORY.clear()
+    Run.target = target
+    # One keep-alive session for the generated calls over HTTP (schemathesis opens a connection per call
+    # without one); its cookies are dropped after each call, as schemathesis does. In process: the ASGI app.
+    Run.session = None if target.in_process else ManagedCookiesSession()
+    if Run.session is not None:
+        Run.session.headers["User-Agent"] = KIT_USER_AGENT
     try:
-        TARGET.budget.spend(OPERATIONS[operation_id], body)
+        with target.prepared():
+            if not target.is_flux_mock:  # a live gateway keeps the URLs it is given
+                yield target
+                return
+            with webhook_receiver() as receiver:
+                Run.receiver = receiver
+                yield target
+    finally:
+        Run.target = Run.receiver = Run.session = None
+
+
+def _afford(target: Target, operation_id: str, body) -> float:
+    """The call's price, reserved; a skip when the run cannot afford it."""
+    try:
+        return target.budget.spend(OPERATIONS[operation_id], body)
     except BudgetExceeded as reason:
         pytest.skip(f"cost guard: {reason}")
 
 
 def _case_operation_id(case) -> str:
     return case.operation.definition.raw["operationId"]
-
-
-RECEIVERS = []  # the session's receiver, for the state machine (which takes no fixtures)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def prepared_target():
-    """Wallets filled and jobs made fast on flux-mock for the run; its timing put back after."""
-    with TARGET.prepared():
-        yield TARGET
-
-
-@pytest.fixture(scope="session", autouse=True)
-def receiver(prepared_target):
-    """Where flux-mock targets send webhooks (a live gateway keeps the URLs it is given)."""
-    if not TARGET.is_flux_mock:
-        yield None
-        return
-    with webhook_receiver() as running:
-        RECEIVERS.append(running)
-        yield running
-        RECEIVERS.remove(running)
 
 
 def _redirect_webhooks(case, receiver, only_http: bool) -> None:
@@ -135,52 +174,64 @@ def _without_framing_headers(case) -> None:
             del case.headers[name]
 
 
-# One keep-alive session for the generated calls over HTTP (schemathesis opens a connection per call without
-# one); its cookies are dropped after each call, as schemathesis does. In process, calls go to the ASGI app.
-SESSION = None if TARGET.in_process else ManagedCookiesSession()
-if SESSION is not None:
-    SESSION.headers["User-Agent"] = KIT_USER_AGENT
+def _excluded_checks(target: Target) -> list:
+    """flux-mock's embedded default accepts any non-empty key on purpose, so "API accepts invalid
+    authentication" is expected there; everywhere else (live gateway, configured mock) it is checked."""
+    return [ignored_auth] if target.accepts_any_key else []
 
 
-def _call(case, receiver, only_http: bool = False) -> None:
-    if TARGET.operations and _case_operation_id(case) not in TARGET.operations:
-        pytest.skip("not one of the chosen operations (FLUX_CHECK_OPERATIONS)")
+def _skip_unless_chosen(target: Target, operation_id: str) -> None:
+    if target.operations and operation_id not in target.operations:
+        pytest.skip("not one of the chosen operations (--operation, FLUX_CHECK_OPERATIONS)")
+
+
+def _call(case, run: Target, only_http: bool = False) -> None:
+    operation_id = _case_operation_id(case)
+    _skip_unless_chosen(run, operation_id)
     _without_framing_headers(case)
-    _afford(_case_operation_id(case), case.body)
-    CASES[_case_operation_id(case)] += 1
-    _redirect_webhooks(case, receiver, only_http)
+    reserved = _afford(run, operation_id, case.body)
+    run.cases[operation_id] += 1
+    _redirect_webhooks(case, Run.receiver, only_http)
     case.headers = {**(case.headers or {}), "User-Agent": KIT_USER_AGENT}  # report leaves the kit's calls out
-    case.call_and_validate(session=SESSION, excluded_checks=EXCLUDED_CHECKS)
+    transport = _transport(run)
+    response = case.call(session=Run.session, **transport)
+    run.budget.settle(reserved, response.status_code)
+    case.validate_response(response, excluded_checks=_excluded_checks(run), transport_kwargs=transport)
+
+
+def _transport(target: Target) -> dict:
+    """Where a case goes: the target's URL, and in process its app (the schemas' tests are built before the
+    run's target is known, so each call names it)."""
+    return {"base_url": target.url, **({"app": target.app} if target.in_process else {})}
 
 
 @positive.parametrize()
 @GENERATED
-def test_positive_requests_get_documented_answers(case, receiver):
-    _call(case, receiver)
+def test_positive_requests_get_documented_answers(case, run):
+    _call(case, run)
 
 
 @negative.parametrize()
 @GENERATED
-def test_negative_requests_are_rejected_with_documented_answers(case, receiver):
+def test_negative_requests_are_rejected_with_documented_answers(case, run):
     _beyond_the_gateways_leniency(case)
-    _call(case, receiver, only_http=True)
+    _call(case, run, only_http=True)
 
 
 @legacy.parametrize()
 @GENERATED
-def test_older_flux_pro_api_gets_documented_answers(case, receiver):
-    _call(case, receiver)
+def test_older_flux_pro_api_gets_documented_answers(case, run):
+    _call(case, run)
 
 
 @public_clients.parametrize()
 @GENERATED
-def test_endpoints_public_clients_call_get_the_assumed_answers(case, receiver):
-    _call(case, receiver)
+def test_endpoints_public_clients_call_get_the_assumed_answers(case, run):
+    _call(case, run)
 
 
-SUBMITS = sorted(op.operation_id for op in OPERATIONS.values()
-                 if any(links_of(op, code) for code in op.documented_statuses)
-                 and (not TARGET.operations or op.operation_id in TARGET.operations))
+SUBMITS = sorted(op.operation_id for op in OPERATIONS.values() if any(links_of(op, code)
+                                                                      for code in op.documented_statuses))
 
 
 def _webhook_form(operation, body) -> str | None:
@@ -190,9 +241,10 @@ def _webhook_form(operation, body) -> str | None:
 
 
 @pytest.mark.parametrize("operation_id", SUBMITS)
-def test_submit_is_followed_through_its_links_to_a_final_status(operation_id, receiver):
-    operation, body = OPERATIONS[operation_id], request_example(operation_id)
-    _afford(operation_id, body)
+def test_submit_is_followed_through_its_links_to_a_final_status(operation_id, run):
+    _skip_unless_chosen(run, operation_id)
+    operation, body, receiver = OPERATIONS[operation_id], request_example(operation_id), Run.receiver
+    reserved = _afford(run, operation_id, body)
     extra = variant_headers(operation)
     form = _webhook_form(operation, body) if receiver else None
     hook = f"{receiver.url}/{operation_id}" if receiver else None
@@ -200,34 +252,40 @@ def test_submit_is_followed_through_its_links_to_a_final_status(operation_id, re
         body = with_webhook(body, hook)
     elif form == "header":
         extra = {**extra, WEBHOOK_HEADER: hook}
-    with TARGET.client() as client:
-        flow = submit_and_follow(client, OPERATIONS, operation, body, {**TARGET.headers_for(operation), **extra},
-                                 TARGET.headers_for, polls=TARGET.polls, interval=TARGET.pause_between_polls)
+    with run.client() as client:
+        flow = submit_and_follow(client, OPERATIONS, operation, body, {**run.headers_for(operation), **extra},
+                                 run.headers_for, polls=run.polls, interval=run.pause_between_polls)
         check_media(flow, client)
-    CASES[operation_id] += 1 + len(flow.polls)
-    if form and flow.polls and not flow.failures and not TARGET.in_process:  # in-process: no webhook dispatcher
+    run.budget.settle(reserved, flow.submitted.status_code)
+    run.cases[operation_id] += 1 + len(flow.polls)
+    if form and flow.polls and not flow.failures and not run.in_process:  # in-process: no webhook dispatcher
         check_webhook(flow, receiver.wait_for(1, f"/{operation_id}")[-1], hook)
     raise_all(flow.failures)
 
 
 class StatefulLinks(positive.as_state_machine()):
-    """Schemathesis' state machine over the spec's links, with this target's excluded checks."""
+    """Schemathesis' state machine over the spec's links, with this target's excluded checks (the run's, as the
+    state machine takes no fixtures)."""
+
+    def setup(self):
+        if Run.target is not None and Run.target.operations:
+            pytest.skip("--operation given: the state machine spans all operations")
+
+    def get_call_kwargs(self, case):
+        return {**super().get_call_kwargs(case), **_transport(Run.target), "session": Run.session}
 
     def before_call(self, case):
-        CASES[_case_operation_id(case)] += 1
+        Run.target.cases[_case_operation_id(case)] += 1
         _without_framing_headers(case)
-        _redirect_webhooks(case, RECEIVERS[0] if RECEIVERS else None, only_http=False)
+        _redirect_webhooks(case, Run.receiver, only_http=False)
         case.headers = {**(case.headers or {}), "User-Agent": KIT_USER_AGENT}
 
     def validate_response(self, response, case, additional_checks=None, **kwargs):
-        case.validate_response(response, additional_checks=additional_checks, excluded_checks=EXCLUDED_CHECKS,
-                               transport_kwargs=kwargs)
+        case.validate_response(response, additional_checks=additional_checks,
+                               excluded_checks=_excluded_checks(Run.target), transport_kwargs=kwargs)
 
 
 TestStatefulLinks = StatefulLinks.TestCase
-if TARGET.operations:  # the state machine spans every operation
-    TestStatefulLinks = pytest.mark.skip(reason="--operation given: the state machine spans all operations")(
-        TestStatefulLinks)
 TestStatefulLinks.settings = settings(max_examples=10, stateful_step_count=6, deadline=None, database=None,
                                       suppress_health_check=list(HealthCheck))
 

@@ -18,12 +18,14 @@ and puts the server's own timing back afterwards, so it does not wait on the def
 
 import copy
 import os
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import anyio
 import httpx
+import pytest
 import schemathesis
 
 from contract_tests.budget import Budget
@@ -36,6 +38,7 @@ IN_PROCESS_URL = "http://flux-mock.test"
 KIT_USER_AGENT = f"{KIT_AGENT}/{__version__}"  # check's and drift's requests: `report` leaves them out
 FAST_TIMING = {"mode": "time", "queued_for": 0.0, "processing_for": 0.05}
 FAST_POLL_INTERVAL = 0.02
+TARGET = pytest.StashKey["Target"]()  # how `flux-mock check` hands the suite its target (contract_tests.suite)
 
 
 def in_process_app():
@@ -69,6 +72,7 @@ class Target:
     poll_interval: float | None = None  # None: 0.5 s, or FAST_POLL_INTERVAL once flux-mock's jobs are fast
     budget: Budget = field(init=False)
     jobs_made_fast: bool = field(init=False, default=False)
+    cases: Counter = field(init=False, default_factory=Counter)  # requests sent, by operationId (check's lines)
 
     def __post_init__(self) -> None:
         self.secret_key = self.secret_key or self.key
@@ -156,24 +160,15 @@ class Target:
         values = {"Ocp-Apim-Subscription-Key": self.key, "X-Secret-Key": self.secret_key}
         return {name: values[name] for name in (operation.security[0] if operation.security else ())}
 
+    def aim(self, schema) -> None:
+        """Point a schema made by `spec_schema` at this target: its URL, its in-process app, its keys."""
+        schema.config.update(base_url=self.url)
+        schema.flux_mock_target = self
+
     def schema(self, spec: str = "flux.yaml", mode: str = "positive"):
         """A schemathesis schema of `spec` aimed at this target, sending this target's keys."""
-        config = schemathesis.Config.from_dict({"generation": {"mode": mode}})
-        schema = schemathesis.openapi.from_dict(copy.deepcopy(load_bundled(spec)), config=config)
-        schema.config.update(base_url=self.url)
-        if self.app is not None:
-            schema.app = self.app
-        operations = {op.operation_id: op for op in load_operations()}
-        target = self
-
-        @schema.auth()
-        class Keys:
-            def get(self, case, context):
-                return target.headers_for(operations[case.operation.definition.raw["operationId"]])
-
-            def set(self, case, data, context):
-                case.headers = {**(case.headers or {}), **data}
-
+        schema = spec_schema(spec, mode)
+        self.aim(schema)
         return schema
 
     def client(self) -> httpx.Client:
@@ -182,6 +177,26 @@ class Target:
         if self.app is not None:
             return httpx.Client(transport=_SyncASGI(self.app), base_url=self.url, timeout=60, headers=headers)
         return httpx.Client(base_url=self.url, timeout=60, headers=headers)
+
+
+def spec_schema(spec: str = "flux.yaml", mode: str = "positive"):
+    """A schemathesis schema of `spec`, aimed at no target yet (`Target.aim`): it sends the keys of the target
+    it is aimed at, read when each case is made."""
+    config = schemathesis.Config.from_dict({"generation": {"mode": mode}})
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(load_bundled(spec)), config=config)
+    schema.flux_mock_target = None
+    operations = {op.operation_id: op for op in load_operations()}
+
+    @schema.auth(refresh_interval=None)  # read for each case: a cached answer would outlive its run's target
+    class Keys:
+        def get(self, case, context):
+            target = schema.flux_mock_target
+            return target.headers_for(operations[case.operation.definition.raw["operationId"]]) if target else {}
+
+        def set(self, case, data, context):
+            case.headers = {**(case.headers or {}), **data}
+
+    return schema
 
 
 class _SyncASGI(httpx.BaseTransport):

@@ -189,3 +189,28 @@ def test_a_run_that_tests_nothing_exits_4_and_says_why(tmp_path):
     empty.write_text('{"log": {"version": "1.2", "entries": []}}')
     recording = flux_mock("drift", "--har", str(empty))
     assert recording.returncode == 4 and "the recording holds no exchanges" in recording.stderr
+
+
+def test_two_checks_in_one_process_each_test_their_own_server_and_count_what_they_spent(capsys):
+    """`check` hands its suite a target object: a second run in the same process (the suite module imported
+    once) tests the second server, with its own traffic, verdict and spending."""
+    from mock_server import cli
+
+    first_app, first = mock_behind_proxy()
+    second_app, second = mock_behind_proxy()
+    with serving(first_app) as first_url, serving(second_app) as second_url:
+        assert cli.main(["check", "--base-url", first_url, "--key", KEY, "--operation", "schnellGetData",
+                         "--max-examples", "2"]) == 0
+        first_out = capsys.readouterr().out
+        first_calls = len(asyncio.run(first.journal.entries()))
+        assert cli.main(["check", "--base-url", second_url, "--key", KEY, "--operation", "fluxDevTextToImage",
+                         "--max-examples", "2", "--allow-paid", "--max-spend", "20"]) == 0
+        second_out = capsys.readouterr().out
+    assert f"flux-mock check: {first_url}" in first_out and f"flux-mock check: {second_url}" in second_out
+    assert len(asyncio.run(first.journal.entries())) == first_calls, "the second run sent nothing to the first"
+    second_calls = asyncio.run(second.journal.entries())
+    assert second_calls and {entry.operation_id for entry in second_calls} >= {"fluxDevTextToImage"}
+    assert "spent $0 of unlimited" not in second_out
+    charged = 1000 - asyncio.run(second.wallets.balance(KEY))
+    assert f"spent ${charged:g} of $20 at documented prices" in second_out, (charged, second_out[-600:])
+    assert charged > 0
