@@ -16,12 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 import requests
+from schemathesis.core.failures import FailureGroup
 
 from contract_tests.target import TARGET
 
 NETWORK_ERRORS = (httpx.TransportError, requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                   requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead, ConnectionError, TimeoutError)
 ALL_OPERATIONS = "(all operations)"
+CALLER_STATUSES = frozenset({401, 402, 403, 429})  # answers about the caller, not about the request
 
 
 @dataclass
@@ -73,8 +75,12 @@ class CheckReporter:
 
     # -- pytest hooks
     def pytest_configure(self, config) -> None:
-        """Hand the suite its target (no environment variable, no module state)."""
+        """Hand the suite its target (no environment variable, no module state), and aim the suite at it before
+        its tests are collected."""
+        from contract_tests import suite
+
         config.stash[TARGET] = self.target
+        suite.aim(self.target)
 
     def pytest_collection_modifyitems(self, config, items) -> None:
         from contract_tests import suite
@@ -116,11 +122,28 @@ class CheckReporter:
             outcome.messages.append(message)
         elif report.skipped:
             outcome.skipped += 1
-            self.skip_reasons.append(_skip_reason(report))
+            reason = _skip_reason(report)
+            self.skip_reasons.append(reason)
+            if reason not in outcome.messages and len(outcome.messages) < 5:
+                outcome.messages.append(reason)
+        elif report.when == "call" and (untested := self._untested(operation_id, check)):
+            outcome.skipped += 1
+            outcome.messages.append(untested)
+            self.skip_reasons.append(untested)
         elif report.when == "call":
             outcome.passed += 1
         if report.when == "call" or report.failed or report.skipped:
             self._done_one(operation_id)
+
+    def _untested(self, operation_id: str, check: str) -> str | None:
+        """Why a check that passed tested nothing: every case was answered about the caller (a wrong key, a dry
+        wallet, a rate limit), so no answer of the operation's own to the request was judged. None if one was."""
+        answers = self.target.answers.get((operation_id, check))
+        if not answers or set(answers) - CALLER_STATUSES:
+            return None
+        seen = ", ".join(f"{status} x{count}" for status, count in sorted(answers.items()))
+        return (f"not tested: every {check} case was answered about the caller ({seen}); is the key right, its "
+                "wallet filled, its rate not exceeded?")
 
     def nothing_tested(self) -> str | None:
         """Why no case was tested (each selected one skipped, or none selected); None if any was."""
@@ -134,13 +157,19 @@ class CheckReporter:
             self._write(f"flux-mock check: the suite could not be collected:\n{report.longreprtext}")
 
     def pytest_sessionfinish(self, session) -> None:
-        failures = [o for o in self.outcomes.values() if o.messages]
-        if failures:
-            self._write("\nFailures:")
-            for outcome in failures:
+        for title, verdicts in (("Failures", ("FAILED", "NOT REACHED")), ("Not tested", ("skipped", "passed"))):
+            shown = [o for o in self.outcomes.values() if o.messages and o.verdict in verdicts]
+            if shown:
+                self._write(f"\n{title}:")
+            for outcome in shown:
                 for message in outcome.messages:
                     self._write(f"\n{outcome.verdict} {outcome.operation_id} [{outcome.check}]\n"
                                 + _indent(message))
+        if self.target.notes:
+            self._write("\nNotes (what the server did of the spec's assumptions beyond the pages: information, "
+                        "never failures):")
+            for operation_id, check, text in self.target.notes:
+                self._write(f"- {operation_id} [{check}]: {text}")
         self._write("\n" + self.summary())
 
     # -- output
@@ -173,8 +202,9 @@ class CheckReporter:
                   for check, c in rows.items()]
         total = sum((c for c in rows.values()), Counter())
         limit = "unlimited" if self.target.budget.limit == float("inf") else f"${self.target.budget.limit:g}"
+        notes = f", {len(self.target.notes)} notes" if self.target.notes else ""
         lines.append(f"flux-mock check: {self.target.url}: {total['passed']} passed, {total['failed']} failed, "
-                     f"{total['skipped']} skipped, {total['unreachable']} not reached in "
+                     f"{total['skipped']} skipped, {total['unreachable']} not reached{notes} in "
                      f"{time.monotonic() - self.started:.1f} s; spent ${self.target.budget.spent:g} of {limit} at "
                      f"documented prices")
         return "\n".join(lines)
@@ -207,7 +237,11 @@ class CheckReporter:
             elif outcome.verdict == "NOT REACHED":
                 ElementTree.SubElement(case, "error", message="target not reached").text = text
             elif outcome.verdict == "skipped":
-                ElementTree.SubElement(case, "skipped")
+                ElementTree.SubElement(case, "skipped", message=(outcome.messages or [""])[0][:200])
+            notes = [text for operation_id, check, text in self.target.notes
+                     if (operation_id, check) == (outcome.operation_id, outcome.check)]
+            if notes:
+                ElementTree.SubElement(case, "system-out").text = "\n".join(f"note: {text}" for text in notes)
         root = ElementTree.Element("testsuites")
         root.append(suite)
         ElementTree.indent(root)
@@ -218,6 +252,9 @@ def _message(excinfo) -> str:
     """What broke, without a traceback: a contract failure's own text (schemathesis prints each failure with
     its curl line); anything else as its type, message and the line of the kit it came from."""
     error = excinfo.value
+    if isinstance(error, BaseExceptionGroup) and not isinstance(error, FailureGroup):
+        # hypothesis' "found N distinct failures": each one, as it reports itself
+        return "\n\n".join(_text_of(sub) for sub in error.exceptions)
     if isinstance(error, BaseExceptionGroup):
         parts = [error.message.strip()] if error.message.strip() else [str(sub).strip() for sub in error.exceptions]
         return "\n".join(parts)
@@ -226,6 +263,12 @@ def _message(excinfo) -> str:
         return text
     entry = excinfo.traceback[-1]
     return f"{type(error).__name__}: {text} (at {entry.path.name}:{entry.lineno + 1})"
+
+
+def _text_of(error: BaseException) -> str:
+    if isinstance(error, BaseExceptionGroup) and error.message.strip():
+        return error.message.strip()
+    return str(error).strip()
 
 
 def _indent(text: str) -> str:

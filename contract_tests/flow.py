@@ -15,6 +15,11 @@ from contract_tests.media import expectations, media_problems
 from mock_server.operations import Operation
 
 
+# Documented answers about the caller, not the request: the contract is kept, there is only no job to follow.
+ABOUT_THE_CALLER = {401: "the key was refused (is it right?)", 402: "the key's wallet is empty (fill it to follow a job)",
+                    403: "the key may not use this model", 429: "the key is rate-limited (follow a job later)"}
+
+
 @dataclass
 class Flow:
     """What one submit led to: its answer, every poll, and the failures found so far."""
@@ -26,6 +31,7 @@ class Flow:
     submitted: httpx.Response | None = None
     polls: list[Poll] = field(default_factory=list)
     failures: list[ContractFailure] = field(default_factory=list)
+    declined: str | None = None  # why there was no job to follow, though the server kept to the contract
 
     @property
     def request_id(self) -> str | None:
@@ -56,6 +62,10 @@ def submit_and_follow(client: httpx.Client, operations: dict[str, Operation], op
     flow = Flow(operation, url, headers, body)
     flow.submitted = client.post(operation.path, json=body, headers=headers)
     status = flow.submitted.status_code
+    if status in ABOUT_THE_CALLER and status in operation.documented_statuses:
+        flow.declined = (f"the server answered its documented {status} ({flow.submitted.text[:120]}): "
+                         f"{ABOUT_THE_CALLER[status]}; no job to follow")
+        return flow
     if status not in operation.documented_statuses or status >= 300:
         flow.fail(Problem("submit-accepted", "status", "a documented 2xx", f"{status} {flow.submitted.text[:200]}"))
         return flow

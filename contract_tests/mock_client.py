@@ -227,6 +227,15 @@ def format_report(report: dict) -> list[str]:
     return lines
 
 
+def format_notes(report: dict) -> list[str]:
+    """The spec's assumptions the client's requests broke: information, never failures (no page states them)."""
+    notes = report.get("notes") or []
+    lines = [f"- #{note['seq']} {note['path']} (key {note.get('key')}): {note['detail']}" for note in notes[:50]]
+    more = [f"- ... and {len(notes) - 50} more"] if len(notes) > 50 else []
+    return [f"notes (the spec's assumptions, not the pages' rules: never failures): {len(notes)}", *lines, *more] \
+        if notes else []
+
+
 def format_chaos(report: dict) -> list[str]:
     """One line per network fault the client met (chaos) and how it took it: information, not failures (the
     bad ones are findings too: hammered, ignored-retry-after)."""

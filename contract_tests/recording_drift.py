@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from contract_tests.baseline import changes, shapes
 from contract_tests.checks import SCHEMA, JobHistory, answer_problems
-from contract_tests.drift import Difference, OperationReport, response_differences
+from contract_tests.assumptions import response_notes
+from contract_tests.drift import ASSUMED_SPEC, Difference, OperationReport, response_differences
 from contract_tests.media import Expected, expectations, media_problems
 from mock_server.har import RecordedExchange, redacted_url
 from mock_server.operations import Operation
@@ -86,12 +87,20 @@ def drift_of_recording(recorded: list[RecordedExchange], operations, max_age: ti
     """One report per operation the recording reaches (in order of first use), and one for exchanges no
     operation has; a recording whose first exchange is older than `max_age` is stale; with a `baseline`
     recording, what changed since it is added to each operation's report."""
-    judge, found, counts, judged = RecordingJudge(operations), {}, {}, []
+    judge, found, counts, judged, notes = RecordingJudge(operations), {}, {}, [], {}
+    assumed = {op.operation_id for op in operations if op.spec == ASSUMED_SPEC}
     for exchange in recorded:
         heading, operation, differences = judge.judge(exchange)
         counts[heading] = counts.get(heading, 0) + 1
-        found.setdefault(heading, []).extend(differences)
         judged.append((exchange, operation, differences))  # matched once, for the baseline's shapes too
+        if operation is not None:
+            notes.setdefault(heading, []).extend(response_notes(operation, exchange.status,
+                                                                exchange.response().headers))
+        if heading in assumed:  # an endpoint on no page: how it departs from the assumption is a note
+            notes.setdefault(heading, []).extend(f"an endpoint only public clients show (an assumption of the "
+                                                 f"spec): {difference.line()}" for difference in differences)
+            differences = []
+        found.setdefault(heading, []).extend(differences)
     if baseline is not None:
         for difference in changes(shapes(matched(baseline, operations)), shapes(judged)):
             found.setdefault(difference.operation_id, []).append(difference)
@@ -101,8 +110,8 @@ def drift_of_recording(recorded: list[RecordedExchange], operations, max_age: ti
         found.setdefault(first, []).append(Difference(first, "stale-recording", "startedDateTime",
                                                       f"within {max_age.days} days",
                                                       datetime.fromtimestamp(started, UTC).isoformat()))
-    return [OperationReport(name, "checked", _exchanges(counts.get(name, 0)),
-                            tuple(dict.fromkeys(differences))) for name, differences in found.items()]
+    return [OperationReport(name, "checked", _exchanges(counts.get(name, 0)), tuple(dict.fromkeys(differences)),
+                            tuple(dict.fromkeys(notes.get(name, ())))) for name, differences in found.items()]
 
 
 def _media_differences(operation_id: str, exchange: RecordedExchange, expected: Expected) -> list[Difference]:

@@ -22,7 +22,7 @@ from contract_tests.coverage import OutcomeCoverage
 from contract_tests.drift import run_drift, to_json, to_markdown
 from contract_tests.recorded_journal import journal_of_recording
 from contract_tests.recording_drift import drift_of_recording
-from contract_tests.mock_client import FluxMock, format_chaos, format_report
+from contract_tests.mock_client import FluxMock, format_chaos, format_notes, format_report
 from contract_tests.process import wait_for_mock
 from contract_tests.target import DEFAULT_KEY, Target
 from mock_server.har import read_har
@@ -248,4 +248,6 @@ def _print_report(report: dict, where: str) -> int:
     print("\n".join(lines) if lines else f"no violations: every {where} request kept to the contract")
     if chaos := format_chaos(report):
         print("\n".join(chaos))
+    if notes := format_notes(report):
+        print("\n".join(notes))
     return FAILED if lines else CLEAN

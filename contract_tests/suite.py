@@ -18,11 +18,14 @@ on this machine; a live gateway gets them as generated.
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
+from schemathesis.core.failures import FailureGroup
 from schemathesis.pytest.plugin import SchemaHandleMark
-from schemathesis.specs.openapi.checks import ignored_auth
+from schemathesis.specs.openapi.checks import ignored_auth, unsupported_method
 from schemathesis.transport.requests import ManagedCookiesSession
 
 from contract_tests import checks  # noqa: F401  (registers the async-aware schemathesis checks)
+from contract_tests.assumptions import probes, response_notes
+from contract_tests.breaches import FOUND, Breaches
 from contract_tests.budget import BudgetExceeded
 from contract_tests.examples import request_example, with_webhook
 from contract_tests.failures import raise_all
@@ -33,6 +36,7 @@ from contract_tests.target import KIT_USER_AGENT, TARGET, Target, spec_schema, v
 from mock_server.operations import VENDOR_SPECS, load_operations
 from mock_server.store.records import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER
 
+pytest_plugins = ["contract_tests.breaches"]  # a test that collected breaches fails with all of them when it ends
 OPERATIONS = {op.operation_id: op for op in load_operations()}
 GENERATED = settings(deadline=None, database=None, suppress_health_check=list(HealthCheck),
                      phases=[Phase.explicit, Phase.generate])  # max_examples: the run's target's (see `run`)
@@ -71,9 +75,13 @@ def _target(config) -> Target:
     return config.stash[TARGET] if TARGET in config.stash else Target.from_env()
 
 
-def _aim_tests(target: Target) -> None:
-    """The run's app on the schemas each generated test was made from (schemathesis copies a schema per test when
-    the module is imported: its checks' own probes send through that copy's transport)."""
+def aim(target: Target) -> None:
+    """Aim the suite at a target: its schemas (URL, keys) and the schemas each generated test was made from
+    (schemathesis copies a schema per test when the module is imported: its checks' own probes send through
+    that copy's transport). Before the tests are collected (`flux-mock check` does it when it configures pytest):
+    schemathesis makes its coverage cases, keys included, as it collects them."""
+    for schema in SCHEMAS:
+        target.aim(schema)
     for test in (test_positive_requests_get_documented_answers, test_negative_requests_are_rejected_with_documented_answers,
                  test_older_flux_pro_api_gets_documented_answers,
                  test_endpoints_public_clients_call_get_the_assumed_answers):
@@ -96,9 +104,7 @@ def run(request):
     """The run's target: the schemas aimed at it, its wallets filled and jobs made fast on flux-mock (its timing
     put back after), a receiver for flux-mock's webhooks, one keep-alive session for calls over HTTP."""
     target = _target(request.config)
-    for schema in SCHEMAS:
-        target.aim(schema)
-    _aim_tests(target)
+    aim(target)
     _with_max_examples(request.session.items, target.max_examples)
     checks.HISTORY.clear()
     Run.target = target
@@ -175,9 +181,10 @@ def _without_framing_headers(case) -> None:
 
 
 def _excluded_checks(target: Target) -> list:
-    """flux-mock's embedded default accepts any non-empty key on purpose, so "API accepts invalid
-    authentication" is expected there; everywhere else (live gateway, configured mock) it is checked."""
-    return [ignored_auth] if target.accepts_any_key else []
+    """schemathesis' `unsupported_method` (a 405 only), whose place `undeclared_method_is_refused` takes (a 404, as
+    the pages document, too). flux-mock's embedded default accepts any non-empty key on purpose, so "API accepts
+    invalid authentication" is expected there; everywhere else (live gateway, configured mock) it is checked."""
+    return [unsupported_method, *([ignored_auth] if target.accepts_any_key else [])]
 
 
 def _skip_unless_chosen(target: Target, operation_id: str) -> None:
@@ -185,7 +192,10 @@ def _skip_unless_chosen(target: Target, operation_id: str) -> None:
         pytest.skip("not one of the chosen operations (--operation, FLUX_CHECK_OPERATIONS)")
 
 
-def _call(case, run: Target, only_http: bool = False) -> None:
+def _call(case, run: Target, breaches: Breaches, only_http: bool = False, positive: bool = True,
+          assumed: bool = False) -> None:
+    """Send one generated case and judge its answer. `assumed`: the operation is itself an assumption of the
+    spec (an endpoint only public clients show): how its answer departs is a note, never a failure."""
     operation_id = _case_operation_id(case)
     _skip_unless_chosen(run, operation_id)
     _without_framing_headers(case)
@@ -196,7 +206,22 @@ def _call(case, run: Target, only_http: bool = False) -> None:
     transport = _transport(run)
     response = case.call(session=Run.session, **transport)
     run.budget.settle(reserved, response.status_code)
-    case.validate_response(response, excluded_checks=_excluded_checks(run), transport_kwargs=transport)
+    run.answers[(operation_id, "positive" if positive else "negative")][response.status_code] += 1
+    try:
+        case.validate_response(response, excluded_checks=_excluded_checks(run), transport_kwargs=transport)
+    except FailureGroup as group:
+        if assumed:
+            run.note(operation_id, "positive", _assumed_endpoint(str(group.message)))
+        else:
+            breaches.add(group)  # every distinct one is listed when the test ends (breaches.py)
+        return
+    for note in response_notes(OPERATIONS[operation_id], response.status_code, response.headers):
+        run.note(operation_id, "positive" if positive else "negative", note)
+
+
+def _assumed_endpoint(report: str) -> str:
+    return ("an endpoint only public clients show (an assumption of the spec, on no page) answered otherwise than "
+            "assumed: " + " ".join(report.split())[:1500])
 
 
 def _transport(target: Target) -> dict:
@@ -205,33 +230,60 @@ def _transport(target: Target) -> dict:
     return {"base_url": target.url, **({"app": target.app} if target.in_process else {})}
 
 
+@pytest.fixture
+def breaches(request) -> Breaches:
+    """The distinct breaches of this test's cases (breaches.py: all listed when it ends, not only the first)."""
+    found = Breaches()
+    request.node.stash[FOUND] = found
+    return found
+
+
 @positive.parametrize()
 @GENERATED
-def test_positive_requests_get_documented_answers(case, run):
-    _call(case, run)
+def test_positive_requests_get_documented_answers(case, run, breaches):
+    _call(case, run, breaches)
 
 
 @negative.parametrize()
 @GENERATED
-def test_negative_requests_are_rejected_with_documented_answers(case, run):
+def test_negative_requests_are_rejected_with_documented_answers(case, run, breaches):
     _beyond_the_gateways_leniency(case)
-    _call(case, run, only_http=True)
+    _call(case, run, breaches, only_http=True, positive=False)
 
 
 @legacy.parametrize()
 @GENERATED
-def test_older_flux_pro_api_gets_documented_answers(case, run):
-    _call(case, run)
+def test_older_flux_pro_api_gets_documented_answers(case, run, breaches):
+    _call(case, run, breaches)
 
 
 @public_clients.parametrize()
 @GENERATED
-def test_endpoints_public_clients_call_get_the_assumed_answers(case, run):
-    _call(case, run)
+def test_endpoints_public_clients_call_get_the_assumed_answers(case, run, breaches):
+    _call(case, run, breaches, assumed=True)
 
 
 SUBMITS = sorted(op.operation_id for op in OPERATIONS.values() if any(links_of(op, code)
                                                                       for code in op.documented_statuses))
+PROBED = sorted(op.operation_id for op in OPERATIONS.values()
+                if op.spec != PUBLIC_CLIENTS_SPEC and request_example(op.operation_id) is not None
+                and probes(op, request_example(op.operation_id)))
+
+
+@pytest.mark.parametrize("operation_id", PROBED)
+def test_what_the_spec_assumes_beyond_the_pages_is_noted_never_failed(operation_id, run):
+    """One request per assumption of the spec (x-assumed), breaking it alone: what the server did is a note."""
+    _skip_unless_chosen(run, operation_id)
+    operation = OPERATIONS[operation_id]
+    with run.client() as client:
+        for probe in probes(operation, request_example(operation_id)):
+            reserved = _afford(run, operation_id, probe.body)
+            answer = client.request(operation.method, operation.path, json=probe.body, headers={
+                **run.headers_for(operation), **variant_headers(operation), **probe.headers})
+            run.budget.settle(reserved, answer.status_code)
+            run.cases[operation_id] += 1
+            run.answers[(operation_id, "assumptions")][answer.status_code] += 1
+            run.note(operation_id, "assumptions", probe.note(answer.status_code, answer.text))
 
 
 def _webhook_form(operation, body) -> str | None:
@@ -257,6 +309,12 @@ def test_submit_is_followed_through_its_links_to_a_final_status(operation_id, ru
                                  run.headers_for, polls=run.polls, interval=run.pause_between_polls)
         check_media(flow, client)
     run.budget.settle(reserved, flow.submitted.status_code)
+    if flow.declined:
+        pytest.skip(flow.declined)
+    if operation.spec == PUBLIC_CLIENTS_SPEC and flow.failures:  # an assumed endpoint: notes, never failures
+        for failure in flow.failures:
+            run.note(operation_id, "links", _assumed_endpoint(str(failure)))
+        return
     run.cases[operation_id] += 1 + len(flow.polls)
     if form and flow.polls and not flow.failures and not run.in_process:  # in-process: no webhook dispatcher
         check_webhook(flow, receiver.wait_for(1, f"/{operation_id}")[-1], hook)
@@ -297,6 +355,7 @@ CHECKS = {
     test_older_flux_pro_api_gets_documented_answers.__name__: ("positive", VARIANT_SPEC),
     test_endpoints_public_clients_call_get_the_assumed_answers.__name__: ("positive", PUBLIC_CLIENTS_SPEC),
     test_submit_is_followed_through_its_links_to_a_final_status.__name__: ("links", None),
+    test_what_the_spec_assumes_beyond_the_pages_is_noted_never_failed.__name__: ("assumptions", None),
 }
 
 
@@ -310,3 +369,8 @@ def classify(item) -> tuple[str, str]:
         return item.callspec.params["operation_id"], check
     method, _, path = item.name.split("[", 1)[1].rstrip("]").partition(" ")
     return BY_ROUTE.get((spec, method, path), f"{method} {path}"), check
+
+
+# A run of this module on its own (`python -m pytest --pyargs contract_tests.suite`) tests the target its
+# environment describes: aimed at it before collection, as `flux-mock check` aims the suite at the one it is given.
+aim(Target.from_env())

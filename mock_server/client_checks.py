@@ -28,7 +28,8 @@ verdicts, `source: rule`). The kit's own traffic (`flux-mock check` and `drift`:
 flux-mock-kit) is left out unless asked for.
 
 Besides findings, `chaos_verdicts` says how the client took each network fault it met (drop, 5xx burst,
-429 storm): honoured Retry-After, backed off, retried at once, gave up cleanly, or hammered.
+429 storm): honoured Retry-After, backed off, retried at once, gave up cleanly, or hammered; and `notes` list
+each of the spec's assumptions a request broke (a rule no page states: taken, never a finding).
 Findings are data; the admin API and the pytest plugin show them, `flux-mock report` prints them.
 """
 
@@ -312,7 +313,14 @@ def client_report(entries: list[JournalEntry], min_poll_interval: float, operati
     findings = _findings(entries, min_poll_interval, operations, allow_undocumented, verdicts)
     violations = [entry for entry in entries if entry.violations]
     return {"violations": [entry.to_wire() for entry in violations], "findings": findings, "chaos": verdicts,
+            "notes": assumption_notes(entries),
             "summary": {"judged": sum(entry.is_request for entry in entries), **summary(violations, findings, verdicts)}}
+
+
+def assumption_notes(entries: list[JournalEntry]) -> list[dict]:
+    """Each of the spec's assumptions a request broke: information, not a finding (no page states the rule)."""
+    return [_finding("assumption", entry, f"taken, though the spec assumes otherwise: {note}")
+            for entry in entries if entry.is_request for note in entry.assumptions]
 
 
 def _findings(entries: list[JournalEntry], min_poll_interval: float, operations: tuple[Operation, ...],

@@ -1,6 +1,8 @@
 """The specs as the mock serves them, and an offline API reference of them.
 
     GET /openapi/{name}.yaml   a spec, bundled (no cross-file $refs), with this mock first in `servers`
+    GET /openapi/pages/{name}.yaml   the same without what the spec assumes beyond the pages (x-assumed): the
+                               pages' rules, for a tool that should judge by them alone (the schemathesis CLI)
     GET /docs                  Swagger UI over every spec; "Try it out" calls the mock itself
     GET /docs/assets/{file}    Swagger UI's files, shipped in the package (swagger-ui-dist, no CDN)
 """
@@ -17,6 +19,7 @@ from starlette.responses import HTMLResponse, Response
 from mock_server.errors import UnknownPath
 from mock_server.exchange import Exchange
 from mock_server.router import Route
+from mock_server.operations.assumptions import pages_only
 from mock_server.operations.documents import ADMIN_SPEC, VENDOR_SPECS, load_bundled
 
 SPECS = (*VENDOR_SPECS, ADMIN_SPEC)
@@ -67,11 +70,12 @@ def _server_urls(name: str) -> frozenset[str]:
 
 
 @cache
-def _rendered(name: str, listed_base: str | None) -> str:
-    """The spec as YAML, a placeholder first among its servers: rendered once (about 0.4 s for flux.yaml) per
-    spec, and once more for each of its own server URLs a mock may be reached by (that one is not repeated)."""
+def _rendered(name: str, listed_base: str | None, pages: bool = False) -> str:
+    """The spec as YAML (`pages`: its pages' rules alone), a placeholder first among its servers: rendered once
+    (about 0.4 s for flux.yaml) per spec, and once more for each of its own server URLs a mock may be reached by
+    (that one is not repeated)."""
     mock = {"url": PLACEHOLDER, "description": "this flux-mock"}
-    document = copy.deepcopy(load_bundled(name))
+    document = pages_only(load_bundled(name)) if pages else copy.deepcopy(load_bundled(name))
     for holder in _holders(document):  # path and operation servers override the document's
         if "servers" in holder or holder is document:
             holder["servers"] = [mock, *[server for server in holder.get("servers", [])
@@ -79,18 +83,26 @@ def _rendered(name: str, listed_base: str | None) -> str:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
-def spec_for(name: str, base: str) -> str:
+def spec_for(name: str, base: str, pages: bool = False) -> str:
     """The spec as YAML, this mock's base URL first among its servers (so "Try it out" calls the mock): the
     rendered spec with the base put in as a quoted scalar (JSON's strings are YAML's)."""
-    template = _rendered(name, base if base in _server_urls(name) else None)
+    template = _rendered(name, base if base in _server_urls(name) else None, pages)
     return template.replace(PLACEHOLDER, json.dumps(base))
 
 
 async def openapi(exchange: Exchange) -> Response:
+    return await _spec(exchange, pages=False)
+
+
+async def pages_openapi(exchange: Exchange) -> Response:
+    return await _spec(exchange, pages=True)
+
+
+async def _spec(exchange: Exchange, pages: bool) -> Response:
     name = exchange.path_params["name"]
     if name not in SPECS:
         raise UnknownPath(f"no spec {name[:100]}; specs: {', '.join(SPECS)}")
-    text = await asyncio.to_thread(spec_for, name, exchange.base)  # a first render stays off the event loop
+    text = await asyncio.to_thread(spec_for, name, exchange.base, pages)  # a first render stays off the event loop
     return Response(text, media_type="application/yaml; charset=utf-8")
 
 
@@ -109,6 +121,7 @@ async def asset(exchange: Exchange) -> Response:
 
 def routes() -> list[Route]:
     """Not journaled: they are the mock's, not the API's."""
-    return [Route("/openapi/{name}", {"GET": openapi}, journaled=False),
+    return [Route("/openapi/pages/{name}", {"GET": pages_openapi}, journaled=False),
+            Route("/openapi/{name}", {"GET": openapi}, journaled=False),
             Route("/docs", {"GET": page}, journaled=False),
             Route("/docs/assets/{file}", {"GET": asset}, journaled=False)]

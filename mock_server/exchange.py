@@ -50,6 +50,7 @@ class Exchange:
     violations: list[str] = ()
     undocumented_fields: list[str] = ()
     leniencies: list[str] = field(default_factory=list)  # what the mock accepted as the gateway does, not the pages
+    assumptions: list[str] = ()  # the spec's assumptions the request broke (taken: no page states them)
     request_id: str | None = None
     job_status: str | None = None
     retry_after: float | None = None
@@ -118,7 +119,8 @@ class Exchange:
             request_id=clipped(self.request_id or self.path_params.get("request_id"), SHORT_FIELD),
             arrived=self.arrived, answered=self.mock.clock.now(),
             violations=clipped_list(self.violations), undocumented_fields=clipped_list(self.undocumented_fields),
-            leniencies=clipped_list(self.leniencies), rule=self.rule, answer=self.answer,
+            leniencies=clipped_list(self.leniencies), assumptions=clipped_list(self.assumptions), rule=self.rule,
+            answer=self.answer,
             job_status=self.job_status, retry_after=self.retry_after if self.status in (429, 503) else None,
             user_agent=clipped(self.headers.get("user-agent", ""), SHORT_FIELD),
             body=clipped_json(self.body) if self.body is not None else None,

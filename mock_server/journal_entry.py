@@ -41,7 +41,8 @@ class JournalEntry(NamedTuple):
     answered: float | None = None  # the clock when the answer had been sent whole (None: epoch)
     violations: tuple[str, ...] = ()
     undocumented_fields: tuple[str, ...] = ()
-    leniencies: tuple[str, ...] = ()  # what was accepted as the gateway does (or beyond an assumption), not the pages
+    leniencies: tuple[str, ...] = ()  # what was accepted as the real gateway does, though the pages do not allow it
+    assumptions: tuple[str, ...] = ()  # the spec's assumptions (no page's rule) a request the pages' rules take broke
     rule: str | None = None  # the scenario rule that applied
     answer: str | None = None  # where the answer came from when not the mock's own
     user_agent: str = ""
@@ -107,7 +108,7 @@ class JournalEntry(NamedTuple):
 
 
 _FIELDS = JournalEntry._fields
-_TUPLES = ("violations", "undocumented_fields", "leniencies", "drift")
+_TUPLES = ("violations", "undocumented_fields", "leniencies", "assumptions", "drift")
 _NULLABLE = frozenset(name for name, default in JournalEntry._field_defaults.items() if default is None)
 
 

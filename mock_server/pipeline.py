@@ -140,6 +140,7 @@ def _judge_request(exchange: Exchange) -> list[Violation]:
     """Every way the request breaks the spec, journaled with its undocumented fields and leniencies."""
     judged = exchange.validator.judge(exchange.headers, exchange.body, exchange.mock.settings.strict)
     exchange.leniencies += judged.leniencies
+    exchange.assumptions = judged.assumptions
     exchange.violations = [str(v) for v in judged.violations]
     exchange.undocumented_fields = judged.undocumented
     return judged.violations

@@ -2,6 +2,10 @@
 
 A violation names the field and says what is wrong; where the spec gives the page's exact message
 (`x-error-messages`, Kontext), that message is the answer's `error`, as the page documents it.
+
+Only the pages' rules refuse a request: a constraint the spec assumes (`x-assumed`, operations/assumptions.py)
+is checked apart, and a request that breaks only assumptions is taken, as a lenient gateway would take it,
+with each broken assumption journaled (`RequestJudgement.assumptions`).
 """
 
 import json
@@ -13,6 +17,7 @@ import jsonschema_rs
 
 from mock_server.errors import BadRequest
 from mock_server.operations import Operation
+from mock_server.operations.assumptions import ASSUMED, has_assumptions, pages_only
 from mock_server.store.records import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER
 from mock_server.webhooks.targets import url_problem
 
@@ -77,18 +82,25 @@ class OperationValidator:
         schema = operation.request_schema
         self.has_body = schema is not None
         self._lenient = operation.lenient
-        self._checked = _widened_to_the_gateway(schema, operation.lenient) if schema else {}
+        widened = _widened_to_the_gateway(schema, operation.lenient) if schema else {}
+        self._checked = pages_only(widened)  # the pages' rules: what refuses a request
         self._body = _compile(self._checked) if schema else None
+        # with the spec's assumptions too (None where it assumes nothing): a body it refuses but the pages' rules
+        # take breaks only assumptions
+        self._assumed = _compile(widened) if schema and has_assumptions(widened) else None
+        self._widened = widened
         self._schema = schema or {}
         self._fields = _properties(self._schema)
-        # A header is text: a schema of {type: string} alone accepts every value, so it needs no check.
-        self._headers = [(p["name"], _compile(p["schema"]), p.get("required", False))
-                         for p in operation.parameters if p.get("in") == "header" and "schema" in p
-                         and (p.get("required") or {k: v for k, v in p["schema"].items()
-                                                    if not k.startswith("x-")} != {"type": "string"})]
+        self._headers = [_HeaderCheck.of(p) for p in operation.parameters if p.get("in") == "header" and "schema" in p]
+        self._headers = [check for check in self._headers if check.checks_anything]
         self.accepts_webhook_header = any(p.get("in") == "header" and p["name"] == WEBHOOK_HEADER
                                    for p in operation.parameters)
         self._webhook_fields = tuple(name for name in WEBHOOK_BODY_FIELDS if name in self._fields)
+        # webhook targets whose URL form is this spec's assumption (a non-URL is taken, and noted), not a page's
+        self._assumed_webhook_forms = frozenset(
+            [WEBHOOK_HEADER] * any(p.get("name") == WEBHOOK_HEADER and "format" in (p["schema"].get(ASSUMED) or ())
+                                   for p in operation.parameters if "schema" in p)
+            + [name for name in self._webhook_fields if "format" in (self._fields[name].get(ASSUMED) or ())])
         self._defaults = {name: spec["default"] for name, spec in self._fields.items() if "default" in spec}
         self._query = [(p["name"], p["schema"], _compile(p["schema"])) for p in operation.parameters
                        if p.get("in") == "query" and "schema" in p]
@@ -97,7 +109,8 @@ class OperationValidator:
         messages = (self._fields.get(field, {}) if field else self._schema).get("x-error-messages") or {}
         return messages.get(keyword) or messages.get("*")
 
-    def _violation(self, error) -> Violation:
+    def _violation(self, error, schema: dict | None = None) -> Violation:
+        """The violation an error of a validator of `schema` (the pages' rules unless given) reports."""
         keyword = str(error.schema_path[-1]) if error.schema_path else ""
         path = [str(part) for part in error.instance_path]
         field = ".".join(path)
@@ -109,17 +122,17 @@ class OperationValidator:
         top = path[0] if path else ""
         message = error.message
         if keyword == "enum":  # name every allowed value, not "or 4 other candidates"
-            allowed = self._schema_at(error.schema_path).get("enum", ())
+            allowed = self._schema_at(error.schema_path, schema).get("enum", ())
             message = f"{json.dumps(error.instance)[:100]} is not one of {', '.join(json.dumps(v) for v in allowed)}"
         elif keyword in ("anyOf", "oneOf"):  # name each form it may take, not "any of the schemas listed"
-            forms = [_form(branch) for branch in self._schema_at(error.schema_path).get(keyword, ())]
+            forms = [_form(branch) for branch in self._schema_at(error.schema_path, schema).get(keyword, ())]
             if forms and all(forms):
                 message = f"{json.dumps(error.instance)[:100]} is none of: {'; '.join(forms)}"
         return Violation(field, keyword, message, self._documented_message(top, keyword))
 
-    def _schema_at(self, schema_path) -> dict:
+    def _schema_at(self, schema_path, schema: dict | None = None) -> dict:
         """The subschema an error's schema path leads to, minus the failing keyword."""
-        node = self._checked
+        node = self._checked if schema is None else schema
         for part in list(schema_path)[:-1]:
             try:
                 node = node[int(part)] if isinstance(node, list) else node[str(part)]
@@ -146,32 +159,55 @@ class OperationValidator:
             return []
         if not isinstance(body, dict):
             return [Violation("", "type", "the request body must be a JSON object")]
-        if self._body.is_valid(body):
+        if (self._assumed or self._body).is_valid(body):  # valid by the stricter one: valid (the common case)
             return []
         return [self._violation(error) for error in self._body.iter_errors(body)]
 
+    def assumption_breaches(self, headers, body) -> list[str]:
+        """What a request the pages' rules take breaks of this spec's assumptions (each field and rule)."""
+        found = []
+        if self._assumed is not None and isinstance(body, dict) and not self._assumed.is_valid(body):
+            found += [str(self._violation(error, self._widened))[:300] for error in self._assumed.iter_errors(body)]
+        for check in self._headers:
+            value = headers.get(check.name.lower())
+            if check.name in self._assumed_webhook_forms:
+                continue  # said, better, by webhook_assumption_breaches
+            if value is not None and check.assumed is not None and not check.assumed.is_valid(value):
+                found += [f"{check.name}: {error.message[:200]}" for error in check.assumed.iter_errors(value)]
+        return [f"{breach} (this spec's assumption; no page states it)" for breach in found]
+
     def header_violations(self, headers) -> list[Violation]:
         found = []
-        for name, validator, required in self._headers:
-            value = headers.get(name.lower())
+        for check in self._headers:
+            value = headers.get(check.name.lower())
             if value is None:
-                if required:
-                    found.append(Violation(name, "required", "header is required"))
+                if check.required:
+                    found.append(Violation(check.name, "required", "header is required"))
                 continue
-            if not validator.is_valid(value):
-                found += [Violation(name, "header", error.message) for error in validator.iter_errors(value)]
+            if check.pages is not None and not check.pages.is_valid(value):
+                found += [Violation(check.name, "header", error.message) for error in check.pages.iter_errors(value)]
         return found
 
-    def webhook_violations(self, headers, body) -> list[Violation]:
-        """Webhook URLs no API would take: not http(s), no host, or over 2,048 characters. Any other URL
-        is accepted, as the API accepts it; whether the mock calls it is the dispatcher's decision."""
-        if not (self.accepts_webhook_header or self._webhook_fields):
-            return []
+    def _webhook_targets(self, headers, body) -> list[tuple[str, object]]:
         targets = [(WEBHOOK_HEADER, headers.get(WEBHOOK_HEADER.lower()))] if self.accepts_webhook_header else []
         if isinstance(body, dict):
             targets += [(name, body.get(name)) for name in self._webhook_fields]
+        return targets
+
+    def webhook_violations(self, headers, body) -> list[Violation]:
+        """Webhook URLs no API would take: not http(s), no host, or over 2,048 characters, where a page states
+        the rule (Kontext's "Invalid webhook URL"). Any other URL is accepted, as the API accepts it; whether
+        the mock calls it is the dispatcher's decision."""
         return [Violation(name, "webhook-target", f"{url[:200]} {problem}", self._documented_message(name, "format"))
-                for name, url in targets if isinstance(url, str) and (problem := url_problem(url))]
+                for name, url in self._webhook_targets(headers, body) if name not in self._assumed_webhook_forms
+                and isinstance(url, str) and (problem := url_problem(url))]
+
+    def webhook_assumption_breaches(self, headers, body) -> list[str]:
+        """Webhook targets no API would take where their form is only this spec's assumption: taken (an empty
+        one as none), never called, noted."""
+        return [f"{name}: {url[:200] or 'empty'} {problem}: taken, never called (this spec's assumption; no page "
+                "states it)" for name, url in self._webhook_targets(headers, body)
+                if name in self._assumed_webhook_forms and isinstance(url, str) and (problem := url_problem(url))]
 
     def query_violations(self, query) -> list[Violation]:
         """Query parameters, read as the type their schema gives (a query string is text on the wire)."""
@@ -201,9 +237,10 @@ class OperationValidator:
         return None
 
     def judge(self, headers, body, strict: bool = False) -> "RequestJudgement":
-        """Every way the request breaks the spec (its headers, its body; in `strict`, its undocumented fields too;
-        its webhook URLs once the rest holds), its undocumented fields, and what was accepted only as the
-        gateway accepts it. The one judgement of a request: the mock's of a live one, and a recording's."""
+        """Every way the request breaks the pages' rules (its headers, its body; in `strict`, its undocumented
+        fields too; its webhook URLs once the rest holds), its undocumented fields, what was accepted only as the
+        gateway accepts it, and, for a request the rules take, the spec's assumptions it breaks. The one
+        judgement of a request: the mock's of a live one, and a recording's."""
         leniencies = self.gateway_leniencies(body)
         violations = self.header_violations(headers) + self.body_violations(body)
         undocumented = self.undocumented_fields(body)
@@ -211,7 +248,13 @@ class OperationValidator:
             violations += [Violation(name, "additionalProperties", "is not a documented field") for name in undocumented]
         if not violations:
             violations += self.webhook_violations(headers, body)
-        return RequestJudgement(violations, undocumented, leniencies)
+        assumptions = []
+        if not violations:
+            assumptions = self.assumption_breaches(headers, body) + self.webhook_assumption_breaches(headers, body)
+            if self.has_body and body is not None and _media_type(headers) not in JSON_MEDIA_TYPES:
+                assumptions.append(f"Content-Type: {_media_type(headers) or 'none'}: read as JSON (every page sends "
+                                   "application/json; none says what a server does without it)")
+        return RequestJudgement(violations, undocumented, leniencies, assumptions)
 
     def undocumented_fields(self, body) -> list[str]:
         if not isinstance(body, dict) or not self._fields:
@@ -228,6 +271,38 @@ class RequestJudgement(NamedTuple):
     violations: list[Violation]
     undocumented: list[str]
     leniencies: list[str]
+    assumptions: list[str] = []  # the spec's assumptions a request the pages' rules take breaks
+
+
+@dataclass(frozen=True)
+class _HeaderCheck:
+    """One header parameter's checks: by the pages' rules (None: text of any value), and with the spec's
+    assumptions (None: it assumes nothing of it)."""
+
+    name: str
+    required: bool
+    pages: object
+    assumed: object
+
+    @classmethod
+    def of(cls, parameter: dict) -> "_HeaderCheck":
+        schema = parameter["schema"]
+        pages = pages_only(schema)
+        # A header is text: a schema of {type: string} alone accepts every value, so it needs no check.
+        checked = {key: value for key, value in pages.items() if not key.startswith("x-")} != {"type": "string"}
+        return cls(parameter["name"], parameter.get("required", False), _compile(pages) if checked else None,
+                   _compile(schema) if has_assumptions(schema) else None)
+
+    @property
+    def checks_anything(self) -> bool:
+        return self.required or self.pages is not None or self.assumed is not None
+
+
+JSON_MEDIA_TYPES = ("application/json",)
+
+
+def _media_type(headers) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 SUBSCRIPTION_KEY_HEADER = "ocp-apim-subscription-key"

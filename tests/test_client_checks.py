@@ -56,7 +56,7 @@ def test_polling_an_unknown_id_and_giving_up():
 
 def test_report_and_assert_no_violations_over_a_real_server(flux_mock):
     flux_mock.set_timing(mode="per-poll")
-    job = httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", json={"prompt": "x", "num_images": 0},
+    job = httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", json={"prompt": "x", "num_images": "two"},
                      headers=KEY)
     assert job.status_code == 400
     submitted = httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", json={"prompt": "x"}, headers=KEY).json()
@@ -66,7 +66,7 @@ def test_report_and_assert_no_violations_over_a_real_server(flux_mock):
     with pytest.raises(AssertionError) as failure:
         flux_mock.assert_no_violations()
     message = str(failure.value)
-    assert "num_images: 0 is less than the minimum of 1" in message
+    assert 'num_images: "two" is not of type "integer"' in message
     assert "polled-too-fast" in message and "unknown-id" in message
     result = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", flux_mock.url],
                             capture_output=True, text=True, timeout=60)

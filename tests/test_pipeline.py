@@ -100,8 +100,17 @@ async def test_read_body_decodes_json_and_refuses_what_is_not():
     assert read.body == {"prompt": "x"}
     with pytest.raises(PayloadTooLarge):
         await pipeline.read_body(exchange(mock, body={"prompt": "x" * 2000}))
-    with pytest.raises(BadRequest, match="Content-Type must be application/json"):
-        await pipeline.read_body(exchange(mock, body={"prompt": "x"}, headers={"content-type": "text/plain"}))
+    plain = exchange(mock, body={"prompt": "x"}, headers={"content-type": "text/plain"})
+    await pipeline.read_body(plain)
+    assert plain.body == {"prompt": "x"}, "JSON sent as text/plain is read as a lenient gateway would (journaled)"
+    garbled = exchange(mock, body={"prompt": "x"}, headers={"content-type": "text/plain"})
+
+    async def form_body():
+        return {"type": "http.request", "body": b"prompt=x", "more_body": False}
+
+    garbled.receive = form_body
+    with pytest.raises(BadRequest, match="Content-Type must be application/json, not text/plain"):
+        await pipeline.read_body(garbled)
     without_body = exchange(mock, STATUS, path="/v2/requests/status/x", path_params={"request_id": "x"})
     await pipeline.read_body(without_body)
     assert without_body.body is None

@@ -49,7 +49,8 @@ async def test_the_same_traffic_makes_the_same_entries_and_verdicts_live_and_rec
         await _poll(mock, job["polling_url"])
         await mock.advance(1)
         await _poll(mock, job["polling_url"])  # too fast
-        await api.post(SUBMIT, json={"prompt": ""}, headers=HEADERS)  # a violation
+        await api.post(SUBMIT, json={"prompt": 7}, headers=HEADERS)  # a violation
+        await api.post(SUBMIT, json={"prompt": "", "num_images": 0}, headers=HEADERS)  # assumptions, taken
         await api.post(f"{SUBMIT}?subscription-key={KEY}", json={"prompt": "query key"})  # a leniency
         await api.post(SUBMIT, json={"prompt": "hooked"}, headers={**HEADERS, "X-Webhook-URL": "http://127.0.0.1:9/h"})
         await api.post("/generateT2I", json={"prompt": "x"}, headers=HEADERS)  # 401: wrong key header
@@ -65,14 +66,15 @@ async def test_the_same_traffic_makes_the_same_entries_and_verdicts_live_and_rec
         live_report = await _report(mock)
     recorded = journal_of_recording(mock.recorded, OPERATIONS)
     compared = ("seq", "method", "path", "status", "operation_id", "operation_kind", "key", "request_id", "job_status",
-                "retry_after", "webhook", "violations", "undocumented_fields", "leniencies", "arrived", "user_agent",
-                "body")
-    assert len(live) == len(recorded) == 12
+                "retry_after", "webhook", "violations", "undocumented_fields", "leniencies", "assumptions", "arrived",
+                "user_agent", "body")
+    assert len(live) == len(recorded) == 13
     for one, other in zip(live, recorded):
         assert {name: getattr(one, name) for name in compared} == {name: getattr(other, name) for name in compared}
     assert dict(live[0].headers) == dict(recorded[0].headers), "the headers as journaled: the key masked"
     recorded_report = client_report(recorded, 5.0, OPERATIONS)
     assert recorded_report["findings"] == live_report["findings"]
+    assert recorded_report["notes"] == live_report["notes"] and {note["seq"] for note in live_report["notes"]} == {5}
     assert sorted(set(_kinds(live_report))) == ["gateway-leniency", "gave-up", "ignored-retry-after",
                                                 "polled-too-fast", "undocumented-field", "unknown-endpoint",
                                                 "unknown-id", "wrong-key-header"]

@@ -6,7 +6,7 @@ from functools import cache
 from mock_server import views
 from mock_server.operations import load_bundled
 from mock_server.store.records import BATCH_FORM, EVENTS_FORM, Delivery, Job
-from mock_server.webhooks.targets import is_allowed_target, reaches_admin_api
+from mock_server.webhooks.targets import is_allowed_target, reaches_admin_api, url_problem
 
 
 @cache
@@ -53,9 +53,12 @@ def deliveries_for(job: Job, allowed_hosts: tuple[str, ...] = (), redirect_to: s
     if not events:
         return []
     url = job.webhook.url
-    if redirect_to or is_allowed_target(url, allowed_hosts):
+    if (problem := url_problem(url)) is not None:  # taken as a lenient gateway takes it: never called
+        reason = f"{url[:200] or 'an empty URL'} {problem}"
+    elif redirect_to or is_allowed_target(url, allowed_hosts):
         return [Delivery(job.request_id, event, url, due) for event, due in events]
-    reason = "the mock's own admin API" if reaches_admin_api(url) else "not loopback nor in webhooks.allowed_hosts"
+    else:
+        reason = "the mock's own admin API" if reaches_admin_api(url) else "not loopback nor in webhooks.allowed_hosts"
     return [Delivery(job.request_id, event, url, due, state="blocked", last_error=f"blocked: {reason}")
             for event, due in events]
 

@@ -7,20 +7,22 @@ as flux-mock (webhooks redirected to its receiver, jobs made fast) and its webho
     flux-dev                             a final status changes: COMPLETED, then FAILED
     flux-fill-dev                        COMPLETED without media
     flux-2-pro-text-to-image-799         media answering 404
-    flux-kontext-restore-image           error set on COMPLETED
+    flux-kontext-restore-image           error set on COMPLETED, and a media URL whose bytes are no image
     flux-pro-1-1                         completed_at before created_at
     flux-2-pro-text-to-image-trainer-712 a job that never ends (PROCESSING for ever)
-    flux-general (getStatus)             seed of the wrong type
+    flux-general (getStatus)             seed of the wrong type, and an image whose size is not the answer's
     flux-pro legacy (getFluxProStatus)   a finished result with no images
     Schnell Batch (checkStatus)          completed without output
     /flux-1-schnell/v1/getData           an undocumented status code (201)
     /flux-2-klein-4b/v1/generateImage    a wrong content type (text/plain)
-    /generateT2I                         429 without Retry-After
-    the image-to-image LoRA trainer      a submit answered 402 (documented, but not an accepted job)
     flux-2-pro-image-to-image-866        a webhook body that differs from the final status
-    flux-preview                         a media URL whose bytes are no image (the spec, as YAML)
     flux-pro-1-1                         (also) media served as PNG while the answer says image/webp
-    flux-dev polling (getFluxDevStatus)  an image whose size is not the answer's width and height
+
+And what is no breach, which the kit must not fail (it notes it):
+    /generateT2I                         429 without Retry-After (the spec assumes it; no page documents it)
+    the image-to-image LoRA trainer      a submit answered 402 with the pages' body (documented: no job to follow)
+    flux-preview                         a media URL whose bytes are no image (an endpoint on no page)
+    flux-dev polling (getFluxDevStatus)  an image whose size is not the answer's (an endpoint on no page)
 """
 
 from collections import Counter
@@ -54,11 +56,10 @@ class Breaches:
             return 402, {"error": "Insufficient Balance", "message": "Your wallet does not have enough balance."}
         if path == "/generateT2I" and status == 200:
             return 429, {"error": "Rate limit exceeded, please retry later"}
-        if path == "/flux-general-polling/flux-general/getStatus" and isinstance(body, dict) and "images" in body:
-            return status, {**body, "seed": "not-a-number"}
+        if path == "/flux-general-polling/flux-general/getStatus" and isinstance(body, dict) and body.get("images"):
+            return status, {**_wider(body), "seed": "not-a-number"}
         if path == "/flux-dev-polling/dev/getFluxDevStatus" and isinstance(body, dict) and body.get("images"):
-            image = body["images"][0]
-            return status, {**body, "images": [{**image, "width": image["width"] * 2}, *body["images"][1:]]}
+            return status, _wider(body)
         if path == "/flux-pro-polling/pro/getFluxProStatus" and isinstance(body, dict) and "images" in body:
             return status, {**body, "images": []}
         if path == "/flux-1-schnell/v1/checkStatus" and isinstance(body, dict) and body.get("status") == "completed":
@@ -83,7 +84,8 @@ class Breaches:
             base = body["output"]["media_url"][0].split("/media/")[0]
             return {**body, "output": {**body["output"], "media_url": [f"{base}/media/nothing-here.png"]}}
         if model == "flux-kontext-restore-image" and completed:
-            return {**body, "error": "boom"}
+            base = body["output"]["media_url"][0].split("/media/")[0]
+            return {**body, "error": "boom", "output": {**body["output"], "media_url": [f"{base}/openapi/flux.yaml"]}}
         if model == "flux-2-pro-text-to-image-trainer-712" and completed:
             return {**body, "status": "PROCESSING", "output": None, "completed_at": None}
         if model == "flux-pro-1-1" and completed:
@@ -93,6 +95,12 @@ class Breaches:
             base = body["output"]["media_url"][0].split("/media/")[0]
             return {**body, "output": {**body["output"], "media_url": [f"{base}/openapi/flux.yaml"]}}
         return body
+
+
+def _wider(body: dict) -> dict:
+    """A fal-style result whose first image says it is twice as wide as it is."""
+    image = body["images"][0]
+    return {**body, "images": [{**image, "width": image["width"] * 2}, *body["images"][1:]]}
 
 
 def broken_webhook_body(job, event):

@@ -1,0 +1,94 @@
+"""What the spec assumes beyond the pages, judged as notes, never as failures (the pages are the contract): each
+assumed constraint of a request is probed (one request breaking only it, made from the operation's documented
+example) and the server's answer noted ("accepts num_steps 0; the pages state no minimum"); an answer that
+keeps the pages' rules but not an assumption of the spec (a 429 without Retry-After) is noted too.
+
+Pure where it can be: `probes` makes the requests, `probe_note` and `response_notes` word what came back."""
+
+import copy
+from dataclasses import dataclass
+
+from mock_server.operations import Operation
+from mock_server.operations.assumptions import ASSUMED, Assumed, assumed_constraints
+
+UNSET = object()
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request that breaks one assumption of the spec and nothing else."""
+
+    assumed: Assumed
+    body: object
+    headers: dict
+    breaking: str  # the value sent, in words
+
+    def note(self, status: int, answer: str = "") -> str:
+        taken = 200 <= status < 300
+        what = "accepts" if taken else f"refuses ({status}{': ' + answer[:120] if answer else ''})"
+        return (f"{what} {self.assumed.field} {self.breaking}: the spec assumes {self.assumed.keyword} "
+                f"{_shown(self.assumed.value)}, which no page states (a note, never a failure)")
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def breaking_value(keyword: str, value):
+    """A value that breaks `keyword: value` of the spec (UNSET where none is made), and it in words."""
+    if keyword == "minimum" and isinstance(value, (int, float)):
+        return value - 1, f"= {value - 1!r}"
+    if keyword == "exclusiveMinimum" and isinstance(value, (int, float)):
+        return value, f"= {value!r}"
+    if keyword == "minLength" and isinstance(value, int) and value > 0:
+        return "", '= "" (empty)'
+    if keyword in ("format", "anyOf", "pattern"):
+        return "not a URL!", '= "not a URL!"'
+    if keyword == "enum":
+        return "not-a-listed-value", '= "not-a-listed-value"'
+    if keyword == "type":
+        return 1, "= 1 (not an object)"
+    return UNSET, ""
+
+
+def _with_field(body, path: str, value):
+    """`body` with the field at a dotted path (`[]`: a list's items, made one item) set to `value`."""
+    body = copy.deepcopy(body) if isinstance(body, dict) else {}
+    node, parts = body, path.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part.removesuffix("[]"), {})
+    last = parts[-1]
+    if last.endswith("[]"):
+        node[last.removesuffix("[]")] = [value]
+    else:
+        node[last] = value
+    return body
+
+
+def probes(operation: Operation, example) -> list[Probe]:
+    """One probe per assumed constraint of the operation's request (body fields and header parameters)."""
+    found = []
+    for assumed in assumed_constraints(operation.request_schema or {}):
+        value, words = breaking_value(assumed.keyword, assumed.value)
+        if value is not UNSET and assumed.field:
+            found.append(Probe(assumed, _with_field(example, assumed.field, value), {}, words))
+    for parameter in operation.parameters:
+        schema = parameter.get("schema") or {}
+        if parameter.get("in") != "header" or not schema.get(ASSUMED):
+            continue
+        for assumed in assumed_constraints(schema, parameter["name"]):
+            value, words = breaking_value(assumed.keyword, assumed.value)
+            if value is not UNSET:
+                found.append(Probe(assumed, copy.deepcopy(example), {parameter["name"]: str(value)}, words))
+    return found
+
+
+def response_notes(operation: Operation, status: int, headers) -> list[str]:
+    """What an answer keeps of the pages' rules but not of the spec's assumptions: an assumed required header
+    left out (a 429's Retry-After)."""
+    documented = (operation.responses.get(str(status)) or {}).get("headers") or {}
+    return [f"a {status} without {name}: the spec assumes it ({' '.join(str(header.get('x-assumption', '')).split())}"
+            f"), which no page states (a note, never a failure)"
+            for name, header in documented.items() if "required" in (header.get(ASSUMED) or ())
+            and header.get("required") and headers.get(name) is None]

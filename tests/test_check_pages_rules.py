@@ -1,0 +1,93 @@
+"""`check` fails a server only on the pages' rules (issue 32): a gateway written only from the pages
+(tests/support/pages_server.py, none of flux-mock's code) passes for every operation it serves, what the spec
+assumes beyond the pages is noted apart, a documented answer about the caller (402, 401) is never a rejection,
+and every distinct breach of an operation is listed, not only the first."""
+
+import pytest
+
+from mock_server import cli
+from tests.support.foreign_server import serving
+from tests.support.pages_server import PagesGateway, Refused
+
+SERVED = ("schnellGetData", "fluxDevTextToImage", "getRequestStatus", "klein4bGenerateImage", "kontextRestoreImage")
+# Flux 2 Dev's /generateT2I is served too, but the pages give it no price: check never calls it beyond flux-mock.
+
+
+def check(capsys, url: str, *options: str, key: str = "pages-key", operations=SERVED) -> tuple[int, str]:
+    chosen = [word for operation in operations for word in ("--operation", operation)]
+    code = cli.main(["check", "--base-url", url, "--key", key, "--allow-paid", "--max-spend", "100",
+                     "--max-examples", "15", *chosen, *options])
+    return code, capsys.readouterr().out
+
+
+def test_a_gateway_written_only_from_the_pages_passes_check_and_its_assumptions_are_notes(capsys, monkeypatch):
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
+    gateway = PagesGateway()
+    with serving(gateway.app) as url:
+        code, output = check(capsys, url)
+    assert code == 0, output[-4000:]
+    assert " 0 failed" in output.splitlines()[-1] and "not tested" not in output
+    for operation in SERVED:
+        assert f"  {operation} " in output and f"FAILED {operation}" not in output
+    notes = output.split("Notes (")[1]
+    assert "- schnellGetData [assumptions]: accepts num_steps = 0: the spec assumes minimum 1, which no page states" \
+        in notes
+    assert "- fluxDevTextToImage [assumptions]: accepts X-Webhook-URL = \"not a URL!\"" in notes
+    assert any(method not in ("GET", "POST") for method, _ in gateway.requests), "undeclared methods were tried"
+
+
+def test_a_dry_wallets_402_with_the_pages_body_is_never_a_rejected_request(capsys, monkeypatch):
+    """Page 003: 402 {"error": "Insufficient Balance", ...}. Every positive case of a paid operation gets it: no
+    failure, and the check says it tested nothing of the answers (not a pass either)."""
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
+    with serving(PagesGateway(wallets={"pages-key": 0}).app) as url:
+        code, output = check(capsys, url, operations=("fluxDevTextToImage", "klein4bGenerateImage"))
+    assert "FAILED" not in output and code == 0, output[-3000:]
+    assert "skipped fluxDevTextToImage [positive]" in output
+    assert "not tested: every positive case was answered about the caller (" in output and "402 x" in output
+    assert "the server answered its documented 402" in output and "no job to follow" in output
+
+
+def test_a_wrong_key_tests_nothing_and_exits_4_saying_why(capsys):
+    with serving(PagesGateway().app) as url:
+        code, output = check(capsys, url, key="not-the-key", operations=("schnellGetData", "fluxDevTextToImage"))
+    assert code == 4, output[-3000:]
+    assert "FAILED" not in output and "answered about the caller (401 x" in output
+
+
+class TwiceBroken(PagesGateway):
+    """Schnell getData broken two ways: with a seed it answers 201 (no page has it), without one its output is a
+    number. The positive check must name both, not stop at the first."""
+
+    async def schnell(self, request):
+        answer = await super().schnell(request)
+        body = await self._body(request)
+        if "seed" in body:
+            raise Refused(201, {"output": "https://example.test/a.png"})
+        if answer.status_code == 200:
+            raise Refused(200, {"output": 5})
+        return answer
+
+
+def test_every_distinct_breach_of_an_operation_is_listed(capsys):
+    with serving(TwiceBroken().app) as url:
+        code, output = check(capsys, url, operations=("schnellGetData",))
+    assert code == 1
+    section = output.split("FAILED schnellGetData [positive]")[1].split("\ncheck ")[0]
+    assert "Undocumented HTTP status code" in section or "Undocumented status code" in section, section[:3000]
+    assert "Response violates schema" in section or "violates schema" in section.lower(), section[:3000]
+
+
+@pytest.mark.parametrize("operation", SERVED)
+def test_the_stand_in_answers_what_the_pages_refuse_with_the_pages_error(operation):
+    """The stand-in is no pushover: a body without its required field is a 400 on each paid and free path."""
+    import httpx
+
+    paths = {"schnellGetData": "/flux-1-schnell/v1/getData", "fluxDevTextToImage": "/flux-dev/v1/dev/textToImage",
+             "klein4bGenerateImage": "/flux-2-klein-4b/v1/generateImage",
+             "kontextRestoreImage": "/flux-kontext-restore-image/v1/flux-kontext-restore-image/generate"}
+    if operation not in paths:
+        pytest.skip("a poll takes no body")
+    with serving(PagesGateway().app) as url:
+        answer = httpx.post(url + paths[operation], json={}, headers={"Ocp-Apim-Subscription-Key": "pages-key"})
+    assert answer.status_code == 400 and "error" in answer.json()
