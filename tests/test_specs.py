@@ -232,3 +232,41 @@ def test_specs_are_clean_under_redocly_lint(tmp_path):
     broken.write_text((ROOT / "openapi" / "admin.yaml").read_text().replace(
         'description: "Jobs matching the filters, on every page."}', "description: Jobs matching the filters, on every page.}"))
     assert _redocly(broken)["errors"] >= 1
+
+
+def _assumed_markers(node, where="", found=None):
+    """(where, keyword) of every x-assumed keyword in a document, and whether the keyword is there."""
+    found = [] if found is None else found
+    if isinstance(node, dict):
+        for keyword in node.get("x-assumed") or ():
+            found.append((where, keyword, keyword in node))
+        for key, value in node.items():
+            _assumed_markers(value, f"{where}/{key}", found)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            _assumed_markers(item, f"{where}/{index}", found)
+    return found
+
+
+def test_every_assumed_keyword_is_marked_where_it_stands_and_the_list_is_the_documented_one():
+    """x-assumed names keywords of its own node (a typo would leave an assumption judged as a page's rule), and
+    what the spec assumes is what docs/reference/specs.md lists."""
+    from mock_server.operations.assumptions import assumed_constraints
+    from mock_server.operations.documents import read_document
+    from mock_server.resources import spec_dir
+
+    markers = _assumed_markers(read_document(spec_dir() / "flux.yaml"))
+    assert markers and all(present for _, _, present in markers), [m for m in markers if not m[2]]
+    assumed = {(assumption.field.split(".")[-1].removesuffix("[]"), assumption.keyword)
+               for op in load_operations() for assumption in assumed_constraints(op.request_schema or {})}
+    assert assumed == {("prompt", "minLength"), ("width", "minimum"), ("height", "minimum"),
+                       ("num_steps", "minimum"), ("steps", "minimum"), ("num_inference_steps", "minimum"),
+                       ("num_images", "minimum"), ("learning_rate", "exclusiveMinimum"),
+                       ("image_data_url", "anyOf"), ("image_urls", "format"), ("image_url", "format"),
+                       ("image", "format"), ("mask", "format"), ("webhook_url", "format"), ("image_size", "anyOf"),
+                       ("webhook_events_filter", "enum"), ("loras", "type"), ("control_loras", "type"),
+                       ("controlnets", "type"), ("controlnet_unions", "type"), ("ip_adapters", "type"),
+                       ("easycontrols", "type")}
+    table = (Path(__file__).resolve().parents[1] / "docs" / "reference" / "specs.md").read_text()
+    for word in ("minLength: 1", "exclusiveMinimum: 0", "format: uri", "`enum`", "`type: object`", "`required`"):
+        assert word in table
