@@ -89,7 +89,9 @@ async def _generated_now(exchange: Exchange) -> Output:
     await mock.wallets.charge(exchange.key, output.price)
     if mock.timing.sync_latency:
         await mock.clock.sleep(mock.timing.sync_latency)
-    exchange.facts = {"model_id": exchange.operation.model_id, "media_url": [exchange.base + output.paths[0]]}
+    exchange.facts = {"model_id": exchange.operation.model_id, "media_url": [exchange.base + output.paths[0]],
+                      "media_type": output.plan.media_type, "media_width": output.plan.width,
+                      "media_height": output.plan.height}
     return output
 
 

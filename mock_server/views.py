@@ -25,7 +25,8 @@ def facts(job: Job, base: str) -> dict:
     """What a generated answer about this job must keep true (the spec's x-flux-mock-fact), and when the job was
     created (its answers' times start there)."""
     return {"request_id": job.request_id, "model_id": job.model_id, "media_url": media_urls(job, base),
-            "polling_url": polling_url(job, base), "created_at": job.created_at}
+            "polling_url": polling_url(job, base), "created_at": job.created_at, "media_type": job.media_type,
+            "media_width": job.details.get("width"), "media_height": job.details.get("height")}
 
 
 def status_body(job: Job, now: float, base: str) -> dict:

@@ -25,7 +25,8 @@ from tests.conftest import KEY
 OPERATIONS = load_operations()
 FACTS = {"request_id": "flux-dev_019d42ce-ae71-7999-a4c9-5d76447ecafb", "model_id": "flux-dev",
          "media_url": ["http://127.0.0.1:9/media/0123456789abcdef/64x64-0.png"],
-         "polling_url": "http://127.0.0.1:9/v2/requests/status/flux-dev_019d42ce-ae71-7999-a4c9-5d76447ecafb"}
+         "polling_url": "http://127.0.0.1:9/v2/requests/status/flux-dev_019d42ce-ae71-7999-a4c9-5d76447ecafb",
+         "media_type": "image/png", "media_width": 64, "media_height": 64}
 SUBMIT = "/flux-dev/v1/dev/textToImage"
 ANSWERS = [(op, int(code)) for op in OPERATIONS for code in op.responses
            if code.isdigit() and op.response_schema(int(code)) is not None]

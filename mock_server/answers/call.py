@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Call:
     """What an answer is drawn for: the operation, the HTTP status it answers, and the call's facts
-    (request_id, model_id, media_url: [urls], polling_url, created_at: the job's epoch seconds, answered_at: the
-    moment the answer describes), as far as the call has them."""
+    (request_id, model_id, media_url: [urls], polling_url, media_type, media_width, media_height: what the media
+    URLs serve, created_at: the job's epoch seconds, answered_at: the moment the answer describes), as far as the
+    call has them."""
 
     operation_id: str
     status: int

@@ -1,8 +1,8 @@
 """The schema an answer is drawn from: the spec's response schema, with the call's facts pinned.
 
-Where the spec marks a property `x-flux-mock-fact` (request_id, model_id, media_url, polling_url), the
-drawn value is a placeholder that `pin_facts` replaces by the call's own value, so the job's id polls
-and its media download. A `job_status` fact is narrowed to the one status the answer reports; a shape
+Where the spec marks a property `x-flux-mock-fact` (request_id, model_id, media_url, polling_url, and the
+media's media_type, media_width, media_height), the drawn value is a placeholder that `pin_facts` replaces by
+the call's own value, so the job's id polls, its media download and are what the answer says they are. A `job_status` fact is narrowed to the one status the answer reports; a shape
 that cannot report it (`x-flux-mock-job-status` names another, or its status field has no such value)
 drops out of its oneOf / anyOf. A fact the call does not have (a request id on a sync call) removes
 the optional property that would carry it, and the shapes that require it.
@@ -28,7 +28,7 @@ FACT = "x-flux-mock-fact"
 REPORTS = "x-flux-mock-job-status"
 VARIANT = "x-flux-mock-variant"  # a shape only the named response variant answers with
 JOB_STATUS = "job_status"
-FACTS = ("request_id", "model_id", "media_url", "polling_url")
+FACTS = ("request_id", "model_id", "media_url", "polling_url", "media_type", "media_width", "media_height")
 # Made at start-up, not written here: hypothesis draws text from the literals in a program's source.
 _PLACEHOLDERS = {f"<{fact} {secrets.token_hex(6)}>": fact for fact in FACTS}
 _PLACEHOLDER_OF = {fact: token for token, fact in _PLACEHOLDERS.items()}
