@@ -71,9 +71,10 @@ REGISTERED_PREFERENCES = frozenset({"respond-async", "return", "wait", "handling
 
 
 def parse_prefer(value: str | None) -> dict:
-    """The wishes a `Prefer` header names (`code=429, latency=1.5`), in a rule's vocabulary. RFC 7240's own
-    preferences are ignored; any other unknown one, or a value the mock cannot honour, is a 400 saying why."""
-    wishes = {}
+    """The wishes a `Prefer` header names (`code=429, latency=1.5`; several headers read as one list, as RFC 7240
+    has it), in a rule's vocabulary. RFC 7240's own preferences are ignored; any other unknown one, a value the
+    mock cannot honour, or one preference given twice with different values, is a 400 saying why."""
+    wishes, given = {}, {}
     for part in (value or "").replace(";", ",").split(","):
         name, _, raw = part.strip().partition("=")
         if name and name.lower() not in _PREFER_FIELDS and name.lower() not in REGISTERED_PREFERENCES:
@@ -81,6 +82,10 @@ def parse_prefer(value: str | None) -> dict:
                              f"{', '.join(f'{known}=' for known in _PREFER_FIELDS)} (RFC 7240's "
                              f"{', '.join(sorted(REGISTERED_PREFERENCES))} are ignored)")
         if name.lower() in _PREFER_FIELDS and raw:
+            earlier = given.setdefault(name.lower(), raw.strip())
+            if earlier != raw.strip():
+                raise BadRequest(f"Prefer: {name.lower()}={earlier[:40]} and {name.lower()}={raw.strip()[:40]} "
+                                 "conflict: ask for one")
             target, convert = _PREFER_FIELDS[name.lower()]
             try:
                 wishes[target] = convert(raw.strip().strip('"'))

@@ -75,9 +75,16 @@ def _prompt(body) -> str | None:
     return prompt if isinstance(prompt, str) else None
 
 
+def _prefer(exchange: Exchange) -> str | None:
+    """Every Prefer header of the request as one list, as RFC 7240 reads several (None: none sent)."""
+    if "prefer" not in exchange.headers:
+        return None
+    return ", ".join(value.decode("latin-1") for name, value in exchange.scope["headers"] if name.lower() == b"prefer")
+
+
 async def select_scenario(exchange: Exchange) -> None:
     """What a scenario rule and the Prefer header ask of this call (Prefer wins)."""
-    mock, prefer = exchange.mock, exchange.headers.get("prefer")
+    mock, prefer = exchange.mock, _prefer(exchange)
     if not mock.scenarios.active and prefer is None:
         return
     selected = await mock.scenarios.select(exchange.operation.operation_id, exchange.path, exchange.key,

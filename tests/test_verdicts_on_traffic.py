@@ -215,3 +215,17 @@ async def test_report_for_one_key_keeps_its_webhooks():
     coverage.observe(entries_of(entries, (mask_key(KEY), KEY)))
     (row,) = coverage.operations()
     assert "webhook completed" in row.met
+
+
+async def test_several_prefer_headers_are_one_list_and_a_conflict_is_refused_naming_both():
+    """RFC 7240: several Prefer headers read as one list. `code=429` then `latency=1` asks both (it was a silent
+    202); `code=429` then `code=500` asks two things at once: a 400 naming both."""
+    async with InProcessMock() as mock:
+        started = mock.clock.now()
+        both = await mock.client.post(SUBMIT, json={"prompt": "x"},
+                                      headers=[*HEADERS.items(), ("Prefer", "code=429"), ("Prefer", "latency=1")])
+        assert both.status_code == 429 and mock.clock.now() - started >= 1, both.text
+        clash = await mock.client.post(SUBMIT, json={"prompt": "x"},
+                                       headers=[*HEADERS.items(), ("Prefer", "code=429"), ("Prefer", "code=500")])
+    assert clash.status_code == 400
+    assert "code=429 and code=500 conflict" in clash.json()["message"]
