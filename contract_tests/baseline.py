@@ -6,7 +6,9 @@ import statistics
 from dataclasses import dataclass, field
 
 from contract_tests.checks import is_final
-from contract_tests.drift import Difference, type_name
+from contract_tests.differences import Difference
+from contract_tests.drift import type_name
+from contract_tests.urls import url_shapes
 from mock_server.har import RecordedExchange
 from mock_server.operations import Operation
 from mock_server.recorded_entries import job_of
@@ -37,6 +39,7 @@ class Shape:
     fields: dict
     codes: set
     durations: list = field(default_factory=list)
+    urls: set = field(default_factory=set)  # (field, host, path layout) of its answers' URLs
 
 
 def _job_durations(matched: list[Matched], found: dict[str, Shape]) -> None:
@@ -65,6 +68,7 @@ def shapes(matched: list[Matched]) -> dict[str, Shape]:
             continue
         for path, kind in _fields(body):
             shape.fields.setdefault(path, set()).add(kind)
+        shape.urls |= url_shapes(operation, exchange.status, body, exchange.url)
         if exchange.status >= 400 and isinstance(body, dict) and isinstance(body.get("error"), str):
             shape.codes.add(body["error"])
     _job_durations(matched, found)
@@ -82,6 +86,20 @@ def _timing_change(name: str, before: list[float], after: list[float]) -> list[D
                        f"{was:.1f} s (baseline median of {len(before)}, within {TIMING_TOLERANCE:.0%} or "
                        f"{TIMING_SLACK:g} s)", f"{now:.1f} s ({'slower' if now > was else 'faster'}, median of "
                        f"{len(after)})")]
+
+
+def _url_changes(name: str, before: set, after: set) -> list[Difference]:
+    """URLs of a field whose host or path layout is new against the baseline (a moved polling_url, media on
+    another host), named with where the baseline's led."""
+    if not before or not after:
+        return []
+    found = []
+    for field_name, host, layout in sorted(after - before):
+        was = sorted(f"{where}{path}" for kind, where, path in before if kind == field_name)
+        if was:
+            found.append(Difference(name, "url-changed", f"body {field_name}", f"{', '.join(was)} (baseline)",
+                                    f"{host}{layout}"))
+    return found
 
 
 def _listed(values) -> str:
@@ -106,6 +124,7 @@ def changes(old: dict[str, Shape], new: dict[str, Shape]) -> list[Difference]:
             elif was != now:
                 found.append(Difference(name, "type-changed", path, f"{_listed(was)} (baseline)", _listed(now)))
         found += _timing_change(name, before.durations, after.durations)
+        found += _url_changes(name, before.urls, after.urls)
         if before.codes and after.codes and before.codes != after.codes:
             found.append(Difference(name, "error-codes-changed", "error", f"{_listed(before.codes)} (baseline)",
                                     _listed(after.codes)))

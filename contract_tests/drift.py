@@ -12,7 +12,9 @@ from contract_tests.budget import BudgetExceeded
 from contract_tests.checks import SCHEMA, is_final
 from contract_tests.examples import request_example, with_webhook
 from contract_tests.links import follow, media_urls
+from contract_tests.differences import Difference
 from contract_tests.media import expectations, media_problems
+from contract_tests.urls import url_differences
 from contract_tests.receiver import webhook_receiver
 from contract_tests.target import Target, variant_headers
 from mock_server.operations import VENDOR_SPECS, Operation, load_operations
@@ -20,19 +22,6 @@ from mock_server.operations.assumptions import pages_only
 
 ASSUMED_SPEC = VENDOR_SPECS[2]  # public-clients.yaml: every operation of it an assumption of the spec
 JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
-
-
-@dataclass(frozen=True)
-class Difference:
-    operation_id: str
-    kind: str  # undocumented-status, missing-field, extra-field, changed-type, unknown-value, changed-header,
-    # missing-header, changed-content-type, invalid-flow, media-unavailable, media-mismatch
-    where: str
-    expected: str
-    found: str
-
-    def line(self) -> str:
-        return f"{self.kind} at {self.where}: expected {self.expected}, found {self.found}"
 
 
 def type_name(value) -> str:
@@ -63,14 +52,40 @@ def _merged(schema: dict) -> dict:
     return merged
 
 
+def _types_of(schema: dict) -> set[str] | None:
+    """The JSON types a schema admits at its top (None: any)."""
+    schema = _merged(schema) if isinstance(schema, dict) else {}
+    if "type" in schema:
+        return set([schema["type"]] if isinstance(schema["type"], str) else schema["type"])
+    if "const" in schema:
+        return {type_name(schema["const"])}
+    if "enum" in schema:
+        return {type_name(value) for value in schema["enum"]}
+    if "properties" in schema or "required" in schema:
+        return {"object"}
+    if "items" in schema:
+        return {"array"}
+    branches = schema.get("anyOf") or schema.get("oneOf")
+    if branches:
+        found = [_types_of(branch) for branch in branches]
+        return None if any(types is None for types in found) else set().union(*found)
+    return None
+
+
+def _admits(schema: dict, value) -> bool:
+    types = _types_of(schema)
+    return types is None or _type_matches(types, value)
+
+
 def body_differences(schema: dict | None, body, where: str = "body") -> list[tuple[str, str, str, str]]:
     """(kind, where, expected, found) for every way `body` departs from `schema`."""
     if not schema:
         return []
     schema = _merged(schema)
     branches = schema.get("anyOf") or schema.get("oneOf")
-    if branches:
-        candidates = [body_differences(branch, body, where) for branch in branches]
+    if branches:  # compared with the branches of the value's own type (an object with an object's, not null's)
+        fitting = [branch for branch in branches if _admits(branch, body)] or branches
+        candidates = [body_differences(branch, body, where) for branch in fitting]
         return min(candidates, key=len)
     if "const" in schema and body != schema["const"]:
         return [("unknown-value", where, json.dumps(schema["const"]), json.dumps(body))]
@@ -159,6 +174,7 @@ def _compare(target: Target, client: httpx.Client, operations: dict, operation: 
                            headers={**target.headers_for(operation), **variant_headers(operation)})
     target.budget.settle(reserved, response.status_code)
     differences = response_differences(operation, response)
+    differences += _url_differences(operation, response)
     polls = []
     if not differences and response.status_code < 300:
         polls = follow(client, operations, operation, response.status_code, response.json(), target.headers_for,
@@ -173,6 +189,7 @@ def _compare(target: Target, client: httpx.Client, operations: dict, operation: 
         elif isinstance(poll.body, (dict, list)):
             schema = poll.operation.response_schema(poll.status_code)
             differences += [Difference(poll.operation.operation_id, *d) for d in body_differences(schema, poll.body)]
+            differences += url_differences(poll.operation, poll.status_code, poll.body, poll.url)
     if polls and polls[-1].status_code == 200 and not is_final(polls[-1].body):
         differences.append(Difference(polls[-1].operation.operation_id, "invalid-flow", "status",
                                       f"a final status within {target.polls} polls",
@@ -197,6 +214,14 @@ def _compare(target: Target, client: httpx.Client, operations: dict, operation: 
         differences = []
     return OperationReport(operation.operation_id, "checked", note, tuple(dict.fromkeys(differences)),
                            tuple(dict.fromkeys(notes)))
+
+
+def _url_differences(operation: Operation, response: httpx.Response) -> list[Difference]:
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    return url_differences(operation, response.status_code, body, str(response.request.url))
 
 
 def submit_operations() -> list[Operation]:

@@ -10,9 +10,12 @@ from datetime import UTC, datetime, timedelta
 from contract_tests.baseline import changes, shapes
 from contract_tests.checks import SCHEMA, JobHistory, answer_problems
 from contract_tests.assumptions import response_notes
-from contract_tests.drift import ASSUMED_SPEC, Difference, OperationReport, response_differences
+from contract_tests.differences import Difference
+from contract_tests.drift import ASSUMED_SPEC, OperationReport, response_differences
 from contract_tests.media import Expected, expectations, media_problems
-from mock_server.har import RecordedExchange, redacted_url
+from contract_tests.urls import url_differences
+from mock_server.har import RecordedExchange
+from mock_server.redaction import redacted_url
 from mock_server.operations import Operation
 from mock_server.operations.matcher import OperationMatcher
 from mock_server.recorded_entries import job_of
@@ -61,6 +64,7 @@ class RecordingJudge:
             return self._unmatched(exchange)
         operation, differences = best_fit(candidates, exchange)
         body = exchange.json()
+        differences = differences + url_differences(operation, exchange.status, body, exchange.url)
         if operation.is_status and exchange.status == 200 and body is not None:
             problems = [p for p in answer_problems(operation.response_schema(200), body) if p.check != SCHEMA]
             problems += self._history.observe(job_of(exchange, operation) or exchange.path, body)

@@ -112,7 +112,13 @@ def add_record(commands) -> None:
     record.add_argument("--media-max-bytes", type=int, default=20 * 1024 * 1024, metavar="N",
                         help="with --record-media: larger media keep only their size (default 20 MiB)")
     record.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
-                        help="wait this long for the real host's answer (default 120)")
+                        help="wait this long for each read of the real host's answer (default 120)")
+    record.add_argument("--total-timeout", type=float, default=300.0, metavar="SECONDS",
+                        help="wait this long for the whole answer of the real host, then answer 504 (default 300)")
+    record.add_argument("--allow-host", action="append", default=[], metavar="HOST",
+                        help="a loopback or private host (or host:port) the answers may name that the app may then "
+                             "reach through the recorder, such as a staging CDN (repeatable; such hosts are refused "
+                             "otherwise, and --upstream's is always taken)")
     record.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     record.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default 8080)")
     record.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
@@ -298,11 +304,12 @@ def run_record(args) -> int:
         raise ConfigError(f"--upstream {args.upstream!r} is not a base URL (http(s)://host[:port])")
     if args.upstream_ca and not os.path.isfile(args.upstream_ca):
         raise ConfigError(f"--upstream-ca {args.upstream_ca}: no such file")
-    if args.media_max_bytes < 0 or args.timeout <= 0:
-        raise ConfigError("--media-max-bytes must be 0 or more and --timeout above 0")
+    if args.media_max_bytes < 0 or args.timeout <= 0 or args.total_timeout <= 0:
+        raise ConfigError("--media-max-bytes must be 0 or more, --timeout and --total-timeout above 0")
     options = RecordingOptions(out=args.out, upstream=args.upstream, upstream_ca=args.upstream_ca,
                                record_media=args.record_media, media_max_bytes=args.media_max_bytes,
-                               force=args.force, timeout=args.timeout)
+                               force=args.force, timeout=args.timeout, total_timeout=args.total_timeout,
+                               allow_hosts=tuple(args.allow_host))
     judge = importlib.import_module("contract_tests.recorded_journal").OnTheWay(load_operations())  # the kit judges, by name
     settings = Settings().with_options(host=args.host, port=args.port, cors_origins=())
     return serving.serve_recorder(settings, options, judge, log_level=args.log_level)

@@ -9,6 +9,8 @@ import ssl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mock_server.exit_codes import ConfigError
+
+TUNNEL = "flux_mock.tunnel"  # scope["extensions"] key: (host, port) of the CONNECT a request came through
 from mock_server.proxy import ConnectInterception, gateway_only
 
 
@@ -20,6 +22,7 @@ class GuardedHttpToolsProtocol(ConnectInterception, HttpToolsProtocol):
     _made = False  # connection_made ran (an inner TLS protocol whose handshake failed never had it)
     _waiting_since: float | None = None
     _head_timer = None
+    _tunnel: tuple[str, int] | None = None
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -42,6 +45,8 @@ class GuardedHttpToolsProtocol(ConnectInterception, HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._stop_waiting()
+        if self._tunnel is not None:  # a request inside a CONNECT tunnel says which tunnel (TUNNEL in extensions)
+            self.scope.setdefault("extensions", {})[TUNNEL] = self._tunnel
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:

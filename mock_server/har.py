@@ -8,36 +8,42 @@ decoded (no Content-Encoding; `encoding: base64` for bytes), `content.size` its 
 `bodySize` the bytes that crossed the wire.
 
 Writing is incremental: after each entry the file is a whole, valid HAR (the closing `]}}` is written after
-every entry and overwritten by the next), so a crash loses at most the exchange in flight.
+every entry and overwritten by the next); a file whose writer was killed mid-entry is read up to its torn last
+entry. Reading is entry by entry and bounded (MAX_HAR_BYTES, MAX_HAR_ENTRIES, MAX_JSON_DEPTH): a file past a
+bound, or holding what HAR 1.2 does not allow, is a one-line UsageError.
 
-Secrets never reach the file: the key headers, `Authorization`, cookies, the `subscription-key` query
-parameter (and any key-, token- or secret-named one) and the query strings of webhook URLs, in headers and
-JSON bodies alike, are written as `[redacted]`.
+Secrets never reach the file: everything written goes through the one redaction policy (redaction.py).
 """
 
 import base64
+import binascii
 import json
-import re
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+import ijson
+import orjson
 
 from mock_server import __version__
 from mock_server.clock import moment_of
+from mock_server.encodings import TooLarge, Undecodable, decode
 from mock_server.exit_codes import UsageError
+from mock_server.redaction import REDACTED, redacted_form, redacted_headers, redacted_json, redacted_url
 
-REDACTED = "[redacted]"
-SECRET_HEADERS = frozenset({"ocp-apim-subscription-key", "x-secret-key", "authorization", "proxy-authorization",
-                            "cookie", "set-cookie", "x-admin-token"})
-SECRET_PARAMETER = re.compile(r"key|token|secret|signature|password", re.IGNORECASE)
-WEBHOOK_FIELD = re.compile(r"webhook|callback", re.IGNORECASE)
 TRAILER = b"\n]}}\n"
 # What an answer rebuilt from a recording must not carry: its body is decoded, and its length is its own.
 _ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+# Bounds of what is read (docs/reference/bounds.md): past them, a one-line error, never a traceback.
+MAX_HAR_BYTES = 512 * 1024 * 1024  # a HAR file
+MAX_HAR_ENTRIES = 100_000  # exchanges in one file
+MAX_JSON_DEPTH = 64  # levels of a body judged as JSON: a deeper one is judged as text (and written as it came)
+LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z: a moment past it is no date
+__all__ = ["REDACTED", "HarWriter", "RecordedExchange", "header_in", "iter_har", "json_value", "read_har"]
 
 
 def header_in(headers, name: str) -> str | None:
@@ -45,13 +51,30 @@ def header_in(headers, name: str) -> str | None:
     return next((value for key, value in headers if key.lower() == name), None)
 
 
-def _parsed(content: bytes, content_type: str | None):
-    if "json" not in (content_type or ""):
-        return None
+def json_value(content: bytes):
+    """A body as JSON (orjson: strict RFC 8259, at most 1,024 levels), None if it is not JSON or nests deeper
+    than MAX_JSON_DEPTH levels (the walkers that judge and redact bodies go no deeper)."""
     try:
-        return json.loads(content)
-    except ValueError:
+        value = orjson.loads(content)
+    except orjson.JSONDecodeError:
         return None
+    return value if depth_within(value, MAX_JSON_DEPTH) else None
+
+
+def depth_within(value, limit: int) -> bool:
+    """Whether a JSON value nests at most `limit` levels (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > limit:
+                return False
+            stack.extend((item, depth + 1) for item in (node.values() if isinstance(node, dict) else node))
+    return True
+
+
+def _parsed(content: bytes, content_type: str | None):
+    return json_value(content) if "json" in (content_type or "") else None
 
 
 @dataclass(frozen=True)
@@ -90,13 +113,11 @@ class RecordedExchange:
 
     @property
     def request_body(self):
-        """The request's JSON body; its text if it is not JSON; None without one."""
+        """The request's JSON body, its text if it is not JSON; None without one."""
         if not self.request_content:
             return None
-        try:
-            return json.loads(self.request_content)
-        except ValueError:
-            return self.request_content.decode("utf-8", "replace")
+        value = json_value(self.request_content)
+        return value if value is not None else self.request_content.decode("utf-8", "replace")
 
     def json(self):
         """The answer's JSON body, or None (not JSON, or not decodable)."""
@@ -110,13 +131,21 @@ class RecordedExchange:
     # --- HAR 1.2 ---------------------------------------------------------------------------------------
     @classmethod
     def from_har(cls, entry: dict) -> "RecordedExchange":
+        """An entry of a HAR file, whoever wrote it; NotAnEntry (saying what) for one that is not a HAR 1.2 entry
+        (a status that is no HTTP status, a header name that is no text...)."""
+        if not isinstance(entry, dict) or not isinstance(entry.get("request"), dict) \
+                or not isinstance(entry.get("response"), dict):
+            raise NotAnEntry("no request and response objects")
         request, response = entry["request"], entry["response"]
-        content = response.get("content") or {}
-        return cls(request["method"].upper(), request["url"], int(response["status"]),
-                   _pairs(request.get("headers")), _post_data(request), _pairs(response.get("headers")),
-                   _content(content), str(response.get("statusText") or ""), _moment(entry.get("startedDateTime")),
-                   float(entry.get("time") or 0), content_omitted=bool(content.get("size")) and not content.get("text"),
-                   flux=dict(entry.get("_fluxMock") or {}))
+        content = response.get("content") if isinstance(response.get("content"), dict) else {}
+        headers = _pairs(response.get("headers"))
+        body, omitted = _content(content, header_in(headers, "content-encoding"))
+        flux = entry.get("_fluxMock")
+        return cls(_text(request.get("method"), "request.method").upper(), _text(request.get("url"), "request.url"),
+                   _status(response.get("status")), _pairs(request.get("headers")), _post_data(request), headers,
+                   body, str(response.get("statusText") or "")[:200], _moment(entry.get("startedDateTime")),
+                   _number(entry.get("time")), content_omitted=omitted,
+                   flux=dict(flux) if isinstance(flux, dict) else {})
 
     def to_har(self, facts: dict) -> dict:
         """The HAR entry, every secret redacted; `facts` become its `_fluxMock`."""
@@ -142,7 +171,8 @@ class RecordedExchange:
         response = {"status": self.status, "statusText": self.reason, "httpVersion": "HTTP/1.1", "cookies": [],
                     "headers": redacted_headers(self.response_headers), "content": content,
                     "redirectURL": self.header("location") or "", "headersSize": -1, "bodySize": on_wire}
-        started = datetime.fromtimestamp(self.started or 0.0, UTC).isoformat(timespec="milliseconds")
+        started = datetime.fromtimestamp(min(max(self.started or 0.0, 0.0), LATEST), UTC).isoformat(
+            timespec="milliseconds")
         entry = {"startedDateTime": started.replace("+00:00", "Z"), "time": round(self.waited_ms, 3),
                  "request": request, "response": response, "cache": {},
                  "timings": {"send": 0, "wait": round(self.waited_ms, 3), "receive": 0}}
@@ -151,81 +181,155 @@ class RecordedExchange:
         return entry
 
 
+class NotAnEntry(ValueError):
+    """A value of a HAR entry that HAR 1.2 does not allow (what, in the message)."""
+
+
+def _text(value, where: str) -> str:
+    if not isinstance(value, str):
+        raise NotAnEntry(f"{where} is {type(value).__name__}, not text")
+    return value
+
+
+def _status(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or not 100 <= value <= 599 \
+            or value != int(value):
+        raise NotAnEntry(f"response.status {str(value)[:40]} is no HTTP status (100-599)")
+    return int(value)
+
+
+def _number(value) -> float:
+    """A HAR duration in milliseconds (-1 and absent: unknown, 0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e12:
+        return 0.0
+    return float(value)
+
+
 def _pairs(headers) -> tuple[tuple[str, str], ...]:
-    return tuple((h["name"], h["value"]) for h in headers or ())
+    if headers is None:
+        return ()
+    if not isinstance(headers, list):
+        raise NotAnEntry("headers is not a list")
+    found = []
+    for header in headers:
+        if not isinstance(header, dict) or not isinstance(header.get("name"), str):
+            raise NotAnEntry("a header whose name is no text")
+        value = header.get("value")
+        found.append((header["name"], value if isinstance(value, str) else str(value)))
+    return tuple(found)
 
 
 def _moment(text) -> float | None:
+    """Epoch seconds of startedDateTime; None where it is missing or no date (past year 9999, before 1970)."""
     try:
-        return moment_of(str(text))
-    except ValueError:
+        moment = moment_of(str(text))
+    except (ValueError, OverflowError):
         return None
+    return moment if 0 <= moment <= LATEST else None
 
 
-def _content(content: dict) -> bytes:
-    text = content.get("text") or ""
-    return base64.b64decode(text) if content.get("encoding") == "base64" else text.encode()
+def _base64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=False)
+    except (binascii.Error, ValueError):
+        raise NotAnEntry("a body marked base64 that is not") from None
+
+
+def _content(content: dict, encoding: str | None) -> tuple[bytes, bool]:
+    """(the answer's bytes, decoded as HAR 1.2 has them; whether the file holds none of them). A body another
+    tool kept still encoded (its Content-Encoding's bytes) is decoded here, within MAX_DECODED."""
+    text = content.get("text")
+    if not isinstance(text, str) or not text:
+        return b"", bool(content.get("size"))
+    body = _base64(text) if content.get("encoding") == "base64" else text.encode("utf-8", "surrogatepass")
+    if encoding:
+        try:
+            body = decode(body, encoding)
+        except Undecodable:
+            pass  # decoded already, as HAR 1.2 says
+        except TooLarge as error:
+            raise NotAnEntry(f"its body, {error}") from None
+    return body, False
 
 
 def _post_data(request: dict) -> bytes:
-    post = request.get("postData") or {}
-    text = post.get("text") or ""
-    return base64.b64decode(text) if post.get("encoding") == "base64" else text.encode()
+    post = request.get("postData") if isinstance(request.get("postData"), dict) else {}
+    text = post.get("text")
+    if not isinstance(text, str):
+        return b""
+    return _base64(text) if post.get("encoding") == "base64" else text.encode("utf-8", "surrogatepass")
 
 
-def read_har(path: str | Path, option: str = "--har") -> list[RecordedExchange]:
-    """The recording's exchanges, in order; a UsageError (one line) for a file that is not a HAR."""
+def read_har(path: str | Path, option: str = "--har", progress: Callable[[int], None] | None = None,
+             warn: Callable[[str], None] | None = None) -> list[RecordedExchange]:
+    """The recording's exchanges, in order (iter_har's, in a list)."""
+    return list(iter_har(path, option, progress, warn))
+
+
+def iter_har(path: str | Path, option: str = "--har", progress: Callable[[int], None] | None = None,
+             warn: Callable[[str], None] | None = None) -> Iterator[RecordedExchange]:
+    """The recording's exchanges, read entry by entry (bounded: MAX_HAR_BYTES, MAX_HAR_ENTRIES); a UsageError
+    (one line) for a file that is not a HAR, an entry HAR 1.2 does not allow, or a bound passed. A file whose last
+    entry is torn (its writer killed mid-write) gives the entries before it, and `warn` says so. `progress(n)`
+    hears every 10,000 entries."""
     try:
-        return [RecordedExchange.from_har(entry) for entry in json.loads(Path(path).read_text())["log"]["entries"]]
+        size = Path(path).stat().st_size
+        file = open(path, "rb")
     except OSError as error:
         raise UsageError(f"{option} {path}: {error.strerror or error}") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise UsageError(f"{option} {path} is not a HAR 1.2 file (log.entries with request and response): "
-                         f"{type(error).__name__}: {error}"[:300]) from None
+    if size > MAX_HAR_BYTES:
+        file.close()
+        raise UsageError(f"{option} {path} is {size / 2**20:,.0f} MiB, more than the {MAX_HAR_BYTES // 2**20} MiB a "
+                         "HAR may take here: record shorter sessions, or split the file")
+    number = 0
+    with file:
+        try:
+            for number, entry in enumerate(ijson.items(file, "log.entries.item", use_float=True), 1):
+                if number > MAX_HAR_ENTRIES:
+                    raise UsageError(f"{option} {path} holds more than {MAX_HAR_ENTRIES:,} entries: split it")
+                try:
+                    yield RecordedExchange.from_har(entry)
+                except NotAnEntry as error:
+                    raise UsageError(f"{option} {path}: entry {number} is not a HAR 1.2 entry: {error}"[:300]) from None
+                if progress is not None and number % 10_000 == 0:
+                    progress(number)
+        except ijson.IncompleteJSONError as error:
+            if "premature EOF" in str(error) and number and warn is not None:
+                warn(f"{option} {path} ends in a torn entry (its writer stopped mid-write): the {number} entries "
+                     "before it are read")
+                return
+            raise UsageError(f"{option} {path} is not a HAR 1.2 file: {' '.join(str(error).split())}"[:300]) from None
+        except (ijson.JSONError, UnicodeDecodeError, ValueError) as error:
+            raise UsageError(f"{option} {path} is not a HAR 1.2 file: {type(error).__name__}: "
+                             f"{' '.join(str(error).split())}"[:300]) from None
+    if number == 0 and not _has_entries(path):
+        raise UsageError(f"{option} {path} is not a HAR 1.2 file (log.entries with request and response)")
+
+
+def _has_entries(path) -> bool:
+    """Whether the file has a log.entries list at all (an empty one is an empty recording)."""
+    with open(path, "rb") as file:
+        try:
+            return any(prefix == "log.entries" and event == "start_array" for prefix, event, _ in ijson.parse(file))
+        except (ijson.JSONError, UnicodeDecodeError, ValueError):
+            return False
 
 
 # --- what may be written -----------------------------------------------------------------------------------
 
-def redacted_url(url: str, whole_query: bool = False) -> str:
-    """The URL with secret-named query parameters (or, for a webhook URL, the whole query) redacted."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    if whole_query:
-        return urlunsplit(parts._replace(query=REDACTED))
-    pairs = [(name, REDACTED if SECRET_PARAMETER.search(name) else value)
-             for name, value in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit(parts._replace(query=urlencode(pairs, safe="[]")))
-
-
-def redacted_headers(headers) -> list[dict]:
-    """HAR name/value pairs, secret headers redacted, a webhook URL header's query redacted."""
-    return [{"name": name, "value": REDACTED if name.lower() in SECRET_HEADERS else
-             redacted_url(value, whole_query=True) if WEBHOOK_FIELD.search(name) else value}
-            for name, value in headers]
-
-
-def redacted_json(value, name: str = ""):
-    """A JSON value with each webhook URL's query string redacted (at any depth)."""
-    if isinstance(value, dict):
-        return {key: redacted_json(item, key) for key, item in value.items()}
-    if isinstance(value, list):
-        return [redacted_json(item, name) for item in value]
-    if isinstance(value, str) and WEBHOOK_FIELD.search(name) and "://" in value:
-        return redacted_url(value, whole_query=True)
-    return value
-
-
 def _body_text(content: bytes, content_type: str) -> tuple[str, str | None]:
-    """(text, encoding) of a body for the file: JSON with webhook URLs redacted, other text as it is, binary
-    as base64."""
+    """(text, encoding) of a body for the file: JSON and forms with their secrets redacted, other text as it
+    is, binary as base64."""
     if "json" in content_type:
-        try:
-            value = json.loads(content)
+        value = json_value(content)
+        if value is not None:
             redacted = redacted_json(value)
             if redacted != value:
-                return json.dumps(redacted, ensure_ascii=False), None
-        except ValueError:
+                return json.dumps(redacted), None
+    if "x-www-form-urlencoded" in content_type:
+        try:
+            return redacted_form(content.decode()), None
+        except UnicodeDecodeError:
             pass
     if content_type.startswith("text/") or "json" in content_type or "yaml" in content_type:
         try:
@@ -263,7 +367,7 @@ class HarWriter:
         self._file.flush()  # a crash of this process loses nothing written (the page cache keeps it)
 
     def write(self, entry: dict) -> None:
-        line = json.dumps(entry, ensure_ascii=False).encode()
+        line = json.dumps(entry).encode()  # ASCII escapes: a lone surrogate in an answer is still written
         with self._lock:
             self._file.seek(self._end)
             self._file.write((b"\n" if self.count == 0 else b",\n") + line)

@@ -14,6 +14,7 @@ from mock_server.answers.examples import named_example
 from mock_server.answers.call import Call
 from mock_server.answers.source import NoAnswerDrawn
 from mock_server.bodies import read_json_body
+from mock_server.encodings import accepted, encode
 from mock_server.errors import ApiError, BadRequest, ModelNotFound
 from mock_server.exchange import Exchange
 from mock_server.forced import answer_forced, documented_body
@@ -171,7 +172,10 @@ async def replay_recorded(exchange: Exchange) -> Response | None:
     body, exchange.request_id = replay.rewritten(answer, minted, exchange.base, exchange.now)
     exchange.answer = f"replayed ({place} of {len(answers)})"
     exchange.job_status = _status_of(body)
-    return Response(body, status_code=answer.status, headers=dict(answer.headers))
+    headers = dict(answer.headers)
+    if answer.encoding and accepted(exchange.headers.get("accept-encoding"), answer.encoding):
+        body, headers["Content-Encoding"] = encode(body, answer.encoding), answer.encoding  # as it was sent
+    return Response(body, status_code=answer.status, headers=headers)
 
 
 def _status_of(body: bytes) -> str | None:

@@ -93,4 +93,4 @@ class ConnectInterception(TlsTermination):
         self.transport.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         self._stop_waiting()
         self._wait_for_request()  # the handshake has a header timeout of its own, and counts while it runs
-        self.take_tls(context)
+        self.take_tls(context, tunnel=(host, port))

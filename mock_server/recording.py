@@ -1,18 +1,26 @@
 """`flux-mock record`: a pass-through proxy in front of the real gateway that writes every exchange to a HAR
-file and judges each real answer against the specs on the way, without changing what the app gets.
+file and judges each real answer against the specs on the way.
 
-An app reaches it as it reaches the mock: by base URL (each request goes on to `--upstream`, else to the
-server the specs name for its path), or unchanged through HTTPS_PROXY (a CONNECT to a gateway host is
-terminated with the local CA, as the mock's proxy does, and goes on to `--upstream` or to the host the app
-asked for). The hosts the recorded answers name (polling and media URLs) may be CONNECTed to as well, so
-the app's polls and downloads work and are recorded; every other host is refused.
+An app reaches it as it reaches the mock:
+- by base URL: each request goes on to `--upstream`, else to the server the specs name for its path; every
+  absolute URL the answer holds (a polling URL, media, an output) is led back through the recorder, as `serve
+  --public-url` leads them to the mock (the upstream's own as paths of the recorder; another host an answer
+  named as `/__via/{scheme}/{host:port}/...`), so the app's polls and downloads are recorded too. The app gets
+  that answer decoded; the file keeps the URLs the upstream really sent.
+- unchanged, through HTTPS_PROXY: a CONNECT to a gateway host (or to a host an answer named) is terminated with
+  the local CA, as the mock's proxy does; a request inside goes to the tunnel's own host (`--upstream` for a
+  gateway host), whatever its Host header says. The app gets the answer unchanged, its encoding included.
 
-The answer goes back to the app first; judging (the kit's, passed in as `judge`), the journal entry and the
-HAR entry follow in one worker thread, in the order exchanges end.
+Where a request may go is recording_hosts.py's to say. Upstream time is bounded (connect, each read, and in
+total: a 504 in the gateway's shape); an app that leaves cancels its request upstream; each upstream host has
+a connection pool of its own, so a slow one starves no other. A compressed answer is decoded within a bound
+(encodings.py) before it is judged and written.
+
+Each exchange is judged (the kit's judge, passed in) and written before the app gets its answer, in one worker
+thread: a recorder killed at any moment leaves a file that holds every exchange answered before it.
 """
 
 import asyncio
-import json
 import logging
 import ssl
 import time
@@ -22,39 +30,71 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 from starlette.responses import Response
 
 from mock_server import tls
 from mock_server.app import MockApp, create_state
 from mock_server.bodies import read_body_bytes
+from mock_server.connections import TUNNEL
+from mock_server.encodings import MAX_DECODED, TooLarge, Undecodable, decode
 from mock_server.errors import ApiError, gateway_body
 from mock_server.exchange import Exchange
-from mock_server.har import HarWriter, RecordedExchange
+from mock_server.har import HarWriter, RecordedExchange, json_value
 from mock_server.journal_entry import JournalEntry
 from mock_server.operations.documents import VENDOR_SPECS, absolute_servers, load_bundled
-from mock_server.redaction import mask_key
+from mock_server.operations.facts import fact_values
+from mock_server.operations.matcher import OperationMatcher
+from mock_server.recording_hosts import HostPolicy, authority
+from mock_server.redaction import is_secret_name, mask_key, redacted_url
 from mock_server.router import Route, Router, path_pattern
 from mock_server.state import MockState
 
 log = logging.getLogger("flux_mock.record")
 
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
                         "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length"})
 MEDIA_TYPES = ("image/", "application/octet-stream", "video/")
-MAX_ANSWER_BYTES = 256 * 1024 * 1024  # an answer larger than this is refused (502), not held in memory
-MAX_PENDING = 1_000  # exchanges waiting to be judged and written before a request waits for them
+MAX_ANSWER_BYTES = 256 * 1024 * 1024  # an answer larger than this, as sent, is refused (502), not held in memory
+VIA = "/__via/"  # base-URL mode: a URL on another host an answer named, led back through the recorder
+PER_HOST_CONNECTIONS = 64
+MAX_CLIENTS = 300  # upstream hosts with a pool of their own (the gateway's, and the named ones)
 
 
 class UpstreamFailed(ApiError):
     """The recorder could not get an answer from the real host (a network failure: never drift), answered as
-    the gateway (Azure APIM) answers its own failures on the way to the API."""
+    the gateway (Azure APIM) answers its own failures on the way to the API. It never says why (refused, TLS,
+    a plain port): that would make the recorder a port scanner."""
 
     status = 502
     error = "Bad Gateway"
 
     def body(self, profile: str = "pages") -> dict:
         return gateway_body(self.status, self.message or self.error)
+
+
+class UpstreamTimedOut(UpstreamFailed):
+    status = 504
+    error = "Gateway Timeout"
+
+
+class Misdirected(UpstreamFailed):
+    """Inside a CONNECT tunnel, a request for another host than the tunnel's."""
+
+    status = 421
+    error = "Misdirected Request"
+
+
+class NotForwarded(UpstreamFailed):
+    """A request for a host neither the gateway nor any answer named."""
+
+    status = 403
+    error = "Forbidden"
+
+
+class ClientLeft(Exception):
+    """The app went away before the answer came: its upstream request was cancelled."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +105,17 @@ class RecordingOptions:
     record_media: bool = False  # write media downloads' bytes into the file (else only their size)
     media_max_bytes: int = 20 * 1024 * 1024
     force: bool = False  # write over an existing file
-    timeout: float = 120.0  # seconds to wait for the real host's answer
+    timeout: float = 120.0  # seconds to wait for each read of the real host's answer
+    total_timeout: float = 300.0  # seconds an exchange may take upstream in all
+    allow_hosts: tuple[str, ...] = ()  # special hosts (loopback, private) answers may name: a staging CDN
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str  # where the request goes, as the HAR records it
+    where: str  # its authority
+    gateway: bool  # the gateway (or --upstream, or a host named as a polling URL's): the app's keys may go there
+    rewrite: bool  # base-URL mode: URLs in the answer are led back through the recorder
 
 
 def _servers() -> list[tuple[object, str]]:
@@ -77,109 +127,39 @@ def _servers() -> list[tuple[object, str]]:
     return found
 
 
-def upstream_client(options: RecordingOptions, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """The client the recorder forwards with: the system's CAs (and --upstream-ca), no proxy from the
-    environment (the recorder may be the app's HTTPS_PROXY itself), redirects handed back to the app."""
+def _tls_context(options: RecordingOptions) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if options.upstream_ca:
         context.load_verify_locations(options.upstream_ca)
-    return httpx.AsyncClient(verify=context, trust_env=False, follow_redirects=False, transport=transport,
-                             timeout=httpx.Timeout(options.timeout, connect=10.0),
-                             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+    return context
 
 
-def _authority(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{(parts.hostname or '').lower()}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+class Upstream:
+    """The recorder's clients: one connection pool per upstream host (a slow host fills its own), the system's
+    CAs (and --upstream-ca), no proxy from the environment (the recorder may be the app's HTTPS_PROXY itself),
+    redirects handed back to the app, every read bounded."""
 
+    def __init__(self, options: RecordingOptions, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.options, self.transport = options, transport
+        self._context = _tls_context(options)
+        self._clients: dict[str, httpx.AsyncClient] = {}
 
-def named_hosts(value, found: set[str]) -> None:
-    """Add the host:port of every absolute http(s) URL in a JSON value."""
-    if isinstance(value, dict):
-        for item in value.values():
-            named_hosts(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            named_hosts(item, found)
-    elif isinstance(value, str) and value.startswith(("https://", "http://")):
-        try:
-            found.add(_authority(value))
-        except ValueError:
-            pass
+    def client(self, where: str) -> httpx.AsyncClient:
+        client = self._clients.get(where)
+        if client is None:
+            if len(self._clients) >= MAX_CLIENTS:
+                raise UpstreamFailed(f"flux-mock record: more than {MAX_CLIENTS} upstream hosts")
+            client = httpx.AsyncClient(
+                verify=self._context, trust_env=False, follow_redirects=False, transport=self.transport,
+                timeout=httpx.Timeout(self.options.timeout, connect=10.0, pool=self.options.timeout),
+                limits=httpx.Limits(max_connections=PER_HOST_CONNECTIONS, max_keepalive_connections=16))
+            self._clients[where] = client
+        return client
 
-
-class Recorder:
-    """Forwards, answers, then has each exchange judged and written."""
-
-    def __init__(self, state: MockState, options: RecordingOptions, judge: Callable[..., JournalEntry],
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.mock, self.options, self.judge = state, options, judge
-        self.writer = HarWriter(options.out, replace=options.force)
-        self.client = upstream_client(options, transport)
-        self.servers = _servers()
-        self.allowed: set[str] = {_authority(options.upstream)} if options.upstream else set()
-        self._work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flux-mock-record")
-        self._pending: set[asyncio.Task] = set()
-
-    # --- the proxy's question -------------------------------------------------------------------------
-    def connect_policy(self, host: str, port: int) -> str | None:
-        """Why a CONNECT is refused (None: taken): gateway hosts, the upstream, and hosts answers named."""
-        if host in tls.gateway_hosts() or f"{host}:{port}" in self.allowed:
-            return None
-        return (f"the recorder forwards only the gateway's hosts ({', '.join(sorted(tls.gateway_hosts()))}), "
-                "--upstream and the hosts its recorded answers named")
-
-    # --- one exchange ---------------------------------------------------------------------------------
-    def upstream_url(self, exchange: Exchange) -> str:
-        """Where this request goes: through a tunnel, the host the app asked for (a gateway host: --upstream
-        instead, if given); by base URL, --upstream, else the server the specs name for the path."""
-        host = exchange.headers.get("host", "")
-        tunneled = exchange.scope.get("scheme") == "https"
-        gateway = urlsplit(f"//{host}").hostname in tls.gateway_hosts()
-        if tunneled and not (gateway and self.options.upstream):
-            base = f"https://{host}"
-        elif self.options.upstream:
-            base = self.options.upstream
-        else:
-            base = next((url for pattern, url in self.servers if pattern.match(exchange.path)), self.servers[0][1])
-        query = exchange.scope.get("query_string", b"").decode("latin-1")
-        path = exchange.scope.get("raw_path", exchange.path.encode()).decode("latin-1").split("?", 1)[0]
-        return base.rstrip("/") + path + (f"?{query}" if query else "")
-
-    async def forward(self, exchange: Exchange) -> Response:
-        body = await read_body_bytes(exchange.receive, exchange.headers, self.mock.settings.max_body_bytes,
-                                     self.mock.settings.body_timeout)
-        url = self.upstream_url(exchange)
-        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in exchange.scope["headers"]
-                   if name.decode("latin-1").lower() not in HOP_BY_HOP]
-        started, began = time.time(), asyncio.get_running_loop().time()  # real traffic: the wall clock
-        try:
-            answer = await self._send(exchange.method, url, headers, body)
-        except httpx.HTTPError as error:
-            log.warning("record: %s %s: %s", exchange.method, url, error)
-            raise UpstreamFailed(f"flux-mock record could not reach {url}: {type(error).__name__}: {error}"[:500])
-        raw, waited = answer.content_raw, (asyncio.get_running_loop().time() - began) * 1000
-        decoded = httpx.Response(answer.status_code, headers=answer.headers, content=raw).content
-        if "json" in answer.headers.get("content-type", ""):
-            try:
-                named_hosts(json.loads(decoded), self.allowed)  # before the app can follow them
-            except ValueError:
-                pass
-        media = answer.headers.get("content-type", "").startswith(MEDIA_TYPES)
-        keep = not media or (self.options.record_media and len(decoded) <= self.options.media_max_bytes)
-        self._later(RecordedExchange(exchange.method, url, answer.status_code, tuple(headers), body,
-                                     tuple(answer.headers.multi_items()), decoded, answer.reason_phrase, started,
-                                     waited, content_omitted=not keep, body_size=len(raw)),
-                    mask_key(exchange.claimed_key(), self.mock.settings.show_keys))
-        response = Response(raw, status_code=answer.status_code)
-        response.raw_headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))
-                                for name, value in answer.headers.multi_items() if name.lower() not in HOP_BY_HOP]
-        response.raw_headers.append((b"content-length", str(len(raw)).encode()))
-        return response
-
-    async def _send(self, method: str, url: str, headers, body: bytes) -> "_Answer":
-        request = self.client.build_request(method, url, headers=headers, content=body)
-        answer = await self.client.send(request, stream=True)
+    async def send(self, target: Target, method: str, headers, body: bytes) -> "_Answer":
+        client = self.client(target.where)
+        request = client.build_request(method, target.url, headers=headers, content=body)
+        answer = await client.send(request, stream=True)
         try:
             chunks, size = [], 0
             async for chunk in answer.aiter_raw():
@@ -191,44 +171,9 @@ class Recorder:
             await answer.aclose()
         return _Answer(answer.status_code, answer.reason_phrase, answer.headers, b"".join(chunks))
 
-    # --- judged and written, after the answer ---------------------------------------------------------
-    def _later(self, exchange: RecordedExchange, key: str | None) -> None:
-        task = asyncio.get_running_loop().create_task(self._record(exchange, key))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _record(self, exchange: RecordedExchange, key: str | None) -> None:
-        """Judged and written in the worker thread; journaled with the key masked as the mock masks it (the
-        file has it redacted)."""
-        try:
-            entry = await asyncio.get_running_loop().run_in_executor(self._work, self._judged_and_written, exchange)
-            await self.mock.journal.record(entry._replace(key=key))
-        except Exception:  # noqa: BLE001 - one exchange not written is logged; the recorder goes on
-            log.exception("record: %s %s was not written", exchange.method, exchange.url)
-
-    def _judged_and_written(self, exchange: RecordedExchange) -> JournalEntry:
-        """The real exchange judged (its redacted copy is what is written)."""
-        entry = self.judge(exchange, "recorded upstream")
-        facts = {"operationId": entry.operation_id, "kind": entry.operation_kind, "requestId": entry.request_id,
-                 "jobStatus": entry.job_status, "sequence": entry.sequence, "drift": list(entry.drift)}
-        self.writer.write(exchange.to_har({name: value for name, value in facts.items() if value is not None}))
-        return entry
-
-    @property
-    def backlog(self) -> int:
-        """Exchanges answered but not yet judged and written."""
-        return len(self._pending)
-
-    async def wait_for_pending(self) -> None:
-        """Every exchange answered so far judged and written (back-pressure, and at shutdown)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
-
     async def close(self) -> None:
-        await self.wait_for_pending()
-        await self.client.aclose()
-        self._work.shutdown(wait=True)
-        self.writer.close()
+        for client in self._clients.values():
+            await client.aclose()
 
 
 @dataclass(frozen=True)
@@ -237,6 +182,215 @@ class _Answer:
     reason_phrase: str
     headers: httpx.Headers
     content_raw: bytes
+
+
+async def _until_the_client_leaves(receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class Recorder:
+    """Forwards, has each exchange judged and written, then answers."""
+
+    def __init__(self, state: MockState, options: RecordingOptions, judge: Callable[..., JournalEntry],
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.mock, self.options, self.judge = state, options, judge
+        self.writer = HarWriter(options.out, replace=options.force)
+        self.upstream = Upstream(options, transport)
+        self.servers = _servers()
+        self.matcher = OperationMatcher(state.operations)
+        self.hosts = HostPolicy(authority(options.upstream) if options.upstream else None,
+                                frozenset(host.lower() for host in options.allow_hosts))
+        self._work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flux-mock-record")
+
+    # --- the proxy's question -------------------------------------------------------------------------
+    def connect_policy(self, host: str, port: int) -> str | None:
+        return self.hosts.connect_policy(host, port)
+
+    # --- where a request goes -------------------------------------------------------------------------
+    def target_of(self, exchange: Exchange) -> Target:
+        tunnel = (exchange.scope.get("extensions") or {}).get(TUNNEL)
+        raw_path = exchange.scope.get("raw_path", exchange.path.encode()).decode("latin-1").split("?", 1)[0]
+        query = exchange.scope.get("query_string", b"").decode("latin-1")
+        suffix = f"?{query}" if query else ""
+        if tunnel is not None:
+            return self._in_tunnel(tunnel, exchange.headers.get("host", ""), raw_path + suffix)
+        if raw_path.startswith(VIA):
+            return self._via(raw_path[len(VIA):] + suffix)
+        if self.options.upstream:
+            base = self.options.upstream
+        else:
+            base = next((url for pattern, url in self.servers if pattern.match(exchange.path)), self.servers[0][1])
+        url = base.rstrip("/") + raw_path + suffix
+        return Target(url, authority(url), True, True)
+
+    def _in_tunnel(self, tunnel: tuple[str, int], host_header: str, path: str) -> Target:
+        host, port = tunnel
+        asked = authority(f"https://{host_header}")
+        if asked != f"{host}:{port}":
+            raise Misdirected(f"flux-mock record: this tunnel is for {host}:{port}, not for "
+                              f"{host_header[:100] or 'no Host'}")
+        if self.options.upstream and self.hosts.is_gateway(f"{host}:{port}"):
+            url = self.options.upstream.rstrip("/") + path
+            return Target(url, authority(url), True, False)
+        url = f"https://{host}{'' if port == 443 else f':{port}'}{path}"
+        return Target(url, f"{host}:{port}", self.hosts.takes_keys(f"{host}:{port}"), False)
+
+    def _via(self, rest: str) -> Target:
+        scheme, _, rest = rest.partition("/")
+        where, _, path = rest.partition("/")
+        url = f"{scheme}://{where}/{path}"
+        at = authority(url)
+        if scheme not in ("http", "https") or at is None or not self.hosts.may_reach(at):
+            raise NotForwarded(f"flux-mock record forwards only to the gateway and the hosts its answers named, "
+                               f"not to {where[:100]}")
+        return Target(url, at, self.hosts.takes_keys(at), True)
+
+    # --- one exchange ---------------------------------------------------------------------------------
+    async def forward(self, exchange: Exchange) -> Response:
+        body = await read_body_bytes(exchange.receive, exchange.headers, self.mock.settings.max_body_bytes,
+                                     self.mock.settings.body_timeout)
+        target = self.target_of(exchange)
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in exchange.scope["headers"]
+                   if name.decode("latin-1").lower() not in HOP_BY_HOP]
+        sent = headers if target.gateway else [(name, value) for name, value in headers if not is_secret_name(name)]
+        started, began = time.time(), asyncio.get_running_loop().time()  # real traffic: the wall clock
+        answer = await self._answer(exchange, target, sent, body)
+        waited = (asyncio.get_running_loop().time() - began) * 1000
+        decoded, note = self._decoded(answer)
+        media = answer.headers.get("content-type", "").startswith(MEDIA_TYPES)
+        keep = decoded is not None and (not media or (self.options.record_media
+                                                      and len(decoded) <= self.options.media_max_bytes))
+        record = RecordedExchange(exchange.method, target.url, answer.status_code, tuple(headers), body,
+                                  tuple(answer.headers.multi_items()), decoded or b"", answer.reason_phrase, started,
+                                  waited, content_omitted=not keep, body_size=len(answer.content_raw))
+        parsed = json_value(decoded) if decoded is not None and "json" in answer.headers.get("content-type", "") \
+            else None
+        if target.gateway and parsed is not None:
+            self.hosts.name(self._named_urls(exchange.method, target, answer.status_code, parsed, {"polling_url"}),
+                            api=True)
+            self.hosts.name(self._named_urls(exchange.method, target, answer.status_code, parsed, {"media_url"}))
+        await self._judged_and_written(record, mask_key(exchange.claimed_key(), self.mock.settings.show_keys), note)
+        if target.rewrite and parsed is not None:
+            return self._led_back(exchange, target, answer, parsed)
+        return self._as_sent(answer)
+
+    async def _answer(self, exchange: Exchange, target: Target, headers, body: bytes) -> _Answer:
+        """The upstream's answer, within the total timeout, cancelled if the app leaves first."""
+        sending = asyncio.get_running_loop().create_task(self._send(target, exchange.method, headers, body))
+        leaving = asyncio.get_running_loop().create_task(_until_the_client_leaves(exchange.receive))
+        try:
+            done, _ = await asyncio.wait({sending, leaving}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            leaving.cancel()
+        if sending not in done:
+            sending.cancel()
+            raise ClientLeft
+        return sending.result()
+
+    async def _send(self, target: Target, method: str, headers, body: bytes) -> _Answer:
+        shown = redacted_url(target.url)
+        try:
+            async with asyncio.timeout(self.options.total_timeout):
+                return await self.upstream.send(target, method, headers, body)
+        except (TimeoutError, httpx.TimeoutException):
+            log.warning("record: %s %s: no answer in time", method, shown)
+            raise UpstreamTimedOut(f"flux-mock record: {shown} did not answer in time") from None
+        except httpx.HTTPError as error:
+            log.warning("record: %s %s: unreachable (%s)", method, shown, type(error).__name__)
+            raise UpstreamFailed(f"flux-mock record: {shown} is unreachable") from None
+
+    def _decoded(self, answer: _Answer) -> tuple[bytes | None, str | None]:
+        """The answer's body as HAR holds it (decoded), and why it is not there (None: it is)."""
+        try:
+            return decode(answer.content_raw, answer.headers.get("content-encoding"), MAX_DECODED), None
+        except TooLarge as error:
+            return None, f"not recorded: {error}"
+        except Undecodable as error:
+            return None, f"not recorded: its Content-Encoding says {answer.headers.get('content-encoding')}, {error}"
+
+    def _named_urls(self, method: str, target: Target, status: int, body, facts: set[str]) -> list[str]:
+        """The URLs a gateway's answer holds in these documented URL fields (the operation's schema says where)."""
+        urls = []
+        for operation in self.matcher.candidates(method, urlsplit(target.url).path):
+            urls += fact_values(operation.response_schema(status), body, facts)
+        return urls
+
+    def _as_sent(self, answer: _Answer) -> Response:
+        response = Response(answer.content_raw, status_code=answer.status_code)
+        response.raw_headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                                for name, value in answer.headers.multi_items() if name.lower() not in HOP_BY_HOP]
+        response.raw_headers.append((b"content-length", str(len(answer.content_raw)).encode()))
+        return response
+
+    def _led_back(self, exchange: Exchange, target: Target, answer: _Answer, body) -> Response:
+        """The answer decoded, every absolute URL of the upstream or of a host an answer named leading back
+        through the recorder."""
+        base = exchange.base.rstrip("/")
+        upstream = self.hosts.upstream or target.where
+
+        def back(url: str) -> str:
+            where = authority(url)
+            if where is None:
+                return url
+            parts = urlsplit(url)
+            rest = parts.path + (f"?{parts.query}" if parts.query else "")
+            if where == upstream:
+                return base + rest
+            if self.hosts.may_reach(where):
+                return f"{base}{VIA}{parts.scheme}/{parts.netloc}{rest}"
+            return url
+
+        content = orjson.dumps(_mapped(body, back))
+        response = Response(content, status_code=answer.status_code)
+        response.raw_headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                                for name, value in answer.headers.multi_items()
+                                if name.lower() not in HOP_BY_HOP and name.lower() != "content-encoding"]
+        response.raw_headers.append((b"content-length", str(len(content)).encode()))
+        return response
+
+    # --- judged and written, before the answer --------------------------------------------------------
+    async def _judged_and_written(self, exchange: RecordedExchange, key: str | None, note: str | None) -> None:
+        """Judged (the real exchange) and written (its redacted copy) in the worker thread; journaled with the key
+        masked as the mock masks it (the file has it redacted). An exchange that cannot be judged is still
+        written, and journaled saying why."""
+        try:
+            entry = await asyncio.get_running_loop().run_in_executor(self._work, self._judge_and_write, exchange, note)
+            await self.mock.journal.record(entry._replace(key=key))
+        except Exception:  # noqa: BLE001 - one exchange not written is logged; the recorder goes on
+            log.exception("record: %s %s was not written", exchange.method, redacted_url(exchange.url))
+
+    def _judge_and_write(self, exchange: RecordedExchange, note: str | None) -> JournalEntry:
+        try:
+            entry = self.judge(exchange, "recorded upstream")
+        except RecursionError:
+            entry = JournalEntry(epoch=exchange.started or 0.0, method=exchange.method, path=exchange.path,
+                                 status=exchange.status, answer="recorded upstream",
+                                 drift=("not judged: the answer nests too deep",))
+        if note:
+            entry = entry._replace(drift=(*entry.drift, note))
+        facts = {"operationId": entry.operation_id, "kind": entry.operation_kind, "requestId": entry.request_id,
+                 "jobStatus": entry.job_status, "sequence": entry.sequence, "drift": list(entry.drift)}
+        self.writer.write(exchange.to_har({name: value for name, value in facts.items() if value is not None}))
+        return entry
+
+    async def close(self) -> None:
+        await self.upstream.close()
+        self._work.shutdown(wait=True)
+        self.writer.close()
+
+
+def _mapped(value, change: Callable[[str], str], depth: int = 0):
+    """A JSON value with every absolute http(s) URL string changed (at most 64 levels deep)."""
+    if depth > 64:
+        return value
+    if isinstance(value, dict):
+        return {key: _mapped(item, change, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mapped(item, change, depth + 1) for item in value]
+    if isinstance(value, str) and value[:8].lower().startswith(("http://", "https://")):
+        return change(value)
+    return value
 
 
 class RecordingApp(MockApp):
@@ -254,9 +408,10 @@ class RecordingApp(MockApp):
         return router
 
     async def _forward(self, exchange: Exchange) -> Response:
-        if self.recorder.backlog >= MAX_PENDING:
-            await self.recorder.wait_for_pending()
-        return await self.recorder.forward(exchange)
+        try:
+            return await self.recorder.forward(exchange)
+        except ClientLeft:
+            return Response(status_code=499)  # nobody is left to answer
 
     async def _shut_down(self) -> None:
         await self.recorder.close()
@@ -266,6 +421,6 @@ class RecordingApp(MockApp):
 def create_recorder(settings, options: RecordingOptions, judge: Callable[..., JournalEntry], clock=None,
                     transport: httpx.AsyncBaseTransport | None = None) -> RecordingApp:
     """The recording proxy as an ASGI app. `judge(recorded exchange, answer) -> journal entry` is the kit's
-    (contract_tests.recorded_journal.OnTheWay); `transport` the upstream client's (tests)."""
+    (contract_tests.recorded_journal.OnTheWay); `transport` the upstream clients' (tests)."""
     state = create_state(settings, clock)
     return RecordingApp(state, Recorder(state, options, judge, transport))

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from mock_server.bodies import request_id_in
+from mock_server.encodings import KNOWN, codings
 from mock_server.errors import EndpointNotFound
-from mock_server.har import WEBHOOK_FIELD, RecordedExchange, read_har, redacted_url
+from mock_server.har import RecordedExchange, read_har
+from mock_server.redaction import is_webhook_name, redacted_url
 from mock_server.operations.matcher import OperationMatcher
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
@@ -56,9 +58,10 @@ class Request:
 class Answer:
     status: int
     headers: tuple[tuple[str, str], ...]
-    content: bytes
+    content: bytes  # decoded, as the recording holds it
     offset: float  # seconds after the submit of the job it concerns (0 for a request of no job)
     starts: str | None  # the recorded request id of the job this answer starts (a submit's)
+    encoding: str | None = None  # the content coding it was sent in (gzip, br...): an app that accepts it gets it
 
 
 def _job_id(body) -> str | None:
@@ -77,7 +80,7 @@ def _normalised(value, jobs, name: str = ""):
     if isinstance(value, list):
         pairs = [_normalised(item, jobs, name) for item in value]
         return [item for item, _ in pairs], next((named for _, named in pairs if named), None)
-    if isinstance(value, str) and WEBHOOK_FIELD.search(name):
+    if isinstance(value, str) and is_webhook_name(name):
         return "{webhook}", None
     if isinstance(value, str) and value in jobs:
         return JOB, value
@@ -116,8 +119,9 @@ class Recording:
                 started.setdefault(starts, moment)
             offset = max(0.0, moment - started.get(job, moment)) if job else 0.0
             headers = tuple((k, v) for k, v in exchange.headers if k.lower() not in LEFT_OUT_HEADERS)
+            coding = next((c for c in codings(exchange.header("content-encoding")) if c in KNOWN), None)
             self.sequences.setdefault((job, request), []).append(
-                Answer(exchange.status, headers, exchange.content, offset, starts))
+                Answer(exchange.status, headers, exchange.content, offset, starts, coding))
             for url in URL.findall(exchange.content.decode("utf-8", "replace")) if answered is not None else ():
                 if not self.is_api(urlsplit(url).path):
                     self.media.setdefault(url, len(self.media))
@@ -219,18 +223,20 @@ class Replay:
         return minted
 
     def rewritten(self, answer: Answer, minted: str | None, base: str, now: float) -> tuple[bytes, str | None]:
-        """The answer's body for this mock: the replayed job's id for the recorded one (a submit's job minted
-        now), every URL leading back to the mock; and the request id the answer names."""
+        """The answer's body for this mock: every URL leading back to the mock (looked up as recorded, before any
+        id in it changes: a media URL may hold the job's id), then the replayed job's id for the recorded one (a
+        submit's job minted now); and the request id the answer names."""
         try:
             text = answer.content.decode()
         except UnicodeDecodeError:
             return answer.content, minted
+        text = URL.sub(lambda found: self._local(found.group(0), base), text)
         if minted:
             text = text.replace(self._jobs[minted].recorded, minted)
         if answer.starts:
             minted = self.mint(answer.starts, now)
             text = text.replace(answer.starts, minted)
-        return URL.sub(lambda found: self._local(found.group(0), base), text).encode(), minted
+        return text.encode(), minted
 
     def _local(self, url: str, base: str) -> str:
         parts = urlsplit(url)

@@ -67,7 +67,7 @@ class TlsTermination:
             cls._host_contexts[host] = tls.host_context(host)
         return cls._host_contexts[host]
 
-    def take_tls(self, context) -> None:
+    def take_tls(self, context, tunnel: tuple[str, int] | None = None) -> None:
         """Hand this connection's transport to a TLS handshake, then to a fresh protocol of this class over the
         decrypted stream. The handshake starts now, not when a task first runs: until start_tls has put its
         TLS layer on the transport, the client's first bytes would reach this protocol's HTTP parser (uvloop
@@ -76,6 +76,7 @@ class TlsTermination:
         inner = type(self)(config=self.config, server_state=self.server_state, app_state=self.app_state,
                            _loop=self.loop)
         inner._tls_inner = True
+        inner._tunnel = tunnel  # the CONNECT's host and port: where requests inside it may go (the recorder)
         handshake = Started(self.loop.start_tls(self.transport, inner, context, server_side=True,
                                                 ssl_handshake_timeout=self.header_timeout))
         self.loop.create_task(self._handshake(handshake, inner))

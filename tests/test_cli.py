@@ -132,7 +132,7 @@ def test_the_access_log_never_shows_a_secret_sent_in_a_url(workers, redis_url):
         stop_process(process, group=True)
         process.stdout.close()
         process.stderr.close()
-    assert "/__admin/health?subscription-key=[redacted]&admin_token=[redacted]&X-Secret-Key=[redacted]&page=2" \
+    assert "/__admin/health?subscription-key=redacted&admin_token=redacted&X-Secret-Key=redacted&page=2" \
         in logged, logged[-2000:]
     assert not any(value in logged for value in secrets.values()), logged[-2000:]
 

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from mock_server.exit_codes import UsageError
-from mock_server.har import HarWriter, RecordedExchange, read_har, redacted_headers, redacted_json, redacted_url
+from mock_server.har import HarWriter, RecordedExchange, read_har
+from mock_server.redaction import redacted_headers, redacted_json, redacted_url
 
 SECRET = "s3cr3t-key-0123456789"
 
@@ -24,7 +25,7 @@ def test_key_headers_cookies_and_webhook_queries_are_redacted():
                                 ("X-Webhook-URL", f"https://hooks.example/in?sig={SECRET}"), ("Accept", "*/*")])
     assert SECRET not in json.dumps(headers)
     assert {"name": "Accept", "value": "*/*"} in headers
-    assert {"name": "X-Webhook-URL", "value": "https://hooks.example/in?[redacted]"} in headers
+    assert {"name": "X-Webhook-URL", "value": "https://hooks.example/in?redacted"} in headers
 
 
 def test_webhook_urls_in_bodies_lose_their_query_at_any_depth():

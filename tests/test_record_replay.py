@@ -192,7 +192,7 @@ def test_the_recorder_refuses_a_connect_to_a_host_no_answer_named(home, tmp_path
             answer = connection.recv(4096).decode()
     finally:
         recorder.stop()
-    assert answer.startswith("HTTP/1.1 403") and "hosts its recorded answers named" in answer
+    assert answer.startswith("HTTP/1.1 403") and "the hosts its answers named in their URL fields" in answer
 
 
 def test_an_existing_file_is_kept_unless_forced(tmp_path):
@@ -215,9 +215,12 @@ def test_by_base_url_requests_go_on_to_the_upstream_and_an_unreachable_one_is_a_
                                 headers={"Ocp-Apim-Subscription-Key": SECRET}, timeout=30)
         finally:
             recorder.terminate()
-    assert answer.status_code == 202 and answer.json()["polling_url"].startswith(upstream), "the answer, unchanged"
+    assert answer.status_code == 202 and answer.json()["polling_url"].startswith(recorder.url + "/v2/requests/"), \
+        "by base URL, the answer's URLs lead back through the recorder"
     (entry,) = entries(out)
     assert entry["request"]["url"] == f"{upstream}/flux-dev/v1/dev/textToImage" and SECRET not in out.read_text()
+    assert json.loads(entry["response"]["content"]["text"])["polling_url"].startswith(upstream), \
+        "the file keeps the URL the upstream sent"
     nowhere = closed_port_url()
     recorder = MockProcess("--out", str(tmp_path / "nowhere.har"), "--upstream", nowhere, command="record")
     try:

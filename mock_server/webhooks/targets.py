@@ -13,6 +13,7 @@ import re
 from urllib.parse import unquote, urlsplit
 
 from mock_server.loopback import is_loopback
+from mock_server.redaction import redacted_url
 
 MAX_URL_LENGTH = 2048
 ADMIN_PREFIX = "/__admin"
@@ -70,9 +71,9 @@ def url_problem(url: str) -> str | None:
 
 
 def masked_url(url: str) -> str:
-    """The URL for logs: its query string (often a token) masked."""
-    base, separator, _ = url.partition("?")
-    return f"{base}?..." if separator else url
+    """The URL for logs and views: as a webhook URL is written anywhere (redaction.py: no query, fragment, user
+    info or token-like path segment)."""
+    return redacted_url(url, webhook=True)
 
 
 def reaches_admin_api(url: str) -> bool:

@@ -59,10 +59,10 @@ class Rewriting:
 
 
 @contextmanager
-def serving(app, lifespan: str = "off", tls: tuple[str, str] | None = None):
-    """Serve `app` on 127.0.0.1:<free port>; yield its URL. `lifespan="on"` runs flux-mock's webhook dispatcher;
-    `tls`: (certificate file, key file) to answer https with."""
-    listener = listening_socket("127.0.0.1", 0)
+def serving(app, lifespan: str = "off", tls: tuple[str, str] | None = None, host: str = "127.0.0.1"):
+    """Serve `app` on `host` (127.0.0.1; 127.0.0.2 is "another host", still loopback):<free port>; yield its URL.
+    `lifespan="on"` runs flux-mock's webhook dispatcher; `tls`: (certificate file, key file) to answer https with."""
+    listener = listening_socket(host, 0)
     files = {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]} if tls else {}
     server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan=lifespan, **files))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
@@ -70,7 +70,7 @@ def serving(app, lifespan: str = "off", tls: tuple[str, str] | None = None):
     try:
         wait_until(lambda: server.started or not thread.is_alive(), what="the test server starting", every=0.02)
         assert server.started, "the test server stopped at start-up (its error is printed above)"
-        yield f"{'https' if tls else 'http'}://127.0.0.1:{listener.getsockname()[1]}"
+        yield f"{'https' if tls else 'http'}://{host}:{listener.getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

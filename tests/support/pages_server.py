@@ -8,13 +8,23 @@ body without Content-Type).
 Operations (the pages that say how): Schnell getData (000), Flux Dev text to image and the universal status
 poll (003, queue API), Flux 2 Klein generateImage (003), Flux 2 Dev /generateT2I (003, X-Secret-Key), Kontext
 restore (003, with its own error messages). `wallets[key]` in USD: 0 makes a paid call answer 402 with the
-pages' body. Jobs are QUEUED for `queued_for` s and PROCESSING for `processing_for` s (real time)."""
+pages' body. Jobs are QUEUED for `queued_for` s and PROCESSING for `processing_for` s (real time).
 
+Where the real world differs, on request: `media_base` puts media on another host (a CDN: the same server on
+another loopback address, 127.0.0.2), `polling_base` moves the polling URL to another host, and `drift` plants
+drift inside a finished job's `output` (media_url renamed media_urls, a seed added), and `codings` answers JSON in
+turn in each of these content codings the client accepts (gzip, deflate, br; "identity" too), chunked, with no
+Content-Length, as a CDN or nginx does."""
+
+import gzip
 import io
+import itertools
 import json
 import time
+import zlib
 import uuid
 
+import brotli
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -40,6 +50,42 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+class Chunked:
+    """Each JSON answer in the next of `codings` the client accepts, sent in two chunks with no Content-Length.
+    Written with the standard library's zlib and the brotli package, not flux-mock's encoder."""
+
+    def __init__(self, app, codings: tuple[str, ...]) -> None:
+        self.app, self.turn = app, itertools.cycle(codings)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        accepts = dict(scope["headers"]).get(b"accept-encoding", b"").decode()
+        start, chunks = {}, []
+
+        async def buffered(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body, headers = b"".join(chunks), [(k, v) for k, v in start["headers"] if k != b"content-length"]
+            coding = next(self.turn)
+            if dict(headers).get(b"content-type", b"").startswith(b"application/json") and \
+                    (coding == "identity" or coding in accepts):
+                body = {"gzip": gzip.compress, "deflate": zlib.compress, "identity": bytes,
+                        "br": brotli.compress}[coding](body)
+                if coding != "identity":
+                    headers.append((b"content-encoding", coding.encode()))
+            await send({**start, "headers": headers})
+            half = len(body) // 2
+            await send({"type": "http.response.body", "body": body[:half], "more_body": True})
+            await send({"type": "http.response.body", "body": body[half:]})
+
+        await self.app(scope, receive, buffered)
+
+
 class Refused(Exception):
     def __init__(self, status: int, body: dict) -> None:
         super().__init__(body)
@@ -48,8 +94,10 @@ class Refused(Exception):
 
 class PagesGateway:
     def __init__(self, keys=("pages-key",), queued_for: float = 0.2, processing_for: float = 0.3,
-                 wallets: dict | None = None) -> None:
+                 wallets: dict | None = None, media_base: str | None = None, polling_base: str | None = None,
+                 drift: bool = False, codings: tuple[str, ...] = ()) -> None:
         self.keys = set(keys)
+        self.media_base, self.polling_base, self.drift = media_base, polling_base, drift
         self.queued_for, self.processing_for = queued_for, processing_for
         self.wallets = dict(wallets or {})
         self.jobs: dict[str, dict] = {}
@@ -67,7 +115,8 @@ class PagesGateway:
         routes = [Route(path, self._guarded(method, handler), methods=["GET", "POST", "PUT", "PATCH", "DELETE",
                                                                         "HEAD", "OPTIONS", "TRACE"])
                   for path, (method, handler) in paths.items()]
-        self.app = Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=0)],
+        encoding = Middleware(Chunked, codings=codings) if codings else Middleware(GZipMiddleware, minimum_size=0)
+        self.app = Starlette(routes=routes, middleware=[encoding],
                              exception_handlers={404: self._not_found, 405: self._not_found})
 
     async def _not_found(self, request, exc):
@@ -191,8 +240,8 @@ class PagesGateway:
         ids = uuid.uuid4().hex
         request_id = f"{model}_{ids[:8]}-{ids[8:12]}-{ids[12:16]}-{ids[16:20]}-{ids[20:32]}{ids[0]}"  # 8-4-4-4-13
         self.jobs[request_id] = {"model": model, "created": time.time(), "extension": extension}
-        return JSONResponse({"request_id": request_id, "status": "QUEUED",
-                             "polling_url": f"{request.base_url}v2/requests/status/{request_id}"}, status_code=202)
+        polling = f"{self.polling_base or str(request.base_url).rstrip('/')}/v2/requests/status/{request_id}"
+        return JSONResponse({"request_id": request_id, "status": "QUEUED", "polling_url": polling}, status_code=202)
 
     async def status(self, request: Request):
         """003's universal status endpoint: QUEUED, PROCESSING, then COMPLETED with output.media_url."""
@@ -208,10 +257,12 @@ class PagesGateway:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(job["created"]))
         ended = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(job["created"] + self.queued_for +
                                                                      self.processing_for))
-        media = f"{request.base_url}v1/{request_id}/output.{job['extension']}"
+        media = f"{self.media_base or str(request.base_url).rstrip('/')}/v1/{request_id}/output.{job['extension']}"
+        output = {"media_url": [media], "media_type": f"image/{job['extension']}"}
+        if self.drift:
+            output = {"media_urls": output["media_url"], "media_type": output["media_type"], "seed": 42}
         return JSONResponse({"request_id": request_id, "status": status, "model_id": job["model"], "error": None,
-                             "output": {"media_url": [media], "media_type": f"image/{job['extension']}"}
-                             if done else None,
+                             "output": output if done else None,
                              "created_at": stamp, "updated_at": ended if done else stamp,
                              "completed_at": ended if done else None})
 
