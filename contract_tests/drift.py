@@ -17,6 +17,7 @@ from contract_tests.media import expectations, media_problems
 from contract_tests.urls import url_differences
 from contract_tests.receiver import webhook_receiver
 from contract_tests.target import Target, variant_headers
+from mock_server.har import MAX_JSON_DEPTH, json_value
 from mock_server.operations import VENDOR_SPECS, Operation, load_operations
 from mock_server.operations.assumptions import pages_only
 
@@ -113,9 +114,10 @@ def body_differences(schema: dict | None, body, where: str = "body") -> list[tup
     return found
 
 
-def response_differences(operation: Operation, response: httpx.Response) -> list[Difference]:
+def response_differences(operation: Operation, response: httpx.Response, body_known: bool = True) -> list[Difference]:
     """How an answer departs from the pages' rules for its operation (the spec without its assumptions:
-    `response_notes` words what it does of those)."""
+    `response_notes` words what it does of those); `body_known=False`: its body was not kept (a recording that
+    holds only its size), so only its status and headers are judged."""
     op_id, status = operation.operation_id, response.status_code
     if status not in operation.documented_statuses:
         return [Difference(op_id, "undocumented-status", "status", ", ".join(map(str, sorted(
@@ -128,15 +130,15 @@ def response_differences(operation: Operation, response: httpx.Response) -> list
             found.append(Difference(op_id, "missing-header", f"header {name}", "present (required)", "absent"))
         if value is not None and header.get("schema", {}).get("type") == "integer" and not value.strip().isdigit():
             found.append(Difference(op_id, "changed-header", f"header {name}", "integer", value))
-    if "application/json" in (documented.get("content") or {}):
+    if "application/json" in (documented.get("content") or {}) and body_known:
         content_type = response.headers.get("content-type", "")
         if not content_type.startswith("application/json"):
             return found + [Difference(op_id, "changed-content-type", "Content-Type", "application/json",
                                        content_type or "none")]
-        try:
-            body = response.json()
-        except ValueError:
-            return found + [Difference(op_id, "changed-type", "body", "JSON", "not JSON")]
+        body = json_value(response.content)
+        if body is None:
+            return found + [Difference(op_id, "changed-type", "body", f"JSON (nested at most {MAX_JSON_DEPTH} "
+                                       "levels)", "not JSON, or nested deeper")]
         found += [Difference(op_id, *d) for d in body_differences(operation.response_schema(status), body)]
     return found
 

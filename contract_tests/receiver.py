@@ -1,6 +1,7 @@
 """A webhook receiver on 127.0.0.1 for tests: records every POST, can be told to fail the first N. `Webhooks`
 is what the `flux_mock_webhooks` fixture hands a test: URLs to give the API, and waiting for an event of a
-job."""
+job. Bounded as the mock is: a body over MAX_BODY is refused (413) unread, one without a usable Content-Length
+(411), a sender that stalls is dropped after `read_timeout` seconds, and the newest MAX_KEPT POSTs are kept."""
 
 import json
 import threading
@@ -8,6 +9,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MAX_BODY = 1024 * 1024  # bytes: a webhook body is a status answer, a few KiB
+MAX_KEPT = 100_000  # POSTs kept; beyond, the oldest go
 
 from mock_server.bodies import request_id_in
 
@@ -32,15 +36,26 @@ class Received:
 
 
 class WebhookReceiver:
-    def __init__(self) -> None:
+    def __init__(self, read_timeout: float = 10.0) -> None:
         self.received: list[Received] = []
         self.fail_next = 0
         self._lock = threading.Condition()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = read_timeout  # each read of the request; a stalled sender's connection is closed
+
             def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = self.headers.get("Content-Length", "")
+                if not length.isdigit():
+                    return self._refuse(411)
+                if int(length) > MAX_BODY:
+                    return self._refuse(413)
+                try:
+                    raw = self.rfile.read(int(length))
+                except TimeoutError:
+                    self.close_connection = True
+                    return
                 with receiver._lock:
                     failing = receiver.fail_next > 0
                     receiver.fail_next -= failing
@@ -49,9 +64,17 @@ class WebhookReceiver:
                     except ValueError:
                         body = raw.decode("utf-8", "replace")
                     receiver.received.append(Received(self.path, body, dict(self.headers), time.monotonic()))
+                    del receiver.received[:-MAX_KEPT]
                     receiver._lock.notify_all()
                 self.send_response(503 if failing else 200)
                 self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def _refuse(self, status: int) -> None:
+                self.close_connection = True
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.send_header("Connection", "close")
                 self.end_headers()
 
             def log_message(self, *args):

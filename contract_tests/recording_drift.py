@@ -30,7 +30,8 @@ def best_fit(candidates: list[Operation], exchange: RecordedExchange) -> tuple[O
     """The candidate the answer belongs to, and how it departs from it: one that documents the answer's status
     before one that does not, then the fewest differences, then the path's default operation before its
     variants (a variant answers on its operation's path)."""
-    judged = [(op, response_differences(op, exchange.response())) for op in candidates]
+    body_known = not (exchange.content_omitted and not exchange.content)  # a body not recorded is not judged
+    judged = [(op, response_differences(op, exchange.response(), body_known)) for op in candidates]
     return min(judged, key=lambda pair: (exchange.status not in pair[0].documented_statuses, len(pair[1]),
                                          pair[0].variant is not None))
 

@@ -112,7 +112,7 @@ class MockApp:
                 await self._http(scope, receive, send, vary_origin=True)
 
     async def _http(self, scope, receive, send, vary_origin: bool = False) -> None:
-        route, params = self.router.match(scope["path"])
+        route, params = self.router.match(scope["path"], scope["method"])
         exchange = Exchange.start(scope, receive, self.mock, params)
         try:
             response = await self._respond(route, exchange)

@@ -90,6 +90,10 @@ def spec_for(name: str, base: str, pages: bool = False) -> str:
     return template.replace(PLACEHOLDER, json.dumps(base))
 
 
+MAX_SERVED = 64  # (spec, base URL, pages) answers kept encoded
+_SERVED: dict[tuple[str, str, bool], bytes] = {}
+
+
 async def openapi(exchange: Exchange) -> Response:
     return await _spec(exchange, pages=False)
 
@@ -102,8 +106,14 @@ async def _spec(exchange: Exchange, pages: bool) -> Response:
     name = exchange.path_params["name"]
     if name not in SPECS:
         raise UnknownPath(f"no spec {name[:100]}; specs: {', '.join(SPECS)}")
-    text = await asyncio.to_thread(spec_for, name, exchange.base, pages)  # a first render stays off the event loop
-    return Response(text, media_type="application/yaml; charset=utf-8")
+    served = (name, exchange.base, pages)
+    body = _SERVED.get(served)
+    if body is None:  # a first render stays off the event loop; then each base's bytes are served from memory
+        body = (await asyncio.to_thread(spec_for, name, exchange.base, pages)).encode()
+        if len(_SERVED) >= MAX_SERVED:  # bounded: a client naming many Hosts cannot grow it
+            _SERVED.pop(next(iter(_SERVED)))
+        _SERVED[served] = body
+    return Response(body, media_type="application/yaml; charset=utf-8")
 
 
 async def page(exchange: Exchange) -> Response:

@@ -18,6 +18,7 @@ Secrets never reach the file: everything written goes through the one redaction 
 import base64
 import binascii
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ _ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-e
 # Bounds of what is read (docs/reference/bounds.md): past them, a one-line error, never a traceback.
 MAX_HAR_BYTES = 512 * 1024 * 1024  # a HAR file
 MAX_HAR_ENTRIES = 100_000  # exchanges in one file
+PROGRESS_BYTES = 32 * 1024 * 1024  # a file larger than this says how far reading it got, every 10,000 entries
+READ_BUFFER = 1024 * 1024  # bytes read at a time: with yajl's 64 KiB default an 8 MiB body read 8x slower
 MAX_JSON_DEPTH = 64  # levels of a body judged as JSON: a deeper one is judged as text (and written as it came)
 LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z: a moment past it is no date
 __all__ = ["REDACTED", "HarWriter", "RecordedExchange", "header_in", "iter_har", "json_value", "read_har"]
@@ -92,6 +95,7 @@ class RecordedExchange:
     started: float | None = None  # epoch seconds the request was sent
     waited_ms: float = 0.0  # from the request sent to the answer read
     content_omitted: bool = False  # the file holds none of the answer's bytes (media without --record-media)
+    omitted_because: str = ""  # why, if not for that (a body that decodes past the bound, or does not decode)
     body_size: int | None = None  # the answer's bytes on the wire (compressed); None: as `content`
     flux: dict = field(default_factory=dict)  # the entry's _fluxMock facts (empty in another tool's HAR)
 
@@ -161,10 +165,13 @@ class RecordedExchange:
         content_type = self.header("content-type") or ""
         content = {"size": len(self.content), "mimeType": content_type}
         on_wire = len(self.content) if self.body_size is None else self.body_size
-        if on_wire != len(self.content):
+        if self.content_omitted and not self.content and on_wire:  # never decoded: its decoded size is unknown
+            content["size"] = on_wire
+        elif on_wire != len(self.content):
             content["compression"] = len(self.content) - on_wire
         if self.content_omitted:
-            content["comment"] = "not recorded (media without --record-media, or beyond --media-max-bytes)"
+            content["comment"] = self.omitted_because or \
+                "not recorded (media without --record-media, or beyond --media-max-bytes)"
         else:
             text, encoding = _body_text(self.content, content_type)
             content.update(text=text, **({"encoding": encoding} if encoding else {}))
@@ -247,8 +254,8 @@ def _content(content: dict, encoding: str | None) -> tuple[bytes, bool]:
             body = decode(body, encoding)
         except Undecodable:
             pass  # decoded already, as HAR 1.2 says
-        except TooLarge as error:
-            raise NotAnEntry(f"its body, {error}") from None
+        except TooLarge:
+            return b"", True  # a body past the bound is read as one the file does not hold
     return body, False
 
 
@@ -260,18 +267,24 @@ def _post_data(request: dict) -> bytes:
     return _base64(text) if post.get("encoding") == "base64" else text.encode("utf-8", "surrogatepass")
 
 
+def say(line: str) -> None:
+    """A line for the person running the command (stderr): a warning or progress, never the result."""
+    print(f"flux-mock: {line}", file=sys.stderr, flush=True)
+
+
 def read_har(path: str | Path, option: str = "--har", progress: Callable[[int], None] | None = None,
-             warn: Callable[[str], None] | None = None) -> list[RecordedExchange]:
+             warn: Callable[[str], None] = say) -> list[RecordedExchange]:
     """The recording's exchanges, in order (iter_har's, in a list)."""
     return list(iter_har(path, option, progress, warn))
 
 
 def iter_har(path: str | Path, option: str = "--har", progress: Callable[[int], None] | None = None,
-             warn: Callable[[str], None] | None = None) -> Iterator[RecordedExchange]:
+             warn: Callable[[str], None] = say) -> Iterator[RecordedExchange]:
     """The recording's exchanges, read entry by entry (bounded: MAX_HAR_BYTES, MAX_HAR_ENTRIES); a UsageError
     (one line) for a file that is not a HAR, an entry HAR 1.2 does not allow, or a bound passed. A file whose last
-    entry is torn (its writer killed mid-write) gives the entries before it, and `warn` says so. `progress(n)`
-    hears every 10,000 entries."""
+    entry is torn (its writer killed mid-write) gives the entries before it, and `warn` says so (on stderr unless
+    told otherwise). `progress(n)` hears every 10,000 entries (by default, a file of more than PROGRESS_BYTES
+    says so on stderr)."""
     try:
         size = Path(path).stat().st_size
         file = open(path, "rb")
@@ -281,10 +294,13 @@ def iter_har(path: str | Path, option: str = "--har", progress: Callable[[int], 
         file.close()
         raise UsageError(f"{option} {path} is {size / 2**20:,.0f} MiB, more than the {MAX_HAR_BYTES // 2**20} MiB a "
                          "HAR may take here: record shorter sessions, or split the file")
+    if progress is None and size > PROGRESS_BYTES:
+        progress = lambda count: say(f"{option} {path}: {count:,} entries read")  # noqa: E731
     number = 0
     with file:
         try:
-            for number, entry in enumerate(ijson.items(file, "log.entries.item", use_float=True), 1):
+            for number, entry in enumerate(ijson.items(file, "log.entries.item", use_float=True,
+                                                                buf_size=READ_BUFFER), 1):
                 if number > MAX_HAR_ENTRIES:
                     raise UsageError(f"{option} {path} holds more than {MAX_HAR_ENTRIES:,} entries: split it")
                 try:
@@ -294,7 +310,7 @@ def iter_har(path: str | Path, option: str = "--har", progress: Callable[[int], 
                 if progress is not None and number % 10_000 == 0:
                     progress(number)
         except ijson.IncompleteJSONError as error:
-            if "premature EOF" in str(error) and number and warn is not None:
+            if "premature EOF" in str(error) and (number or _has_entries(path)):
                 warn(f"{option} {path} ends in a torn entry (its writer stopped mid-write): the {number} entries "
                      "before it are read")
                 return
@@ -310,7 +326,8 @@ def _has_entries(path) -> bool:
     """Whether the file has a log.entries list at all (an empty one is an empty recording)."""
     with open(path, "rb") as file:
         try:
-            return any(prefix == "log.entries" and event == "start_array" for prefix, event, _ in ijson.parse(file))
+            return any(prefix == "log.entries" and event == "start_array" for prefix, event, _ in
+                       ijson.parse(file, buf_size=READ_BUFFER))
         except (ijson.JSONError, UnicodeDecodeError, ValueError):
             return False
 

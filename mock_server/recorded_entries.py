@@ -11,7 +11,8 @@ from mock_server.bodies import job_status_in, request_id_in
 from mock_server.har import REDACTED, RecordedExchange
 from mock_server.journal_entry import JournalEntry
 from mock_server.operations import Operation
-from mock_server.redaction import SHORT_FIELD, clipped, clipped_json, clipped_list, journaled_headers, mask_key
+from mock_server.redaction import (SHORT_FIELD, clipped, clipped_json, clipped_list, journaled_headers, mask_key,
+                                   redacted_form, redacted_header, redacted_json)
 from mock_server.router import path_pattern
 from mock_server.validation import QUERY_KEY_LENIENCY, SUBSCRIPTION_KEY_HEADER, OperationValidator, key_in_query
 
@@ -63,6 +64,16 @@ def _key(headers: dict[str, str], key_headers: tuple[str, ...], query: str, show
     return None if key in (None, REDACTED) else mask_key(clipped(key, SHORT_FIELD), show_keys)
 
 
+def _shown_body(exchange: RecordedExchange):
+    """The request's body as a recording may show it: real traffic, so webhook URLs lose their secrets too (the
+    verdicts are the real body's)."""
+    body = exchange.request_body
+    if isinstance(body, str):
+        form = "x-www-form-urlencoded" in (exchange.request_header("content-type") or "")
+        return redacted_form(body) if form else body
+    return redacted_json(body)
+
+
 def recorded_entry(exchange: RecordedExchange, operation: Operation | None, validators: Validators,
                    key_headers: tuple[str, ...], *, drift=(), sequence: int | None = None, answer: str | None = None,
                    show_keys: bool = False) -> JournalEntry:
@@ -81,8 +92,10 @@ def recorded_entry(exchange: RecordedExchange, operation: Operation | None, vali
         request_id=clipped(job_of(exchange, operation), SHORT_FIELD),
         user_agent=clipped(headers.get("user-agent", ""), SHORT_FIELD),
         body=None if exchange.request_body is None or exchange.status in BODY_UNREAD else clipped_json(
-            exchange.request_body),
-        headers=journaled_headers(headers, key_headers, show_keys), duration_ms=round(exchange.waited_ms, 3),
+            _shown_body(exchange)),
+        headers=journaled_headers({name: value if name in key_headers else redacted_header(name, value)
+                                   for name, value in headers.items()}, key_headers, show_keys),
+        duration_ms=round(exchange.waited_ms, 3),
         drift=tuple(drift), sequence=sequence, answer=answer)
     if operation is None:
         return entry

@@ -21,6 +21,7 @@ thread: a recorder killed at any moment leaves a file that holds every exchange 
 """
 
 import asyncio
+import itertools
 import logging
 import ssl
 import time
@@ -59,6 +60,8 @@ MEDIA_TYPES = ("image/", "application/octet-stream", "video/")
 MAX_ANSWER_BYTES = 256 * 1024 * 1024  # an answer larger than this, as sent, is refused (502), not held in memory
 VIA = "/__via/"  # base-URL mode: a URL on another host an answer named, led back through the recorder
 PER_HOST_CONNECTIONS = 64
+SHARDS = 8  # pools a host's connections are split over
+RETRIED = frozenset({"GET", "HEAD"})  # methods asked again after a protocol error on a kept connection
 MAX_CLIENTS = 300  # upstream hosts with a pool of their own (the gateway's, and the named ones)
 
 
@@ -142,21 +145,38 @@ class Upstream:
     def __init__(self, options: RecordingOptions, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.options, self.transport = options, transport
         self._context = _tls_context(options)
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._clients: dict[str, list[httpx.AsyncClient]] = {}
+        self._turn = itertools.count()
 
     def client(self, where: str) -> httpx.AsyncClient:
-        client = self._clients.get(where)
-        if client is None:
+        """One of the host's clients, in turn. A host's PER_HOST_CONNECTIONS are split over SHARDS pools: httpcore's
+        pool scans every connection for every waiting request, so one pool of 64 under 500 clients spent most of
+        the recorder's time choosing a connection (36 answers/s; sharded, see docs/reference/bounds.md)."""
+        shards = self._clients.get(where)
+        if shards is None:
             if len(self._clients) >= MAX_CLIENTS:
                 raise UpstreamFailed(f"flux-mock record: more than {MAX_CLIENTS} upstream hosts")
-            client = httpx.AsyncClient(
+            each = PER_HOST_CONNECTIONS // SHARDS
+            shards = self._clients[where] = [httpx.AsyncClient(
                 verify=self._context, trust_env=False, follow_redirects=False, transport=self.transport,
                 timeout=httpx.Timeout(self.options.timeout, connect=10.0, pool=self.options.timeout),
-                limits=httpx.Limits(max_connections=PER_HOST_CONNECTIONS, max_keepalive_connections=16))
-            self._clients[where] = client
-        return client
+                limits=httpx.Limits(max_connections=each, max_keepalive_connections=each)) for _ in range(SHARDS)]
+        return shards[next(self._turn) % SHARDS]
 
     async def send(self, target: Target, method: str, headers, body: bytes) -> "_Answer":
+        """The upstream's answer. A GET or HEAD that meets a protocol error is asked once more, on a new
+        connection: a kept connection can hold what an earlier answer sent beyond its Content-Length. Nothing
+        else is sent twice (a submit costs money)."""
+        try:
+            return await self._send_once(target, method, headers, body)
+        except (httpx.RemoteProtocolError, httpx.ReadError):
+            if method not in RETRIED:
+                raise
+            log.info("record: %s %s: the kept connection answered nonsense; asking once more",
+                     method, redacted_url(target.url))
+            return await self._send_once(target, method, headers, body)
+
+    async def _send_once(self, target: Target, method: str, headers, body: bytes) -> "_Answer":
         client = self.client(target.where)
         request = client.build_request(method, target.url, headers=headers, content=body)
         answer = await client.send(request, stream=True)
@@ -172,7 +192,7 @@ class Upstream:
         return _Answer(answer.status_code, answer.reason_phrase, answer.headers, b"".join(chunks))
 
     async def close(self) -> None:
-        for client in self._clients.values():
+        for client in (client for shards in self._clients.values() for client in shards):
             await client.aclose()
 
 
@@ -257,20 +277,22 @@ class Recorder:
         started, began = time.time(), asyncio.get_running_loop().time()  # real traffic: the wall clock
         answer = await self._answer(exchange, target, sent, body)
         waited = (asyncio.get_running_loop().time() - began) * 1000
-        decoded, note = self._decoded(answer)
+        decoded, note, defect = self._decoded(answer)
         media = answer.headers.get("content-type", "").startswith(MEDIA_TYPES)
         keep = decoded is not None and (not media or (self.options.record_media
                                                       and len(decoded) <= self.options.media_max_bytes))
         record = RecordedExchange(exchange.method, target.url, answer.status_code, tuple(headers), body,
                                   tuple(answer.headers.multi_items()), decoded or b"", answer.reason_phrase, started,
-                                  waited, content_omitted=not keep, body_size=len(answer.content_raw))
+                                  waited, content_omitted=not keep, body_size=len(answer.content_raw),
+                                  omitted_because=note or "")
         parsed = json_value(decoded) if decoded is not None and "json" in answer.headers.get("content-type", "") \
             else None
         if target.gateway and parsed is not None:
             self.hosts.name(self._named_urls(exchange.method, target, answer.status_code, parsed, {"polling_url"}),
                             api=True)
             self.hosts.name(self._named_urls(exchange.method, target, answer.status_code, parsed, {"media_url"}))
-        await self._judged_and_written(record, mask_key(exchange.claimed_key(), self.mock.settings.show_keys), note)
+        await self._judged_and_written(record, mask_key(exchange.claimed_key(), self.mock.settings.show_keys), note,
+                                       defect)
         if target.rewrite and parsed is not None:
             return self._led_back(exchange, target, answer, parsed)
         return self._as_sent(answer)
@@ -300,14 +322,17 @@ class Recorder:
             log.warning("record: %s %s: unreachable (%s)", method, shown, type(error).__name__)
             raise UpstreamFailed(f"flux-mock record: {shown} is unreachable") from None
 
-    def _decoded(self, answer: _Answer) -> tuple[bytes | None, str | None]:
-        """The answer's body as HAR holds it (decoded), and why it is not there (None: it is)."""
+    def _decoded(self, answer: _Answer) -> tuple[bytes | None, str | None, bool]:
+        """The answer's body as HAR holds it (decoded); why it is not there (None: it is); and whether that is the
+        upstream's fault (bytes that are not what its Content-Encoding says: no app could read them), not only a
+        bound of the recorder's (a body that decodes past MAX_DECODED)."""
         try:
-            return decode(answer.content_raw, answer.headers.get("content-encoding"), MAX_DECODED), None
+            return decode(answer.content_raw, answer.headers.get("content-encoding"), MAX_DECODED), None, False
         except TooLarge as error:
-            return None, f"not recorded: {error}"
+            return None, f"not recorded: {error}", False
         except Undecodable as error:
-            return None, f"not recorded: its Content-Encoding says {answer.headers.get('content-encoding')}, {error}"
+            return None, (f"not recorded: its Content-Encoding says {answer.headers.get('content-encoding')}, "
+                          f"{error}"), True
 
     def _named_urls(self, method: str, target: Target, status: int, body, facts: set[str]) -> list[str]:
         """The URLs a gateway's answer holds in these documented URL fields (the operation's schema says where)."""
@@ -350,27 +375,29 @@ class Recorder:
         return response
 
     # --- judged and written, before the answer --------------------------------------------------------
-    async def _judged_and_written(self, exchange: RecordedExchange, key: str | None, note: str | None) -> None:
+    async def _judged_and_written(self, exchange: RecordedExchange, key: str | None, note: str | None,
+                                  defect: bool) -> None:
         """Judged (the real exchange) and written (its redacted copy) in the worker thread; journaled with the key
         masked as the mock masks it (the file has it redacted). An exchange that cannot be judged is still
         written, and journaled saying why."""
         try:
-            entry = await asyncio.get_running_loop().run_in_executor(self._work, self._judge_and_write, exchange, note)
+            entry = await asyncio.get_running_loop().run_in_executor(self._work, self._judge_and_write, exchange, note,
+                                                                     defect)
             await self.mock.journal.record(entry._replace(key=key))
         except Exception:  # noqa: BLE001 - one exchange not written is logged; the recorder goes on
             log.exception("record: %s %s was not written", exchange.method, redacted_url(exchange.url))
 
-    def _judge_and_write(self, exchange: RecordedExchange, note: str | None) -> JournalEntry:
+    def _judge_and_write(self, exchange: RecordedExchange, note: str | None, defect: bool) -> JournalEntry:
         try:
             entry = self.judge(exchange, "recorded upstream")
         except RecursionError:
             entry = JournalEntry(epoch=exchange.started or 0.0, method=exchange.method, path=exchange.path,
                                  status=exchange.status, answer="recorded upstream",
                                  drift=("not judged: the answer nests too deep",))
-        if note:
+        if defect:
             entry = entry._replace(drift=(*entry.drift, note))
         facts = {"operationId": entry.operation_id, "kind": entry.operation_kind, "requestId": entry.request_id,
-                 "jobStatus": entry.job_status, "sequence": entry.sequence, "drift": list(entry.drift)}
+                 "jobStatus": entry.job_status, "sequence": entry.sequence, "drift": list(entry.drift), "note": note}
         self.writer.write(exchange.to_har({name: value for name, value in facts.items() if value is not None}))
         return entry
 

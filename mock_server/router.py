@@ -62,15 +62,23 @@ class Router:
             route.path = prefix + route.path
             self.add(route)
 
-    def match(self, path: str) -> tuple[Route | None, dict[str, str]]:
+    def match(self, path: str, method: str | None = None) -> tuple[Route | None, dict[str, str]]:
+        """The route for this path: the exact one, else the first template that matches; with `method`, one that
+        takes it before one that does not (`GET /__admin/jobs/seed` is the job named "seed", not a 405 from the
+        seed route, which takes POST only)."""
+        fallback: tuple[Route | None, dict[str, str]] = (None, {})
         route = self._exact.get(path)
         if route is not None:
-            return route, {}
+            if method is None or method in route.endpoints:
+                return route, {}
+            fallback = (route, {})
         for pattern, route in self._templated:
             found = pattern.match(path)
             if found:
-                return route, found.groupdict()
-        return None, {}
+                if method is None or method in route.endpoints:
+                    return route, found.groupdict()
+                fallback = fallback if fallback[0] is not None else (route, found.groupdict())
+        return fallback
 
 
 def endpoint_for(route: Route | None, method: str) -> Endpoint:

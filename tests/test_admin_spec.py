@@ -41,3 +41,15 @@ async def test_seeding_jobs():
         assert status.json()["status"] == "COMPLETED"
         refused = await admin.post("/__admin/jobs/seed", json={"count": 0, "key": "k"})
         assert refused.status_code == 400 and refused.json()["message"].startswith("count:")
+
+
+@pytest.mark.anyio
+async def test_a_path_two_routes_match_goes_to_the_one_that_takes_the_method():
+    """`GET /__admin/jobs/seed` asks for the job named "seed" (GET /__admin/jobs/{request_id}): a 404 naming it, not
+    a 405 from the seed route, which takes POST only (schemathesis found it, generating "seed" as an id)."""
+    transport = httpx.ASGITransport(app=create_app(clock=ManualClock()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://flux-mock.test") as admin:
+        job = await admin.get("/__admin/jobs/seed")
+        wrong = await admin.put("/__admin/jobs/seed")
+    assert job.status_code == 404 and "seed" in job.text, job.text
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"

@@ -15,7 +15,7 @@ from mock_server.app import create_app
 from mock_server.encodings import MAX_DECODED, TooLarge, Undecodable, accepted, decode, encode
 from mock_server.settings import Settings
 from tests.support.foreign_server import serving
-from tests.test_recordings_of_the_real_world import entries, pages_gateway, polls, recorder, run_app
+from tests.support.recorded_runs import entries, pages_gateway, polls, recorder, run_app
 
 BODY = json.dumps({"request_id": "flux-dev_1", "status": "COMPLETED", "padding": "x" * 5000}).encode()
 

@@ -206,6 +206,17 @@ async def test_a_claimed_delivery_whose_sender_died_is_claimed_again_after_its_l
     assert await stores.deliveries.claim_due(100.0, lease=5.0) == []
 
 
+async def test_a_claim_takes_at_most_its_limit_the_earliest_due_first(stores):
+    for number in range(5):
+        await stores.deliveries.add_if_absent(Delivery(f"m_{number}", "completed", "http://127.0.0.1/h",
+                                                       due=10.0 - number))
+    assert [d.id for d in await stores.deliveries.claim_due(10.0, lease=5.0, limit=2)] == [
+        "m_4:completed", "m_3:completed"]
+    assert [d.id for d in await stores.deliveries.claim_due(10.0, lease=5.0, limit=10)] == [
+        "m_2:completed", "m_1:completed", "m_0:completed"], "the rest stayed pending, unclaimed"
+    assert await stores.deliveries.claim_due(10.0, lease=5.0, limit=10) == []
+
+
 async def test_the_oldest_final_jobs_are_evicted_beyond_the_bound(stores):
     for number in range(6):
         final = number != 1  # job 1 is still running: it stays whatever its age

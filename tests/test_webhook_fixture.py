@@ -1,8 +1,13 @@
 """The flux_mock_webhooks fixture: a receiver on loopback whose URL a test gives the API, waiting for the
 delivery of one event of one job; a failed delivery retried; a wait that times out names what arrived."""
 
+import socket
+import time
+
 import httpx
 import pytest
+
+from contract_tests.receiver import WebhookReceiver
 
 from tests.support.waiting import wait_until
 
@@ -46,3 +51,25 @@ def test_a_wait_that_times_out_names_what_arrived(flux_mock, flux_mock_webhooks)
     with pytest.raises(AssertionError, match=f"no failed delivery of {job['request_id']} within 0.2 s; arrived: "
                                              f"completed of {job['request_id']} at /webhook"):
         flux_mock_webhooks.wait_for("failed", job["request_id"], timeout=0.2)
+
+
+def test_the_receiver_refuses_a_huge_body_unread_and_drops_a_stalled_sender():
+    """The kit's receiver is bounded as the mock is (issue 34, item 8): a body over 1 MiB is a 413 before a byte
+    of it is read, a body without Content-Length a 411, and a sender that stops mid-body is dropped after the
+    read timeout, its POST not recorded."""
+    with WebhookReceiver(read_timeout=0.5).running() as receiver:
+        host, port = receiver.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as huge:
+            huge.sendall(b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 67108864\r\n\r\n{}")
+            assert huge.recv(100).startswith(b"HTTP/1.0 413")
+        with socket.create_connection((host, int(port)), timeout=5) as stalled:
+            stalled.sendall(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"status\"")
+            started = time.monotonic()
+            assert stalled.recv(100) == b"", "closed without an answer"
+            assert time.monotonic() - started < 5
+        with socket.create_connection((host, int(port)), timeout=5) as chunked:
+            chunked.sendall(b"POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+            assert chunked.recv(100).startswith(b"HTTP/1.0 411")
+        ok = httpx.post(f"{receiver.url}/fine", json={"status": "COMPLETED"})
+        assert ok.status_code == 200
+        assert [r.path for r in receiver.received] == ["/fine"]

@@ -47,9 +47,9 @@ class DeliveryStore(Protocol):
     async def add_if_absent(self, delivery) -> bool:
         """Store a new delivery unless one with its id exists; True if it was added."""
 
-    async def claim_due(self, now: float, lease: float = 60.0) -> list:
+    async def claim_due(self, now: float, lease: float = 60.0, limit: int | None = None) -> list:
         """The pending deliveries due by `now`, and the `sending` ones whose lease ran out, each claimed by
-        exactly one caller (state `sending`) for `lease` seconds."""
+        exactly one caller (state `sending`) for `lease` seconds; at most `limit` of them, the earliest due."""
 
     async def save(self, delivery) -> None:
         """Its new state, if the delivery still exists: one cleared while it was being sent is not re-created."""

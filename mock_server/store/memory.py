@@ -112,8 +112,8 @@ class MemoryDeliveryStore:
         self._deliveries[delivery.id] = delivery
         return True
 
-    async def claim_due(self, now: float, lease: float = 60.0) -> list:
-        due = sorted((d for d in self._deliveries.values() if _claimable(d, now)), key=lambda d: d.due)
+    async def claim_due(self, now: float, lease: float = 60.0, limit: int | None = None) -> list:
+        due = sorted((d for d in self._deliveries.values() if _claimable(d, now)), key=lambda d: d.due)[:limit]
         for delivery in due:
             delivery.state, delivery.lease_until = "sending", now + lease
         return [replace(d, history=list(d.history)) for d in due]

@@ -97,7 +97,12 @@ if ARGV[2] ~= '' and used >= tonumber(ARGV[2]) then return 0 end
 return redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 """
 CLAIM = """
-local claimed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local claimed
+if tonumber(ARGV[3]) then
+  claimed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+else
+  claimed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+end
 for _, id in ipairs(claimed) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
 return claimed
 """
@@ -288,8 +293,8 @@ class RedisDeliveryStore:
     async def add_if_absent(self, delivery: Delivery) -> bool:
         return bool(await self._add(keys=[DELIVERY, DELIVERIES, DUE], args=_delivery_args(delivery)))
 
-    async def claim_due(self, now: float, lease: float = 60.0) -> list[Delivery]:
-        ids = await self._claim(keys=[DUE], args=[repr(now), repr(now + lease)])
+    async def claim_due(self, now: float, lease: float = 60.0, limit: int | None = None) -> list[Delivery]:
+        ids = await self._claim(keys=[DUE], args=[repr(now), repr(now + lease), "" if limit is None else str(limit)])
         if not ids:
             return []
         claimed = [Delivery.from_record(json.loads(raw)) for raw in await self.client.mget(

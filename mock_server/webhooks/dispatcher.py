@@ -49,7 +49,12 @@ class WebhookDispatcher:
         # A claimed delivery is its claimer's for this long; if that instance dies, another sends it after.
         self.lease = 2 * timeout + 1.0
         self._wake = asyncio.Event()
+        self.concurrency = concurrency
         self._limit = asyncio.Semaphore(concurrency)
+        # Claimed here and not yet finished (waiting for a slot or for the job's earlier events, or being sent):
+        # a round claims only as many as there are free slots, so nothing waits out its lease in a queue and is
+        # claimed again while still here (it was: 2 to 5 POSTs of one delivery under load, ~40 s apart).
+        self._claimed: set[str] = set()
         self._sending: set[asyncio.Task] = set()
         self._tails: dict[str, asyncio.Task] = {}
         self._client: httpx.AsyncClient | None = None
@@ -119,7 +124,14 @@ class WebhookDispatcher:
         if self._refresh is not None:
             await self._refresh()
         by_job: dict[str, list[Delivery]] = {}
-        for delivery in await self.deliveries.claim_due(self.clock.now(), self.lease):
+        free = self.concurrency - len(self._claimed)
+        if free <= 0:
+            return 1.0  # every slot taken: a send that ends wakes the next round
+        claimed = await self.deliveries.claim_due(self.clock.now(), self.lease, free)
+        for delivery in claimed:
+            if delivery.id in self._claimed:  # its lease ran out while this instance still has it: not twice
+                continue
+            self._claimed.add(delivery.id)
             by_job.setdefault(delivery.request_id, []).append(delivery)
         for request_id, deliveries in by_job.items():
             self._send_after_earlier(request_id, sorted(deliveries, key=lambda d: d.due))
@@ -157,14 +169,18 @@ class WebhookDispatcher:
     async def _attempt_in_order(self, earlier: asyncio.Task | None, deliveries: list[Delivery]) -> None:
         if earlier is not None:
             await asyncio.gather(earlier, return_exceptions=True)
-        for delivery in deliveries:
-            try:
-                await self._attempt(delivery)
-            except StoreUnavailable:
-                # Sent or not, its result could not be saved: the delivery stays claimed until its lease ends,
-                # then it is sent again with the same Webhook-Id (at least once; receivers de-duplicate).
-                self.unsaved += 1
-                return
+        try:
+            for delivery in deliveries:
+                try:
+                    await self._attempt(delivery)
+                except StoreUnavailable:
+                    # Sent or not, its result could not be saved: the delivery stays claimed until its lease ends,
+                    # then it is sent again with the same Webhook-Id (at least once; receivers de-duplicate).
+                    self.unsaved += 1
+                    return
+        finally:
+            self._claimed.difference_update(delivery.id for delivery in deliveries)
+            self.wake()  # a slot is free: the next round may claim
 
     async def _attempt(self, delivery: Delivery) -> None:
         async with self._limit:
