@@ -91,11 +91,12 @@ def request_id_in(body):
 
 
 def job_status_in(body) -> str | None:
-    """The job status an answer of any polling API reports, in the queue API's vocabulary (upper case): a
-    fal-style result (`images`) is COMPLETED."""
+    """The job status an answer of any polling API reports, in the queue API's vocabulary (upper case): its
+    `status`, else, for a fal-style result (`images` and no status), COMPLETED. The status said wins: a FAILED
+    answer carrying an undocumented `images` field is FAILED (it was read as COMPLETED, a final status changing)."""
     if not isinstance(body, dict):
         return None
-    if "images" in body:
-        return "COMPLETED"
     status = body.get("status")
-    return status.upper() if isinstance(status, str) else None
+    if isinstance(status, str):
+        return status.upper()
+    return "COMPLETED" if "images" in body else None

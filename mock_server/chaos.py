@@ -9,24 +9,20 @@ A chaos setting (the config's `chaos`, a rule's `outcome.chaos`: admin.yaml's Ch
   slow      the answer's body trickles in over `slow_seconds`
   jitter    up to `jitter` extra seconds before an answer
 
-Each fault applies itself to the exchange (as WireMock's `Fault` does). Each instance keeps its own random
-stream per setting and its own bursts and storms (bounded); every fault is journaled as `answer: chaos:NAME`,
-and client_checks judges what the client did next.
+Each fault applies itself through a narrow port, `FaultInjector` (as WireMock's `Fault.apply(FaultInjector)`):
+what a fault may do to a call is only what the port offers (drop it, answer it with a status, trickle its body,
+delay it); the pipeline supplies the port for each exchange. Each instance keeps its own random stream per
+setting and its own bursts and storms (bounded); every fault is journaled as `answer: chaos:NAME`, and
+client_checks judges what the client did next.
 """
 
 import math
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar, Protocol
 
 from starlette.responses import Response
-
-from mock_server.forced import answer_forced
-from mock_server.responses import DroppedConnection
-
-if TYPE_CHECKING:
-    from mock_server.exchange import Exchange
 
 BURST_STATUSES = (500, 502, 503, 504)
 REMEMBERED = 10_000  # keys and settings an instance keeps chaos state for
@@ -51,14 +47,30 @@ class ChaosSetting:
         return cls(**{"seed": seed, **{name: value for name, value in data.items() if name in known}})
 
 
+class FaultInjector(Protocol):
+    """What a fault may do to the call it meets (the pipeline's port onto one exchange)."""
+
+    def drop(self) -> Response:
+        """An answer that starts and never finishes: the connection closes mid-answer."""
+
+    def answer(self, status: int, retry_after: float | None) -> Response:
+        """The operation's answer for this status (the gateway's own for 502-504), with Retry-After if given."""
+
+    def trickle(self, seconds: float) -> None:
+        """The call's answer, when it comes, sends its body over this many seconds."""
+
+    async def delay(self, seconds: float) -> None:
+        """The call goes on this much later (on the mock's clock)."""
+
+
 @dataclass(frozen=True)
 class Fault:
-    """One fault a call meets. `apply` makes the exchange meet it: the answer it gets instead, or None when the
-    call goes on (late, or with a body that will trickle)."""
+    """One fault a call meets. `apply` makes the call meet it through the port: the answer it gets instead,
+    or None when the call goes on (late, or with a body that will trickle)."""
 
     kind: ClassVar[str]
 
-    async def apply(self, exchange: "Exchange") -> Response | None:
+    async def apply(self, injector: FaultInjector) -> Response | None:
         raise NotImplementedError
 
 
@@ -66,8 +78,8 @@ class Fault:
 class Drop(Fault):
     kind = "drop"
 
-    async def apply(self, exchange: "Exchange") -> Response:
-        return DroppedConnection()
+    async def apply(self, injector: FaultInjector) -> Response:
+        return injector.drop()
 
 
 @dataclass(frozen=True)
@@ -76,8 +88,8 @@ class ServerError(Fault):
     status: int = 503
     retry_after: float | None = None
 
-    async def apply(self, exchange: "Exchange") -> Response:
-        return answer_forced(exchange, self.status, self.retry_after)
+    async def apply(self, injector: FaultInjector) -> Response:
+        return injector.answer(self.status, self.retry_after)
 
 
 @dataclass(frozen=True)
@@ -91,8 +103,8 @@ class Slow(Fault):
     kind = "slow"
     seconds: float = 0.0  # how long the body takes
 
-    async def apply(self, exchange: "Exchange") -> None:
-        exchange.slow_for = self.seconds
+    async def apply(self, injector: FaultInjector) -> None:
+        injector.trickle(self.seconds)
 
 
 @dataclass(frozen=True)
@@ -100,9 +112,8 @@ class Jitter(Fault):
     kind = "jitter"
     seconds: float = 0.0  # the delay
 
-    async def apply(self, exchange: "Exchange") -> None:
-        await exchange.mock.clock.sleep(self.seconds)
-        exchange.tick()
+    async def apply(self, injector: FaultInjector) -> None:
+        await injector.delay(self.seconds)
 
 
 def _bounded_put(mapping: OrderedDict, key, value) -> None:

@@ -56,7 +56,8 @@ class Exchange:
     retry_after: float | None = None
     status: int | None = None
     webhook: bool = False  # the request asked for a webhook
-    facts: dict = field(default_factory=dict)  # request_id, model_id, media_url, polling_url of the answer's job
+    facts: Any = field(default_factory=dict)  # request_id, model_id, media_url, polling_url... of the answer's job,
+    # or a function that works them out (only a generated answer reads them: not every call pays for them)
     slow_for: float = 0.0  # seconds the answer's body takes to send (chaos: slow)
     answer: str | None = None  # where the answer came from when not the mock's own: example:NAME, generated, chaos
     arrived: float = 0.0  # the clock when the request arrived (`now` moves on with waits)
@@ -96,6 +97,12 @@ class Exchange:
         if self._base is None:
             self._base = self.mock.base_url(self.scope)
         return self._base
+
+    def known_facts(self) -> dict:
+        """What the answer must keep true (views.facts), worked out now if it was left for later."""
+        if callable(self.facts):
+            self.facts = self.facts()
+        return self.facts
 
     def tick(self) -> None:
         """Time passed during this exchange (a wait): the answer describes the moment after it."""

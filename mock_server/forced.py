@@ -1,14 +1,9 @@
 """Answers a scenario forces: a status the operation documents (its first example), or the gateway's own
 failure (502, 503, 504 in its shape, unless the operation documents that status)."""
 
-from typing import TYPE_CHECKING
-
 from mock_server.errors import GATEWAY_FAILURES, BadRequest, gateway_body
 from mock_server.operations import Operation
 from mock_server.responses import JSONBody
-
-if TYPE_CHECKING:
-    from mock_server.exchange import Exchange
 
 
 def forceable_statuses(operation: Operation) -> frozenset[int]:
@@ -36,11 +31,3 @@ def documented_body(operation: Operation, status: int):
     content = ((operation.responses.get(str(status)) or {}).get("content") or {}).get("application/json", {})
     examples = list((content.get("examples") or {}).values())
     return examples[0]["value"] if examples else None
-
-
-def answer_forced(exchange: "Exchange", status: int, retry_after: float | None = None) -> JSONBody:
-    """The forced answer to this exchange, its Retry-After (if any) noted for the journal."""
-    forced = forced_response(exchange.operation, status, retry_after)
-    if "retry-after" in forced.headers:
-        exchange.retry_after = float(forced.headers["retry-after"])
-    return forced

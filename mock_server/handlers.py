@@ -2,6 +2,7 @@
 is, and a named variant may change it. A handler reads the validated exchange and names, on it, the
 job it made or reported, at the exchange's one moment `now`."""
 
+import functools
 import random
 from typing import NamedTuple
 
@@ -79,7 +80,7 @@ async def _submit(exchange: Exchange, request_id: str, webhook: WebhookRequest |
     job = await exchange.mock.jobs.submit(*await _new_job(exchange, request_id, webhook), instant=instant)
     exchange.request_id, exchange.webhook = job.request_id, webhook is not None
     exchange.job_status = lifecycle.status_at(job, exchange.now)
-    exchange.facts = views.facts(job, exchange.base)
+    exchange.facts = functools.partial(views.facts, job, exchange.base)
     return job
 
 
@@ -169,7 +170,7 @@ async def _polled(exchange: Exchange, request_id: str) -> Job:
     exchange.request_id = request_id
     job = await exchange.mock.jobs.poll(request_id, exchange.key, exchange.now)
     exchange.job_status = lifecycle.status_at(job, exchange.now)
-    exchange.facts = views.facts(job, exchange.base)
+    exchange.facts = functools.partial(views.facts, job, exchange.base)
     return job
 
 

@@ -79,7 +79,9 @@ class JournalEntry(NamedTuple):
         return self.operation_id or self.path
 
     def numbered(self, seq: int) -> "JournalEntry":
-        return self._replace(seq=seq)
+        """This entry with its place in the journal (`seq` is the second field: set without `_replace`'s walk
+        of every field, on every request)."""
+        return tuple.__new__(JournalEntry, (self[0], seq, *self[2:]))
 
     def with_(self, **changes) -> "JournalEntry":
         return self._replace(**changes)

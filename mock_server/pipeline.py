@@ -17,7 +17,7 @@ from mock_server.bodies import read_json_body
 from mock_server.encodings import accepted, encode
 from mock_server.errors import ApiError, BadRequest, ModelNotFound
 from mock_server.exchange import Exchange
-from mock_server.forced import answer_forced, documented_body
+from mock_server.forced import documented_body, forced_response
 from mock_server.handlers import HANDLERS
 from mock_server.outcome import merged
 from mock_server.redaction import clipped
@@ -95,6 +95,34 @@ async def select_scenario(exchange: Exchange) -> None:
     exchange.outcome = merged(outcome, prefer)
 
 
+def answer_forced(exchange: Exchange, status: int, retry_after: float | None = None) -> JSONBody:
+    """The answer a scenario or a fault forces on this exchange, its Retry-After (if any) noted for the journal."""
+    forced = forced_response(exchange.operation, status, retry_after)
+    if "retry-after" in forced.headers:
+        exchange.retry_after = float(forced.headers["retry-after"])
+    return forced
+
+
+class ExchangeFaults:
+    """The port a chaos fault acts through (chaos.FaultInjector), onto one exchange."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self._exchange = exchange
+
+    def drop(self) -> Response:
+        return DroppedConnection()
+
+    def answer(self, status: int, retry_after: float | None) -> Response:
+        return answer_forced(self._exchange, status, retry_after)
+
+    def trickle(self, seconds: float) -> None:
+        self._exchange.slow_for = seconds
+
+    async def delay(self, seconds: float) -> None:
+        await self._exchange.mock.clock.sleep(seconds)
+        self._exchange.tick()
+
+
 async def meet_chaos(exchange: Exchange) -> Response | None:
     """A network fault, when the call's rule, Prefer or the config asks for chaos (chaos.py)."""
     mock, wanted = exchange.mock, exchange.outcome.chaos
@@ -103,7 +131,7 @@ async def meet_chaos(exchange: Exchange) -> Response | None:
     if fault is None:
         return None
     exchange.answer = f"chaos:{fault.kind}"
-    return await fault.apply(exchange)
+    return await fault.apply(ExchangeFaults(exchange))
 
 
 async def add_latency(exchange: Exchange) -> None:
@@ -226,7 +254,7 @@ async def draw_answer(exchange: Exchange, response: Response) -> Response:
             or operation.response_schema(response.status_code) is None:
         return response
     beyond = exchange.outcome.beyond_contract or exchange.mock.settings.responses == "beyond-contract"
-    call = Call(operation.operation_id, response.status_code, {**exchange.facts, "answered_at": exchange.now},
+    call = Call(operation.operation_id, response.status_code, {**exchange.known_facts(), "answered_at": exchange.now},
                 exchange.variant, beyond)
     url = exchange.outcome.draw_from
     try:

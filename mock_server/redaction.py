@@ -14,6 +14,7 @@ client can make an entry large.
 """
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 FIELD_LIMIT = 2048
@@ -32,6 +33,7 @@ _TOKEN_SEGMENT = re.compile(r"^(?=[^/]*[A-Za-z])(?=[^/]*\d)[A-Za-z0-9_\-]{16,}$"
 MAX_DEPTH = 64  # levels of a JSON value redacted: deeper, the rest is dropped (the judges go no deeper either)
 
 
+@lru_cache(maxsize=4096)  # names repeat (a client's headers and fields): the regexes run once per name
 def is_secret_name(name: str) -> bool:
     """Whether a header, parameter or field of this name carries a secret (camelCase read as words)."""
     return bool(_SECRET_WORD.search(_CAMEL.sub("-", name).lower()))
@@ -160,6 +162,8 @@ def clipped_json(value, budget: list[int] | None = None, depth: int = 0):
     object to BODY_ITEMS items, 8 levels, BODY_BUDGET units in all (a unit per value, and a string's
     characters), so however the body nests the copy stays small; what is cut says so. Secret-named fields
     (an `api_key`) are redacted."""
+    if budget is None and _plain(value):
+        return value
     budget = budget if budget is not None else [BODY_BUDGET]
     if budget[0] <= 0:
         return "... (clipped)"
@@ -180,6 +184,32 @@ def clipped_json(value, budget: list[int] | None = None, depth: int = 0):
         budget[0] -= len(text)
         return text
     return value
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(value) -> bool:
+    """A body clipping would not change: an object of at most BODY_ITEMS fields, none secret-named, whose values
+    are short strings, numbers, booleans, nulls or short lists of those (most requests): kept as it is, without
+    walking it value by value."""
+    if not isinstance(value, dict) or len(value) > BODY_ITEMS:
+        return False
+    units = 0
+    for key, item in value.items():
+        if not isinstance(key, str) or is_secret_name(key):
+            return False
+        if isinstance(item, list):
+            if len(item) > BODY_ITEMS:
+                return False
+            for element in item:
+                if not isinstance(element, _SCALARS) or (isinstance(element, str) and len(element) > BODY_STRING):
+                    return False
+                units += 1 + (len(element) if isinstance(element, str) else 0)
+        elif not isinstance(item, _SCALARS) or (isinstance(item, str) and len(item) > BODY_STRING):
+            return False
+        units += 2 + (len(item) if isinstance(item, str) else 0)
+    return units < BODY_BUDGET
 
 
 def json_size(value) -> int:

@@ -154,19 +154,25 @@ class OperationValidator:
                              f"accepts it and makes it {kept}")
         return taken
 
-    def body_violations(self, body) -> list[Violation]:
+    def _fits_assumptions(self, body) -> bool:
+        """Valid by the stricter schema, the spec's assumptions included (the common case: then valid by the
+        pages' rules too, with nothing to note)."""
+        return isinstance(body, dict) and (self._assumed or self._body).is_valid(body)
+
+    def body_violations(self, body, fits: bool | None = None) -> list[Violation]:
         if self._body is None:
             return []
         if not isinstance(body, dict):
             return [Violation("", "type", "the request body must be a JSON object")]
-        if (self._assumed or self._body).is_valid(body):  # valid by the stricter one: valid (the common case)
+        if self._fits_assumptions(body) if fits is None else fits:
             return []
         return [self._violation(error) for error in self._body.iter_errors(body)]
 
-    def assumption_breaches(self, headers, body) -> list[str]:
+    def assumption_breaches(self, headers, body, fits: bool | None = None) -> list[str]:
         """What a request the pages' rules take breaks of this spec's assumptions (each field and rule)."""
         found = []
-        if self._assumed is not None and isinstance(body, dict) and not self._assumed.is_valid(body):
+        fits = (self._body is None or self._fits_assumptions(body)) if fits is None else fits
+        if self._assumed is not None and isinstance(body, dict) and not fits:
             found += [str(self._violation(error, self._widened))[:300] for error in self._assumed.iter_errors(body)]
         for check in self._headers:
             value = headers.get(check.name.lower())
@@ -242,7 +248,8 @@ class OperationValidator:
         gateway accepts it, and, for a request the rules take, the spec's assumptions it breaks. The one
         judgement of a request: the mock's of a live one, and a recording's."""
         leniencies = self.gateway_leniencies(body)
-        violations = self.header_violations(headers) + self.body_violations(body)
+        fits = self._body is not None and self._fits_assumptions(body)  # validated once for both questions
+        violations = self.header_violations(headers) + self.body_violations(body, fits)
         undocumented = self.undocumented_fields(body)
         if strict:
             violations += [Violation(name, "additionalProperties", "is not a documented field") for name in undocumented]
@@ -250,7 +257,8 @@ class OperationValidator:
             violations += self.webhook_violations(headers, body)
         assumptions = []
         if not violations:
-            assumptions = self.assumption_breaches(headers, body) + self.webhook_assumption_breaches(headers, body)
+            assumptions = self.assumption_breaches(headers, body, fits or self._body is None) + \
+                self.webhook_assumption_breaches(headers, body)
             if self.has_body and body is not None and _media_type(headers) not in JSON_MEDIA_TYPES:
                 assumptions.append(f"Content-Type: {_media_type(headers) or 'none'}: read as JSON (every page sends "
                                    "application/json; none says what a server does without it)")

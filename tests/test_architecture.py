@@ -30,14 +30,11 @@ def _modules() -> dict[str, Path]:
 
 
 class _Imports(ast.NodeVisitor):
-    """Every module a file imports, at any depth, except under `if TYPE_CHECKING:`."""
+    """Every module a file imports, at any depth, those made only for type checking (`if TYPE_CHECKING:`)
+    included: a type a module names is a module it depends on."""
 
     def __init__(self) -> None:
         self.found: list[tuple[str, int]] = []
-
-    def visit_If(self, node: ast.If) -> None:
-        if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
-            self.generic_visit(node)
 
     def visit_Import(self, node: ast.Import) -> None:
         self.found += [(alias.name, node.lineno) for alias in node.names]

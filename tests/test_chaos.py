@@ -1,6 +1,7 @@
 """Network chaos (mock_server/chaos.py): each fault as a client meets it, the same seed giving the same faults,
 and `report` judging how the client took them."""
 
+import asyncio
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ import httpx
 import pytest
 
 from contract_tests.process import running_mock
+from mock_server.chaos import Drop, Jitter, ServerError, Slow, Throttle
 from mock_server.redaction import mask_key
 
 SUBMIT = "/flux-dev/v1/dev/textToImage"
@@ -130,3 +132,32 @@ def test_report_judges_how_the_client_took_each_fault(api, mock_url):
                              capture_output=True, text=True, timeout=60)
     assert printed.returncode == 1 and "network faults met:" in printed.stdout
     assert "hammered: " in printed.stdout and "gave up cleanly: no retry of the operation" in printed.stdout
+
+
+class _Port:
+    """A FaultInjector that only notes what a fault asked of it: the faults need nothing else of a call."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple] = []
+
+    def drop(self):
+        self.asked.append(("drop",))
+        return "dropped"
+
+    def answer(self, status, retry_after):
+        self.asked.append(("answer", status, retry_after))
+        return f"answered {status}"
+
+    def trickle(self, seconds):
+        self.asked.append(("trickle", seconds))
+
+    async def delay(self, seconds):
+        self.asked.append(("delay", seconds))
+
+
+def test_each_fault_acts_only_through_its_port():
+    port = _Port()
+    results = [asyncio.run(fault.apply(port)) for fault in (Drop(), ServerError(502), Throttle(retry_after=3.0),
+                                                            Slow(2.5), Jitter(0.25))]
+    assert results == ["dropped", "answered 502", "answered 429", None, None]
+    assert port.asked == [("drop",), ("answer", 502, None), ("answer", 429, 3.0), ("trickle", 2.5), ("delay", 0.25)]

@@ -91,3 +91,18 @@ def test_the_stand_in_answers_what_the_pages_refuse_with_the_pages_error(operati
     with serving(PagesGateway().app) as url:
         answer = httpx.post(url + paths[operation], json={}, headers={"Ocp-Apim-Subscription-Key": "pages-key"})
     assert answer.status_code == 400 and "error" in answer.json()
+
+
+def test_a_second_check_in_the_same_process_still_tries_the_undeclared_methods(capsys, monkeypatch):
+    """schemathesis sends each undeclared method of a path once per schema object and remembers it: the second
+    `check` of a process (two checks, or the pytest plugin after one) sent none, so how a server refuses them
+    went untested."""
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
+    tried = []
+    for _ in range(2):
+        gateway = PagesGateway()
+        with serving(gateway.app) as url:
+            code, output = check(capsys, url, operations=("getRequestStatus",))
+        assert code == 0, output[-3000:]
+        tried.append(sorted({method for method, _ in gateway.requests if method not in ("GET", "POST")}))
+    assert tried[0] == tried[1] == ["DELETE", "OPTIONS", "PATCH", "PUT", "TRACE"], tried

@@ -271,3 +271,16 @@ def test_prefer_dynamic_beyond_contract_draws_one_answer_past_the_rules_and_the_
     assert answer.status_code == 202
     entry = api.get("/__admin/journal", params={"operation_id": "fluxDevTextToImage"}).json()["entries"][-1]
     assert entry["answer"] == "generated (beyond contract)"
+
+
+def test_a_job_shown_failed_stays_failed_once_its_media_is_known():
+    """A final status never changes (page 003's status flow): a job a generated answer showed FAILED while the
+    mock's own job was still running is shown FAILED again after that job completed and its media URLs became
+    facts."""
+    generator, flows, draws = AnswerGenerator(OPERATIONS), JobFlows(), SeededDraws(3)
+    running = {name: value for name, value in FACTS.items() if not name.startswith("media")}
+    flows.shown(FACTS["request_id"], "FAILED")
+    for facts in (running, FACTS, FACTS):
+        body, status = draws.run(lambda draw: generator.answer(Call("getRequestStatus", 200, facts), draw, flows))
+        assert status == body["status"] == "FAILED", body
+        assert not (body.get("output") or {}).get("media_url")

@@ -114,3 +114,25 @@ def test_the_bounds_on_a_har_are_one_line_each(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(har, "MAX_HAR_BYTES", 1024)
     code, _, err = run(capsys, "report", "--har", str(path))
     assert code == 2 and err.startswith(f"flux-mock: --har {path} is ") and "more than the 0 MiB" in err
+
+
+def _poll(status: str, **extra) -> dict:
+    body = {"request_id": "flux-dev_1", "status": status, "model_id": "flux-dev",
+            "error": "Generation failed" if status == "FAILED" else None, "output": None,
+            "created_at": "2026-12-01T10:00:00Z", **extra}
+    return {"startedDateTime": "2026-12-01T10:00:06.000Z", "time": 5,
+            "request": {"method": "GET", "url": "https://gateway.pixazo.ai/v2/requests/status/flux-dev_1",
+                        "headers": []},
+            "response": {"status": 200, "headers": [{"name": "Content-Type", "value": "application/json"}],
+                         "content": {"mimeType": "application/json", "text": json.dumps(body)}}}
+
+
+def test_a_failed_answer_with_an_undocumented_images_field_stays_failed(tmp_path, capsys):
+    """A job's status is the `status` it states: a FAILED poll that also carries an undocumented `images` field
+    (a fal result's field, drawn as an extra by the generator) is FAILED, not COMPLETED; the kit read it as
+    COMPLETED and reported a final status changing (job-status-flow) where none did."""
+    path = tmp_path / "failed.har"
+    path.write_text(har_text(entry(), _poll("QUEUED"), _poll("FAILED", images={"x": None}), _poll("FAILED")))
+    code, out, err = run(capsys, "drift", "--har", str(path))
+    assert "invalid-flow" not in out and "COMPLETED" not in out, out
+    assert "extra-field at body.images" in out

@@ -51,3 +51,16 @@ def test_the_render_cache_is_bounded_by_bytes_and_keeps_the_recent_files():
     assert [("file", n) in cache for n in range(5)] == [False, False, False, True, True]
     assert cache.get_or_make(("file", 4), lambda: b"never made") == b"x" * 40
     assert cache.get_or_make(("huge",), lambda: b"y" * 500) == b"y" * 500 and ("huge",) not in cache
+
+
+@pytest.mark.parametrize("extension, pil_format", [("png", "PNG"), ("jpeg", "JPEG"), ("jpg", "JPEG"),
+                                                   ("webp", "WEBP")])
+@pytest.mark.parametrize("width, height", [(16, 16), (1024, 576), (576, 1024), (1920, 1080), (2048, 2048)])
+def test_every_format_and_size_is_a_real_image_of_that_size_drawn_the_same_each_time(extension, pil_format, width,
+                                                                                     height):
+    body = media._encode("00000000000000cc", 0, width, height, extension)
+    with Image.open(io.BytesIO(body)) as image:
+        image.load()  # decodes whole: a broken file raises here
+        assert (image.format, image.size, image.mode) == (pil_format, (width, height), "RGB")
+    assert media._encode("00000000000000cc", 0, width, height, extension) == body, "deterministic per digest"
+    assert media._encode("00000000000000cd", 0, width, height, extension) != body
