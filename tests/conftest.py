@@ -1,15 +1,13 @@
 import os
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 
-import httpx
 import pytest
 
 from contract_tests.process import running_mock
 from contract_tests.pytest_plugin import forget_pending_webhooks
 from contract_tests.receiver import webhook_receiver
+from tests.support.harness import reset_client
 from tests.support.redis_server import running_redis
-
-KEY = {"Ocp-Apim-Subscription-Key": "test-key"}
 
 
 @pytest.fixture(scope="session")
@@ -31,12 +29,6 @@ def configured_mock(tmp_path_factory):
         yield start
 
 
-@contextmanager
-def reset_client(url: str):
-    """A client of the mock at `url`, reset first so each test starts from a clean mock."""
-    with httpx.Client(base_url=url, timeout=30.0) as client:
-        client.post("/__admin/reset").raise_for_status()
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +62,6 @@ def receiver():
     """A webhook receiver on loopback for the session; tests use their own paths on it."""
     with webhook_receiver() as running:
         yield running
-
-
-def set_timing(client: httpx.Client, **timing) -> None:
-    client.put("/__admin/timing", json=timing).raise_for_status()
 
 
 @pytest.fixture

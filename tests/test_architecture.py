@@ -89,3 +89,13 @@ def test_no_import_circles():
     for module in sorted(graph):
         visit(module)
     assert circles == [], "import circles:\n" + "\n".join(circles)
+
+
+def test_no_test_imports_conftest_as_a_library():
+    """Fixtures come from conftest.py through pytest; helpers from tests/support (a conftest imported as a module
+    runs twice, under two names, and its fixtures with it)."""
+    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}" for path in (ROOT / "tests").rglob("*.py")
+             if "node_modules" not in path.parts
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             if re.match(r"\s*(from\s+(tests\.)?conftest\s+import|import\s+(tests\.)?conftest)", line)]
+    assert found == [], "\n".join(found)

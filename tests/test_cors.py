@@ -1,7 +1,7 @@
 """CORS: a browser app may call the API and download media from any origin by default (the mock stands in
 for a gateway browser apps call); `cors_origins` narrows it; the admin API never answers cross-origin."""
 
-from tests.conftest import reset_client
+from tests.support.harness import reset_client
 
 KEY = {"Ocp-Apim-Subscription-Key": "k"}
 APP = "http://app.localhost:5173"

@@ -5,7 +5,7 @@ import re
 
 import yaml
 
-from tests.conftest import reset_client
+from tests.support.harness import reset_client
 
 
 def test_each_spec_is_served_bundled_with_the_mock_first_in_every_servers_list(configured_mock):

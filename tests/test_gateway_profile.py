@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import reset_client
+from tests.support.harness import reset_client
 from tests.support.waiting import wait_until
 
 KEY = {"Ocp-Apim-Subscription-Key": "k"}

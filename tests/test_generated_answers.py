@@ -20,7 +20,7 @@ from mock_server.answers.shapes import reported_statuses
 from mock_server.answers.values import SeededDraws
 from mock_server.responses import JSONBody
 from mock_server.operations import load_operations
-from tests.conftest import KEY
+from tests.support.harness import KEY
 
 OPERATIONS = load_operations()
 FACTS = {"request_id": "flux-dev_019d42ce-ae71-7999-a4c9-5d76447ecafb", "model_id": "flux-dev",

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from tests.conftest import KEY, set_timing
+from tests.support.harness import KEY, set_timing
 
 SUBMIT = "/flux-dev/v1/dev/textToImage"
 

@@ -8,7 +8,7 @@ import sys
 from contract_tests.coverage import OutcomeCoverage
 from mock_server.journal_entry import JournalEntry
 from mock_server.operations import load_operations
-from tests.conftest import KEY, set_timing
+from tests.support.harness import KEY, set_timing
 
 SUBMIT = "/flux-dev/v1/dev/textToImage"
 

@@ -1,7 +1,7 @@
 """Endpoints public clients call that the pages do not document (openapi/public-clients.yaml): served as
 the clients expect, so their apps run against the mock unchanged."""
 
-from tests.conftest import reset_client
+from tests.support.harness import reset_client
 from tests.support.waiting import wait_until
 
 KEY = {"Ocp-Apim-Subscription-Key": "k"}

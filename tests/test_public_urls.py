@@ -3,7 +3,7 @@ ones with trust_forwarded, or public_url; webhook bodies name the same URLs as t
 
 import httpx
 
-from tests.conftest import reset_client
+from tests.support.harness import reset_client
 
 KEY = {"Ocp-Apim-Subscription-Key": "k"}
 SUBMIT = "/flux-dev/v1/dev/textToImage"

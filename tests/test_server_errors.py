@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.conftest import reset_client
+from tests.support.harness import reset_client
 
 CONFIG = """
 keys:

@@ -10,7 +10,7 @@ from PIL import Image
 
 from contract_tests.examples import request_example, with_webhook
 from mock_server.operations import load_operations
-from tests.conftest import set_timing
+from tests.support.harness import set_timing
 
 OPERATIONS = {op.operation_id: op for op in load_operations()}
 SECRET = {"X-Secret-Key": "test-secret"}

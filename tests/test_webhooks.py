@@ -10,7 +10,7 @@ import pytest
 from contract_tests.process import MockProcess, running_mock
 from contract_tests.receiver import webhook_receiver
 from mock_server.webhooks.targets import is_allowed_target
-from tests.conftest import reset_client
+from tests.support.harness import reset_client
 from tests.support.ports import closed_port_url
 from tests.support.quiet_server import QuietHandler, serving_handler
 from tests.support.waiting import wait_until
