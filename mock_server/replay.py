@@ -16,19 +16,19 @@ recorded request (`replay_strict`: a 404 naming it instead).
 import difflib
 import json
 import re
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from mock_server.bodies import request_id_in
 from mock_server.encodings import KNOWN, codings
+from mock_server.ids import gateway_id
 from mock_server.errors import EndpointNotFound
 from mock_server.har import RecordedExchange, read_har
 from mock_server.redaction import is_webhook_name, redacted_url
 from mock_server.operations.matcher import OperationMatcher
 
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12,13}", re.IGNORECASE)  # the gateway's: 13
 URL = re.compile(r"https?://[^/\s\"'<>]+(?:/[^\s\"'<>]*)?")
 LEFT_OUT_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
                               "date", "server", "set-cookie", "vary"})
@@ -214,8 +214,8 @@ class Replay:
 
     def mint(self, recorded: str, now: float) -> str:
         """A new request id for a replayed job of `recorded` (its UUID, or a suffix, made fresh)."""
-        fresh = str(uuid.uuid4())
-        minted = UUID.sub(fresh, recorded, count=1) if UUID.search(recorded) else f"{recorded}-{fresh[:8]}"
+        fresh = gateway_id(now)
+        minted = UUID.sub(fresh, recorded, count=1) if UUID.search(recorded) else f"{recorded}-{fresh[-8:]}"
         self._jobs[minted] = _Job(recorded, now)
         while len(self._jobs) > self.max_jobs:
             forgotten, _ = self._jobs.popitem(last=False)

@@ -3,6 +3,7 @@ downloaded media: the flow a client developer's app goes through."""
 
 import io
 import json
+import re
 import struct
 
 import pytest
@@ -87,8 +88,9 @@ def test_queue_operation_moves_queued_processing_completed_and_calls_its_webhook
     assert submitted.status_code == 202, submitted.text
     body = submitted.json()
     assert body["status"] == "QUEUED" and body["request_id"].startswith(f"{op.model_id}_")
-    uuid_part = body["request_id"][len(op.model_id) + 1:]
-    assert uuid_part[14] == "7", "request ids are {model_id}_{UUIDv7}"
+    id_part = body["request_id"][len(op.model_id) + 1:]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{13}", id_part), \
+        "request ids are {model_id}_ and 8-4-4-4-13 hex, as the gateway mints them (evidence E03)"
     assert body["polling_url"] == f"{api.base_url}/v2/requests/status/{body['request_id']}"
 
     seen = [api.get(body["polling_url"], headers=SUBSCRIPTION).json() for _ in range(3)]
