@@ -101,12 +101,18 @@ class TimingControl:
         return self._call("GET", "/timing")
 
     def set(self, mode: str | None = None, queued_for: float | None = None, processing_for: float | None = None,
-            sync_latency: float | None = None) -> dict:
-        """mode: "time", "per-poll" or "manual"; the seconds for the time mode and sync calls."""
+            sync_latency: float | None = None, speed: float | None = None) -> dict:
+        """mode: "time", "per-poll", "manual" or "observed"; the seconds for the time mode and sync calls; under
+        observed, `speed` divides the observed durations."""
         given = {"mode": mode, "queued_for": queued_for, "processing_for": processing_for,
-                 "sync_latency": sync_latency}
+                 "sync_latency": sync_latency, "speed": speed}
         self.chosen = {**(self.chosen or {}), **{k: v for k, v in given.items() if v is not None}}
         return self._call("PUT", "/timing", json={k: v for k, v in given.items() if v is not None})
+
+    def observed(self, speed: float = 1.0) -> dict:
+        """Sync calls and jobs take as long as the live gateway was seen to (28-39 s a getData, 12 s to 3 min a
+        job: flux.yaml x-evidence), divided by `speed`: `observed(100)` keeps the proportions in a fast test."""
+        return self.set(mode="observed", speed=speed)
 
     def fast(self) -> dict:
         """Jobs final at once (QUEUED and PROCESSING for no time), sync calls without latency."""
@@ -114,7 +120,7 @@ class TimingControl:
 
     def again_after_reset(self) -> dict:
         """After a reset: the timing the test chose, else fast (what `fuzz_client` does before each run)."""
-        fast = {"mode": "time", "queued_for": 0, "processing_for": 0, "sync_latency": 0}
+        fast = {"mode": "time", "queued_for": 0, "processing_for": 0, "sync_latency": 0, "speed": 1}
         return self._call("PUT", "/timing", json={**fast, **(self.chosen or {})})
 
 
@@ -135,9 +141,11 @@ class FluxMock:
         self._call("POST", "/reset")
 
     def set_timing(self, mode: str | None = None, queued_for: float | None = None,
-                   processing_for: float | None = None, sync_latency: float | None = None) -> dict:
-        """mode: "time", "per-poll" or "manual"; the seconds for the time mode and sync calls (`timing.set`)."""
-        return self.timing.set(mode, queued_for, processing_for, sync_latency)
+                   processing_for: float | None = None, sync_latency: float | None = None,
+                   speed: float | None = None) -> dict:
+        """mode: "time", "per-poll", "manual" or "observed"; the seconds for the time mode and sync calls, the speed
+        of observed (`timing.set`)."""
+        return self.timing.set(mode, queued_for, processing_for, sync_latency, speed)
 
     def add_scenario(self, outcome: dict, match: dict | None = None, times: int | None = None) -> dict:
         """A rule: when a request matches (path, operation_id, key, prompt_contains), answer `outcome`."""

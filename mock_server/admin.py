@@ -46,7 +46,7 @@ def _clock(state: MockState) -> dict:
 
 def _timing(timing: Timing) -> dict:
     return {"mode": timing.mode, "queued_for": timing.queued_for, "processing_for": timing.processing_for,
-            "sync_latency": timing.sync_latency}
+            "sync_latency": timing.sync_latency, "speed": timing.speed}
 
 
 def _moment(raw: str | None) -> float | None:

@@ -19,13 +19,14 @@ from starlette.responses import Response
 from mock_server import access_log, connections, docs, media, pipeline
 from mock_server.admin import AdminApi
 from mock_server.clock import Clock, OffsetClock
-from mock_server.errors import ApiError, EndpointNotFound, InternalError, StoreUnavailable
+from mock_server.errors import ApiError, EndpointNotFound, InternalError, ModelNotFound, StoreUnavailable
 from mock_server.exchange import Exchange
 from mock_server.responses import error_response
 from mock_server.router import Route, Router, endpoint_for
 from mock_server.routes import OperationRoute, operation_routes
 from mock_server.settings import Settings
 from mock_server.operations import Operation, load_operations
+from mock_server.operations.evidence import ANSWERED_BY, MODEL_NOT_FOUND_ROUTES
 from mock_server.state import MockState
 from mock_server.store import Stores, open_stores
 from mock_server.webhooks.targets import ADMIN_PREFIX, masked_url
@@ -132,8 +133,12 @@ class MockApp:
             self.mock.journal.lost_one()
 
     async def _respond(self, route: Route | None, exchange: Exchange) -> Response:
-        """The one error path: 404, 405 and every ApiError in the gateway's shape; anything else a 500."""
+        """The one error path: 404, 405 and every ApiError in the gateway's shape; anything else a 500. A path
+        shaped as a model's that names no model is a 400 Model not found, as the live gateway answers it."""
         try:
+            if route is None and (model := self.mock.unknown_models.model_in(exchange.path)):
+                exchange.answer = ANSWERED_BY + MODEL_NOT_FOUND_ROUTES
+                raise ModelNotFound(model)
             return await endpoint_for(route, exchange.method)(exchange)
         except ApiError as error:
             if "Retry-After" in error.headers:

@@ -37,7 +37,11 @@ def add_serve(commands) -> None:
                        help="seconds a job stays PROCESSING (default 2)")
     serve.add_argument("--timing", choices=TIMING_MODES, dest="mode",
                        help="time: by the clock (default); per-poll: one state per status poll; "
-                            "manual: only POST /__admin/jobs/{id}/advance moves a job")
+                            "manual: only POST /__admin/jobs/{id}/advance moves a job; observed: sync calls and "
+                            "jobs take as long as the live gateway was seen to (28-39 s a getData, 12 s-3 min a "
+                            "job), drawn from --seed")
+    serve.add_argument("--timing-speed", type=float, metavar="FACTOR", dest="speed",
+                       help="under --timing observed, divide the durations by FACTOR (100: a 30 s call in 0.3 s)")
     serve.add_argument("--sync-latency", type=float, metavar="SECONDS",
                        help="seconds a sync call (getData, generateImage, generateT2I) takes (default 0)")
     serve.add_argument("--admin-token", metavar="TOKEN",
@@ -261,7 +265,8 @@ def _settings(args) -> Settings:
     base = load_config(args.config) if args.config else Settings()
     return base.with_options(host=args.host, port=args.port, public_url=args.public_url, mode=args.mode,
                              queued_for=args.queued_for, processing_for=args.processing_for,
-                             sync_latency=args.sync_latency, strict=args.strict, show_keys=args.show_keys,
+                             sync_latency=args.sync_latency, speed=args.speed, strict=args.strict,
+                             show_keys=args.show_keys,
                              admin_token=args.admin_token or None,  # FLUX_MOCK_ADMIN_TOKEN: the environment defaults
                              store=args.store, tls=args.tls, tls_cert=args.tls_cert, tls_key=args.tls_key,
                              trust_forwarded=args.trust_forwarded, profile=args.profile,

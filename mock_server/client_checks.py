@@ -18,6 +18,12 @@
                        doing, but what it met
   polled-after-final   POLLS_AFTER_FINAL or more polls of a job after a poll saw it final (one finding a job, with
                        the count)
+  timeout-too-short    a client that gave up sooner than the live gateway was seen to answer (x-evidence
+                       sync-latency, job-duration): it closed a sync call's connection before the answer, or stopped
+                       polling a job sooner after its submit than jobs take live; with the figure and its source
+  not-live             a call the evidence says the live gateway refuses (x-evidence: a per-model polling route, a
+                       model-prefixed path naming no model), answered 400 Model not found as live: the evidence
+                       quoted, and the variant that gives the working answer where there is one
 
 Polls are timed from arrival to arrival; a retry from when the fault's answer was sent whole (`answered`) to
 when the retry arrived (`arrived`): an immediate retry after a 429 whose answer took 3 s is flagged. A poll
@@ -40,6 +46,7 @@ from dataclasses import dataclass
 
 from mock_server.journal_entry import KIT_AGENT, JournalEntry
 from mock_server.operations import STATUS_KINDS, Operation
+from mock_server.operations.evidence import ANSWERED_BY, JOB_DURATION, SYNC_LATENCY, load_evidence, observed_timing
 from mock_server.operations.matcher import OperationMatcher
 from mock_server.operations.model import JOB_KINDS
 from mock_server.store.records import TERMINAL
@@ -131,6 +138,43 @@ def _unknown_endpoint(entry: JournalEntry, vocabulary: Vocabulary) -> list[dict]
                      f"endpoint{hint}")]
 
 
+def _not_live(entry: JournalEntry, vocabulary: Vocabulary) -> list[dict]:
+    """A call answered as the evidence says the live gateway answers it, not as the route's working answer."""
+    if not (entry.answer or "").startswith(ANSWERED_BY):
+        return []
+    evidence = load_evidence().get(entry.answer[len(ANSWERED_BY):])
+    if evidence is None:
+        return []
+    if entry.operation_id:
+        variant = evidence.data.get("variant")
+        how = (f"; a client written against the working route gets it from the mock with the variant {variant} "
+               f"(Prefer: variant={variant}, or `variants: [{variant}]` in the config), but live it has to poll the "
+               f"submit's polling_url (GET /v2/requests/status/{{request_id}})") if variant else ""
+        return [_finding("not-live", entry, f"{entry.method} {entry.path} answered {entry.status} as the live gateway "
+                         f"does: {evidence.cited()}{how}")]
+    guess = closest_path(entry.method, entry.path, vocabulary.matcher)
+    hint = f"; closest documented path: {guess}" if guess else ""
+    return [_finding("not-live", entry, f"{entry.method} {entry.path} names no model of the specs: answered "
+                     f"{entry.status} Model not found as the live gateway answers such paths ({evidence.cited()})"
+                     f"{hint}")]
+
+
+def _left_too_soon(entry: JournalEntry) -> list[dict]:
+    """A sync call whose client closed the connection before the answer, sooner than the live gateway answers."""
+    if entry.left_after is None:
+        return []
+    observed, evidence = observed_timing(), load_evidence()[SYNC_LATENCY]
+    longest = max(observed.sync[1], observed.long_prompt[1] if len(str((entry.body or {}).get("prompt", "")))
+                  >= observed.long_prompt_chars else 0)
+    if entry.left_after >= longest:
+        return []
+    return [_finding("timeout-too-short", entry, f"the client closed the connection {entry.left_after:.1f} s into "
+                     f"{entry.operation_id}, before the answer; the live gateway was seen to take {observed.sync[0]:g}-"
+                     f"{observed.sync[1]:g} s ({observed.long_prompt[0]:g}-{observed.long_prompt[1]:g} s for prompts "
+                     f"of {observed.long_prompt_chars}+ characters): a timeout under {longest:g} s fails live "
+                     f"({evidence.cited()})")]
+
+
 def _wrong_key_header(entry: JournalEntry, vocabulary: Vocabulary) -> list[dict]:
     """A 401 whose request carried its key in none of the headers the operation takes (or no key at all)."""
     alternatives = vocabulary.key_headers.get(entry.operation_id)
@@ -161,6 +205,7 @@ class _Timeline:
         self.last_poll: dict = {}
         self.blocked_until: dict = {}
         self.last_status: dict = {}
+        self.submitted: dict = {}  # job -> when its submit arrived
         self.final_seen: dict = {}  # request id -> the entry of the first poll that saw it final (by any key)
         self.after_final: dict = {}  # job -> [polls after final, the poll that made them too many, the last one]
         self.findings: list[dict] = []
@@ -180,6 +225,7 @@ class _Timeline:
             self._poll(entry, key, at)
         elif entry.operation_kind in JOB_KINDS and entry.status < 300 and not entry.webhook:
             self.last_status[(key, entry.request_id)] = (entry.job_status, entry, False)
+            self.submitted[(key, entry.request_id)] = at
 
     def _poll(self, entry: JournalEntry, key, at: float) -> None:
         job = (key, entry.request_id)
@@ -225,13 +271,27 @@ class _Timeline:
 
     def gave_up(self) -> list[dict]:
         found = []
-        for status, entry, polled in self.last_status.values():
+        for job, (status, entry, polled) in self.last_status.items():
             if str(status).upper() in TERMINAL:
                 continue
             detail = (f"last poll (#{entry.seq}) saw {status}; the job was never followed to a final status" if polled
                       else "submitted, never polled to a final status (and no webhook was asked for)")
             found.append(_finding("gave-up", entry, detail))
+            if polled and job in self.submitted:
+                found += self._polled_too_briefly(entry, entry.arrived_at - self.submitted[job])
         return found
+
+    @staticmethod
+    def _polled_too_briefly(entry: JournalEntry, span: float) -> list[dict]:
+        """A job given up on sooner after its submit than jobs were seen to take live."""
+        observed, evidence = observed_timing(), load_evidence()[JOB_DURATION]
+        shortest = observed.queued[0] + observed.processing[0]
+        longest = observed.queued[1] + observed.processing[1]
+        if span >= longest:
+            return []
+        return [_finding("timeout-too-short", entry, f"stopped polling {span:.1f} s after the submit, the job still "
+                         f"{entry.job_status}; live, jobs were seen to take {shortest:g} s to {longest:g} s: a client "
+                         f"that gives up sooner than {longest:g} s fails live ({evidence.cited()})")]
 
 
 HAMMER_COUNT = 5  # requests ...
@@ -335,6 +395,8 @@ def _findings(entries: list[JournalEntry], min_poll_interval: float, operations:
         if not allow_undocumented:
             timeline.findings += _undocumented(entry, vocabulary)
         timeline.findings += _unknown_endpoint(entry, vocabulary)
+        timeline.findings += _not_live(entry, vocabulary)
+        timeline.findings += _left_too_soon(entry)
         timeline.findings += _wrong_key_header(entry, vocabulary)
         timeline.findings += [_finding("gateway-leniency", entry, f"accepted as the gateway does, but the pages do "
                                        f"not allow it: {leniency}") for leniency in entry.leniencies]

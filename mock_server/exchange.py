@@ -6,6 +6,7 @@ only by a stage that lets time pass (taking up the shared clock, a forced latenc
 the status a client is given and the one the journal records are the same.
 """
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,7 @@ class Exchange:
     slow_for: float = 0.0  # seconds the answer's body takes to send (chaos: slow)
     answer: str | None = None  # where the answer came from when not the mock's own: example:NAME, generated, chaos
     arrived: float = 0.0  # the clock when the request arrived (`now` moves on with waits)
+    left_after: float | None = None  # the client left this many seconds (gateway time) into the answer's wait
     _base: str | None = None
 
     @classmethod
@@ -108,6 +110,22 @@ class Exchange:
         """Time passed during this exchange (a wait): the answer describes the moment after it."""
         self.now = self.mock.clock.now()
 
+    async def wait_for_client(self, seconds: float, speed: float = 1.0) -> None:
+        """Wait `seconds` by the mock's clock, as a slow gateway makes its client wait; a client that closes the
+        connection first ends the wait, and when it left is noted (`left_after`, times `speed`: the gateway's
+        seconds)."""
+        started = self.mock.clock.now()
+        sleeping = asyncio.ensure_future(self.mock.clock.sleep(seconds))
+        leaving = asyncio.ensure_future(_disconnected(self.receive))
+        try:
+            await asyncio.wait((sleeping, leaving), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            leaving.cancel()
+        if leaving.done() and not leaving.cancelled() and not sleeping.done():
+            self.left_after = round((self.mock.clock.now() - started) * speed, 3)
+        self.tick()
+
     def use_variant(self, name: str) -> None:
         """Answer as the route's named variant: its operation and validator from here on."""
         self.variant = name
@@ -127,9 +145,15 @@ class Exchange:
             arrived=self.arrived, answered=self.mock.clock.now(),
             violations=clipped_list(self.violations), undocumented_fields=clipped_list(self.undocumented_fields),
             leniencies=clipped_list(self.leniencies), assumptions=clipped_list(self.assumptions), rule=self.rule,
-            answer=self.answer,
+            answer=self.answer, left_after=self.left_after,
             job_status=self.job_status, retry_after=self.retry_after if self.status in (429, 503) else None,
             user_agent=clipped(self.headers.get("user-agent", ""), SHORT_FIELD),
             body=clipped_json(self.body) if self.body is not None else None,
             headers=journaled_headers(self.headers, self.mock.key_headers, self.mock.settings.show_keys),
             duration_ms=round((time.perf_counter() - self.started) * 1000, 3))
+
+
+async def _disconnected(receive) -> None:
+    """Returns once the client has closed the connection (the request's body read, the next message is that)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass

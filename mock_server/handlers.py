@@ -42,7 +42,7 @@ class Output(NamedTuple):
 
 def _output(exchange: Exchange) -> Output:
     operation, params = exchange.operation, exchange.params
-    plan = media.plan(params, operation.media)
+    plan = media.plan(params, operation.media, operation.media_format)
     seed, prompt = _seed(params, exchange.mock.picked_seeds), str(params.get("prompt", ""))
     paths = media.urls(plan, media.digest(operation.model_id or "", prompt, seed, params))
     return Output(plan, operation.pricing.price(plan.width, plan.height), seed, prompt, paths)
@@ -88,8 +88,9 @@ async def _generated_now(exchange: Exchange) -> Output:
     """A sync call's image, charged, after the sync latency; its facts noted."""
     output, mock = _output(exchange), exchange.mock
     await mock.wallets.charge(exchange.key, output.price)
-    if mock.timing.sync_latency:
-        await mock.clock.sleep(mock.timing.sync_latency)
+    wait = mock.sync_wait(output.prompt)
+    if wait:
+        await exchange.wait_for_client(wait, mock.timing.speed)
     exchange.facts = {"model_id": exchange.operation.model_id, "media_url": [exchange.base + output.paths[0]],
                       "media_type": output.plan.media_type, "media_width": output.plan.width,
                       "media_height": output.plan.height}

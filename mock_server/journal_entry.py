@@ -55,6 +55,8 @@ class JournalEntry(NamedTuple):
     attempt: int | None = None
     error: str | None = None
     note: str | None = None
+    left_after: float | None = None  # the client closed the connection this many seconds into the answer's wait
+    # (in the gateway's seconds: times the timing's speed), before the answer
 
     @property
     def is_request(self) -> bool:

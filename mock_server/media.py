@@ -101,12 +101,13 @@ def requested_size(params: dict) -> tuple[int, int]:
     return _clamp(width), _clamp(height)
 
 
-def plan(params: dict, kind: str | None) -> MediaPlan:
-    """What a job or sync call produces: `params` are the request's fields over the spec's defaults."""
+def plan(params: dict, kind: str | None, default_format: str | None = None) -> MediaPlan:
+    """What a job or sync call produces: `params` are the request's fields over the spec's defaults; the format
+    is the request's `output_format`, else the operation's own (Klein: JPEG), else PNG."""
     count = max(1, min(MAX_COUNT, int(params.get("num_images") or params.get("num_outputs") or 1)))
     if kind == "weights":
         return MediaPlan(sizes=((0, 0),) * 1, extension="safetensors", media_type=WEIGHTS_TYPE)
-    extension, media_type = FORMATS.get(str(params.get("output_format", "png")), FORMATS["png"])
+    extension, media_type = FORMATS.get(str(params.get("output_format", default_format or "png")), FORMATS["png"])
     return MediaPlan(sizes=(requested_size(params),) * count, extension=extension, media_type=media_type)
 
 

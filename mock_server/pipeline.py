@@ -19,6 +19,8 @@ from mock_server.errors import ApiError, BadRequest, ModelNotFound
 from mock_server.exchange import Exchange
 from mock_server.forced import documented_body, forced_response
 from mock_server.handlers import HANDLERS
+from mock_server.operations.evidence import ANSWERED_BY, MODEL_NOT_FOUND_ROUTES
+from mock_server.operations.model import NOT_LIVE
 from mock_server.outcome import merged
 from mock_server.redaction import clipped
 from mock_server.replay import NotRecorded
@@ -161,7 +163,7 @@ async def choose_variant(exchange: Exchange) -> None:
     """The named response variant asked for (Prefer, rule), else the first the config turns on."""
     own = exchange.route.variants
     wanted = exchange.outcome.variant
-    if wanted and wanted in exchange.route.already:  # the operation already answers as that variant
+    if wanted and wanted in exchange.route.already and wanted not in own:  # already answers as that variant
         return
     if wanted and wanted not in own:  # a rule's variant always fits (checked when made): this is Prefer's
         raise BadRequest(f"Prefer: variant={wanted} is not a variant of {exchange.operation.operation_id}; its "
@@ -170,6 +172,14 @@ async def choose_variant(exchange: Exchange) -> None:
         wanted = next((name for name in exchange.mock.settings.variants if name in own), None)
     if wanted in own:
         exchange.use_variant(wanted)
+
+
+async def refuse_not_live(exchange: Exchange) -> None:
+    """A route public clients call that the live gateway answers 400 Model not found (x-evidence
+    model-not-found-routes): so by default, the working answer only under a variant."""
+    if exchange.operation.kind == NOT_LIVE:
+        exchange.answer = ANSWERED_BY + MODEL_NOT_FOUND_ROUTES
+        raise ModelNotFound(exchange.operation.path.split("/")[1])
 
 
 def _judge_request(exchange: Exchange) -> list[Violation]:
@@ -279,6 +289,7 @@ STAGES: tuple[Stage, ...] = (
     read_body,             # 413, 400 malformed
     select_scenario,       # rule or Prefer -> outcome
     choose_variant,        # before anything answers: a forced status is the variant's own
+    refuse_not_live,       # 400 Model not found where the evidence says the live gateway answers so
     meet_chaos,            # drop, 5xx burst, 429 storm, slow body, jitter
     add_latency,
     drop_connection,

@@ -90,7 +90,7 @@ class Settings:
 
     def with_options(self, **options) -> "Settings":
         """These settings with every option that is not None applied (command-line overrides)."""
-        timing_fields = {k: options.pop(k) for k in ("mode", "queued_for", "processing_for", "sync_latency")
+        timing_fields = {k: options.pop(k) for k in ("mode", "queued_for", "processing_for", "sync_latency", "speed")
                          if options.get(k) is not None}
         given = {k: v for k, v in options.items() if v is not None}
         return replace(self, timing=replace(self.timing, **timing_fields), **given)
@@ -108,7 +108,8 @@ CONFIG_SCHEMA = {
             "type": "object",
             "additionalProperties": False,
             "properties": {"mode": {"enum": list(TIMING_MODES)}, "queued_for": _SECONDS,
-                           "processing_for": _SECONDS, "sync_latency": {**_SECONDS, "maximum": 600}},
+                           "processing_for": _SECONDS, "sync_latency": {**_SECONDS, "maximum": 600},
+                           "speed": {"type": "number", "exclusiveMinimum": 0, "maximum": 10_000}},
         },
         "keys": {
             "type": "object",

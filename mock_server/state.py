@@ -18,6 +18,7 @@ from mock_server.replay import Replay, read_recordings
 from mock_server.scenarios import Scenarios
 from mock_server.settings import Settings
 from mock_server.operations import Operation, key_headers
+from mock_server.operations.evidence import MODEL_NOT_FOUND_ROUTES, UnknownModelPaths, load_evidence, observed_timing
 from mock_server.store import Stores
 from mock_server.wallet import Wallets
 from mock_server.webhooks.dispatcher import WebhookDispatcher
@@ -42,9 +43,12 @@ class MockState:
     answers: AnswerSource = field(init=False)
     chaos: Chaos = field(init=False)
     replay: Replay | None = field(init=False)  # serve --replay: the recordings' answers
+    unknown_models: UnknownModelPaths = field(init=False)  # paths the live gateway answers 400 Model not found
 
     def __post_init__(self) -> None:
         self.key_headers = key_headers(self.operations)
+        self.unknown_models = UnknownModelPaths(load_evidence()[MODEL_NOT_FOUND_ROUTES],
+                                                (op.path for op in self.operations))
         self.timing = self.settings.timing
         self.auth = Authenticator(self.settings)
         self.wallets = Wallets(self.settings, self.stores.wallets)
@@ -59,13 +63,25 @@ class MockState:
                                           redirect_to=settings.webhook_redirect_to, transport=self.webhook_transport,
                                           show_keys=settings.show_keys)
         self.jobs = JobService(self.stores.jobs, self.clock, lambda: self.timing, settings.max_jobs,
-                               listener=self.webhooks)
+                               listener=self.webhooks, durations=self._job_durations)
         self.answers = AnswerSource(self.operations, settings.seed)
         self.chaos = Chaos(settings.seed)
         self.replay = Replay(read_recordings(settings.replay, self.operations),
                              settings.replay_speed, settings.replay_strict, settings.max_jobs) \
             if settings.replay else None
         self.picked_seeds = self._picked_seeds()
+        self.timing_draws = self._timing_draws()
+
+    def _timing_draws(self) -> random.Random:
+        """The durations `--timing observed` draws: the same sequence from the same --seed after each reset."""
+        return random.Random(f"{self.settings.seed}:observed-timing")
+
+    def _job_durations(self, timing: Timing) -> tuple[float, float]:
+        return timing.job_durations(observed_timing(), self.timing_draws)
+
+    def sync_wait(self, prompt: str) -> float:
+        """Seconds the next sync call takes under the timing in force."""
+        return self.timing.sync_wait(observed_timing(), self.timing_draws, prompt)
 
     def _picked_seeds(self) -> random.Random:
         """The seeds of requests that give none: the same after each reset, so a run replays its images (a
@@ -103,6 +119,7 @@ class MockState:
 
     async def reset(self) -> None:
         self.picked_seeds = self._picked_seeds()
+        self.timing_draws = self._timing_draws()
         if self.replay is not None:
             self.replay.reset()
         await self.stores.clear()

@@ -51,7 +51,8 @@ def test_check_passes_against_flux_mock_serve_and_writes_junit(tmp_path, api, mo
     suite = ElementTree.parse(report).getroot().find("testsuite")
     assert int(suite.get("tests")) >= 40 and suite.get("failures") == "0" and suite.get("errors") == "0"
     assert api.get("/__admin/timing").json() == {"mode": "time", "queued_for": 1.0, "processing_for": 2.0,
-                                                 "sync_latency": 0.0}, "the server's own timing is put back"
+                                                 "sync_latency": 0.0, "speed": 1.0}, \
+        "the server's own timing is put back"
 
 
 def test_check_fails_and_names_the_failure_against_a_server_that_breaks_the_contract():

@@ -20,7 +20,7 @@ SUBSCRIPTION = {"Ocp-Apim-Subscription-Key": "test-key"}
 # What the documented example of each submit operation must produce: (format, width, height, count).
 EXPECTED_MEDIA = {
     "schnellGetData": ("PNG", 512, 512, 1),
-    "klein4bGenerateImage": ("PNG", 1024, 1024, 1),
+    "klein4bGenerateImage": ("JPEG", 1024, 1024, 1),  # x-evidence klein-jpeg
     "flux2DevGenerateT2I": ("PNG", 1024, 1024, 1),
     "schnellGetDataBatch": ("PNG", 512, 512, 1),
     "flux2ProTextToImage": ("JPEG", 1024, 768, 1),
@@ -233,9 +233,11 @@ def test_flux_2_dev_answers_on_the_prefixed_path_public_clients_call_with_the_su
     assert entry and entry[-1]["status"] == 200
 
 
-def test_get_flux_dev_status_answers_the_fal_body_and_under_its_variant_the_queue_apis_status_body(api):
-    """Public clients disagree (public-clients.yaml): one reads `images`, one waits for status COMPLETED and
-    reads output.media_url. The fal body stays the default; the other is the variant flux-dev-status."""
+def test_get_flux_dev_status_answers_model_not_found_as_live_and_its_working_answers_as_variants(api):
+    """Evidence (x-evidence model-not-found-routes): the live gateway answers every /<model>-polling/ route 400
+    Model not found, so the mock does by default, and `report` says why. Public clients written against the
+    working route disagree on its answer: under the variant flux-dev the fal body (`images`), under
+    flux-dev-status the queue API's status body."""
     set_timing(api, mode="per-poll")
     ids = []
     for _ in range(2):
@@ -243,7 +245,13 @@ def test_get_flux_dev_status_answers_the_fal_body_and_under_its_variant_the_queu
                              headers={**SUBSCRIPTION, "Prefer": "variant=flux-dev"})
         ids.append(submitted.json()["request_id"])
     poll = "/flux-dev-polling/dev/getFluxDevStatus"
-    fal = _poll(api, "POST", poll, SUBSCRIPTION, {"request_id": ids[0]}, until=lambda b: "images" in b)
+    refused = api.post(poll, json={"request_id": ids[0]}, headers=SUBSCRIPTION)
+    assert refused.status_code == 400 and refused.json() == {
+        "error": "Model not found", "message": "Model 'flux-dev-polling' not found or is disabled"}
+    [finding] = [f for f in api.get("/__admin/client-report").json()["findings"] if f["kind"] == "not-live"]
+    assert "cbe37f78" in finding["detail"] and "variant flux-dev" in finding["detail"], finding
+    fal = _poll(api, "POST", poll, {**SUBSCRIPTION, "Prefer": "variant=flux-dev"}, {"request_id": ids[0]},
+                until=lambda b: "images" in b)
     assert "status" not in fal and fal["images"][0]["url"]
     queue = _poll(api, "POST", poll, {**SUBSCRIPTION, "Prefer": "variant=flux-dev-status"}, {"requestId": ids[1]},
                   until=lambda b: b.get("status") == "COMPLETED")

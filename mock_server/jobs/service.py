@@ -43,10 +43,12 @@ class Unheard:
 
 class JobService:
     def __init__(self, store: JobStore, clock: Clock, timing, max_jobs: int = 1_000_000,
-                 listener: JobListener = Unheard()) -> None:
+                 listener: JobListener = Unheard(), durations=None) -> None:
         self.store = store
         self.clock = clock
         self._timing = timing  # a callable: the Timing in force now
+        # a callable: (Timing) -> the next job's seconds QUEUED and PROCESSING (drawn, under observed)
+        self._durations = durations or (lambda timing: (timing.queued_for, timing.processing_for))
         self.listener = listener
         self.max_jobs = max_jobs
         self._submitted = 0
@@ -67,7 +69,7 @@ class JobService:
         if instant:
             job = lifecycle.scheduled(job.evolved(mode="time"), 0, 0)
         else:
-            job = lifecycle.scheduled(job.evolved(mode=timing.mode), timing.queued_for, timing.processing_for)
+            job = lifecycle.scheduled(job.evolved(mode=timing.lifecycle_mode), *self._durations(timing))
         deliveries = self.listener.deliveries_for(job)
         if not await self.store.create(job, charge, deliveries):
             raise InsufficientBalance()

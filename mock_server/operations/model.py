@@ -9,6 +9,9 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # The kinds (x-flux-mock.kind) whose operations report a job's status, and those that start a job.
 STATUS_KINDS = frozenset({"status", "batch-status", "poll-status", "poll-status-queue"})
 JOB_KINDS = frozenset({"queue", "poll-submit", "batch-submit", "sync-job", "instant-job"})
+# A route public clients call that the live gateway does not serve (400 Model not found, x-evidence
+# model-not-found-routes); its working answer is a variant's.
+NOT_LIVE = "not-live"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Operation:
     kind: str
     model_id: str | None
     media: str | None
+    media_format: str | None  # the format its media come in when the request names none (x-flux-mock format)
     pricing: Pricing
     variant: str | None  # this operation is the named response variant of its method and path
     variants: dict = field(repr=False)  # name -> what that variant changes of this operation ({"kind": ...})
@@ -55,10 +59,14 @@ class Operation:
     parameters: tuple[dict, ...]
     responses: dict = field(repr=False)
     delivers_webhooks: bool = False  # the spec gives it callbacks: its jobs' statuses may be POSTed
+    evidence: tuple[str, ...] = ()  # ids of the x-evidence entries (operations/evidence.py) that concern it
 
     @property
     def is_status(self) -> bool:
-        """It reports a job's status (a poll), rather than starting or answering a generation."""
+        """It reports a job's status (a poll), rather than starting or answering a generation; a route the live
+        gateway refuses (not-live) is one if its working answers are."""
+        if self.kind == NOT_LIVE:
+            return any(change.get("kind") in STATUS_KINDS for change in self.variants.values())
         return self.kind in STATUS_KINDS
 
     @property
@@ -95,6 +103,7 @@ def _operation(document: dict, spec: str, path: str, method: str, data: dict, pa
         kind=mock.get("kind", "static"),
         model_id=mock.get("model_id"),
         media=mock.get("media"),
+        media_format=mock.get("format"),
         pricing=Pricing.from_spec(mock.get("pricing")),
         variant=mock.get("variant"),
         variants=dict(mock.get("variants") or {}),
@@ -106,6 +115,7 @@ def _operation(document: dict, spec: str, path: str, method: str, data: dict, pa
         parameters=tuple(path_item.get("parameters", [])) + tuple(data.get("parameters", [])),
         responses=data.get("responses", {}),
         delivers_webhooks=bool(data.get("callbacks")),
+        evidence=tuple(data.get("x-evidence", ())),
     )
 
 
