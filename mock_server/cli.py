@@ -18,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flux-mock", description="Offline mock server of the Pixazo / AppyPie Flux image-generation API.")
     parser.add_argument("--version", action="version", version=f"flux-mock {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (add_serve, add_record, add_wait, add_ca, add_check, add_drift, add_report):
+    for add in (add_serve, add_run, add_record, add_wait, add_ca, add_check, add_drift, add_report):
         add(commands)
     return parser
 
@@ -29,6 +29,34 @@ def add_serve(commands) -> None:
         "each key starts with $100, and queue jobs are QUEUED 1 s, PROCESSING 2 s, then COMPLETED."))
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default 8080)")
+    _serve_options(serve)
+    serve.epilog = ("Every option can also come from the environment: FLUX_MOCK_ and its name in capitals, "
+                    "dashes as underscores (FLUX_MOCK_PORT=9000, FLUX_MOCK_STORE=redis://redis:6379/0, "
+                    "FLUX_MOCK_TLS=true). The command line wins over the environment.")
+    serve.set_defaults(run=run_serve)
+    _defaults_from_environment(serve)
+
+
+RUN_ONLY = {"--report-json": 1}  # run's own options (and how many values each takes), not passed on to serve
+
+
+def add_run(commands) -> None:
+    run = commands.add_parser("run", help="run a command with its gateway traffic sent to a mock of its own", description=(
+        "Start a mock on a free loopback port (with any serve option given), run COMMAND unchanged with the "
+        "environment that sends its gateway traffic to the mock (HTTPS_PROXY, the mock's CA for Python, curl and "
+        "Node, a preload for Node's fetch and https and Python's http.client, FLUX_MOCK_URL), print the report of "
+        "that traffic on stderr, stop the mock and exit with COMMAND's exit status (127: not found)."),
+        usage="flux-mock run [--report-json FILE] [serve options] -- COMMAND [ARGS...]")
+    run.add_argument("--report-json", metavar="FILE",
+                     help="also write the report as JSON: each operation called with its count and statuses, the "
+                          "findings, violations, chaos verdicts and notes, COMMAND's exit status")
+    _serve_options(run)
+    run.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
+    run.set_defaults(run=run_run)
+
+
+def _serve_options(serve) -> None:
+    """The options of the mock itself, for `serve` and `run` alike."""
     serve.add_argument("--config", metavar="FILE", help="YAML config: keys, balances, rate limits, scenarios, timing")
     serve.add_argument("--public-url", metavar="URL",
                        help="base URL written into polling_url and media URLs (default: the URL the client used)")
@@ -89,12 +117,6 @@ def add_serve(commands) -> None:
     serve.add_argument("--replay-speed", type=float, metavar="X",
                        help="with --replay: recorded durations divided by X (default 1; 0: polls advance at once)")
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
-
-    serve.epilog = ("Every option can also come from the environment: FLUX_MOCK_ and its name in capitals, "
-                    "dashes as underscores (FLUX_MOCK_PORT=9000, FLUX_MOCK_STORE=redis://redis:6379/0, "
-                    "FLUX_MOCK_TLS=true). The command line wins over the environment.")
-    serve.set_defaults(run=run_serve)
-    _defaults_from_environment(serve)
 
 
 def add_record(commands) -> None:
@@ -300,6 +322,23 @@ def run_serve(args) -> int:
                          log_level=args.log_level)
 
 
+def run_run(args) -> int:
+    from mock_server.run_command import run_command  # the kit's process control loads only to run
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    given = args.argv[args.argv.index("run") + 1:len(args.argv) - len(args.command)]
+    serve_options, skip = [], 0
+    for token in given:
+        name = token.split("=", 1)[0]
+        if skip:
+            skip -= 1
+        elif name in RUN_ONLY:
+            skip = RUN_ONLY[name] if "=" not in token else 0
+        else:
+            serve_options.append(token)
+    return run_command(serve_options, command, args.report_json)
+
+
 def run_record(args) -> int:
     from mock_server import serving
     from mock_server.operations import load_operations
@@ -335,7 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"flux-mock: {error}", file=sys.stderr)
         return 2
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         return args.run(args)
     except ConfigError as error:

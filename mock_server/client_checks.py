@@ -373,8 +373,23 @@ def client_report(entries: list[JournalEntry], min_poll_interval: float, operati
     findings = _findings(entries, min_poll_interval, operations, allow_undocumented, verdicts)
     violations = [entry for entry in entries if entry.violations]
     return {"violations": [entry.to_wire() for entry in violations], "findings": findings, "chaos": verdicts,
-            "notes": assumption_notes(entries),
+            "notes": assumption_notes(entries), "operations": operations_called(entries),
             "summary": {"judged": sum(entry.is_request for entry in entries), **summary(violations, findings, verdicts)}}
+
+
+def operations_called(entries: list[JournalEntry]) -> dict[str, dict]:
+    """Each operation the client called (media downloads as `media`, anything else by method and path) with its
+    count and the statuses answered, in order of first call: what the client did, findings apart."""
+    called: dict[str, dict] = {}
+    for entry in entries:
+        if entry.is_request:
+            where = entry.operation_id or ("media" if entry.path.startswith(("/media/", "/replayed-media/"))
+                                           else f"{entry.method} {entry.path}")
+            seen = called.setdefault(where, {"count": 0, "statuses": Counter()})
+            seen["count"] += 1
+            seen["statuses"][str(entry.status)] += 1
+    return {where: {"count": seen["count"], "statuses": dict(sorted(seen["statuses"].items()))}
+            for where, seen in called.items()}
 
 
 def assumption_notes(entries: list[JournalEntry]) -> list[dict]:
