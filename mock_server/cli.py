@@ -9,7 +9,7 @@ import sys
 
 from mock_server import __version__, tls
 from mock_server.errors import PROFILES
-from mock_server.exit_codes import CommandError, ConfigError
+from mock_server.exit_codes import CommandError, ConfigError, UsageError
 from mock_server.jobs.timing import TIMING_MODES
 from mock_server.settings import ORIGIN_PATTERN, RESPONSE_MODES, Settings, load_config
 
@@ -37,7 +37,7 @@ def add_serve(commands) -> None:
     _defaults_from_environment(serve)
 
 
-RUN_ONLY = {"--report-json": 1}  # run's own options (and how many values each takes), not passed on to serve
+RUN_ONLY = {"--report-json": 1, "--isolate": 0}  # run's own options (and how many values each takes), not passed on to serve
 
 
 def add_run(commands) -> None:
@@ -47,6 +47,10 @@ def add_run(commands) -> None:
         "Node, a preload for Node's fetch and https and Python's http.client, FLUX_MOCK_URL), print the report of "
         "that traffic on stderr, stop the mock and exit with COMMAND's exit status (127: not found)."),
         usage="flux-mock run [--report-json FILE] [serve options] -- COMMAND [ARGS...]")
+    run.add_argument("--isolate", action="store_true",
+                     help="Linux: run COMMAND and the mock in a private network namespace where the gateway's hosts "
+                          "are the mock (TLS on 443), for apps that ignore proxy variables (root, or unprivileged "
+                          "user namespaces)")
     run.add_argument("--report-json", metavar="FILE",
                      help="also write the report as JSON: each operation called with its count and statuses, the "
                           "findings, violations, chaos verdicts and notes, COMMAND's exit status")
@@ -323,7 +327,7 @@ def run_serve(args) -> int:
 
 
 def run_run(args) -> int:
-    from mock_server.run_command import run_command  # the kit's process control loads only to run
+    from mock_server.run_command import ISOLATED, isolate, run_command  # the kit's process control: only to run
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     given = args.argv[args.argv.index("run") + 1:len(args.argv) - len(args.command)]
@@ -336,7 +340,12 @@ def run_run(args) -> int:
             skip = RUN_ONLY[name] if "=" not in token else 0
         else:
             serve_options.append(token)
-    return run_command(serve_options, command, args.report_json)
+    isolated = os.environ.get(ISOLATED) == "1"
+    if args.isolate and not isolated:
+        if not command:
+            raise UsageError("run needs a command after --: flux-mock run [options] -- python app.py")
+        return isolate(args.argv)
+    return run_command(serve_options, command, args.report_json, isolated=isolated)
 
 
 def run_record(args) -> int:

@@ -92,3 +92,42 @@ def test_run_errors_are_one_line_with_their_exit_status(arguments, status, said,
     finished = flux_mock_run(home, *arguments)
     assert finished.returncode == status and finished.stderr.startswith(said), finished.stderr
     assert len(finished.stderr.strip().splitlines()) == 1 and "Traceback" not in finished.stderr
+
+
+def _namespaces_here() -> str | None:
+    """Why --isolate cannot work on this machine, or None."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return "no unshare(1)"
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    probe = subprocess.run([unshare, *user, "--net", "--mount", "true"], capture_output=True, text=True)
+    return None if probe.returncode == 0 else probe.stderr.strip()[-200:]
+
+
+@pytest.mark.parametrize("kind, command", [
+    ("python, its own socket and TLS", [sys.executable, str(CLIENTS / "python_raw_socket_app.py")]),
+    ("node https", [NODE or "node", str(CLIENTS / "node_https_app.js")]),
+])
+def test_isolate_reaches_apps_that_ignore_every_proxy_variable_and_reports_them(kind, command, home, tmp_path):
+    """In the private network namespace only loopback exists and gateway.pixazo.ai is the mock (TLS on 443): an
+    app opening its own sockets gets there, and nothing can leave the machine whatever it does."""
+    if (why := _namespaces_here()) is not None:
+        pytest.skip(f"no private network namespaces here: {why}")
+    if command[0] == "node" and NODE is None:
+        pytest.skip("node is missing")
+    report = tmp_path / "report.json"
+    finished = subprocess.run([sys.executable, "-m", "mock_server.cli", "run", "--isolate", *FAST, "--report-json",
+                               str(report), "--", *command], capture_output=True, text=True, timeout=120,
+                              env={**_environment(home), "HTTPS_PROXY": "http://127.0.0.1:9"})
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert finished.stdout.startswith("IMAGE https://gateway.pixazo.ai/media/"), finished.stdout
+    operations = json.loads(report.read_text())["operations"]
+    assert (operations.get("schnellGetData") or operations["fluxDevTextToImage"])["count"] == 1, operations
+
+
+def test_isolate_without_unshare_is_one_line_naming_what_is_missing(home, tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    finished = subprocess.run([sys.executable, "-m", "mock_server.cli", "run", "--isolate", "--", "true"],
+                              capture_output=True, text=True, timeout=60, env={**_environment(home), "PATH": str(empty)})
+    assert finished.returncode == 2 and finished.stderr == "flux-mock: --isolate needs unshare(1) on PATH (util-linux)\n"
