@@ -7,10 +7,13 @@ MockServer and Microcks have theirs:
 
 It is ready when its health page answers; the admin API is reached with a token made for the run (a
 container's admin API answers other clients only with one); `admin` is the fixture's typed client wired to
-it. `host_network_port=N` runs it on the host's network on port N, for engines that cannot map ports (as
-rootless or sandboxed podman here).
+it. Its port is published on a free loopback port of the engine's machine (on every interface for a remote
+engine, DOCKER_HOST tcp://...); `host_network_port=N` runs it on the host's network on port N instead, for engines
+that cannot map ports. Ryuk, testcontainers' reaper, runs where the engine can start it (its image comes from a
+registry); without it the container is still removed when the block ends.
 """
 
+import os
 import secrets
 
 from contract_tests.mock_client import FluxMock
@@ -22,6 +25,12 @@ except ImportError as missing:  # an optional dependency: say how to get it
     raise ImportError('FluxMockContainer needs testcontainers: pip install "flux-mock[containers]"') from missing
 
 PORT = 8080  # where the image's mock listens (its FLUX_MOCK_PORT)
+
+
+def _local_engine() -> bool:
+    """The container engine runs on this machine (DOCKER_HOST a unix socket, or unset): published ports are on
+    its loopback."""
+    return os.environ.get("DOCKER_HOST", "unix://").startswith(("unix://", "npipe://"))
 
 
 class FluxMockContainer(DockerContainer):
@@ -36,6 +45,8 @@ class FluxMockContainer(DockerContainer):
         if host_network_port is not None:
             self.with_kwargs(network_mode="host")
             self.with_env("FLUX_MOCK_PORT", str(host_network_port))
+        elif _local_engine():
+            self.ports[PORT] = ("127.0.0.1",)  # a free host port, on loopback only (docker-py: HostPort "")
         else:
             self.with_exposed_ports(PORT)
 
@@ -47,6 +58,14 @@ class FluxMockContainer(DockerContainer):
         if self._host_port is not None:
             return f"http://127.0.0.1:{self._host_port}"
         return f"http://{self.get_container_host_ip()}:{self.get_exposed_port(PORT)}"
+
+    def get_container_host_ip(self) -> str:
+        """Loopback for an engine on this machine (the port is published there); else testcontainers' answer.
+        testcontainers' own asks the engine's container list for HostConfig, which podman's Docker API leaves
+        out (KeyError 'HostConfig' on a mapped port)."""
+        if self._host_port is not None or (_local_engine() and PORT in self.ports):
+            return "127.0.0.1"
+        return super().get_container_host_ip()
 
     def start(self) -> "FluxMockContainer":
         super().start()

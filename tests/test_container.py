@@ -85,14 +85,14 @@ def test_the_image_builds_runs_as_non_root_healthy_and_answers(tmp_path, monkeyp
     base = podman.python_base()
     if reason := podman.cannot_run(base):
         pytest.skip(reason)
-    podman("build", "--format", "docker", "--isolation", "chroot", "--network", "host", "--build-arg",
-           f"PYTHON_IMAGE={base}", "-t", IMAGE, str(ROOT), timeout=900)
+    podman.offline_script("build", IMAGE)  # the documented route: deploy/podman-offline.sh
     port = free_port()
-    name = f"flux-mock-test-{port}"
-    podman("run", "-d", "--name", name, "--network", "host", "-e", f"FLUX_MOCK_PORT={port}", IMAGE)
+    token = {"FLUX_MOCK_ADMIN_TOKEN": "image-test-token"}  # a mapped port is not loopback to the mock
+    name = podman.offline_script("run", IMAGE, str(port), timeout=120, env=token).stdout.strip()
     try:
+        assert name == f"flux-mock-{port}"
         url = f"http://127.0.0.1:{port}"
-        _wait_until_serving(url)
+        _wait_until_serving(url, token["FLUX_MOCK_ADMIN_TOKEN"])
         assert podman("healthcheck", "run", name, check=False).returncode == 0, "the Dockerfile's HEALTHCHECK"
         assert podman("exec", name, "id", "-u").stdout.strip() == "10001", "never root"
         key = {"Ocp-Apim-Subscription-Key": "k"}
@@ -107,8 +107,9 @@ def test_the_image_builds_runs_as_non_root_healthy_and_answers(tmp_path, monkeyp
 
 
 def _through_testcontainers(podman: Podman, monkeypatch) -> None:
-    """The same image as testcontainers-python starts it (FluxMockContainer), through podman's Docker API: no
-    registry here, so no Ryuk reaper image; the container is removed when the block ends."""
+    """The same image as testcontainers-python starts it (FluxMockContainer), through podman's Docker API, on a
+    mapped port and on the host's network: no registry here, so no Ryuk reaper image; each container is removed
+    when its block ends."""
     from testcontainers.core.config import testcontainers_config
 
     from contract_tests.containers import FluxMockContainer
@@ -116,6 +117,15 @@ def _through_testcontainers(podman: Podman, monkeypatch) -> None:
     with podman.api_service() as docker_host:
         monkeypatch.setenv("DOCKER_HOST", docker_host)
         monkeypatch.setattr(testcontainers_config, "ryuk_disabled", True)
+        with FluxMockContainer(IMAGE) as mapped:  # a mapped port (podman's API lists no HostConfig)
+            url = mapped.get_base_url()
+            assert url.startswith("http://127.0.0.1:"), "published on loopback only"
+            answer = httpx.post(f"{url}/flux-1-schnell/v1/getData", json={"prompt": "x"},
+                                headers={"Ocp-Apim-Subscription-Key": "k"}, timeout=30)
+            assert answer.status_code == 200 and answer.json()["output"].startswith(url)
+            mapped.admin.assert_called("schnellGetData", times=1)
+            mapped_name = mapped.get_wrapped_container().name
+        assert podman("container", "exists", mapped_name, check=False).returncode != 0, "removed when it ended"
         container = FluxMockContainer(IMAGE, host_network_port=free_port()).with_option("queued-for", 0)
         with container:
             url, key = container.get_base_url(), {"Ocp-Apim-Subscription-Key": "k"}
@@ -128,6 +138,10 @@ def _through_testcontainers(podman: Podman, monkeypatch) -> None:
         assert podman("container", "exists", name, check=False).returncode != 0, "removed when the block ended"
 
 
-def _wait_until_serving(url: str, seconds: float = 60) -> None:
-    wait_until(lambda: answers(f"{url}/__admin/health", timeout=2), timeout=seconds,
-               what=f"the container answering on {url}", every=0.25)
+def _wait_until_serving(url: str, token: str, seconds: float = 60) -> None:
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{url}/__admin/health", headers={"X-Admin-Token": token}, timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+    wait_until(healthy, timeout=seconds, what=f"the container answering on {url}", every=0.25)

@@ -3,14 +3,14 @@
 What it takes here: the runc runtime (crun refuses this machine's hybrid cgroups), no default ulimits
 (raising them is not permitted in the sandbox), host networking, and builds in chroot isolation. No
 registry can be reached, so the Dockerfile's base (python:3.11-slim) is stood in for by an image made
-from Debian's own packages: debootstrap's minimal bookworm with Debian's python3 in a venv at /usr/local
-(python and pip on PATH, as in the official image), trusting this machine's CA bundle so pip reaches
-PyPI as the host does. Made once per machine, then kept in podman's image store.
+from Debian's own packages by the documented route, deploy/podman-offline.sh (debootstrap's minimal bookworm
+with Debian's python3 in a venv at /usr/local, trusting this machine's CA bundle so pip reaches PyPI as the
+host does). Made once per machine, then kept in podman's image store.
 """
 
+import os
 import shutil
 import subprocess
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,9 +18,8 @@ from contract_tests.process import stop_process
 from tests.support.waiting import wait_until
 
 BASE = "localhost/flux-mock-test-base:bookworm"
-DEBIAN_MIRROR = "http://deb.debian.org/debian"
+OFFLINE_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "podman-offline.sh"
 CONFIG = '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\n'
-CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 class Podman:
@@ -54,21 +53,16 @@ class Podman:
             stop_process(service)
 
     def python_base(self) -> str:
-        """The stand-in base image's name, made from Debian's packages unless podman has it already."""
-        if self("image", "exists", BASE, check=False).returncode == 0:
-            return BASE
-        with tempfile.TemporaryDirectory(prefix="flux-mock-base-") as scratch:
-            root = Path(scratch) / "root"
-            subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
-                            "bookworm", str(root), DEBIAN_MIRROR], check=True, capture_output=True, timeout=900)
-            subprocess.run(["chroot", str(root), "python3", "-m", "venv", "/usr/local"], check=True,
-                           capture_output=True, timeout=300)
-            shutil.copyfile(CA_BUNDLE, root / "etc/ssl/certs/ca-certificates.crt")
-            archive = Path(scratch) / "root.tar"
-            subprocess.run(["tar", "-C", str(root), "-cf", str(archive), "."], check=True, timeout=300)
-            self("import", "--change", "ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                 "--change", f"ENV PIP_CERT={CA_BUNDLE}", str(archive), BASE, timeout=300)
-        return BASE
+        """The stand-in base image's name: made by the documented route (deploy/podman-offline.sh base, from
+        Debian's packages) unless podman has it already."""
+        return self.offline_script("base", timeout=900).stdout.strip()
+
+    def offline_script(self, *args: str, timeout: float = 900, env: dict[str, str] | None = None
+                       ) -> subprocess.CompletedProcess:
+        """deploy/podman-offline.sh, the documented route for machines without a registry, with this base."""
+        return subprocess.run([str(OFFLINE_SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
+                              check=True, env={**os.environ, **self.environment, "FLUX_MOCK_BASE_IMAGE": BASE,
+                                               **(env or {})})
 
     def cannot_run(self, image: str) -> str | None:
         """Why no container of `image` runs here, or None if one does."""
