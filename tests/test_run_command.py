@@ -15,6 +15,7 @@ import pytest
 CLIENTS = Path(__file__).parent / "clients"
 FAST = ("--queued-for", "0.05", "--processing-for", "0.1")
 NODE = shutil.which("node")
+NODE_MODULES = Path(__file__).parent / "node" / "node_modules"
 
 APPS = {
     "python requests": [sys.executable, str(CLIENTS / "python_requests_app.py")],
@@ -23,6 +24,7 @@ APPS = {
     "python http.client": [sys.executable, str(CLIENTS / "python_http_client_app.py")],
     "node fetch": [NODE or "node", str(CLIENTS / "node_fetch_app.js")],
     "node https": [NODE or "node", str(CLIENTS / "node_https_app.js")],
+    "node axios": [NODE or "node", str(CLIENTS / "node_axios_app.js")],
     "curl": ["sh", str(CLIENTS / "curl_app.sh")],
 }
 
@@ -34,8 +36,9 @@ def _environment(home: Path) -> dict[str, str]:
 
 
 def flux_mock_run(home: Path, *arguments: str) -> subprocess.CompletedProcess:
+    environment = {**_environment(home), "NODE_PATH": str(NODE_MODULES)}  # where axios is, as an app has it
     return subprocess.run([sys.executable, "-m", "mock_server.cli", "run", *arguments], capture_output=True,
-                          text=True, timeout=120, env=_environment(home))
+                          text=True, timeout=120, env=environment)
 
 
 @pytest.mark.parametrize("kind", APPS)
