@@ -32,16 +32,39 @@ from mock_server.store import Stores, open_stores
 from mock_server.webhooks.targets import ADMIN_PREFIX, masked_url
 
 SETTINGS_ENVIRONMENT = "FLUX_MOCK_SETTINGS"
+MEDIA_ANSWER = "media"  # the journal's `answer` of a media download
 log = logging.getLogger("flux_mock")
 
 
 async def serve_media(exchange: Exchange) -> Response:
-    found = await asyncio.get_running_loop().run_in_executor(media.RENDERING, media.media_file,
-                                                              exchange.path_params["path"])
+    return await _rendered(exchange, exchange.path_params["path"])
+
+
+async def _rendered(exchange: Exchange, path: str | None) -> Response:
+    """The file a /media path (below /media/) names, drawn again; 404 if it names none."""
+    exchange.answer = MEDIA_ANSWER
+    found = None if path is None else await asyncio.get_running_loop().run_in_executor(media.RENDERING,
+                                                                                        media.media_file, path)
     if found is None:
         raise EndpointNotFound("no such media file")
     body, content_type = found
     return Response(body, media_type=content_type, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+
+async def serve_job_media(exchange: Exchange) -> Response:
+    """/v1/{request_id}/output[_i].{ext}: a job's file where the gateway keeps it (found through the job)."""
+    exchange.answer = MEDIA_ANSWER
+    named = media.job_media_index(exchange.path_params["name"])
+    job = await exchange.mock.jobs.store.get(exchange.path_params["request_id"]) if named else None
+    path = None
+    if job is not None and named[0] < len(job.media) and job.media[named[0]].endswith("." + named[1]):
+        path = job.media[named[0]].removeprefix("/media/")
+    return await _rendered(exchange, path)
+
+
+async def serve_sync_media(exchange: Exchange) -> Response:
+    """A sync call's file in its model's folder (x-flux-mock media_layout): its name says what to draw."""
+    return await _rendered(exchange, media.sync_media_file(exchange.path_params["name"]))
 
 
 async def serve_replayed_media(exchange: Exchange) -> Response:
@@ -74,6 +97,9 @@ def build_router(state: MockState, stages: tuple[pipeline.Stage, ...] = pipeline
     router = Router([*(Route(path, endpoints) for path, endpoints in by_path.items()), *docs.routes()])
     router.mount("/__admin", AdminApi(state).routes())
     router.mount("/media", [Route("/{path:path}", {"GET": serve_media})])
+    router.add(Route("/v1/{request_id}/{name}", {"GET": serve_job_media}))  # the gateway's layouts (media.py)
+    for folder in sorted({op.media_layout.split("/", 1)[0] for op in state.operations if op.media_layout}):
+        router.add(Route(f"/{folder}/{{name}}", {"GET": serve_sync_media}))
     if state.replay is not None:
         router.mount("/replayed-media", [Route("/{number}/{name}", {"GET": serve_replayed_media})])
     return router

@@ -125,8 +125,13 @@ def _undocumented(entry: JournalEntry, vocabulary: Vocabulary) -> list[dict]:
     return found
 
 
+def _is_media(entry: JournalEntry) -> bool:
+    """A media download (the mock's journal says so; a recording's, by its path)."""
+    return entry.answer == "media" or entry.path.startswith(("/media/", "/replayed-media/"))
+
+
 def _unknown_endpoint(entry: JournalEntry, vocabulary: Vocabulary) -> list[dict]:
-    if entry.operation_id or entry.status not in (404, 405) or entry.path.startswith(("/media/", "/replayed-media/")):
+    if entry.operation_id or entry.status not in (404, 405) or _is_media(entry):
         return []
     taken = sorted({op.method for op in vocabulary.matcher.at(entry.path)})
     if taken:
@@ -383,8 +388,7 @@ def operations_called(entries: list[JournalEntry]) -> dict[str, dict]:
     called: dict[str, dict] = {}
     for entry in entries:
         if entry.is_request:
-            where = entry.operation_id or ("media" if entry.path.startswith(("/media/", "/replayed-media/"))
-                                           else f"{entry.method} {entry.path}")
+            where = entry.operation_id or ("media" if _is_media(entry) else f"{entry.method} {entry.path}")
             seen = called.setdefault(where, {"count": 0, "statuses": Counter()})
             seen["count"] += 1
             seen["statuses"][str(entry.status)] += 1

@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse, Response
 from mock_server import ids, media, views
 from mock_server.exchange import Exchange
 from mock_server.jobs import lifecycle
+from mock_server.operations.evidence import media_base
 from mock_server.responses import JSONBody
 from mock_server.store.records import WEBHOOK_HEADER, Charge, Job, WebhookRequest
 
@@ -91,15 +92,23 @@ async def _generated_now(exchange: Exchange) -> Output:
     wait = mock.sync_wait(output.prompt)
     if wait:
         await exchange.wait_for_client(wait, mock.timing.speed)
-    exchange.facts = {"model_id": exchange.operation.model_id, "media_url": [exchange.base + output.paths[0]],
+    exchange.facts = {"model_id": exchange.operation.model_id, "media_url": [_sync_media_url(exchange, output)],
                       "media_type": output.plan.media_type, "media_width": output.plan.width,
                       "media_height": output.plan.height}
     return output
 
 
+def _sync_media_url(exchange: Exchange, output: Output) -> str:
+    """The sync call's file in its model's layout (x-flux-mock media_layout), on the media host when the answer
+    is given as the gateway."""
+    layout = exchange.operation.media_layout
+    path = media.sync_media_path(layout, output.paths[0], exchange.now) if layout else output.paths[0]
+    return media_base(exchange.base) + path
+
+
 async def sync(exchange: Exchange) -> JSONBody:
     output = await _generated_now(exchange)
-    return _json({"output": exchange.base + output.paths[0]})
+    return _json({"output": exchange.known_facts()["media_url"][0]})
 
 
 async def sync_success_flag(exchange: Exchange) -> JSONBody:

@@ -128,6 +128,49 @@ def urls(media_plan: MediaPlan, media_digest: str) -> tuple[str, ...]:
                  for i, (w, h) in enumerate(media_plan.sizes))
 
 
+# The gateway's layouts (flux.yaml x-evidence media-hosts-and-layouts), served beside /media/: a job's media
+# under its request id, a sync call's under its model's folder. Each still names everything needed to draw it
+# again: a job's through the job (its /media path), a sync file's through `n`, which packs digest, size and index
+# in one decimal number (longer than the gateway's 1-6 digits: the price of needing no store).
+JOB_MEDIA = re.compile(r"^output(?:_(?P<i>[1-7]))?\.(?P<ext>png|jpeg|jpg|webp|safetensors)$")
+SYNC_NAME = re.compile(r"^(?P<head>[A-Za-z-]*?)(?P<ms>\d{1,16})-(?P<n>\d{1,40})\.(?P<ext>png|jpeg|jpg|webp)$")
+_SIDES = MAX_SIDE + 1
+
+
+def job_media_path(request_id: str, index: int, path: str) -> str:
+    """Where the gateway keeps a job's file `index` (its /media `path`): /v1/{request_id}/output[_i].{ext}."""
+    extension = path.rsplit(".", 1)[-1]
+    return f"/v1/{request_id}/output{f'_{index}' if index else ''}.{extension}"
+
+
+def job_media_index(name: str) -> tuple[int, str] | None:
+    """(index, extension) of a job file's name (`output.png`, `output_2.jpg`), or None."""
+    found = JOB_MEDIA.match(name)
+    return (int(found["i"] or 0), found["ext"]) if found else None
+
+
+def sync_media_path(template: str, path: str, epoch: float) -> str:
+    """A sync call's file (its /media `path`) in its model's layout, e.g. flux-schnell-cf/prompt-{ms}-{n}.{ext}."""
+    found = MEDIA_PATH.match(path.removeprefix("/media/"))
+    if found is None or found["li"] is not None:
+        return path
+    packed = ((int(found["digest"], 16) * _SIDES + int(found["w"])) * _SIDES + int(found["h"])) * 8 + int(found["i"])
+    return "/" + template.format(ms=int(epoch * 1000), n=packed, ext=found["ext"])
+
+
+def sync_media_file(name: str) -> str | None:
+    """The /media path (below /media/) a sync layout file name stands for, or None."""
+    found = SYNC_NAME.match(name)
+    if found is None:
+        return None
+    rest, index = divmod(int(found["n"]), 8)
+    rest, height = divmod(rest, _SIDES)
+    media_digest, width = divmod(rest, _SIDES)
+    if media_digest >= 1 << 64:
+        return None
+    return f"{media_digest:016x}/{width}x{height}-{index}.{found['ext']}"
+
+
 def _palette(rng: random.Random) -> list[tuple[int, int, int]]:
     return [tuple(rng.randrange(256) for _ in range(3)) for _ in range(6)]
 

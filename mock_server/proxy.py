@@ -41,9 +41,9 @@ def _refusal(status: str, message: str) -> bytes:
 
 def gateway_only(host: str, port: int) -> str | None:
     """The mock's CONNECT policy: why a CONNECT to host:port is refused (None: it is a gateway host)."""
-    if host in tls.gateway_hosts():
+    if host in tls.served_hosts():
         return None
-    return (f"the mock answers only for {', '.join(sorted(tls.gateway_hosts()))} and never tunnels to other "
+    return (f"the mock answers only for {', '.join(sorted(tls.served_hosts()))} and never tunnels to other "
             "hosts")
 
 

@@ -42,7 +42,6 @@ from contract_tests.mock_client import FluxMock, format_chaos, format_notes, for
 from contract_tests.process import MockProcess
 from mock_server import tls
 from mock_server.exit_codes import ConfigError, UsageError
-from mock_server.tls import gateway_hosts
 
 PRELOAD = Path(__file__).parent / "preload"
 NOT_FOUND, NOT_RUNNABLE = 127, 126  # a shell's statuses for a command it cannot find or run
@@ -75,7 +74,7 @@ def app_environment(mock_url: str, directory: Path, base: dict[str, str] | None 
         "NODE_OPTIONS": f"--require {PRELOAD / 'node.js'} {node_options}".strip(),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PRELOAD / "python"), python_path])),
         "FLUX_MOCK_URL": mock_url,
-        "FLUX_MOCK_GATEWAY_HOSTS": ",".join(sorted(tls.gateway_hosts())),
+        "FLUX_MOCK_GATEWAY_HOSTS": ",".join(sorted(tls.served_hosts())),
     })
     return environment
 
@@ -120,7 +119,7 @@ def _loopback_up() -> None:
 def _gateway_hosts_on_loopback(directory: Path) -> None:
     """/etc/hosts, in this mount namespace only, with the gateway's hosts on 127.0.0.1."""
     hosts = directory / "hosts"
-    hosts.write_text(Path("/etc/hosts").read_text() + "\n127.0.0.1 " + " ".join(sorted(gateway_hosts())) + "\n")
+    hosts.write_text(Path("/etc/hosts").read_text() + "\n127.0.0.1 " + " ".join(sorted(tls.served_hosts())) + "\n")
     libc, ms_bind = ctypes.CDLL(None, use_errno=True), 4096
     if libc.mount(str(hosts).encode(), b"/etc/hosts", None, ms_bind, None) != 0:
         raise ConfigError(f"--isolate cannot mount its /etc/hosts: {os.strerror(ctypes.get_errno())}")

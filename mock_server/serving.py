@@ -153,7 +153,7 @@ def serve(settings: Settings, workers: int = 1, store_timeout: float = 10.0, log
     access_log.install()  # after uvicorn set up its loggers; each --workers worker installs its own
     print(f"flux-mock {__version__} serving {len(load_operations())} operations on {url} "
           f"(URLs in answers: {settings.public_url or 'the scheme and host each client used'}; admin "
-          f"{url}/__admin/health; also an HTTPS proxy for {', '.join(sorted(tls.gateway_hosts()))})", flush=True)
+          f"{url}/__admin/health; also an HTTPS proxy for {', '.join(sorted(tls.served_hosts()))})", flush=True)
     if not is_loopback(settings.host) and not settings.admin_token:
         print("flux-mock: listening beyond loopback without --admin-token: the admin API answers loopback "
               "clients only", file=sys.stderr, flush=True)

@@ -18,7 +18,8 @@ import trustme
 
 from mock_server.exit_codes import ConfigError
 
-from mock_server.operations.documents import VENDOR_SPECS, absolute_servers, load_bundled
+from mock_server.operations.documents import gateway_hosts
+from mock_server.operations.evidence import media_host
 
 CA_CERT, CA_KEY = "ca.pem", "ca-key.pem"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -33,13 +34,10 @@ def data_directory() -> Path:
 
 
 @lru_cache(maxsize=1)
-def gateway_hosts() -> frozenset[str]:
-    """Every host an absolute `servers` URL of the specs names (document and operation level)."""
-    hosts = set()
-    for name in VENDOR_SPECS:
-        own, by_path = absolute_servers(load_bundled(name))
-        hosts.update(urlsplit(url).hostname for url in own + [url for urls in by_path.values() for url in urls])
-    return frozenset(host for host in hosts if host)
+def served_hosts() -> frozenset[str]:
+    """The hosts the mock answers for through its HTTPS proxy (and `run`): the gateway's, and the media host
+    its answers name as the gateway's do (x-evidence media-hosts-and-layouts)."""
+    return gateway_hosts() | {media_host()}
 
 
 def local_ca(directory: Path | None = None) -> trustme.CA:
@@ -71,7 +69,7 @@ def ca_path(directory: Path | None = None) -> Path:
 
 def certificate_names(extra_names: tuple[str, ...] = ()) -> list[str]:
     """The names the mock's certificate holds: the gateway's hosts, loopback, and `extra_names`."""
-    return sorted(set(gateway_hosts()) | set(LOOPBACK_NAMES) | {name for name in extra_names if nameable(name)})
+    return sorted(set(served_hosts()) | set(LOOPBACK_NAMES) | {name for name in extra_names if nameable(name)})
 
 
 def server_files(extra_names: tuple[str, ...] = (), directory: Path | None = None) -> tuple[str, str]:

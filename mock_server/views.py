@@ -1,7 +1,9 @@
 """The answer bodies, as the pages document them, built from a job at a moment."""
 
+from mock_server import media
 from mock_server.clock import iso
 from mock_server.jobs import lifecycle
+from mock_server.operations.evidence import media_base
 from mock_server.store.records import COMPLETED, Job
 
 BATCH_WEBHOOK_MESSAGE = "Request queued. Result will be sent to the provided webhook URL."
@@ -10,7 +12,10 @@ IMAGE_GETTING_CREATED = "Image Getting Created"
 
 
 def media_urls(job: Job, base: str) -> list[str]:
-    return [base + path for path in job.media]
+    """A job's media URLs in the gateway's layout (/v1/{request_id}/output.{ext}), on its media host when the
+    answer is given as the gateway."""
+    origin = media_base(base)
+    return [origin + media.job_media_path(job.request_id, index, path) for index, path in enumerate(job.media)]
 
 
 def polling_url(job: Job, base: str) -> str:

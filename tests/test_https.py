@@ -57,7 +57,8 @@ def test_ca_prints_its_path_alone_and_how_to_trust_it(home):
 @pytest.mark.parametrize("app", ["python_requests_app.py", "python_httpx_app.py", "python_urllib_app.py"])
 def test_an_unchanged_python_app_with_https_gateway_urls_gets_its_image_through_the_proxy(app, proxy, home):
     output = run_app([sys.executable, str(CLIENTS / app)], app_environment(proxy.url, home))
-    assert output.startswith("IMAGE https://gateway.pixazo.ai/media/"), "answers keep the scheme and host the app used"
+    assert output.startswith("IMAGE https://pub-582b7213209642b9b995c96c95a30381.r2.dev/"), \
+        "media on the gateway's media host (x-evidence media-hosts-and-layouts), which the proxy serves"
 
 
 def test_curl_through_the_proxy_with_the_ca(proxy, home):
@@ -80,7 +81,7 @@ def test_node_fetch_through_undicis_proxy_agent_preloaded(proxy, home):
     environment = {**app_environment(proxy.url, home), "NODE_PATH": str(NODE / "node_modules")}
     output = run_app(["node", "--require", str(NODE / "proxy-preload.js"), str(CLIENTS / "node_fetch_app.js")],
                      environment)
-    assert output.startswith("IMAGE https://gateway.pixazo.ai/media/")
+    assert output.startswith("IMAGE https://pub-582b7213209642b9b995c96c95a30381.r2.dev/")
 
 
 def test_the_proxy_never_tunnels_to_another_host(proxy):

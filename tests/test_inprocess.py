@@ -91,7 +91,7 @@ async def test_public_url_is_written_into_polling_and_media_urls(clock):
         assert submitted["polling_url"].startswith("https://mock.example:9000/v2/requests/status/")
         for _ in range(2):
             status = (await api.get(f"/v2/requests/status/{submitted['request_id']}", headers=KEY)).json()
-    assert status["output"]["media_url"][0].startswith("https://mock.example:9000/media/")
+    assert status["output"]["media_url"][0].startswith("https://mock.example:9000/v1/")
 
 
 async def test_strict_mode_rejects_and_records_undocumented_fields(clock):

@@ -1,6 +1,8 @@
 """Endpoints public clients call that the pages do not document (openapi/public-clients.yaml): served as
 the clients expect, so their apps run against the mock unchanged."""
 
+import io
+
 from tests.support.harness import reset_client
 from tests.support.waiting import wait_until
 
@@ -36,7 +38,8 @@ def test_flux_dev_answers_a_request_id_to_poll_through_get_flux_dev_status_eithe
                                  headers=WORKING_POLL).json()
             return answer if "images" in answer else None
         status = wait_until(with_images, what=f"images for {request_id}")
-        assert status["images"][0]["url"].startswith(str(client.base_url).rstrip("/") + "/media/")
+        assert status["images"][0]["url"] == f"{str(client.base_url).rstrip('/')}/v1/{request_id}/output.png", \
+            "on the mock's host by base URL, in the gateway's layout"
         same = client.post("/flux-dev-polling/dev/getFluxDevStatus", json={"request_id": request_id},
                            headers=WORKING_POLL)
         assert same.json()["images"] == status["images"]
@@ -74,9 +77,15 @@ def test_different_input_images_give_different_outputs_and_match_input_keeps_a_d
             assert answer.status_code == 202, answer.text
             return _final_media(client, answer)[0]
 
-        first, second = submit("https://example.com/a.png"), submit("https://example.com/b.png")
-        assert first.split("/media/")[1].split("/")[0] != second.split("/media/")[1].split("/")[0]
-        assert submit("https://example.com/a.png") == first, "the same seed, prompt and inputs give the same image"
-        assert "/640x480-0.png" in submit(_data_url(640, 480), "match_input"), "match_input keeps the input's size"
-        assert "/1024x1024-0.png" in submit("https://example.com/a.png", "match_input"), \
+        def image(url: str):
+            from PIL import Image
+            download = client.get(url)
+            assert download.status_code == 200, url
+            return download.content, Image.open(io.BytesIO(download.content)).size
+
+        first, second = image(submit("https://example.com/a.png")), image(submit("https://example.com/b.png"))
+        assert first[0] != second[0], "different inputs, different images"
+        assert image(submit("https://example.com/a.png")) == first, "the same seed, prompt and inputs: the same image"
+        assert image(submit(_data_url(640, 480), "match_input"))[1] == (640, 480), "match_input keeps the input's size"
+        assert image(submit("https://example.com/a.png", "match_input"))[1] == (1024, 1024), \
             "an input the mock cannot read offline: the default size"

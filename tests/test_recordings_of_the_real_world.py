@@ -146,7 +146,7 @@ def test_a_staging_flux_mock_recorded_by_base_url_gives_polls_and_media(tmp_path
     recorded = entries(out)
     kinds = [entry.get("_fluxMock", {}).get("kind") for entry in recorded]
     assert kinds.count("status") == len(polls(seen)) >= 1 and seen[-1]["kind"] == "image"
-    assert recorded[-1]["request"]["url"].startswith(upstream + "/media/"), "the media download, recorded"
+    assert recorded[-1]["request"]["url"].startswith(upstream + "/v1/"), "the media download, recorded"
     drift = kit("drift", "--har", str(out))
     assert drift.returncode == 0 and "unknown-path" not in drift.stdout, drift.stdout
 

@@ -15,6 +15,7 @@ import pytest
 CLIENTS = Path(__file__).parent / "clients"
 FAST = ("--queued-for", "0.05", "--processing-for", "0.1")
 NODE = shutil.which("node")
+MEDIA_HOST = "https://pub-582b7213209642b9b995c96c95a30381.r2.dev/"  # x-evidence media-hosts-and-layouts
 NODE_MODULES = Path(__file__).parent / "node" / "node_modules"
 
 APPS = {
@@ -49,7 +50,7 @@ def test_an_unchanged_client_of_each_kind_reaches_the_mock_under_run_alone(kind,
     report = tmp_path / "report.json"
     finished = flux_mock_run(home, *FAST, "--report-json", str(report), "--", *APPS[kind])
     assert finished.returncode == 0, finished.stderr[-3000:]
-    assert finished.stdout.startswith("IMAGE https://gateway.pixazo.ai/media/"), finished.stdout
+    assert finished.stdout.startswith(f"IMAGE {MEDIA_HOST}"), finished.stdout
     assert "flux-mock" not in finished.stdout, "the mock's and run's own output stay off the app's stdout"
     written = json.loads(report.read_text())
     assert written["exit_status"] == 0 and written["command"] == APPS[kind]
@@ -123,7 +124,7 @@ def test_isolate_reaches_apps_that_ignore_every_proxy_variable_and_reports_them(
                                str(report), "--", *command], capture_output=True, text=True, timeout=120,
                               env={**_environment(home), "HTTPS_PROXY": "http://127.0.0.1:9"})
     assert finished.returncode == 0, finished.stderr[-3000:]
-    assert finished.stdout.startswith("IMAGE https://gateway.pixazo.ai/media/"), finished.stdout
+    assert finished.stdout.startswith(f"IMAGE {MEDIA_HOST}"), finished.stdout
     operations = json.loads(report.read_text())["operations"]
     assert (operations.get("schnellGetData") or operations["fluxDevTextToImage"])["count"] == 1, operations
 

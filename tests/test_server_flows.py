@@ -178,8 +178,9 @@ def test_same_seed_and_prompt_give_the_same_image_and_another_seed_another(api):
 def test_a_request_without_seed_gets_one_the_mock_picks_the_same_after_each_reset(api):
     def images(count):
         body = {"prompt": "a lighthouse", "width": 256, "height": 256}
-        return [api.post("/flux-1-schnell/v1/getData", json=body, headers=SUBSCRIPTION).json()["output"]
+        urls = [api.post("/flux-1-schnell/v1/getData", json=body, headers=SUBSCRIPTION).json()["output"]
                 for _ in range(count)]
+        return [api.get(url).content for url in urls]  # the URLs name the moment too (the gateway's layout)
 
     first_run = images(2)
     assert first_run[0] != first_run[1]  # a new seed for each request

@@ -50,7 +50,7 @@ def test_each_event_posts_the_answer_a_poll_gives_at_that_moment():
     events_job = job(hook(form="webhook", events=("queued", "completed")))
     assert body_for(events_job, "queued") == views.status_body(events_job, 100.0, BASE)
     assert body_for(events_job, "queued")["status"] == "QUEUED"
-    assert body_for(events_job, "completed")["output"]["media_url"] == [BASE + events_job.media[0]]
+    assert body_for(events_job, "completed")["output"]["media_url"] == [f"{BASE}/v1/{events_job.request_id}/output.png"]
     batch_job = job(hook(form="webhook_url"))
     assert body_for(batch_job, "completed") == views.batch_body(batch_job, 103.0, BASE)
 

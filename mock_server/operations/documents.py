@@ -1,8 +1,9 @@
 """Read the OpenAPI documents and resolve every $ref, including refs into a sibling file."""
 
 import copy
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -73,6 +74,16 @@ def load_bundled(name: str, directory: str | None = None) -> dict:
 
 def _absolute(servers) -> list[str]:
     return [server["url"] for server in servers or () if "://" in server["url"]]
+
+
+@lru_cache(maxsize=1)
+def gateway_hosts() -> frozenset[str]:
+    """Every host an absolute `servers` URL of the specs names (document and operation level)."""
+    hosts = set()
+    for name in VENDOR_SPECS:
+        own, by_path = absolute_servers(load_bundled(name))
+        hosts.update(urlsplit(url).hostname for url in own + [url for urls in by_path.values() for url in urls])
+    return frozenset(host for host in hosts if host)
 
 
 def absolute_servers(document: dict) -> tuple[list[str], dict[str, list[str]]]:

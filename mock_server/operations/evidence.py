@@ -5,16 +5,19 @@ figures the mock follows live there and nowhere else: the routes that answer 400
 observed durations of `--timing observed`, Klein's media type."""
 
 import re
+from functools import lru_cache
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from functools import cache
 
 from mock_server.jobs.timing import Observed
-from mock_server.operations.documents import load_bundled
+from mock_server.operations.documents import gateway_hosts, load_bundled
 
 STRENGTHS = ("captured", "observed", "assumed")
 MODEL_NOT_FOUND_ROUTES = "model-not-found-routes"
 SYNC_LATENCY = "sync-latency"
 JOB_DURATION = "job-duration"
+MEDIA_LAYOUTS = "media-hosts-and-layouts"
 ANSWERED_BY = "evidence:"  # an exchange's `answer` when the mock answered as evidence says the gateway does
 
 
@@ -77,3 +80,19 @@ def observed_timing(directory: str | None = None) -> Observed:
     return Observed(sync=tuple(sync["sync_seconds"]), long_prompt=tuple(sync["long_prompt_seconds"]),
                     long_prompt_chars=int(sync["long_prompt_chars"]), queued=tuple(jobs["queued_seconds"]),
                     processing=tuple(jobs["processing_seconds"]))
+
+
+def media_host() -> str:
+    """The host the gateway's media URLs name (x-evidence media-hosts-and-layouts)."""
+    return load_evidence()[MEDIA_LAYOUTS].data["host"]
+
+
+@lru_cache(maxsize=64)
+def media_base(base: str) -> str:
+    """The base an answer's media URLs start with: the gateway's media host for an answer given as the gateway
+    (https and one of its hosts: through the HTTPS proxy, `run`), else `base` itself (the mock's host, by base
+    URL or --public-url)."""
+    parts = urlsplit(base)
+    if parts.scheme == "https" and parts.hostname in gateway_hosts() and parts.port is None and not parts.path:
+        return f"https://{media_host()}"
+    return base

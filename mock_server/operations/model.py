@@ -48,6 +48,7 @@ class Operation:
     model_id: str | None
     media: str | None
     media_format: str | None  # the format its media come in when the request names none (x-flux-mock format)
+    media_layout: str | None  # a sync call's media path, as the gateway lays it out (x-flux-mock media_layout)
     pricing: Pricing
     variant: str | None  # this operation is the named response variant of its method and path
     variants: dict = field(repr=False)  # name -> what that variant changes of this operation ({"kind": ...})
@@ -104,6 +105,7 @@ def _operation(document: dict, spec: str, path: str, method: str, data: dict, pa
         model_id=mock.get("model_id"),
         media=mock.get("media"),
         media_format=mock.get("format"),
+        media_layout=mock.get("media_layout"),
         pricing=Pricing.from_spec(mock.get("pricing")),
         variant=mock.get("variant"),
         variants=dict(mock.get("variants") or {}),

@@ -26,6 +26,7 @@ And what is no breach, which the kit must not fail (it notes it):
 """
 
 from collections import Counter
+from urllib.parse import urlsplit
 
 from mock_server.app import create_app
 from mock_server.settings import KeyConfig, Settings
@@ -34,6 +35,12 @@ from tests.support.foreign_server import Rewriting
 
 KEY = "contract-test-key"
 STATUS = "/v2/requests/status/"
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a media URL (whatever its path's layout)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _model(path: str) -> str:
@@ -81,10 +88,10 @@ class Breaches:
         if model == "flux-fill-dev" and completed:
             return {**body, "output": None}
         if model == "flux-2-pro-text-to-image-799" and completed:
-            base = body["output"]["media_url"][0].split("/media/")[0]
+            base = _origin(body["output"]["media_url"][0])
             return {**body, "output": {**body["output"], "media_url": [f"{base}/media/nothing-here.png"]}}
         if model == "flux-kontext-restore-image" and completed:
-            base = body["output"]["media_url"][0].split("/media/")[0]
+            base = _origin(body["output"]["media_url"][0])
             return {**body, "error": "boom", "output": {**body["output"], "media_url": [f"{base}/openapi/flux.yaml"]}}
         if model == "flux-2-pro-text-to-image-trainer-712" and completed:
             return {**body, "status": "PROCESSING", "output": None, "completed_at": None}
@@ -92,7 +99,7 @@ class Breaches:
             return {**body, "completed_at": "2000-01-01T00:00:00.000Z",
                     "output": {**body["output"], "media_type": "image/webp"}}
         if model == "flux-preview" and completed:
-            base = body["output"]["media_url"][0].split("/media/")[0]
+            base = _origin(body["output"]["media_url"][0])
             return {**body, "output": {**body["output"], "media_url": [f"{base}/openapi/flux.yaml"]}}
         return body
 
