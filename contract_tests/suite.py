@@ -214,7 +214,7 @@ def _call(case, run: Target, breaches: Breaches, only_http: bool = False, positi
     run.cases[operation_id] += 1
     _redirect_webhooks(case, Run.receiver, only_http)
     case.headers = {**(case.headers or {}), "User-Agent": KIT_USER_AGENT}  # report leaves the kit's calls out
-    transport = _transport(run)
+    transport = _transport(run, case)
     response = case.call(session=Run.session, **transport)
     run.budget.settle(reserved, response.status_code)
     if case.method.upper() == OPERATIONS[operation_id].method.upper():  # a probe of an undeclared method judges the
@@ -237,9 +237,13 @@ def _assumed_endpoint(report: str) -> str:
             "assumed: " + " ".join(report.split())[:1500])
 
 
-def _transport(target: Target) -> dict:
+def _transport(target: Target, case=None) -> dict:
     """Where a case goes: the target's URL, and in process its app (the schemas' tests are built before the
-    run's target is known, so each call names it)."""
+    run's target is known, so each call names it). The case's operation is pointed there too: schemathesis
+    keeps the app an operation was first made with (APIOperation.app) and sends there before any other, so a
+    second check in one process sent its cases to the first one's in-process app."""
+    if case is not None:
+        case.operation.app = target.app if target.in_process else None
     return {"base_url": target.url, **({"app": target.app} if target.in_process else {})}
 
 
@@ -343,7 +347,7 @@ class StatefulLinks(positive.as_state_machine()):
             pytest.skip("--operation given: the state machine spans all operations")
 
     def get_call_kwargs(self, case):
-        return {**super().get_call_kwargs(case), **_transport(Run.target), "session": Run.session}
+        return {**super().get_call_kwargs(case), **_transport(Run.target, case), "session": Run.session}
 
     def before_call(self, case):
         Run.target.cases[_case_operation_id(case)] += 1

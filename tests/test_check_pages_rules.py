@@ -3,6 +3,8 @@
 assumes beyond the pages is noted apart, a documented answer about the caller (402, 401) is never a rejection,
 and every distinct breach of an operation is listed, not only the first."""
 
+import os
+
 import pytest
 
 from mock_server import cli
@@ -106,3 +108,32 @@ def test_a_second_check_in_the_same_process_still_tries_the_undeclared_methods(c
         assert code == 0, output[-3000:]
         tried.append(sorted({method for method, _ in gateway.requests if method not in ("GET", "POST")}))
     assert tried[0] == tried[1] == ["DELETE", "OPTIONS", "PATCH", "PUT", "TRACE"], tried
+
+
+def test_a_check_over_http_after_one_in_process_sends_its_cases_to_its_own_server(capsys, monkeypatch):
+    """schemathesis keeps the app an operation was first made with: a check of an in-process mock, then one of a
+    server by URL in the same process, sent the second's cases to the first's app (401 there: every case
+    "answered about the caller"). Each check's cases reach its own server."""
+    import asyncio
+
+    import pytest as runner
+
+    from contract_tests.check_report import CheckReporter
+    from contract_tests.target import DEFAULT_KEY, Target
+    from mock_server.app import create_app
+    from mock_server.settings import KeyConfig, Settings
+
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
+    first = create_app(Settings(keys={DEFAULT_KEY: KeyConfig(balance=1_000)}))
+    target = Target(max_examples=2, operations=("fluxDevTextToImage",))
+    target.__dict__["app"] = first  # in process, as the kit tests flux-mock's own app
+    runner.main(["--pyargs", "contract_tests.suite", "-p", "no:cacheprovider", "-p", "no:terminal",
+                 "--assert=plain", "-W", "ignore"], plugins=[CheckReporter(target, open(os.devnull, "w"))])
+    capsys.readouterr()
+    before = len(asyncio.run(first.mock.journal.entries()))
+    gateway = PagesGateway()
+    with serving(gateway.app) as url:
+        code, output = check(capsys, url, operations=("fluxDevTextToImage",))
+    assert code == 0 and "answered about the caller" not in output, output[-3000:]
+    assert len(asyncio.run(first.mock.journal.entries())) == before, "none of the second check's cases went to the first"
+    assert any(path == "/flux-dev/v1/dev/textToImage" for _, path in gateway.requests)
