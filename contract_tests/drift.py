@@ -12,7 +12,8 @@ from contract_tests.budget import BudgetExceeded
 from contract_tests.checks import SCHEMA, is_final
 from contract_tests.examples import request_example, with_webhook
 from contract_tests.links import follow, media_urls
-from contract_tests.differences import Difference
+from contract_tests.acceptance import Verdict
+from contract_tests.differences import Difference, one_per_place
 from contract_tests.media import expectations, media_problems
 from contract_tests.urls import url_differences
 from contract_tests.receiver import webhook_receiver
@@ -121,25 +122,25 @@ def response_differences(operation: Operation, response: httpx.Response, body_kn
     op_id, status = operation.operation_id, response.status_code
     if status not in operation.documented_statuses:
         return [Difference(op_id, "undocumented-status", "status", ", ".join(map(str, sorted(
-            operation.documented_statuses))), str(status))]
+            operation.documented_statuses))), str(status), status)]
     documented = pages_only(operation.responses[str(status)])
     found = []
     for name, header in (documented.get("headers") or {}).items():
         value = response.headers.get(name)
         if value is None and header.get("required"):
-            found.append(Difference(op_id, "missing-header", f"header {name}", "present (required)", "absent"))
+            found.append(Difference(op_id, "missing-header", f"header {name}", "present (required)", "absent", status))
         if value is not None and header.get("schema", {}).get("type") == "integer" and not value.strip().isdigit():
-            found.append(Difference(op_id, "changed-header", f"header {name}", "integer", value))
+            found.append(Difference(op_id, "changed-header", f"header {name}", "integer", value, status))
     if "application/json" in (documented.get("content") or {}) and body_known:
         content_type = response.headers.get("content-type", "")
         if not content_type.startswith("application/json"):
             return found + [Difference(op_id, "changed-content-type", "Content-Type", "application/json",
-                                       content_type or "none")]
+                                       content_type or "none", status)]
         body = json_value(response.content)
         if body is None:
             return found + [Difference(op_id, "changed-type", "body", f"JSON (nested at most {MAX_JSON_DEPTH} "
-                                       "levels)", "not JSON, or nested deeper")]
-        found += [Difference(op_id, *d) for d in body_differences(operation.response_schema(status), body)]
+                                       "levels)", "not JSON, or nested deeper", status)]
+        found += [Difference(op_id, *d, status) for d in body_differences(operation.response_schema(status), body)]
     return found
 
 
@@ -183,14 +184,15 @@ def _compare(target: Target, client: httpx.Client, operations: dict, operation: 
                        polls=target.polls, interval=target.pause_between_polls)
     for poll in polls:
         differences += [Difference(poll.operation.operation_id, "invalid-flow", problem.field, problem.expected,
-                                   problem.got) for problem in poll.problems if problem.check != SCHEMA]
+                                   problem.got, poll.status_code) for problem in poll.problems if problem.check != SCHEMA]
         # (a poll's plain schema breaches are named by body_differences below, as changed-type, missing-field...)
         if poll.status_code not in poll.operation.documented_statuses:
             differences.append(Difference(poll.operation.operation_id, "undocumented-status", "status",
-                                          "documented", str(poll.status_code)))
+                                          "documented", str(poll.status_code), poll.status_code))
         elif isinstance(poll.body, (dict, list)):
             schema = poll.operation.response_schema(poll.status_code)
-            differences += [Difference(poll.operation.operation_id, *d) for d in body_differences(schema, poll.body)]
+            differences += [Difference(poll.operation.operation_id, *d, poll.status_code)
+                            for d in body_differences(schema, poll.body)]
             differences += url_differences(poll.operation, poll.status_code, poll.body, poll.url)
     if polls and polls[-1].status_code == 200 and not is_final(polls[-1].body):
         differences.append(Difference(polls[-1].operation.operation_id, "invalid-flow", "status",
@@ -214,7 +216,7 @@ def _compare(target: Target, client: httpx.Client, operations: dict, operation: 
         notes += [f"an endpoint only public clients show (an assumption of the spec): {d.line()}"
                   for d in dict.fromkeys(differences)]
         differences = []
-    return OperationReport(operation.operation_id, "checked", note, tuple(dict.fromkeys(differences)),
+    return OperationReport(operation.operation_id, "checked", note, one_per_place(differences),
                            tuple(dict.fromkeys(notes)))
 
 
@@ -240,24 +242,74 @@ def run_drift(target: Target, selected: list[str] | None = None) -> list[Operati
                 for op in chosen]
 
 
-def to_json(reports: list[OperationReport]) -> str:
-    return json.dumps([{**asdict(r), "differences": [asdict(d) for d in r.differences]} for r in reports], indent=2)
+def _difference(difference: Difference, verdict: "Verdict | None") -> dict:
+    entry = verdict.accepted_by(difference) if verdict else None
+    return {**asdict(difference), "severity": difference.severity,
+            "accepted": {"reason": entry.reason, "expires": entry.expires.isoformat()} if entry else None}
 
 
-def to_markdown(reports: list[OperationReport], source: str, spent: float | None = None) -> str:
+def to_json(reports: list[OperationReport], verdict: "Verdict | None" = None) -> str:
+    """The reports, each difference with its severity and, if an accept entry matched it, why and until when."""
+    return json.dumps([{**asdict(r), "differences": [_difference(d, verdict) for d in r.differences]}
+                       for r in reports], indent=2)
+
+
+def to_markdown(reports: list[OperationReport], source: str, spent: float | None = None,
+                verdict: "Verdict | None" = None, fail_on: str = "risky") -> str:
     """The report, grouped by operation: `source` is the server's URL or the recording's file; `spent` what the
-    run spent at documented prices (None: nothing was called)."""
+    run spent at documented prices (None: nothing was called); `verdict` what of it fails the run."""
     drifted = [r for r in reports if r.differences]
     cost = f"; spent ${spent:g}" if spent is not None else "; nothing called (a recording)"
     lines = [f"# API drift report: {source}", "",
              f"{len(reports)} operations, {len(drifted)} drifted, "
              f"{sum(r.outcome == 'skipped' for r in reports)} skipped, "
              f"{sum(r.outcome == 'unreachable' for r in reports)} not reached{cost}.", ""]
+    if verdict is not None:
+        lines += [verdict.summary(fail_on) + ".", ""]
     for report in reports:
         mark = "DRIFT" if report.differences else {"skipped": "skipped", "unreachable": "NOT REACHED"}.get(
             report.outcome, "ok")
         lines.append(f"## {report.operation_id}: {mark}" + (f" ({report.note})" if report.note else ""))
-        lines += [f"- `{d.operation_id}` {d.line()}" for d in report.differences]
+        for difference in report.differences:
+            entry = verdict.accepted_by(difference) if verdict else None
+            accepted = f" (accepted until {entry.expires}: {entry.reason})" if entry else ""
+            lines.append(f"- [{difference.severity}] `{difference.operation_id}` {difference.line()}{accepted}")
         lines += [f"- note: {note}" for note in report.notes]
         lines.append("")
+    if verdict is not None and verdict.expired:
+        lines += ["## Accept entries past their expiry (they accept nothing and fail the run)", ""]
+        lines += [f"- {entry.line()}" for entry in verdict.expired] + [""]
+    if verdict is not None and verdict.unused:
+        lines += ["## Accept entries that matched nothing (remove them)", ""]
+        lines += [f"- {entry.line()}" for entry in verdict.unused] + [""]
     return "\n".join(lines)
+
+
+def to_junit(reports: list[OperationReport], verdict: "Verdict", source: str) -> str:
+    """JUnit XML: a test case per operation, failed by its failing differences (accepted ones and those below
+    --fail-on in its output), skipped when skipped, an error when not reached (never a failure)."""
+    from xml.etree import ElementTree
+
+    failing = {id(d) for d in verdict.failing}
+    suite = ElementTree.Element("testsuite", name=f"flux-mock drift {source}", tests=str(len(reports)))
+    counts = {"failures": 0, "skipped": 0, "errors": 0}
+    for report in reports:
+        case = ElementTree.SubElement(suite, "testcase", classname="flux-mock.drift", name=report.operation_id)
+        bad = [d for d in report.differences if id(d) in failing]
+        if report.outcome == "unreachable":
+            ElementTree.SubElement(case, "error", message=report.note)
+            counts["errors"] += 1
+        elif report.outcome == "skipped":
+            ElementTree.SubElement(case, "skipped", message=report.note)
+            counts["skipped"] += 1
+        elif bad:
+            failure = ElementTree.SubElement(case, "failure", message=f"{len(bad)} differences: {bad[0].line()}")
+            failure.text = "\n".join(f"[{d.severity}] {d.line()}" for d in bad)
+            counts["failures"] += 1
+        others = [d for d in report.differences if id(d) not in failing]
+        if others:
+            ElementTree.SubElement(case, "system-out").text = "\n".join(
+                f"[{d.severity}] {d.line()}" + (" (accepted)" if verdict.accepted_by(d) else " (below --fail-on)")
+                for d in others)
+    suite.attrib.update({name: str(count) for name, count in counts.items()})
+    return ElementTree.tostring(suite, encoding="unicode")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from contract_tests.baseline import changes, shapes
 from contract_tests.checks import SCHEMA, JobHistory, answer_problems
 from contract_tests.assumptions import response_notes
-from contract_tests.differences import Difference
+from contract_tests.differences import Difference, one_per_place
 from contract_tests.drift import ASSUMED_SPEC, OperationReport, response_differences
 from contract_tests.media import Expected, expectations, media_problems
 from contract_tests.urls import url_differences
@@ -70,7 +70,7 @@ class RecordingJudge:
             problems = [p for p in answer_problems(operation.response_schema(200), body) if p.check != SCHEMA]
             problems += self._history.observe(job_of(exchange, operation) or exchange.path, body)
             differences = differences + [Difference(operation.operation_id, "invalid-flow", p.field, p.expected,
-                                                    p.got) for p in problems]
+                                                    p.got, exchange.status) for p in problems]
         self._media.update((redacted_url(url), (operation.operation_id, expected)) for url, expected in
                            expectations(body, image=operation.media == "image").items())
         return operation.operation_id, operation, differences
@@ -115,7 +115,7 @@ def drift_of_recording(recorded: list[RecordedExchange], operations, max_age: ti
         found.setdefault(first, []).append(Difference(first, "stale-recording", "startedDateTime",
                                                       f"within {max_age.days} days",
                                                       datetime.fromtimestamp(started, UTC).isoformat()))
-    return [OperationReport(name, "checked", _exchanges(counts.get(name, 0)), tuple(dict.fromkeys(differences)),
+    return [OperationReport(name, "checked", _exchanges(counts.get(name, 0)), one_per_place(differences),
                             tuple(dict.fromkeys(notes.get(name, ())))) for name, differences in found.items()]
 
 

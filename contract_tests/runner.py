@@ -10,7 +10,7 @@ import os
 import re
 import sys
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,7 +19,8 @@ import pytest
 
 from contract_tests.check_report import CheckReporter
 from contract_tests.coverage import OutcomeCoverage
-from contract_tests.drift import run_drift, to_json, to_markdown
+from contract_tests.acceptance import judge, read_accepted
+from contract_tests.drift import run_drift, to_json, to_junit, to_markdown
 from contract_tests.recorded_journal import journal_of_recording
 from contract_tests.recording_drift import drift_of_recording
 from contract_tests.mock_client import FluxMock, format_chaos, format_notes, format_report
@@ -106,6 +107,7 @@ def run_check(args) -> int:
 
 
 def run_drift_command(args) -> int:
+    accepted = read_accepted(args.accept) if args.accept else []  # a bad file is a usage error before any call
     if args.baseline and not args.har:
         raise UsageError("--baseline compares two recordings: give it with --har")
     if args.har:
@@ -121,17 +123,24 @@ def run_drift_command(args) -> int:
         source, spent = target.url, target.budget.spent
     else:
         raise UsageError("drift needs --base-url (a server to call) or --har (a recording to judge)")
-    markdown = to_markdown(reports, source, spent)
+    verdict = judge([d for report in reports for d in report.differences], accepted, args.fail_on, date.today())
+    markdown = to_markdown(reports, source, spent, verdict, args.fail_on)
     print(markdown)
     if args.report_md:
         Path(args.report_md).write_text(markdown)
     if args.report_json:
-        Path(args.report_json).write_text(to_json(reports))
+        Path(args.report_json).write_text(to_json(reports, verdict))
+    if args.report_junit:
+        Path(args.report_junit).write_text(to_junit(reports, verdict, source))
     drifted = sum(bool(report.differences) for report in reports)
     unreachable = sum(report.outcome == "unreachable" for report in reports)
     print(f"flux-mock drift: {drifted} of {len(reports)} operations drifted"
           + (f"; {unreachable} not reached (network, not drift)" if unreachable else ""), file=sys.stderr)
-    if drifted:
+    if drifted or accepted:
+        print(f"flux-mock drift: {verdict.summary(args.fail_on)}", file=sys.stderr)
+    for entry in verdict.expired:
+        print(f"flux-mock drift: accept entry expired on {entry.expires}: {entry.line()}", file=sys.stderr)
+    if verdict.fails:
         return FAILED
     if unreachable:
         return UNREACHABLE

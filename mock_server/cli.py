@@ -192,9 +192,9 @@ def add_check(commands) -> None:
 def add_drift(commands) -> None:
     drift = commands.add_parser("drift", help="compare a server's answers with the specs", description=(
         "Send each operation's documented example, follow jobs to their end and report every difference "
-        "from the specs; or, with --har, judge a recording's exchanges offline the same way. Exits 0 when "
-        "nothing drifted, 1 on drift, 2 on a usage error, 3 when the target cannot be reached (a network "
-        "failure is never drift)."))
+        "from the specs, graded breaking, risky or info; or, with --har, judge a recording's exchanges offline "
+        "the same way. Exits 0 when nothing fails (--fail-on, --accept), 1 on drift that does, 2 on a usage "
+        "error, 3 when the target cannot be reached (a network failure is never drift)."))
     _target_options(drift, base_url_required=False)
     drift.add_argument("--har", metavar="FILE",
                        help="instead of calling a server: judge the exchanges of this HAR 1.2 recording offline")
@@ -206,6 +206,14 @@ def add_drift(commands) -> None:
     drift.add_argument("--operation", action="append", metavar="ID", help="only this operationId (repeatable)")
     drift.add_argument("--report-md", metavar="FILE", help="also write the Markdown report here")
     drift.add_argument("--report-json", metavar="FILE", help="also write the JSON report here")
+    drift.add_argument("--report-junit", metavar="FILE", help="also write a JUnit XML report here (a case per "
+                       "operation, failed by its failing differences)")
+    drift.add_argument("--fail-on", choices=("breaking", "risky", "info"), default="risky",
+                       help="the least severe difference that fails the run (default risky: what may break a "
+                            "client fails, an added field does not; every difference is listed either way)")
+    drift.add_argument("--accept", metavar="FILE",
+                       help="a YAML file of accepted differences (kind, operation, status, path, reason, expires): "
+                            "those it matches are listed as accepted and never fail; an expired entry fails")
     drift.set_defaults(run=_kit("run_drift_command"))
 
 

@@ -84,7 +84,7 @@ def test_a_recording_of_the_mock_is_clean_and_each_planted_drift_is_named(api, t
     assert "`getRequestStatus` invalid-flow at status" in report and "found QUEUED" in report
     assert "`getRequestStatus` undocumented-status at status" in report and "found 418" in report
     assert "`getRequestStatus` media-mismatch at http://" in report and "a image" not in report
-    assert report.count("\n- `") == 5, report  # the planted drifts, and nothing else
+    assert report.count("\n- [") == 5, report  # the planted drifts, and nothing else (each with its severity)
 
 
 def test_an_old_recording_is_stale_and_a_file_that_is_no_har_is_a_one_line_usage_error(api, tmp_path):

@@ -146,7 +146,7 @@ def test_drift_is_named_on_the_way_and_by_drift_har_and_report(home, tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert judged.returncode == 1, judged.stdout + judged.stderr
     planted = ("extra-field at body.queue_position", "changed-type at body.created_at", "UPSCALING")
-    named = [line for line in judged.stdout.splitlines() if line.startswith("- `")]
+    named = [line for line in judged.stdout.splitlines() if line.startswith("- [")]
     assert named and all(any(drift in line for drift in planted) for line in named), \
         f"drift --har names the planted drifts and nothing else:\n{judged.stdout}"
     for drift in planted:

@@ -182,7 +182,7 @@ def test_hars_other_tools_write_are_read_by_drift_report_and_replay(gzipped, tmp
     foreign.write_text(json.dumps(tool(json.loads(out.read_text()))))
     drift = kit("drift", "--har", str(foreign))
     assert drift.returncode == 1 and "Traceback" not in drift.stderr, drift.stdout + drift.stderr
-    assert drift.stdout.count("- `") == 1 and "url-changed at media URL host" in drift.stdout, drift.stdout
+    assert drift.stdout.count("\n- [") == 1 and "url-changed at media URL host" in drift.stdout, drift.stdout
     assert report_kinds(kit("report", "--har", str(foreign))) == {"polled-too-fast"}
     with serving(create_app(Settings(replay=(str(foreign),), replay_speed=0))) as mock:
         replayed = run_app(mock)
