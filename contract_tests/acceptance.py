@@ -13,6 +13,7 @@ A difference an entry matches is listed as accepted and never fails; an entry pa
 and fails the run; an entry that matched nothing is reported unused (a stale exception to remove)."""
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,10 +91,14 @@ class Verdict:
     """What of a run's differences fails it: those at or above `fail_on` that no live entry accepts."""
 
     failing: list[Difference]
-    tolerated: list[Difference]  # below --fail-on: listed, never failing
+    tolerated: list[Difference]  # below --fail-on (or, with --fail-on-used, not met by the client): never failing
     accepted: list[tuple[Difference, Acceptance]]
     expired: list[Acceptance]
     unused: list[Acceptance]
+    used: Callable[[Difference], bool] | None = None  # whether the client's own traffic met it (--client)
+
+    def use_of(self, difference: Difference) -> bool | None:
+        return None if self.used is None else self.used(difference)
 
     @property
     def fails(self) -> bool:
@@ -105,24 +110,27 @@ class Verdict:
     def summary(self, fail_on: str) -> str:
         every = self.failing + self.tolerated + [found for found, _ in self.accepted]
         counts = ", ".join(f"{sum(d.severity == severity for d in every)} {severity}" for severity in SEVERITIES)
-        return (f"{len(every)} difference{'s' * (len(every) != 1)} ({counts}); {len(self.accepted)} accepted; "
+        met = f"; {sum(map(self.used, every))} met by the client" if self.used is not None else ""
+        return (f"{len(every)} difference{'s' * (len(every) != 1)} ({counts}){met}; {len(self.accepted)} accepted; "
                 f"{len(self.failing)} failing "
                 f"(--fail-on {fail_on})" + (f"; {len(self.expired)} accept entries expired" if self.expired else "")
                 + (f"; {len(self.unused)} accept entries unused" if self.unused else ""))
 
 
-def judge(differences: list[Difference], accepted: list[Acceptance], fail_on: str, today: dt.date) -> Verdict:
+def judge(differences: list[Difference], accepted: list[Acceptance], fail_on: str, today: dt.date,
+          used: Callable[[Difference], bool] | None = None, only_used: bool = False) -> Verdict:
+    """`used`: whether the client met a difference (--client); `only_used`: only those can fail (--fail-on-used)."""
     live = [entry for entry in accepted if entry.expires >= today]
-    verdict = Verdict([], [], [], [entry for entry in accepted if entry.expires < today], [])
-    used: set[Acceptance] = set()
+    verdict = Verdict([], [], [], [entry for entry in accepted if entry.expires < today], [], used)
+    matched: set[Acceptance] = set()
     for difference in differences:
         entry = next((entry for entry in live if entry.matches(difference)), None)
         if entry is not None:
             verdict.accepted.append((difference, entry))
-            used.add(entry)
-        elif at_least(difference.severity, fail_on):
+            matched.add(entry)
+        elif at_least(difference.severity, fail_on) and not (only_used and used and not used(difference)):
             verdict.failing.append(difference)
         else:
             verdict.tolerated.append(difference)
-    verdict.unused = [entry for entry in live if entry not in used]
+    verdict.unused = [entry for entry in live if entry not in matched]
     return verdict

@@ -53,12 +53,18 @@ class Difference:
         return f"{self.kind} at {self.where}: expected {self.expected}, found {self.found}{status}"
 
 
+def _rank(difference: Difference) -> tuple[bool, int]:
+    """Which of two differences at one place is kept: one that names the change (a field gone, a new value)
+    before the status flow's broken rule there, then the more severe."""
+    return difference.kind == "invalid-flow", SEVERITIES.index(difference.severity)
+
+
 def one_per_place(differences) -> tuple[Difference, ...]:
-    """One difference per (operation, status, path): the most severe of those found there, first found first."""
+    """One difference per (operation, status, path): the one that names the change best, first found first."""
     kept: dict[tuple, Difference] = {}
     for difference in differences:
         held = kept.get(difference.place)
-        if held is None or SEVERITIES.index(difference.severity) < SEVERITIES.index(held.severity):
+        if held is None or _rank(difference) < _rank(held):
             kept[difference.place] = difference
     return tuple(kept.values())
 

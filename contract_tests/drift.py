@@ -245,7 +245,8 @@ def run_drift(target: Target, selected: list[str] | None = None) -> list[Operati
 def _difference(difference: Difference, verdict: "Verdict | None") -> dict:
     entry = verdict.accepted_by(difference) if verdict else None
     return {**asdict(difference), "severity": difference.severity,
-            "accepted": {"reason": entry.reason, "expires": entry.expires.isoformat()} if entry else None}
+            "accepted": {"reason": entry.reason, "expires": entry.expires.isoformat()} if entry else None,
+            "used": verdict.use_of(difference) if verdict else None}
 
 
 def to_json(reports: list[OperationReport], verdict: "Verdict | None" = None) -> str:
@@ -273,7 +274,9 @@ def to_markdown(reports: list[OperationReport], source: str, spent: float | None
         for difference in report.differences:
             entry = verdict.accepted_by(difference) if verdict else None
             accepted = f" (accepted until {entry.expires}: {entry.reason})" if entry else ""
-            lines.append(f"- [{difference.severity}] `{difference.operation_id}` {difference.line()}{accepted}")
+            use = verdict.use_of(difference) if verdict else None
+            met = "" if use is None else " (the client met it)" if use else " (the client never met it)"
+            lines.append(f"- [{difference.severity}] `{difference.operation_id}` {difference.line()}{met}{accepted}")
         lines += [f"- note: {note}" for note in report.notes]
         lines.append("")
     if verdict is not None and verdict.expired:

@@ -20,6 +20,7 @@ import pytest
 from contract_tests.check_report import CheckReporter
 from contract_tests.coverage import OutcomeCoverage
 from contract_tests.acceptance import judge, read_accepted
+from contract_tests.client_use import ClientUse
 from contract_tests.drift import run_drift, to_json, to_junit, to_markdown
 from contract_tests.recorded_journal import journal_of_recording
 from contract_tests.recording_drift import drift_of_recording
@@ -107,7 +108,12 @@ def run_check(args) -> int:
 
 
 def run_drift_command(args) -> int:
-    accepted = read_accepted(args.accept) if args.accept else []  # a bad file is a usage error before any call
+    accept, client, fail_on = (getattr(args, name, None) for name in ("accept", "client", "fail_on"))
+    fail_on, only_used = fail_on or "risky", bool(getattr(args, "fail_on_used", False))  # callers' own Namespaces
+    accepted = read_accepted(accept) if accept else []  # a bad file is a usage error before any call
+    if only_used and not client:
+        raise UsageError("--fail-on-used needs --client FILE (the client's own traffic, as a HAR)")
+    use = ClientUse.of(read_har(client, "--client"), load_operations()) if client else None
     if args.baseline and not args.har:
         raise UsageError("--baseline compares two recordings: give it with --har")
     if args.har:
@@ -123,21 +129,22 @@ def run_drift_command(args) -> int:
         source, spent = target.url, target.budget.spent
     else:
         raise UsageError("drift needs --base-url (a server to call) or --har (a recording to judge)")
-    verdict = judge([d for report in reports for d in report.differences], accepted, args.fail_on, date.today())
-    markdown = to_markdown(reports, source, spent, verdict, args.fail_on)
+    verdict = judge([d for report in reports for d in report.differences], accepted, fail_on, date.today(),
+                    use.uses if use else None, only_used)
+    markdown = to_markdown(reports, source, spent, verdict, fail_on)
     print(markdown)
     if args.report_md:
         Path(args.report_md).write_text(markdown)
     if args.report_json:
         Path(args.report_json).write_text(to_json(reports, verdict))
-    if args.report_junit:
+    if getattr(args, "report_junit", None):
         Path(args.report_junit).write_text(to_junit(reports, verdict, source))
     drifted = sum(bool(report.differences) for report in reports)
     unreachable = sum(report.outcome == "unreachable" for report in reports)
     print(f"flux-mock drift: {drifted} of {len(reports)} operations drifted"
           + (f"; {unreachable} not reached (network, not drift)" if unreachable else ""), file=sys.stderr)
     if drifted or accepted:
-        print(f"flux-mock drift: {verdict.summary(args.fail_on)}", file=sys.stderr)
+        print(f"flux-mock drift: {verdict.summary(fail_on)}", file=sys.stderr)
     for entry in verdict.expired:
         print(f"flux-mock drift: accept entry expired on {entry.expires}: {entry.line()}", file=sys.stderr)
     if verdict.fails:

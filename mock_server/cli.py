@@ -211,6 +211,11 @@ def add_drift(commands) -> None:
     drift.add_argument("--fail-on", choices=("breaking", "risky", "info"), default="risky",
                        help="the least severe difference that fails the run (default risky: what may break a "
                             "client fails, an added field does not; every difference is listed either way)")
+    drift.add_argument("--client", metavar="FILE",
+                       help="a HAR of your client's own test traffic: each difference is marked met (the client "
+                            "called that operation and got an answer of that status) or never met")
+    drift.add_argument("--fail-on-used", action="store_true",
+                       help="with --client: only differences the client met fail the run")
     drift.add_argument("--accept", metavar="FILE",
                        help="a YAML file of accepted differences (kind, operation, status, path, reason, expires): "
                             "those it matches are listed as accepted and never fail; an expired entry fails")

@@ -63,7 +63,7 @@ def test_each_difference_is_graded_once_per_place_and_a_breaking_one_fails(drift
 
 def test_an_accept_file_turns_a_known_difference_into_an_accepted_one_until_it_expires(drifting_gateway, tmp_path):
     until = (dt.date.today() + dt.timedelta(days=30)).isoformat()
-    renamed = {"kind": "invalid-flow", "operation": "getRequestStatus", "status": 200, "path": "output.media_*",
+    renamed = {"kind": "missing-field", "operation": "getRequestStatus", "status": 200, "path": "body.output.media_*",
                "reason": "the gateway renamed it; our client reads both", "expires": until}
     stale = {"kind": "missing-header", "operation": "schnellGetData", "reason": "fixed upstream", "expires": until}
     finished, written = drift(drifting_gateway, tmp_path, "--accept", _accept_file(tmp_path, renamed, stale))
@@ -83,11 +83,11 @@ def test_an_accept_file_turns_a_known_difference_into_an_accepted_one_until_it_e
 
 def test_an_expired_entry_accepts_nothing_and_fails_saying_so(drifting_gateway, tmp_path):
     gone = (dt.date.today() - dt.timedelta(days=1)).isoformat()
-    entry = {"kind": "invalid-flow", "operation": "getRequestStatus", "path": "output.media_url",
+    entry = {"kind": "missing-field", "operation": "getRequestStatus", "path": "body.output.media_url",
              "reason": "temporary", "expires": gone}
     finished, written = drift(drifting_gateway, tmp_path, "--accept", _accept_file(tmp_path, entry))
     assert finished.returncode == 1
-    assert f"flux-mock drift: accept entry expired on {gone}: invalid-flow of getRequestStatus output.media_url" \
+    assert f"flux-mock drift: accept entry expired on {gone}: missing-field of getRequestStatus body.output.media_url" \
         in finished.stderr
     assert "## Accept entries past their expiry" in finished.stdout
     assert not any(d["accepted"] for report in written["json"] for d in report["differences"])
@@ -120,3 +120,45 @@ def test_every_kind_drift_names_has_a_severity_and_the_worst_wins_a_place():
     worse = Difference("op", "changed-type", "body.a", "integer", "string", 200)
     elsewhere = Difference("op", "changed-type", "body.a", "integer", "string", 201)
     assert one_per_place([info, worse, elsewhere]) == (worse, elsewhere)
+    flow = Difference("op", "invalid-flow", "status", "a status of the pages", '"UPSCALING"', 200)
+    value = Difference("op", "unknown-value", "body.status", "one of QUEUED...", '"UPSCALING"', 200)
+    assert one_per_place([flow, value]) == (value,), "the named change, not the flow rule it breaks, is kept"
+
+
+def _client_har(tmp_path, *calls: tuple[str, str, int]) -> str:
+    """A HAR of a client's own traffic: (method, path, status) each, as a browser or proxy exports it."""
+    entries = [{"startedDateTime": "2026-12-07T10:00:00.000Z", "time": 1,
+                "request": {"method": method, "url": f"https://gateway.pixazo.ai{path}", "httpVersion": "HTTP/1.1",
+                            "headers": [], "queryString": [], "cookies": [], "headersSize": -1, "bodySize": 0},
+                "response": {"status": status, "statusText": "", "httpVersion": "HTTP/1.1", "headers": [],
+                             "cookies": [], "content": {"size": 2, "mimeType": "application/json", "text": "{}"},
+                             "redirectURL": "", "headersSize": -1, "bodySize": 2},
+                "cache": {}, "timings": {"send": 0, "wait": 1, "receive": 0}} for method, path, status in calls]
+    path = tmp_path / "client.har"
+    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "a browser", "version": "1"},
+                                        "entries": entries}}))
+    return str(path)
+
+
+def test_a_clients_own_traffic_marks_what_it_met_and_fail_on_used_fails_only_on_that(drifting_gateway, tmp_path):
+    """What "used" knows from traffic: the operation called and the status it got, not the fields read."""
+    polls = _client_har(tmp_path, ("POST", "/flux-dev/v1/dev/textToImage", 202),
+                        ("GET", "/v2/requests/status/flux-dev_x", 200))
+    met, written = drift(drifting_gateway, tmp_path, "--client", polls, "--fail-on-used")
+    assert met.returncode == 1 and "3 met by the client" in met.stderr, met.stderr
+    assert "(the client met it)" in met.stdout
+    assert all(d["used"] is True for report in written["json"] for d in report["differences"])
+
+    webhooks_only = _client_har(tmp_path, ("POST", "/flux-dev/v1/dev/textToImage", 202))  # never polls
+    spared, written = drift(drifting_gateway, tmp_path, "--client", webhooks_only, "--fail-on-used")
+    assert spared.returncode == 0, spared.stdout + spared.stderr
+    assert "(the client never met it)" in spared.stdout and "0 met by the client" in spared.stderr
+    assert all(d["used"] is False for report in written["json"] for d in report["differences"])
+    marked, _ = drift(drifting_gateway, tmp_path, "--client", webhooks_only)
+    assert marked.returncode == 1, "without --fail-on-used the client's use only marks the differences"
+
+
+def test_fail_on_used_without_a_client_is_a_usage_error():
+    finished = subprocess.run([sys.executable, "-m", "mock_server.cli", "drift", "--base-url", "http://127.0.0.1:9",
+                               "--fail-on-used"], capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 2 and "--fail-on-used needs --client FILE" in finished.stderr
