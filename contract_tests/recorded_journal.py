@@ -4,11 +4,22 @@ judge) and made an entry by the one constructor of recorded entries (mock_server
 
 from collections import Counter
 
+import httpx
+
+from contract_tests.drift import response_differences
+
 from contract_tests.recording_drift import RecordingJudge
 from mock_server.har import RecordedExchange
 from mock_server.journal_entry import JournalEntry
 from mock_server.operations import key_headers
 from mock_server.recorded_entries import Validators, recorded_entry
+
+
+def stale_lines(operation, status: int, headers, content: bytes) -> list[str]:
+    """How a recorded answer departs from the current specs (`serve --replay` journals it as stale-recording):
+    the kit's own judgement, as `drift --har` makes it."""
+    response = httpx.Response(status, headers=list(headers), content=content)
+    return [difference.line() for difference in response_differences(operation, response)]
 
 
 class OnTheWay:

@@ -213,18 +213,19 @@ def create_app_from_environment() -> MockApp:
 def create_app(settings: Settings | None = None, clock: Clock | None = None, stores: Stores | None = None,
                operations: tuple[Operation, ...] | None = None,
                stages: tuple[pipeline.Stage, ...] = pipeline.STAGES,
-               transport: httpx.AsyncBaseTransport | None = None) -> MockApp:
+               transport: httpx.AsyncBaseTransport | None = None, replay_judge=None) -> MockApp:
     """The mock as an ASGI app. Every dependency can be passed in; the defaults are the embedded ones
     (the stores from settings.store: memory unless a redis:// URL is given; the pipeline's STAGES; webhooks
     sent over the network, or through `transport`, as httpx's `transport=`, e.g. httpx.MockTransport)."""
-    return MockApp(create_state(settings, clock, stores, operations, transport), stages)
+    return MockApp(create_state(settings, clock, stores, operations, transport, replay_judge), stages)
 
 
 def create_state(settings: Settings | None = None, clock: Clock | None = None, stores: Stores | None = None,
                  operations: tuple[Operation, ...] | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> MockState:
+                 transport: httpx.AsyncBaseTransport | None = None, replay_judge=None) -> MockState:
     """Everything a request handler may use, from the settings (defaults as create_app's)."""
     settings = settings or Settings()
     return MockState(settings=settings, clock=clock or OffsetClock(),
                      stores=stores or open_stores(settings.store, settings.journal_size),
-                     operations=operations or load_operations(), webhook_transport=transport)
+                     operations=operations or load_operations(), webhook_transport=transport,
+                     replay_judge=replay_judge)

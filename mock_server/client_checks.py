@@ -16,6 +16,8 @@
                        seconds: a retry loop without backoff
   upstream-drift       (`flux-mock record`) the real gateway's answer departs from the specs: not the client's
                        doing, but what it met
+  stale-recording      (`serve --replay`) a recorded answer the current specs reject was replayed: the recording
+                       is older than the specs (what changed, named)
   polled-after-final   POLLS_AFTER_FINAL or more polls of a job after a poll saw it final (one finding a job, with
                        the count)
   timeout-too-short    a client that gave up sooner than the live gateway was seen to answer (x-evidence
@@ -419,7 +421,11 @@ def _findings(entries: list[JournalEntry], min_poll_interval: float, operations:
         timeline.findings += _wrong_key_header(entry, vocabulary)
         timeline.findings += [_finding("gateway-leniency", entry, f"accepted as the gateway does, but the pages do "
                                        f"not allow it: {leniency}") for leniency in entry.leniencies]
-        timeline.findings += [_finding("upstream-drift", entry, f"the real answer departs from the specs: {line}")
+        replayed = (entry.answer or "").startswith("replayed")
+        timeline.findings += [_finding("stale-recording", entry, f"the recorded answer replayed here is one the "
+                                       f"current specs reject: {line}; record it again (or accept the drift)")
+                              if replayed else
+                              _finding("upstream-drift", entry, f"the real answer departs from the specs: {line}")
                               for line in entry.drift]
     hammered = _hammered(verdicts, entries)
     return sorted(timeline.findings + timeline.gave_up() + timeline.polled_after_final() + hammered,

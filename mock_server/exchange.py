@@ -63,6 +63,7 @@ class Exchange:
     answer: str | None = None  # where the answer came from when not the mock's own: example:NAME, generated, chaos
     arrived: float = 0.0  # the clock when the request arrived (`now` moves on with waits)
     left_after: float | None = None  # the client left this many seconds (gateway time) into the answer's wait
+    drift: tuple[str, ...] = ()  # a replayed answer's departures from the current specs (stale-recording)
     _base: str | None = None
 
     @classmethod
@@ -145,7 +146,7 @@ class Exchange:
             arrived=self.arrived, answered=self.mock.clock.now(),
             violations=clipped_list(self.violations), undocumented_fields=clipped_list(self.undocumented_fields),
             leniencies=clipped_list(self.leniencies), assumptions=clipped_list(self.assumptions), rule=self.rule,
-            answer=self.answer, left_after=self.left_after,
+            answer=self.answer, left_after=self.left_after, drift=self.drift,
             job_status=self.job_status, retry_after=self.retry_after if self.status in (429, 503) else None,
             user_agent=clipped(self.headers.get("user-agent", ""), SHORT_FIELD),
             body=clipped_json(self.body) if self.body is not None else None,

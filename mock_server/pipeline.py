@@ -209,6 +209,8 @@ async def replay_recorded(exchange: Exchange) -> Response | None:
     place, answer = replay.next_answer(request, minted, answers, exchange.now)
     body, exchange.request_id = replay.rewritten(answer, minted, exchange.base, exchange.now)
     exchange.answer = f"replayed ({place} of {len(answers)})"
+    if exchange.mock.replay_judge is not None:  # an answer the specs have since changed under: stale-recording
+        exchange.drift = replay.stale(answer, exchange.operation, exchange.mock.replay_judge)
     exchange.job_status = _status_of(body)
     headers = dict(answer.headers)
     if answer.encoding and accepted(exchange.headers.get("accept-encoding"), answer.encoding):

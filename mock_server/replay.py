@@ -185,6 +185,7 @@ class Replay:
 
     def __init__(self, recording: Recording, speed: float = 1.0, strict: bool = False, max_jobs: int = 100_000):
         self.recording, self.speed, self.strict, self.max_jobs = recording, speed, strict, max_jobs
+        self._stale: dict[int, tuple[str, ...]] = {}  # id of a recorded answer -> how the specs now reject it
         self.reset()
 
     def reset(self) -> None:
@@ -221,6 +222,14 @@ class Replay:
             forgotten, _ = self._jobs.popitem(last=False)
             self._cursors = {key: value for key, value in self._cursors.items() if key[0] != forgotten}
         return minted
+
+    def stale(self, answer: Answer, operation, judge) -> tuple[str, ...]:
+        """How a recorded answer departs from the current specs (judged once per answer: the recording and the
+        specs do not change while serving)."""
+        found = self._stale.get(id(answer))
+        if found is None:
+            found = self._stale[id(answer)] = tuple(judge(operation, answer.status, answer.headers, answer.content))
+        return found
 
     def rewritten(self, answer: Answer, minted: str | None, base: str, now: float) -> tuple[bytes, str | None]:
         """The answer's body for this mock: every URL leading back to the mock (looked up as recorded, before any

@@ -4,6 +4,7 @@ store it waits for, and the ready line; one worker or several. Takes `Settings`,
 import asyncio
 import dataclasses
 import gc
+import importlib
 import os
 import resource
 import socket
@@ -127,6 +128,13 @@ def _listening_url(listener: socket.socket, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{'[' + shown + ']' if ':' in shown else shown}:{port}"
 
 
+def _replay_judge(settings: Settings):
+    """With --replay: the kit's judge of a recorded answer against the current specs (stale-recording)."""
+    if not settings.replay:
+        return None
+    return importlib.import_module("contract_tests.recorded_journal").stale_lines  # the kit, by name
+
+
 def serve(settings: Settings, workers: int = 1, store_timeout: float = 10.0, log_level: str = "warning") -> int:
     """Serve until stopped (Ctrl-C, SIGTERM); 0. ConfigError, Unreachable (the store) or OSError (the address)
     before it starts."""
@@ -149,7 +157,8 @@ def serve(settings: Settings, workers: int = 1, store_timeout: float = 10.0, log
         config = uvicorn.Config("mock_server.app:create_app_from_environment", factory=True, workers=workers,
                                 **_server_options(settings, log_level))
     else:
-        config = uvicorn.Config(create_app(settings), **_server_options(settings, log_level))
+        config = uvicorn.Config(create_app(settings, replay_judge=_replay_judge(settings)),
+                                **_server_options(settings, log_level))
     access_log.install()  # after uvicorn set up its loggers; each --workers worker installs its own
     print(f"flux-mock {__version__} serving {len(load_operations())} operations on {url} "
           f"(URLs in answers: {settings.public_url or 'the scheme and host each client used'}; admin "

@@ -1,6 +1,7 @@
 """Everything a request handler may use, built once by create_app: no module-level state."""
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -31,6 +32,9 @@ class MockState:
     stores: Stores
     operations: tuple[Operation, ...]
     webhook_transport: httpx.AsyncBaseTransport | None = None  # the webhook client's (tests pass one)
+    # serve --replay: how a recorded answer departs from the current specs (operation, status, headers, content)
+    # -> lines; the kit's judge, handed in by serving (the mock does not import the kit)
+    replay_judge: Callable | None = None
     timing: Timing = field(init=False)
     auth: Authenticator = field(init=False)
     wallets: Wallets = field(init=False)

@@ -1,0 +1,50 @@
+"""Stale answers at test time (issue 37, item 6): `serve --replay` of a recording whose answer the current specs
+reject still answers as recorded (the app meets what was recorded), but journals it as `stale-recording` with
+what changed, and `report` lists it. A real `flux-mock serve --replay` process, a hand-written HAR."""
+
+import json
+
+import httpx
+
+from contract_tests.process import running_mock
+
+KEY = {"Ocp-Apim-Subscription-Key": "k", "Content-Type": "application/json"}
+
+
+def _har(path, answer: dict, status: int = 200) -> str:
+    request = {"prompt": "a lighthouse"}
+    entry = {"startedDateTime": "2026-06-01T10:00:00.000Z", "time": 5,
+             "request": {"method": "POST", "url": "https://gateway.pixazo.ai/flux-1-schnell/v1/getData",
+                         "httpVersion": "HTTP/1.1", "headers": [{"name": "Content-Type", "value": "application/json"}],
+                         "queryString": [], "cookies": [], "headersSize": -1, "bodySize": len(json.dumps(request)),
+                         "postData": {"mimeType": "application/json", "text": json.dumps(request)}},
+             "response": {"status": status, "statusText": "OK", "httpVersion": "HTTP/1.1",
+                          "headers": [{"name": "Content-Type", "value": "application/json"}], "cookies": [],
+                          "content": {"size": len(json.dumps(answer)), "mimeType": "application/json",
+                                      "text": json.dumps(answer)},
+                          "redirectURL": "", "headersSize": -1, "bodySize": len(json.dumps(answer))},
+             "cache": {}, "timings": {"send": 0, "wait": 5, "receive": 0}}
+    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "flux-mock", "version": "0"},
+                                        "entries": [entry]}}))
+    return str(path)
+
+
+def test_a_replayed_answer_the_specs_now_reject_is_answered_as_recorded_and_reported_stale(tmp_path):
+    stale = _har(tmp_path / "old.har", {"output": 42})  # getData's output is a URL string now
+    with running_mock("--replay", stale) as url:
+        answer = httpx.post(f"{url}/flux-1-schnell/v1/getData", json={"prompt": "a lighthouse"}, headers=KEY)
+        assert answer.status_code == 200 and answer.json() == {"output": 42}, "the app meets what was recorded"
+        report = httpx.get(f"{url}/__admin/client-report").json()
+    [finding] = [f for f in report["findings"] if f["kind"] == "stale-recording"]
+    assert finding["operation_id"] == "schnellGetData"
+    assert "changed-type at body.output: expected string, found integer" in finding["detail"], finding
+
+
+def test_a_replayed_answer_the_specs_take_is_no_finding(tmp_path):
+    fresh = _har(tmp_path / "new.har", {"output": "https://pub-582b7213209642b9b995c96c95a30381.r2.dev/flux-schnell-cf/"
+                                                  "prompt-1765086317630-41419.png"})
+    with running_mock("--replay", fresh) as url:
+        assert httpx.post(f"{url}/flux-1-schnell/v1/getData", json={"prompt": "a lighthouse"}, headers=KEY
+                          ).status_code == 200
+        report = httpx.get(f"{url}/__admin/client-report").json()
+    assert not [f for f in report["findings"] if f["kind"] == "stale-recording"], report["findings"]
