@@ -118,6 +118,12 @@ def _serve_options(serve) -> None:
     serve.add_argument("--replay-strict", action="store_true", default=None,
                        help="with --replay: an unrecorded request is a 404 naming the closest recorded one (default: "
                             "the mock answers it, journaled as unrecorded)")
+    serve.add_argument("--on-miss", choices=("mock", "upstream"), dest="replay_on_miss",
+                       help="with --replay: what answers a request the recording does not hold: mock (default, the "
+                            "spec-driven answer) or upstream (forwarded to --upstream, answered with what it got and "
+                            "added to the first --replay file, redacted and judged as record does)")
+    serve.add_argument("--upstream", dest="replay_upstream", metavar="URL",
+                       help="with --on-miss upstream: the server unrecorded requests go to (http(s)://host[:port])")
     serve.add_argument("--replay-speed", type=float, metavar="X",
                        help="with --replay: recorded durations divided by X (default 1; 0: polls advance at once)")
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
@@ -311,6 +317,8 @@ def _settings(args) -> Settings:
                              trust_forwarded=args.trust_forwarded, profile=args.profile,
                              cors_origins=_cors_origins(args.cors), responses=args.responses, seed=args.seed,
                              replay=tuple(args.replay) if args.replay else None, replay_strict=args.replay_strict,
+                             replay_on_miss=getattr(args, "replay_on_miss", None),
+                             replay_upstream=getattr(args, "replay_upstream", None),
                              replay_speed=_replay_speed(args.replay_speed))
 
 

@@ -199,6 +199,8 @@ async def replay_recorded(exchange: Exchange) -> Response | None:
     if replay is None:
         return None
     request, minted, answers = replay.find(exchange.method, exchange.path, exchange.body)
+    if answers is None and exchange.mock.misses is not None:
+        return await _learned_from_upstream(exchange)
     if answers is None:
         closest = replay.recording.closest(request)
         if replay.strict:
@@ -216,6 +218,25 @@ async def replay_recorded(exchange: Exchange) -> Response | None:
     if answer.encoding and accepted(exchange.headers.get("accept-encoding"), answer.encoding):
         body, headers["Content-Encoding"] = encode(body, answer.encoding), answer.encoding  # as it was sent
     return Response(body, status_code=answer.status, headers=headers)
+
+
+async def _learned_from_upstream(exchange: Exchange) -> Response:
+    """--on-miss upstream: the upstream's answer to an unrecorded request, judged, kept in the recording and
+    answered; the next such request is answered from the recording."""
+    misses, query = exchange.mock.misses, exchange.scope.get("query_string", b"").decode("latin-1")
+    content = orjson.dumps(exchange.body) if exchange.body is not None else b""
+    recorded = await misses.forward(exchange.method, exchange.path + (f"?{query}" if query else ""), exchange.headers,
+                                    content)
+    _judge_request(exchange)
+    judge = exchange.mock.replay_judge
+    exchange.drift = tuple(judge(exchange.operation, recorded.status, recorded.response_headers, recorded.content)) \
+        if judge is not None else ()
+    await misses.keep(recorded, {"operationId": exchange.operation.operation_id, "drift": list(exchange.drift),
+                                 "note": "learned on a replay miss"})
+    exchange.mock.replay.learn(recorded)
+    exchange.answer = "learned from upstream (unrecorded)"
+    exchange.job_status = _status_of(recorded.content)
+    return misses.answer(recorded)
 
 
 def _status_of(body: bytes) -> str | None:

@@ -100,7 +100,7 @@ class Recording:
     """What the HAR files recorded, indexed for replay (read once at start)."""
 
     def __init__(self, exchanges: list[RecordedExchange], matcher: OperationMatcher) -> None:
-        self._matcher = matcher
+        self._matcher, self.exchanges = matcher, exchanges
         answers = [exchange.json() for exchange in exchanges]  # each answer parsed once
         jobs = {job for answered in answers if (job := _job_id(answered))}
         self.sequences: dict[tuple[str | None, Request], list[Answer]] = {}
@@ -132,6 +132,10 @@ class Recording:
 
     def is_api(self, path: str) -> bool:
         return self._matcher.is_api(path)
+
+    def with_exchange(self, exchange: RecordedExchange) -> "Recording":
+        """This recording with one more exchange (learned on a miss), indexed again as a whole."""
+        return Recording([*self.exchanges, exchange], self._matcher)
 
     def closest(self, request: Request) -> str:
         """The recorded request nearest `request` (the same path with the fewest differing body fields, else the
@@ -222,6 +226,10 @@ class Replay:
             forgotten, _ = self._jobs.popitem(last=False)
             self._cursors = {key: value for key, value in self._cursors.items() if key[0] != forgotten}
         return minted
+
+    def learn(self, exchange: RecordedExchange) -> None:
+        """--on-miss upstream: what the upstream answered an unrecorded request is recorded from now on."""
+        self.recording = self.recording.with_exchange(exchange)
 
     def stale(self, answer: Answer, operation, judge) -> tuple[str, ...]:
         """How a recorded answer departs from the current specs (judged once per answer: the recording and the

@@ -6,6 +6,7 @@ import dataclasses
 import gc
 import importlib
 import os
+import re
 import resource
 import socket
 import sys
@@ -149,6 +150,10 @@ def serve(settings: Settings, workers: int = 1, store_timeout: float = 10.0, log
                           "state, a job created by one worker would be unknown to the others")
     if workers > 1 and settings.replay:
         raise ConfigError("--replay keeps each replayed job's place in its sequence in one process: use one worker")
+    if settings.replay_on_miss == "upstream" and not (settings.replay and settings.replay_upstream):
+        raise ConfigError("--on-miss upstream needs --replay FILE (where what it learns is added) and --upstream URL")
+    if settings.replay_upstream and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", settings.replay_upstream):
+        raise ConfigError(f"--upstream {settings.replay_upstream!r} is not a base URL (http(s)://host[:port])")
     wait_for_store(settings.store, store_timeout)
     listener = listening_socket(settings.host, settings.port)
     url = _listening_url(listener, settings.tls)

@@ -66,6 +66,8 @@ class Settings:
     replay: tuple[str, ...] = ()  # HAR files whose recorded answers recorded requests get (replay.py)
     replay_strict: bool = False  # an unrecorded request is a 404 naming the closest recorded one
     replay_speed: float = 1.0  # recorded durations divided by this (0: a job's polls advance without waiting)
+    replay_on_miss: str = "mock"  # an unrecorded request: the mock answers (mock), or the upstream, learned (upstream)
+    replay_upstream: str | None = None  # with replay_on_miss upstream: where unrecorded requests go
 
     @property
     def accepts_any_key(self) -> bool:
@@ -148,6 +150,8 @@ CONFIG_SCHEMA = {
         "replay": {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 100},
         "replay_strict": {"type": "boolean"},
         "replay_speed": {"type": "number", "minimum": 0, "maximum": 1_000_000},
+        "replay_on_miss": {"enum": ["mock", "upstream"]},
+        "replay_upstream": {"type": "string", "pattern": "^https?://[^/\\s]+(/\\S*)?$"},
         "webhooks": {
             "type": "object",
             "additionalProperties": False,
@@ -191,7 +195,7 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
                                    "journal_size", "admin_token", "strict", "min_poll_interval", "store", "show_keys",
                                    "max_jobs", "header_timeout", "body_timeout", "max_connections", "tls", "tls_cert",
                                    "tls_key", "trust_forwarded", "profile", "responses", "seed", "chaos",
-                                   "replay_strict", "replay_speed")
+                                   "replay_strict", "replay_speed", "replay_on_miss", "replay_upstream")
               if k in data}
     webhooks = data.get("webhooks", {})
     webhook_settings = {f"webhook_{name}": value for name, value in webhooks.items() if name != "allowed_hosts"}

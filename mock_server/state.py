@@ -16,6 +16,7 @@ from mock_server.jobs.timing import Timing
 from mock_server.journal import Journal
 from mock_server.ratelimit import RateLimiter
 from mock_server.replay import Replay, read_recordings
+from mock_server.replay_misses import MissLearner
 from mock_server.scenarios import Scenarios
 from mock_server.settings import Settings
 from mock_server.operations import Operation, key_headers
@@ -47,6 +48,7 @@ class MockState:
     answers: AnswerSource = field(init=False)
     chaos: Chaos = field(init=False)
     replay: Replay | None = field(init=False)  # serve --replay: the recordings' answers
+    misses: MissLearner | None = field(init=False)  # --on-miss upstream: unrecorded requests, learned
     unknown_models: UnknownModelPaths = field(init=False)  # paths the live gateway answers 400 Model not found
 
     def __post_init__(self) -> None:
@@ -73,6 +75,8 @@ class MockState:
         self.replay = Replay(read_recordings(settings.replay, self.operations),
                              settings.replay_speed, settings.replay_strict, settings.max_jobs) \
             if settings.replay else None
+        self.misses = MissLearner(settings.replay_upstream, settings.replay[0], self.webhook_transport) \
+            if settings.replay and settings.replay_on_miss == "upstream" and settings.replay_upstream else None
         self.picked_seeds = self._picked_seeds()
         self.timing_draws = self._timing_draws()
 
@@ -112,6 +116,8 @@ class MockState:
         """Stop the background work; the webhook deliveries left pending."""
         await self.stores.runtime.stop_following()
         await self.answers.close()
+        if self.misses is not None:
+            await self.misses.close()
         return await self.webhooks.stop(grace=grace)
 
     async def refresh(self) -> None:

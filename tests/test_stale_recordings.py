@@ -48,3 +48,47 @@ def test_a_replayed_answer_the_specs_take_is_no_finding(tmp_path):
                           ).status_code == 200
         report = httpx.get(f"{url}/__admin/client-report").json()
     assert not [f for f in report["findings"] if f["kind"] == "stale-recording"], report["findings"]
+
+
+def test_a_replay_that_learns_forwards_a_miss_to_the_upstream_keeps_it_redacted_and_answers_it_next_from_the_file(
+        tmp_path):
+    """`--on-miss upstream` (issue 37, item 5), against a gateway written from the pages on loopback: an
+    unrecorded request is answered by the upstream and added to the recording (key redacted, still a whole HAR);
+    asked again, the recording answers and the upstream is not called."""
+    from mock_server.har import read_har
+    from tests.support.foreign_server import serving
+    from tests.support.pages_server import PagesGateway
+
+    recording = _har(tmp_path / "learning.har", {"output": "https://pub-582b7213209642b9b995c96c95a30381.r2.dev/"
+                                                           "flux-schnell-cf/prompt-1765086317630-41419.png"})
+    gateway = PagesGateway(keys=("secret-pages-key",))
+    key = {"Ocp-Apim-Subscription-Key": "secret-pages-key", "Content-Type": "application/json"}
+    with serving(gateway.app) as upstream, \
+            running_mock("--replay", recording, "--on-miss", "upstream", "--upstream", upstream) as url:
+        recorded = httpx.post(f"{url}/flux-1-schnell/v1/getData", json={"prompt": "a lighthouse"}, headers=key)
+        assert recorded.status_code == 200 and recorded.json()["output"].endswith("-41419.png"), "from the file"
+        assert gateway.requests == [], "a recorded request never reaches the upstream"
+        learned = httpx.post(f"{url}/flux-1-schnell/v1/getData", json={"prompt": "a harbour"}, headers=key)
+        assert learned.status_code == 200 and learned.json()["output"].startswith(upstream), learned.text
+        assert len(gateway.requests) == 1
+        again = httpx.post(f"{url}/flux-1-schnell/v1/getData", json={"prompt": "a harbour"}, headers=key)
+        name = learned.json()["output"].rsplit("/", 1)[1]
+        assert again.json()["output"] == f"{url}/replayed-media/1/{name}", "answered from what it learned (its media "
+        "led back through the mock, as replay does)"
+        assert len(gateway.requests) == 1, "the upstream was not asked again"
+        journal = httpx.get(f"{url}/__admin/journal").json()["entries"]
+    assert [entry["answer"].split(" (")[0] for entry in journal] == [
+        "replayed", "learned from upstream", "replayed"]
+    exchanges = read_har(recording)
+    assert len(exchanges) == 2 and json.loads(exchanges[1].request_content) == {"prompt": "a harbour"}
+    assert "secret-pages-key" not in (tmp_path / "learning.har").read_text(), "the key redacted, as record does"
+
+
+def test_on_miss_upstream_without_an_upstream_is_one_line_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    recording = _har(tmp_path / "r.har", {"output": 42})
+    finished = subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--replay", recording,
+                               "--on-miss", "upstream"], capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 2 and "--on-miss upstream needs --replay FILE" in finished.stderr, finished.stderr
