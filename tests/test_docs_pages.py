@@ -64,3 +64,14 @@ def test_the_exit_codes_page_gives_each_code_its_name():
     codes = {"clean": exit_codes.CLEAN, "failed": exit_codes.FAILED, "usage": exit_codes.USAGE,
              "unreachable": exit_codes.UNREACHABLE, "nothing_tested": exit_codes.NOTHING_TESTED}
     assert {int(code): name for code, name in rows.items()} == {code: name for name, code in codes.items()}
+
+
+def test_every_variant_and_fault_name_the_tools_print_is_in_the_scenarios_guide():
+    """Coverage, the journal and `report` print these names; a user who meets one finds it in the guide."""
+    from mock_server.chaos import FAULTS
+    from mock_server.operations import variant_names
+
+    guide = (ROOT / "docs" / "guide" / "scenarios.md").read_text()
+    missing = [f"variant={name}" for name in variant_names(load_operations()) if f"variant={name}`" not in guide]
+    missing += [f"chaos {name}" for name in FAULTS if f"`{name}`" not in guide and f"chaos={name}`" not in guide]
+    assert missing == [], f"named by the tools but not in docs/guide/scenarios.md: {missing}"

@@ -20,6 +20,34 @@ from mock_server.webhooks.plan import body_for, deliveries_for
 from mock_server.webhooks.targets import masked_url
 
 log = logging.getLogger("flux_mock.webhooks")
+BLOCKED_TARGETS_COUNTED = 1_000  # targets whose blocked deliveries are counted (beyond: each one logged)
+
+
+class BlockedLog:
+    """The log of blocked deliveries, one line per target and not one per delivery (a schemathesis run against
+    the mock made 552 lines of 605): the first in full, then one at the 10th, 100th, 1,000th... with the
+    count, and at shutdown the total of each target that had more than one."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    def blocked(self, target: str, first_line) -> None:
+        """`first_line()`: the full line (logged once per target)."""
+        if target not in self._counts and len(self._counts) >= BLOCKED_TARGETS_COUNTED:
+            log.warning("%s", first_line())
+            return
+        count = self._counts[target] = self._counts.get(target, 0) + 1
+        if count == 1:
+            log.warning("%s", first_line())
+        elif len(str(count)) > len(str(count - 1)):  # 10, 100, 1,000...
+            log.warning("webhook blocked: %d deliveries so far to %s (the first said why; one line at each "
+                        "tenfold)", count, target)
+
+    def summarise(self) -> None:
+        for target, count in self._counts.items():
+            if count > 1:
+                log.warning("webhook blocked: %d deliveries in all to %s", count, target)
+        self._counts.clear()
 # Sent with every attempt: the same for every attempt of one delivery, on any instance, so a receiver
 # can drop the duplicates a retry or a re-sent lease produces (the Standard Webhooks header name).
 DELIVERY_ID_HEADER = "Webhook-Id"
@@ -60,6 +88,7 @@ class WebhookDispatcher:
         self._client: httpx.AsyncClient | None = None
         self._runner: asyncio.Task | None = None
         self.unsaved = 0  # attempts whose outcome the store could not take (sent again after their lease)
+        self.blocked_log = BlockedLog()
 
     def deliveries_for(self, job: Job) -> list[Delivery]:
         """The deliveries stored with a new job (JobListener): plan.deliveries_for under this mock's policy."""
@@ -81,10 +110,13 @@ class WebhookDispatcher:
             await self.created(job, added)
 
     async def _blocked(self, delivery: Delivery, job: Job) -> None:
-        """Journal and log a delivery that is never sent; it is stored already, with its reason."""
+        """Journal a delivery that is never sent (each one: the journal is the record), and log it by target
+        (BlockedLog: not one line per delivery); it is stored already, with its reason."""
         await self._record(delivery, job, None, delivery.last_error, note="blocked")
-        log.warning("webhook blocked: %s to %s (%s; add the host to the config's webhooks.allowed_hosts to deliver "
-                    "there)", delivery.id, masked_url(delivery.url), delivery.last_error.removeprefix("blocked: "))
+        target = masked_url(delivery.url)
+        self.blocked_log.blocked(target, lambda: (
+            f"webhook blocked: {delivery.id} to {target} ({delivery.last_error.removeprefix('blocked: ')}; add the "
+            "host to the config's webhooks.allowed_hosts to deliver there)"))
 
     def wake(self) -> None:
         self._wake.set()
@@ -219,6 +251,7 @@ class WebhookDispatcher:
 
     async def stop(self, grace: float = 5.0) -> list[Delivery]:
         """Finish what is being sent and what is due within `grace` seconds; return what is left undelivered."""
+        self.blocked_log.summarise()
         if self._runner is None:
             return [d for d in await self.deliveries.list() if d.state in ("pending", "sending")]
         deadline = asyncio.get_running_loop().time() + grace
