@@ -21,6 +21,7 @@ from mock_server.admin import AdminApi
 from mock_server.clock import Clock, OffsetClock
 from mock_server.errors import ApiError, EndpointNotFound, InternalError, ModelNotFound, StoreUnavailable
 from mock_server.exchange import Exchange
+from mock_server.journal_entry import MEDIA_DOWNLOAD
 from mock_server.responses import error_response
 from mock_server.router import Route, Router, endpoint_for
 from mock_server.routes import OperationRoute, operation_routes
@@ -32,7 +33,6 @@ from mock_server.store import Stores, open_stores
 from mock_server.webhooks.targets import ADMIN_PREFIX, masked_url
 
 SETTINGS_ENVIRONMENT = "FLUX_MOCK_SETTINGS"
-MEDIA_ANSWER = "media"  # the journal's `answer` of a media download
 log = logging.getLogger("flux_mock")
 
 
@@ -42,7 +42,7 @@ async def serve_media(exchange: Exchange) -> Response:
 
 async def _rendered(exchange: Exchange, path: str | None) -> Response:
     """The file a /media path (below /media/) names, drawn again; 404 if it names none."""
-    exchange.answer = MEDIA_ANSWER
+    exchange.answer = MEDIA_DOWNLOAD
     found = None if path is None else await asyncio.get_running_loop().run_in_executor(media.RENDERING,
                                                                                         media.media_file, path)
     if found is None:
@@ -53,7 +53,7 @@ async def _rendered(exchange: Exchange, path: str | None) -> Response:
 
 async def serve_job_media(exchange: Exchange) -> Response:
     """/v1/{request_id}/output[_i].{ext}: a job's file where the gateway keeps it (found through the job)."""
-    exchange.answer = MEDIA_ANSWER
+    exchange.answer = MEDIA_DOWNLOAD
     named = media.job_media_index(exchange.path_params["name"])
     job = await exchange.mock.jobs.store.get(exchange.path_params["request_id"]) if named else None
     path = None

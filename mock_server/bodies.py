@@ -1,13 +1,26 @@
-"""Request bodies: read within a size limit, and decoded as strict RFC 8259 JSON, with a 4xx that names
-the problem for anything else."""
+"""Bodies read within a size limit: a request's (decoded as strict RFC 8259 JSON, with a 4xx that names the
+problem for anything else), and an upstream's answer (`read_within`)."""
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import orjson
 
 from mock_server.errors import BadRequest, PayloadTooLarge
 
 JSON_TYPES = ("application/json",)
+
+
+async def read_within(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """An answer's body read from its chunks, stopped (OverflowError) as soon as it passes `limit` bytes: never
+    held whole beyond the bound."""
+    kept, size = [], 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise OverflowError(f"an answer larger than {limit} bytes")
+        kept.append(chunk)
+    return b"".join(kept)
 
 
 async def read_body_bytes(receive, headers: dict[str, str], limit: int, timeout: float | None = None) -> bytes:

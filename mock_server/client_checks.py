@@ -46,7 +46,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from mock_server.journal_entry import KIT_AGENT, JournalEntry
+from mock_server.journal_entry import KIT_AGENT, MEDIA_DOWNLOAD, JournalEntry
 from mock_server.operations import STATUS_KINDS, Operation
 from mock_server.operations.evidence import ANSWERED_BY, JOB_DURATION, SYNC_LATENCY, load_evidence, observed_timing
 from mock_server.operations.matcher import OperationMatcher
@@ -129,7 +129,7 @@ def _undocumented(entry: JournalEntry, vocabulary: Vocabulary) -> list[dict]:
 
 def _is_media(entry: JournalEntry) -> bool:
     """A media download (the mock's journal says so; a recording's, by its path)."""
-    return entry.answer == "media" or entry.path.startswith(("/media/", "/replayed-media/"))
+    return entry.answer == MEDIA_DOWNLOAD or entry.path.startswith(("/media/", "/replayed-media/"))
 
 
 def _unknown_endpoint(entry: JournalEntry, vocabulary: Vocabulary) -> list[dict]:

@@ -15,6 +15,7 @@
     +-- RateLimited              429 (with Retry-After)
     +-- InternalError            500 (only when a scenario asks for it)
     +-- StoreUnavailable         503 (with Retry-After): the shared store (Redis) is not answering
+    +-- UpstreamFailed           502 in APIM's shape: the real host did not answer (record, a replay that learns)
 
 The gateway in front of the API (Azure API Management) answers some of these itself, in its own shape
 {"statusCode": N, "message": ...}: under `profile: gateway`, the errors with a `gateway_message` (401
@@ -149,3 +150,15 @@ class StoreUnavailable(ApiError):
         super().__init__("the mock's shared store (Redis) is not answering; retry shortly"
                          + (f" ({reason})" if reason else ""), headers={"Retry-After": "1"})
         self.reason = reason
+
+
+class UpstreamFailed(ApiError):
+    """flux-mock could not get an answer from the real host (`record`, `serve --replay --on-miss upstream`): a
+    network failure, never drift, answered as the gateway (Azure APIM) answers its own failures on the way to
+    the API."""
+
+    status = 502
+    error = "Bad Gateway"
+
+    def body(self, profile: str = "pages") -> dict:
+        return gateway_body(self.status, self.message or self.error)

@@ -15,6 +15,7 @@ from mock_server.clock import iso
 
 REQUEST, WEBHOOK = "request", "webhook"
 KIT_AGENT = "flux-mock-kit"  # the User-Agent prefix of check's and drift's own requests
+MEDIA_DOWNLOAD = "media"  # the `answer` of an entry that downloaded a media file
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 

@@ -36,10 +36,10 @@ from starlette.responses import Response
 
 from mock_server import tls
 from mock_server.app import MockApp, create_state
-from mock_server.bodies import read_body_bytes
+from mock_server.bodies import read_body_bytes, read_within
 from mock_server.connections import TUNNEL
 from mock_server.encodings import MAX_DECODED, TooLarge, Undecodable, decode
-from mock_server.errors import ApiError, gateway_body
+from mock_server.errors import UpstreamFailed
 from mock_server.exchange import Exchange
 from mock_server.har import HarWriter, RecordedExchange, json_value
 from mock_server.journal_entry import JournalEntry
@@ -65,16 +65,8 @@ RETRIED = frozenset({"GET", "HEAD"})  # methods asked again after a protocol err
 MAX_CLIENTS = 300  # upstream hosts with a pool of their own (the gateway's, and the named ones)
 
 
-class UpstreamFailed(ApiError):
-    """The recorder could not get an answer from the real host (a network failure: never drift), answered as
-    the gateway (Azure APIM) answers its own failures on the way to the API. It never says why (refused, TLS,
-    a plain port): that would make the recorder a port scanner."""
-
-    status = 502
-    error = "Bad Gateway"
-
-    def body(self, profile: str = "pages") -> dict:
-        return gateway_body(self.status, self.message or self.error)
+# The recorder's UpstreamFailed (errors.py) never says why (refused, TLS, a plain port): that would make the
+# recorder a port scanner.
 
 
 class UpstreamTimedOut(UpstreamFailed):
@@ -181,15 +173,12 @@ class Upstream:
         request = client.build_request(method, target.url, headers=headers, content=body)
         answer = await client.send(request, stream=True)
         try:
-            chunks, size = [], 0
-            async for chunk in answer.aiter_raw():
-                size += len(chunk)
-                if size > MAX_ANSWER_BYTES:
-                    raise httpx.DecodingError(f"an answer larger than {MAX_ANSWER_BYTES} bytes")
-                chunks.append(chunk)
+            content = await read_within(answer.aiter_raw(), MAX_ANSWER_BYTES)
+        except OverflowError as error:
+            raise httpx.DecodingError(str(error)) from None
         finally:
             await answer.aclose()
-        return _Answer(answer.status_code, answer.reason_phrase, answer.headers, b"".join(chunks))
+        return _Answer(answer.status_code, answer.reason_phrase, answer.headers, content)
 
     async def close(self) -> None:
         for client in (client for shards in self._clients.values() for client in shards):

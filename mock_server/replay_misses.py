@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 from starlette.responses import Response
 
-from mock_server.errors import ApiError, gateway_body
+from mock_server.bodies import read_within
+from mock_server.errors import UpstreamFailed
 from mock_server.har import RecordedExchange
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host", "te", "trailer",
@@ -23,15 +24,6 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "conten
 SENT_BACK_WITHOUT = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"})
 TIMEOUT = 60.0
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
-
-
-class UpstreamMissed(ApiError):
-    """The upstream did not answer an unrecorded request: the gateway's own 502, never drift."""
-
-    status = 502
-
-    def body(self, profile: str = "pages") -> dict:
-        return gateway_body(self.status, f"Bad Gateway: the upstream did not answer: {self.message}")
 
 
 class MissLearner:
@@ -47,15 +39,19 @@ class MissLearner:
         sent = {name: value for name, value in headers.items() if name.lower() not in HOP_BY_HOP}
         started, clock = time.time(), time.perf_counter()
         try:
-            answer = await self._client.request(method, target, headers=sent, content=content)
-        except httpx.HTTPError as error:
-            raise UpstreamMissed(f"{type(error).__name__}: {error or 'no answer'}") from None
-        if len(answer.content) > MAX_ANSWER_BYTES:
-            raise UpstreamMissed(f"an answer larger than {MAX_ANSWER_BYTES} bytes")
+            answer = await self._client.send(self._client.build_request(method, target, headers=sent,
+                                                                         content=content), stream=True)
+            try:
+                body = await read_within(answer.aiter_bytes(), MAX_ANSWER_BYTES)  # decoded, as HAR keeps it
+            finally:
+                await answer.aclose()
+        except (httpx.HTTPError, OverflowError) as error:
+            raise UpstreamFailed(f"Bad Gateway: the upstream did not answer: {type(error).__name__}: "
+                                 f"{error or 'no answer'}") from None
         return RecordedExchange(method, f"{self.upstream}{target}", answer.status_code, tuple(sent.items()), content,
                                 tuple((k, v) for k, v in answer.headers.multi_items()
                                       if k.lower() != "content-encoding"),
-                                answer.content, answer.reason_phrase, started,
+                                body, answer.reason_phrase, started,
                                 (time.perf_counter() - clock) * 1000)
 
     async def keep(self, exchange: RecordedExchange, facts: dict) -> None:

@@ -92,3 +92,35 @@ def test_on_miss_upstream_without_an_upstream_is_one_line_exit_2(tmp_path):
     finished = subprocess.run([sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--replay", recording,
                                "--on-miss", "upstream"], capture_output=True, text=True, timeout=60)
     assert finished.returncode == 2 and "--on-miss upstream needs --replay FILE" in finished.stderr, finished.stderr
+
+
+def test_an_upstream_answer_past_the_bound_is_a_502_read_no_further(tmp_path, monkeypatch):
+    """The learning replay stops reading an upstream's answer at the bound (not after holding it whole)."""
+    import asyncio
+
+    from mock_server import replay_misses
+    from mock_server.errors import UpstreamFailed
+
+    monkeypatch.setattr(replay_misses, "MAX_ANSWER_BYTES", 1_000)
+    sent = []
+
+    async def endless():
+        for _ in range(1_000):
+            sent.append(1)
+            yield b"x" * 100
+
+    learner = replay_misses.MissLearner("http://upstream.test", str(tmp_path / "r.har"),
+                                        httpx.MockTransport(lambda request: httpx.Response(200, content=endless())))
+
+    async def forward():
+        try:
+            await learner.forward("GET", "/v2/requests/status/x", {}, b"")
+        finally:
+            await learner.close()
+
+    try:
+        asyncio.run(forward())
+        raise AssertionError("an answer past the bound was taken")
+    except UpstreamFailed as error:
+        assert "larger than 1000 bytes" in str(error) and error.status == 502
+    assert len(sent) <= 12, f"read {len(sent)} chunks of 100 bytes past a bound of 1,000"
