@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from contract_tests.differences import Difference
 from mock_server.har import RecordedExchange
-from mock_server.operations import Operation
 from mock_server.operations.matcher import OperationMatcher
 
 
@@ -31,6 +30,3 @@ class ClientUse:
         if difference.status is not None:
             return (difference.operation_id, difference.status) in self.met
         return difference.operation_id in self.called
-
-    def describe(self, operations: tuple[Operation, ...] = ()) -> str:
-        return f"{len(self.called)} operations, {len(self.met)} (operation, status) pairs"

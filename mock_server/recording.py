@@ -34,7 +34,6 @@ import httpx
 import orjson
 from starlette.responses import Response
 
-from mock_server import tls
 from mock_server.app import MockApp, create_state
 from mock_server.bodies import read_body_bytes, read_within
 from mock_server.connections import TUNNEL

@@ -12,7 +12,6 @@ import ssl
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import trustme
 
