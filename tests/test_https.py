@@ -21,6 +21,9 @@ FAST = ("--queued-for", "0.05", "--processing-for", "0.1")
 
 @pytest.fixture(scope="module")
 def proxy(home):
+    from mock_server import tls
+
+    tls.ca_path()  # made now: an app reads its CA variables as it starts, before the mock's first CONNECT makes it
     mock = MockProcess(*FAST)
     yield mock
     mock.stop()
