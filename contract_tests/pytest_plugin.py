@@ -7,9 +7,13 @@
 
 Options: --flux-mock-config FILE (keys, scenarios...), --flux-mock-strict (reject undocumented fields),
 --flux-mock-coverage (list, per operation called, the documented outcomes the tests met and never met;
-without it one summary line), --flux-mock-coverage-min PERCENT (fail the session below that share).
+without it one summary line), --flux-mock-coverage-min PERCENT (fail the session below that share),
+--flux-mock-traffic FILE (write the requests the tests made of the mock, as a HAR 1.2 file: the client's own
+traffic, for `flux-mock drift --client FILE`).
 `flux_mock_webhooks` is a webhook receiver on loopback for one test.
 """
+
+import json
 
 import httpx
 import pytest
@@ -18,10 +22,13 @@ from contract_tests.coverage import OutcomeCoverage
 from contract_tests.mock_client import FluxMock
 from contract_tests.process import running_mock
 from contract_tests.receiver import Webhooks, webhook_receiver
+from mock_server.har import MAX_HAR_ENTRIES, HarWriter, RecordedExchange
+from mock_server.journal_entry import REQUEST
 from mock_server.operations import load_operations
 
 
 COVERAGE = pytest.StashKey[OutcomeCoverage]()
+TRAFFIC = pytest.StashKey[HarWriter]()
 
 
 def pytest_addoption(parser):
@@ -32,12 +39,35 @@ def pytest_addoption(parser):
                     help="at the end, list per operation called the documented outcomes the tests met and never met")
     group.addoption("--flux-mock-coverage-min", type=float, metavar="PERCENT",
                     help="fail the session when the tests met less than this share of the documented outcomes")
+    group.addoption("--flux-mock-traffic", metavar="FILE",
+                    help="write the requests the tests made of the mock into FILE (HAR 1.2), for `flux-mock drift "
+                         "--client FILE`: which operations and statuses your client met")
 
 
 def _coverage(config) -> OutcomeCoverage:
     if COVERAGE not in config.stash:
         config.stash[COVERAGE] = OutcomeCoverage(load_operations())
     return config.stash[COVERAGE]
+
+
+def _keep_traffic(config, url: str, entries) -> None:
+    """--flux-mock-traffic: the test's requests (not the mock's webhooks) appended to the HAR file, at most
+    MAX_HAR_ENTRIES in all (the bound a HAR is read within)."""
+    path = config.getoption("flux_mock_traffic")
+    if not path:
+        return
+    if TRAFFIC not in config.stash:
+        config.stash[TRAFFIC] = HarWriter(path, replace=True)
+    writer = config.stash[TRAFFIC]
+    for entry in entries:
+        if entry.kind != REQUEST or writer.count >= MAX_HAR_ENTRIES:
+            continue
+        body = json.dumps(entry.body).encode() if entry.body is not None else b""
+        headers = (("Content-Type", "application/json"),) if body else ()
+        exchange = RecordedExchange(entry.method, url.rstrip("/") + entry.path, entry.status, headers, body,
+                                    started=entry.epoch, waited_ms=entry.duration_ms or 0.0)
+        writer.write(exchange.to_har({"operationId": entry.operation_id, "note": "the flux_mock fixture's journal"}
+                                     if entry.operation_id else {"note": "the flux_mock fixture's journal"}))
 
 
 def _below_minimum(config) -> str | None:
@@ -49,6 +79,8 @@ def _below_minimum(config) -> str | None:
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if TRAFFIC in session.config.stash:
+        session.config.stash[TRAFFIC].close()
     if _below_minimum(session.config) and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -97,7 +129,9 @@ def flux_mock(flux_mock_server, pytestconfig):
     yield mock
     try:
         try:
-            _coverage(pytestconfig).observe(mock.entries())  # what this test met, before the reset forgets it
+            entries = mock.entries()  # what this test met, before the reset forgets it
+            _coverage(pytestconfig).observe(entries)
+            _keep_traffic(pytestconfig, mock.url, entries)
         except httpx.HTTPError:
             pass  # coverage is information: a mock the test made unreachable costs it this test's share
         mock.reset()

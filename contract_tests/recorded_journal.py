@@ -10,7 +10,8 @@ from contract_tests.drift import response_differences
 
 from contract_tests.recording_drift import RecordingJudge
 from mock_server.har import RecordedExchange
-from mock_server.journal_entry import JournalEntry
+from mock_server.bodies import job_status_in, request_id_in
+from mock_server.journal_entry import JournalEntry, webhook_attempt
 from mock_server.operations import key_headers
 from mock_server.recorded_entries import Validators, recorded_entry
 
@@ -34,6 +35,8 @@ class OnTheWay:
 
     def __call__(self, exchange: RecordedExchange, answer: str | None = None) -> JournalEntry:
         _, operation, differences = self._judge.judge(exchange)
+        if exchange.flux.get("webhook"):
+            return _delivery_entry(exchange, differences)
         entry = recorded_entry(exchange, operation, self._validators, self._keys,
                                drift=[difference.line() for difference in dict.fromkeys(differences)],
                                answer=answer, show_keys=self._show_keys)
@@ -41,6 +44,19 @@ class OnTheWay:
             self._polls[entry.request_id] += 1
             entry = entry._replace(sequence=self._polls[entry.request_id])
         return entry
+
+
+def _delivery_entry(exchange: RecordedExchange, differences) -> JournalEntry:
+    """A webhook delivery `record` relayed, as the mock journals its own attempts (the app's answer its status)."""
+    body = exchange.request_body
+    status = job_status_in(body)
+    request_id = request_id_in(body) or exchange.flux.get("requestId")
+    entry = webhook_attempt(exchange.started or 0.0, exchange.url, exchange.status,
+                            request_id if isinstance(request_id, str) else "", (status or "").lower(), 1,
+                            None if exchange.status < 300 else f"answered {exchange.status}", "recorded delivery",
+                            None)
+    return entry._replace(operation_id=exchange.flux.get("operationId"),
+                          drift=tuple(difference.line() for difference in dict.fromkeys(differences)))
 
 
 def journal_of_recording(recorded: list[RecordedExchange], operations) -> list[JournalEntry]:

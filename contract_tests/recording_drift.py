@@ -2,7 +2,8 @@
 schemathesis' HAR report) judged offline against the specs, with the same difference kinds as live drift:
 each answer against its operation's documented statuses, headers and schemas, the pages' rules for its
 status, a job's statuses in the order they were recorded, each download of a media URL an answer named
-against what that answer said of it, and a recording older than `max_age` named stale. Against a baseline
+against what that answer said of it, each webhook delivery `record` relayed (`_fluxMock.webhook`) against its
+operation's callback schema, and a recording older than `max_age` named stale. Against a baseline
 recording, what changed (baseline.py). Nothing is sent anywhere."""
 
 from datetime import UTC, datetime, timedelta
@@ -11,15 +12,17 @@ from contract_tests.baseline import changes, shapes
 from contract_tests.checks import SCHEMA, JobHistory, answer_problems
 from contract_tests.assumptions import response_notes
 from contract_tests.differences import Difference, one_per_place
-from contract_tests.drift import ASSUMED_SPEC, OperationReport, response_differences
+from contract_tests.drift import ASSUMED_SPEC, OperationReport, body_differences, response_differences
 from contract_tests.media import Expected, expectations, media_problems
 from contract_tests.urls import url_differences
 from mock_server.har import RecordedExchange
+from mock_server.operations.assumptions import pages_only
 from mock_server.redaction import redacted_url
 from mock_server.operations import Operation
 from mock_server.operations.matcher import OperationMatcher
 from mock_server.recorded_entries import job_of
 
+WEBHOOK_BODY = "webhook body"  # where a delivery's differences are (apart from the answers' "body")
 UNKNOWN = "(no operation)"  # the report's heading for exchanges no operation of the specs has
 # How a server says there is no such operation (a test tool's probes with other methods and paths get them):
 # that agrees with the specs; an exchange no operation has that was answered otherwise is drift.
@@ -55,11 +58,16 @@ class RecordingJudge:
 
     def __init__(self, operations) -> None:
         self._matcher, self._history = OperationMatcher(operations), JobHistory()
+        self._by_id = {operation.operation_id: operation for operation in operations if operation.variant is None}
         self._media: dict[str, tuple[str, Expected]] = {}  # a media URL an answer named -> (operation, what it said)
+        self.notes: list[tuple[str, str]] = []  # (heading, note): what departs only from the spec's assumptions
 
     def judge(self, exchange: RecordedExchange) -> tuple[str, Operation | None, list[Difference]]:
         """(the report it belongs to: its operation id, the operation whose media it downloads, or UNKNOWN;
-        the operation it fits best, if any; how it departs from the specs)."""
+        the operation it fits best, if any (None for a webhook delivery: no answer of it); how it departs from
+        the specs)."""
+        if exchange.flux.get("webhook"):
+            return self._delivery(exchange)
         candidates = self._matcher.candidates(exchange.method, exchange.path)
         if not candidates:
             return self._unmatched(exchange)
@@ -74,6 +82,25 @@ class RecordingJudge:
         self._media.update((redacted_url(url), (operation.operation_id, expected)) for url, expected in
                            expectations(body, image=operation.media == "image").items())
         return operation.operation_id, operation, differences
+
+    def _delivery(self, exchange: RecordedExchange) -> tuple[str, None, list[Difference]]:
+        """A webhook delivery `record` relayed: its body (what the API POSTed) against the callback schema of the
+        operation whose job it reports. A callback the pages do not describe (an x-assumption) gives notes."""
+        operation = self._by_id.get(str(exchange.flux.get("operationId")))
+        if operation is None or operation.callback is None:
+            return UNKNOWN, None, []
+        schema = pages_only(operation.callback).get("requestBody", {}).get("content", {}).get(
+            "application/json", {}).get("schema")
+        body = exchange.request_body
+        found = [Difference(operation.operation_id, kind, where, expected, got) for kind, where, expected, got in
+                 body_differences(schema, body, WEBHOOK_BODY)] if schema and not isinstance(body, str) else \
+            [Difference(operation.operation_id, "changed-content-type", WEBHOOK_BODY, "JSON",
+                        (exchange.request_header("content-type") or "none")[:100])] if schema else []
+        if "x-assumption" in operation.callback:
+            self.notes += [(operation.operation_id, f"a webhook body the pages do not describe (an assumption of "
+                                                    f"the spec): {difference.line()}") for difference in found]
+            return operation.operation_id, None, []
+        return operation.operation_id, None, found
 
     def _unmatched(self, exchange: RecordedExchange) -> tuple[str, None, list[Difference]]:
         named = self._media.get(redacted_url(exchange.url))
@@ -106,6 +133,8 @@ def drift_of_recording(recorded: list[RecordedExchange], operations, max_age: ti
                                                  f"spec): {difference.line()}" for difference in differences)
             differences = []
         found.setdefault(heading, []).extend(differences)
+    for heading, note in judge.notes:
+        notes.setdefault(heading, []).append(note)
     if baseline is not None:
         for difference in changes(shapes(matched(baseline, operations)), shapes(judged)):
             found.setdefault(difference.operation_id, []).append(difference)

@@ -155,6 +155,10 @@ def add_record(commands) -> None:
                         help="a loopback or private host (or host:port) the answers may name that the app may then "
                              "reach through the recorder, such as a staging CDN (repeatable; such hosts are refused "
                              "otherwise, and --upstream's is always taken)")
+    record.add_argument("--webhook-base", metavar="URL",
+                        help="where the API can reach this recorder: the app's webhook URLs are handed to the API as "
+                             "relay URLs under it, each delivery relayed to the app and recorded (default: the "
+                             "address it listens on)")
     record.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     record.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default 8080)")
     record.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
@@ -376,6 +380,8 @@ def run_record(args) -> int:
 
     if args.upstream and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", args.upstream):
         raise ConfigError(f"--upstream {args.upstream!r} is not a base URL (http(s)://host[:port])")
+    if args.webhook_base and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", args.webhook_base):
+        raise ConfigError(f"--webhook-base {args.webhook_base!r} is not a base URL (http(s)://host[:port])")
     if args.upstream_ca and not os.path.isfile(args.upstream_ca):
         raise ConfigError(f"--upstream-ca {args.upstream_ca}: no such file")
     if args.media_max_bytes < 0 or args.timeout <= 0 or args.total_timeout <= 0:
@@ -383,7 +389,7 @@ def run_record(args) -> int:
     options = RecordingOptions(out=args.out, upstream=args.upstream, upstream_ca=args.upstream_ca,
                                record_media=args.record_media, media_max_bytes=args.media_max_bytes,
                                force=args.force, timeout=args.timeout, total_timeout=args.total_timeout,
-                               allow_hosts=tuple(args.allow_host))
+                               allow_hosts=tuple(args.allow_host), webhook_base=args.webhook_base)
     judge = importlib.import_module("contract_tests.recorded_journal").OnTheWay(load_operations())  # the kit judges, by name
     settings = Settings().with_options(host=args.host, port=args.port, cors_origins=())
     return serving.serve_recorder(settings, options, judge, log_level=args.log_level)

@@ -210,6 +210,11 @@ async def replay_recorded(exchange: Exchange) -> Response | None:
     _judge_request(exchange)
     place, answer = replay.next_answer(request, minted, answers, exchange.now)
     body, exchange.request_id = replay.rewritten(answer, minted, exchange.base, exchange.now)
+    if answer.starts and exchange.request_id:  # a replayed submit: its recorded webhooks, to this app's URL
+        url = exchange.validator.webhook_url(exchange.headers, exchange.body)
+        if url:
+            await exchange.mock.webhooks.scheduled(replay.deliveries_of(exchange.request_id, url, exchange.base,
+                                                                        exchange.now))
     exchange.answer = f"replayed ({place} of {len(answers)})"
     if exchange.mock.replay_judge is not None:  # an answer the specs have since changed under: stale-recording
         exchange.drift = replay.stale(answer, exchange.operation, exchange.mock.replay_judge)

@@ -16,6 +16,10 @@ total: a 504 in the gateway's shape); an app that leaves cancels its request ups
 a connection pool of its own, so a slow one starves no other. A compressed answer is decoded within a bound
 (encodings.py) before it is judged and written.
 
+Webhooks are recorded too (recording_hooks.py): the API gets a relay URL of the recorder's in place of the app's
+webhook URL, and each delivery is relayed to the app and written with its offset from the job's submit
+(`_fluxMock.webhook`, `offset`), judged against the operation's callback schema.
+
 Each exchange is judged (the kit's judge, passed in) and written before the app gets its answer, in one worker
 thread: a recorder killed at any moment leaves a file that holds every exchange answered before it.
 """
@@ -38,13 +42,15 @@ from mock_server.app import MockApp, create_state
 from mock_server.bodies import read_body_bytes, read_within
 from mock_server.connections import TUNNEL
 from mock_server.encodings import MAX_DECODED, TooLarge, Undecodable, decode
-from mock_server.errors import UpstreamFailed
+from mock_server.errors import EndpointNotFound, UpstreamFailed
 from mock_server.exchange import Exchange
 from mock_server.har import HarWriter, RecordedExchange, json_value
 from mock_server.journal_entry import JournalEntry
 from mock_server.operations.documents import VENDOR_SPECS, absolute_servers, load_bundled
 from mock_server.operations.facts import fact_values
 from mock_server.operations.matcher import OperationMatcher
+from mock_server.recorded_entries import Validators
+from mock_server.recording_hooks import HOOK_PATH, Hook, HookRelay
 from mock_server.recording_hosts import HostPolicy, authority
 from mock_server.redaction import is_secret_name, mask_key, redacted_url
 from mock_server.router import Route, Router, path_pattern
@@ -102,6 +108,7 @@ class RecordingOptions:
     timeout: float = 120.0  # seconds to wait for each read of the real host's answer
     total_timeout: float = 300.0  # seconds an exchange may take upstream in all
     allow_hosts: tuple[str, ...] = ()  # special hosts (loopback, private) answers may name: a staging CDN
+    webhook_base: str | None = None  # where the API reaches the recorder's webhook relay (None: as the app did)
 
 
 @dataclass(frozen=True)
@@ -209,6 +216,8 @@ class Recorder:
         self.matcher = OperationMatcher(state.operations)
         self.hosts = HostPolicy(authority(options.upstream) if options.upstream else None,
                                 frozenset(host.lower() for host in options.allow_hosts))
+        self.hooks = HookRelay(options.webhook_base, transport)
+        self._validators = Validators()
         self._work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flux-mock-record")
 
     # --- the proxy's question -------------------------------------------------------------------------
@@ -262,8 +271,9 @@ class Recorder:
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in exchange.scope["headers"]
                    if name.decode("latin-1").lower() not in HOP_BY_HOP]
         sent = headers if target.gateway else [(name, value) for name, value in headers if not is_secret_name(name)]
+        sent, sent_body = self._with_relay(exchange, target, sent, body) if target.gateway else (sent, body)
         started, began = time.time(), asyncio.get_running_loop().time()  # real traffic: the wall clock
-        answer = await self._answer(exchange, target, sent, body)
+        answer = await self._answer(exchange, target, sent, sent_body)
         waited = (asyncio.get_running_loop().time() - began) * 1000
         decoded, note, defect = self._decoded(answer)
         media = answer.headers.get("content-type", "").startswith(MEDIA_TYPES)
@@ -284,6 +294,60 @@ class Recorder:
         if target.rewrite and parsed is not None:
             return self._led_back(exchange, target, answer, parsed)
         return self._as_sent(answer)
+
+    def _with_relay(self, exchange: Exchange, target: Target, headers, body: bytes) -> tuple[list, bytes]:
+        """The request with each webhook URL it carries replaced by a relay URL of the recorder's (the file keeps
+        what the app sent)."""
+        if exchange.method != "POST":
+            return headers, body
+        operation = next((op for op in self.matcher.candidates("POST", urlsplit(target.url).path)
+                          if op.delivers_webhooks), None)
+        if operation is None:
+            return headers, body
+        validator = self._validators.of(operation)
+        tunnel = (exchange.scope.get("extensions") or {}).get(TUNNEL) is not None
+        base = self.options.webhook_base or ("" if tunnel else exchange.base)
+        if not base:
+            return headers, body  # inside a tunnel, in-process, with no address of its own: nowhere to relay
+        return self.hooks.substituted(operation.operation_id, base, headers, body,
+                                      (validator.accepts_webhook_header, validator.webhook_fields))
+
+    async def delivered(self, exchange: Exchange) -> Response:
+        """A webhook the API POSTed to a relay URL: relayed to the app's URL, written, the app's answer returned
+        to the API (502 in the gateway's shape if the app did not answer)."""
+        hook = self.hooks.hook(exchange.path_params.get("token", ""))
+        if hook is None:
+            raise EndpointNotFound("no webhook relay of this recorder has that token")
+        body = await read_body_bytes(exchange.receive, exchange.headers, self.mock.settings.max_body_bytes,
+                                     self.mock.settings.body_timeout)
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in exchange.scope["headers"]
+                   if name.decode("latin-1").lower() not in HOP_BY_HOP]
+        started, began = time.time(), asyncio.get_running_loop().time()
+        status, reason, answered, content, note = await self._relayed(hook, headers, body)
+        record = RecordedExchange("POST", hook.app_url, status, tuple(headers), body, answered, content, reason,
+                                  started, (asyncio.get_running_loop().time() - began) * 1000,
+                                  flux={"webhook": True, "operationId": hook.operation_id,
+                                        "offset": round(max(0.0, started - hook.submitted), 3)})
+        await self._judged_and_written(record, None, note, False)
+        if note:
+            raise UpstreamFailed(f"flux-mock record: the app's webhook URL {redacted_url(hook.app_url)} did not "
+                                 "answer")
+        response = Response(content, status_code=status)
+        response.raw_headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answered
+                                if name.lower() not in HOP_BY_HOP and name.lower() != "content-encoding"]
+        response.raw_headers.append((b"content-length", str(len(content)).encode()))
+        return response
+
+    async def _relayed(self, hook: Hook, headers, body: bytes) -> tuple[int, str, tuple, bytes, str | None]:
+        """(status, reason, headers, body, None) of the app's answer; a 502 and why where it gave none."""
+        try:
+            answer = await self.hooks.relay(hook, headers, body)
+        except httpx.HTTPError as error:
+            log.warning("record: webhook for %s not relayed (%s)", redacted_url(hook.app_url), type(error).__name__)
+            return 502, "Bad Gateway", (), b"", f"not relayed: the app's webhook URL gave no answer " \
+                                                 f"({type(error).__name__})"
+        return (answer.status_code, answer.reason_phrase, tuple(answer.headers.multi_items()),
+                answer.content[:1024 * 1024], None)
 
     async def _answer(self, exchange: Exchange, target: Target, headers, body: bytes) -> _Answer:
         """The upstream's answer, within the total timeout, cancelled if the app leaves first."""
@@ -384,13 +448,16 @@ class Recorder:
                                  drift=("not judged: the answer nests too deep",))
         if defect:
             entry = entry._replace(drift=(*entry.drift, note))
-        facts = {"operationId": entry.operation_id, "kind": entry.operation_kind, "requestId": entry.request_id,
-                 "jobStatus": entry.job_status, "sequence": entry.sequence, "drift": list(entry.drift), "note": note}
-        self.writer.write(exchange.to_har({name: value for name, value in facts.items() if value is not None}))
+        facts = {"operationId": entry.operation_id, "kind": entry.operation_kind, "requestId": entry.request_id or None,
+                 "jobStatus": entry.job_status, "event": entry.event, "sequence": entry.sequence,
+                 "drift": list(entry.drift), "note": note}
+        self.writer.write(exchange.to_har({**exchange.flux, **{name: value for name, value in facts.items()
+                                                               if value is not None}}))
         return entry
 
     async def close(self) -> None:
         await self.upstream.close()
+        await self.hooks.close()
         self._work.shutdown(wait=True)
         self.writer.close()
 
@@ -419,6 +486,7 @@ class RecordingApp(MockApp):
     def build_router(self) -> Router:
         router = Router()
         router.mount("/__admin", self.admin_routes())
+        router.add(Route(HOOK_PATH + "{token}", {"POST": self._delivered}, journaled=False))
         router.add(Route("/{path:path}", {method: self._forward for method in METHODS}, journaled=False))
         return router
 
@@ -427,6 +495,11 @@ class RecordingApp(MockApp):
             return await self.recorder.forward(exchange)
         except ClientLeft:
             return Response(status_code=499)  # nobody is left to answer
+
+    async def _delivered(self, exchange: Exchange) -> Response:
+        if (exchange.scope.get("extensions") or {}).get(TUNNEL) is not None:  # the gateway's own path, tunnelled
+            return await self._forward(exchange)
+        return await self.recorder.delivered(exchange)
 
     async def _shut_down(self) -> None:
         await self.recorder.close()

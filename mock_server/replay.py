@@ -9,6 +9,12 @@ A replayed submit gets a new request id (the recorded id with a fresh UUID); ans
 in them leads back to the mock: API paths as they are, media to `/replayed-media/N/NAME`, which serves the
 recorded bytes, or an image rendered in the file's format where the recording kept none.
 
+A recording's webhook deliveries (`record` relays and writes them: `_fluxMock.webhook`) are delivered again: a
+replayed submit that names a webhook URL gets its recorded job's deliveries there, each at its recorded offset
+from the submit on the mock's clock (divided by `replay_speed`), its body rewritten as answers are, by the
+mock's webhook dispatcher (its policy, retries, `Webhook-Id` and journal). One delivery per event is replayed
+(the first recorded): the API's retries are the dispatcher's to make again.
+
 An unmatched request is the spec-driven mock's to answer, journaled as `unrecorded` with the closest
 recorded request (`replay_strict`: a 404 naming it instead).
 """
@@ -27,6 +33,7 @@ from mock_server.errors import EndpointNotFound
 from mock_server.har import RecordedExchange, read_har
 from mock_server.redaction import is_webhook_name, redacted_url
 from mock_server.operations.matcher import OperationMatcher
+from mock_server.store.records import Delivery
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12,13}", re.IGNORECASE)  # the gateway's: 13
 URL = re.compile(r"https?://[^/\s\"'<>]+(?:/[^\s\"'<>]*)?")
@@ -52,6 +59,15 @@ class Request:
 
     def line(self) -> str:
         return f"{self.method} {self.path}" + (f" {self.body[:120]}" if self.body else "")
+
+
+@dataclass(frozen=True)
+class RecordedDelivery:
+    """A webhook delivery a recording holds: its event, its offset from the job's submit (seconds) and body."""
+
+    event: str
+    offset: float
+    content: bytes
 
 
 @dataclass(frozen=True)
@@ -106,9 +122,12 @@ class Recording:
         self.sequences: dict[tuple[str | None, Request], list[Answer]] = {}
         self.media: dict[str, int] = {}  # a media URL an answer named -> its number
         self.downloads: dict[int, RecordedExchange] = {}
+        self.deliveries: dict[str, list[RecordedDelivery]] = {}  # recorded job -> its webhooks, by offset
         started: dict[str, float] = {}  # recorded job -> when its submit was sent
         downloads = {}
         for exchange, answered in zip(exchanges, answers):
+            if exchange.flux.get("webhook"):
+                continue
             if not self.is_api(exchange.path):
                 downloads.setdefault(redacted_url(exchange.url), exchange)
                 continue
@@ -125,10 +144,31 @@ class Recording:
             for url in URL.findall(exchange.content.decode("utf-8", "replace")) if answered is not None else ():
                 if not self.is_api(urlsplit(url).path):
                     self.media.setdefault(url, len(self.media))
+        self._index_deliveries(exchanges, started)
         for url, number in self.media.items():
             recorded = downloads.get(redacted_url(url))
             if recorded is not None and recorded.status == 200 and not recorded.content_omitted:
                 self.downloads[number] = recorded
+
+    def _index_deliveries(self, exchanges: list[RecordedExchange], started: dict[str, float]) -> None:
+        """The recorded deliveries of each job (the first of each event), in the order of their offsets."""
+        for exchange in exchanges:
+            body = exchange.request_body if exchange.flux.get("webhook") else None
+            job = _job_id(body) or exchange.flux.get("requestId")
+            status = body.get("status") if isinstance(body, dict) else None
+            if not isinstance(job, str) or not isinstance(status, str):
+                continue
+            offset = exchange.flux.get("offset")
+            if not isinstance(offset, (int, float)) or isinstance(offset, bool) or not 0 <= offset < 86_400:
+                offset = max(0.0, (exchange.started or 0.0) - started.get(job, exchange.started or 0.0))
+            for url in URL.findall(exchange.request_content.decode("utf-8", "replace")):
+                if not self.is_api(urlsplit(url).path):
+                    self.media.setdefault(url, len(self.media))  # media a webhook named: served as an answer's
+            held = self.deliveries.setdefault(job, [])
+            if all(delivery.event != status.lower() for delivery in held):
+                held.append(RecordedDelivery(status.lower(), float(offset), exchange.request_content))
+        for held in self.deliveries.values():
+            held.sort(key=lambda delivery: delivery.offset)
 
     def is_api(self, path: str) -> bool:
         return self._matcher.is_api(path)
@@ -254,6 +294,21 @@ class Replay:
             minted = self.mint(answer.starts, now)
             text = text.replace(answer.starts, minted)
         return text.encode(), minted
+
+    def deliveries_of(self, minted: str, url: str, base: str, now: float) -> list[Delivery]:
+        """The recorded webhook deliveries of the job `minted` replays, to `url` at their offsets from `now`
+        (its submit), their bodies naming the replayed job and leading back to the mock as answers do."""
+        job = self._jobs.get(minted)
+        found = []
+        for delivery in self.recording.deliveries.get(job.recorded, ()) if job else ():
+            text = URL.sub(lambda match: self._local(match.group(0), base), delivery.content.decode("utf-8", "replace"))
+            try:
+                body = json.loads(text.replace(job.recorded, minted))
+            except ValueError:
+                continue
+            due = now + (delivery.offset / self.speed if self.speed > 0 else 0.0)
+            found.append(Delivery(minted, delivery.event, url, due, body=body))
+        return found
 
     def _local(self, url: str, base: str) -> str:
         parts = urlsplit(url)

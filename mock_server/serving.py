@@ -110,8 +110,9 @@ def serve_recorder(settings: Settings, options, judge, log_level: str = "warning
     _tune_garbage_collection()
     ca = tls.ca_path()  # made now, so the app can be told to trust it before its first CONNECT
     listener = listening_socket(settings.host, settings.port)
-    app = create_recorder(settings, options, judge)
     url = _listening_url(listener, tls=False)
+    options = dataclasses.replace(options, webhook_base=options.webhook_base or url)  # where the API posts webhooks
+    app = create_recorder(settings, options, judge)
     config = uvicorn.Config(app, **_server_options(settings, log_level, app.recorder.connect_policy))
     access_log.install()
     print(f"flux-mock {__version__} recording on {url} into {options.out}: requests go on to "

@@ -95,12 +95,12 @@ class OperationValidator:
         self._headers = [check for check in self._headers if check.checks_anything]
         self.accepts_webhook_header = any(p.get("in") == "header" and p["name"] == WEBHOOK_HEADER
                                    for p in operation.parameters)
-        self._webhook_fields = tuple(name for name in WEBHOOK_BODY_FIELDS if name in self._fields)
+        self.webhook_fields = tuple(name for name in WEBHOOK_BODY_FIELDS if name in self._fields)
         # webhook targets whose URL form is this spec's assumption (a non-URL is taken, and noted), not a page's
         self._assumed_webhook_forms = frozenset(
             [WEBHOOK_HEADER] * any(p.get("name") == WEBHOOK_HEADER and "format" in (p["schema"].get(ASSUMED) or ())
                                    for p in operation.parameters if "schema" in p)
-            + [name for name in self._webhook_fields if "format" in (self._fields[name].get(ASSUMED) or ())])
+            + [name for name in self.webhook_fields if "format" in (self._fields[name].get(ASSUMED) or ())])
         self._defaults = {name: spec["default"] for name, spec in self._fields.items() if "default" in spec}
         self._query = [(p["name"], p["schema"], _compile(p["schema"])) for p in operation.parameters
                        if p.get("in") == "query" and "schema" in p]
@@ -197,7 +197,7 @@ class OperationValidator:
     def _webhook_targets(self, headers, body) -> list[tuple[str, object]]:
         targets = [(WEBHOOK_HEADER, headers.get(WEBHOOK_HEADER.lower()))] if self.accepts_webhook_header else []
         if isinstance(body, dict):
-            targets += [(name, body.get(name)) for name in self._webhook_fields]
+            targets += [(name, body.get(name)) for name in self.webhook_fields]
         return targets
 
     def webhook_violations(self, headers, body) -> list[Violation]:
@@ -238,7 +238,7 @@ class OperationValidator:
         if header:
             return header
         if isinstance(body, dict):
-            return next((body[name] for name in self._webhook_fields if isinstance(body.get(name), str)
+            return next((body[name] for name in self.webhook_fields if isinstance(body.get(name), str)
                          and body[name]), None)
         return None
 

@@ -60,6 +60,7 @@ class Operation:
     parameters: tuple[dict, ...]
     responses: dict = field(repr=False)
     delivers_webhooks: bool = False  # the spec gives it callbacks: its jobs' statuses may be POSTed
+    callback: dict | None = field(default=None, repr=False)  # what its webhook POSTs (the callback's post object)
     evidence: tuple[str, ...] = ()  # ids of the x-evidence entries (operations/evidence.py) that concern it
 
     @property
@@ -92,6 +93,15 @@ def _security_headers(document: dict, requirements: list[dict]) -> tuple[tuple[s
     return tuple(tuple(schemes[name]["name"] for name in requirement) for requirement in requirements)
 
 
+def _callback(callbacks: dict | None) -> dict | None:
+    """The post object of an operation's (first) callback: what its webhook POSTs."""
+    for expressions in (callbacks or {}).values():
+        for path_item in expressions.values():
+            if isinstance(path_item, dict) and isinstance(path_item.get("post"), dict):
+                return path_item["post"]
+    return None
+
+
 def _operation(document: dict, spec: str, path: str, method: str, data: dict, path_item: dict) -> Operation:
     mock = data.get("x-flux-mock") or {}
     body = (data.get("requestBody") or {}).get("content", {}).get("application/json", {})
@@ -117,6 +127,7 @@ def _operation(document: dict, spec: str, path: str, method: str, data: dict, pa
         parameters=tuple(path_item.get("parameters", [])) + tuple(data.get("parameters", [])),
         responses=data.get("responses", {}),
         delivers_webhooks=bool(data.get("callbacks")),
+        callback=_callback(data.get("callbacks")),
         evidence=tuple(data.get("x-evidence", ())),
     )
 

@@ -122,6 +122,7 @@ class Delivery:
     last_error: str | None = None
     history: list = field(default_factory=list)
     lease_until: float | None = None  # while `sending`: the claimer's, until then
+    body: dict | None = None  # what it POSTs, where no job of the store says it (a replayed recorded delivery)
 
     @property
     def id(self) -> str:

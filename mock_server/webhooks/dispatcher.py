@@ -16,7 +16,7 @@ from mock_server.journal_entry import webhook_attempt
 from mock_server.redaction import SHORT_FIELD, clipped, mask_key
 from mock_server.store.base import JobStore
 from mock_server.store.records import Delivery, Job
-from mock_server.webhooks.plan import body_for, deliveries_for
+from mock_server.webhooks.plan import body_for, deliveries_for, policed
 from mock_server.webhooks.targets import masked_url
 
 log = logging.getLogger("flux_mock.webhooks")
@@ -94,13 +94,21 @@ class WebhookDispatcher:
         """The deliveries stored with a new job (JobListener): plan.deliveries_for under this mock's policy."""
         return deliveries_for(job, self.allowed_hosts, self.redirect_to)
 
-    async def created(self, job: Job, deliveries: list[Delivery]) -> None:
+    async def created(self, job: Job | None, deliveries: list[Delivery]) -> None:
         """After a job was stored with its deliveries: send the pending ones, report the blocked ones."""
         for delivery in deliveries:
             if delivery.state == "blocked":
                 await self._blocked(delivery, job)
         if any(delivery.state == "pending" for delivery in deliveries):
             self.wake()
+
+    async def scheduled(self, deliveries: list[Delivery]) -> None:
+        """Deliveries of no stored job, each with its body (a replayed recording's), sent under this mock's
+        policy as any other (idempotent: one per id)."""
+        added = [delivery for delivery in policed(deliveries, self.allowed_hosts, self.redirect_to)
+                 if await self.deliveries.add_if_absent(delivery)]
+        if added:
+            await self.created(None, added)
 
     async def changed(self, job: Job) -> None:
         """After a poll or an advance (JobListener): add every delivery of this job whose moment is known now
@@ -109,7 +117,7 @@ class WebhookDispatcher:
         if added:
             await self.created(job, added)
 
-    async def _blocked(self, delivery: Delivery, job: Job) -> None:
+    async def _blocked(self, delivery: Delivery, job: Job | None) -> None:
         """Journal a delivery that is never sent (each one: the journal is the record), and log it by target
         (BlockedLog: not one line per delivery); it is stored already, with its reason."""
         await self._record(delivery, job, None, delivery.last_error, note="blocked")
@@ -216,11 +224,11 @@ class WebhookDispatcher:
 
     async def _attempt(self, delivery: Delivery) -> None:
         async with self._limit:
-            job = await self.jobs.get(delivery.request_id)
-            if job is None:  # the job was reset away
+            job = await self.jobs.get(delivery.request_id) if delivery.body is None else None
+            if job is None and delivery.body is None:  # the job was reset away
                 return
-            body = self.render(job, delivery.event)
-            misbehave = job.webhook.misbehave if job.webhook else {}
+            body = self.render(job, delivery.event) if job is not None else delivery.body
+            misbehave = job.webhook.misbehave if job is not None and job.webhook else {}
             delivery.attempts += 1
             status, error = await self._post(delivery.url, body, delivery.id)
             if delivery.attempts == 1 and misbehave.get("first_attempt_timeout") and error is None:
@@ -240,14 +248,15 @@ class WebhookDispatcher:
             await self.deliveries.save(delivery)
             self.wake()
 
-    async def _record(self, delivery: Delivery, job: Job, status: int | None, error: str | None,
+    async def _record(self, delivery: Delivery, job: Job | None, status: int | None, error: str | None,
                       note: str | None = None) -> None:
         now = self.clock.now()
         attempt = {"time": iso(now), "status": status, "error": error, **({"note": note} if note else {})}
         delivery.history.append(attempt)
         await self.journal.record(webhook_attempt(now, delivery.url, status, delivery.request_id, delivery.event,
                                                   delivery.attempts, error, note,
-                                                  mask_key(clipped(job.key, SHORT_FIELD), self.show_keys)))
+                                                  mask_key(clipped(job.key, SHORT_FIELD), self.show_keys)
+                                                  if job is not None else None))
 
     async def stop(self, grace: float = 5.0) -> list[Delivery]:
         """Finish what is being sent and what is due within `grace` seconds; return what is left undelivered."""

@@ -52,15 +52,28 @@ def deliveries_for(job: Job, allowed_hosts: tuple[str, ...] = (), redirect_to: s
     events = planned_events(job)
     if not events:
         return []
-    url = job.webhook.url
-    if (problem := url_problem(url)) is not None:  # taken as a lenient gateway takes it: never called
-        reason = f"{url[:200] or 'an empty URL'} {problem}"
-    elif redirect_to or is_allowed_target(url, allowed_hosts):
-        return [Delivery(job.request_id, event, url, due) for event, due in events]
-    else:
-        reason = "the mock's own admin API" if reaches_admin_api(url) else "not loopback nor in webhooks.allowed_hosts"
-    return [Delivery(job.request_id, event, url, due, state="blocked", last_error=f"blocked: {reason}")
-            for event, due in events]
+    return policed([Delivery(job.request_id, event, job.webhook.url, due) for event, due in events], allowed_hosts,
+                   redirect_to)
+
+
+def policed(deliveries: list[Delivery], allowed_hosts: tuple[str, ...] = (),
+            redirect_to: str | None = None) -> list[Delivery]:
+    """The deliveries as the mock may send them: each pending, or `blocked` (with the reason) for a target the
+    mock may not call."""
+    found = []
+    for delivery in deliveries:
+        url = delivery.url
+        if (problem := url_problem(url)) is not None:  # taken as a lenient gateway takes it: never called
+            reason = f"{url[:200] or 'an empty URL'} {problem}"
+        elif redirect_to or is_allowed_target(url, allowed_hosts):
+            found.append(delivery)
+            continue
+        else:
+            reason = "the mock's own admin API" if reaches_admin_api(url) else \
+                "not loopback nor in webhooks.allowed_hosts"
+        delivery.state, delivery.last_error = "blocked", f"blocked: {reason}"
+        found.append(delivery)
+    return found
 
 
 def body_for(job: Job, event: str) -> dict:

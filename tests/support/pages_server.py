@@ -10,12 +10,18 @@ poll (003, queue API), Flux 2 Klein generateImage (003), Flux 2 Dev /generateT2I
 restore (003, with its own error messages). `wallets[key]` in USD: 0 makes a paid call answer 402 with the
 pages' body. Jobs are QUEUED for `queued_for` s and PROCESSING for `processing_for` s (real time).
 
+Webhooks as page 003 says: the `X-Webhook-URL` header of a queue submit gets a POST of the status body when the
+job reaches COMPLETED; Kontext's `webhook` gets one at each event its `webhook_events_filter` names (queued,
+processing, completed). Each POST is made once, from a task of the server's loop (`webhook_urls` keeps the URLs
+it was given, `delivered` what each POST got back).
+
 Where the real world differs, on request: `media_base` puts media on another host (a CDN: the same server on
 another loopback address, 127.0.0.2), `polling_base` moves the polling URL to another host, and `drift` plants
 drift inside a finished job's `output` (media_url renamed media_urls, a seed added), and `codings` answers JSON in
 turn in each of these content codings the client accepts (gzip, deflate, br; "identity" too), chunked, with no
 Content-Length, as a CDN or nginx does."""
 
+import asyncio
 import gzip
 import io
 import itertools
@@ -25,6 +31,7 @@ import zlib
 import uuid
 
 import brotli
+import httpx
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -102,6 +109,9 @@ class PagesGateway:
         self.wallets = dict(wallets or {})
         self.jobs: dict[str, dict] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self.webhook_urls: list[str] = []  # the webhook URLs submits named
+        self.delivered: list[tuple[str, int | str]] = []  # (event, the status the receiver answered, or an error)
+        self._tasks: set[asyncio.Task] = set()
         paths = {
             "/flux-1-schnell/v1/getData": ("POST", self.schnell),
             "/flux-dev/v1/dev/textToImage": ("POST", self.flux_dev),
@@ -210,7 +220,8 @@ class PagesGateway:
                            "output_format": lambda v: v in ("jpeg", "png"),
                            "acceleration": lambda v: v in ("none", "regular", "high")})
         self._charge(key, "flux-dev")
-        return self._queued(request, "flux-dev", body.get("output_format", "png"))
+        hook = request.headers.get("x-webhook-url")
+        return self._queued(request, "flux-dev", body.get("output_format", "png"), hook, ("completed",))
 
     async def kontext(self, request: Request):
         """003, Kontext restore, with the page's own error messages."""
@@ -234,22 +245,47 @@ class PagesGateway:
         if not (isinstance(events, list) and all(isinstance(event, str) for event in events)):
             raise Refused(400, INVALID)
         self._charge(key, "flux-kontext-restore-image")
-        return self._queued(request, "flux-kontext-restore-image", body.get("output_format", "png"))
+        hook, header = body.get("webhook"), request.headers.get("x-webhook-url")
+        return self._queued(request, "flux-kontext-restore-image", body.get("output_format", "png"), hook or header,
+                            tuple(events) if hook else ("completed",))
 
-    def _queued(self, request: Request, model: str, extension: str) -> JSONResponse:
+    def _queued(self, request: Request, model: str, extension: str, hook: str | None = None,
+                events: tuple[str, ...] = ()) -> JSONResponse:
         ids = uuid.uuid4().hex
         request_id = f"{model}_{ids[:8]}-{ids[8:12]}-{ids[12:16]}-{ids[16:20]}-{ids[20:32]}{ids[0]}"  # 8-4-4-4-13
         self.jobs[request_id] = {"model": model, "created": time.time(), "extension": extension}
         polling = f"{self.polling_base or str(request.base_url).rstrip('/')}/v2/requests/status/{request_id}"
+        if hook:
+            self.webhook_urls.append(hook)
+            task = asyncio.get_running_loop().create_task(self._deliver(hook, events, request_id,
+                                                                        str(request.base_url).rstrip("/")))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return JSONResponse({"request_id": request_id, "status": "QUEUED", "polling_url": polling}, status_code=202)
+
+    async def _deliver(self, url: str, events: tuple[str, ...], request_id: str, base: str) -> None:
+        """POST the status body at each event asked for, as the job reaches it (once each, no retry)."""
+        moments = {"queued": 0.0, "processing": self.queued_for, "completed": self.queued_for + self.processing_for}
+        created = self.jobs[request_id]["created"]
+        async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+            for event in sorted((e for e in events if e in moments), key=moments.get):
+                await asyncio.sleep(max(0.0, created + moments[event] + 0.01 - time.time()))
+                try:
+                    answer = await client.post(url, json=self._status_body(request_id, base))
+                    self.delivered.append((event, answer.status_code))
+                except httpx.HTTPError as error:
+                    self.delivered.append((event, type(error).__name__))
 
     async def status(self, request: Request):
         """003's universal status endpoint: QUEUED, PROCESSING, then COMPLETED with output.media_url."""
         self._key(request)
         request_id = request.path_params["request_id"]
-        job = self.jobs.get(request_id)
-        if job is None:
+        if request_id not in self.jobs:
             raise Refused(404, NOT_FOUND)
+        return JSONResponse(self._status_body(request_id, str(request.base_url).rstrip("/")))
+
+    def _status_body(self, request_id: str, base: str) -> dict:
+        job = self.jobs[request_id]
         age = time.time() - job["created"]
         status = "QUEUED" if age < self.queued_for else "PROCESSING" if age < self.queued_for + \
             self.processing_for else "COMPLETED"
@@ -257,14 +293,13 @@ class PagesGateway:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(job["created"]))
         ended = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(job["created"] + self.queued_for +
                                                                      self.processing_for))
-        media = f"{self.media_base or str(request.base_url).rstrip('/')}/v1/{request_id}/output.{job['extension']}"
+        media = f"{self.media_base or base}/v1/{request_id}/output.{job['extension']}"
         output = {"media_url": [media], "media_type": f"image/{job['extension']}"}
         if self.drift:
             output = {"media_urls": output["media_url"], "media_type": output["media_type"], "seed": 42}
-        return JSONResponse({"request_id": request_id, "status": status, "model_id": job["model"], "error": None,
-                             "output": output if done else None,
-                             "created_at": stamp, "updated_at": ended if done else stamp,
-                             "completed_at": ended if done else None})
+        return {"request_id": request_id, "status": status, "model_id": job["model"], "error": None,
+                "output": output if done else None, "created_at": stamp, "updated_at": ended if done else stamp,
+                "completed_at": ended if done else None}
 
     async def media(self, request: Request):
         name = request.path_params["name"]

@@ -1,0 +1,169 @@
+"""Webhooks in recordings (issue 37, item 4): `flux-mock record` hands the API a relay URL of its own in place of
+the app's webhook URL (header and body forms), relays each delivery to the app and writes it into the HAR with
+its offset from the submit; `serve --replay` delivers the recorded ones to the replaying app's URL at those
+offsets on the mock's clock; drift judges them against the operations' callback schemas. The upstream is a
+gateway written from the pages (tests/support/pages_server.py), delivering its webhooks as page 003 says."""
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from contract_tests.receiver import Webhooks, webhook_receiver
+from mock_server.settings import Settings
+from tests.support.inprocess import InProcessMock
+from tests.support.recorded_runs import KEY, entries, kit, pages_gateway, recorder
+from tests.support.waiting import wait_until
+
+FLUX_DEV = "/flux-dev/v1/dev/textToImage"
+KONTEXT = "/flux-kontext-restore-image/v1/flux-kontext-restore-image/generate"
+HEADERS = {"Ocp-Apim-Subscription-Key": KEY}
+
+
+def deliveries_in(path) -> list[dict]:
+    return [entry for entry in entries(path) if entry.get("_fluxMock", {}).get("webhook")]
+
+
+def record_one(out, path: str, body: dict, headers: dict, events: int, **gateway) -> tuple:
+    """Submit once through the recorder, by base URL, with the app's receiver; (the gateway, the submit's
+    answer, what the app's receiver got)."""
+    with pages_gateway(**gateway) as (pages, api, _cdn), webhook_receiver() as receiver:
+        hooks = Webhooks(receiver)
+        with recorder(out, api, allow_hosts=("127.0.0.2",)) as url:
+            named = {name: hooks.url_for("app") if value == "{hook}" else value for name, value in headers.items()}
+            sent = {name: hooks.url_for("app") if value == "{hook}" else value for name, value in body.items()}
+            answer = httpx.post(url + path, json=sent, headers={**HEADERS, **named}, timeout=10).json()
+            wait_until(lambda: len(hooks.deliveries()) >= events, timeout=15, what=f"{events} relayed deliveries")
+            wait_until(lambda: len(deliveries_in(out)) >= events, timeout=10, what="the deliveries written")
+        return pages, answer, hooks.deliveries(), hooks.url_for("app")
+
+
+@pytest.fixture(scope="module")
+def header_form(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hooks") / "header.har"
+    return (out, *record_one(out, FLUX_DEV, {"prompt": "a fox"}, {"X-Webhook-URL": "{hook}"}, 1))
+
+
+def test_record_hands_the_api_its_own_url_and_relays_the_delivery_to_the_app(header_form):
+    out, pages, answer, received, app_url = header_form
+    assert len(pages.webhook_urls) == 1 and "/__flux-mock/hooks/" in pages.webhook_urls[0], pages.webhook_urls
+    assert app_url not in pages.webhook_urls[0], "the API never sees the app's own URL"
+    assert [delivery.body["request_id"] for delivery in received] == [answer["request_id"]]
+    assert received[0].body["status"] == "COMPLETED", "page 003: the status body when the job completes"
+    assert pages.delivered == [("completed", 200)], "the API got the app's answer through the relay"
+
+
+def test_the_har_holds_the_delivery_with_its_offset_from_the_submit(header_form):
+    out, pages, answer, received, app_url = header_form
+    submit = entries(out)[0]
+    assert submit["request"]["headers"] and any(
+        header["name"].lower() == "x-webhook-url" for header in submit["request"]["headers"]), \
+        "the file keeps the app's request as the app sent it"
+    [delivery] = deliveries_in(out)
+    facts = delivery["_fluxMock"]
+    assert delivery["request"]["method"] == "POST" and delivery["request"]["url"].startswith(app_url.rsplit("/", 1)[0])
+    assert json.loads(delivery["request"]["postData"]["text"])["status"] == "COMPLETED"
+    assert facts["operationId"] == "fluxDevTextToImage" and facts["requestId"] == answer["request_id"]
+    # the pages' gateway completes a job 0.5 s after its submit (0.2 queued, 0.3 processing)
+    assert 0.4 <= facts["offset"] < 5, facts
+    assert delivery["response"]["status"] == 200 and facts["drift"] == []
+
+
+def test_the_body_form_is_relayed_too_at_each_event_the_filter_names(tmp_path):
+    out = tmp_path / "kontext.har"
+    pages, answer, received, _ = record_one(
+        out, KONTEXT, {"input_image": "https://example.com/old.png", "webhook": "{hook}",
+                       "webhook_events_filter": ["queued", "completed"]}, {}, 2)
+    assert "/__flux-mock/hooks/" in pages.webhook_urls[0]
+    assert [delivery.body["status"] for delivery in received] == ["QUEUED", "COMPLETED"]
+    written = deliveries_in(out)
+    assert [entry["_fluxMock"]["event"] for entry in written] == ["queued", "completed"]
+    assert written[0]["_fluxMock"]["offset"] < written[1]["_fluxMock"]["offset"]
+    assert json.loads(entries(out)[0]["request"]["postData"]["text"])["webhook"].startswith("http://127.0.0.1"), \
+        "the body the app sent is the one written"
+
+
+def test_a_delivery_to_an_app_that_is_gone_is_recorded_as_such_and_the_api_gets_a_502(tmp_path):
+    out = tmp_path / "gone.har"
+    with pages_gateway() as (pages, api, _cdn):
+        with recorder(out, api, allow_hosts=("127.0.0.2",)) as url:
+            httpx.post(url + FLUX_DEV, json={"prompt": "a fox"}, timeout=10,
+                       headers={**HEADERS, "X-Webhook-URL": "http://127.0.0.1:9/nobody"})
+            wait_until(lambda: pages.delivered, timeout=15, what="the gateway's delivery")
+            wait_until(lambda: deliveries_in(out), timeout=10, what="the delivery written")
+    [delivery] = deliveries_in(out)
+    assert pages.delivered == [("completed", 502)]
+    assert delivery["response"]["status"] == 502 and "not relayed" in delivery["_fluxMock"]["note"]
+
+
+def test_a_token_no_submit_minted_is_refused(tmp_path):
+    with pages_gateway() as (_pages, api, _cdn):
+        with recorder(tmp_path / "x.har", api) as url:
+            refused = httpx.post(url + "/__flux-mock/hooks/made-up", json={"status": "COMPLETED"}, timeout=10)
+    assert refused.status_code == 404 and "no webhook relay" in refused.json()["message"]
+    assert deliveries_in(tmp_path / "x.har") == []
+
+
+def test_drift_judges_recorded_deliveries_against_the_callback_schema(tmp_path, header_form):
+    out = header_form[0]
+    clean = kit("drift", "--har", str(out))
+    assert "webhook body" not in clean.stdout, clean.stdout
+    drifted = tmp_path / "drifted.har"
+    record_one(drifted, FLUX_DEV, {"prompt": "a fox"}, {"X-Webhook-URL": "{hook}"}, 1, drift=True)
+    report = kit("drift", "--har", str(drifted))
+    assert report.returncode == 1 and "Traceback" not in report.stderr, report.stdout + report.stderr
+    for named in ("missing-field at webhook body.output.media_url", "extra-field at webhook body.output.seed"):
+        assert f"`fluxDevTextToImage` {named}" in report.stdout, report.stdout
+    [delivery] = deliveries_in(drifted)
+    assert any("webhook body.output.media_url" in line for line in delivery["_fluxMock"]["drift"]), \
+        "judged on the way too"
+
+
+def test_report_reads_recorded_deliveries_as_webhook_results(header_form):
+    """The app never polled: its job's result came by webhook, which outcome coverage counts as met."""
+    out = header_form[0]
+    report = kit("report", "--har", str(out), "--coverage")
+    assert report.returncode == 0 and "Traceback" not in report.stderr, report.stdout + report.stderr
+    assert "no violations" in report.stdout, report.stdout
+    assert "fluxDevTextToImage: met 202, job COMPLETED, webhook completed" in report.stdout, report.stdout
+
+
+def test_replay_delivers_the_recorded_webhooks_at_their_offsets_on_the_mocks_clock(header_form):
+    out, _pages, recorded_answer, received, _ = header_form
+    offset = deliveries_in(out)[0]["_fluxMock"]["offset"]
+
+    async def scenario():
+        async with InProcessMock(Settings(replay=(str(out),), replay_speed=1.0)) as mock:
+            submitted = await mock.client.post(FLUX_DEV, json={"prompt": "a fox"},
+                                               headers={**HEADERS, "X-Webhook-URL": "http://127.0.0.1:7/replayed"})
+            minted = submitted.json()["request_id"]
+            await mock.advance(offset * 0.5)
+            await asyncio.sleep(0.2)
+            early = list(mock.webhooks)
+            await mock.advance(offset)
+            [sent] = await mock.webhooks_sent(1)
+            return minted, early, sent
+
+    minted, early, sent = asyncio.run(scenario())
+    assert early == [], "nothing before its recorded offset"
+    assert str(sent.url) == "http://127.0.0.1:7/replayed", "to the replaying app's own URL"
+    body = json.loads(sent.content)
+    assert body["request_id"] == minted != recorded_answer["request_id"] and body["status"] == "COMPLETED"
+    assert sent.headers["Webhook-Id"] == f"{minted}:completed"
+    assert all(recorded_answer["request_id"] not in url for url in body["output"]["media_url"])
+    assert body["output"]["media_url"][0].startswith("http://mock.test/replayed-media/"), "media lead to the mock"
+
+
+def test_replay_sends_no_webhook_to_an_app_that_asked_for_none(header_form):
+    out = header_form[0]
+
+    async def scenario():
+        async with InProcessMock(Settings(replay=(str(out),), replay_speed=0)) as mock:
+            await mock.client.post(FLUX_DEV, json={"prompt": "a fox"}, headers=HEADERS)
+            await mock.advance(60)
+            await asyncio.sleep(0.2)
+            return list(mock.webhooks), await mock.state.stores.deliveries.list()
+
+    sent, stored = asyncio.run(scenario())
+    assert sent == [] and stored == []
