@@ -1,7 +1,7 @@
 """What the spec assumes beyond the pages, judged as notes, never as failures (the pages are the contract): each
 assumed constraint of a request is probed (one request breaking only it, made from the operation's documented
 example) and the server's answer noted ("accepts num_steps 0; the pages state no minimum"); an answer that
-keeps the pages' rules but not an assumption of the spec (a 429 without Retry-After) is noted too.
+keeps the pages' constraints but not an assumption of the spec (a 429 without Retry-After) is noted too.
 
 Pure where it can be: `probes` makes the requests, `probe_note` and `response_notes` word what came back."""
 
@@ -85,7 +85,7 @@ def probes(operation: Operation, example) -> list[Probe]:
 
 
 def response_notes(operation: Operation, status: int, headers) -> list[str]:
-    """What an answer keeps of the pages' rules but not of the spec's assumptions: an assumed required header
+    """What an answer keeps of the pages' constraints but not of the spec's assumptions: an assumed required header
     left out (a 429's Retry-After)."""
     documented = (operation.responses.get(str(status)) or {}).get("headers") or {}
     return [f"a {status} without {name}: the spec assumes it ({' '.join(str(header.get('x-assumption', '')).split())}"

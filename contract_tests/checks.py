@@ -18,7 +18,7 @@ from contract_tests.failures import ContractFailure, Problem, curl, raise_all
 from mock_server.bodies import job_status_in, request_id_in
 from mock_server.jobs.lifecycle import NEXT, TERMINAL
 from mock_server.operations import STATUS_KINDS, load_operations
-from mock_server.operations.rules import not_before_rules, rule_title
+from mock_server.operations.constraints import constraint_title, not_before_constraints
 
 CONSISTENCY = "job-status-consistency"
 FLOW = "job-status-flow"
@@ -38,7 +38,7 @@ def time_order_problems(schema: dict | None, body) -> list[Problem]:
     if not isinstance(body, dict):
         return []
     problems = []
-    for later, earlier in not_before_rules(schema).items():
+    for later, earlier in not_before_constraints(schema).items():
         before, after = _moment(body.get(earlier)), _moment(body.get(later))
         if before and after and after < before:
             problems.append(Problem(CONSISTENCY, later, f"not before {earlier} {body[earlier]}", body[later]))
@@ -110,8 +110,8 @@ def _rule_of(schema: dict, schema_path) -> str | None:
             node = node[part] if isinstance(node, dict) else node[int(part)]
         except (KeyError, IndexError, ValueError, TypeError):
             return title
-        if previous == "allOf" and rule_title(node):
-            title = rule_title(node)
+        if previous == "allOf" and constraint_title(node):
+            title = constraint_title(node)
         previous = part
     return title
 
@@ -171,7 +171,7 @@ def request_id_of(body, fallback: str) -> str:
 
 @schemathesis.check
 def job_status_consistency(ctx, response, case):
-    """An answer keeps the spec's rules beyond its shape (schemathesis checks the shape itself): the per-status
+    """An answer keeps the pages' constraints beyond its shape (schemathesis checks the shape itself): the per-status
     rules (output exactly when COMPLETED, error exactly on FAILED / ERROR, ...), the order of its times, and,
     for a status answer, the job's status only moving forward."""
     if response.status_code != 200 or "json" not in response.headers.get("content-type", [""])[0]:

@@ -34,6 +34,9 @@ def _local_engine() -> bool:
 
 
 class FluxMockContainer(DockerContainer):
+    """flux-mock in a container (testcontainers): published on a free loopback port, waited for until it
+    answers; `get_base_url()`, `admin` (a FluxMock of it), `with_option(...)` for `serve` options."""
+
     def __init__(self, image: str = "flux-mock:latest", *, host_network_port: int | None = None,
                  admin_token: str | None = None, ready_timeout: float = 60.0, **kwargs) -> None:
         super().__init__(image, **kwargs)

@@ -116,7 +116,7 @@ def body_differences(schema: dict | None, body, where: str = "body") -> list[tup
 
 
 def response_differences(operation: Operation, response: httpx.Response, body_known: bool = True) -> list[Difference]:
-    """How an answer departs from the pages' rules for its operation (the spec without its assumptions:
+    """How an answer departs from the pages' constraints for its operation (the spec without its assumptions:
     `response_notes` words what it does of those); `body_known=False`: its body was not kept (a recording that
     holds only its size), so only its status and headers are judged."""
     op_id, status = operation.operation_id, response.status_code

@@ -84,7 +84,7 @@ def submit_and_follow(client: httpx.Client, operations: dict[str, Operation], op
 
 
 def _judge_poll(flow: Flow, poll: Poll, headers_for) -> None:
-    problems = list(poll.problems)  # its schema and the spec's rules (links.py), when it answered 200
+    problems = list(poll.problems)  # its schema and the pages' constraints (links.py), when it answered 200
     if poll.status_code != 200:
         problems.append(Problem("poll-answered", "status", "200", f"{poll.status_code} {str(poll.body)[:200]}"))
     for problem in problems:

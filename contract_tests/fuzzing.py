@@ -4,15 +4,20 @@
         client = MyClient(base_url=flux_mock.url, key="any-key")
         flux_mock.fuzz_client(lambda: client.generate("a red fox"), max_examples=100)
 
-Each example resets the mock and adds one rule: every answer is generated, and drawn by this test.
-After the reset the timing the test set (`flux_mock.timing.set`, `set_timing`) is put back; what it did not
-set is fast: jobs end at once on the mock's own clock (queued and processing for 0 s), so when hypothesis
+Each example resets the mock, adds the test's own rules again, then one rule: every answer is generated, and
+drawn by this test. After the reset the timing the test set (`flux_mock.timing.set`) is put back; what it did
+not set is fast: jobs end at once on the mock's own clock (queued and processing for 0 s), so when hypothesis
 ends an example early, the client's remaining calls get the mock's own answers, which are final at the
 first poll (and its webhook is sent), and the client finishes at once instead of polling a queued job.
 The mock posts each call (operation, status, the job's facts) to a loopback server here; hypothesis
 draws the body in the test's own thread (its draws are only valid there), so when the client raises,
 hypothesis shrinks the drawn answers to the smallest set that still breaks it. The failure names
 every answer the client got, in order, and the seed that replays the run.
+
+When it returns, the evidence stays: the journal holds the last example's entries (`flux_mock.journal`), the
+earlier examples' are kept too (`flux_mock.journal.of_fuzz_runs()`, at most 10,000 entries), outcome coverage
+counted every example (each reset tells the fixture's observers first), and the timing and rules in force
+before the call are in force again.
 
 The client runs in a worker thread meanwhile: an example that takes longer than `timeout` fails as a
 client that never finished (its thread is left to end on its own; it cannot be killed).
@@ -29,6 +34,7 @@ from concurrent.futures import Future
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import httpx
 import hypothesis
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import strategies as st
@@ -135,10 +141,8 @@ def fuzz_client(mock, fn: Callable[[], object], max_examples: int = DEFAULT_EXAM
                          phases=(Phase.generate, Phase.shrink), suppress_health_check=list(HealthCheck))
     @given(st.data())
     def run_client(data) -> None:
-        mock.reset()
-        mock.timing.again_after_reset()  # the test's own timing survives the reset; else jobs end at once
         url = server.url(next(examples))
-        mock.add_scenario({"dynamic": True, "draw_from": url})
+        state.fresh(url)
         example = _Example(generator, data, urlsplit(url).path)
         worker = threading.Thread(target=_run_client, args=(fn, example, server.pending),
                                   name="flux-mock fuzzed client", daemon=True)
@@ -149,13 +153,46 @@ def fuzz_client(mock, fn: Callable[[], object], max_examples: int = DEFAULT_EXAM
                             + example.transcript())
             raise example.error
 
+    state = _MockBetweenExamples(mock)
     try:
         run_client()
     finally:
         server.shutdown()
         server.server_close()
         serving.join(timeout=5)
-        mock.reset()
+        state.restore()
+
+
+class _MockBetweenExamples:
+    """The mock as each example finds it (reset, the test's timing and rules, a rule that draws every answer) and
+    as the test finds it afterwards (the last example's journal and jobs, its own timing and rules)."""
+
+    def __init__(self, mock) -> None:
+        self.mock = mock
+        self.timing = mock.timing.get()
+        self.rules = [rule for rule in mock.rules.list() if rule.source == "admin"]  # a reset removes them
+        self.drawing = None
+        mock.reset()  # the test's own entries go to the fixture's observers (coverage) first
+        mock.observers.append(mock.kept_from_fuzzing)
+        self.first = True
+
+    def fresh(self, url: str) -> None:
+        if not self.first:
+            self.mock.reset()  # the previous example's entries are kept (observers) first
+        self.first = False
+        self.mock.timing.again_after_reset()  # the test's own timing survives the reset; else jobs end at once
+        for rule in self.rules:
+            self.mock.rules.add_raw(rule.as_added())
+        self.drawing = self.mock.rules.add_raw({"match": {}, "outcome": {"dynamic": True, "draw_from": url}})
+
+    def restore(self) -> None:
+        self.mock.observers.remove(self.mock.kept_from_fuzzing)
+        try:
+            if self.drawing is not None:
+                self.mock.rules.remove(self.drawing.id)
+            self.mock.timing.put(self.timing)
+        except httpx.HTTPError:
+            pass  # a mock the client made unreachable: nothing left to put back
 
 
 def _serve_draws(server: _DrawRequests, example: _Example, worker: threading.Thread, timeout: float) -> None:

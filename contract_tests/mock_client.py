@@ -1,9 +1,16 @@
 """FluxMock: a running flux-mock, driven through its admin API. The pytest fixture hands one to tests.
 
-Besides its calls, four typed parts of the admin API: `rules` (scenario rules: one outcome or a sequence,
-matched on operation, path, key, prompt, body fields and headers), `clock`, `wallets` and `timing`.
+One API, in typed parts: `rules` (rules: per-test answers, one outcome or a sequence, matched on operation,
+path, key, prompt, body fields and headers; the pages' own rules are "constraints"), `clock`, `wallets`,
+`timing`, `jobs` and `journal`; and the verbs of a test: `reset`, `requests`, `assert_called`,
+`assert_called_in_order`, `client_report`, `assert_no_violations`, `fuzz_client`. The flat methods of earlier
+releases (`set_timing`, `add_scenario`, `clear_scenarios`, `advance`, `advance_clock`, `set_balance`,
+`entries`, `jobs()`, `journal()`) still work for one release and warn (DeprecationWarning) naming the part
+that replaces them.
 """
 
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -14,7 +21,7 @@ from mock_server.journal_entry import JournalEntry
 
 @dataclass(frozen=True)
 class Rule:
-    """A scenario rule as the mock holds it."""
+    """A rule (a per-test answer) as the mock holds it."""
 
     id: str
     match: dict
@@ -22,15 +29,22 @@ class Rule:
     sequence: list | None
     times: int | None
     remaining: int | None
+    source: str = "admin"  # admin: added at run time (a reset removes it); config: the config file's
 
     @classmethod
     def of(cls, data: dict) -> "Rule":
         return cls(data["id"], data.get("match") or {}, data.get("outcome"), data.get("sequence"), data.get("times"),
-                   data.get("remaining"))
+                   data.get("remaining"), data.get("source", "admin"))
+
+    def as_added(self) -> dict:
+        """The rule as the admin API takes it, to add it again (its `times` afresh)."""
+        return {"match": self.match, **({"outcome": self.outcome} if self.outcome is not None else {}),
+                **({"sequence": self.sequence} if self.sequence is not None else {}),
+                **({"times": self.times} if self.times else {})}
 
 
 class Rules:
-    """`flux_mock.rules`: scenario rules ([scenarios](docs/guide/scenarios.md)), without hand-built JSON."""
+    """`flux_mock.rules`: per-test answers ([rules](docs/guide/scenarios.md)), without hand-built JSON."""
 
     def __init__(self, call) -> None:
         self._call = call
@@ -47,17 +61,21 @@ class Rules:
                                                   ("headers", headers)) if value is not None}
         rule = {"match": match, **({"outcome": outcome} if outcome is not None else {}),
                 **({"sequence": list(sequence)} if sequence is not None else {}), **({"times": times} if times else {})}
-        return Rule.of(self._call("POST", "/scenarios", json=rule))
+        return self.add_raw(rule)
+
+    def add_raw(self, rule: dict) -> Rule:
+        """A rule as the admin API takes it (`{"match": ..., "outcome": ...}`, admin.yaml's Rule)."""
+        return Rule.of(self._call("POST", "/rules", json=rule))
 
     def list(self) -> list[Rule]:
-        return [Rule.of(data) for data in self._call("GET", "/scenarios")["scenarios"]]
+        return [Rule.of(data) for data in self._call("GET", "/rules")["rules"]]
 
     def remove(self, rule_id: str) -> None:
-        self._call("DELETE", f"/scenarios/{rule_id}")
+        self._call("DELETE", f"/rules/{rule_id}")
 
     def clear(self) -> None:
         """Remove the rules added at run time (the config file's stay)."""
-        self._call("DELETE", "/scenarios")
+        self._call("DELETE", "/rules")
 
 
 class ClockControl:
@@ -118,79 +136,152 @@ class TimingControl:
         """Jobs final at once (QUEUED and PROCESSING for no time), sync calls without latency."""
         return self.set(mode="time", queued_for=0, processing_for=0, sync_latency=0)
 
+    def put(self, timing: dict) -> dict:
+        """Put a timing back as `get()` gave it."""
+        return self._call("PUT", "/timing", json=timing)
+
     def again_after_reset(self) -> dict:
         """After a reset: the timing the test chose, else fast (what `fuzz_client` does before each run)."""
         fast = {"mode": "time", "queued_for": 0, "processing_for": 0, "sync_latency": 0, "speed": 1}
         return self._call("PUT", "/timing", json={**fast, **(self.chosen or {})})
 
 
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"flux_mock.{old} is deprecated and goes in the next release: use flux_mock.{new}",
+                  DeprecationWarning, stacklevel=3)
+
+
+class Jobs:
+    """`flux_mock.jobs`: the jobs the mock holds, and moving one on by hand."""
+
+    def __init__(self, call) -> None:
+        self._call = call
+
+    def list(self) -> list[dict]:
+        """Every job, as the admin API sends it (request id, operation, status, outcome...)."""
+        return self._call("GET", "/jobs")["jobs"]
+
+    def advance(self, request_id: str, to_end: bool = False) -> dict:
+        """Move one job a state forward (or to its end); the job."""
+        return self._call("POST", f"/jobs/{request_id}/advance", json={"to_end": to_end})
+
+    def __call__(self) -> "list[dict]":
+        _deprecated("jobs()", "jobs.list()")
+        return self.list()
+
+
+class Journal:
+    """`flux_mock.journal`: every request the mock answered and every webhook it sent, with each one's
+    violations and findings, oldest first (the newest 500 unless the mock is configured otherwise)."""
+
+    def __init__(self, call, observed: Callable[[], list[JournalEntry]]) -> None:
+        self._call, self._observed = call, observed
+
+    def entries(self, operation_id: str | None = None) -> list[JournalEntry]:
+        """The journal's entries, typed (read by attribute)."""
+        return [JournalEntry.from_wire(entry) for entry in self.as_json(operation_id)]
+
+    def as_json(self, operation_id: str | None = None) -> list[dict]:
+        """The entries as the admin API sends them (admin.yaml's JournalEntry)."""
+        params = {"operation_id": operation_id} if operation_id else {}
+        return self._call("GET", "/journal", params=params)["entries"]
+
+    def of_fuzz_runs(self) -> list[JournalEntry]:
+        """After `fuzz_client`: the entries of its examples before the last (the journal holds the last one's),
+        at most FUZZ_ENTRIES_KEPT, oldest first."""
+        return self._observed()
+
+    def __call__(self, operation_id: str | None = None) -> list[dict]:
+        _deprecated("journal()", "journal.as_json() (or journal.entries(), typed)")
+        return self.as_json(operation_id)
+
+
+# The flat methods of earlier releases, each kept one release more and warning (their parts' calls replace them).
+DEPRECATED = ("set_timing", "add_scenario", "clear_scenarios", "advance", "advance_clock", "set_balance", "entries")
+FUZZ_ENTRIES_KEPT = 10_000  # journal entries of earlier fuzz examples a FluxMock keeps
+
+
 class FluxMock:
+    """A running flux-mock driven through its admin API (its `admin_token`, if it has one): what the `flux_mock`
+    fixture is. Parts: `rules`, `clock`, `wallets`, `timing`, `jobs`, `journal`; verbs: `reset`, `requests`,
+    `assert_called`, `assert_called_in_order`, `client_report`, `assert_no_violations`, `fuzz_client`."""
+
     def __init__(self, url: str, admin_token: str | None = None) -> None:
         self.url = url.rstrip("/")
         self._admin = httpx.Client(base_url=f"{self.url}/__admin", timeout=30,
                                    headers={"X-Admin-Token": admin_token} if admin_token else {})
+        self._fuzz_entries: list[JournalEntry] = []
+        self.observers: list[Callable[[list[JournalEntry]], None]] = []  # each told the journal before a reset
         self.rules, self.clock = Rules(self._call), ClockControl(self._call)
         self.wallets, self.timing = Wallets(self._call), TimingControl(self._call)
+        self.jobs, self.journal = Jobs(self._call), Journal(self._call, lambda: list(self._fuzz_entries))
 
     def _call(self, method: str, path: str, **kwargs):
         response = self._admin.request(method, path, **kwargs)
-        response.raise_for_status()
+        if response.is_error:  # say what the mock refused, and why (its message), not only the status
+            raise httpx.HTTPStatusError(f"{method} {self.url}/__admin{path} answered {response.status_code}: "
+                                        f"{response.text[:500]}", request=response.request, response=response)
         return response.json() if response.content else None
 
     def reset(self) -> None:
+        """Forget jobs, journal, run-time rules, wallets and timing (the config file's stay); each observer (the
+        plugin's coverage, its traffic file) is given the journal first."""
+        if self.observers:
+            entries = self.journal.entries()
+            for observe in self.observers:
+                observe(entries)
         self._call("POST", "/reset")
 
-    def set_timing(self, mode: str | None = None, queued_for: float | None = None,
-                   processing_for: float | None = None, sync_latency: float | None = None,
-                   speed: float | None = None) -> dict:
-        """mode: "time", "per-poll", "manual" or "observed"; the seconds for the time mode and sync calls, the speed
-        of observed (`timing.set`)."""
-        return self.timing.set(mode, queued_for, processing_for, sync_latency, speed)
-
-    def add_scenario(self, outcome: dict, match: dict | None = None, times: int | None = None) -> dict:
-        """A rule: when a request matches (path, operation_id, key, prompt_contains), answer `outcome`."""
-        rule = {"outcome": outcome, "match": match or {}, **({"times": times} if times else {})}
-        return self._call("POST", "/scenarios", json=rule)
-
-    def clear_scenarios(self) -> None:
-        self.rules.clear()
-
-    def advance(self, request_id: str, to_end: bool = False) -> dict:
-        """Move one job a state forward (or to its end)."""
-        return self._call("POST", f"/jobs/{request_id}/advance", json={"to_end": to_end})
-
-    def advance_clock(self, seconds: float) -> dict:
-        return self._call("POST", "/clock/advance", json={"seconds": seconds})
-
-    def jobs(self) -> list[dict]:
-        return self._call("GET", "/jobs")["jobs"]
-
-    def set_balance(self, key: str, usd: float) -> None:
-        self.wallets.set(key, usd)
-
-    def journal(self, operation_id: str | None = None) -> list[dict]:
-        """The journal's entries as the admin API sends them (admin.yaml's JournalEntry), oldest first."""
-        params = {"operation_id": operation_id} if operation_id else {}
-        return self._call("GET", "/journal", params=params)["entries"]
-
-    def entries(self, operation_id: str | None = None) -> list[JournalEntry]:
-        """The journal's entries, typed."""
-        return [JournalEntry.from_wire(entry) for entry in self.journal(operation_id)]
+    def kept_from_fuzzing(self, entries: list[JournalEntry]) -> None:
+        """`fuzz_client`: an example's entries, kept before the next example's reset (bounded)."""
+        self._fuzz_entries = (self._fuzz_entries + entries)[-FUZZ_ENTRIES_KEPT:]
 
     def requests(self, operation: str | None = None, key: str | None = None) -> list[RecordedRequest]:
         """The requests the client made (of one operation id, one key), oldest first, with body and headers."""
-        return requests_of(self.entries(), operation, key)
+        return requests_of(self.journal.entries(), operation, key)
+
+    # --- the flat API of earlier releases: one release more, warning ---------------------------------------
+    def set_timing(self, mode: str | None = None, queued_for: float | None = None,
+                   processing_for: float | None = None, sync_latency: float | None = None,
+                   speed: float | None = None) -> dict:
+        _deprecated("set_timing()", "timing.set()")
+        return self.timing.set(mode, queued_for, processing_for, sync_latency, speed)
+
+    def add_scenario(self, outcome: dict, match: dict | None = None, times: int | None = None) -> dict:
+        _deprecated("add_scenario()", "rules.add()")
+        rule = {"outcome": outcome, "match": match or {}, **({"times": times} if times else {})}
+        return self._call("POST", "/rules", json=rule)
+
+    def clear_scenarios(self) -> None:
+        _deprecated("clear_scenarios()", "rules.clear()")
+        self.rules.clear()
+
+    def advance(self, request_id: str, to_end: bool = False) -> dict:
+        _deprecated("advance()", "jobs.advance()")
+        return self.jobs.advance(request_id, to_end)
+
+    def advance_clock(self, seconds: float) -> dict:
+        _deprecated("advance_clock()", "clock.advance()")
+        return self._call("POST", "/clock/advance", json={"seconds": seconds})
+
+    def set_balance(self, key: str, usd: float) -> None:
+        _deprecated("set_balance()", "wallets.set()")
+        self.wallets.set(key, usd)
+
+    def entries(self, operation_id: str | None = None) -> list[JournalEntry]:
+        _deprecated("entries()", "journal.entries()")
+        return self.journal.entries(operation_id)
 
     def assert_called(self, operation: str, times: int | None = None, body: dict | None = None,
                       headers: dict | None = None, key: str | None = None) -> list[RecordedRequest]:
         """Fail unless `operation` was called `times` times (None: at least once) with these `body` fields
         (dotted paths: {"prompt": ..., "output.format": ...}) and headers, naming the closest miss; the
         matching calls."""
-        return verify_called(self.entries(), operation, times, body, headers, key)
+        return verify_called(self.journal.entries(), operation, times, body, headers, key)
 
     def assert_called_in_order(self, *operations: str, key: str | None = None) -> None:
         """Fail unless each operation was first called after the one before it, naming the order they came in."""
-        verify_order(self.entries(), operations, key)
+        verify_order(self.journal.entries(), operations, key)
 
     def client_report(self, min_poll_interval: float | None = None, key: str | None = None, since: str | None = None,
                       allow_undocumented: bool = False, include_kit: bool = False) -> dict:
@@ -212,7 +303,9 @@ class FluxMock:
                     expected_errors: tuple[type[BaseException], ...] = (), timeout: float = 30.0) -> None:
         """Call `fn()` `max_examples` times with every answer drawn by hypothesis from the spec; a failure is
         shrunk to the smallest answers that cause it and reported with each answer and the seed. The mock is
-        reset before each run (contract_tests/fuzzing.py)."""
+        reset before each run, the test's timing and rules put back (contract_tests/fuzzing.py); afterwards the
+        journal holds the last run's entries (`journal.of_fuzz_runs()` the earlier ones), coverage counts
+        every run, and the test's own timing and rules are in force again."""
         from contract_tests.fuzzing import fuzz_client
 
         fuzz_client(self, fn, max_examples=max_examples, seed=seed, expected_errors=expected_errors, timeout=timeout)
@@ -240,7 +333,7 @@ def format_notes(report: dict) -> list[str]:
     notes = report.get("notes") or []
     lines = [f"- #{note['seq']} {note['path']} (key {note.get('key')}): {note['detail']}" for note in notes[:50]]
     more = [f"- ... and {len(notes) - 50} more"] if len(notes) > 50 else []
-    return [f"notes (the spec's assumptions, not the pages' rules: never failures): {len(notes)}", *lines, *more] \
+    return [f"notes (the spec's assumptions, not the pages' constraints: never failures): {len(notes)}", *lines, *more] \
         if notes else []
 
 

@@ -5,7 +5,7 @@
         ...
         flux_mock.assert_no_violations()
 
-Options: --flux-mock-config FILE (keys, scenarios...), --flux-mock-strict (reject undocumented fields),
+Options: --flux-mock-config FILE (keys, rules...), --flux-mock-strict (reject undocumented fields),
 --flux-mock-coverage (list, per operation called, the documented outcomes the tests met and never met;
 without it one summary line), --flux-mock-coverage-min PERCENT (fail the session below that share),
 --flux-mock-traffic FILE (write the requests the tests made of the mock, as a HAR 1.2 file: the client's own
@@ -13,10 +13,12 @@ traffic, for `flux-mock drift --client FILE`).
 `flux_mock_webhooks` is a webhook receiver on loopback for one test.
 """
 
+import contextlib
 import json
 
 import httpx
 import pytest
+import yaml
 
 from contract_tests.coverage import OutcomeCoverage
 from contract_tests.mock_client import FluxMock
@@ -29,6 +31,11 @@ from mock_server.operations import load_operations
 
 COVERAGE = pytest.StashKey[OutcomeCoverage]()
 TRAFFIC = pytest.StashKey[HarWriter]()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "flux_mock(config=None, strict=False): the test's flux_mock fixture is a "
+                                       "mock started with this config (YAML text or a dict) and strictness")
 
 
 def pytest_addoption(parser):
@@ -94,23 +101,71 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(f"FAILED flux-mock: {below}", red=True)
 
 
+def _config_text(config: str | dict | None) -> str:
+    return yaml.safe_dump(config) if isinstance(config, dict) else (config or "")
+
+
+def _admin_token(config: str | dict | None, config_file: str | None = None) -> str | None:
+    """The admin token a config sets (the fixture's calls need it)."""
+    try:
+        text = open(config_file).read() if config_file else _config_text(config)
+        data = yaml.safe_load(text) or {}
+    except (OSError, yaml.YAMLError):
+        return None  # the mock refuses such a config itself, saying why
+    token = data.get("admin_token") if isinstance(data, dict) else None
+    return token if isinstance(token, str) else None
+
+
+class MockServers:
+    """The mocks of a session, one process per distinct (config, strict), each started when first asked for
+    and stopped by its PID at the end of the session (pending webhooks forgotten first)."""
+
+    def __init__(self, folder) -> None:
+        self.folder = folder
+        self._stack = contextlib.ExitStack()
+        self._started: dict[tuple[str, bool], str] = {}
+
+    def url(self, config: str | dict | None = None, strict: bool = False, config_file: str | None = None) -> str:
+        """The base URL of the mock with this config (YAML text or a dict; or `config_file`, a path)."""
+        text = _config_text(config)
+        name = (f"file:{config_file}" if config_file else text, bool(strict))
+        if name not in self._started:
+            options = ["--strict"] if strict else []
+            if config_file:
+                options += ["--config", config_file]
+            elif text:
+                path = self.folder / f"flux-mock-{len(self._started)}.yaml"
+                path.write_text(text)
+                options += ["--config", str(path)]
+            url = self._started[name] = self._stack.enter_context(running_mock(*options))
+            self._stack.callback(forget_pending_webhooks, url, _admin_token(config, config_file))  # before it stops
+        return self._started[name]
+
+    def close(self) -> None:
+        self._stack.close()
+
+
 @pytest.fixture(scope="session")
-def flux_mock_server(pytestconfig):
-    """One flux-mock process for the session; its URL."""
-    options = []
-    if pytestconfig.getoption("flux_mock_config"):
-        options += ["--config", pytestconfig.getoption("flux_mock_config")]
-    if pytestconfig.getoption("flux_mock_strict"):
-        options.append("--strict")
-    with running_mock(*options) as url:
-        yield url
-        forget_pending_webhooks(url)
+def flux_mock_servers(tmp_path_factory):
+    """Every mock process of the session, by configuration (what `make_flux_mock` and the marker use)."""
+    servers = MockServers(tmp_path_factory.mktemp("flux-mock-configs"))
+    try:
+        yield servers
+    finally:
+        servers.close()
 
 
-def forget_pending_webhooks(url: str) -> None:
+@pytest.fixture(scope="session")
+def flux_mock_server(flux_mock_servers, pytestconfig):
+    """The session's flux-mock process (--flux-mock-config, --flux-mock-strict); its URL."""
+    return flux_mock_servers.url(strict=pytestconfig.getoption("flux_mock_strict"),
+                                 config_file=pytestconfig.getoption("flux_mock_config"))
+
+
+def forget_pending_webhooks(url: str, admin_token: str | None = None) -> None:
     """Reset the mock before it stops: the retries of webhooks sent to receivers the tests have closed would
     hold up its graceful stop (it finishes the deliveries due within 5 s)."""
-    mock = FluxMock(url)
+    mock = FluxMock(url, admin_token)
     try:
         mock.reset()
     except httpx.HTTPError:
@@ -119,24 +174,63 @@ def forget_pending_webhooks(url: str) -> None:
         mock.close()
 
 
-@pytest.fixture
-def flux_mock(flux_mock_server, pytestconfig):
-    """The session's flux-mock, reset before the test and after it (what a test sets, its rules, timing and
-    wallets, is the test's alone): `.url`, `.rules`, `.clock`, `.wallets`, `.timing`, jobs, journal,
-    verification, violations."""
-    mock = FluxMock(flux_mock_server)
+def _observed(config, url: str):
+    """What a FluxMock tells before each reset: the journal, for coverage and --flux-mock-traffic."""
+    def observe(entries) -> None:
+        _coverage(config).observe(entries)
+        _keep_traffic(config, url, entries)
+    return observe
+
+
+@contextlib.contextmanager
+def _test_mock(url: str, config, admin_token: str | None = None):
+    """A FluxMock for one test, reset before and after (what a test sets is its own); what the test met, every
+    fuzz_client run included, is counted before each reset."""
+    mock = FluxMock(url, admin_token)
     mock.reset()
-    yield mock
+    mock.observers.append(_observed(config, url))
     try:
+        yield mock
+    finally:
         try:
-            entries = mock.entries()  # what this test met, before the reset forgets it
-            _coverage(pytestconfig).observe(entries)
-            _keep_traffic(pytestconfig, mock.url, entries)
+            mock.reset()
         except httpx.HTTPError:
             pass  # coverage is information: a mock the test made unreachable costs it this test's share
-        mock.reset()
-    finally:
-        mock.close()
+        finally:
+            mock.close()
+
+
+@pytest.fixture
+def make_flux_mock(flux_mock_servers, pytestconfig):
+    """A factory: `make_flux_mock(config=..., strict=...)` is a FluxMock of a mock started with that config (YAML
+    text or a dict; none: the embedded defaults) and strictness, reset for this test (one process per distinct
+    configuration for the session)."""
+    with contextlib.ExitStack() as stack:
+        def make(config: str | dict | None = None, strict: bool = False) -> FluxMock:
+            return stack.enter_context(_test_mock(flux_mock_servers.url(config, strict), pytestconfig,
+                                                  _admin_token(config)))
+        yield make
+
+
+@pytest.fixture
+def flux_mock(request, pytestconfig):
+    """The session's flux-mock, reset before the test and after it (what a test sets, its rules, timing and
+    wallets, is the test's alone): `.url`, `.rules`, `.clock`, `.wallets`, `.timing`, `.jobs`, `.journal`,
+    verification, violations. `@pytest.mark.flux_mock(config=..., strict=...)`: a mock with that config."""
+    marker = request.node.get_closest_marker("flux_mock")
+    if marker is not None:
+        if marker.args:
+            raise pytest.UsageError("@pytest.mark.flux_mock takes keywords only: config=..., strict=...")
+        unknown = set(marker.kwargs) - {"config", "strict"}
+        if unknown:
+            raise pytest.UsageError(f"@pytest.mark.flux_mock: unknown keyword {sorted(unknown)[0]!r} (config, strict)")
+        url = request.getfixturevalue("flux_mock_servers").url(**marker.kwargs)
+        token = _admin_token(marker.kwargs.get("config"))
+    else:
+        url = request.getfixturevalue("flux_mock_server")
+        token = _admin_token(None, pytestconfig.getoption("flux_mock_config"))
+    with _test_mock(url, pytestconfig, token) as mock:
+        yield mock
 
 
 @pytest.fixture

@@ -36,6 +36,9 @@ class Received:
 
 
 class WebhookReceiver:
+    """A webhook receiver on 127.0.0.1 (`url`, `running()`): keeps every POST (`bodies(path)`, `wait_for(count,
+    path)`), can be told to fail the next ones."""
+
     def __init__(self, read_timeout: float = 10.0) -> None:
         self.received: list[Received] = []
         self.fail_next = 0
@@ -154,5 +157,6 @@ class Webhooks:
 
 @contextmanager
 def webhook_receiver():
+    """`with webhook_receiver() as receiver:` a running WebhookReceiver for the block, stopped after it."""
     with WebhookReceiver().running() as receiver:
         yield receiver

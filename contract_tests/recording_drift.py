@@ -1,6 +1,6 @@
 """Drift against a recording: the exchanges of a HAR 1.2 file (recorded traffic, a browser's export,
 schemathesis' HAR report) judged offline against the specs, with the same difference kinds as live drift:
-each answer against its operation's documented statuses, headers and schemas, the pages' rules for its
+each answer against its operation's documented statuses, headers and schemas, the pages' constraints for its
 status, a job's statuses in the order they were recorded, each download of a media URL an answer named
 against what that answer said of it, each webhook delivery `record` relayed (`_fluxMock.webhook`) against its
 operation's callback schema, and a recording older than `max_age` named stale. Against a baseline

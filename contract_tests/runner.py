@@ -209,7 +209,7 @@ def run_report(args) -> int:
     try:
         report = mock.client_report(args.min_poll_interval, key=args.key, since=args.since,
                                     allow_undocumented=args.allow_undocumented, include_kit=args.include_kit)
-        entries = mock.entries() if args.coverage or args.coverage_min is not None else []
+        entries = mock.journal.entries() if args.coverage or args.coverage_min is not None else []
     except httpx.HTTPStatusError as error:
         status = error.response.status_code
         if status == 403:

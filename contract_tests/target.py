@@ -192,7 +192,7 @@ class Target:
 
 
 def spec_schema(spec: str = "flux.yaml", mode: str = "positive"):
-    """A schemathesis schema of `spec`'s pages' rules (without what the spec assumes: x-assumed), aimed at no
+    """A schemathesis schema of `spec`'s pages' constraints (without what the spec assumes: x-assumed), aimed at no
     target yet (`Target.aim`): it sends the keys of the target it is aimed at, read when each case is made."""
     config = schemathesis.Config.from_dict({"generation": {"mode": mode}, "checks": {"positive_data_acceptance": {
         "expected-statuses": list(POSITIVE_ANSWERS)}}})

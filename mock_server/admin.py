@@ -76,6 +76,10 @@ class AdminApi:
     def __init__(self, state: MockState) -> None:
         self.state = state
         self.operations = operations_of(load_bundled(ADMIN_SPEC), ADMIN_SPEC)
+        # operations admin.yaml marks deprecated -> the path that replaces them (its x-successor)
+        self.deprecated = {method_item["operationId"]: method_item.get("x-successor", "")
+                           for item in load_bundled(ADMIN_SPEC)["paths"].values() for method_item in item.values()
+                           if isinstance(method_item, dict) and method_item.get("deprecated")}
         self.validators = {op.operation_id: OperationValidator(op) for op in self.operations}
         # Seeded jobs (benchmarks, large-store tests) are finished image jobs of the specs' first queue operation.
         self.seed_operation = next(op for op in state.operations if op.kind == "queue" and op.media == "image")
@@ -84,8 +88,11 @@ class AdminApi:
             "adminSeedJobs": self.seed_jobs, "adminGetJob": self.get_job, "adminAdvanceJob": self.advance_job,
             "adminGetClock": self.get_clock, "adminAdvanceClock": self.advance_clock,
             "adminGetTiming": self.get_timing, "adminSetTiming": self.set_timing,
-            "adminListScenarios": self.list_scenarios, "adminAddScenario": self.add_scenario,
-            "adminClearScenarios": self.clear_scenarios, "adminDeleteScenario": self.delete_scenario,
+            "adminListRules": self.list_rules, "adminAddRule": self.add_rule,
+            "adminClearRules": self.clear_rules, "adminDeleteRule": self.delete_rule,
+            # the paths of earlier releases (/__admin/scenarios), deprecated: one release more
+            "adminListScenarios": self.list_scenarios, "adminAddScenario": self.add_rule,
+            "adminClearScenarios": self.clear_rules, "adminDeleteScenario": self.delete_rule,
             "adminListWallets": self.list_wallets, "adminSetWallet": self.set_wallet,
             "adminGetJournal": self.get_journal, "adminClearJournal": self.clear_journal,
             "adminListWebhooks": self.list_webhooks, "adminClientReport": self.client_report,
@@ -112,6 +119,9 @@ class AdminApi:
             body = await self._checked_body(operation, request, exchange.headers)
             response = await handler(request, body)
             await self.state.refresh()  # what this request changed applies from the next request on
+            if operation.operation_id in self.deprecated:  # RFC 9745; its successor in the Link header
+                response.headers["Deprecation"] = "true"
+                response.headers["Link"] = f'<{self.deprecated[operation.operation_id]}>; rel="successor-version"'
             return response
         return endpoint
 
@@ -226,20 +236,24 @@ class AdminApi:
         await self.state.refresh()  # the answer shows the timing in force
         return JSONResponse(_timing(self.state.timing))
 
-    async def list_scenarios(self, request, body):
-        return JSONResponse({"scenarios": await self.state.scenarios.rules()})
+    async def list_rules(self, request, body):
+        return JSONResponse({"rules": await self.state.rules.rules()})
 
-    async def add_scenario(self, request, body):
-        rule = await self.state.scenarios.add(body)
+    async def list_scenarios(self, request, body):
+        return JSONResponse({"scenarios": await self.state.rules.rules()})
+
+    async def add_rule(self, request, body):
+        rule = await self.state.rules.add(body)
         return JSONResponse(rule.to_dict(used=0), status_code=201)
 
-    async def clear_scenarios(self, request, body):
-        await self.state.scenarios.clear()
+    async def clear_rules(self, request, body):
+        await self.state.rules.clear()
         return Response(status_code=204)
 
-    async def delete_scenario(self, request, body):
-        if not await self.state.scenarios.delete(request.path_params["scenario_id"]):
-            raise EndpointNotFound(f"no scenario rule {request.path_params['scenario_id']}")
+    async def delete_rule(self, request, body):
+        named = request.path_params.get("rule_id") or request.path_params.get("scenario_id")
+        if not await self.state.rules.delete(named):
+            raise EndpointNotFound(f"no rule {named}")
         return Response(status_code=204)
 
     async def list_wallets(self, request, body):

@@ -61,7 +61,7 @@ def add_run(commands) -> None:
 
 def _serve_options(serve) -> None:
     """The options of the mock itself, for `serve` and `run` alike."""
-    serve.add_argument("--config", metavar="FILE", help="YAML config: keys, balances, rate limits, scenarios, timing")
+    serve.add_argument("--config", metavar="FILE", help="YAML config: keys, balances, rate limits, rules, timing")
     serve.add_argument("--public-url", metavar="URL",
                        help="base URL written into polling_url and media URLs (default: the URL the client used)")
     serve.add_argument("--queued-for", type=float, metavar="SECONDS", help="seconds a job stays QUEUED (default 1)")

@@ -2,7 +2,7 @@
 
     GET /openapi/{name}.yaml   a spec, bundled (no cross-file $refs), with this mock first in `servers`
     GET /openapi/pages/{name}.yaml   the same without what the spec assumes beyond the pages (x-assumed): the
-                               pages' rules, for a tool that should judge by them alone (the schemathesis CLI)
+                               pages' constraints, for a tool that should judge by them alone (the schemathesis CLI)
     GET /docs                  Swagger UI over every spec; "Try it out" calls the mock itself
     GET /docs/assets/{file}    Swagger UI's files, shipped in the package (swagger-ui-dist, no CDN)
 """
@@ -71,7 +71,7 @@ def _server_urls(name: str) -> frozenset[str]:
 
 @cache
 def _rendered(name: str, listed_base: str | None, pages: bool = False) -> str:
-    """The spec as YAML (`pages`: its pages' rules alone), a placeholder first among its servers: rendered once
+    """The spec as YAML (`pages`: its pages' constraints alone), a placeholder first among its servers: rendered once
     (about 0.4 s for flux.yaml) per spec, and once more for each of its own server URLs a mock may be reached by
     (that one is not repeated)."""
     mock = {"url": PLACEHOLDER, "description": "this flux-mock"}

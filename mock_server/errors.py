@@ -13,7 +13,7 @@
     +-- MethodNotAllowed         405 (with Allow)
     +-- PayloadTooLarge          413
     +-- RateLimited              429 (with Retry-After)
-    +-- InternalError            500 (only when a scenario asks for it)
+    +-- InternalError            500 (only when a rule asks for it)
     +-- StoreUnavailable         503 (with Retry-After): the shared store (Redis) is not answering
     +-- UpstreamFailed           502 in APIM's shape: the real host did not answer (record, a replay that learns)
 
@@ -23,7 +23,7 @@ missing or invalid key, 404 unknown path, 429) are rendered that way; the pages'
 """
 
 PROFILES = ("pages", "gateway")
-# What APIM says when it fails on the way to the API: forced by a scenario in every profile.
+# What APIM says when it fails on the way to the API: forced by a rule in every profile.
 GATEWAY_FAILURES = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 

@@ -46,8 +46,8 @@ class Exchange:
     operation: Operation | None = None
     validator: "OperationValidator | None" = None
     variant: str | None = None
-    outcome: Outcome = NOTHING  # the scenario rule's and Prefer's wishes for this call
-    rule: str | None = None  # id of the scenario rule that applied
+    outcome: Outcome = NOTHING  # the rule's and Prefer's wishes for this call
+    rule: str | None = None  # id of the rule that applied
     violations: list[str] = ()
     undocumented_fields: list[str] = ()
     leniencies: list[str] = field(default_factory=list)  # what the mock accepted as the gateway does, not the pages

@@ -57,7 +57,7 @@ def _webhook(exchange: Exchange) -> WebhookRequest | None:
 
 async def _new_job(exchange: Exchange, request_id: str,
                    webhook: WebhookRequest | None = None) -> tuple[Job, Charge | None]:
-    """A job for this call (outcome from the scenario, media planned and priced) and what it charges: a
+    """A job for this call (outcome from the rule, media planned and priced) and what it charges: a
     job ending in ERROR is not charged, but needs a wallet that could pay."""
     op, outcome, wallets = exchange.operation, exchange.outcome.job or lifecycle.COMPLETED, exchange.mock.wallets
     plan, price, seed, prompt, paths = _output(exchange)

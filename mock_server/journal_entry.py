@@ -43,8 +43,8 @@ class JournalEntry(NamedTuple):
     violations: tuple[str, ...] = ()
     undocumented_fields: tuple[str, ...] = ()
     leniencies: tuple[str, ...] = ()  # what was accepted as the real gateway does, though the pages do not allow it
-    assumptions: tuple[str, ...] = ()  # the spec's assumptions (no page's rule) a request the pages' rules take broke
-    rule: str | None = None  # the scenario rule that applied
+    assumptions: tuple[str, ...] = ()  # the spec's assumptions (no page's constraint) a request the pages' constraints take broke
+    rule: str | None = None  # the rule that applied
     answer: str | None = None  # where the answer came from when not the mock's own
     user_agent: str = ""
     body: object = None  # the request's JSON body, bounded

@@ -1,5 +1,5 @@
-"""What a call is asked to do beyond the mock's own answer: the matching scenario rule's `outcome` (admin.yaml's
-Scenario.outcome) and the request's `Prefer` header, merged once into one typed, frozen `Outcome` (Prefer wins,
+"""What a call is asked to do beyond the mock's own answer: the matching rule's `outcome` (admin.yaml's
+Rule.outcome) and the request's `Prefer` header, merged once into one typed, frozen `Outcome` (Prefer wins,
 field by field). The pipeline's stages and the handlers read its fields; nothing reads the dicts.
 """
 
@@ -22,14 +22,14 @@ class Outcome:
     variant: str | None = None  # answer as this named response variant
     example: str | None = None  # answer this documented example, verbatim
     dynamic: bool | None = None  # answers drawn from the schema; None: as the config's `responses` says
-    beyond_contract: bool = False  # drawn from the schema alone, past the spec's rules on purpose
+    beyond_contract: bool = False  # drawn from the schema alone, past the pages' constraints on purpose
     draw_from: str | None = None  # with dynamic: the loopback URL of the test that draws them
     chaos: dict | str | None = None  # a Chaos setting, or the one fault Prefer forces; None: the config's
     webhook: dict | None = None  # how the job's webhook delivery misbehaves
 
     @classmethod
     def of(cls, wishes: dict) -> "Outcome":
-        """From wishes in a rule's vocabulary (admin.yaml's Scenario.outcome, checked when the rule was made)."""
+        """From wishes in a rule's vocabulary (admin.yaml's Rule.outcome, checked when the rule was made)."""
         known = {name: value for name, value in wishes.items() if name in _FIELDS and value is not None}
         if "drop_connection" in known:
             known["drop"] = bool(known.pop("drop_connection"))
@@ -55,7 +55,7 @@ BEYOND_CONTRACT = "beyond-contract"
 
 
 def _dynamic(raw: str) -> bool | str:
-    """`dynamic=true`, `false`, or `beyond-contract` (drawn, past the spec's rules on purpose)."""
+    """`dynamic=true`, `false`, or `beyond-contract` (drawn, past the pages' constraints on purpose)."""
     return BEYOND_CONTRACT if raw.lower() == BEYOND_CONTRACT else _flag(raw)
 
 

@@ -85,12 +85,12 @@ def _prefer(exchange: Exchange) -> str | None:
     return ", ".join(value.decode("latin-1") for name, value in exchange.scope["headers"] if name.lower() == b"prefer")
 
 
-async def select_scenario(exchange: Exchange) -> None:
-    """What a scenario rule and the Prefer header ask of this call (Prefer wins)."""
+async def select_rule(exchange: Exchange) -> None:
+    """What a rule and the Prefer header ask of this call (Prefer wins)."""
     mock, prefer = exchange.mock, _prefer(exchange)
-    if not mock.scenarios.active and prefer is None:
+    if not mock.rules.active and prefer is None:
         return
-    selected = await mock.scenarios.select(exchange.operation.operation_id, exchange.path, exchange.key,
+    selected = await mock.rules.select(exchange.operation.operation_id, exchange.path, exchange.key,
                                            _prompt(exchange.body), exchange.body, exchange.headers)
     rule, outcome = selected or (None, None)
     exchange.rule = rule.id if rule else None
@@ -98,7 +98,7 @@ async def select_scenario(exchange: Exchange) -> None:
 
 
 def answer_forced(exchange: Exchange, status: int, retry_after: float | None = None) -> JSONBody:
-    """The answer a scenario or a fault forces on this exchange, its Retry-After (if any) noted for the journal."""
+    """The answer a rule or a fault forces on this exchange, its Retry-After (if any) noted for the journal."""
     forced = forced_response(exchange.operation, status, retry_after)
     if "retry-after" in forced.headers:
         exchange.retry_after = float(forced.headers["retry-after"])
@@ -147,7 +147,7 @@ async def drop_connection(exchange: Exchange) -> Response | None:
 
 
 async def force_status(exchange: Exchange) -> Response | None:
-    """The documented answer of the status a scenario forces (its named example, if one is asked for), as the
+    """The documented answer of the status a rule forces (its named example, if one is asked for), as the
     operation answers it under the chosen variant. A success status the pages give no example of is the mock's
     own answer (it fits the spec; a made-up body would not)."""
     status = exchange.outcome.status
@@ -315,7 +315,7 @@ STAGES: tuple[Stage, ...] = (
     check_model_enabled,   # 400 Model not found
     authorize,             # 403
     read_body,             # 413, 400 malformed
-    select_scenario,       # rule or Prefer -> outcome
+    select_rule,       # rule or Prefer -> outcome
     choose_variant,        # before anything answers: a forced status is the variant's own
     refuse_not_live,       # 400 Model not found where the evidence says the live gateway answers so
     meet_chaos,            # drop, 5xx burst, 429 storm, slow body, jitter

@@ -1,6 +1,7 @@
 """Frozen settings, and the config file that fills them, with errors that name the offending field."""
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -11,6 +12,8 @@ import yaml
 from mock_server.exit_codes import ConfigError
 from mock_server.jobs.timing import TIMING_MODES, Timing
 from mock_server.webhooks.targets import allow_list_problem, is_allowed_target
+
+log = logging.getLogger("flux_mock.config")
 
 RESPONSE_MODES = ("documented", "generated", "beyond-contract")
 ORIGIN_PATTERN = r"^(\*|https?://[^/]+)$"  # a CORS origin: scheme://host[:port], or * for any
@@ -36,7 +39,7 @@ class Settings:
     default_rate_limit: float | None = None
     disabled_models: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
-    scenarios: tuple[dict, ...] = ()
+    rules: tuple[dict, ...] = ()  # per-test answers (the config file's `rules:`)
     max_body_bytes: int = 1024 * 1024
     journal_size: int = 10_000
     admin_token: str | None = None
@@ -60,7 +63,7 @@ class Settings:
     profile: str = "pages"  # gateway: 401/404/429 in the shape the real gateway (Azure APIM) answers them
     cors_origins: tuple[str, ...] = ("*",)  # browser origins the API and media answer (the admin API: none)
     responses: str = "documented"  # generated: every answer drawn from the response schemas (answers/), keeping
-    # the spec's rules; beyond-contract: drawn from the schemas alone, past the rules on purpose (journaled so)
+    # the pages' constraints; beyond-contract: drawn from the schemas alone, past the rules on purpose (journaled so)
     seed: int = 0  # of generated answers, chaos and the seeds picked for requests: the same seed, the same answers
     chaos: dict | None = None  # network faults for every call (chaos.py)
     replay: tuple[str, ...] = ()  # HAR files whose recorded answers recorded requests get (replay.py)
@@ -86,7 +89,7 @@ class Settings:
         data = json.loads(text)
         keys = {name: KeyConfig(**{**spec, "models": tuple(spec["models"]) if spec["models"] is not None else None})
                 for name, spec in data.pop("keys").items()}
-        tuples = {name: tuple(data.pop(name)) for name in ("disabled_models", "variants", "scenarios",
+        tuples = {name: tuple(data.pop(name)) for name in ("disabled_models", "variants", "rules",
                                                            "webhook_allowed_hosts", "cors_origins", "replay")}
         return cls(timing=Timing(**data.pop("timing")), keys=keys, **tuples, **data)
 
@@ -126,7 +129,8 @@ CONFIG_SCHEMA = {
         "default_rate_limit": {"type": "number", "exclusiveMinimum": 0},
         "disabled_models": {"type": "array", "items": {"type": "string"}},
         "variants": {"type": "array", "items": {"type": "string"}},  # the specs' names: see _config_validator
-        "scenarios": {"type": "array", "items": {"type": "object"}},
+        "rules": {"type": "array", "items": {"type": "object"}},
+        "scenarios": {"type": "array", "items": {"type": "object"}},  # the name of earlier releases: deprecated
         "max_body_bytes": {"type": "integer", "minimum": 1024},
         "journal_size": {"type": "integer", "minimum": 1},
         "admin_token": {"type": "string", "minLength": 8},
@@ -217,9 +221,19 @@ def settings_from_mapping(data: dict, source: str = "config") -> Settings:
         keys=keys,
         disabled_models=tuple(data.get("disabled_models", ())),
         variants=tuple(data.get("variants", ())),
-        scenarios=tuple(data.get("scenarios", ())),
+        rules=tuple(_rules_of(data)),
         **simple,
     )
+
+
+def _rules_of(data: dict) -> list:
+    """The config's `rules:` (its per-test answers); `scenarios:`, their name in earlier releases, still read for
+    one release, with a warning."""
+    if "scenarios" in data and "rules" in data:
+        raise ConfigError("the config gives both `rules:` and `scenarios:` (their earlier name): keep `rules:`")
+    if "scenarios" in data:
+        log.warning("config: `scenarios:` is deprecated and goes in the next release: call it `rules:`")
+    return data.get("rules", data.get("scenarios", ()))
 
 
 def load_config(path: str | Path) -> Settings:

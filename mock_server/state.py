@@ -17,7 +17,7 @@ from mock_server.journal import Journal
 from mock_server.ratelimit import RateLimiter
 from mock_server.replay import Replay, read_recordings
 from mock_server.replay_misses import MissLearner
-from mock_server.scenarios import Scenarios
+from mock_server.rules import Rules
 from mock_server.settings import Settings
 from mock_server.operations import Operation, key_headers
 from mock_server.operations.evidence import MODEL_NOT_FOUND_ROUTES, UnknownModelPaths, load_evidence, observed_timing
@@ -40,7 +40,7 @@ class MockState:
     auth: Authenticator = field(init=False)
     wallets: Wallets = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
-    scenarios: Scenarios = field(init=False)
+    rules: Rules = field(init=False)
     journal: Journal = field(init=False)
     jobs: JobService = field(init=False)
     webhooks: WebhookDispatcher = field(init=False)
@@ -59,7 +59,7 @@ class MockState:
         self.auth = Authenticator(self.settings)
         self.wallets = Wallets(self.settings, self.stores.wallets)
         self.rate_limiter = RateLimiter(self.clock, self.stores.rates)
-        self.scenarios = Scenarios(self.settings.scenarios, self.stores.runtime, self.operations)
+        self.rules = Rules(self.settings.rules, self.stores.runtime, self.operations)
         self.journal = Journal(self.stores.journal)
         settings = self.settings
         self.webhooks = WebhookDispatcher(self.stores.deliveries, self.stores.jobs, self.clock, self.journal,
@@ -125,7 +125,7 @@ class MockState:
         snapshot = await self.stores.runtime.snapshot()
         self.clock.offset = snapshot["offset"]
         self.timing = Timing(**snapshot["timing"]) if snapshot["timing"] else self.settings.timing
-        await self.scenarios.refresh(snapshot["version"])
+        await self.rules.refresh(snapshot["version"])
 
     async def reset(self) -> None:
         self.picked_seeds = self._picked_seeds()

@@ -3,7 +3,7 @@
 A violation names the field and says what is wrong; where the spec gives the page's exact message
 (`x-error-messages`, Kontext), that message is the answer's `error`, as the page documents it.
 
-Only the pages' rules refuse a request: a constraint the spec assumes (`x-assumed`, operations/assumptions.py)
+Only the pages' constraints refuse a request: a constraint the spec assumes (`x-assumed`, operations/assumptions.py)
 is checked apart, and a request that breaks only assumptions is taken, as a lenient gateway would take it,
 with each broken assumption journaled (`RequestJudgement.assumptions`).
 """
@@ -83,9 +83,9 @@ class OperationValidator:
         self.has_body = schema is not None
         self._lenient = operation.lenient
         widened = _widened_to_the_gateway(schema, operation.lenient) if schema else {}
-        self._checked = pages_only(widened)  # the pages' rules: what refuses a request
+        self._checked = pages_only(widened)  # the pages' constraints: what refuses a request
         self._body = _compile(self._checked) if schema else None
-        # with the spec's assumptions too (None where it assumes nothing): a body it refuses but the pages' rules
+        # with the spec's assumptions too (None where it assumes nothing): a body it refuses but the pages' constraints
         # take breaks only assumptions
         self._assumed = _compile(widened) if schema and has_assumptions(widened) else None
         self._widened = widened
@@ -110,7 +110,7 @@ class OperationValidator:
         return messages.get(keyword) or messages.get("*")
 
     def _violation(self, error, schema: dict | None = None) -> Violation:
-        """The violation an error of a validator of `schema` (the pages' rules unless given) reports."""
+        """The violation an error of a validator of `schema` (the pages' constraints unless given) reports."""
         keyword = str(error.schema_path[-1]) if error.schema_path else ""
         path = [str(part) for part in error.instance_path]
         field = ".".join(path)
@@ -156,7 +156,7 @@ class OperationValidator:
 
     def _fits_assumptions(self, body) -> bool:
         """Valid by the stricter schema, the spec's assumptions included (the common case: then valid by the
-        pages' rules too, with nothing to note)."""
+        pages' constraints too, with nothing to note)."""
         return isinstance(body, dict) and (self._assumed or self._body).is_valid(body)
 
     def body_violations(self, body, fits: bool | None = None) -> list[Violation]:
@@ -169,7 +169,7 @@ class OperationValidator:
         return [self._violation(error) for error in self._body.iter_errors(body)]
 
     def assumption_breaches(self, headers, body, fits: bool | None = None) -> list[str]:
-        """What a request the pages' rules take breaks of this spec's assumptions (each field and rule)."""
+        """What a request the pages' constraints take breaks of this spec's assumptions (each field and rule)."""
         found = []
         fits = (self._body is None or self._fits_assumptions(body)) if fits is None else fits
         if self._assumed is not None and isinstance(body, dict) and not fits:
@@ -243,7 +243,7 @@ class OperationValidator:
         return None
 
     def judge(self, headers, body, strict: bool = False) -> "RequestJudgement":
-        """Every way the request breaks the pages' rules (its headers, its body; in `strict`, its undocumented
+        """Every way the request breaks the pages' constraints (its headers, its body; in `strict`, its undocumented
         fields too; its webhook URLs once the rest holds), its undocumented fields, what was accepted only as the
         gateway accepts it, and, for a request the rules take, the spec's assumptions it breaks. The one
         judgement of a request: the mock's of a live one, and a recording's."""
@@ -279,12 +279,12 @@ class RequestJudgement(NamedTuple):
     violations: list[Violation]
     undocumented: list[str]
     leniencies: list[str]
-    assumptions: list[str] = []  # the spec's assumptions a request the pages' rules take breaks
+    assumptions: list[str] = []  # the spec's assumptions a request the pages' constraints take breaks
 
 
 @dataclass(frozen=True)
 class _HeaderCheck:
-    """One header parameter's checks: by the pages' rules (None: text of any value), and with the spec's
+    """One header parameter's checks: by the pages' constraints (None: text of any value), and with the spec's
     assumptions (None: it assumes nothing of it)."""
 
     name: str

@@ -1,34 +1,10 @@
 import os
-from contextlib import ExitStack
 
 import pytest
 
-from contract_tests.process import running_mock
-from contract_tests.pytest_plugin import forget_pending_webhooks
 from contract_tests.receiver import webhook_receiver
 from tests.support.harness import reset_client
 from tests.support.redis_server import running_redis
-
-
-@pytest.fixture(scope="session")
-def configured_mock(tmp_path_factory):
-    """A factory: `configured_mock(config_text)` is the base URL of a real flux-mock started with that config
-    file text (one process per distinct text for the whole session, each stopped by its PID at the end)."""
-    started: dict[str, str] = {}
-    with ExitStack() as stack:
-        def start(config: str = "") -> str:
-            if config not in started:
-                options = []
-                if config:
-                    path = tmp_path_factory.mktemp("config") / "flux-mock.yaml"
-                    path.write_text(config)
-                    options = ["--config", str(path)]
-                started[config] = stack.enter_context(running_mock(*options))
-                stack.callback(forget_pending_webhooks, started[config])  # runs before the mock is stopped
-            return started[config]
-        yield start
-
-
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +21,10 @@ def home(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def mock_url(configured_mock):
-    """One real flux-mock for the session, with its embedded defaults."""
-    return configured_mock()
+def mock_url(flux_mock_server):
+    """One real flux-mock for the session, with its embedded defaults: the plugin's session mock (a test that
+    needs another configuration asks `make_flux_mock(config=...)` or `@pytest.mark.flux_mock(config=...)`)."""
+    return flux_mock_server
 
 
 @pytest.fixture

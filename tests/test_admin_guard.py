@@ -25,10 +25,10 @@ def test_a_cross_site_browser_request_is_refused_and_changes_nothing(api, mock_u
     api.post(SUBMIT, json={"prompt": "kept"}, headers=KEY).raise_for_status()
     refused = httpx.post(f"{mock_url}/__admin/reset", headers=headers, content=b"", timeout=10)
     assert refused.status_code == 403 and words in refused.json()["message"], refused.text
-    rule = httpx.post(f"{mock_url}/__admin/scenarios", headers=headers, timeout=10,
+    rule = httpx.post(f"{mock_url}/__admin/rules", headers=headers, timeout=10,
                       content=b'{"outcome": {"status": 500}}')
     assert rule.status_code == 403
-    assert _jobs(mock_url) == 1 and api.get("/__admin/scenarios").json()["scenarios"] == [], "nothing changed"
+    assert _jobs(mock_url) == 1 and api.get("/__admin/rules").json()["rules"] == [], "nothing changed"
 
 
 def test_a_rebound_host_name_reads_and_changes_nothing(api, mock_url):
@@ -50,13 +50,13 @@ def test_loopback_names_scripts_and_the_mocks_own_pages_keep_working(api, mock_u
     assert typed.status_code == 200
 
 
-def test_the_public_url_host_is_the_mocks_own(configured_mock):
-    url = configured_mock("public_url: http://flux-mock.test:9999\n")
+def test_the_public_url_host_is_the_mocks_own(make_flux_mock):
+    url = make_flux_mock("public_url: http://flux-mock.test:9999\n").url
     assert httpx.get(f"{url}/__admin/jobs", headers={"Host": "flux-mock.test:9999"}, timeout=10).status_code == 200
 
 
-def test_with_an_admin_token_the_token_is_the_check(configured_mock):
-    url = configured_mock("admin_token: guard-token-0123\n")
+def test_with_an_admin_token_the_token_is_the_check(make_flux_mock):
+    url = make_flux_mock("admin_token: guard-token-0123\n").url
     foreign = {"Origin": "http://tools.example", "Sec-Fetch-Site": "cross-site", "Host": "mock.internal"}
     assert httpx.get(f"{url}/__admin/jobs", headers=foreign, timeout=10).status_code == 403
     allowed = httpx.get(f"{url}/__admin/jobs", headers={**foreign, "X-Admin-Token": "guard-token-0123"}, timeout=10)

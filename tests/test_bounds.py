@@ -73,7 +73,7 @@ async def test_the_journal_is_bounded_in_bytes():
 
 async def test_admin_bodies_are_limited():
     async with client(max_body_bytes=4096) as api:
-        answer = await api.post("/__admin/scenarios", content=b'{"outcome": {"status": 429}, "x": "' + b"a" * 10_000
+        answer = await api.post("/__admin/rules", content=b'{"outcome": {"status": 429}, "x": "' + b"a" * 10_000
                                 + b'"}', headers={"Content-Type": "application/json"})
     assert answer.status_code == 413
 
@@ -109,8 +109,8 @@ async def test_rules_added_at_run_time_are_bounded_and_a_prompt_is_lowered_once_
     async with client() as api:
         for number in range(1000):
             rule = {"match": {"prompt_contains": f"Needle {number}"}, "outcome": {"status": 429}}
-            assert (await api.post("/__admin/scenarios", json=rule)).status_code == 201
-        refused = await api.post("/__admin/scenarios", json={"outcome": {"status": 429}})
+            assert (await api.post("/__admin/rules", json=rule)).status_code == 201
+        refused = await api.post("/__admin/rules", json={"outcome": {"status": 429}})
         assert refused.status_code == 400 and "already holds 1,000 rules" in refused.json()["message"]
         headers = {"Ocp-Apim-Subscription-Key": "k"}
         assert (await api.post(FLUX_DEV, json={"prompt": "a NEEDLE 999 in a haystack"}, headers=headers)).status_code \

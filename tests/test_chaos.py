@@ -47,7 +47,7 @@ def test_prefer_chaos_drop_closes_the_connection_mid_answer(api, mock_url):
 
 
 def test_a_slow_body_arrives_whole_in_pieces(api):
-    api.post("/__admin/scenarios", json={"outcome": {"chaos": {"slow": 1, "slow_seconds": 0.2}}}).raise_for_status()
+    api.post("/__admin/rules", json={"outcome": {"chaos": {"slow": 1, "slow_seconds": 0.2}}}).raise_for_status()
     with api.stream("POST", SUBMIT, json=PROMPT, headers=_key("s")) as answer:
         pieces = [piece for piece in answer.iter_raw() if piece]
     assert answer.status_code == 202 and len(pieces) >= 2
@@ -62,7 +62,7 @@ def test_an_unknown_fault_is_a_400_naming_the_faults(api):
 
 
 def test_a_chaos_rule_with_an_unknown_rate_is_refused(api):
-    answer = api.post("/__admin/scenarios", json={"outcome": {"chaos": {"erors": 0.5}}})
+    answer = api.post("/__admin/rules", json={"outcome": {"chaos": {"erors": 0.5}}})
     assert answer.status_code == 400 and "erors" in answer.json()["message"]
 
 
@@ -115,7 +115,7 @@ def test_report_judges_how_the_client_took_each_fault(api, mock_url):
     with pytest.raises(httpx.RemoteProtocolError):
         httpx.post(mock_url + SUBMIT, json=PROMPT, headers={**_key("quitter"), "Prefer": "chaos=drop"}, timeout=5)
     # hammered: a 503 burst answered by a tight retry loop
-    api.post("/__admin/scenarios", json={"match": {"key": "chaos-hammer"},
+    api.post("/__admin/rules", json={"match": {"key": "chaos-hammer"},
                                          "outcome": {"chaos": {"errors": 1, "burst": 10}}}).raise_for_status()
     for _ in range(6):
         api.post(SUBMIT, json=PROMPT, headers=_key("hammer"))

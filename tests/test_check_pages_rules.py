@@ -1,4 +1,4 @@
-"""`check` fails a server only on the pages' rules (issue 32): a gateway written only from the pages
+"""`check` fails a server only on the pages' constraints (issue 32): a gateway written only from the pages
 (tests/support/pages_server.py, none of flux-mock's code) passes for every operation it serves, what the spec
 assumes beyond the pages is noted apart, a documented answer about the caller (402, 401) is never a rejection,
 and every distinct breach of an operation is listed, not only the first."""

@@ -29,11 +29,11 @@ def test_serve_help_documents_every_option():
     ("keys: {k: {balance: -1}}", "keys.k.balance"),
     ("bogus: 1", "bogus"),
     ("- just\n- a list", "top level must be a mapping"),
-    ("scenarios: [{outcome: {status: 200}}]", "scenario"),
+    ("rules: [{outcome: {status: 200}}]", "rule"),
     ("timing: {queued_for: [", "not valid YAML"),
     ("webhooks: {allowed_hosts: ['*']}", "webhooks.allowed_hosts: '*' is not a host name, a *.suffix"),
     ("webhooks: {allowed_hosts: ['https://hooks.example.com/x']}", "a URL? give its host only"),
-    ("scenarios: [{match: {operation_id: getDta}, outcome: {status: 429}}]", "'getDta' is no operation"),
+    ("rules: [{match: {operation_id: getDta}, outcome: {status: 429}}]", "'getDta' is no operation"),
     ("store: memory://\nprofile: apim", "profile"),
 ])
 def test_bad_config_exits_2_naming_the_problem(tmp_path, config, words):

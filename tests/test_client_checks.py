@@ -1,5 +1,6 @@
 """Judging a client by its traffic, and `flux-mock report` / `assert_no_violations` over a real server."""
 
+import re
 import subprocess
 import sys
 
@@ -55,7 +56,7 @@ def test_polling_an_unknown_id_and_giving_up():
 
 
 def test_report_and_assert_no_violations_over_a_real_server(flux_mock):
-    flux_mock.set_timing(mode="per-poll")
+    flux_mock.timing.set(mode="per-poll")
     job = httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", json={"prompt": "x", "num_images": "two"},
                      headers=KEY)
     assert job.status_code == 400
@@ -82,18 +83,43 @@ def test_report_and_assert_no_violations_over_a_real_server(flux_mock):
     assert nothing.returncode == 4 and "nothing was judged" in nothing.stderr, "an empty journal: nothing judged"
 
 
-def test_fixture_controls_scenarios_jobs_and_wallets(flux_mock):
-    flux_mock.set_timing(mode="manual")
-    flux_mock.add_scenario({"job": "FAILED", "error": "boom"}, match={"prompt_contains": "boom"}, times=1)
+def test_fixture_controls_rules_jobs_and_wallets(flux_mock):
+    flux_mock.timing.set(mode="manual")
+    flux_mock.rules.add({"job": "FAILED", "error": "boom"}, prompt_contains="boom", times=1)
     submitted = httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", json={"prompt": "boom"},
                            headers=KEY).json()
-    assert flux_mock.advance(submitted["request_id"], to_end=True)["status"] == "FAILED"
-    assert [job["outcome"] for job in flux_mock.jobs()] == ["FAILED"]
-    flux_mock.set_balance("client-key", 0)
+    assert flux_mock.jobs.advance(submitted["request_id"], to_end=True)["status"] == "FAILED"
+    assert [job["outcome"] for job in flux_mock.jobs.list()] == ["FAILED"]
+    flux_mock.wallets.set("client-key", 0)
     assert httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", json={"prompt": "x"},
                       headers=KEY).status_code == 402
-    assert [e["status"] for e in flux_mock.journal("fluxDevTextToImage")] == [202, 402]
+    assert [e["status"] for e in flux_mock.journal.as_json("fluxDevTextToImage")] == [202, 402]
+    assert [e.status for e in flux_mock.journal.entries("fluxDevTextToImage")] == [202, 402]
     assert isinstance(FluxMock(flux_mock.url).client_report()["findings"], list)
+
+
+def test_the_flat_methods_of_earlier_releases_still_work_and_warn_naming_their_part(flux_mock):
+    """One release more (issue 39, item 2): each flat method does what its part's call does, and warns."""
+    calls = [
+        (lambda: flux_mock.set_timing(mode="manual"), "timing.set()"),
+        (lambda: flux_mock.add_scenario({"job": "FAILED"}, match={"prompt_contains": "old"}), "rules.add()"),
+        (lambda: flux_mock.set_balance("other-key", 3), "wallets.set()"),
+        (lambda: flux_mock.advance_clock(1), "clock.advance()"),
+        (lambda: flux_mock.entries(), "journal.entries()"),
+        (lambda: flux_mock.jobs(), "jobs.list()"),
+        (lambda: flux_mock.journal(), "journal.as_json()"),
+    ]
+    for call, successor in calls:
+        with pytest.warns(DeprecationWarning, match=re.escape(f"use flux_mock.{successor}")):
+            call()
+    assert flux_mock.timing.get()["mode"] == "manual" and flux_mock.wallets.balance("other-key") == 3
+    assert [rule.outcome for rule in flux_mock.rules.list()] == [{"job": "FAILED"}]
+    job = httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", json={"prompt": "old"}, headers=KEY).json()
+    with pytest.warns(DeprecationWarning, match=re.escape("use flux_mock.jobs.advance()")):
+        assert flux_mock.advance(job["request_id"], to_end=True)["status"] == "FAILED"
+    with pytest.warns(DeprecationWarning, match=re.escape("use flux_mock.rules.clear()")):
+        flux_mock.clear_scenarios()
+    assert flux_mock.rules.list() == []
 
 
 def submit(seq, at=0.0, request_id="m_1", key="k", job_status="QUEUED", webhook=False, status=202):
@@ -131,10 +157,10 @@ def test_requests_to_unknown_paths_are_findings_naming_the_closest_documented_pa
 
 
 def test_report_flags_misspelled_fields_by_default_and_filters_and_summarises(flux_mock):
-    flux_mock.set_timing(mode="manual")
+    flux_mock.timing.set(mode="manual")
     sent = httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", headers=KEY,
                       json={"prompt": "x", "output_formt": "png", "num_image": 2}).json()
-    flux_mock.advance(sent["request_id"], to_end=True)
+    flux_mock.jobs.advance(sent["request_id"], to_end=True)
     httpx.get(sent["polling_url"], headers=KEY)
     httpx.get(f"{flux_mock.url}/v2/request/status/{sent['request_id']}", headers={"Ocp-Apim-Subscription-Key": "b"})
     with pytest.raises(AssertionError) as failure:

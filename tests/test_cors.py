@@ -9,8 +9,8 @@ PREFLIGHT = {"Origin": APP, "Access-Control-Request-Method": "POST",
              "Access-Control-Request-Headers": "content-type, ocp-apim-subscription-key, x-webhook-url"}
 
 
-def test_preflights_are_answered_and_answers_carry_the_allow_origin(configured_mock):
-    with reset_client(configured_mock()) as client:
+def test_preflights_are_answered_and_answers_carry_the_allow_origin(make_flux_mock):
+    with reset_client(make_flux_mock().url) as client:
         preflight = client.options("/flux-dev/v1/dev/textToImage", headers=PREFLIGHT)
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "*"
@@ -24,8 +24,8 @@ def test_preflights_are_answered_and_answers_carry_the_allow_origin(configured_m
         assert "access-control-allow-origin" not in admin.headers, "the admin API is never cross-origin"
 
 
-def test_cors_origins_narrow_who_may_call(configured_mock):
-    with reset_client(configured_mock(f"cors_origins: ['{APP}']\n")) as client:
+def test_cors_origins_narrow_who_may_call(make_flux_mock):
+    with reset_client(make_flux_mock(f"cors_origins: ['{APP}']\n").url) as client:
         allowed = client.options("/v2/requests/status/x", headers={**PREFLIGHT, "Access-Control-Request-Method": "GET"})
         assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == APP
         other = client.options("/v2/requests/status/x", headers={**PREFLIGHT, "Origin": "http://evil.example",
@@ -33,14 +33,14 @@ def test_cors_origins_narrow_who_may_call(configured_mock):
         assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
 
 
-def test_cors_off_leaves_options_to_the_api(configured_mock):
-    with reset_client(configured_mock("cors_origins: []\n")) as client:
+def test_cors_off_leaves_options_to_the_api(make_flux_mock):
+    with reset_client(make_flux_mock("cors_origins: []\n").url) as client:
         preflight = client.options("/flux-dev/v1/dev/textToImage", headers=PREFLIGHT)
         assert preflight.status_code == 405 and "access-control-allow-origin" not in preflight.headers
 
 
-def test_answers_without_an_origin_still_tell_caches_they_vary_by_it(configured_mock):
-    with reset_client(configured_mock()) as client:
+def test_answers_without_an_origin_still_tell_caches_they_vary_by_it(make_flux_mock):
+    with reset_client(make_flux_mock().url) as client:
         plain = client.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY)
         browser = client.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers={**KEY, "Origin": APP})
         missing = client.get("/nope")

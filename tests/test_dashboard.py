@@ -142,11 +142,11 @@ def test_wallets_rules_and_the_clock_are_changed_from_the_page(browser, manual_m
         assert api.get("/__admin/wallets").json()["wallets"]["ui-wallet"] == 12.5
         browser.find_element(By.CSS_SELECTOR, "#rule-form button").click()
         _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#rules button[data-action="remove"]'), "the rule")
-        (rule,) = api.get("/__admin/scenarios").json()["scenarios"]
+        (rule,) = api.get("/__admin/rules").json()["rules"]
         assert rule["outcome"] == {"status": 429} and rule["remaining"] == 1
         _click(browser, "rules", rule["id"], "remove")
         _wait(browser, lambda d: _row(d, "rules", rule["id"]) is None, "the rule removed")
-        assert api.get("/__admin/scenarios").json()["scenarios"] == []
+        assert api.get("/__admin/rules").json()["rules"] == []
         browser.find_element(By.CSS_SELECTOR, "#clock-form button").click()
         _wait(browser, lambda d: api.get("/__admin/clock").json()["epoch_seconds"] >= before + 5, "the moved clock")
 

@@ -8,8 +8,8 @@ import yaml
 from tests.support.harness import reset_client
 
 
-def test_each_spec_is_served_bundled_with_the_mock_first_in_every_servers_list(configured_mock):
-    with reset_client(configured_mock()) as client:
+def test_each_spec_is_served_bundled_with_the_mock_first_in_every_servers_list(make_flux_mock):
+    with reset_client(make_flux_mock().url) as client:
         base = str(client.base_url).rstrip("/")
         for name in ("flux.yaml", "flux-pro-legacy.yaml", "public-clients.yaml", "admin.yaml"):
             answer = client.get(f"/openapi/{name}")
@@ -25,8 +25,8 @@ def test_each_spec_is_served_bundled_with_the_mock_first_in_every_servers_list(c
         assert missing.status_code == 404 and "specs: flux.yaml" in missing.json()["message"]
 
 
-def test_the_docs_page_loads_everything_from_the_mock(configured_mock):
-    with reset_client(configured_mock()) as client:
+def test_the_docs_page_loads_everything_from_the_mock(make_flux_mock):
+    with reset_client(make_flux_mock().url) as client:
         page = client.get("/docs")
         assert page.status_code == 200 and "SwaggerUIBundle" in page.text
         external = re.findall(r"(?:src|href)=\"(https?://[^\"]+)\"", page.text)

@@ -5,7 +5,7 @@ import inspect
 import re
 from pathlib import Path
 
-from contract_tests.mock_client import FluxMock
+from contract_tests.mock_client import DEPRECATED, FluxMock
 from mock_server import exit_codes
 from mock_server.operations import load_operations
 
@@ -51,11 +51,22 @@ def test_the_operation_ids_table_is_the_specs_operations():
     assert rows == expected, "docs/reference/specs.md's operation table differs from the specs"
 
 
-def test_the_fixture_table_names_every_call_of_flux_mock():
+def test_the_fixture_table_names_every_call_of_flux_mock_and_its_parts_and_teaches_no_deprecated_one():
     guide = (ROOT / "docs" / "guide" / "testing-your-client.md").read_text()
     public = [name for name, _ in inspect.getmembers(FluxMock, inspect.isfunction) if not name.startswith("_")]
-    missing = [name for name in public if name != "close" and f"`{name}(" not in guide]
+    verbs = [name for name in public if name not in DEPRECATED and name not in ("close", "kept_from_fuzzing")]
+    missing = [name for name in verbs if f"`{name}(" not in guide]
     assert missing == [], f"the fixture's calls the testing guide does not name: {missing}"
+    mock = FluxMock("http://127.0.0.1:9")
+    for part in ("rules", "clock", "wallets", "timing", "jobs", "journal"):
+        calls = [name for name, _ in inspect.getmembers(type(getattr(mock, part)), inspect.isfunction)
+                 if not name.startswith("_") and name != "again_after_reset"]
+        row = next(line for line in guide.splitlines() if line.startswith(f"| `flux_mock.{part}` |"))
+        assert [name for name in calls if f"`{name}(" not in row] == [], f"flux_mock.{part}: {row}"
+    mock.close()
+    examples = "".join(re.findall(r"```python\n(.*?)```", guide, re.S))
+    taught = [name for name in DEPRECATED if re.search(rf"flux_mock\.{name}\(", examples)]
+    assert taught == [], f"the guide's examples teach deprecated calls: {taught}"
 
 
 def test_the_exit_codes_page_gives_each_code_its_name():

@@ -87,3 +87,43 @@ def test_strategies_give_spec_valid_answers_without_http(body):
 def test_strategies_name_the_operations_when_one_is_unknown():
     with pytest.raises(ValueError, match="getRequestStatus"):
         strategies.answers("getRequestStatu")
+
+
+def test_after_fuzz_client_the_evidence_stays_and_the_tests_timing_and_rules_are_back(flux_mock):
+    """Issue 39, item 1: the journal of the last run readable, the earlier runs' kept, the timing and the rules
+    the test set before in force again."""
+    flux_mock.timing.set(mode="time", queued_for=0, processing_for=0, sync_latency=0.25)
+    flux_mock.rules.add({"status": 429}, operation="schnellGetData")
+    client = RobustClient(flux_mock.url)
+    flux_mock.fuzz_client(lambda: client.generate("a red fox"), expected_errors=(GenerationFailed,), max_examples=5,
+                          seed=7)
+    last = flux_mock.journal.entries()
+    earlier = flux_mock.journal.of_fuzz_runs()
+    assert [entry.operation_id for entry in last][:1] == ["fluxDevTextToImage"], "the last run's journal stays"
+    submits = [entry for entry in earlier if entry.operation_id == "fluxDevTextToImage"]
+    assert len(submits) >= 4, f"the 4 runs before the last are kept: {len(submits)} submits"
+    assert flux_mock.timing.get()["sync_latency"] == 0.25, "the test's timing is in force again"
+    assert [rule.outcome for rule in flux_mock.rules.list()] == [{"status": 429}], \
+        "the test's rule is back, the drawing rule gone"
+
+
+def test_a_fuzz_only_session_counts_coverage_and_keeps_traffic(tmp_path):
+    """Coverage counts what fuzz_client's runs met (it said "no operation was called"), and the traffic file
+    holds them."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_fuzz_only.py").write_text(
+        "from tests.clients.queue_clients import GenerationFailed, RobustClient\n\n"
+        "def test_fuzz(flux_mock):\n"
+        "    client = RobustClient(flux_mock.url)\n"
+        "    flux_mock.fuzz_client(lambda: client.generate('x'), expected_errors=(GenerationFailed,),\n"
+        "                          max_examples=5, seed=3)\n")
+    root = __import__("pathlib").Path(__file__).parents[1]
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--flux-mock-coverage",
+                          "--flux-mock-traffic", str(tmp_path / "traffic.har"), str(tmp_path)],
+                         capture_output=True, text=True, timeout=180, cwd=root)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    assert "fluxDevTextToImage: met 202" in ran.stdout and "no operation was called" not in ran.stdout, ran.stdout
+    traffic = json.loads((tmp_path / "traffic.har").read_text())["log"]["entries"]
+    assert sum(entry["request"]["method"] == "POST" for entry in traffic) >= 5, "every run's submit"

@@ -16,14 +16,14 @@ SUBMIT = "/flux-dev/v1/dev/textToImage"
 CONFIGURED = "keys: {k: {rate_limit: 0.001}}\n"
 
 
-def test_the_pages_profile_answers_in_the_pages_shape(configured_mock):
-    with reset_client(configured_mock(CONFIGURED)) as client:
+def test_the_pages_profile_answers_in_the_pages_shape(make_flux_mock):
+    with reset_client(make_flux_mock(CONFIGURED).url) as client:
         assert client.post(SUBMIT, json={"prompt": "x"}).json() == {"error": "Invalid or missing authentication"}
         assert client.get("/no/such/path").json() == {"error": "Endpoint not found"}
 
 
-def test_the_gateway_profile_answers_401_404_and_429_as_apim_does(configured_mock):
-    with reset_client(configured_mock("profile: gateway\n" + CONFIGURED)) as client:
+def test_the_gateway_profile_answers_401_404_and_429_as_apim_does(make_flux_mock):
+    with reset_client(make_flux_mock("profile: gateway\n" + CONFIGURED).url) as client:
         missing = client.post(SUBMIT, json={"prompt": "x"})
         assert missing.status_code == 401 and missing.json() == {"statusCode": 401, "message": (
             "Access denied due to missing subscription key. Make sure to include subscription key when making "
@@ -42,33 +42,33 @@ def test_the_gateway_profile_answers_401_404_and_429_as_apim_does(configured_moc
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
-def test_gateway_failures_can_be_forced_by_prefer_and_rules_in_every_profile(configured_mock, status):
-    with reset_client(configured_mock()) as client:
+def test_gateway_failures_can_be_forced_by_prefer_and_rules_in_every_profile(make_flux_mock, status):
+    with reset_client(make_flux_mock().url) as client:
         forced = client.post(SUBMIT, json={"prompt": "x"}, headers={**KEY, "Prefer": f"code={status}"})
         assert forced.status_code == status and forced.json()["statusCode"] == status
         assert ("Retry-After" in forced.headers) == (status == 503)
-        rule = client.post("/__admin/scenarios", json={"match": {"operation_id": "fluxDevTextToImage"},
+        rule = client.post("/__admin/rules", json={"match": {"operation_id": "fluxDevTextToImage"},
                                                       "outcome": {"status": status}, "times": 2})
         assert rule.status_code == 201, rule.text
         codes = [client.post(SUBMIT, json={"prompt": "x"}, headers=KEY).status_code for _ in range(3)]
         assert codes == [status, status, 202], "twice, then the rule is used up"
 
 
-def test_a_rule_no_matched_operation_can_answer_is_refused_when_made_naming_the_allowed(configured_mock):
-    with reset_client(configured_mock()) as client:
-        teapot = client.post("/__admin/scenarios", json={"match": {"operation_id": "fluxDevTextToImage"},
+def test_a_rule_no_matched_operation_can_answer_is_refused_when_made_naming_the_allowed(make_flux_mock):
+    with reset_client(make_flux_mock().url) as client:
+        teapot = client.post("/__admin/rules", json={"match": {"operation_id": "fluxDevTextToImage"},
                                                         "outcome": {"status": 418}})
         assert teapot.status_code == 400
         message = teapot.json()["message"]
         assert "outcome.status 418 cannot be answered by operation fluxDevTextToImage" in message
         assert "402" in message and "503" in message
-        typo = client.post("/__admin/scenarios", json={"match": {"operation_id": "fluxDevTextToImag"},
+        typo = client.post("/__admin/rules", json={"match": {"operation_id": "fluxDevTextToImag"},
                                                       "outcome": {"status": 503}})
         assert typo.status_code == 400 and "'fluxDevTextToImag' is no operation" in typo.json()["message"]
-        variant = client.post("/__admin/scenarios", json={"match": {"operation_id": "fluxDevTextToImage"},
+        variant = client.post("/__admin/rules", json={"match": {"operation_id": "fluxDevTextToImage"},
                                                          "outcome": {"variant": "getdata-job"}})
         assert variant.status_code == 400 and "allowed: flux-dev" in variant.json()["message"]
-        assert client.get("/__admin/scenarios").json()["scenarios"] == [], "nothing refused was kept"
+        assert client.get("/__admin/rules").json()["rules"] == [], "nothing refused was kept"
         unknown = client.post(GET_DATA, json={"prompt": "x"}, headers={**KEY, "Prefer": "variant=flux-pro-legacy"})
         assert unknown.status_code == 400 and "its variants: getdata-job" in unknown.json()["message"]
         code = client.post(SUBMIT, json={"prompt": "x"}, headers={**KEY, "Prefer": "code=418"})
@@ -86,12 +86,12 @@ def serve_refuses(tmp_path, config_text: str) -> str:
 
 
 def test_a_config_rule_for_an_unknown_operation_stops_serve_with_one_line(tmp_path):
-    stderr = serve_refuses(tmp_path, "scenarios:\n  - {match: {operation_id: schnelGetData}, outcome: {status: 429}}\n")
+    stderr = serve_refuses(tmp_path, "rules:\n  - {match: {operation_id: schnelGetData}, outcome: {status: 429}}\n")
     assert "'schnelGetData' is no operation" in stderr and "schnellGetData" in stderr
 
 
-def test_the_key_as_subscription_key_query_parameter_is_accepted_and_reported(configured_mock):
-    with reset_client(configured_mock()) as client:
+def test_the_key_as_subscription_key_query_parameter_is_accepted_and_reported(make_flux_mock):
+    with reset_client(make_flux_mock().url) as client:
         answer = client.post(SUBMIT, params={"subscription-key": "k"}, json={"prompt": "x"})
         assert answer.status_code == 202, answer.text
         report = client.get("/__admin/client-report").json()
@@ -100,13 +100,13 @@ def test_the_key_as_subscription_key_query_parameter_is_accepted_and_reported(co
         assert leniencies[0]["operation_id"] == "fluxDevTextToImage"
 
 
-def test_klein_takes_any_size_in_its_range_as_the_gateway_does_rounded_and_reported(configured_mock):
+def test_klein_takes_any_size_in_its_range_as_the_gateway_does_rounded_and_reported(make_flux_mock):
     import io
 
     from PIL import Image
 
     klein = "/flux-2-klein-4b/v1/generateImage"
-    with reset_client(configured_mock("keys: {k: {balance: 1}}\n")) as client:
+    with reset_client(make_flux_mock("keys: {k: {balance: 1}}\n").url) as client:
         answer = client.post(klein, json={"prompt": "x", "width": 1080, "height": 1920}, headers=KEY)
         assert answer.status_code == 200, answer.text
         image = Image.open(io.BytesIO(client.get(answer.json()["output"]).content))
@@ -125,11 +125,11 @@ def test_klein_takes_any_size_in_its_range_as_the_gateway_does_rounded_and_repor
         assert any("height: 1920" in f["detail"] and "makes it 1920" in f["detail"] for f in findings)
 
 
-def test_webhooks_redirect_to_sends_every_delivery_to_one_local_receiver_naming_the_target(configured_mock,
+def test_webhooks_redirect_to_sends_every_delivery_to_one_local_receiver_naming_the_target(make_flux_mock,
                                                                                             receiver):
     config = (f"webhooks: {{redirect_to: '{receiver.url}/all-hooks', backoff: 0.05}}\n"
               "timing: {queued_for: 0.05, processing_for: 0.05}\n")
-    with reset_client(configured_mock(config)) as client:
+    with reset_client(make_flux_mock(config).url) as client:
         target = "https://your-server.com/webhook/callback"  # the pages' own example: answered 202 as the API does
         job = client.post(SUBMIT, json={"prompt": "x"}, headers={**KEY, "X-Webhook-URL": target})
         assert job.status_code == 202, job.text
@@ -152,25 +152,25 @@ def test_webhooks_redirect_to_a_host_the_mock_may_not_call_is_refused_at_start(t
     assert "webhooks.redirect_to https://hooks.example.com/x must be a loopback address" in stderr
 
 
-def test_the_cloudflare_challenge_on_the_status_endpoint_is_a_named_variant(configured_mock):
-    with reset_client(configured_mock()) as client:
+def test_the_cloudflare_challenge_on_the_status_endpoint_is_a_named_variant(make_flux_mock):
+    with reset_client(make_flux_mock().url) as client:
         request_id = client.post(SUBMIT, json={"prompt": "x"}, headers=KEY).json()["request_id"]
         challenged = client.get(f"/v2/requests/status/{request_id}",
                                 headers={**KEY, "Prefer": "variant=cloudflare-challenge"})
         assert challenged.status_code == 403 and challenged.headers["content-type"].startswith("text/html")
         assert "Just a moment..." in challenged.text and challenged.headers["cf-mitigated"] == "challenge"
-        rule = client.post("/__admin/scenarios", json={"match": {"operation_id": "getRequestStatus"},
+        rule = client.post("/__admin/rules", json={"match": {"operation_id": "getRequestStatus"},
                                                       "outcome": {"variant": "cloudflare-challenge"}, "times": 1})
         assert rule.status_code == 201
         polls = [client.get(f"/v2/requests/status/{request_id}", headers=KEY).status_code for _ in range(2)]
         assert polls == [403, 200], "once, then the JSON status again"
-        elsewhere = client.post("/__admin/scenarios", json={"match": {"operation_id": "schnellGetData"},
+        elsewhere = client.post("/__admin/rules", json={"match": {"operation_id": "schnellGetData"},
                                                            "outcome": {"variant": "cloudflare-challenge"}})
         assert elsewhere.status_code == 400 and "allowed: getdata-job" in elsewhere.json()["message"]
 
 
-def test_an_unknown_prefer_token_is_a_400_naming_the_supported_ones_and_rfc_7240s_are_ignored(configured_mock):
-    with reset_client(configured_mock()) as client:
+def test_an_unknown_prefer_token_is_a_400_naming_the_supported_ones_and_rfc_7240s_are_ignored(make_flux_mock):
+    with reset_client(make_flux_mock().url) as client:
         typo = client.post(SUBMIT, json={"prompt": "x"}, headers={**KEY, "Prefer": "cdoe=429"})
         assert typo.status_code == 400
         assert "Prefer: cdoe is not a preference flux-mock knows; supported: code=, job=" in typo.json()["message"]
@@ -178,8 +178,8 @@ def test_an_unknown_prefer_token_is_a_400_naming_the_supported_ones_and_rfc_7240
         assert standard.status_code == 202, "what an app may send the real gateway works unchanged"
 
 
-def test_a_400_lists_every_violation_and_names_every_allowed_value(configured_mock):
-    with reset_client(configured_mock()) as client:
+def test_a_400_lists_every_violation_and_names_every_allowed_value(make_flux_mock):
+    with reset_client(make_flux_mock().url) as client:
         several = client.post("/flux-2-pro-text-to-image-799/v1/flux-2-pro-text-to-image-request",
                               json={"prompt": 5, "image_size": "big", "safety_tolerance": 9}, headers=KEY).json()
         assert several["message"] == several["violations"][0] and len(several["violations"]) == 3

@@ -196,13 +196,13 @@ def test_an_unknown_example_name_is_a_400_listing_the_names(api):
 
 
 def test_rules_with_an_unknown_example_or_a_remote_draw_url_are_refused(api):
-    unknown = api.post("/__admin/scenarios", json={"match": {"operation_id": "getRequestStatus"},
+    unknown = api.post("/__admin/rules", json={"match": {"operation_id": "getRequestStatus"},
                                                    "outcome": {"example": "nope"}})
     assert unknown.status_code == 400 and "outcome.example 'nope'" in unknown.json()["message"]
     assert "fluxDevError" in unknown.json()["message"]
-    remote = api.post("/__admin/scenarios", json={"outcome": {"dynamic": True, "draw_from": "http://10.0.0.1/x"}})
+    remote = api.post("/__admin/rules", json={"outcome": {"dynamic": True, "draw_from": "http://10.0.0.1/x"}})
     assert remote.status_code == 400 and "draw_from" in remote.json()["message"]
-    rule = api.post("/__admin/scenarios", json={"match": {"operation_id": "getRequestStatus"},
+    rule = api.post("/__admin/rules", json={"match": {"operation_id": "getRequestStatus"},
                                                 "outcome": {"example": "fluxDevError"}})
     assert rule.status_code == 201
     assert api.get("/v2/requests/status/abc", headers=KEY).json()["status"] == "ERROR"

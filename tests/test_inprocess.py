@@ -122,7 +122,7 @@ async def test_admin_timing_jobs_wallets_and_reset(clock):
 
 async def test_admin_rejects_invalid_scenario_rules_with_the_field_named(clock):
     async with client(clock) as api:
-        response = await api.post("/__admin/scenarios", json={"outcome": {"job": "MAYBE"}})
+        response = await api.post("/__admin/rules", json={"outcome": {"job": "MAYBE"}})
     assert response.status_code == 400 and "outcome.job" in response.json()["message"]
 
 

@@ -57,8 +57,8 @@ def test_a_target_that_is_not_flux_mock_needs_a_key():
     assert report.returncode == 2 and "is not flux-mock" in one_line(report)
 
 
-def test_report_without_the_admin_token_is_a_usage_error(tmp_path, configured_mock):
-    url = configured_mock("admin_token: sesame-1234\n")
+def test_report_without_the_admin_token_is_a_usage_error(tmp_path, make_flux_mock):
+    url = make_flux_mock("admin_token: sesame-1234\n").url
     result = flux_mock("report", "--base-url", url)
     assert result.returncode == 2 and "pass its --admin-token" in one_line(result)
     let_in = flux_mock("report", "--base-url", url, "--admin-token", "sesame-1234")
@@ -66,7 +66,7 @@ def test_report_without_the_admin_token_is_a_usage_error(tmp_path, configured_mo
 
 
 def test_a_dropped_connection_is_not_reached_never_drift(api, mock_url):
-    api.post("/__admin/scenarios", json={"match": {"operation_id": "schnellGetData"},
+    api.post("/__admin/rules", json={"match": {"operation_id": "schnellGetData"},
                                          "outcome": {"drop_connection": True}}).raise_for_status()
     result = flux_mock("drift", "--base-url", mock_url, "--operation", "schnellGetData", "--operation",
                        "klein4bGenerateImage")
@@ -96,10 +96,10 @@ KEY = {"Ocp-Apim-Subscription-Key": "k"}
 
 def test_one_makes_a_job(flux_mock):
     httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", json={"prompt": "x"}, headers=KEY)
-    assert len(flux_mock.jobs()) == 1
+    assert len(flux_mock.jobs.list()) == 1
 
 def test_two_starts_clean(flux_mock):
-    assert flux_mock.jobs() == [] and flux_mock.journal() == []
+    assert flux_mock.jobs.list() == [] and flux_mock.journal.entries() == []
 '''
 
 
@@ -121,7 +121,7 @@ def test_a_server_start_up_error_reaches_the_test_output_with_its_own_message(tm
 
 
 def test_check_counts_a_dropped_connection_as_not_reached_never_as_a_contract_failure(api, mock_url, tmp_path):
-    api.post("/__admin/scenarios", json={"match": {"operation_id": "schnellGetData"},
+    api.post("/__admin/rules", json={"match": {"operation_id": "schnellGetData"},
                                          "outcome": {"drop_connection": True}}).raise_for_status()
     junit = tmp_path / "check.xml"
     result = flux_mock("check", "--base-url", mock_url, "--operation", "schnellGetData", "--max-examples", "2",

@@ -181,7 +181,7 @@ def test_drift_leaves_unbroken_operations_ok(verdicts):
 def test_check_and_drift_accept_jobs_that_end_failed_or_in_error_as_documented(api, mock_url):
     """FAILED and ERROR are final statuses too: a job ending in them passes (no media, an error set)."""
     for outcome, operation_id in (("FAILED", "fluxDevTextToImage"), ("ERROR", "fluxProTextToImage")):
-        api.post("/__admin/scenarios", json={"match": {"operation_id": operation_id},
+        api.post("/__admin/rules", json={"match": {"operation_id": operation_id},
                                              "outcome": {"job": outcome, "error": "as documented"}})
     chosen = ["--operation", "fluxDevTextToImage", "--operation", "fluxProTextToImage"]
     check = flux_mock("check", "--base-url", mock_url, "--max-examples", "2", *chosen)

@@ -116,16 +116,16 @@ async def test_read_body_decodes_json_and_refuses_what_is_not():
     assert without_body.body is None
 
 
-async def test_select_scenario_takes_the_rule_and_lets_prefer_win():
+async def test_select_rule_takes_the_rule_and_lets_prefer_win():
     rule = {"match": {"prompt_contains": "fail me"}, "outcome": {"job": "FAILED", "latency": 1}}
-    mock = mock_state(scenarios=(rule,))
+    mock = mock_state(rules=(rule,))
     made = exchange(mock, headers={"prefer": "latency=3"})
     made.body = {"prompt": "please fail me"}
     await pipeline.authenticate(made)
-    await pipeline.select_scenario(made)
+    await pipeline.select_rule(made)
     assert made.rule == "config-1" and made.outcome == Outcome(job="FAILED", latency=3.0)
     quiet = exchange(mock_state())
-    await pipeline.select_scenario(quiet)
+    await pipeline.select_rule(quiet)
     assert (quiet.rule, quiet.outcome) == (None, Outcome())
 
 
@@ -215,7 +215,7 @@ async def test_the_runner_answers_with_the_first_stage_that_answers():
 
 def test_the_stages_are_listed_once_in_their_documented_order():
     names = [stage.__name__ for stage in pipeline.STAGES]
-    order = [names.index(name) for name in ("authenticate", "limit_rate", "read_body", "select_scenario", "validate")]
+    order = [names.index(name) for name in ("authenticate", "limit_rate", "read_body", "select_rule", "validate")]
     assert order == sorted(order) and len(set(names)) == len(names) and names[-1] == "handle"
 
 

@@ -10,8 +10,8 @@ KEY = {"Ocp-Apim-Subscription-Key": "k"}
 CONFIG = "keys: {k: {balance: 1}}\ntiming: {queued_for: 0.05, processing_for: 0.05}\n"
 
 
-def test_the_free_preview_route_answers_a_finished_job_whose_image_downloads_and_polls(configured_mock):
-    with reset_client(configured_mock(CONFIG)) as client:
+def test_the_free_preview_route_answers_a_finished_job_whose_image_downloads_and_polls(make_flux_mock):
+    with reset_client(make_flux_mock(CONFIG).url) as client:
         answer = client.post("/flux/text-to-image", json={"prompt": "a lighthouse"}, headers=KEY)
         assert answer.status_code == 200, answer.text
         body = answer.json()
@@ -25,9 +25,9 @@ def test_the_free_preview_route_answers_a_finished_job_whose_image_downloads_and
         assert "unknown-endpoint" not in kinds
 
 
-def test_flux_dev_answers_a_request_id_to_poll_through_get_flux_dev_status_either_spelling(configured_mock):
+def test_flux_dev_answers_a_request_id_to_poll_through_get_flux_dev_status_either_spelling(make_flux_mock):
     WORKING_POLL = {**KEY, "Prefer": "variant=flux-dev"}  # the route live answers 400 Model not found (evidence)
-    with reset_client(configured_mock(CONFIG)) as client:
+    with reset_client(make_flux_mock(CONFIG).url) as client:
         submitted = client.post("/flux-dev/v1/dev/textToImage", json={"prompt": "x"},
                                 headers={**KEY, "Prefer": "variant=flux-dev"})
         assert submitted.status_code == 200 and list(submitted.json()) == ["request_id"]
@@ -67,9 +67,9 @@ def _final_media(client, submitted) -> list[str]:
     return wait_until(completed, what=f"{request_id} COMPLETED")["output"]["media_url"]
 
 
-def test_different_input_images_give_different_outputs_and_match_input_keeps_a_data_urls_size(configured_mock):
+def test_different_input_images_give_different_outputs_and_match_input_keeps_a_data_urls_size(make_flux_mock):
     fill = "/flux-fill-dev/v1/flux-fill/generate"
-    with reset_client(configured_mock("keys: {k: {balance: 100}}\ntiming: {queued_for: 0.05, processing_for: 0.05}\n")) \
+    with reset_client(make_flux_mock("keys: {k: {balance: 100}}\ntiming: {queued_for: 0.05, processing_for: 0.05}\n").url) \
             as client:
         def submit(image: str, megapixels: str = "1"):
             answer = client.post(fill, json={"prompt": "x", "seed": 7, "image": image, "mask": image,

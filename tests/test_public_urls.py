@@ -15,8 +15,8 @@ def submitted(client: httpx.Client, **headers) -> dict:
     return answer.json()
 
 
-def test_answers_name_the_host_the_client_used_and_ignore_forwarded_headers_by_default(configured_mock):
-    with reset_client(configured_mock()) as client:
+def test_answers_name_the_host_the_client_used_and_ignore_forwarded_headers_by_default(make_flux_mock):
+    with reset_client(make_flux_mock().url) as client:
         assert submitted(client, Host="gateway.pixazo.ai")["polling_url"].startswith(
             "http://gateway.pixazo.ai/v2/requests/status/")
         untrusted = submitted(client, **{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"})
@@ -25,8 +25,8 @@ def test_answers_name_the_host_the_client_used_and_ignore_forwarded_headers_by_d
             "a Host unfit for a URL is replaced by the address the mock listens on"
 
 
-def test_a_trusted_proxys_forwarded_scheme_and_host_are_used(configured_mock):
-    with reset_client(configured_mock("trust_forwarded: true\n")) as client:
+def test_a_trusted_proxys_forwarded_scheme_and_host_are_used(make_flux_mock):
+    with reset_client(make_flux_mock("trust_forwarded: true\n").url) as client:
         forwarded = submitted(client, **{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.test, inner"})
         assert forwarded["polling_url"].startswith("https://api.example.test/v2/requests/status/")
         rfc = submitted(client, Forwarded='for=1.2.3.4;proto=https;host="mock.example.test:8443", for=5.6.7.8')
@@ -35,7 +35,7 @@ def test_a_trusted_proxys_forwarded_scheme_and_host_are_used(configured_mock):
             "only http and https are schemes"
 
 
-def test_public_url_wins_over_everything(configured_mock):
-    with reset_client(configured_mock("public_url: https://mock.ci.example/base\ntrust_forwarded: true\n")) as client:
+def test_public_url_wins_over_everything(make_flux_mock):
+    with reset_client(make_flux_mock("public_url: https://mock.ci.example/base\ntrust_forwarded: true\n").url) as client:
         assert submitted(client, **{"X-Forwarded-Host": "other"})["polling_url"].startswith(
             "https://mock.ci.example/base/v2/requests/status/")

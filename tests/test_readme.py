@@ -73,7 +73,8 @@ def examples_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("readme-examples")
     # the fixture's examples (the containers page's needs a built image: test_container runs that API for real)
     examples = [body for lang, body in BLOCKS if lang == "python" and "flux_mock" in body]
-    assert len(examples) == 5  # the client test, scripted answers, webhooks, verifying what it sent, fuzzing
+    assert len(examples) == 6  # the client test, its own mock (marker, factory), scripted answers, webhooks,
+    # verifying what it sent, fuzzing
     for number, example in enumerate(examples):
         (folder / f"test_client_example_{number}.py").write_text(example)
     (fuzzed,) = [body for body in examples if "fuzz_client" in body]
@@ -87,12 +88,12 @@ def examples_run(tmp_path_factory):
 
 def test_client_test_examples_run_as_written_with_the_installed_plugin(examples_run):
     passed = set(re.findall(r"^PASSED (test_client_example_\d)\.py::", examples_run.stdout, re.M))
-    assert passed == {f"test_client_example_{number}" for number in range(5)}, examples_run.stdout[-3000:]
+    assert passed == {f"test_client_example_{number}" for number in range(6)}, examples_run.stdout[-3000:]
 
 
 def test_the_fuzz_example_without_its_guard_fails_as_the_readme_shows(examples_run):
     output = examples_run.stdout
-    assert re.search(r"^FAILED test_fuzzed\.py::", output, re.M) and "1 failed, 5 passed" in output, output[-3000:]
+    assert re.search(r"^FAILED test_fuzzed\.py::", output, re.M) and "1 failed, 7 passed" in output, output[-3000:]
     assert "flux-mock fuzz_client: the client failed on these answers (seed " in output
     assert re.search(r'call \d: GET /v2/requests/status/\S+ \(getRequestStatus\) -> 200 \{.*"status": "(FAILED|ERROR)"',
                      output)

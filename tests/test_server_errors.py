@@ -13,7 +13,7 @@ keys:
   slow: {rate_limit: 2}
 disabled_models: [flux-fill-dev]
 timing: {mode: per-poll}
-scenarios:
+rules:
   - match: {prompt_contains: please fail}
     outcome: {job: FAILED, error: NSFW content detected}
 """
@@ -27,9 +27,9 @@ def key(name: str) -> dict:
 
 
 @pytest.fixture
-def api(configured_mock):
+def api(make_flux_mock):
     """A client of this module's configured mock, reset before each test."""
-    with reset_client(configured_mock(CONFIG)) as client:
+    with reset_client(make_flux_mock(CONFIG).url) as client:
         yield client
 
 
@@ -111,7 +111,7 @@ def test_prefer_code_that_the_operation_does_not_document_is_refused(api):
 
 
 def test_admin_rule_applies_the_given_number_of_times(api):
-    rule = api.post("/__admin/scenarios", json={"match": {"operation_id": "schnellGetData"},
+    rule = api.post("/__admin/rules", json={"match": {"operation_id": "schnellGetData"},
                                                 "outcome": {"status": 500}, "times": 2})
     assert rule.status_code == 201
     codes = [api.post(SCHNELL, json={"prompt": "x"}, headers=key("rich")).status_code for _ in range(3)]
@@ -193,7 +193,7 @@ def test_journal_records_requests_with_violations_and_undocumented_fields(api):
 
 
 def test_dropped_connection_scenario_closes_without_an_answer_and_the_server_goes_on(api):
-    api.post("/__admin/scenarios", json={"match": {"key": "rich"}, "outcome": {"drop_connection": True}, "times": 1})
+    api.post("/__admin/rules", json={"match": {"key": "rich"}, "outcome": {"drop_connection": True}, "times": 1})
     with pytest.raises(httpx.RemoteProtocolError):
         api.post(SCHNELL, json={"prompt": "x"}, headers=key("rich"))
     assert api.post(SCHNELL, json={"prompt": "x"}, headers=key("rich")).status_code == 200

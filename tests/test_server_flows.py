@@ -221,7 +221,7 @@ def test_forcing_a_success_the_pages_give_no_example_of_answers_the_mocks_own_bo
     assert batch.status_code == 200 and batch.json()["status"] == "completed" and batch.json()["output"]
     unknown = api.post("/flux-pro-polling/pro/getFluxProStatus", json={"request_id": "flux-pro_nope"},
                        headers={**SUBSCRIPTION, "Prefer": "code=200"})
-    assert unknown.status_code == 404 and unknown.json() != {"error": "Scenario"}
+    assert unknown.status_code == 404 and unknown.json() != {"error": "Forced"}
 
 
 def test_flux_2_dev_answers_on_the_prefixed_path_public_clients_call_with_the_subscription_key(api):

@@ -29,6 +29,6 @@ def test_bad_sections_name_the_field(config, where):
 
 def test_settings_survive_the_json_hand_over_to_workers():
     settings = Settings(timing=Timing(mode="per-poll", queued_for=0.5), keys={"k": KeyConfig(1.5, ("m",), 2.0)},
-                        variants=("getdata-job",), scenarios=({"outcome": {"status": 500}, "times": 1},),
+                        variants=("getdata-job",), rules=({"outcome": {"status": 500}, "times": 1},),
                         webhook_allowed_hosts=("*.test",), store="redis://127.0.0.1:1/0", strict=True)
     assert Settings.from_json(settings.to_json()) == settings

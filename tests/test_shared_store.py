@@ -89,13 +89,13 @@ def test_a_restarted_server_still_reports_earlier_jobs(config):
 def test_admin_changes_on_one_instance_apply_on_the_other(config):
     with running_mock("--config", config) as first, running_mock("--config", config) as second:
         a, b = httpx.Client(base_url=first, timeout=30), httpx.Client(base_url=second, timeout=30)
-        rule = a.post("/__admin/scenarios", json={"match": {"operation_id": "schnellGetData"},
+        rule = a.post("/__admin/rules", json={"match": {"operation_id": "schnellGetData"},
                                                   "outcome": {"status": 500}, "times": 3})
         assert rule.status_code == 201
         codes = [(a, b)[n % 2].post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY).status_code
                  for n in range(5)]
         assert codes == [500, 500, 500, 200, 200], "one rule, three uses, across both instances"
-        assert b.get("/__admin/scenarios").json()["scenarios"][0]["remaining"] == 0
+        assert b.get("/__admin/rules").json()["rules"][0]["remaining"] == 0
 
         a.put("/__admin/timing", json={"mode": "manual"}).raise_for_status()
         submitted = b.post("/flux-dev/v1/dev/textToImage", json={"prompt": "x"}, headers=KEY).json()
@@ -119,10 +119,10 @@ def test_an_api_call_sent_after_an_admin_answer_sees_the_change_on_every_instanc
             a.post("/__admin/clock/advance", json={"seconds": 3600}).raise_for_status()
             assert b.get(f"/v2/requests/status/{request_id}", headers=KEY).json()["status"] == "COMPLETED", \
                 "the clock moved on the other instance"
-            rule = a.post("/__admin/scenarios", json={"match": {"operation_id": "schnellGetData"},
+            rule = a.post("/__admin/rules", json={"match": {"operation_id": "schnellGetData"},
                                                       "outcome": {"status": 500}}).json()
             assert b.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY).status_code == 500
-            a.delete(f"/__admin/scenarios/{rule['id']}").raise_for_status()
+            a.delete(f"/__admin/rules/{rule['id']}").raise_for_status()
             assert b.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY).status_code == 200
         a.close()
         b.close()

@@ -15,8 +15,8 @@ KEY = {"Ocp-Apim-Subscription-Key": "k"}
 
 
 @pytest.fixture
-def guarded(configured_mock):
-    return configured_mock(CONFIG)
+def guarded(make_flux_mock):
+    return make_flux_mock(CONFIG).url
 
 
 def open_idle(url: str, count: int) -> list[socket.socket]:

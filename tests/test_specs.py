@@ -249,7 +249,7 @@ def _assumed_markers(node, where="", found=None):
 
 
 def test_every_assumed_keyword_is_marked_where_it_stands_and_the_list_is_the_documented_one():
-    """x-assumed names keywords of its own node (a typo would leave an assumption judged as a page's rule), and
+    """x-assumed names keywords of its own node (a typo would leave an assumption judged as a page's constraint), and
     what the spec assumes is what docs/reference/specs.md lists."""
     from mock_server.operations.assumptions import assumed_constraints
     from mock_server.operations.documents import read_document

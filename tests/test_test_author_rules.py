@@ -66,7 +66,7 @@ def test_the_fixture_resets_after_each_test_too(tmp_path):
         "def test_sets(flux_mock):\n"
         "    flux_mock.rules.add({'status': 500})\n\n"
         "def test_after(flux_mock_server):\n"
-        "    assert httpx.get(flux_mock_server + '/__admin/scenarios').json()['scenarios'] == []\n")
+        "    assert httpx.get(flux_mock_server + '/__admin/rules').json()['rules'] == []\n")
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert "2 passed" in run.stdout, run.stdout[-2000:]

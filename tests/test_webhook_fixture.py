@@ -15,7 +15,7 @@ KEY = {"Ocp-Apim-Subscription-Key": "hook-key"}
 
 
 def test_a_queue_job_delivers_its_final_status_to_the_fixture(flux_mock, flux_mock_webhooks):
-    flux_mock.set_timing(queued_for=0, processing_for=0.05)
+    flux_mock.timing.set(queued_for=0, processing_for=0.05)
     job = httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", json={"prompt": "a fox"},
                      headers={**KEY, "X-Webhook-URL": flux_mock_webhooks.url_for("done")}).json()
     delivery = flux_mock_webhooks.wait_for("completed", job["request_id"])
@@ -25,7 +25,7 @@ def test_a_queue_job_delivers_its_final_status_to_the_fixture(flux_mock, flux_mo
 
 
 def test_kontext_events_arrive_each_and_a_failed_delivery_is_retried(flux_mock, flux_mock_webhooks):
-    flux_mock.set_timing(queued_for=0, processing_for=0.05)
+    flux_mock.timing.set(queued_for=0, processing_for=0.05)
     flux_mock_webhooks.fail_next(1)
     body = {"input_image": "https://example.com/a.png", "webhook": flux_mock_webhooks.url_for(),
             "webhook_events_filter": ["processing", "completed"]}
@@ -44,7 +44,7 @@ def test_kontext_events_arrive_each_and_a_failed_delivery_is_retried(flux_mock, 
 
 
 def test_a_wait_that_times_out_names_what_arrived(flux_mock, flux_mock_webhooks):
-    flux_mock.set_timing(queued_for=0, processing_for=0.05)
+    flux_mock.timing.set(queued_for=0, processing_for=0.05)
     job = httpx.post(f"{flux_mock.url}/flux-dev/v1/dev/textToImage", json={"prompt": "a fox"},
                      headers={**KEY, "X-Webhook-URL": flux_mock_webhooks.url_for()}).json()
     flux_mock_webhooks.wait_for("completed", job["request_id"])

@@ -25,9 +25,9 @@ webhooks: {max_attempts: 3, backoff: 0.05, timeout: 2}
 
 
 @pytest.fixture
-def api(configured_mock):
+def api(make_flux_mock):
     """A client of this module's configured mock, reset before each test."""
-    with reset_client(configured_mock(CONFIG)) as client:
+    with reset_client(make_flux_mock(CONFIG).url) as client:
         yield client
 
 
@@ -154,7 +154,7 @@ def test_first_attempt_timeout_scenario_makes_the_receiver_see_it_twice(api, rec
 
 
 def test_out_of_order_scenario_delivers_kontext_events_newest_first(api, receiver):
-    api.post("/__admin/scenarios", json={"match": {"operation_id": "kontextRestoreImage"},
+    api.post("/__admin/rules", json={"match": {"operation_id": "kontextRestoreImage"},
                                          "outcome": {"webhook": {"out_of_order": True}}, "times": 1})
     api.post(KONTEXT, json={"input_image": "https://e.com/a.png", "webhook": f"{receiver.url}/ooo",
                             "webhook_events_filter": ["queued", "processing", "completed"]}, headers=KEY)
@@ -163,7 +163,7 @@ def test_out_of_order_scenario_delivers_kontext_events_newest_first(api, receive
 
 def test_delay_scenario_moves_the_delivery_later(api, receiver):
     api.put("/__admin/timing", json={"mode": "manual"})
-    api.post("/__admin/scenarios", json={"match": {}, "outcome": {"webhook": {"delay": 30}}, "times": 1})
+    api.post("/__admin/rules", json={"match": {}, "outcome": {"webhook": {"delay": 30}}, "times": 1})
     submitted = api.post(FLUX_DEV, json={"prompt": "x"}, headers={**KEY, "X-Webhook-URL": f"{receiver.url}/late"})
     job = api.post(f"/__admin/jobs/{submitted.json()['request_id']}/advance", json={"to_end": True}).json()
     (delivery,) = deliveries(api)
@@ -203,7 +203,7 @@ def test_shutdown_finishes_due_deliveries_and_reports_the_rest(receiver):
                    headers={**KEY, "X-Webhook-URL": f"{receiver.url}/at-shutdown"})
         httpx.post(f"{url}/flux-dev/v1/dev/textToImage", json={"prompt": "later"},
                    headers={**KEY, "X-Webhook-URL": f"{receiver.url}/duplicated", "Prefer": "webhook=duplicate"})
-        httpx.post(f"{url}/__admin/scenarios", json={"match": {"prompt_contains": "delayed"},
+        httpx.post(f"{url}/__admin/rules", json={"match": {"prompt_contains": "delayed"},
                                                      "outcome": {"webhook": {"delay": 600}}})
         httpx.post(f"{url}/flux-dev/v1/dev/textToImage", json={"prompt": "delayed"},
                    headers={**KEY, "X-Webhook-URL": f"{receiver.url}/delayed"})

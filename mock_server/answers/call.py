@@ -14,7 +14,7 @@ class Call:
     status: int
     facts: dict = field(default_factory=dict)
     variant: str | None = None  # the named response variant answering (None: the operation's default)
-    beyond_contract: bool = False  # drawn from the schema alone, past the spec's rules on purpose
+    beyond_contract: bool = False  # drawn from the schema alone, past the pages' constraints on purpose
 
     @property
     def known_facts(self) -> frozenset[str]:

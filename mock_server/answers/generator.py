@@ -71,7 +71,7 @@ class AnswerGenerator:
 
     def _validator(self, call: Call, schema: dict):
         """The schema every answer is checked against before it goes out; beyond the contract, without the
-        spec's rules (what that mode may break), never without the schema itself."""
+        pages' constraints (what that mode may break), never without the schema itself."""
         key = (call.operation_id, call.status, call.beyond_contract)
         if key not in self._validators:
             checked = without_rules(schema) if call.beyond_contract else schema

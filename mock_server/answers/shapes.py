@@ -22,7 +22,7 @@ from typing import NamedTuple
 from hypothesis import strategies as st
 
 from mock_server.clock import iso
-from mock_server.operations.rules import not_before_rules, rule_title
+from mock_server.operations.constraints import constraint_title, not_before_constraints
 
 FACT = "x-flux-mock-fact"
 REPORTS = "x-flux-mock-job-status"
@@ -93,7 +93,7 @@ def without_rules(node):
     if not isinstance(node, dict):
         return node
     stripped = {key: without_rules(value) for key, value in node.items() if key != "allOf"}
-    kept = [without_rules(part) for part in node.get("allOf", ()) if rule_title(part) is None]
+    kept = [without_rules(part) for part in node.get("allOf", ()) if constraint_title(part) is None]
     return {**stripped, "allOf": kept} if kept else stripped
 
 
@@ -213,7 +213,7 @@ def in_time_order(schema, body, facts: dict, draw) -> object:
     """The drawn answer with its times on the job's own clock, in the order the spec's `x-flux-mock-not-before`
     asks: a field no rule puts after another (created_at) is the job's `created_at` fact, each later one a
     moment drawn between it and the answer's (`answered_at`). Nulls stay null; without the facts, unchanged."""
-    rules = not_before_rules(schema)
+    rules = not_before_constraints(schema)
     start, end = facts.get("created_at"), facts.get("answered_at")
     if not rules or not isinstance(body, dict) or start is None or end is None:
         return body

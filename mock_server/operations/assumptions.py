@@ -2,7 +2,7 @@
 (or a header object) lists its keywords no page states (a minimum of 1 for `num_steps`, `format: uri` on an
 image URL, a required Retry-After), beside the `x-assumption` that says why.
 
-The pages' rules are the spec without those keywords (`pages_only`): `flux-mock check` generates and judges by
+The pages' constraints are the spec without those keywords (`pages_only`): `flux-mock check` generates and judges by
 them, so it never fails a server for an assumption. The mock validates by them too, and journals a request
 that breaks only an assumption as a leniency (a lenient gateway would take it); `assumed_constraints` lists
 each assumption of a request, for the notes `check` reports apart ("accepts num_steps 0; the pages state no

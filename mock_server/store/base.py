@@ -118,7 +118,7 @@ class Stores:
 
 
 class RuntimeStore(Protocol):
-    """What the admin API changes at run time and every instance must agree on: scenario rules added
+    """What the admin API changes at run time and every instance must agree on: rules added
     at run time and how often each rule was used, the timing of new jobs, the clock offset.
 
     An instance keeps a copy of this state; `current` says whether that copy is known to be up to date

@@ -22,7 +22,7 @@ DEFAULT_EVENTS = ("completed", "failed", "error")
 @dataclass(frozen=True, slots=True)
 class WebhookRequest:
     """What a submit asked for: the target, the form it used (which decides events and body), the base URL
-    its answers name, and any misbehaviour a scenario asked of the delivery (`delay` seconds,
+    its answers name, and any misbehaviour a rule asked of the delivery (`delay` seconds,
     `duplicate`, `out_of_order`, `first_attempt_timeout`)."""
 
     url: str

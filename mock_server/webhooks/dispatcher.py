@@ -232,13 +232,13 @@ class WebhookDispatcher:
             delivery.attempts += 1
             status, error = await self._post(delivery.url, body, delivery.id)
             if delivery.attempts == 1 and misbehave.get("first_attempt_timeout") and error is None:
-                status, error = None, "timed out (scenario: first attempt times out)"
+                status, error = None, "timed out (rule: first attempt times out)"
             await self._record(delivery, job, status, error)
             if error is None:
                 delivery.state = "delivered"
                 if misbehave.get("duplicate"):
                     status, duplicate_error = await self._post(delivery.url, body, delivery.id)
-                    await self._record(delivery, job, status, duplicate_error, note="duplicate (scenario)")
+                    await self._record(delivery, job, status, duplicate_error, note="duplicate (rule)")
             elif delivery.attempts >= self.max_attempts:
                 delivery.state = "failed"
             else:

@@ -112,7 +112,7 @@ function attempts(delivery) {
 async function refresh() {
   const [health, jobs, journal, report, webhooks, wallets, rules] = await Promise.all([
     call("GET", "/health"), call("GET", "/jobs?limit=200&order=newest"), call("GET", "/journal?limit=500"), call("GET", "/client-report"),
-    call("GET", "/webhooks?limit=200"), call("GET", "/wallets"), call("GET", "/scenarios")]);
+    call("GET", "/webhooks?limit=200"), call("GET", "/wallets"), call("GET", "/rules")]);
   $("#health").textContent = `${health.status} · ${health.store.kind} · ${health.jobs} jobs`;
   $("#health").className = `pill ${health.status === "ok" ? "ok" : "bad"}`;
   $("#clock").textContent = `mock clock ${health.now}`;
@@ -124,9 +124,9 @@ async function refresh() {
     cell(delivery.url), cell(delivery.state), attempts(delivery)], delivery.id)));
   fill("wallets", Object.entries(wallets.wallets).map(([key, balance]) => row([cell(key), cell(balance),
     button("edit", () => { $("#wallet-key").value = key; $("#wallet-balance").value = balance; })], key)));
-  fill("rules", rules.scenarios.map((rule) => row([cell(rule.id), cell(JSON.stringify(rule.match)),
+  fill("rules", rules.rules.map((rule) => row([cell(rule.id), cell(JSON.stringify(rule.match)),
     cell(JSON.stringify(rule.outcome)), cell(rule.remaining === null ? "always" : rule.remaining),
-    rule.source === "admin" ? button("remove", () => call("DELETE", `/scenarios/${encodeURIComponent(rule.id)}`))
+    rule.source === "admin" ? button("remove", () => call("DELETE", `/rules/${encodeURIComponent(rule.id)}`))
       : cell("config")], rule.id)));
   $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
 }
@@ -149,7 +149,7 @@ function onSubmit(id, action) {
 onSubmit("#clock-form", () => call("POST", "/clock/advance", {seconds: Number($("#clock-seconds").value)}));
 onSubmit("#wallet-form", () => call("PUT", `/wallets/${encodeURIComponent($("#wallet-key").value)}`,
   {balance: Number($("#wallet-balance").value)}));
-onSubmit("#rule-form", () => call("POST", "/scenarios", JSON.parse($("#rule-json").value)));
+onSubmit("#rule-form", () => call("POST", "/rules", JSON.parse($("#rule-json").value)));
 onSubmit("#token-form", async () => {
   sessionStorage.setItem("flux-mock-admin-token", $("#token").value);
   $("#token-form").hidden = true;

@@ -1,4 +1,5 @@
-"""The spec's rules beyond an answer's shape, read where the spec states them. A rule JSON Schema can say is a
+"""The pages' constraints beyond an answer's shape, read where the spec states them ("constraint": a rule of the
+pages; a "rule" is a per-test answer a test adds, mock_server/rules.py). A constraint JSON Schema can say is a
 titled part of an allOf (StatusBody: "output holds the result exactly when COMPLETED"); one it cannot is
 `x-flux-mock-not-before` on a schema (or a shape of it), mapping a time field to the field it may not come
 before. The answer generator keeps them (and drops them, beyond the contract); the kit's checks judge them."""
@@ -6,8 +7,8 @@ before. The answer generator keeps them (and drops them, beyond the contract); t
 NOT_BEFORE = "x-flux-mock-not-before"
 
 
-def rule_title(part) -> str | None:
-    """The title of an allOf part that is one of the spec's rules (a titled part), else None."""
+def constraint_title(part) -> str | None:
+    """The title of an allOf part that is one of the pages' constraints (a titled part), else None."""
     return part.get("title") if isinstance(part, dict) else None
 
 
@@ -21,7 +22,7 @@ def _top_shapes(schema):
             yield from _top_shapes(branch)
 
 
-def not_before_rules(schema) -> dict[str, str]:
+def not_before_constraints(schema) -> dict[str, str]:
     """{later field: the field it may not come before} of an answer of this schema."""
     return {later: earlier for shape in _top_shapes(schema) for later, earlier in (shape.get(NOT_BEFORE) or {}).items()
             if later != "description"}

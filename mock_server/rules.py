@@ -1,4 +1,4 @@
-"""Scenario rules: match a request (path, operation, key, prompt text, body fields, headers) -> an outcome, or a
+"""Rules (per-test answers; the pages' own rules are constraints): match a request (path, operation, key, prompt text, body fields, headers) -> an outcome, or a
 sequence of outcomes in turn (the last repeating), once, N times or always.
 
 Outcomes: `status` (answer that documented error now), `job` (COMPLETED / FAILED / ERROR final state
@@ -27,7 +27,7 @@ MAX_RULES = 1000  # rules added at run time (every request is matched against ea
 
 
 def _rule_validator():
-    return jsonschema_rs.validator_for(load_bundled(ADMIN_SPEC)["components"]["schemas"]["Scenario"])
+    return jsonschema_rs.validator_for(load_bundled(ADMIN_SPEC)["components"]["schemas"]["Rule"])
 
 
 def _outcome(item) -> dict:
@@ -85,7 +85,7 @@ class Rule:
         return {**record, "remaining": remaining}
 
 
-class Scenarios:
+class Rules:
     """Config-file rules (the same on every instance, numbered config-1, config-2, ...) and rules added
     at run time, which live in the runtime store with every rule's uses: one mock, however many
     instances."""
@@ -103,7 +103,7 @@ class Scenarios:
         problems = [f"{'.'.join(map(str, e.instance_path)) or 'rule'}: {e.message}"
                     for e in self._validator.iter_errors(data)]
         if problems:
-            raise error(f"invalid scenario rule: {'; '.join(problems)}")
+            raise error(f"invalid rule: {'; '.join(problems)}")
         sequence = tuple(data["sequence"]) if data.get("sequence") else None
         rule = Rule(id=rule_id, match=data.get("match") or {}, outcome=data.get("outcome") if not sequence else None,
                     times=data.get("times"), source=source, sequence=sequence)
@@ -117,12 +117,12 @@ class Scenarios:
             return
         wanted = rule.match.get("operation_id")
         if wanted is not None and wanted not in self._answers:
-            raise error(f"invalid scenario rule: match.operation_id {wanted!r} is no operation; operations: "
+            raise error(f"invalid rule: match.operation_id {wanted!r} is no operation; operations: "
                         f"{', '.join(sorted(self._answers))}")
         matched = [op_id for op_id, answers in self._answers.items()
                    if wanted in (None, op_id) and rule.match.get("path", answers.path) == answers.path]
         if not matched:
-            raise error(f"invalid scenario rule: match.path {rule.match.get('path')!r} is no operation's path")
+            raise error(f"invalid rule: match.path {rule.match.get('path')!r} is no operation's path")
         for number, outcome in enumerate(rule.outcomes):
             where = f"sequence[{number}]" if rule.sequence else "outcome"
             for name, kept_in in ANSWERABLE:
@@ -130,7 +130,7 @@ class Scenarios:
                 allowed = sorted(set().union(*(getattr(self._answers[op_id], kept_in) for op_id in matched)), key=str)
                 if value is not None and value not in allowed:
                     scope = f"operation {wanted}" if wanted else f"the {len(matched)} operations the rule matches"
-                    raise error(f"invalid scenario rule: {where}.{name} {value!r} cannot be answered by {scope}; "
+                    raise error(f"invalid rule: {where}.{name} {value!r} cannot be answered by {scope}; "
                                 f"allowed: {', '.join(map(str, allowed)) or 'none'}")
 
     def _applies(self, rule: Rule, operation_id: str) -> bool:
@@ -153,8 +153,8 @@ class Scenarios:
 
     async def add(self, data) -> Rule:
         if len(self._runtime) >= MAX_RULES:
-            raise BadRequest(f"invalid scenario rule: the mock already holds {MAX_RULES:,} rules added at run time, "
-                             "its bound; delete some (DELETE /__admin/scenarios) first")
+            raise BadRequest(f"invalid rule: the mock already holds {MAX_RULES:,} rules added at run time, "
+                             "its bound; delete some (DELETE /__admin/rules) first")
         rule = self._rule(data, f"admin-{uuid.uuid4().hex[:12]}", "admin")
         await self._store.add_rule(rule.to_record())
         return rule
