@@ -86,3 +86,21 @@ def test_every_variant_and_fault_name_the_tools_print_is_in_the_scenarios_guide(
     missing = [f"variant={name}" for name in variant_names(load_operations()) if f"variant={name}`" not in guide]
     missing += [f"chaos {name}" for name in FAULTS if f"`{name}`" not in guide and f"chaos={name}`" not in guide]
     assert missing == [], f"named by the tools but not in docs/guide/scenarios.md: {missing}"
+
+
+def test_every_verdict_and_outcome_name_the_tools_print_is_in_the_docs():
+    """Issue 39, item 5: each client finding `report` can print, each difference `drift` can print (with its
+    severity) and each field of a rule's outcome is named in the docs."""
+    from contract_tests.differences import SEVERITY
+    from mock_server import client_checks
+    from mock_server.operations.documents import load_bundled
+
+    page = (ROOT / "docs" / "reference" / "verdicts.md").read_text()
+    findings = set(re.findall(r'_finding\("([a-z-]+)"', Path(client_checks.__file__).read_text()))
+    listed = dict(re.findall(r"^\| `([a-z-]+)` \| (.+?) \|", page.split("## Differences")[0], re.M))
+    assert findings == set(listed), f"findings the code makes / the page lists differ: {findings ^ set(listed)}"
+    differences = dict(re.findall(r"^\| `([a-z-]+)` \| (breaking|risky|info) \|", page, re.M))
+    assert differences == SEVERITY, "docs/reference/verdicts.md's differences and severities differ from the code's"
+    guide = (ROOT / "docs" / "guide" / "scenarios.md").read_text()
+    outcome = load_bundled("admin.yaml")["components"]["schemas"]["Outcome"]["properties"]
+    assert [name for name in outcome if f"`{name}`" not in guide] == [], "a rule outcome the guide does not name"
