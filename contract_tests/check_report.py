@@ -53,6 +53,11 @@ def _skip_reason(report) -> str:
     return reason.removeprefix("Skipped: ")
 
 
+def _case(report) -> tuple:
+    """One test item's key: its nodeid and its (operation, check) (the nodeid alone is shared by operations)."""
+    return report.nodeid, dict(report.user_properties).get("flux_mock")
+
+
 def _is_network_error(excinfo) -> bool:
     error = excinfo.value if excinfo is not None else None
     while error is not None:
@@ -69,8 +74,10 @@ class CheckReporter:
         self.outcomes: dict[tuple[str, str], Outcome] = {}
         self.skip_reasons: list[str] = []
         self.pending: Counter = Counter()
-        self._network: set[str] = set()
-        self._messages: dict[str, str] = {}
+        # by _case(report): schemathesis gives every operation's case of one test the same nodeid, so a nodeid
+        # alone let one operation's network error make another's contract failure "not reached"
+        self._network: set[tuple] = set()
+        self._messages: dict[tuple, str] = {}
         self.started = time.monotonic()
 
     # -- pytest hooks
@@ -103,9 +110,9 @@ class CheckReporter:
         made = yield
         report = made.get_result()
         if call.excinfo is not None and _is_network_error(call.excinfo):
-            self._network.add(report.nodeid)
+            self._network.add(_case(report))
         if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
-            self._messages[report.nodeid] = _message(call.excinfo)
+            self._messages[_case(report)] = _message(call.excinfo)
 
     def pytest_runtest_logreport(self, report) -> None:
         if report.when != "call" and not (report.failed or report.skipped):
@@ -113,8 +120,8 @@ class CheckReporter:
         operation_id, check = dict(report.user_properties)["flux_mock"]
         outcome = self.outcomes[(operation_id, check)]
         outcome.seconds += report.duration
-        message = self._messages.get(report.nodeid) or report.longreprtext.strip()
-        if report.nodeid in self._network:
+        message = self._messages.get(_case(report)) or report.longreprtext.strip()
+        if _case(report) in self._network:
             outcome.unreachable += 1
             outcome.messages.append(f"not reached (network): {message}")
         elif report.failed:

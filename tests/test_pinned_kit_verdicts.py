@@ -1,0 +1,150 @@
+"""Verdicts of the kit no test held (issue 38, item 1): each was changed by hand and every test still passed.
+Each test names the rule it holds (a page's, or the guide's), and was watched failing with the verdict broken.
+Against flux-mock served for real (a process for the fixture's, uvicorn in a thread otherwise) or a recording."""
+
+import json
+import re
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from contract_tests.check_report import Outcome
+from contract_tests.process import running_mock
+from mock_server.har import HarWriter, RecordedExchange
+
+KEY = {"Ocp-Apim-Subscription-Key": "k"}
+FLUX_DEV = "/flux-dev/v1/dev/textToImage"
+
+
+def kit(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mock_server.cli", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def har(path, exchanges: list[RecordedExchange]):
+    writer = HarWriter(path, replace=True)
+    for exchange in exchanges:
+        writer.write(exchange.to_har(dict(exchange.flux)))
+    writer.close()
+    return str(path)
+
+
+# --- the fixture's verification --------------------------------------------------------------------------------
+def test_assert_called_with_a_body_and_no_times_fails_on_another_body(flux_mock):
+    httpx.post(flux_mock.url + "/flux-1-schnell/v1/getData", json={"prompt": "a boat"}, headers=KEY)
+    flux_mock.assert_called("schnellGetData", body={"prompt": "a boat"})
+    with pytest.raises(AssertionError, match="prompt"):
+        flux_mock.assert_called("schnellGetData", body={"prompt": "a fox"})
+
+
+def test_call_order_is_read_from_each_operations_first_call(flux_mock):
+    """assert_called_in_order: each operation first called after the one before it (the guide's words)."""
+    for path in ("/flux-1-schnell/v1/getData", "/flux-2-klein-4b/v1/generateImage", "/flux-1-schnell/v1/getData"):
+        httpx.post(flux_mock.url + path, json={"prompt": "x"}, headers=KEY)
+    flux_mock.assert_called_in_order("schnellGetData", "klein4bGenerateImage")
+    with pytest.raises(AssertionError):
+        flux_mock.assert_called_in_order("klein4bGenerateImage", "schnellGetData")
+
+
+# --- outcome coverage ----------------------------------------------------------------------------------------------
+def test_a_final_status_seen_by_poll_is_credited_to_the_submit_it_belongs_to(flux_mock):
+    """Outcome coverage: "each final status of the operation's jobs (COMPLETED, FAILED, ERROR, seen by poll...)"
+    is the submitting operation's outcome, not the status operation's, with the job seen final only by a poll."""
+    flux_mock.timing.set(mode="time", queued_for=1, processing_for=1)
+    job = httpx.post(flux_mock.url + FLUX_DEV, json={"prompt": "x"}, headers=KEY).json()
+    assert job["status"] == "QUEUED"
+    flux_mock.clock.advance(5)
+    assert httpx.get(job["polling_url"], headers=KEY).json()["status"] == "COMPLETED"
+    shown = kit("report", "--base-url", flux_mock.url, "--coverage").stdout
+    rows = {line.split(":")[0].strip(): line for line in shown.splitlines() if line.startswith("  ") and ": met" in line}
+    assert "job COMPLETED" in rows["fluxDevTextToImage"], shown
+    assert "job COMPLETED" not in rows["getRequestStatus"], shown
+
+
+# --- check's verdicts ----------------------------------------------------------------------------------------------
+def test_a_contract_failure_is_never_reported_as_not_reached_nor_passes_and_a_skip_as_skipped():
+    """docs/guide/contract-tests.md: a network failure is "not reached", never a contract failure; a contract
+    failure is a failure whatever else happened; an operation that passed is not "skipped" for one skip."""
+    assert Outcome("op", "positive", failed=1, unreachable=1).verdict == "FAILED"
+    assert Outcome("op", "positive", unreachable=1).verdict == "NOT REACHED"
+    assert Outcome("op", "positive", passed=3, skipped=1).verdict == "passed"
+    assert Outcome("op", "positive", skipped=1).verdict == "skipped"
+
+
+@pytest.fixture(scope="module")
+def dropped_and_broken(tmp_path_factory):
+    """One `check` of two operations of a real flux-mock: schnellGetData's connections dropped, Klein forced to
+    answer 502, which its spec does not document (a contract failure)."""
+    folder = tmp_path_factory.mktemp("check")
+    config = folder / "rules.yaml"
+    config.write_text("rules:\n"
+                      "  - {match: {operation_id: schnellGetData}, outcome: {drop_connection: true}}\n"
+                      "  - {match: {operation_id: klein4bGenerateImage}, outcome: {status: 502}}\n")
+    with running_mock("--config", str(config)) as url:
+        ran = kit("check", "--base-url", url, "--key", "k", "--max-examples", "1", "--operation", "schnellGetData",
+                  "--operation", "klein4bGenerateImage", "--report", str(folder / "junit.xml"))
+    return ran, (folder / "junit.xml").read_text()
+
+
+def test_check_names_a_dropped_connection_not_reached_and_a_broken_answer_failed(dropped_and_broken):
+    """Found by this test: schemathesis gives both operations' cases one nodeid, and the network errors of one
+    made the other's contract failure "not reached" (JUnit <error> instead of <failure>)."""
+    ran, junit = dropped_and_broken
+    assert ran.returncode == 1, ran.stdout[-3000:] + ran.stderr[-2000:]
+    assert "FAILED klein4bGenerateImage [positive]" in ran.stdout and "NOT REACHED klein4bGenerateImage" not in \
+        ran.stdout, ran.stdout[-3000:]
+    assert "NOT REACHED schnellGetData [positive]" in ran.stdout and "FAILED schnellGetData" not in ran.stdout
+    schnell = re.findall(r'<testcase classname="schnellGetData" name="positive".*?</testcase>', junit, re.S)
+    assert schnell and "<failure" not in schnell[0] and '<error message="target not reached"' in schnell[0]
+    klein = re.findall(r'<testcase classname="klein4bGenerateImage" name="positive".*?</testcase>', junit, re.S)
+    assert klein and "<failure" in klein[0] and "Undocumented status code" in klein[0] and "<error" not in klein[0]
+
+
+# --- drift's verdicts over a recording -----------------------------------------------------------------------------
+def _job_then(media_status: int, *, kept: bool, tmp_path) -> str:
+    request_id = "flux-dev_019b76da-a800-7000-8000-000000000000a"
+    polled = {"request_id": request_id, "status": "COMPLETED", "model_id": "flux-dev", "error": None,
+              "output": {"media_url": ["https://images.pixazo.ai/v1/x/output.png"], "media_type": "image/png"},
+              "created_at": "2026-12-01T00:00:00.000Z", "updated_at": "2026-12-01T00:00:05.000Z",
+              "completed_at": "2026-12-01T00:00:05.000Z"}
+    json_type = (("Content-Type", "application/json"),)
+    return har(tmp_path / "job.har", [
+        RecordedExchange("POST", "https://gateway.pixazo.ai" + FLUX_DEV, 202, json_type, b'{"prompt": "x"}', json_type,
+                         json.dumps({"request_id": request_id, "status": "QUEUED", "polling_url":
+                                     f"https://gateway.pixazo.ai/v2/requests/status/{request_id}"}).encode(),
+                         started=time.time()),
+        RecordedExchange("GET", f"https://gateway.pixazo.ai/v2/requests/status/{request_id}", 200, (), b"", json_type,
+                         json.dumps(polled).encode(), started=time.time() + 5),
+        RecordedExchange("GET", "https://images.pixazo.ai/v1/x/output.png", media_status, (), b"",
+                         (("Content-Type", "image/png"),), b"", started=time.time() + 6, content_omitted=not kept,
+                         body_size=2048),
+    ])
+
+
+def test_drift_over_a_recording_names_a_media_download_that_answered_404_without_bytes_kept(tmp_path):
+    """A media URL an answer named must download (200): a recording that kept only its size still says 404."""
+    report = kit("drift", "--har", _job_then(404, kept=False, tmp_path=tmp_path))
+    assert report.returncode == 1 and "media-unavailable at https://images.pixazo.ai/v1/x/output.png: expected 200, " \
+        "found 404" in report.stdout, report.stdout
+    ok = kit("drift", "--har", _job_then(200, kept=False, tmp_path=tmp_path))
+    assert "media-unavailable" not in ok.stdout, ok.stdout
+
+
+# --- report over a recording ---------------------------------------------------------------------------------------
+def test_report_over_a_recording_honours_a_503s_retry_after_and_never_journals_the_redacted_key(tmp_path):
+    """A 503 with Retry-After asks the client to wait as a 429's does: a retry sooner is ignored-retry-after. A
+    recording whose key was redacted has no key to group by (not the key `[redacted]`)."""
+    json_type = ("Content-Type", "application/json")
+    started = time.time()
+    recorded = [RecordedExchange("POST", "https://gateway.pixazo.ai/flux-1-schnell/v1/getData", status,
+                                 (("Ocp-Apim-Subscription-Key", "[redacted]"), json_type), b'{"prompt": "x"}',
+                                 (json_type, *((("Retry-After", "30"),) if status == 503 else ())),
+                                 b'{"error": "Service Unavailable"}' if status == 503 else b'{"output": "https://x/y.png"}',
+                                 started=started + offset)
+                for status, offset in ((503, 0), (200, 2))]
+    shown = kit("report", "--har", har(tmp_path / "r.har", recorded))
+    assert shown.returncode == 1 and "ignored-retry-after" in shown.stdout, shown.stdout + shown.stderr
+    assert "[redacted]" not in shown.stdout, shown.stdout

@@ -1,0 +1,146 @@
+"""Behaviours of the mock no test held (issue 38, item 1): each was changed by hand and every test still passed.
+Each test here names the page or the guide whose rule it holds, and was watched failing with the behaviour
+broken. In-process (tests/support/inprocess.py): a manual clock, webhooks through a MockTransport."""
+
+import asyncio
+import json
+
+import pytest
+
+from mock_server.settings import KeyConfig, Settings
+from tests.support.inprocess import InProcessMock
+
+KEY = {"Ocp-Apim-Subscription-Key": "k"}
+FLUX_DEV = "/flux-dev/v1/dev/textToImage"
+
+
+def run(scenario):
+    return asyncio.run(scenario())
+
+
+async def final_job(mock: InProcessMock, hook: str | None = None) -> dict:
+    """A Flux Dev job submitted (with `hook` as its X-Webhook-URL) and polled once it is final."""
+    headers = {**KEY, **({"X-Webhook-URL": hook} if hook else {})}
+    job = (await mock.client.post(FLUX_DEV, json={"prompt": "a fox"}, headers=headers)).json()
+    await mock.advance(10)
+    return (await mock.client.get(job["polling_url"], headers=KEY)).json()
+
+
+def test_a_wildcard_webhook_host_matches_its_subdomains_and_no_look_alike():
+    """docs/guide/webhooks.md: `*.example.test` in webhooks.allowed_hosts allows its subdomains; a host that only
+    ends in the same letters (`evilci.internal` for `*.ci.internal`) is blocked."""
+    async def scenario():
+        async with InProcessMock(Settings(webhook_allowed_hosts=("*.ci.internal",))) as mock:
+            await final_job(mock, "http://runner.ci.internal/hook")
+            await final_job(mock, "http://evilci.internal/hook")
+            await mock.webhooks_sent(1)
+            await mock.advance(1)
+            await asyncio.sleep(0.1)
+            listed = (await mock.client.get("/__admin/webhooks")).json()["deliveries"]
+            return [str(request.url) for request in mock.webhooks], {d["url"]: d["state"] for d in listed}
+
+    sent, states = run(scenario)
+    assert sent == ["http://runner.ci.internal/hook"]
+    assert states["http://evilci.internal/hook"] == "blocked" and states["http://runner.ci.internal/hook"] == "delivered"
+
+
+def test_advancing_a_finished_job_with_an_outcome_never_changes_its_final_status():
+    """Page 003: a job's final status is final. `POST /__admin/jobs/{id}/advance {"outcome": "FAILED"}` on a
+    COMPLETED job leaves it COMPLETED."""
+    async def scenario():
+        async with InProcessMock(Settings()) as mock:
+            done = await final_job(mock)
+            moved = await mock.client.post(f"/__admin/jobs/{done['request_id']}/advance",
+                                           json={"outcome": "FAILED", "to_end": True})
+            again = (await mock.client.get(f"/v2/requests/status/{done['request_id']}", headers=KEY)).json()
+            return done, moved.json(), again
+
+    done, moved, again = run(scenario)
+    assert done["status"] == "COMPLETED"
+    assert moved["status"] == "COMPLETED" and again["status"] == "COMPLETED" and again["error"] is None
+
+
+def test_a_failing_receiver_is_retried_after_1_2_and_4_seconds():
+    """docs/guide/webhooks.md: "retried with exponential backoff (1 s, 2 s, 4 s, ...)"."""
+    async def scenario():
+        async with InProcessMock(Settings(), webhook_answer=503) as mock:
+            await final_job(mock, "http://127.0.0.1:9/hook")
+            await mock.webhooks_sent(1)
+            seen = []
+            for step in (0.9, 0.1, 1.9, 0.1, 3.9, 0.1):
+                await mock.advance(step)
+                await asyncio.sleep(0.15)
+                seen.append(len(mock.webhooks))
+            return seen
+
+    # attempts: 1 at once; 2 at +1 s; 3 at +2 s more; 4 at +4 s more (never before)
+    assert run(scenario) == [1, 2, 2, 3, 3, 4]
+
+
+def test_a_duplicated_delivery_carries_the_same_webhook_id():
+    """docs/guide/webhooks.md: the `Webhook-Id` header is the same on every attempt and copy, so a receiver can
+    drop duplicates; a `Prefer: webhook=duplicate` copy is one."""
+    async def scenario():
+        async with InProcessMock(Settings()) as mock:
+            headers = {**KEY, "X-Webhook-URL": "http://127.0.0.1:9/hook", "Prefer": "webhook=duplicate"}
+            job = (await mock.client.post(FLUX_DEV, json={"prompt": "x"}, headers=headers)).json()
+            await mock.advance(10)
+            await mock.client.get(job["polling_url"], headers=KEY)
+            return job["request_id"], await mock.webhooks_sent(2)
+
+    request_id, (first, copy) = run(scenario)
+    assert first.headers["webhook-id"] == copy.headers["webhook-id"] == f"{request_id}:completed"
+    assert json.loads(first.content) == json.loads(copy.content)
+
+
+@pytest.mark.parametrize("mode", ["manual", "per-poll"])
+def test_the_free_preview_answers_a_finished_job_under_every_timing(mode):
+    """public-clients.yaml fluxPreviewTextToImage: "the status body of a job already COMPLETED", whatever the
+    timing mode (a manual or per-poll job would otherwise start QUEUED)."""
+    async def scenario():
+        async with InProcessMock(Settings(timing=Settings().timing.__class__(mode=mode))) as mock:
+            answer = await mock.client.post("/flux/text-to-image", json={"prompt": "x"}, headers=KEY)
+            polled = await mock.client.get(f"/v2/requests/status/{answer.json()['request_id']}", headers=KEY)
+            return answer, polled.json()
+
+    answer, polled = run(scenario)
+    assert answer.status_code == 200 and answer.json()["status"] == "COMPLETED", answer.text
+    assert polled["status"] == "COMPLETED" and polled["output"]["media_url"]
+
+
+def test_a_key_rate_limit_below_one_per_second_spaces_calls_by_its_inverse():
+    """docs/guide/scenarios.md: a key's `rate_limit` is requests per second; 0.5 lets one call in 2 s."""
+    async def scenario():
+        keys = {"slow": KeyConfig(rate_limit=0.5)}
+        async with InProcessMock(Settings(keys=keys)) as mock:
+            headers = {"Ocp-Apim-Subscription-Key": "slow"}
+            statuses, waits = [], []
+            for step in (0, 0.1, 1.0, 1.0):
+                await mock.advance(step)
+                answer = await mock.client.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=headers)
+                statuses.append(answer.status_code)
+                waits.append(answer.headers.get("retry-after"))
+            return statuses, waits
+
+    # at 0: in; 0.1 and 1.1: too soon (one call in 2 s: 1.9 s and 0.9 s left, rounded up); 2.1: in again
+    assert run(scenario) == ([200, 429, 429, 200], [None, "2", "1", None])
+
+
+def test_a_429_on_a_poll_is_a_throttled_poll_not_an_unknown_id():
+    """The client report's unknown-id is a poll of an id the mock never issued; a poll the gateway throttled
+    (a rule forcing 429 on the status operation) is not one."""
+    async def scenario():
+        async with InProcessMock(Settings()) as mock:
+            job = (await mock.client.post(FLUX_DEV, json={"prompt": "x"}, headers=KEY)).json()
+            await mock.client.post("/__admin/rules", json={"match": {"operation_id": "getRequestStatus"},
+                                                           "outcome": {"status": 429}, "times": 1})
+            await mock.advance(6)
+            throttled = await mock.client.get(job["polling_url"], headers=KEY)
+            await mock.advance(6)
+            await mock.client.get(job["polling_url"], headers=KEY)
+            report = (await mock.client.get("/__admin/client-report")).json()
+            return throttled.status_code, report
+
+    status, report = run(scenario)
+    assert status == 429
+    assert [finding["kind"] for finding in report["findings"] if finding["kind"] == "unknown-id"] == [], report
