@@ -46,7 +46,10 @@ def _merged(schema: dict) -> dict:
     merged = {k: v for k, v in schema.items() if k != "allOf"}
     for part in schema.get("allOf", []):
         part = _merged(part)
-        merged["properties"] = {**merged.get("properties", {}), **part.get("properties", {})}
+        properties = dict(merged.get("properties", {}))
+        for name, sub in part.get("properties", {}).items():  # a part's keywords join the property's, never replace
+            properties[name] = {**properties.get(name, {}), **sub} if isinstance(sub, dict) else sub
+        merged["properties"] = properties
         merged["required"] = [*merged.get("required", []), *part.get("required", [])]
         for key in ("type", "enum", "const", "items"):
             if key in part:

@@ -148,3 +148,17 @@ def test_report_over_a_recording_honours_a_503s_retry_after_and_never_journals_t
     shown = kit("report", "--har", har(tmp_path / "r.har", recorded))
     assert shown.returncode == 1 and "ignored-retry-after" in shown.stdout, shown.stdout + shown.stderr
     assert "[redacted]" not in shown.stdout, shown.stdout
+
+
+def test_drift_names_a_retyped_field_at_any_depth_inside_an_answer(tmp_path):
+    """Page 004's finished body: `images[].width` is an integer. A width sent as text is named with its path, as
+    a change at the top is: drift walks every level of the schema."""
+    json_type = (("Content-Type", "application/json"),)
+    finished = {"images": [{"url": "https://images.pixazo.ai/a.jpg", "width": "1024", "height": 768,
+                            "content_type": "image/jpeg"}], "seed": 7, "prompt": "x"}
+    path = har(tmp_path / "fal.har", [RecordedExchange(
+        "POST", "https://gateway.pixazo.ai/flux-pro-polling/pro/getFluxProStatus", 200, json_type,
+        b'{"request_id": "r-1"}', json_type, json.dumps(finished).encode(), started=time.time())])
+    report = kit("drift", "--har", path)
+    assert "`fluxProGetStatus` changed-type at body.images[].width: expected integer, found string" in report.stdout, \
+        report.stdout
