@@ -318,7 +318,7 @@ def format_report(report: dict) -> list[str]:
     """One line per violation and finding, then the summary; nothing when the client kept to the contract."""
     lines = [f"- #{e['seq']} violation: {e['method']} {e['path']} -> {e['status']} ({e.get('operation_id')}, key "
              f"{e.get('key')}): {'; '.join(e['violations'])}" for e in report["violations"]]
-    lines += [f"- #{f['seq']} {f['kind']}: {f['path']} (key {f.get('key')}): {f['detail']}"
+    lines += [f"- #{f['seq']} {f['kind']}: {f['path']} ({_key_shown(f)}): {f['detail']}"
               for f in report["findings"]]
     summary = report.get("summary") or {}
     if lines and summary:
@@ -331,7 +331,7 @@ def format_report(report: dict) -> list[str]:
 def format_notes(report: dict) -> list[str]:
     """The spec's assumptions the client's requests broke: information, never failures (no page states them)."""
     notes = report.get("notes") or []
-    lines = [f"- #{note['seq']} {note['path']} (key {note.get('key')}): {note['detail']}" for note in notes[:50]]
+    lines = [f"- #{note['seq']} {note['path']} ({_key_shown(note)}): {note['detail']}" for note in notes[:50]]
     more = [f"- ... and {len(notes) - 50} more"] if len(notes) > 50 else []
     return [f"notes (the spec's assumptions, not the pages' constraints: never failures): {len(notes)}", *lines, *more] \
         if notes else []
@@ -344,3 +344,8 @@ def format_chaos(report: dict) -> list[str]:
     lines = [f"- #{v['seq']} {v['fault']} ({v.get('status') or 'no answer'}, {v.get('operation_id')}, key "
              f"{v.get('key')}): {v['verdict']}: {v['detail']}" for v in verdicts]
     return [f"network faults met: {len(verdicts)}", *lines] if verdicts else []
+
+
+def _key_shown(item: dict) -> str:
+    """The key a finding concerns, as the report prints it (a recording that redacted keys has none to show)."""
+    return f"key {item['key']}" if item.get("key") else "key not known: redacted or none sent"

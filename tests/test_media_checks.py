@@ -29,6 +29,8 @@ def test_bytes_that_do_not_decode_or_are_another_format_are_named():
 def test_a_wrong_size_type_or_no_image_at_all_is_named():
     (size,) = media_problems(Expected(True, "", 64, 16), "image/png", _image("PNG"))
     assert (size.field, size.got) == ("size", "32x16")
+    (taller,) = media_problems(Expected(True, "", 32, 99), "image/png", _image("PNG"))  # page 004: width and height
+    assert (taller.field, taller.expected, taller.got) == ("size", "32x99 (the answer's width and height)", "32x16")
     (stated,) = media_problems(Expected(True, "image/webp"), "image/png", _image("PNG"))
     assert stated.expected == "image/webp (the answer's media type)"
     (text,) = media_problems(Expected(True), "text/plain; charset=utf-8", b"hello")

@@ -162,3 +162,24 @@ def test_drift_names_a_retyped_field_at_any_depth_inside_an_answer(tmp_path):
     report = kit("drift", "--har", path)
     assert "`fluxProGetStatus` changed-type at body.images[].width: expected integer, found string" in report.stdout, \
         report.stdout
+
+
+def test_report_over_a_recording_expects_no_polls_of_a_job_whose_result_comes_by_webhook(tmp_path):
+    """Page 003: "Add the X-Webhook-URL header ... to receive a POST callback instead of polling": a recorded submit
+    that named a webhook and was never polled is no gave-up (one without a webhook is)."""
+    json_type = ("Content-Type", "application/json")
+
+    def submit(number: int, hook: bool) -> RecordedExchange:
+        request_id = f"flux-dev_019b76da-a800-7000-8000-00000000000{number}a"
+        headers = (("Ocp-Apim-Subscription-Key", "k"), json_type,
+                   *((("X-Webhook-URL", "https://app.example/hook"),) if hook else ()))
+        return RecordedExchange("POST", "https://gateway.pixazo.ai" + FLUX_DEV, 202, headers, b'{"prompt": "x"}',
+                                (json_type,), json.dumps({"request_id": request_id, "status": "QUEUED",
+                                                          "polling_url": "https://gateway.pixazo.ai/v2/requests/"
+                                                                         f"status/{request_id}"}).encode(),
+                                started=time.time() + number)
+
+    hooked = kit("report", "--har", har(tmp_path / "hooked.har", [submit(1, True)]))
+    assert hooked.returncode == 0 and "gave-up" not in hooked.stdout, hooked.stdout + hooked.stderr
+    polled = kit("report", "--har", har(tmp_path / "polled.har", [submit(2, False)]))
+    assert polled.returncode == 1 and "gave-up" in polled.stdout, polled.stdout + polled.stderr

@@ -144,3 +144,49 @@ def test_a_429_on_a_poll_is_a_throttled_poll_not_an_unknown_id():
     status, report = run(scenario)
     assert status == 429
     assert [finding["kind"] for finding in report["findings"] if finding["kind"] == "unknown-id"] == [], report
+
+
+@pytest.mark.parametrize("status", [500, 502])
+def test_a_rule_forced_server_error_gets_a_chaos_verdict_like_chaoss_own(status):
+    """The client report: "Rule-forced 429s and 5xx are network faults like chaos's (chaos verdicts, `source:
+    rule`)": a 500 the operation documents and a 502 of the gateway's own alike."""
+    async def scenario():
+        async with InProcessMock(Settings()) as mock:
+            await mock.client.post("/__admin/rules", json={"match": {"operation_id": "schnellGetData"},
+                                                           "outcome": {"status": status}, "times": 1})
+            first = await mock.client.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY)
+            await mock.advance(2)
+            again = await mock.client.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY)
+            return first.status_code, again.status_code, (await mock.client.get("/__admin/client-report")).json()
+
+    first, again, report = run(scenario)
+    assert (first, again) == (status, 200)
+    assert [(verdict["fault"], verdict["source"], verdict["status"]) for verdict in report["chaos"]] == \
+        [("error", "rule", status)], report["chaos"]
+    assert report["chaos"][0]["verdict"] == "backed off", report["chaos"]
+
+
+def test_replay_ignores_the_webhook_url_when_matching_a_recorded_request(tmp_path):
+    """docs/guide/record-and-replay.md: "keys and webhook URLs are ignored" when matching: the replaying app's
+    own receiver is not the recorded one."""
+    from mock_server.har import HarWriter, RecordedExchange
+
+    kontext = "/flux-kontext-restore-image/v1/flux-kontext-restore-image/generate"
+    recorded = {"input_image": "https://example.com/old.png", "webhook": "https://recorded.example/hook?t=1"}
+    answer = {"request_id": "flux-kontext-restore-image_019b76da-a800-7000-8000-00000000000a", "status": "QUEUED",
+              "polling_url": "https://gateway.pixazo.ai/v2/requests/status/x"}
+    json_type = (("Content-Type", "application/json"),)
+    writer = HarWriter(tmp_path / "k.har")
+    writer.write(RecordedExchange("POST", "https://gateway.pixazo.ai" + kontext, 202, json_type,
+                                  json.dumps(recorded).encode(), json_type, json.dumps(answer).encode(),
+                                  started=0.0).to_har({}))
+    writer.close()
+
+    async def scenario():
+        async with InProcessMock(Settings(replay=(str(tmp_path / "k.har"),), replay_strict=True)) as mock:
+            replayed = await mock.client.post(kontext, headers=KEY, json={**recorded,
+                                                                          "webhook": "http://127.0.0.1:9/mine"})
+            return replayed, (await mock.entries())[-1]
+
+    replayed, entry = run(scenario)
+    assert replayed.status_code == 202 and entry.answer == "replayed (1 of 1)", (replayed.text, entry.answer)

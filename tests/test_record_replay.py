@@ -155,7 +155,7 @@ def test_drift_is_named_on_the_way_and_by_drift_har_and_report(home, tmp_path):
         assert drift in report.stdout, f"{drift} not in report:\n{report.stdout}"
 
 
-def test_a_slower_job_is_named_against_a_baseline_recording(home, tmp_path):
+def test_a_slower_or_faster_job_is_named_against_a_baseline_recording(home, tmp_path):
     with stand_in_gateway(tmp_path, queued_for=0.1, processing_for=0.2) as (upstream, ca):
         baseline, _ = record(tmp_path, upstream, ca, home, "fast.har")
     with stand_in_gateway(tmp_path, queued_for=1.0, processing_for=2.0) as (upstream, ca):
@@ -163,6 +163,10 @@ def test_a_slower_job_is_named_against_a_baseline_recording(home, tmp_path):
     judged = subprocess.run([sys.executable, "-m", "mock_server.cli", "drift", "--har", str(slow), "--baseline",
                              str(baseline)], capture_output=True, text=True, timeout=60)
     assert judged.returncode == 1 and "timing-changed" in judged.stdout, judged.stdout + judged.stderr
+    faster = subprocess.run([sys.executable, "-m", "mock_server.cli", "drift", "--har", str(baseline), "--baseline",
+                             str(slow)], capture_output=True, text=True, timeout=60)
+    assert faster.returncode == 1 and "timing-changed" in faster.stdout and "(faster, median of" in faster.stdout, \
+        "jobs much faster than the baseline are a change too (a cache, a model swapped)"
     same = subprocess.run([sys.executable, "-m", "mock_server.cli", "drift", "--har", str(baseline), "--baseline",
                            str(baseline)], capture_output=True, text=True, timeout=60)
     assert same.returncode == 0, same.stdout

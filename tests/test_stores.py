@@ -218,11 +218,13 @@ async def test_a_claim_takes_at_most_its_limit_the_earliest_due_first(stores):
 
 
 async def test_the_oldest_final_jobs_are_evicted_beyond_the_bound(stores):
-    for number in range(6):
-        final = number != 1  # job 1 is still running: it stays whatever its age
-        await stores.jobs.create(job(number, transitions=(101.0, 102.0) if final else (101.0, None)))
-    assert await stores.jobs.evict_final(keep=3, now=200.0) == 3
-    assert [j.request_id for j in await stores.jobs.list()] == ["m_0001", "m_0004", "m_0005"]
+    # job 1 runs with no end known yet (manual timing), job 2 runs under the default timing: its end is known
+    # but still to come (300.0). Running jobs stay whatever their age.
+    ends = {1: None, 2: 300.0}
+    for number in range(7):
+        await stores.jobs.create(job(number, transitions=(101.0, ends.get(number, 102.0))))
+    assert await stores.jobs.evict_final(keep=3, now=200.0) == 4
+    assert [j.request_id for j in await stores.jobs.list()] == ["m_0001", "m_0002", "m_0006"]
     assert await stores.jobs.evict_final(keep=3, now=200.0) == 0
 
 
