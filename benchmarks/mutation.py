@@ -1,141 +1,239 @@
-"""Mutation testing of the contract kit, run by hand: each mutant is one small change to `contract_tests/`
-that breaks a verdict (a check that no longer fails, a wrong exit code, a lost message). For each, a copy
-of the tree gets the change and the kit's tests run against it; a mutant is killed when a test fails.
+"""Mutation testing of the verdicts, run by hand (never in CI: a full run takes hours on two cores).
 
-    python benchmarks/mutation.py [--only N,N] [--timeout 400]
+    pip install -e ".[mutation]"
+    python benchmarks/mutation.py                       # every target, every mutant
+    python benchmarks/mutation.py --sample 40 --seed 1  # 40 mutants drawn per target (about 2-3 s each)
+    python benchmarks/mutation.py --target kit-drift --target webhooks --out docs/operations/mutation-run.md
 
-Prints one line per mutant (killed / SURVIVED, seconds) and the score. Loopback only: the tests start
-their own servers on ephemeral ports, and every copy is removed afterwards.
+The tool is cosmic-ray (https://github.com/sixty-north/cosmic-ray, maintained, MIT): it mutates the module file
+in place, runs a test command, and puts the file back. In place is why it was chosen over mutmut 3, which runs
+mutants through trampolines in a copied tree that only the in-process import sees: most of these verdicts are
+tested through a CLI subprocess, a recorder or a mock served for real, and those must run the mutant too.
+
+Each target is a set of modules and the test modules that judge them (TARGETS). Each target runs in a git
+worktree of HEAD of its own (uncommitted changes are not tested), with PYTHONPATH on that worktree, so the
+checkout stays untouched and `python -m mock_server.cli` in a test runs the mutant. A mutant is killed when its
+test command fails (or times out), survives when it passes; `--equivalent FILE` lists survivors judged
+equivalent (YAML: module, line, operator, reason), which are reported apart and leave the score. Prints the
+score per target and per group (kit: `contract_tests/`; rest: the mock's verdict modules) and every survivor
+with its diff; `--out` writes the same as Markdown.
 """
 
 import argparse
+import os
+import random
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ["tests/test_client_checks.py", "tests/test_kit_cli.py", "tests/test_kit_verdicts.py",
-         "tests/test_contract_kit.py", "tests/test_schemathesis_cli.py", "tests/test_readme.py"]
+PYTEST = "python -m pytest -x -q -p no:cacheprovider"
 
-# (file, text to find exactly once, replacement, what the change breaks)
-MUTANTS = [
-    ("checks.py", "        if previous == \"allOf\" and rule_title(node):",
-     "        if False:", "the spec's per-status rules reported as plain schema breaches"),
-    ("checks.py", "        if before and after and after < before:", "        if False:", "time order never checked"),
-    ("checks.py", "        if before is None or before == status or status in NEXT[before]:",
-     "        if True:", "any status may follow any"),
-    ("checks.py", "        if before in TERMINAL:\n            return [", "        if False:\n            return [",
-     "a changed final status reported as going back"),
-    ("checks.py", "            problems += [Problem(check, _join(path, name), f\"absent{context}\", \"present\")",
-     "            problems += [", "a field the rules forbid ignored"),
-    ("checks.py", "    validator = _validator(json.dumps(schema, sort_keys=True))\n    problems = []\n    for error in",
-     "    validator = _validator(json.dumps(schema, sort_keys=True))\n    problems = []\n    return []\n    for error in",
-     "schema never checked"),
-    ("checks.py", "    return normalised_status(body) in TERMINAL", "    return normalised_status(body) == \"COMPLETED\"",
-     "FAILED / ERROR not final"),
-    ("checks.py", "            problems.append(Problem(check, _join(path, missing), f\"present (required){context}\", \"absent\"))",
-     "            pass", "missing required fields ignored"),
-    ("links.py", "        if answers and answers[-1].status_code == 200 and is_final(answers[-1].body):",
-     "        if False:", "no re-poll after a final status"),
-    ("links.py", "        problems = answer_problems(operation.response_schema(200), answer) + history.observe(job, answer)",
-     "        problems = answer_problems(operation.response_schema(200), answer)", "job history not observed"),
-    ("links.py", "    if isinstance(answer.get(\"output\"), dict):\n        return list(",
-     "    if isinstance(answer.get(\"output\"), dict):\n        return []\n        return list(", "media URLs lost"),
-    ("flow.py", "    if status not in operation.documented_statuses or status >= 300:", "    if status >= 500:",
-     "submit status not checked"),
-    ("flow.py", "        if response.status_code != 200 or not response.content:", "        if not response.content:",
-     "media 404 accepted"),
-    ("flow.py", "    for where, expected, got in differences(flow.final, delivered):",
-     "    for where, expected, got in []:", "webhook body never compared"),
-    ("flow.py", "    return [] if expected == got else [(path or \"body\"", "    return [] if True else [(path or \"body\"",
-     "leaf differences ignored"),
-    ("flow.py", "    if flow.polls and not is_final(flow.final):", "    if False:", "a job that never ends passes"),
-    ("checks.py", "    return schema_problems(schema, body) + time_order_problems(schema, body)",
-     "    return time_order_problems(schema, body)", "poll bodies not schema-checked"),
-    ("suite.py", "    case.call_and_validate(session=SESSION, excluded_checks=EXCLUDED_CHECKS)", "    case.call(session=SESSION)",
-     "generated answers not validated"),
-    ("suite.py", "        check_webhook(flow, receiver.wait_for(1, f\"/{operation_id}\")[-1], hook)", "        pass",
-     "webhooks never checked"),
-    ("drift.py", "    if status not in operation.documented_statuses:\n        return [",
-     "    if False:\n        return [", "undocumented status not drift"),
-    ("drift.py", "        if value is None and header.get(\"required\"):", "        if False:", "missing header not drift"),
-    ("drift.py", "        if not content_type.startswith(\"application/json\"):", "        if False:",
-     "content type not drift"),
-    ("drift.py", "        if media.status_code != 200 or not media.content:", "        if False:",
-     "media not downloading is not drift"),
-    ("drift.py", "        differences += [Difference(poll.operation.operation_id, \"invalid-flow\"",
-     "        differences += [] and [Difference(poll.operation.operation_id, \"invalid-flow\"", "flow problems lost"),
-    ("drift.py", "    except httpx.TransportError as error:  # a network failure is never drift",
-     "    except ValueError as error:  # a network failure is never drift", "network failure escapes"),
-    ("budget.py", "        return operation.pricing.price(media_plan.width, media_plan.height)",
-     "        return operation.pricing.price(0, 0)", "every size priced at the cheapest tier"),
-    ("budget.py", "        self.spent += price", "        self.spent += 0", "spending never adds up"),
-    ("budget.py", "        if operation.is_status:\n            return False", "        if True:\n            return False",
-     "every operation free"),
-    ("runner.py", "    return FAILED if drifted else (UNREACHABLE if unreachable else CLEAN)",
-     "    return FAILED if drifted or unreachable else CLEAN", "network failure counted as drift"),
-    ("runner.py", "    if parts.scheme not in (\"http\", \"https\") or not parts.hostname:", "    if False:",
-     "bad URLs not refused"),
-    ("runner.py", "    if not target.is_flux_mock and not (args.key or \"\").strip():", "    if False:",
-     "live target without a key"),
-    ("runner.py", "    return FAILED if lines else CLEAN", "    return CLEAN", "report always clean"),
-    ("runner.py", "        raise Unreachable(f\"cannot reach {url}: {_reason(error)}\") from None\n    return url",
-     "        return url\n    return url", "unreachable target run anyway"),
-    ("check_report.py", "        if isinstance(error, NETWORK_ERRORS):\n            return True",
-     "        if isinstance(error, NETWORK_ERRORS):\n            return False", "network errors counted as failures"),
-    ("check_report.py", "                ElementTree.SubElement(case, \"failure\", message=",
-     "                ElementTree.SubElement(case, \"skipped\", message=", "JUnit failures written as skipped"),
-    ("target.py", "                if self.jobs_made_fast:\n                    admin.put(\"/timing\", json=saved.json())",
-     "                if False:\n                    admin.put(\"/timing\", json=saved.json())", "server timing not restored"),
-    ("target.py", "        limit = float(\"inf\") if self.is_flux_mock else (self.max_spend if self.allow_paid else 0.0)",
-     "        limit = float(\"inf\")", "cost guard off against the live API"),
-    ("failures.py", "    if body is not None:\n        parts += [", "    if False:\n        parts += [",
-     "reproduction without its body"),
-    ("mock_client.py", "        if problems:\n            raise AssertionError(", "        if False:\n            raise AssertionError(",
-     "assert_no_violations never fails"),
-    ("mock_client.py", "    lines += [f\"- #{f['seq']} {f['kind']}", "    lines += [] and [f\"- #{f['seq']} {f['kind']}",
-     "findings not printed"),
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    group: str  # kit or rest: the issue's two scores
+    modules: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+TARGETS = [
+    Target("kit-drift", "kit", ("contract_tests/differences.py", "contract_tests/acceptance.py",
+                                "contract_tests/client_use.py", "contract_tests/drift.py",
+                                "contract_tests/recording_drift.py", "contract_tests/baseline.py",
+                                "contract_tests/urls.py", "contract_tests/media.py"),
+           ("tests/test_media_checks.py", "tests/test_pinned_kit_verdicts.py", "tests/test_drift_you_can_act_on.py",
+            "tests/test_har_drift.py")),
+    Target("kit-check", "kit", ("contract_tests/checks.py", "contract_tests/flow.py", "contract_tests/links.py",
+                                "contract_tests/check_report.py", "contract_tests/assumptions.py"),
+           ("tests/test_check_pages_rules.py", "tests/test_pinned_kit_verdicts.py", "tests/test_kit_verdicts.py")),
+    Target("kit-fixture", "kit", ("contract_tests/verification.py", "contract_tests/mock_client.py",
+                                  "contract_tests/coverage.py", "contract_tests/pytest_plugin.py",
+                                  "contract_tests/receiver.py", "contract_tests/recorded_journal.py"),
+           ("tests/test_test_author_rules.py", "tests/test_pinned_kit_verdicts.py", "tests/test_outcome_coverage.py",
+            "tests/test_webhook_fixture.py", "tests/test_fixture_factory.py", "tests/test_client_checks.py")),
+    Target("client-checks", "rest", ("mock_server/client_checks.py",),
+           ("tests/test_client_checks.py", "tests/test_pinned_mock_verdicts.py", "tests/test_pinned_kit_verdicts.py")),
+    Target("recording", "rest", ("mock_server/recording.py", "mock_server/recording_hooks.py"),
+           ("tests/test_webhooks_in_recordings.py", "tests/test_recorder_trust_boundary.py",
+            "tests/test_recordings_of_the_real_world.py")),
+    Target("replay", "rest", ("mock_server/replay.py",),
+           ("tests/test_replay.py", "tests/test_pinned_mock_verdicts.py", "tests/test_webhooks_in_recordings.py",
+            "tests/test_stale_recordings.py")),
+    Target("har", "rest", ("mock_server/har.py",), ("tests/test_har.py", "tests/test_har_hostile.py")),
+    Target("webhooks", "rest", ("mock_server/webhooks/dispatcher.py", "mock_server/webhooks/plan.py",
+                                "mock_server/webhooks/targets.py"),
+           ("tests/test_webhook_plan.py", "tests/test_pinned_mock_verdicts.py", "tests/test_blocked_webhook_log.py",
+            "tests/test_settings.py", "tests/test_webhooks.py")),
+    Target("jobs", "rest", ("mock_server/jobs/lifecycle.py", "mock_server/jobs/service.py",
+                            "mock_server/jobs/timing.py"),
+           ("tests/test_lifecycle.py", "tests/test_pinned_mock_verdicts.py", "tests/test_inprocess.py",
+            "tests/test_evidence.py")),
 ]
 
 
-def run_mutant(number: int, mutant: tuple, timeout: float) -> tuple[bool, float, str]:
-    name, old, new, _ = mutant
-    with tempfile.TemporaryDirectory(prefix=f"mutant-{number}-") as folder:
-        copy = Path(folder) / "tree"
-        shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", "__pycache__", ".hypothesis"))
-        target = copy / "contract_tests" / name
-        text = target.read_text()
-        if text.count(old) != 1:
-            raise SystemExit(f"mutant {number}: {name} has {text.count(old)} copies of {old!r}, not 1")
-        target.write_text(text.replace(old, new))
-        started = time.monotonic()
-        try:
-            result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *TESTS],
-                                    cwd=copy, capture_output=True, text=True, timeout=timeout)
-            killed, summary = result.returncode != 0, (result.stdout.strip().splitlines() or [""])[-1]
-        except subprocess.TimeoutExpired:
-            killed, summary = True, f"timed out after {timeout:g} s"
-        return killed, time.monotonic() - started, summary
+@dataclass
+class Outcome:
+    killed: int = 0
+    survived: list = field(default_factory=list)  # (module, line, operator, diff)
+    equivalent: list = field(default_factory=list)  # (module, line, operator, reason)
+    incompetent: int = 0
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float | None:
+        judged = self.killed + len(self.survived)
+        return None if not judged else 100.0 * self.killed / judged
+
+
+def _worktree(base: Path, name: str) -> Path:
+    path = base / name
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(path), "HEAD"], check=True)
+    return path
+
+
+def _config(target: Target, timeout: float) -> str:
+    modules = ", ".join(f'"{module}"' for module in target.modules)
+    return (f'[cosmic-ray]\nmodule-path = [{modules}]\ntimeout = {timeout}\nexcluded-modules = []\n'
+            f'test-command = "{PYTEST} {" ".join(target.tests)}"\n\n[cosmic-ray.distributor]\nname = "local"\n')
+
+
+def _sampled(session: Path, sample: int | None, rng: random.Random) -> int:
+    """Mark all but `sample` drawn mutants skipped; how many will run."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        items = list(db.pending_work_items)
+        if sample is None or sample >= len(items):
+            return len(items)
+        for item in rng.sample(items, len(items) - sample):
+            db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+        return sample
+
+
+def _equivalents(path: str | None) -> list[dict]:
+    if not path:
+        return []
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text()) or []
+
+
+def _judged(session: Path, equivalents: list[dict]) -> Outcome:
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
+    outcome = Outcome()
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item, result in db.completed_work_items:
+            if result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
+            mutation = item.mutations[0]
+            where = (str(mutation.module_path), mutation.start_pos[0], mutation.operator_name)
+            if result.test_outcome == TestOutcome.SURVIVED:
+                reason = next((entry["reason"] for entry in equivalents if (entry.get("module"), entry.get("line"),
+                               entry.get("operator")) == where), None)
+                if reason:
+                    outcome.equivalent.append((*where, reason))
+                else:
+                    outcome.survived.append((*where, _changed_lines(result.diff or "")))
+            elif result.test_outcome == TestOutcome.INCOMPETENT:
+                outcome.incompetent += 1
+            else:  # killed, or the test command timed out or crashed on the mutant: the tests noticed
+                outcome.killed += 1
+    return outcome
+
+
+def _changed_lines(diff: str) -> str:
+    return " / ".join(line[1:].strip() for line in diff.splitlines()
+                      if line[:1] in "+-" and not line.startswith(("+++", "---")))[:200]
+
+
+def run_target(target: Target, base: Path, sample: int | None, rng: random.Random, timeout: float,
+               equivalents: list[dict]) -> Outcome:
+    tree = _worktree(base, target.name)
+    config, session = tree / "cosmic-ray.toml", tree / "session.sqlite"
+    config.write_text(_config(target, timeout))
+    began = time.monotonic()
+    subprocess.run(["cosmic-ray", "init", str(config), str(session)], cwd=tree, check=True)
+    count = _sampled(session, sample, rng)
+    print(f"{target.name}: {count} mutants of {', '.join(target.modules)}", flush=True)
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    subprocess.run(["cosmic-ray", "exec", str(config), str(session)], cwd=tree, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    outcome = _judged(session, equivalents)
+    outcome.seconds = time.monotonic() - began
+    return outcome
+
+
+def _score(outcomes) -> str:
+    killed = sum(o.killed for o in outcomes)
+    judged = killed + sum(len(o.survived) for o in outcomes)
+    return f"{100.0 * killed / judged:.1f}% ({killed} of {judged})" if judged else "nothing judged"
+
+
+def report(results: dict[str, Outcome], sample: int | None, seed: int) -> list[str]:
+    lines = [f"# Mutation run: cosmic-ray, {'every mutant' if sample is None else f'{sample} mutants drawn per target'}"
+             f" (seed {seed})", "", "| target | group | killed | survived | equivalent | score | minutes |",
+             "|---|---|---|---|---|---|---|"]
+    for target in TARGETS:
+        if target.name in results:
+            o = results[target.name]
+            shown = f"{o.score:.1f}%" if o.score is not None else "-"
+            lines.append(f"| {target.name} | {target.group} | {o.killed} | {len(o.survived)} | {len(o.equivalent)} | "
+                         f"{shown} | {o.seconds / 60:.1f} |")
+    for group in ("kit", "rest"):
+        chosen = [results[t.name] for t in TARGETS if t.group == group and t.name in results]
+        if chosen:
+            lines.append(f"\n{group}: {_score(chosen)}")
+    lines += ["", "## Survivors", ""]
+    for name, outcome in results.items():
+        lines += [f"- {name}: `{module}:{line}` {operator.split('/')[-1]}: {diff}"
+                  for module, line, operator, diff in outcome.survived]
+    lines += ["", "## Equivalent (left out of the score)", ""]
+    for name, outcome in results.items():
+        lines += [f"- {name}: `{module}:{line}` {operator.split('/')[-1]}: {reason}"
+                  for module, line, operator, reason in outcome.equivalent]
+    return lines
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", help="comma-separated mutant numbers (1-based)")
-    parser.add_argument("--timeout", type=float, default=400)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", action="append", choices=[t.name for t in TARGETS], help="only these (repeatable)")
+    parser.add_argument("--sample", type=int, help="mutants drawn per target (default: all)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds a mutant's tests may take")
+    parser.add_argument("--equivalent", metavar="FILE", help="YAML list of survivors judged equivalent")
+    parser.add_argument("--out", metavar="FILE", help="also write the report as Markdown")
     args = parser.parse_args()
-    chosen = [int(n) for n in args.only.split(",")] if args.only else range(1, len(MUTANTS) + 1)
-    killed = 0
-    for number in chosen:
-        mutant = MUTANTS[number - 1]
-        dead, seconds, summary = run_mutant(number, mutant, args.timeout)
-        killed += dead
-        print(f"{number:>3} {'killed  ' if dead else 'SURVIVED'} {seconds:6.1f} s  {mutant[0]:<16} {mutant[3]}"
-              f"  [{summary}]", flush=True)
-    total = len(list(chosen))
-    print(f"mutation score: {killed} of {total} killed ({100 * killed / total:.0f} %)")
+    if shutil.which("cosmic-ray") is None:
+        print("mutation: cosmic-ray is not installed: pip install -e \".[mutation]\"", file=sys.stderr)
+        return 2
+    rng, equivalents = random.Random(args.seed), _equivalents(args.equivalent)
+    chosen = [t for t in TARGETS if not args.target or t.name in args.target]
+    base = Path(tempfile.mkdtemp(prefix="flux-mock-mutation-"))
+    results: dict[str, Outcome] = {}
+    try:
+        for target in chosen:
+            results[target.name] = run_target(target, base, args.sample, rng, args.timeout, equivalents)
+            o = results[target.name]
+            print(f"{target.name}: {o.killed} killed, {len(o.survived)} survived, {len(o.equivalent)} equivalent, "
+                  f"{o.incompetent} incompetent in {o.seconds / 60:.1f} min", flush=True)
+    finally:
+        for target in chosen:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base / target.name)],
+                           capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+    lines = report(results, args.sample, args.seed)
+    print("\n".join(lines))
+    if args.out:
+        Path(args.out).write_text("\n".join(lines) + "\n")
     return 0
 
 
