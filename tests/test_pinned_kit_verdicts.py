@@ -183,3 +183,30 @@ def test_report_over_a_recording_expects_no_polls_of_a_job_whose_result_comes_by
     assert hooked.returncode == 0 and "gave-up" not in hooked.stdout, hooked.stdout + hooked.stderr
     polled = kit("report", "--har", har(tmp_path / "polled.har", [submit(2, False)]))
     assert polled.returncode == 1 and "gave-up" in polled.stdout, polled.stdout + polled.stderr
+
+
+def test_an_accept_file_takes_every_http_status_and_says_in_one_line_what_it_cannot_read(tmp_path):
+    """An accept entry's status is any HTTP status (100-599); a file that is not there is one line naming why."""
+    recording = _job_then(200, kept=False, tmp_path=tmp_path)
+    accept = tmp_path / "accept.yaml"
+    accept.write_text("accepted:\n  - {kind: undocumented-status, operation: schnellGetData, status: 599,\n"
+                      "     reason: a gateway's own, expires: 2099-12-31}\n")
+    taken = kit("drift", "--har", recording, "--accept", str(accept))
+    assert taken.returncode == 0 and "schnellGetData" in taken.stdout, taken.stdout + taken.stderr
+    accept.write_text(accept.read_text().replace("599", "600"))
+    refused = kit("drift", "--har", recording, "--accept", str(accept))
+    assert refused.returncode == 2 and "status 600 is not an HTTP status" in refused.stderr
+    missing = kit("drift", "--har", recording, "--accept", str(tmp_path / "nothing.yaml"))
+    assert (missing.returncode, missing.stderr.strip()) == (
+        2, f"flux-mock: --accept {tmp_path / 'nothing.yaml'}: No such file or directory"), missing.stderr
+
+
+def test_drift_names_a_documented_header_of_another_form(tmp_path):
+    """A 429's Retry-After is an integer of seconds (the spec's header schema): `soon` is changed-header."""
+    json_type = ("Content-Type", "application/json")
+    path = har(tmp_path / "h.har", [RecordedExchange(
+        "POST", "https://gateway.pixazo.ai/flux-1-schnell/v1/getData", 429, (json_type,), b'{"prompt": "x"}',
+        (json_type, ("Retry-After", "soon")), b'{"error": "Too Many Requests"}', started=time.time())])
+    report = kit("drift", "--har", path)
+    assert "`schnellGetData` changed-header at header Retry-After: expected integer, found soon" in report.stdout, \
+        report.stdout
