@@ -2,6 +2,7 @@
 `flux-mock check` and one `flux-mock drift` run must fail and name every breach: the check, the operation,
 the field, what was expected, what came back, and a line to reproduce it."""
 
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -188,3 +189,14 @@ def test_check_and_drift_accept_jobs_that_end_failed_or_in_error_as_documented(a
     assert check.returncode == 0, check.stdout[-3000:]
     drift = flux_mock("drift", "--base-url", mock_url, *chosen)
     assert drift.returncode == 0, drift.stdout
+
+
+def test_a_media_failures_reproduction_sends_no_key_and_no_body(verdicts):
+    """A media URL is not the gateway: the curl line that reproduces a media download (it failed to download, or
+    is not what the answer says) sends neither the API key (keys go to the gateway only) nor the submit's body."""
+    output = verdicts["check"].stdout
+    blocks = re.findall(r"media-(?:downloads|content) failed for .*?(?=\n\n|\Z)", output, re.S)
+    reproductions = [line for block in blocks for line in block.splitlines() if "curl -X GET" in line]
+    assert len(reproductions) >= 4, blocks  # a 404, no image, another type, another size
+    for line in reproductions:
+        assert "Ocp-Apim-Subscription-Key" not in line and " -d " not in line, line

@@ -210,3 +210,14 @@ def test_drift_names_a_documented_header_of_another_form(tmp_path):
     report = kit("drift", "--har", path)
     assert "`schnellGetData` changed-header at header Retry-After: expected integer, found soon" in report.stdout, \
         report.stdout
+
+
+def test_a_rate_limited_submit_is_no_contract_failure_only_no_job_to_follow(tmp_path):
+    """A documented 429 at submit is an answer about the caller ("the key is rate-limited"), as a 402 is: the
+    links check has no job to follow, and fails nothing."""
+    config = tmp_path / "limited.yaml"
+    config.write_text("rules:\n  - {match: {operation_id: fluxDevTextToImage}, outcome: {status: 429}}\n")
+    with running_mock("--config", str(config)) as url:
+        ran = kit("check", "--base-url", url, "--key", "k", "--max-examples", "1", "--operation", "fluxDevTextToImage")
+    assert "FAILED fluxDevTextToImage [links]" not in ran.stdout, ran.stdout[-3000:]
+    assert "the key is rate-limited (follow a job later); no job to follow" in ran.stdout, ran.stdout[-3000:]
