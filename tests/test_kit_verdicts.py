@@ -200,3 +200,13 @@ def test_a_media_failures_reproduction_sends_no_key_and_no_body(verdicts):
     assert len(reproductions) >= 4, blocks  # a 404, no image, another type, another size
     for line in reproductions:
         assert "Ocp-Apim-Subscription-Key" not in line and " -d " not in line, line
+
+
+def test_each_breach_is_named_once_however_often_it_is_seen(verdicts):
+    """A breach seen again (the re-poll of a final status meets the changed status each time) is one failure, and
+    two breaches at one URL are two."""
+    output = verdicts["check"].stdout
+    blocks = re.findall(r"^    \S+ failed for .*?(?=^    \S+ failed for |^FAILED |^skipped |^NOT REACHED |\n\n)", output,
+                        re.S | re.M)
+    repeated = [block for block in set(blocks) if blocks.count(block) > 1]
+    assert blocks and repeated == [], repeated[:2]
