@@ -221,3 +221,15 @@ def test_a_rate_limited_submit_is_no_contract_failure_only_no_job_to_follow(tmp_
         ran = kit("check", "--base-url", url, "--key", "k", "--max-examples", "1", "--operation", "fluxDevTextToImage")
     assert "FAILED fluxDevTextToImage [links]" not in ran.stdout, ran.stdout[-3000:]
     assert "the key is rate-limited (follow a job later); no job to follow" in ran.stdout, ran.stdout[-3000:]
+
+
+def test_assert_called_lists_at_most_ten_matching_calls_and_counts_them_all(flux_mock):
+    """A failure message stays readable: the count of every matching call, the first ten of them listed."""
+    flux_mock.timing.fast()
+    for _ in range(12):
+        httpx.post(flux_mock.url + "/flux-1-schnell/v1/getData", json={"prompt": "a boat"}, headers=KEY)
+    with pytest.raises(AssertionError) as failure:
+        flux_mock.assert_called("schnellGetData", times=1)
+    message = str(failure.value)
+    assert message.startswith("expected 1 call to schnellGetData; got 12"), message
+    assert message.count("\n  matched: ") == 10, message
