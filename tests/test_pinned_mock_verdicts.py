@@ -190,3 +190,85 @@ def test_replay_ignores_the_webhook_url_when_matching_a_recorded_request(tmp_pat
 
     replayed, entry = run(scenario)
     assert replayed.status_code == 202 and entry.answer == "replayed (1 of 1)", (replayed.text, entry.answer)
+
+
+async def _report(mock: InProcessMock) -> list[dict]:
+    return (await mock.client.get("/__admin/client-report")).json()["findings"]
+
+
+def test_an_unknown_path_names_the_documented_path_it_most_likely_meant():
+    """unknown-endpoint names the closest documented path: a typo in the operation's segment finds its operation."""
+    async def scenario():
+        async with InProcessMock(Settings()) as mock:
+            answer = await mock.client.post("/flux-2-klein-4b/v1/generateImg", json={"prompt": "x"}, headers=KEY)
+            return answer.status_code, await _report(mock)
+
+    status, findings = run(scenario)
+    assert status == 404
+    (finding,) = [f for f in findings if f["kind"] == "unknown-endpoint"]
+    assert "closest documented path: /flux-2-klein-4b/v1/generateImage" in finding["detail"], finding
+
+
+def test_a_poll_answered_by_a_server_error_makes_the_next_poll_a_retry_not_a_poll_too_fast():
+    """Pages 003: poll every 5-10 s; a poll the gateway failed (a 500) is a fault: the next one is a retry,
+    judged by the chaos verdicts, not by the polling cadence."""
+    async def scenario():
+        async with InProcessMock(Settings()) as mock:
+            job = (await mock.client.post(FLUX_DEV, json={"prompt": "x"}, headers=KEY)).json()
+            await mock.advance(6)
+            await mock.client.post("/__admin/rules", json={"match": {"operation_id": "getRequestStatus"},
+                                                           "outcome": {"status": 500}, "times": 1})
+            failed = await mock.client.get(job["polling_url"], headers=KEY)
+            await mock.advance(1)
+            await mock.client.get(job["polling_url"], headers=KEY)
+            return failed.status_code, await _report(mock)
+
+    status, findings = run(scenario)
+    assert status == 500
+    assert [f for f in findings if f["kind"] == "polled-too-fast"] == [], findings
+
+
+def test_a_webhook_delivery_in_the_journal_hides_no_later_finding():
+    """The report reads the whole journal: a delivery the mock made is passed over, not the end of it."""
+    async def scenario():
+        async with InProcessMock(Settings()) as mock:
+            await final_job(mock, "http://127.0.0.1:9/hook")
+            await mock.webhooks_sent(1)
+            await asyncio.sleep(0.1)
+            await mock.client.post("/flux-1-schnell/v1/getData", json={"prompt": "x", "num_image": 2}, headers=KEY)
+            return await _report(mock)
+
+    findings = run(scenario)
+    assert [f["kind"] for f in findings if f["kind"] == "undocumented-field"] == ["undocumented-field"], findings
+
+
+def test_a_client_that_stops_polling_before_the_longest_job_seen_live_is_timeout_too_short():
+    """x-evidence job-duration: jobs were seen to take 12 s to 3 min live (queued 2-20 s, processing 10-160 s);
+    a client that stops polling a running job 170 s after its submit gives up before the longest (180 s)."""
+    from mock_server.jobs.timing import Timing
+
+    async def scenario():
+        async with InProcessMock(Settings(timing=Timing(mode="manual"))) as mock:
+            job = (await mock.client.post(FLUX_DEV, json={"prompt": "x"}, headers=KEY)).json()
+            await mock.advance(170)
+            await mock.client.get(job["polling_url"], headers=KEY)
+            return await _report(mock)
+
+    findings = run(scenario)
+    (too_short,) = [f for f in findings if f["kind"] == "timeout-too-short"]
+    assert "stopped polling 170.0 s after the submit" in too_short["detail"] and "12 s to 180 s" in too_short["detail"]
+
+
+@pytest.mark.parametrize("count, verdict", [(4, "retried at once"), (5, "hammered")])
+def test_five_requests_within_a_second_of_a_fault_is_hammering_four_is_not(count, verdict):
+    """The chaos verdicts: 5 or more requests within 1 s after a network fault is a retry loop without backoff."""
+    async def scenario():
+        async with InProcessMock(Settings()) as mock:
+            await mock.client.post("/__admin/rules", json={"match": {"operation_id": "schnellGetData"},
+                                                           "outcome": {"status": 500}, "times": 1})
+            for _ in range(1 + count):
+                await mock.client.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY)
+            return (await mock.client.get("/__admin/client-report")).json()["chaos"]
+
+    (fault,) = run(scenario)
+    assert fault["verdict"] == verdict, fault
