@@ -61,7 +61,7 @@ TARGETS = [
            ("tests/test_client_checks.py", "tests/test_pinned_mock_verdicts.py", "tests/test_pinned_kit_verdicts.py")),
     Target("recording", "rest", ("mock_server/recording.py", "mock_server/recording_hooks.py"),
            ("tests/test_webhooks_in_recordings.py", "tests/test_recorder_trust_boundary.py",
-            "tests/test_recordings_of_the_real_world.py")),
+            "tests/test_recordings_of_the_real_world.py", "tests/test_recorder_process.py")),
     Target("replay", "rest", ("mock_server/replay.py",),
            ("tests/test_replay.py", "tests/test_pinned_mock_verdicts.py", "tests/test_webhooks_in_recordings.py",
             "tests/test_stale_recordings.py")),

@@ -68,6 +68,20 @@ def test_the_har_holds_the_delivery_with_its_offset_from_the_submit(header_form)
     # the pages' gateway completes a job 0.5 s after its submit (0.2 queued, 0.3 processing)
     assert 0.4 <= facts["offset"] < 5, facts
     assert delivery["response"]["status"] == 200 and facts["drift"] == []
+    assert 0 <= delivery["time"] < 1000, "the relay's own time: to the app's receiver on loopback and back"
+
+
+def test_the_relay_remembers_the_newest_ten_thousand_submits():
+    """A bound (docs/reference/bounds.md): relay URLs of the newest MAX_HOOKS submits are kept, older ones go."""
+    from mock_server.recording_hooks import HOOK_PATH, MAX_HOOKS, HookRelay
+
+    relay = HookRelay("http://recorder.test")
+    minted = [relay.substituted("fluxDevTextToImage", "", [("X-Webhook-URL", f"http://app.test/{number}")], b"",
+                                (True, ()))[0][0][1] for number in range(MAX_HOOKS + 1)]
+    tokens = [url.split(HOOK_PATH)[1] for url in minted]
+    assert relay.hook(tokens[0]) is None and relay.hook(tokens[1]).app_url == "http://app.test/1"
+    assert relay.hook(tokens[-1]).app_url == f"http://app.test/{MAX_HOOKS}"
+    asyncio.run(relay.close())
 
 
 def test_the_body_form_is_relayed_too_at_each_event_the_filter_names(tmp_path):
