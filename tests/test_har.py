@@ -80,3 +80,47 @@ def test_an_existing_file_is_refused_unless_replaced(tmp_path):
     assert path.read_text() == "precious"
     HarWriter(path, replace=True).close()
     assert json.loads(path.read_text())["log"]["version"] == "1.2"
+
+
+def _read(path) -> list:
+    return list(read_har(str(path), option="--har"))
+
+
+def test_entries_that_are_no_list_are_no_har_and_an_empty_list_is_an_empty_recording(tmp_path):
+    """HAR 1.2: `log.entries` is an array. An object there is not a HAR; an empty array is a recording of nothing."""
+    not_a_list = tmp_path / "object.har"
+    not_a_list.write_text(json.dumps({"log": {"version": "1.2", "entries": {"a": 1}}}))
+    with pytest.raises(UsageError, match=r"is not a HAR 1.2 file \(log.entries with request and response\)"):
+        _read(not_a_list)
+    empty = tmp_path / "empty.har"
+    empty.write_text(json.dumps({"log": {"version": "1.2", "entries": []}}))
+    assert _read(empty) == []
+
+
+def test_a_file_that_is_not_there_or_past_the_size_bound_is_one_line(tmp_path):
+    """docs/reference/bounds.md: a HAR file of at most 512 MiB; past it, or unreadable, one line naming why."""
+    with pytest.raises(UsageError) as missing:
+        _read(tmp_path / "nothing.har")
+    assert str(missing.value) == f"--har {tmp_path / 'nothing.har'}: No such file or directory"
+    huge = tmp_path / "huge.har"
+    with open(huge, "wb") as file:
+        file.truncate(513 * 2**20)  # sparse: no disk is spent
+    with pytest.raises(UsageError) as past:
+        _read(huge)
+    assert "is 513 MiB, more than the 512 MiB a HAR may take here" in str(past.value)
+
+
+def test_the_entry_bound_takes_exactly_its_count(tmp_path, monkeypatch):
+    """MAX_HAR_ENTRIES entries are read; one more is refused, naming the bound."""
+    from mock_server import har
+
+    monkeypatch.setattr(har, "MAX_HAR_ENTRIES", 3)
+    exchange = RecordedExchange("GET", "https://gateway.pixazo.ai/v2/requests/status/x", 200)
+    for count in (3, 4):
+        writer = HarWriter(tmp_path / f"{count}.har")
+        for _ in range(count):
+            writer.write(exchange.to_har({}))
+        writer.close()
+    assert len(_read(tmp_path / "3.har")) == 3
+    with pytest.raises(UsageError, match="holds more than 3 entries: split it"):
+        _read(tmp_path / "4.har")

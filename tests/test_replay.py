@@ -143,9 +143,14 @@ async def test_a_reset_starts_every_sequence_again(har):
 
 def test_replayed_jobs_are_bounded_the_oldest_forgotten(har):
     replay = Replay(read_recordings([har], load_operations()), max_jobs=2)
-    minted = [replay.mint(RECORDED, 0.0) for _ in range(3)]
+    minted = [replay.mint(RECORDED, float(moment)) for moment in range(2)]
+    for job in minted:  # each replayed job's place in its polls is kept...
+        request, named, answers = replay.find("GET", f"/v2/requests/status/{job}", None)
+        replay.next_answer(request, named, answers, 0.0)
+    minted.append(replay.mint(RECORDED, 2.0))
     assert replay.find("GET", f"/v2/requests/status/{minted[0]}", None)[2] is None
     assert replay.find("GET", f"/v2/requests/status/{minted[2]}", None)[2] is not None
+    assert {key[0] for key in replay._cursors} == {minted[1]}, "...and forgotten with it (memory stays bounded)"
 
 
 async def test_several_recordings_answer_together(har, tmp_path):

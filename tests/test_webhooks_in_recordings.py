@@ -6,6 +6,7 @@ gateway written from the pages (tests/support/pages_server.py), delivering its w
 
 import asyncio
 import json
+import re
 
 import httpx
 import pytest
@@ -164,6 +165,8 @@ def test_replay_delivers_the_recorded_webhooks_at_their_offsets_on_the_mocks_clo
     assert str(sent.url) == "http://127.0.0.1:7/replayed", "to the replaying app's own URL"
     body = json.loads(sent.content)
     assert body["request_id"] == minted != recorded_answer["request_id"] and body["status"] == "COMPLETED"
+    assert re.fullmatch(r"flux-dev_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{13}", minted), \
+        "a replayed job's id is a gateway id (8-4-4-4-13), its UUID made fresh"
     assert sent.headers["Webhook-Id"] == f"{minted}:completed"
     assert all(recorded_answer["request_id"] not in url for url in body["output"]["media_url"])
     assert body["output"]["media_url"][0].startswith("http://mock.test/replayed-media/"), "media lead to the mock"
@@ -181,3 +184,38 @@ def test_replay_sends_no_webhook_to_an_app_that_asked_for_none(header_form):
 
     sent, stored = asyncio.run(scenario())
     assert sent == [] and stored == []
+
+
+def test_replay_delivers_each_recorded_event_once_in_any_order_they_came(tmp_path):
+    """Kontext's events as recorded, out of order (completed, then queued: a network's habit) and the completed
+    one twice (the API retried): each event is delivered once, in the recorded order of offsets."""
+    from mock_server.har import HarWriter, RecordedExchange
+
+    recorded_id = "flux-kontext-restore-image_019b76da-a800-7000-8000-00000000000aa"
+    json_type = (("Content-Type", "application/json"),)
+    status = {"request_id": recorded_id, "model_id": "flux-kontext-restore-image", "error": None, "output": None,
+              "created_at": "2026-12-01T00:00:00.000Z", "updated_at": "2026-12-01T00:00:00.000Z",
+              "completed_at": None}
+    writer = HarWriter(tmp_path / "k.har")
+    writer.write(RecordedExchange("POST", "https://gateway.pixazo.ai" + KONTEXT, 202, json_type,
+                                  json.dumps({"input_image": "https://example.com/a.png",
+                                              "webhook": "https://app.example/hook"}).encode(), json_type,
+                                  json.dumps({"request_id": recorded_id, "status": "QUEUED"}).encode(),
+                                  started=1000.0).to_har({}))
+    for event, offset in (("COMPLETED", 2.0), ("QUEUED", 2.5), ("COMPLETED", 3.0)):
+        writer.write(RecordedExchange("POST", "https://app.example/hook", 200, json_type,
+                                      json.dumps({**status, "status": event}).encode(), started=1000.0 + offset,
+                                      flux={"webhook": True, "offset": offset}).to_har({"webhook": True,
+                                                                                         "offset": offset}))
+    writer.close()
+
+    async def scenario():
+        async with InProcessMock(Settings(replay=(str(tmp_path / "k.har"),), replay_speed=0)) as mock:
+            await mock.client.post(KONTEXT, headers=HEADERS, json={"input_image": "https://example.com/a.png",
+                                                                   "webhook": "http://127.0.0.1:7/mine"})
+            sent = await mock.webhooks_sent(2)
+            await mock.advance(10)
+            await asyncio.sleep(0.2)
+            return [json.loads(request.content)["status"] for request in mock.webhooks]
+
+    assert asyncio.run(scenario()) == ["COMPLETED", "QUEUED"]
