@@ -272,3 +272,57 @@ def test_five_requests_within_a_second_of_a_fault_is_hammering_four_is_not(count
 
     (fault,) = run(scenario)
     assert fault["verdict"] == verdict, fault
+
+
+def test_a_job_failed_from_the_admin_api_without_a_reason_says_so():
+    """Page 003: a FAILED job carries its error; one failed by hand without one says it was set from the admin API."""
+    async def scenario():
+        from mock_server.jobs.timing import Timing
+
+        async with InProcessMock(Settings(timing=Timing(mode="manual"))) as mock:
+            job = (await mock.client.post(FLUX_DEV, json={"prompt": "x"}, headers=KEY)).json()
+            return (await mock.client.post(f"/__admin/jobs/{job['request_id']}/advance",
+                                           json={"outcome": "FAILED", "to_end": True})).json()
+
+    failed = run(scenario)
+    assert failed["status"] == "FAILED" and failed["error"] == "Failed (set from the admin API)", failed
+
+
+def test_seeding_past_max_jobs_names_the_total_it_would_make():
+    async def scenario():
+        async with InProcessMock(Settings(max_jobs=10)) as mock:
+            await mock.client.post("/__admin/jobs/seed", json={"count": 4, "key": "k"})
+            return await mock.client.post("/__admin/jobs/seed", json={"count": 7, "key": "k"})
+
+    refused = run(scenario)
+    assert refused.status_code == 400
+    assert refused.json()["message"] == ("count: 7 more jobs would make 11, beyond max_jobs (10); at most 6 can be "
+                                         "seeded now"), refused.text
+
+
+def test_finished_jobs_beyond_max_jobs_are_evicted_as_jobs_are_submitted():
+    """docs/reference/bounds.md: the store keeps at most max_jobs; finished jobs beyond it go, the oldest first,
+    looked at every 100 submits."""
+    async def scenario():
+        async with InProcessMock(Settings(max_jobs=50, timing=Settings().timing.__class__(queued_for=0,
+                                                                                            processing_for=0))) as mock:
+            for _ in range(200):
+                await mock.client.post(FLUX_DEV, json={"prompt": "x"}, headers=KEY)
+                await mock.advance(0.01)
+            return (await mock.client.get("/__admin/health")).json()["jobs"]
+
+    assert run(scenario) <= 50 + 100, "evicted at each look, every 100 submits"
+
+
+def test_observed_timing_divides_each_drawn_duration_by_the_speed():
+    """x-evidence job-duration under --timing observed --timing-speed 10: queued 2-20 s and processing 10-160 s
+    live become 0.2-2 s and 1-16 s, drawn per job (fractions kept, not rounded down)."""
+    import random
+
+    from mock_server.jobs.timing import Timing
+    from mock_server.operations.evidence import observed_timing
+
+    draws = random.Random(3)
+    jobs = [Timing(mode="observed", speed=10).job_durations(observed_timing(), draws) for _ in range(20)]
+    assert all(0.2 <= queued <= 2.0 and 1.0 <= processing <= 16.0 for queued, processing in jobs), jobs
+    assert any(not float(queued).is_integer() for queued, _ in jobs)
