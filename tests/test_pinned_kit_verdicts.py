@@ -233,3 +233,31 @@ def test_assert_called_lists_at_most_ten_matching_calls_and_counts_them_all(flux
     message = str(failure.value)
     assert message.startswith("expected 1 call to schnellGetData; got 12"), message
     assert message.count("\n  matched: ") == 10, message
+
+
+def test_a_media_host_no_page_names_is_url_changed_whatever_its_name(tmp_path):
+    """Pages 003: media comes from the pages' hosts (or the API's own); a CDN no page names is url-changed, be its
+    name before or after the gateway's in the alphabet."""
+    json_type = (("Content-Type", "application/json"),)
+    request_id = "flux-dev_019b76da-a800-7000-8000-000000000000b"
+    polled = {"request_id": request_id, "status": "COMPLETED", "model_id": "flux-dev", "error": None,
+              "output": {"media_url": ["https://a-cdn.example/v1/x/output.png"], "media_type": "image/png"},
+              "created_at": "2026-12-01T00:00:00.000Z", "updated_at": "2026-12-01T00:00:05.000Z",
+              "completed_at": "2026-12-01T00:00:05.000Z"}
+    path = har(tmp_path / "cdn.har", [RecordedExchange(
+        "GET", f"https://gateway.pixazo.ai/v2/requests/status/{request_id}", 200, (), b"", json_type,
+        json.dumps(polled).encode(), started=time.time())])
+    report = kit("drift", "--har", path)
+    assert "url-changed at media URL host" in report.stdout and "found a-cdn.example" in report.stdout, report.stdout
+
+
+def test_an_unknown_path_answered_404_agrees_with_the_specs_and_answered_otherwise_is_drift(tmp_path):
+    """The pages answer 404 {"error": "Endpoint not found"} for what is not an endpoint: a recorded probe of an
+    unknown path answered so is no drift; answered 200, it is an unknown-path."""
+    def probe(status: int) -> str:
+        return har(tmp_path / f"{status}.har", [RecordedExchange(
+            "GET", "https://gateway.pixazo.ai/nothing/here", status, (), b"", (("Content-Type", "application/json"),),
+            b'{"error": "Endpoint not found"}' if status == 404 else b"{}", started=time.time())])
+
+    assert "unknown-path" not in kit("drift", "--har", probe(404)).stdout
+    assert "unknown-path at GET /nothing/here" in kit("drift", "--har", probe(200)).stdout
