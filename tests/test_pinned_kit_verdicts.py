@@ -101,6 +101,12 @@ def test_check_names_a_dropped_connection_not_reached_and_a_broken_answer_failed
     assert schnell and "<failure" not in schnell[0] and '<error message="target not reached"' in schnell[0]
     klein = re.findall(r'<testcase classname="klein4bGenerateImage" name="positive".*?</testcase>', junit, re.S)
     assert klein and "<failure" in klein[0] and "Undocumented status code" in klein[0] and "<error" not in klein[0]
+    # the table and the last line count each check's outcome: Klein's positive and negative failed, its
+    # assumptions passed; schnellGetData's three not reached
+    assert re.search(r"^positive\s+0\s+1\s+0\s+1$", ran.stdout, re.M), ran.stdout[-1500:]
+    assert ": 1 passed, 2 failed, 0 skipped, 3 not reached" in ran.stdout, ran.stdout[-1500:]
+    section = ran.stdout[ran.stdout.index("FAILED klein4bGenerateImage [positive]"):]
+    assert "Schemathesis found 2 distinct failures" in section.split("\nFAILED ")[0], section[:1500]
 
 
 # --- drift's verdicts over a recording -----------------------------------------------------------------------------
