@@ -153,6 +153,7 @@ def test_report_over_a_recording_honours_a_503s_retry_after_and_never_journals_t
                 for status, offset in ((503, 0), (200, 2))]
     shown = kit("report", "--har", har(tmp_path / "r.har", recorded))
     assert shown.returncode == 1 and "ignored-retry-after" in shown.stdout, shown.stdout + shown.stderr
+    assert "sent 2.0 s after the 503 answer that asked to wait 30 s" in shown.stdout, shown.stdout
     assert "[redacted]" not in shown.stdout, shown.stdout
 
 
@@ -267,3 +268,31 @@ def test_an_unknown_path_answered_404_agrees_with_the_specs_and_answered_otherwi
 
     assert "unknown-path" not in kit("drift", "--har", probe(404)).stdout
     assert "unknown-path at GET /nothing/here" in kit("drift", "--har", probe(200)).stdout
+
+
+def test_assert_called_compares_each_body_field_for_equality(flux_mock):
+    httpx.post(flux_mock.url + "/flux-1-schnell/v1/getData", json={"prompt": "x", "num_steps": 4}, headers=KEY)
+    flux_mock.assert_called("schnellGetData", body={"num_steps": 4})
+    for other in (8, 2):  # neither more nor less is the same
+        with pytest.raises(AssertionError, match="num_steps"):
+            flux_mock.assert_called("schnellGetData", body={"num_steps": other})
+
+
+def test_a_session_that_called_nothing_has_nothing_to_miss():
+    from contract_tests.coverage import OutcomeCoverage
+    from mock_server.operations import load_operations
+
+    assert OutcomeCoverage(load_operations()).share() == 100.0
+
+
+def test_the_webhook_receivers_filter_by_path_and_by_job():
+    from contract_tests import Webhooks, webhook_receiver
+
+    with webhook_receiver() as receiver:
+        hooks = Webhooks(receiver)
+        for name, job in (("a", "job-1"), ("b", "job-2"), ("a", "job-2")):
+            httpx.post(hooks.url_for(name), json={"request_id": job, "status": "COMPLETED"})
+        receiver.wait_for(3)
+        assert [body["request_id"] for body in receiver.bodies("/a")] == ["job-1", "job-2"]
+        assert [delivery.body["request_id"] for delivery in hooks.deliveries("job-2")] == ["job-2", "job-2"]
+        assert len(hooks.deliveries()) == 3
