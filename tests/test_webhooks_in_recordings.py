@@ -186,6 +186,49 @@ def test_replay_sends_no_webhook_to_an_app_that_asked_for_none(header_form):
     assert sent == [] and stored == []
 
 
+def _kontext_recording(tmp_path, deliveries, started_with_offset: bool = True):
+    """A Kontext submit and its recorded deliveries, (event, offset) each."""
+    from mock_server.har import HarWriter, RecordedExchange
+
+    recorded_id = "flux-kontext-restore-image_019b76da-a800-7000-8000-00000000000aa"
+    json_type = (("Content-Type", "application/json"),)
+    status = {"request_id": recorded_id, "model_id": "flux-kontext-restore-image", "error": None, "output": None,
+              "created_at": "2026-12-01T00:00:00.000Z", "updated_at": "2026-12-01T00:00:00.000Z",
+              "completed_at": None}
+    writer = HarWriter(tmp_path / "k.har", replace=True)
+    writer.write(RecordedExchange("POST", "https://gateway.pixazo.ai" + KONTEXT, 202, json_type,
+                                  json.dumps({"input_image": "https://example.com/a.png",
+                                              "webhook": "https://app.example/hook"}).encode(), json_type,
+                                  json.dumps({"request_id": recorded_id, "status": "QUEUED"}).encode(),
+                                  started=1000.0).to_har({}))
+    for event, offset in deliveries:
+        writer.write(RecordedExchange("POST", "https://app.example/hook", 200, json_type,
+                                      json.dumps({**status, "status": event}).encode(),
+                                      started=1000.0 + (offset if started_with_offset else 0.0)).to_har(
+            {"webhook": True, "offset": offset}))
+    writer.close()
+    return str(tmp_path / "k.har")
+
+
+def test_replay_times_a_delivery_by_its_recorded_offset_not_by_a_coarse_start_time(tmp_path):
+    """`_fluxMock.offset` is the delivery's time from its submit as the recorder measured it; a HAR's
+    startedDateTime (here the same as the submit's) is only the fallback."""
+    recording = _kontext_recording(tmp_path, [("COMPLETED", 2.0)], started_with_offset=False)
+
+    async def scenario():
+        async with InProcessMock(Settings(replay=(recording,), replay_speed=1.0)) as mock:
+            await mock.client.post(KONTEXT, headers=HEADERS, json={"input_image": "https://example.com/a.png",
+                                                                   "webhook": "http://127.0.0.1:7/mine"})
+            await mock.advance(1.0)
+            await asyncio.sleep(0.2)
+            early = len(mock.webhooks)
+            await mock.advance(1.5)
+            await mock.webhooks_sent(1)
+            return early
+
+    assert asyncio.run(scenario()) == 0, "not before its recorded offset of 2 s"
+
+
 def test_replay_delivers_each_recorded_event_once_in_any_order_they_came(tmp_path):
     """Kontext's events as recorded, out of order (completed, then queued: a network's habit) and the completed
     one twice (the API retried): each event is delivered once, in the recorded order of offsets."""
