@@ -23,6 +23,17 @@ async def read_within(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     return b"".join(kept)
 
 
+async def read_up_to(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """The first `limit` bytes of an answer; the rest is never read (the answer is closed by its caller)."""
+    kept, size = [], 0
+    async for chunk in chunks:
+        kept.append(chunk[:limit - size])
+        size += len(kept[-1])
+        if size >= limit:
+            break
+    return b"".join(kept)
+
+
 async def read_body_bytes(receive, headers: dict[str, str], limit: int, timeout: float | None = None) -> bytes:
     """The raw body; 413 beyond `limit` bytes (declared or sent), 400 if it does not arrive within `timeout` s
     (a body that never ends holds no connection for ever)."""

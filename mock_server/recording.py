@@ -341,13 +341,12 @@ class Recorder:
     async def _relayed(self, hook: Hook, headers, body: bytes) -> tuple[int, str, tuple, bytes, str | None]:
         """(status, reason, headers, body, None) of the app's answer; a 502 and why where it gave none."""
         try:
-            answer = await self.hooks.relay(hook, headers, body)
+            answer, content = await self.hooks.relay(hook, headers, body)
         except httpx.HTTPError as error:
             log.warning("record: webhook for %s not relayed (%s)", redacted_url(hook.app_url), type(error).__name__)
             return 502, "Bad Gateway", (), b"", f"not relayed: the app's webhook URL gave no answer " \
                                                  f"({type(error).__name__})"
-        return (answer.status_code, answer.reason_phrase, tuple(answer.headers.multi_items()),
-                answer.content[:1024 * 1024], None)
+        return answer.status_code, answer.reason_phrase, tuple(answer.headers.multi_items()), content, None
 
     async def _answer(self, exchange: Exchange, target: Target, headers, body: bytes) -> _Answer:
         """The upstream's answer, within the total timeout, cancelled if the app leaves first."""

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 import httpx
 
-from mock_server.store.records import WEBHOOK_BODY_FIELDS, WEBHOOK_HEADER
+from mock_server.bodies import read_up_to
+from mock_server.store.records import WEBHOOK_HEADER
 
 HOOK_PATH = "/__flux-mock/hooks/"
 MAX_HOOKS = 10_000  # submits whose relay URL is remembered
 RELAY_TIMEOUT = 10.0  # seconds the app may take to answer a relayed delivery
+RELAYED_ANSWER_BYTES = 1024 * 1024  # of the app's answer to a delivery, kept and handed back to the API
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,11 @@ class HookRelay:
     def hook(self, token: str) -> Hook | None:
         return self._hooks.get(token)
 
-    async def relay(self, hook: Hook, headers: list[tuple[str, str]], body: bytes) -> httpx.Response:
-        """The app's answer to the delivery, POSTed to its own URL (httpx errors raised)."""
-        return await self._client.post(hook.app_url, headers=headers, content=body)
+    async def relay(self, hook: Hook, headers: list[tuple[str, str]], body: bytes) -> tuple[httpx.Response, bytes]:
+        """The app's answer to the delivery, POSTed to its own URL, and the first RELAYED_ANSWER_BYTES of its body
+        (the rest never read); httpx errors raised."""
+        async with self._client.stream("POST", hook.app_url, headers=headers, content=body) as answer:
+            return answer, await read_up_to(answer.aiter_bytes(), RELAYED_ANSWER_BYTES)
 
     async def close(self) -> None:
         await self._client.aclose()

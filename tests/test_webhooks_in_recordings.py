@@ -232,33 +232,38 @@ def test_replay_times_a_delivery_by_its_recorded_offset_not_by_a_coarse_start_ti
 def test_replay_delivers_each_recorded_event_once_in_any_order_they_came(tmp_path):
     """Kontext's events as recorded, out of order (completed, then queued: a network's habit) and the completed
     one twice (the API retried): each event is delivered once, in the recorded order of offsets."""
-    from mock_server.har import HarWriter, RecordedExchange
-
-    recorded_id = "flux-kontext-restore-image_019b76da-a800-7000-8000-00000000000aa"
-    json_type = (("Content-Type", "application/json"),)
-    status = {"request_id": recorded_id, "model_id": "flux-kontext-restore-image", "error": None, "output": None,
-              "created_at": "2026-12-01T00:00:00.000Z", "updated_at": "2026-12-01T00:00:00.000Z",
-              "completed_at": None}
-    writer = HarWriter(tmp_path / "k.har")
-    writer.write(RecordedExchange("POST", "https://gateway.pixazo.ai" + KONTEXT, 202, json_type,
-                                  json.dumps({"input_image": "https://example.com/a.png",
-                                              "webhook": "https://app.example/hook"}).encode(), json_type,
-                                  json.dumps({"request_id": recorded_id, "status": "QUEUED"}).encode(),
-                                  started=1000.0).to_har({}))
-    for event, offset in (("COMPLETED", 2.0), ("QUEUED", 2.5), ("COMPLETED", 3.0)):
-        writer.write(RecordedExchange("POST", "https://app.example/hook", 200, json_type,
-                                      json.dumps({**status, "status": event}).encode(), started=1000.0 + offset,
-                                      flux={"webhook": True, "offset": offset}).to_har({"webhook": True,
-                                                                                         "offset": offset}))
-    writer.close()
+    recording = _kontext_recording(tmp_path, [("COMPLETED", 2.0), ("QUEUED", 2.5), ("COMPLETED", 3.0)])
 
     async def scenario():
-        async with InProcessMock(Settings(replay=(str(tmp_path / "k.har"),), replay_speed=0)) as mock:
+        async with InProcessMock(Settings(replay=(recording,), replay_speed=0)) as mock:
             await mock.client.post(KONTEXT, headers=HEADERS, json={"input_image": "https://example.com/a.png",
                                                                    "webhook": "http://127.0.0.1:7/mine"})
-            sent = await mock.webhooks_sent(2)
+            await mock.webhooks_sent(2)
             await mock.advance(10)
             await asyncio.sleep(0.2)
             return [json.loads(request.content)["status"] for request in mock.webhooks]
 
     assert asyncio.run(scenario()) == ["COMPLETED", "QUEUED"]
+
+
+def test_an_app_answering_a_delivery_at_length_is_kept_to_its_first_mebibyte(tmp_path):
+    """docs/reference/bounds.md: the recorder keeps at most 1 MiB of the app's answer to a delivery, never reading
+    the rest."""
+    from starlette.responses import Response
+
+    from tests.support.foreign_server import serving
+
+    async def talkative(scope, receive, send):
+        while (await receive()).get("more_body"):
+            pass
+        await Response(b"x" * (3 * 1024 * 1024), media_type="text/plain")(scope, receive, send)
+
+    out = tmp_path / "long.har"
+    with pages_gateway() as (pages, api, _cdn), serving(talkative) as app_url:
+        with recorder(out, api, allow_hosts=("127.0.0.2",)) as url:
+            httpx.post(url + FLUX_DEV, json={"prompt": "a fox"}, timeout=10,
+                       headers={**HEADERS, "X-Webhook-URL": app_url + "/hook"})
+            wait_until(lambda: deliveries_in(out), timeout=15, what="the delivery written")
+    [delivery] = deliveries_in(out)
+    assert delivery["response"]["status"] == 200 and len(delivery["response"]["content"]["text"]) == 1024 * 1024
+    assert pages.delivered == [("completed", 200)]
