@@ -124,6 +124,7 @@ class MockServers:
         self.folder = folder
         self._stack = contextlib.ExitStack()
         self._started: dict[tuple[str, bool], str] = {}
+        self.admin_tokens: dict[str, str | None] = {}  # a started mock's URL -> the admin token its config sets
 
     def url(self, config: str | dict | None = None, strict: bool = False, config_file: str | None = None) -> str:
         """The base URL of the mock with this config (YAML text or a dict; or `config_file`, a path)."""
@@ -138,7 +139,8 @@ class MockServers:
                 path.write_text(text)
                 options += ["--config", str(path)]
             url = self._started[name] = self._stack.enter_context(running_mock(*options))
-            self._stack.callback(forget_pending_webhooks, url, _admin_token(config, config_file))  # before it stops
+            self.admin_tokens[url] = _admin_token(config, config_file)
+            self._stack.callback(forget_pending_webhooks, url, self.admin_tokens[url])  # before it stops
         return self._started[name]
 
     def close(self) -> None:
@@ -207,13 +209,13 @@ def make_flux_mock(flux_mock_servers, pytestconfig):
     configuration for the session)."""
     with contextlib.ExitStack() as stack:
         def make(config: str | dict | None = None, strict: bool = False) -> FluxMock:
-            return stack.enter_context(_test_mock(flux_mock_servers.url(config, strict), pytestconfig,
-                                                  _admin_token(config)))
+            url = flux_mock_servers.url(config, strict)
+            return stack.enter_context(_test_mock(url, pytestconfig, flux_mock_servers.admin_tokens[url]))
         yield make
 
 
 @pytest.fixture
-def flux_mock(request, pytestconfig):
+def flux_mock(request, pytestconfig, flux_mock_servers):
     """The session's flux-mock, reset before the test and after it (what a test sets, its rules, timing and
     wallets, is the test's alone): `.url`, `.rules`, `.clock`, `.wallets`, `.timing`, `.jobs`, `.journal`,
     verification, violations. `@pytest.mark.flux_mock(config=..., strict=...)`: a mock with that config."""
@@ -224,12 +226,10 @@ def flux_mock(request, pytestconfig):
         unknown = set(marker.kwargs) - {"config", "strict"}
         if unknown:
             raise pytest.UsageError(f"@pytest.mark.flux_mock: unknown keyword {sorted(unknown)[0]!r} (config, strict)")
-        url = request.getfixturevalue("flux_mock_servers").url(**marker.kwargs)
-        token = _admin_token(marker.kwargs.get("config"))
+        url = flux_mock_servers.url(**marker.kwargs)
     else:
         url = request.getfixturevalue("flux_mock_server")
-        token = _admin_token(None, pytestconfig.getoption("flux_mock_config"))
-    with _test_mock(url, pytestconfig, token) as mock:
+    with _test_mock(url, pytestconfig, flux_mock_servers.admin_tokens[url]) as mock:
         yield mock
 
 
