@@ -2,11 +2,11 @@
 `@pytest.mark.flux_mock(config=..., strict=...)`, as pytest-httpserver and respx offer theirs: one process per
 distinct configuration for the session, reset for each test, an admin token in the config honoured."""
 
-import subprocess
-import sys
 
 import httpx
 import pytest
+
+from tests.support.pytest_run import run_pytest
 
 KEY = {"Ocp-Apim-Subscription-Key": "k"}
 SCHNELL = "/flux-1-schnell/v1/getData"
@@ -42,7 +42,6 @@ def test_a_marker_with_a_wrong_keyword_is_one_line_naming_it(tmp_path):
         "@pytest.mark.flux_mock(conifg='strict: true')\n"
         "def test_it(flux_mock):\n"
         "    pass\n")
-    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    ran = run_pytest(tmp_path)
     assert ran.returncode != 0 and "unknown keyword 'conifg' (config, strict)" in ran.stdout + ran.stderr, \
         ran.stdout[-2000:]

@@ -4,6 +4,7 @@ answers that cause it with the seed, replays it from the seed, and passes the ro
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from contract_tests import strategies
 from contract_tests.fuzzing import ClientDidNotFinish
 from tests.clients.queue_clients import (CompletedAtClient, GenerationFailed, MediaOnAnyFinalClient, RobustClient,
                                          StrictFlowClient)
+from tests.support.pytest_run import run_pytest
 
 STATUS_FIELDS = {"request_id", "status", "model_id", "error", "output", "created_at", "updated_at", "completed_at",
                  "polling_url"}
@@ -110,19 +112,15 @@ def test_after_fuzz_client_the_evidence_stays_and_the_tests_timing_and_rules_are
 def test_a_fuzz_only_session_counts_coverage_and_keeps_traffic(tmp_path):
     """Coverage counts what fuzz_client's runs met (it said "no operation was called"), and the traffic file
     holds them."""
-    import subprocess
-    import sys
-
     (tmp_path / "test_fuzz_only.py").write_text(
         "from tests.clients.queue_clients import GenerationFailed, RobustClient\n\n"
         "def test_fuzz(flux_mock):\n"
         "    client = RobustClient(flux_mock.url)\n"
         "    flux_mock.fuzz_client(lambda: client.generate('x'), expected_errors=(GenerationFailed,),\n"
         "                          max_examples=5, seed=3)\n")
-    root = __import__("pathlib").Path(__file__).parents[1]
-    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--flux-mock-coverage",
-                          "--flux-mock-traffic", str(tmp_path / "traffic.har"), str(tmp_path)],
-                         capture_output=True, text=True, timeout=180, cwd=root)
+    root = Path(__file__).parents[1]  # the sample clients' package is imported from the checkout
+    ran = run_pytest(tmp_path, "--flux-mock-coverage", "--flux-mock-traffic", str(tmp_path / "traffic.har"),
+                     cwd=root, timeout=180)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
     assert "fluxDevTextToImage: met 202" in ran.stdout and "no operation was called" not in ran.stdout, ran.stdout
     traffic = json.loads((tmp_path / "traffic.har").read_text())["log"]["entries"]

@@ -12,6 +12,7 @@ from mock_server.operations import load_operations
 from mock_server.settings import Settings
 from tests.support.foreign_server import Rewriting, serving
 from tests.support.ports import closed_port_url
+from tests.support.pytest_run import run_pytest
 
 
 def flux_mock(*args: str) -> subprocess.CompletedProcess:
@@ -105,17 +106,14 @@ def test_two_starts_clean(flux_mock):
 
 def test_the_flux_mock_fixture_resets_between_tests(tmp_path):
     (tmp_path / "test_fixture_reset.py").write_text(FIXTURE_TESTS)
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    result = run_pytest(tmp_path)
     assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout
 
 
 def test_a_server_start_up_error_reaches_the_test_output_with_its_own_message(tmp_path):
     (tmp_path / "test_fixture_reset.py").write_text(FIXTURE_TESTS)
     missing = tmp_path / "nope.yaml"
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path),
-                             "--flux-mock-config", str(missing)], capture_output=True, text=True, timeout=120,
-                            cwd=tmp_path)
+    result = run_pytest(tmp_path, "--flux-mock-config", str(missing))
     assert result.returncode == 1
     assert f"flux-mock did not start (exit 2): flux-mock: cannot read config file {missing}" in result.stdout
 

@@ -9,6 +9,7 @@ from contract_tests.coverage import OutcomeCoverage
 from mock_server.journal_entry import JournalEntry
 from mock_server.operations import load_operations
 from tests.support.harness import KEY, set_timing
+from tests.support.pytest_run import run_pytest
 
 SUBMIT = "/flux-dev/v1/dev/textToImage"
 
@@ -62,8 +63,7 @@ def test_the_pytest_plugin_prints_coverage_and_fails_below_the_minimum(tmp_path)
         "    assert httpx.get(job['polling_url'], headers=headers).json()['status'] == 'COMPLETED'\n")
 
     def run(*options):
-        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options,
-                               str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        return run_pytest(tmp_path, *options)
 
     summary = run()
     assert summary.returncode == 0 and "flux-mock outcome coverage:" in summary.stdout

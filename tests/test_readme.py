@@ -4,7 +4,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -13,6 +12,7 @@ import yaml
 
 from mock_server.settings import settings_from_mapping
 from contract_tests.process import running_mock
+from tests.support.pytest_run import run_pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -82,8 +82,7 @@ def examples_run(tmp_path_factory):
     broken = fuzzed.replace(guard, '                if False:\n                    raise GenerationFailed(')
     assert broken != fuzzed
     (folder / "test_fuzzed.py").write_text(broken)
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", str(folder)],
-                          capture_output=True, text=True, timeout=300, cwd=folder)
+    return run_pytest(folder, "-rA", timeout=300)
 
 
 def test_client_test_examples_run_as_written_with_the_installed_plugin(examples_run):

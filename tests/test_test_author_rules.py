@@ -2,11 +2,11 @@
 repeating), rules matched on body fields and headers, the clock, wallets and timing, and a timing set in a
 test that survives fuzz_client's resets."""
 
-import subprocess
-import sys
 
 import httpx
 import pytest
+
+from tests.support.pytest_run import run_pytest
 
 KEY = {"Ocp-Apim-Subscription-Key": "author-key"}
 GET_DATA = "/flux-1-schnell/v1/getData"
@@ -67,8 +67,7 @@ def test_the_fixture_resets_after_each_test_too(tmp_path):
         "    flux_mock.rules.add({'status': 500})\n\n"
         "def test_after(flux_mock_server):\n"
         "    assert httpx.get(flux_mock_server + '/__admin/rules').json()['rules'] == []\n")
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    run = run_pytest(tmp_path)
     assert "2 passed" in run.stdout, run.stdout[-2000:]
 
 
