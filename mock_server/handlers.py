@@ -32,12 +32,13 @@ def _seed(params: dict, picked: random.Random) -> int:
 
 
 class Output(NamedTuple):
-    """What a call produces and costs: the media plan, its price, and the files' paths."""
+    """What a call produces and costs: the media plan, its price, and the files' paths (by their digest)."""
 
     plan: media.MediaPlan
     price: float
     seed: int
     prompt: str
+    digest: str
     paths: tuple[str, ...]
 
 
@@ -45,8 +46,9 @@ def _output(exchange: Exchange) -> Output:
     operation, params = exchange.operation, exchange.params
     plan = media.plan(params, operation.media, operation.media_format)
     seed, prompt = _seed(params, exchange.mock.picked_seeds), str(params.get("prompt", ""))
-    paths = media.urls(plan, media.digest(operation.model_id or "", prompt, seed, params))
-    return Output(plan, operation.pricing.price(plan.width, plan.height), seed, prompt, paths)
+    media_digest = media.digest(operation.model_id or "", prompt, seed, params)
+    return Output(plan, operation.pricing.price(plan.width, plan.height), seed, prompt, media_digest,
+                  media.urls(plan, media_digest))
 
 
 def _webhook(exchange: Exchange) -> WebhookRequest | None:
@@ -60,7 +62,7 @@ async def _new_job(exchange: Exchange, request_id: str,
     """A job for this call (outcome from the rule, media planned and priced) and what it charges: a
     job ending in ERROR is not charged, but needs a wallet that could pay."""
     op, outcome, wallets = exchange.operation, exchange.outcome.job or lifecycle.COMPLETED, exchange.mock.wallets
-    plan, price, seed, prompt, paths = _output(exchange)
+    plan, price, seed, prompt, _, paths = _output(exchange)
     charge = None if outcome == lifecycle.ERROR else wallets.charge_of(exchange.key, price)
     if charge is None:
         await wallets.ensure(exchange.key, price)
@@ -101,8 +103,9 @@ async def _generated_now(exchange: Exchange) -> Output:
 def _sync_media_url(exchange: Exchange, output: Output) -> str:
     """The sync call's file in its model's layout (x-flux-mock media_layout), on the media host when the answer
     is given as the gateway."""
-    layout = exchange.operation.media_layout
-    path = media.sync_media_path(layout, output.paths[0], exchange.now) if layout else output.paths[0]
+    layout, plan = exchange.operation.media_layout, output.plan
+    path = media.sync_media_path(layout, output.digest, plan.sizes[0], plan.extension, exchange.now) \
+        if layout and plan.extension != "safetensors" else output.paths[0]
     return media_base(exchange.base) + path
 
 

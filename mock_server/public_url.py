@@ -38,3 +38,25 @@ def base_url(scope, public_url: str | None, trust_forwarded: bool) -> str:
         server = scope.get("server") or ("localhost", 80)
         host = f"[{server[0]}]:{server[1]}" if ":" in str(server[0]) else f"{server[0]}:{server[1]}"
     return f"{scheme}://{host}{scope.get('root_path', '')}".rstrip("/")
+
+
+class BaseUrls:
+    """base_url for one server's settings, remembered per (scheme, Host, root path, server address): worked out
+    once a call it was, though a mock's clients use a handful of hosts. At most `size` remembered; forwarded
+    headers (--trust-forwarded) vary per request and are read each time."""
+
+    def __init__(self, public_url: str | None, trust_forwarded: bool, size: int = 256) -> None:
+        self._public_url, self._trust_forwarded, self._size = public_url, trust_forwarded, size
+        self._known: dict[tuple, str] = {}
+
+    def __call__(self, scope) -> str:
+        if self._public_url or self._trust_forwarded:
+            return base_url(scope, self._public_url, self._trust_forwarded)
+        host = next((value for name, value in scope["headers"] if name == b"host"), None)
+        key = (scope["scheme"], host, scope.get("root_path", ""), scope.get("server"))
+        found = self._known.get(key)
+        if found is None:
+            if len(self._known) >= self._size:
+                self._known.clear()
+            found = self._known[key] = base_url(scope, None, False)
+        return found

@@ -50,6 +50,7 @@ class MockState:
     replay: Replay | None = field(init=False)  # serve --replay: the recordings' answers
     misses: MissLearner | None = field(init=False)  # --on-miss upstream: unrecorded requests, learned
     unknown_models: UnknownModelPaths = field(init=False)  # paths the live gateway answers 400 Model not found
+    base_url: public_url.BaseUrls = field(init=False)  # (scope) -> the base URL for links in answers
 
     def __post_init__(self) -> None:
         self.key_headers = key_headers(self.operations)
@@ -79,6 +80,7 @@ class MockState:
             if settings.replay and settings.replay_on_miss == "upstream" and settings.replay_upstream else None
         self.picked_seeds = self._picked_seeds()
         self.timing_draws = self._timing_draws()
+        self.base_url = public_url.BaseUrls(settings.public_url, settings.trust_forwarded)
 
     def _timing_draws(self) -> random.Random:
         """The durations `--timing observed` draws: the same sequence from the same --seed after each reset."""
@@ -95,10 +97,6 @@ class MockState:
         """The seeds of requests that give none: the same after each reset, so a run replays its images (a
         fuzzed client's downloads render once, not once an example)."""
         return random.Random(f"{self.settings.seed}:picked-seeds")
-
-    def base_url(self, scope) -> str:
-        """The base URL for links in answers (public_url.py)."""
-        return public_url.base_url(scope, self.settings.public_url, self.settings.trust_forwarded)
 
     async def refresh_unless_current(self) -> bool:
         """Read the run-time state again unless this instance's copy is known current; whether it did."""
