@@ -1,9 +1,11 @@
 """URLs in answers follow the request: the scheme and host the client used, a trusted proxy's forwarded
 ones with trust_forwarded, or public_url; webhook bodies name the same URLs as the job's polls."""
 
+import anyio
 import httpx
 
 from tests.support.harness import reset_client
+from tests.support.inprocess import InProcessMock
 
 KEY = {"Ocp-Apim-Subscription-Key": "k"}
 SUBMIT = "/flux-dev/v1/dev/textToImage"
@@ -39,3 +41,16 @@ def test_public_url_wins_over_everything(make_flux_mock):
     with reset_client(make_flux_mock("public_url: https://mock.ci.example/base\ntrust_forwarded: true\n").url) as client:
         assert submitted(client, **{"X-Forwarded-Host": "other"})["polling_url"].startswith(
             "https://mock.ci.example/base/v2/requests/status/")
+
+
+def test_each_of_many_hosts_gets_its_own_urls_while_the_mock_remembers_a_bounded_few():
+    """The mock remembers base URLs per Host (256 at most): a client sending 600 Host values, each twice, gets
+    each one's own polling URL every time, before and after what is remembered is let go."""
+    async def run() -> None:
+        async with InProcessMock() as mock:
+            for round_ in range(2):
+                for number in range(600):
+                    host = f"host-{number}.test:8{number % 10}00"
+                    answer = await mock.client.post(SUBMIT, json={"prompt": "x"}, headers={**KEY, "Host": host})
+                    assert answer.json()["polling_url"].startswith(f"http://{host}/v2/requests/status/"), (round_, host)
+    anyio.run(run)
