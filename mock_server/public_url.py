@@ -53,7 +53,8 @@ class BaseUrls:
         if self._public_url or self._trust_forwarded:
             return base_url(scope, self._public_url, self._trust_forwarded)
         host = next((value for name, value in scope["headers"] if name == b"host"), None)
-        key = (scope["scheme"], host, scope.get("root_path", ""), scope.get("server"))
+        server = scope.get("server")
+        key = (scope["scheme"], host, scope.get("root_path", ""), server and tuple(server))  # ASGI allows a list
         found = self._known.get(key)
         if found is None:
             if len(self._known) >= self._size:
