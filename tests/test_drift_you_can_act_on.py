@@ -15,6 +15,7 @@ from xml.etree import ElementTree
 import pytest
 
 from contract_tests.differences import SEVERITY, Difference, one_per_place
+from mock_server import cli
 from tests.support.foreign_server import serving
 from tests.support.pages_server import PagesGateway
 
@@ -107,6 +108,17 @@ def test_an_accept_file_it_cannot_read_is_one_line_exit_2_before_any_call(conten
                                "--accept", str(path)], capture_output=True, text=True, timeout=60)
     assert finished.returncode == 2 and said in finished.stderr and len(finished.stderr.splitlines()) == 1, \
         finished.stderr
+
+
+@pytest.mark.parametrize("status, refused", [(99, True), (100, False), (599, False), (600, True)])
+def test_an_accept_entrys_status_is_any_http_status_from_100_to_599(status, refused, tmp_path, capsys):
+    """RFC 9110 section 15: a status code is three digits, 100 to 599; an entry naming another is refused before any
+    call, one naming one of those is taken (the run goes on, here to a server that is not there)."""
+    path = tmp_path / "accepted.yaml"
+    path.write_text(f"accepted: [{{kind: status-gone, operation: x, reason: r, expires: 2030-01-01, status: {status}}}]")
+    code = cli.main(["drift", "--base-url", "http://127.0.0.1:9", "--accept", str(path), "--operation", "getRequestStatus"])
+    said = capsys.readouterr().err
+    assert ("is not an HTTP status" in said) is refused and (code == 2) is refused, (code, said)
 
 
 def test_every_kind_drift_names_has_a_severity_and_the_worst_wins_a_place():

@@ -135,6 +135,22 @@ def test_drift_judges_recorded_deliveries_against_the_callback_schema(tmp_path, 
         "judged on the way too"
 
 
+@pytest.mark.parametrize("operation_id", ["retiredOperation", "getRequestStatus"])
+def test_a_delivery_of_an_operation_with_no_callback_schema_is_left_unjudged(tmp_path, header_form, operation_id):
+    """A recorded delivery naming an operation the specs no longer hold, or one that documents no callback (page 003
+    describes the webhooks of the submits that take one), has no schema to judge it by: drift names nothing and
+    does not fail on it."""
+    har = json.loads(header_form[0].read_text())
+    for entry in har["log"]["entries"]:
+        if entry.get("_fluxMock", {}).get("webhook"):
+            entry["_fluxMock"]["operationId"] = operation_id
+    renamed = tmp_path / "renamed.har"
+    renamed.write_text(json.dumps(har))
+    report = kit("drift", "--har", str(renamed))
+    assert report.returncode == 0 and "Traceback" not in report.stderr, report.stdout + report.stderr
+    assert "webhook body" not in report.stdout, report.stdout
+
+
 def test_report_reads_recorded_deliveries_as_webhook_results(header_form):
     """The app never polled: its job's result came by webhook, which outcome coverage counts as met."""
     out = header_form[0]
