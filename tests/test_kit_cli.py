@@ -1,6 +1,7 @@
 """The kit's commands share one exit-code contract (0 clean, 1 contract failure or drift, 2 usage, 3 not
 reached) and say what went wrong in one line, never a traceback; a network failure is never drift."""
 
+import asyncio
 import subprocess
 import sys
 
@@ -128,3 +129,31 @@ def test_check_counts_a_dropped_connection_as_not_reached_never_as_a_contract_fa
     assert "NOT REACHED schnellGetData [positive]" in result.stdout and "not reached (network)" in result.stdout
     assert "0 failed" in result.stdout.splitlines()[-1]
     assert '<error message="target not reached"' in junit.read_text()
+
+
+class Unhurried:
+    """ASGI middleware: every API answer 0.3 s late, as a distant gateway's (the admin API at once)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not scope["path"].startswith("/__admin"):
+            await asyncio.sleep(0.3)
+        await self.app(scope, receive, send)
+
+
+def test_check_shows_its_lines_as_it_goes_not_only_when_it_ends():
+    """A CI log follows a long check as it runs: its first line (what it checks) is out while the check still
+    waits on the server, though its output is a pipe, which Python buffers unless each line is flushed."""
+    with serving(Unhurried(create_app(Settings())), lifespan="on") as url:
+        running = subprocess.Popen([sys.executable, "-m", "mock_server.cli", "check", "--base-url", url,
+                                    "--operation", "getRequestStatus", "--max-examples", "2"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            first = running.stdout.readline()
+            still_running = running.poll() is None
+        finally:
+            running.kill()
+            running.wait(timeout=30)
+        assert first.startswith(f"flux-mock check: {url}") and still_running, first
