@@ -138,7 +138,9 @@ def _through_testcontainers(podman: Podman, monkeypatch) -> None:
         assert podman("container", "exists", name, check=False).returncode != 0, "removed when the block ended"
 
 
-def _wait_until_serving(url: str, token: str, seconds: float = 60) -> None:
+def _wait_until_serving(url: str, token: str, seconds: float = 180) -> None:
+    """A liveness bound, not a speed one: a container starts in seconds, but in minutes on a machine the suite
+    and CPU hogs share (60 s was once too short there)."""
     def healthy() -> bool:
         try:
             return httpx.get(f"{url}/__admin/health", headers={"X-Admin-Token": token}, timeout=2).status_code == 200
