@@ -50,6 +50,16 @@ def test_a_dry_wallets_402_with_the_pages_body_is_never_a_rejected_request(capsy
     assert "the server answered its documented 402" in output and "no job to follow" in output
 
 
+def test_a_key_without_access_tests_nothing_and_says_every_answer_was_about_the_caller(capsys, monkeypatch):
+    """Page 003: 403 Forbidden is an answer about the key (its access), as 401 and 402 are: no failure, nothing
+    tested, and the check says so naming the 403s."""
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
+    with serving(PagesGateway(forbidden=("pages-key",)).app) as url:
+        code, output = check(capsys, url, operations=("fluxDevTextToImage",))
+    assert "FAILED" not in output and code == 4, output[-3000:]
+    assert "not tested: every positive case was answered about the caller (403 x" in output, output[-3000:]
+
+
 def test_a_wrong_key_tests_nothing_and_exits_4_saying_why(capsys):
     with serving(PagesGateway().app) as url:
         code, output = check(capsys, url, key="not-the-key", operations=("schnellGetData", "fluxDevTextToImage"))

@@ -43,6 +43,7 @@ from starlette.routing import Route
 INVALID = {"error": "Invalid request parameters"}  # 000, 001, 002, 004's tables
 UNAUTHORIZED = {"error": "Invalid or missing authentication"}
 NOT_FOUND = {"error": "Endpoint not found"}
+FORBIDDEN = {"error": "Forbidden"}  # 003's table names 403 Forbidden; no page shows its body
 NO_BALANCE = {"error": "Insufficient Balance", "message": "Your wallet does not have enough balance."}  # 003
 FAL_SIZES = ("square_hd", "square", "portrait_4_3", "portrait_16_9", "landscape_4_3", "landscape_16_9")
 PRICES = {"flux-dev": 0.003, "flux-2-klein-4b": 0.0007, "flux-2-dev": 0.0}
@@ -102,8 +103,9 @@ class Refused(Exception):
 class PagesGateway:
     def __init__(self, keys=("pages-key",), queued_for: float = 0.2, processing_for: float = 0.3,
                  wallets: dict | None = None, media_base: str | None = None, polling_base: str | None = None,
-                 drift: bool = False, codings: tuple[str, ...] = ()) -> None:
+                 drift: bool = False, codings: tuple[str, ...] = (), forbidden: tuple[str, ...] = ()) -> None:
         self.keys = set(keys)
+        self.forbidden = set(forbidden)  # known keys without access to the API: 403 Forbidden (page 003's table)
         self.media_base, self.polling_base, self.drift = media_base, polling_base, drift
         self.queued_for, self.processing_for = queued_for, processing_for
         self.wallets = dict(wallets or {})
@@ -146,6 +148,8 @@ class PagesGateway:
     # --- what every call needs -----------------------------------------------------------------------------
     def _key(self, request: Request, header: str = "ocp-apim-subscription-key") -> str:
         key = request.headers.get(header)
+        if key in self.forbidden:
+            raise Refused(403, FORBIDDEN)
         if key not in self.keys:
             raise Refused(401, UNAUTHORIZED)
         return key
