@@ -1,13 +1,16 @@
 """The flux_mock_webhooks fixture: a receiver on loopback whose URL a test gives the API, waiting for the
 delivery of one event of one job; a failed delivery retried; a wait that times out names what arrived."""
 
+import inspect
+import re
 import socket
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from contract_tests.receiver import WebhookReceiver
+from contract_tests.receiver import WebhookReceiver, Webhooks, webhook_receiver
 
 from tests.support.waiting import wait_until
 
@@ -51,6 +54,21 @@ def test_a_wait_that_times_out_names_what_arrived(flux_mock, flux_mock_webhooks)
     with pytest.raises(AssertionError, match=f"no failed delivery of {job['request_id']} within 0.2 s; arrived: "
                                              f"completed of {job['request_id']} at /webhook"):
         flux_mock_webhooks.wait_for("failed", job["request_id"], timeout=0.2)
+
+
+def test_a_receivers_count_wait_that_times_out_says_how_many_were_expected_and_what_came():
+    """webhook_receiver().wait_for(count, path, timeout): an AssertionError after `timeout` seconds naming the count,
+    the path and the bodies that did arrive (none here), not a wait without end."""
+    with webhook_receiver() as receiver:
+        with pytest.raises(AssertionError, match=r"^2 webhook\(s\) expected at /hook, got \[\]$"):
+            receiver.wait_for(2, "/hook", timeout=0.2)
+
+
+def test_the_guide_names_how_long_wait_for_waits_by_default():
+    """The guide says after how many seconds `wait_for` gives up; that is its default."""
+    guide = (Path(__file__).parents[1] / "docs" / "guide" / "testing-your-client.md").read_text()
+    said = re.search(r"naming what did arrive after (\d+) s \(`timeout=`", guide)
+    assert said and float(said[1]) == inspect.signature(Webhooks.wait_for).parameters["timeout"].default
 
 
 def test_the_receiver_refuses_a_huge_body_unread_and_drops_a_stalled_sender():
