@@ -209,6 +209,20 @@ def test_an_unknown_path_names_the_documented_path_it_most_likely_meant():
     assert "closest documented path: /flux-2-klein-4b/v1/generateImage" in finding["detail"], finding
 
 
+def test_an_unknown_path_like_no_documented_one_names_no_guess():
+    """unknown-endpoint guesses only when a documented path is alike: a path sharing nothing with any gets the
+    finding without a "closest documented path" (a wild guess would mislead)."""
+    async def scenario():
+        async with InProcessMock(Settings()) as mock:
+            answer = await mock.client.post("/zzz", json={"prompt": "x"}, headers=KEY)
+            return answer.status_code, await _report(mock)
+
+    status, findings = run(scenario)
+    assert status == 404
+    (finding,) = [f for f in findings if f["kind"] == "unknown-endpoint"]
+    assert "/zzz" in finding["detail"] and "closest documented path" not in finding["detail"], finding
+
+
 def test_a_poll_answered_by_a_server_error_makes_the_next_poll_a_retry_not_a_poll_too_fast():
     """Pages 003: poll every 5-10 s; a poll the gateway failed (a 500) is a fault: the next one is a retry,
     judged by the chaos verdicts, not by the polling cadence."""

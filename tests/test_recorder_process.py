@@ -48,27 +48,34 @@ def connect(proxy: str, host: str, port: int = 443) -> tuple[socket.socket, byte
     return conn, head.split(b"\r\n", 1)[0]
 
 
+def _in_tunnel(recorder_url: str, home, host_header: str) -> bytes:
+    """The answer to a status poll sent inside a CONNECT tunnel to gateway.pixazo.ai, its Host naming `host_header`."""
+    conn, status = connect(recorder_url, "gateway.pixazo.ai")
+    assert status == b"HTTP/1.1 200 Connection Established", status
+    context = ssl.create_default_context(cafile=str(home / "ca.pem"))
+    with context.wrap_socket(conn, server_hostname="gateway.pixazo.ai") as tls:
+        tls.sendall(f"GET {STATUS} HTTP/1.1\r\nHost: {host_header}\r\n"
+                    f"Ocp-Apim-Subscription-Key: {KEY['Ocp-Apim-Subscription-Key']}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+    return answer
+
+
 def test_inside_a_tunnel_the_host_header_never_picks_the_destination(home, tmp_path):
     victim = HostileUpstream()
     with serving(HostileUpstream()) as upstream, serving(victim) as victim_url:
         recorder = recording(tmp_path / "t.har", upstream)
         try:
-            conn, status = connect(recorder.url, "gateway.pixazo.ai")
-            assert status == b"HTTP/1.1 200 Connection Established", status
-            context = ssl.create_default_context(cafile=str(home / "ca.pem"))
-            with context.wrap_socket(conn, server_hostname="gateway.pixazo.ai") as tls:
-                tls.sendall(f"GET {STATUS} HTTP/1.1\r\nHost: {victim_url.removeprefix('http://')}\r\n"
-                            f"Ocp-Apim-Subscription-Key: {KEY['Ocp-Apim-Subscription-Key']}\r\n"
-                            "Connection: close\r\n\r\n".encode())
-                answer = b""
-                while chunk := tls.recv(65536):
-                    answer += chunk
+            answers = [_in_tunnel(recorder.url, home, host) for host in (victim_url.removeprefix("http://"),
+                                                                           "zz.example.test:443")]
             _, refused = connect(recorder.url, "127.0.0.1", int(victim_url.rsplit(":", 1)[1]))
         finally:
             recorder.stop()
-    assert answer.startswith(b"HTTP/1.1 421"), answer[:200]
-    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["message"].startswith(
-        "flux-mock record: this tunnel is for gateway.pixazo.ai:443, not for 127.0.0.1:")
+    for answer, named in zip(answers, ("127.0.0.1:", "zz.example.test:443")):  # hosts before and after it, sorted
+        assert answer.startswith(b"HTTP/1.1 421"), answer[:200]
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["message"].startswith(
+            f"flux-mock record: this tunnel is for gateway.pixazo.ai:443, not for {named}")
     assert refused.startswith(b"HTTP/1.1 403"), refused
     assert victim.seen == [], "nothing reached the host the Host header named, nor its key"
 
