@@ -16,7 +16,6 @@ import time
 from urllib.parse import quote
 
 import httpx
-import pytest
 
 from contract_tests.process import MockProcess
 from mock_server import cli
