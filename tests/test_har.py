@@ -6,7 +6,7 @@ import json
 import pytest
 
 from mock_server.exit_codes import UsageError
-from mock_server.har import HarWriter, RecordedExchange, read_har
+from mock_server.har import HarWriter, RecordedExchange, json_value, read_har
 from mock_server.redaction import redacted_headers, redacted_json, redacted_url
 
 SECRET = "s3cr3t-key-0123456789"
@@ -108,6 +108,44 @@ def test_a_file_that_is_not_there_or_past_the_size_bound_is_one_line(tmp_path):
     with pytest.raises(UsageError) as past:
         _read(huge)
     assert "is 513 MiB, more than the 512 MiB a HAR may take here" in str(past.value)
+    at_the_bound = tmp_path / "bound.har"
+    with open(at_the_bound, "wb") as file:
+        file.truncate(512 * 2**20)  # exactly the bound: read (and found to be no HAR), not refused for its size
+    with pytest.raises(UsageError) as read:
+        _read(at_the_bound)
+    assert "is not a HAR 1.2 file" in str(read.value) and "more than" not in str(read.value)
+
+
+def test_an_answer_compressed_on_the_wire_says_how_many_bytes_it_saved_and_only_then():
+    """HAR 1.2, content.compression: "number of bytes saved. Leave out this field if the information is not
+    available" (or there is none): size minus bodySize for a compressed answer, absent for one sent as it is."""
+    body = json.dumps({"request_id": "x", "status": "COMPLETED", "padding": "y" * 1000}).encode()
+    sent_whole = RecordedExchange("GET", "https://gateway.pixazo.ai/v2/requests/status/x", 200, content=body)
+    compressed = RecordedExchange("GET", "https://gateway.pixazo.ai/v2/requests/status/x", 200, content=body,
+                                  body_size=300)
+    assert "compression" not in sent_whole.to_har({})["response"]["content"]
+    content = compressed.to_har({})["response"]
+    assert content["content"]["compression"] == len(body) - 300 and content["bodySize"] == 300
+
+
+@pytest.mark.parametrize("levels, kept", [(64, True), (65, False)])
+def test_a_body_is_read_as_json_up_to_64_levels_deep(levels, kept):
+    """docs/reference/bounds.md: a body nested deeper than 64 levels is judged as text (the walkers that judge and
+    redact go no deeper)."""
+    value = json_value(b"[" * levels + b"]" * levels)
+    assert (value is not None) is kept
+
+
+@pytest.mark.parametrize("content", [b'{"log": {"entri', b"xyz"])
+def test_a_file_that_is_no_har_is_one_line_of_at_most_300_characters_however_long_its_name(tmp_path, content):
+    """Every CLI error is one line: the reason a file is no HAR is cut to 300 characters, even under a long path."""
+    folder = tmp_path / ("d" * 250)
+    folder.mkdir()
+    (folder / "x.har").write_bytes(content)
+    with pytest.raises(UsageError) as refused:
+        _read(folder / "x.har")
+    said = str(refused.value)
+    assert len(said) == 300 and "\n" not in said and said.startswith(f"--har {tmp_path}"), said
 
 
 def test_the_entry_bound_takes_exactly_its_count(tmp_path, monkeypatch):

@@ -132,6 +132,23 @@ async def test_strict_replay_answers_an_unrecorded_request_404_naming_the_closes
         assert f"closest recorded: POST {SUBMIT} with body.image_size different" in refused.json()["message"]
 
 
+async def test_the_closest_recorded_request_is_one_of_the_same_method(tmp_path):
+    """A recording may hold a client's stray call with another method on a submit path (a PUT, answered 404); the
+    closest recorded request named for an unrecorded POST is a POST, however alike the stray one's body is."""
+    path = tmp_path / "stray.har"
+    writer = HarWriter(path)
+    writer.write(_exchange("PUT", SUBMIT, {"error": "Endpoint not found"}, 0, 404).to_har({}))
+    writer.write(_exchange("POST", SUBMIT, {"request_id": RECORDED, "status": "QUEUED",
+                                            "polling_url": f"{GATEWAY}/v2/requests/status/{RECORDED}"}, 1, 202,
+                           BODY).to_har({}))
+    writer.close()
+    api, clock, _ = client(path, replay_strict=True)
+    async with api:
+        refused = await api.post(SUBMIT, json={"prompt": "a red fox", "image_size": "landscape_4_3"})
+    assert refused.status_code == 404
+    assert f"closest recorded: POST {SUBMIT} with body.image_size, body.prompt different" in refused.json()["message"]
+
+
 async def test_a_reset_starts_every_sequence_again(har):
     api, clock, _ = client(har, replay_speed=0)
     async with api:
