@@ -65,6 +65,17 @@ async def test_sync_latency_and_scenario_latency_pass_on_the_clock(clock):
     assert clock.now() - started == pytest.approx(6.5)
 
 
+@pytest.mark.parametrize("mode", ["time", "per-poll", "manual"])
+async def test_a_sync_call_takes_the_timings_own_latency_in_every_mode_but_observed(clock, mode):
+    """docs/guide/scenarios.md, pick the timing: --sync-latency S makes sync calls take S seconds; only `observed`
+    draws the live gateway's 28-39 s instead."""
+    async with client(clock, timing=Timing(mode=mode, sync_latency=1.5)) as api:
+        started = clock.now()
+        response = await api.post("/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY)
+    assert response.status_code == 200
+    assert clock.now() - started == pytest.approx(1.5)
+
+
 async def test_time_mode_follows_the_clock(clock):
     async with client(clock) as api:
         submitted = (await api.post("/flux-dev/v1/dev/textToImage", json={"prompt": "x"}, headers=KEY)).json()
