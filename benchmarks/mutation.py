@@ -70,7 +70,7 @@ TARGETS = [
     Target("webhooks", "rest", ("mock_server/webhooks/dispatcher.py", "mock_server/webhooks/plan.py",
                                 "mock_server/webhooks/targets.py"),
            ("tests/test_webhook_plan.py", "tests/test_pinned_mock_verdicts.py", "tests/test_blocked_webhook_log.py",
-            "tests/test_settings.py", "tests/test_webhooks.py")),
+            "tests/test_settings.py", "tests/test_webhooks.py", "tests/test_webhooks_exactly_once.py")),
     Target("jobs", "rest", ("mock_server/jobs/lifecycle.py", "mock_server/jobs/service.py",
                             "mock_server/jobs/timing.py"),
            ("tests/test_lifecycle.py", "tests/test_pinned_mock_verdicts.py", "tests/test_inprocess.py",

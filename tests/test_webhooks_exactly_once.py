@@ -14,6 +14,7 @@ from mock_server.app import create_app
 from mock_server.clock import ManualClock
 from mock_server.jobs.timing import Timing
 from mock_server.settings import Settings
+from mock_server.store import open_stores
 
 pytestmark = pytest.mark.anyio
 KEY = {"Ocp-Apim-Subscription-Key": "k"}
@@ -83,3 +84,74 @@ async def test_a_delivery_queued_past_its_lease_is_sent_once(store):
         f"POSTs per Webhook-Id: {sorted(Counter(receiver.posts.values()).items())}"
     assert sum(d["attempts"] for d in deliveries) == sum(receiver.posts.values()) == JOBS
     assert {d["state"] for d in deliveries} == {"delivered"}
+
+
+class CountingReceiver(httpx.AsyncBaseTransport):
+    """Answers each POST 200 at once and counts them by Webhook-Id."""
+
+    def __init__(self) -> None:
+        self.posts: Counter = Counter()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.posts[request.headers["webhook-id"]] += 1
+        return httpx.Response(200)
+
+
+async def test_a_delivery_whose_instance_died_is_sent_by_another_once_its_lease_is_over():
+    """docs/operations/redis.md: a claimed delivery is leased to its instance for twice the webhook timeout plus
+    1 s (here 2 x 4 + 1 = 9 s); if that instance dies, another sends it after the lease, and not before. Two
+    instances share one store and one clock: the first claims the delivery and never finishes it."""
+    clock, stores = ManualClock(), open_stores(None, 1000)
+    settings = Settings(timing=Timing(queued_for=0, processing_for=0), webhook_timeout=4.0)
+    held, receiver = HeldReceiver(), CountingReceiver()
+    dying = create_app(settings, clock=clock, stores=stores, transport=held)
+    other = create_app(settings, clock=clock, stores=stores, transport=receiver)
+    await dying.mock.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=dying), base_url="http://mock.test") as api:
+            answer = await api.post("/flux-dev/v1/dev/textToImage", json={"prompt": "x"},
+                                    headers={**KEY, "X-Webhook-URL": "http://127.0.0.1:9/hook"})
+            await api.get(answer.json()["polling_url"], headers=KEY)  # COMPLETED: its delivery is due now
+
+            async def claimed():
+                return sum(held.posts.values()) == 1
+            await until(claimed, "the first instance's POST")
+        await other.mock.start()
+        try:
+            clock.advance(8.5)  # within the lease
+            other.mock.webhooks.wake()
+            await asyncio.sleep(0.3)  # rounds of the other instance run
+            assert not receiver.posts, "sent while the lease held"
+            clock.advance(1.0)  # 9.5 s: past it
+
+            async def sent_once():
+                other.mock.webhooks.wake()
+                return sum(receiver.posts.values()) == 1
+            await until(sent_once, "the other instance's POST after the lease")
+        finally:
+            await other.mock.stop(grace=0)
+    finally:
+        held.released.set()
+        await dying.mock.stop(grace=0)
+
+
+class SlowReceiver(CountingReceiver):
+    """Answers each POST 200 after 0.3 s."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.3)
+        return await super().handle_async_request(request)
+
+
+async def test_stopping_finishes_a_delivery_being_sent_within_its_grace():
+    """At shutdown the mock finishes what is being sent and what is due within the grace (the webhook timeout,
+    app.py), and reports only what is left: a POST under way when it stops is answered, not cut off."""
+    receiver = SlowReceiver()
+    app = create_app(Settings(timing=Timing(queued_for=0, processing_for=0)), clock=ManualClock(), transport=receiver)
+    await app.mock.start()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as api:
+        answer = await api.post("/flux-dev/v1/dev/textToImage", json={"prompt": "x"},
+                                headers={**KEY, "X-Webhook-URL": "http://127.0.0.1:9/hook"})
+        await api.get(answer.json()["polling_url"], headers=KEY)  # COMPLETED: its delivery is due now
+    left = await app.mock.stop(grace=5.0)
+    assert left == [] and sum(receiver.posts.values()) == 1, (left, receiver.posts)
