@@ -155,3 +155,37 @@ async def test_stopping_finishes_a_delivery_being_sent_within_its_grace():
         await api.get(answer.json()["polling_url"], headers=KEY)  # COMPLETED: its delivery is due now
     left = await app.mock.stop(grace=5.0)
     assert left == [] and sum(receiver.posts.values()) == 1, (left, receiver.posts)
+
+
+async def test_an_instance_claims_no_more_deliveries_than_it_has_free_slots_so_another_sends_the_rest():
+    """docs/operations/redis.md: an instance claims only as many deliveries as it has free sending slots (16): the
+    rest stay in the store for another instance, instead of waiting out their leases in this one's queue."""
+    clock, stores = ManualClock(), open_stores(None, 1000)
+    settings = Settings(timing=Timing(queued_for=0, processing_for=0))
+    held, receiver = HeldReceiver(), CountingReceiver()
+    busy = create_app(settings, clock=clock, stores=stores, transport=held)
+    other = create_app(settings, clock=clock, stores=stores, transport=receiver)
+    await busy.mock.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=busy), base_url="http://mock.test") as api:
+            for number in range(JOBS):
+                answer = await api.post("/flux-dev/v1/dev/textToImage", json={"prompt": f"job {number}"},
+                                        headers={**KEY, "X-Webhook-URL": "http://127.0.0.1:9/hook",
+                                                 "X-Webhook-Events": "COMPLETED"})
+                await api.get(answer.json()["polling_url"], headers=KEY)  # its COMPLETED delivery is due now
+
+            async def slots_full():
+                return sum(held.posts.values()) == 16
+            await until(slots_full, "the busy instance's 16 POSTs")
+        busy.mock.webhooks.wake()
+        await asyncio.sleep(0.3)  # rounds of the busy instance run: with every slot taken they claim nothing
+        await other.mock.start()
+        try:
+            async def rest_sent():
+                return sum(receiver.posts.values()) == JOBS - 16
+            await until(rest_sent, f"the other instance's {JOBS - 16} POSTs")
+        finally:
+            await other.mock.stop(grace=0)
+    finally:
+        held.released.set()
+        await busy.mock.stop(grace=0)
