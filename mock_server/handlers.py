@@ -110,7 +110,7 @@ def _sync_media_url(exchange: Exchange, output: Output) -> str:
 
 
 async def sync(exchange: Exchange) -> JSONBody:
-    output = await _generated_now(exchange)
+    await _generated_now(exchange)
     return _json({"output": exchange.known_facts()["media_url"][0]})
 
 

@@ -15,7 +15,7 @@ import yaml
 from contract_tests.process import MockProcess
 from tests.support.container_engine import Podman
 from tests.support.ports import free_port
-from tests.support.waiting import answers, wait_until
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "localhost/flux-mock:test"
