@@ -87,6 +87,32 @@ def test_a_recording_of_the_mock_is_clean_and_each_planted_drift_is_named(api, t
     assert report.count("\n- [") == 5, report  # the planted drifts, and nothing else (each with its severity)
 
 
+def test_a_sync_images_download_that_is_no_image_type_is_a_media_mismatch(api, tmp_path):
+    """Page 000: getData answers the URL of the image it made; a recorded download of that URL served as
+    text/plain is a media-mismatch naming the image type it should have, the sync operation's own."""
+    entries = _recording(api, datetime.now(UTC))
+    sync = entries[4]
+    url = json.loads(sync["response"]["content"]["text"])["output"]
+    download = _entry(api.get(url), datetime.now(UTC))
+    download["response"]["headers"] = [{"name": "content-type", "value": "text/plain"}]
+    download["response"]["content"] = {"size": 5, "mimeType": "text/plain", "text": "hello"}
+    drifted = _drift("--har", str(_write(tmp_path, [sync, download], "sync.har")))
+    assert drifted.returncode == 1, drifted.stdout + drifted.stderr
+    assert "`schnellGetData` media-mismatch at " in drifted.stdout and \
+        "an image type (the operation makes images)" in drifted.stdout, drifted.stdout
+
+
+def test_an_answer_said_to_be_json_that_is_none_is_named_changed_type(api, tmp_path):
+    """Page 000 answers getData with a JSON body: a recorded answer whose Content-Type says JSON but whose bytes
+    are not JSON (a gateway's truncated or HTML error page) is changed-type at body, not skipped."""
+    sync = _recording(api, datetime.now(UTC))[4]
+    sync["response"]["content"]["text"] = '{"output": "http://x/y.png"'
+    drifted = _drift("--har", str(_write(tmp_path, [sync], "cut.har")))
+    assert drifted.returncode == 1, drifted.stdout + drifted.stderr
+    assert "`schnellGetData` changed-type at body: expected JSON (nested at most 64 levels), found not JSON" \
+        in drifted.stdout, drifted.stdout
+
+
 def test_an_old_recording_is_stale_and_a_file_that_is_no_har_is_a_one_line_usage_error(api, tmp_path):
     old = _write(tmp_path, _recording(api, datetime.now(UTC) - timedelta(days=40)))
     stale = _drift("--har", str(old), "--max-age", "30")

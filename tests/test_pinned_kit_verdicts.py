@@ -296,3 +296,24 @@ def test_the_webhook_receivers_filter_by_path_and_by_job():
         assert [body["request_id"] for body in receiver.bodies("/a")] == ["job-1", "job-2"]
         assert [delivery.body["request_id"] for delivery in hooks.deliveries("job-2")] == ["job-2", "job-2"]
         assert len(hooks.deliveries()) == 3
+
+
+def test_a_job_still_running_after_the_last_allowed_poll_is_invalid_flow_even_after_one_poll(monkeypatch, capsys):
+    """Page 003: a job ends COMPLETED, FAILED or ERROR; drift follows it for FLUX_CHECK_POLLS polls (here one) and a
+    job that has not ended by then is invalid-flow, named with the status it was left in."""
+    from mock_server import cli
+    from mock_server.app import create_app
+    from mock_server.jobs.timing import Timing
+    from mock_server.settings import Settings
+    from tests.support.foreign_server import Rewriting, serving
+
+    monkeypatch.setenv("FLUX_CHECK_POLLS", "1")
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.01")
+    never_ends = Rewriting(create_app(Settings(timing=Timing(mode="manual"))))  # no admin API: not flux-mock
+    with serving(never_ends, lifespan="on") as url:
+        code = cli.main(["drift", "--base-url", url, "--key", "k", "--operation", "fluxDevTextToImage", "--allow-paid",
+                         "--max-spend", "1"])
+    output = capsys.readouterr().out
+    assert code == 1, output
+    assert "`getRequestStatus` invalid-flow at status: expected a final status within 1 polls, found {" in output \
+        and '"status": "QUEUED"' in output, output
