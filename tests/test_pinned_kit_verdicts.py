@@ -317,3 +317,25 @@ def test_a_job_still_running_after_the_last_allowed_poll_is_invalid_flow_even_af
     assert code == 1, output
     assert "`getRequestStatus` invalid-flow at status: expected a final status within 1 polls, found {" in output \
         and '"status": "QUEUED"' in output, output
+
+
+def test_a_job_that_does_not_end_is_shown_as_its_last_poll_found_it(monkeypatch, capsys):
+    """Page 003: QUEUED, then PROCESSING, then an end. A job still PROCESSING at check's last allowed poll fails
+    job-ends showing that last poll's answer (PROCESSING), not the first one's (QUEUED)."""
+    from mock_server import cli
+    from mock_server.app import create_app
+    from mock_server.jobs.timing import Timing
+    from mock_server.settings import Settings
+    from tests.support.foreign_server import Rewriting, serving
+
+    monkeypatch.setenv("FLUX_CHECK_POLLS", "6")
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.3")
+    stuck = Rewriting(create_app(Settings(timing=Timing(queued_for=1.0, processing_for=3600))))  # not flux-mock
+    with serving(stuck, lifespan="on") as url:
+        code = cli.main(["check", "--base-url", url, "--key", "k", "--operation", "fluxDevTextToImage",
+                         "--max-examples", "1", "--allow-paid", "--max-spend", "10"])
+    output = capsys.readouterr().out
+    assert code == 1, output[-3000:]
+    failure = output[output.index("job-ends failed for getRequestStatus"):]
+    got = failure[failure.index("got:"):].splitlines()[0]
+    assert '"status": "PROCESSING"' in got, failure[:1500]
