@@ -4,6 +4,7 @@ Against flux-mock served for real (a process for the fixture's, uvicorn in a thr
 
 import json
 import re
+from collections import Counter
 import subprocess
 import sys
 import time
@@ -339,3 +340,21 @@ def test_a_job_that_does_not_end_is_shown_as_its_last_poll_found_it(monkeypatch,
     failure = output[output.index("job-ends failed for getRequestStatus"):]
     got = failure[failure.index("got:"):].splitlines()[0]
     assert '"status": "PROCESSING"' in got, failure[:1500]
+
+
+def test_check_stops_polling_a_job_once_it_has_ended(monkeypatch, capsys):
+    """Page 003: poll until the status is COMPLETED, FAILED or ERROR. Against the pages' stand-in (a job ends after
+    0.5 s), check follows each job to its end and stops there: far fewer polls than the 30 it may make."""
+    from mock_server import cli
+    from tests.support.foreign_server import serving
+    from tests.support.pages_server import PagesGateway
+
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
+    gateway = PagesGateway()
+    with serving(gateway.app) as url:
+        code = cli.main(["check", "--base-url", url, "--key", "pages-key", "--operation", "fluxDevTextToImage",
+                         "--max-examples", "1", "--allow-paid", "--max-spend", "10"])
+    output = capsys.readouterr().out
+    assert code == 0, output[-3000:]
+    polls = Counter(path for method, path in gateway.requests if method == "GET" and "/requests/status/" in path)
+    assert polls and max(polls.values()) < 30, polls
