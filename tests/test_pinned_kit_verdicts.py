@@ -358,3 +358,21 @@ def test_check_stops_polling_a_job_once_it_has_ended(monkeypatch, capsys):
     assert code == 0, output[-3000:]
     polls = Counter(path for method, path in gateway.requests if method == "GET" and "/requests/status/" in path)
     assert polls and max(polls.values()) < 30, polls
+
+
+def test_a_recordings_polls_are_numbered_in_order_per_job(tmp_path):
+    """Each recorded poll of a job carries its place among that job's polls (_fluxMock.sequence: 1, 2, 3 ...), which
+    report reads to judge the polling cadence page 003 asks for (every 5-10 s)."""
+    from tests.support.recorded_runs import entries, pages_gateway, recorder, run_app
+
+    out = tmp_path / "polls.har"
+    with pages_gateway(queued_for=0.3, processing_for=0.3) as (_, api, _cdn):
+        with recorder(out, api, allow_hosts=("127.0.0.2",)) as url:
+            run_app(url)
+    places: dict[str, list[int]] = {}
+    for entry in entries(out):
+        facts = entry.get("_fluxMock", {})
+        if facts.get("kind") == "status" and facts.get("requestId"):
+            places.setdefault(facts["requestId"], []).append(facts.get("sequence"))
+    assert places and all(numbers == list(range(1, len(numbers) + 1)) for numbers in places.values()), places
+    assert any(len(numbers) > 1 for numbers in places.values()), places

@@ -90,4 +90,7 @@ def test_the_receiver_refuses_a_huge_body_unread_and_drops_a_stalled_sender():
             assert chunked.recv(100).startswith(b"HTTP/1.0 411")
         ok = httpx.post(f"{receiver.url}/fine", json={"status": "COMPLETED"})
         assert ok.status_code == 200
-        assert [r.path for r in receiver.received] == ["/fine"]
+        at_the_bound = httpx.post(f"{receiver.url}/long", content=b'{"prompt": "' + b"x" * (2**20 - 14) + b'"}',
+                                  headers={"Content-Type": "application/json"})  # exactly 1 MiB: taken
+        assert at_the_bound.status_code == 200
+        assert [r.path for r in receiver.received] == ["/fine", "/long"]
