@@ -105,7 +105,7 @@ def _sync_media_url(exchange: Exchange, output: Output) -> str:
     is given as the gateway."""
     layout, plan = exchange.operation.media_layout, output.plan
     path = media.sync_media_path(layout, output.digest, plan.sizes[0], plan.extension, exchange.now) \
-        if layout and plan.extension != "safetensors" else output.paths[0]
+        if layout and not plan.is_weights else output.paths[0]
     return media_base(exchange.base) + path
 
 

@@ -34,6 +34,7 @@ FORMATS = {"png": ("png", "image/png"), "jpeg": ("jpeg", "image/jpeg"), "jpg": (
            "webp": ("webp", "image/webp")}
 PIL_FORMAT = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
 WEIGHTS_TYPE = "application/octet-stream"
+WEIGHTS_EXTENSION = "safetensors"
 MIN_SIDE, MAX_SIDE, MAX_COUNT = 16, 2048, 8
 DEFAULT_SIDE = 1024
 INPUT_IMAGE_FIELDS = ("image", "image_url", "image_urls", "image_data_url", "input_image", "mask")
@@ -47,6 +48,11 @@ class MediaPlan(NamedTuple):
     sizes: tuple[tuple[int, int], ...]
     extension: str
     media_type: str
+
+    @property
+    def is_weights(self) -> bool:
+        """A trainer's LoRA weights (one .safetensors file), not images."""
+        return self.extension == WEIGHTS_EXTENSION
 
     @property
     def width(self) -> int:
@@ -107,7 +113,7 @@ def plan(params: dict, kind: str | None, default_format: str | None = None) -> M
     is the request's `output_format`, else the operation's own (Klein: JPEG), else PNG."""
     count = max(1, min(MAX_COUNT, int(params.get("num_images") or params.get("num_outputs") or 1)))
     if kind == "weights":
-        return MediaPlan(sizes=((0, 0),) * 1, extension="safetensors", media_type=WEIGHTS_TYPE)
+        return MediaPlan(sizes=((0, 0),) * 1, extension=WEIGHTS_EXTENSION, media_type=WEIGHTS_TYPE)
     extension, media_type = FORMATS.get(str(params.get("output_format", default_format or "png")), FORMATS["png"])
     return MediaPlan(sizes=(requested_size(params),) * count, extension=extension, media_type=media_type)
 
@@ -123,8 +129,8 @@ def digest(model_id: str, prompt: str, seed, inputs: dict | None = None) -> str:
 
 def urls(media_plan: MediaPlan, media_digest: str) -> tuple[str, ...]:
     """Paths (below the public base URL) of the files a plan produces."""
-    if media_plan.extension == "safetensors":
-        return (f"/media/{media_digest}/lora-0.safetensors",)
+    if media_plan.is_weights:
+        return (f"/media/{media_digest}/lora-0.{WEIGHTS_EXTENSION}",)
     return tuple(f"/media/{media_digest}/{w}x{h}-{i}.{media_plan.extension}"
                  for i, (w, h) in enumerate(media_plan.sizes))
 
