@@ -196,30 +196,30 @@ async def _report(mock: InProcessMock) -> list[dict]:
     return (await mock.client.get("/__admin/client-report")).json()["findings"]
 
 
-def test_an_unknown_path_names_the_documented_path_it_most_likely_meant():
-    """unknown-endpoint names the closest documented path: a typo in the operation's segment finds its operation."""
+def _unknown_endpoint(path: str) -> tuple[int, dict]:
+    """The status a POST to `path` is answered, and the one unknown-endpoint finding the client report makes of it."""
     async def scenario():
         async with InProcessMock(Settings()) as mock:
-            answer = await mock.client.post("/flux-2-klein-4b/v1/generateImg", json={"prompt": "x"}, headers=KEY)
+            answer = await mock.client.post(path, json={"prompt": "x"}, headers=KEY)
             return answer.status_code, await _report(mock)
 
     status, findings = run(scenario)
-    assert status == 404
     (finding,) = [f for f in findings if f["kind"] == "unknown-endpoint"]
+    return status, finding
+
+
+def test_an_unknown_path_names_the_documented_path_it_most_likely_meant():
+    """unknown-endpoint names the closest documented path: a typo in the operation's segment finds its operation."""
+    status, finding = _unknown_endpoint("/flux-2-klein-4b/v1/generateImg")
+    assert status == 404
     assert "closest documented path: /flux-2-klein-4b/v1/generateImage" in finding["detail"], finding
 
 
 def test_an_unknown_path_like_no_documented_one_names_no_guess():
     """unknown-endpoint guesses only when a documented path is alike: a path sharing nothing with any gets the
     finding without a "closest documented path" (a wild guess would mislead)."""
-    async def scenario():
-        async with InProcessMock(Settings()) as mock:
-            answer = await mock.client.post("/zzz", json={"prompt": "x"}, headers=KEY)
-            return answer.status_code, await _report(mock)
-
-    status, findings = run(scenario)
+    status, finding = _unknown_endpoint("/zzz")
     assert status == 404
-    (finding,) = [f for f in findings if f["kind"] == "unknown-endpoint"]
     assert "/zzz" in finding["detail"] and "closest documented path" not in finding["detail"], finding
 
 

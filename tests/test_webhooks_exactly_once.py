@@ -48,6 +48,22 @@ def store(request):
     return None if request.param == "memory" else request.getfixturevalue("redis_url")
 
 
+async def submit_and_finish(api: httpx.AsyncClient, prompt: str = "x", events: str | None = None) -> None:
+    """A Flux Dev job asking for a webhook, polled once it is COMPLETED (0 s timing): its delivery is due now."""
+    headers = {**KEY, "X-Webhook-URL": "http://127.0.0.1:9/hook", **({"X-Webhook-Events": events} if events else {})}
+    answer = await api.post("/flux-dev/v1/dev/textToImage", json={"prompt": prompt}, headers=headers)
+    assert answer.is_success, answer.text
+    await api.get(answer.json()["polling_url"], headers=KEY)
+
+
+def two_instances(settings: Settings, first: httpx.AsyncBaseTransport, second: httpx.AsyncBaseTransport):
+    """(clock, first app, second app): two mocks sharing one memory store and one manual clock, each with its own
+    webhook transport, as two instances on one Redis."""
+    clock, stores = ManualClock(), open_stores(None, 1000)
+    return (clock, create_app(settings, clock=clock, stores=stores, transport=first),
+            create_app(settings, clock=clock, stores=stores, transport=second))
+
+
 async def test_a_delivery_queued_past_its_lease_is_sent_once(store):
     receiver = HeldReceiver()
     app = create_app(Settings(timing=Timing(queued_for=0, processing_for=0), store=store), clock=ManualClock(),
@@ -57,11 +73,7 @@ async def test_a_delivery_queued_past_its_lease_is_sent_once(store):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as api:
             await api.post("/__admin/reset")
             for number in range(JOBS):
-                answer = await api.post("/flux-dev/v1/dev/textToImage", json={"prompt": f"job {number}"},
-                                        headers={**KEY, "X-Webhook-URL": "http://127.0.0.1:9/hook",
-                                                 "X-Webhook-Events": "COMPLETED"})
-                assert answer.is_success, answer.text
-                await api.get(answer.json()["polling_url"], headers=KEY)  # its COMPLETED delivery is due now
+                await submit_and_finish(api, f"job {number}", events="COMPLETED")
 
             async def sending():
                 return sum(receiver.posts.values()) >= 16
@@ -101,17 +113,13 @@ async def test_a_delivery_whose_instance_died_is_sent_by_another_once_its_lease_
     """docs/operations/redis.md: a claimed delivery is leased to its instance for twice the webhook timeout plus
     1 s (here 2 x 4 + 1 = 9 s); if that instance dies, another sends it after the lease, and not before. Two
     instances share one store and one clock: the first claims the delivery and never finishes it."""
-    clock, stores = ManualClock(), open_stores(None, 1000)
-    settings = Settings(timing=Timing(queued_for=0, processing_for=0), webhook_timeout=4.0)
     held, receiver = HeldReceiver(), CountingReceiver()
-    dying = create_app(settings, clock=clock, stores=stores, transport=held)
-    other = create_app(settings, clock=clock, stores=stores, transport=receiver)
+    clock, dying, other = two_instances(Settings(timing=Timing(queued_for=0, processing_for=0), webhook_timeout=4.0),
+                                        held, receiver)
     await dying.mock.start()
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=dying), base_url="http://mock.test") as api:
-            answer = await api.post("/flux-dev/v1/dev/textToImage", json={"prompt": "x"},
-                                    headers={**KEY, "X-Webhook-URL": "http://127.0.0.1:9/hook"})
-            await api.get(answer.json()["polling_url"], headers=KEY)  # COMPLETED: its delivery is due now
+            await submit_and_finish(api)
 
             async def claimed():
                 return sum(held.posts.values()) == 1
@@ -150,9 +158,7 @@ async def test_stopping_finishes_a_delivery_being_sent_within_its_grace():
     app = create_app(Settings(timing=Timing(queued_for=0, processing_for=0)), clock=ManualClock(), transport=receiver)
     await app.mock.start()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as api:
-        answer = await api.post("/flux-dev/v1/dev/textToImage", json={"prompt": "x"},
-                                headers={**KEY, "X-Webhook-URL": "http://127.0.0.1:9/hook"})
-        await api.get(answer.json()["polling_url"], headers=KEY)  # COMPLETED: its delivery is due now
+        await submit_and_finish(api)
     left = await app.mock.stop(grace=5.0)
     assert left == [] and sum(receiver.posts.values()) == 1, (left, receiver.posts)
 
@@ -160,19 +166,13 @@ async def test_stopping_finishes_a_delivery_being_sent_within_its_grace():
 async def test_an_instance_claims_no_more_deliveries_than_it_has_free_slots_so_another_sends_the_rest():
     """docs/operations/redis.md: an instance claims only as many deliveries as it has free sending slots (16): the
     rest stay in the store for another instance, instead of waiting out their leases in this one's queue."""
-    clock, stores = ManualClock(), open_stores(None, 1000)
-    settings = Settings(timing=Timing(queued_for=0, processing_for=0))
     held, receiver = HeldReceiver(), CountingReceiver()
-    busy = create_app(settings, clock=clock, stores=stores, transport=held)
-    other = create_app(settings, clock=clock, stores=stores, transport=receiver)
+    _, busy, other = two_instances(Settings(timing=Timing(queued_for=0, processing_for=0)), held, receiver)
     await busy.mock.start()
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=busy), base_url="http://mock.test") as api:
             for number in range(JOBS):
-                answer = await api.post("/flux-dev/v1/dev/textToImage", json={"prompt": f"job {number}"},
-                                        headers={**KEY, "X-Webhook-URL": "http://127.0.0.1:9/hook",
-                                                 "X-Webhook-Events": "COMPLETED"})
-                await api.get(answer.json()["polling_url"], headers=KEY)  # its COMPLETED delivery is due now
+                await submit_and_finish(api, f"job {number}", events="COMPLETED")
 
             async def slots_full():
                 return sum(held.posts.values()) == 16

@@ -226,6 +226,12 @@ def _kontext_recording(tmp_path, deliveries, started_with_offset: bool = True):
     return str(tmp_path / "k.har")
 
 
+async def _submit_kontext(mock: InProcessMock) -> None:
+    """A Kontext submit whose webhook goes to the app's own URL (the mock's transport takes it)."""
+    await mock.client.post(KONTEXT, headers=HEADERS, json={"input_image": "https://example.com/a.png",
+                                                           "webhook": "http://127.0.0.1:7/mine"})
+
+
 def test_replay_times_a_delivery_by_its_recorded_offset_not_by_a_coarse_start_time(tmp_path):
     """`_fluxMock.offset` is the delivery's time from its submit as the recorder measured it; a HAR's
     startedDateTime (here the same as the submit's) is only the fallback."""
@@ -233,8 +239,7 @@ def test_replay_times_a_delivery_by_its_recorded_offset_not_by_a_coarse_start_ti
 
     async def scenario():
         async with InProcessMock(Settings(replay=(recording,), replay_speed=1.0)) as mock:
-            await mock.client.post(KONTEXT, headers=HEADERS, json={"input_image": "https://example.com/a.png",
-                                                                   "webhook": "http://127.0.0.1:7/mine"})
+            await _submit_kontext(mock)
             await mock.advance(1.0)
             await asyncio.sleep(0.2)
             early = len(mock.webhooks)
@@ -252,8 +257,7 @@ def test_replay_delivers_each_recorded_event_once_in_any_order_they_came(tmp_pat
 
     async def scenario():
         async with InProcessMock(Settings(replay=(recording,), replay_speed=0)) as mock:
-            await mock.client.post(KONTEXT, headers=HEADERS, json={"input_image": "https://example.com/a.png",
-                                                                   "webhook": "http://127.0.0.1:7/mine"})
+            await _submit_kontext(mock)
             await mock.webhooks_sent(2)
             await mock.advance(10)
             await asyncio.sleep(0.2)
