@@ -1,12 +1,19 @@
 """What the spec assumes beyond the pages, judged as notes, never as failures (the pages are the contract): each
 assumed constraint of a request is probed (one request breaking only it, made from the operation's documented
 example) and the server's answer noted ("accepts num_steps 0; the pages state no minimum"); an answer that
-keeps the pages' constraints but not an assumption of the spec (a 429 without Retry-After) is noted too.
+keeps the pages' constraints but not an assumption of the spec (a 429 without Retry-After) is noted too, and so is a
+server refusing a generated case the pages allow but an assumption rules out (num_steps -3: keeping an assumption
+is a server's right).
 
-Pure where it can be: `probes` makes the requests, `probe_note` and `response_notes` word what came back."""
+Pure where it can be: `probes` makes the requests, `probe_note`, `response_notes` and `refusal_notes` word what
+came back."""
 
 import copy
+import json
 from dataclasses import dataclass
+from functools import cache
+
+import jsonschema_rs
 
 from mock_server.operations import Operation
 from mock_server.operations.assumptions import ASSUMED, Assumed, assumed_constraints
@@ -82,6 +89,47 @@ def probes(operation: Operation, example) -> list[Probe]:
             if value is not UNSET:
                 found.append(Probe(assumed, copy.deepcopy(example), {parameter["name"]: str(value)}, words))
     return found
+
+
+def _values_at(node, path: str) -> list:
+    """The values at a dotted field path of a body (`[]`: each item of a list); none where it is absent."""
+    values = [node]
+    for part in path.split("."):
+        name, each = part.removesuffix("[]"), part.endswith("[]")
+        values = [value[name] for value in values if isinstance(value, dict) and name in value]
+        if each:
+            values = [item for value in values if isinstance(value, list) for item in value]
+    return values
+
+
+@cache
+def _keeps(keyword: str, value_json: str):
+    return jsonschema_rs.validator_for({keyword: json.loads(value_json)}, validate_formats=True)
+
+
+def broken_assumptions(operation: Operation, headers, body) -> list[Assumed]:
+    """The assumed constraints of the operation's request (body fields and header parameters) a request breaks."""
+    sent = {str(name).lower(): value for name, value in (headers or {}).items()}
+    found = [(assumed, _values_at(body, assumed.field))
+             for assumed in assumed_constraints(operation.request_schema or {}) if assumed.field]
+    for parameter in operation.parameters:
+        if parameter.get("in") == "header" and (parameter.get("schema") or {}).get(ASSUMED) \
+                and parameter["name"].lower() in sent:
+            found += [(assumed, [sent[parameter["name"].lower()]])
+                      for assumed in assumed_constraints(parameter["schema"], parameter["name"])]
+    return [assumed for assumed, values in found
+            if any(not _keeps(assumed.keyword, json.dumps(assumed.value)).is_valid(value) for value in values)]
+
+
+def refusal_notes(operation: Operation, headers, body, status: int) -> list[str]:
+    """A generated case the pages allow, refused (4xx) where it breaks assumptions of the spec: a server keeping what
+    the spec assumes is no breach of the pages, so it is a note naming what the case broke, not a rejected request."""
+    broken = broken_assumptions(operation, headers, body) if 400 <= status < 500 else []
+    if not broken:
+        return []
+    what = " and ".join(f"{assumed.field} {assumed.keyword} {_shown(assumed.value)}" for assumed in broken)
+    return [f"refuses ({status}) a generated case the pages allow but that breaks {what}: the spec assumes "
+            f"{'it' if len(broken) == 1 else 'them'}, which no page states (a note, never a failure)"]
 
 
 def response_notes(operation: Operation, status: int, headers) -> list[str]:

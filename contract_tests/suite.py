@@ -19,12 +19,13 @@ on this machine; a live gateway gets them as generated.
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.core.failures import FailureGroup
+from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.pytest.plugin import SchemaHandleMark
-from schemathesis.specs.openapi.checks import ignored_auth, unsupported_method
+from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance, unsupported_method
 from schemathesis.transport.requests import ManagedCookiesSession
 
 from contract_tests import checks  # noqa: F401  (registers the async-aware schemathesis checks)
-from contract_tests.assumptions import probes, response_notes
+from contract_tests.assumptions import probes, refusal_notes, response_notes
 from contract_tests.breaches import FOUND, Breaches
 from contract_tests.budget import BudgetExceeded
 from contract_tests.examples import request_example, with_webhook
@@ -225,8 +226,19 @@ def _call(case, run: Target, breaches: Breaches, only_http: bool = False, positi
     except FailureGroup as group:
         if assumed:
             run.note(operation_id, "positive", _assumed_endpoint(str(group.message)))
-        else:
+            return
+        refusals = refusal_notes(OPERATIONS[operation_id], case.headers, case.body, response.status_code) \
+            if positive and any(isinstance(failure, RejectedPositiveData) for failure in group.exceptions) else []
+        if not refusals:
             breaches.add(group)  # every distinct one is listed when the test ends (breaches.py)
+            return
+        for note in refusals:  # the server keeps an assumption of the spec: judged by every other check still
+            run.note(operation_id, "positive", note)
+        try:
+            case.validate_response(response, excluded_checks=[*_excluded_checks(run), positive_data_acceptance],
+                                   transport_kwargs=transport)
+        except FailureGroup as rest:
+            breaches.add(rest)
         return
     for note in response_notes(OPERATIONS[operation_id], response.status_code, response.headers):
         run.note(operation_id, "positive" if positive else "negative", note)

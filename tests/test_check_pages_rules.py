@@ -81,6 +81,50 @@ class TwiceBroken(PagesGateway):
         return answer
 
 
+class KeepsTheAssumption(PagesGateway):
+    """Schnell getData refusing num_steps below 1, the minimum the spec assumes (page 000 gives only the maximum,
+    8): a gateway may be stricter than the pages where they are silent. With `refuse_seed`, it also refuses what
+    the pages allow and assume nothing of (a seed)."""
+
+    def __init__(self, refuse_seed: bool = False) -> None:
+        super().__init__()
+        self.refuse_seed, self.refused_steps = refuse_seed, []
+
+    async def schnell(self, request):
+        body = await self._body(request)
+        if isinstance(body.get("num_steps"), int) and body["num_steps"] < 1:
+            self.refused_steps.append(body["num_steps"])
+            raise Refused(400, {"error": "num_steps must be at least 1"})
+        if self.refuse_seed and "seed" in body:
+            raise Refused(400, {"error": "seed is not taken"})
+        return await super().schnell(request)
+
+
+def test_a_gateway_keeping_an_assumed_minimum_passes_and_what_it_refused_is_noted(capsys, monkeypatch):
+    """The spec's `minimum: 1` of num_steps is an assumption (x-assumed): check's generated cases follow the pages
+    (no minimum), so a gateway refusing num_steps -3 refuses a case the pages allow. That is a note naming the
+    assumption, never a rejected request; and the probe of the assumption sends 0, one below it."""
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
+    gateway = KeepsTheAssumption()
+    with serving(gateway.app) as url:
+        code, output = check(capsys, url, operations=("schnellGetData",))
+    assert code == 0 and "FAILED" not in output, output[-3000:]
+    assert 0 in gateway.refused_steps, "the probe sent no num_steps of 0"
+    assert "- schnellGetData [assumptions]: refuses (400: {\"error\":\"num_steps must be at least 1\"}) num_steps = 0: " \
+        "the spec assumes minimum 1" in output, output[-3000:]
+    refusals = [line for line in output.splitlines() if line.startswith("- schnellGetData [positive]: refuses (400)")]
+    assert all("num_steps minimum 1" in line for line in refusals), refusals  # what the case broke, not a guess
+
+
+def test_a_gateway_refusing_what_no_assumption_touches_still_fails_as_rejecting_valid_requests(capsys, monkeypatch):
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
+    with serving(KeepsTheAssumption(refuse_seed=True).app) as url:
+        code, output = check(capsys, url, operations=("schnellGetData",))
+    assert code == 1, output[-3000:]
+    section = output.split("FAILED schnellGetData [positive]")[1].split("\ncheck ")[0]
+    assert "Schema-valid request rejected" in section and "seed is not taken" in section, section[:3000]
+
+
 def test_every_distinct_breach_of_an_operation_is_listed(capsys):
     with serving(TwiceBroken().app) as url:
         code, output = check(capsys, url, operations=("schnellGetData",))
