@@ -32,3 +32,22 @@ def test_settings_survive_the_json_hand_over_to_workers():
                         variants=("getdata-job",), rules=({"outcome": {"status": 500}, "times": 1},),
                         webhook_allowed_hosts=("*.test",), store="redis://127.0.0.1:1/0", strict=True)
     assert Settings.from_json(settings.to_json()) == settings
+
+
+@pytest.mark.parametrize("entry, problem", [
+    ("hooks.test", None), ("*.ci.internal", None), ("127.0.0.2", None), ("192.0.2.0/24", None), ("2001:db8::/32", None),
+    ("192.0.2.0/99", "is neither a host name nor a CIDR network (a URL? give its host only)"),
+    ("*.192.0.2.7", "is a wildcard of an address"),
+    ("*", "is not a host name, a *.suffix"), ("hooks_test", "is not a host name, a *.suffix"),
+    ("-hooks.test", "is not a host name, a *.suffix"),
+])
+def test_each_allowed_hosts_entry_is_a_name_a_suffix_or_a_network_else_the_config_names_it(entry, problem):
+    """docs/guide/webhooks.md: webhooks.allowed_hosts takes host names, `*.suffix` patterns and CIDR networks; an
+    entry that can match nothing as meant stops the start naming the entry and why."""
+    config = {"webhooks": {"allowed_hosts": [entry]}}
+    if problem is None:
+        assert settings_from_mapping(config).webhook_allowed_hosts == (entry,)
+    else:
+        with pytest.raises(ConfigError) as refused:
+            settings_from_mapping(config)
+        assert f"webhooks.allowed_hosts: {entry!r} {problem}" in str(refused.value)

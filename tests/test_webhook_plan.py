@@ -92,3 +92,34 @@ def test_the_pages_filter_completed_failed_also_hears_a_job_ending_in_error():
     assert planned_events(job(pages_filter, "ERROR")) == [("error", 103.0)]
     assert planned_events(job(pages_filter, "FAILED")) == [("failed", 103.0)]
     assert planned_events(job(hook(form="webhook", events=("error",)), "FAILED")) == []
+
+
+def _state_of(url: str, allowed_hosts: tuple[str, ...] = ()) -> tuple[str, str | None]:
+    delivery = deliveries_for(job(WebhookRequest(url=url, form="X-Webhook-URL", base=BASE)), allowed_hosts)[0]
+    return delivery.state, delivery.last_error
+
+
+def test_an_allowed_network_admits_its_addresses_only_and_never_a_host_name():
+    """docs/guide/webhooks.md: an allowed_hosts entry is a name, a `*.suffix` or a CIDR network; names are never
+    resolved, so a network admits no host name. (Planning only: nothing is called; 192.0.2.0/24 and 198.51.100.0/24
+    are the documentation networks.)"""
+    network = ("192.0.2.0/24",)
+    assert _state_of("http://192.0.2.7/h", network) == ("pending", None)
+    assert _state_of("http://198.51.100.7/h", network)[0] == "blocked"
+    assert _state_of("http://hooks.test/h", network)[0] == "blocked"
+    assert _state_of("http://192.0.2.7/h", ("192.0.2.0/99",))[0] == "blocked"  # no network: admits nothing
+    assert _state_of("http://[2001:db8::5]/h", ("2001:db8::/32",)) == ("pending", None)
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("http://127.0.0.1/" + "a" * 2031, None),
+    ("http://127.0.0.1/" + "a" * 2032, "is longer than 2048 characters"),
+    ("http://127.0.0.1:65536/h", "is not a valid URL"),
+    ("ftp://127.0.0.1/h", "is not an http(s) URL with a host"),
+    ("http:///h", "is not an http(s) URL with a host"),
+])
+def test_a_webhook_url_the_mock_can_never_call_is_blocked_saying_why(url, reason):
+    """The API takes any webhook URL (202), so the mock does too; one that is no http(s) URL of at most 2,048
+    characters is never called, and its delivery says why."""
+    state, error = _state_of(url)
+    assert (state, error) == (("pending", None) if reason is None else ("blocked", f"blocked: {url[:200]} {reason}"))
