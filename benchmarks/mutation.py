@@ -14,7 +14,8 @@ Each target is a set of modules and the test modules that judge them (TARGETS). 
 worktree of HEAD of its own (uncommitted changes are not tested), with PYTHONPATH on that worktree, so the
 checkout stays untouched and `python -m mock_server.cli` in a test runs the mutant. A mutant is killed when its
 test command fails (or times out), survives when it passes; `--equivalent FILE` lists survivors judged
-equivalent (YAML: module, line, operator, reason), which are reported apart and leave the score. Prints the
+equivalent (YAML: module, code (the mutated line's text, stripped; occurrence N for the Nth line of that text),
+operator, reason: found by its text, so an entry holds while its line moves), which are reported apart and leave the score. Prints the
 score per target and per group (kit: `contract_tests/`; rest: the mock's verdict modules) and every survivor
 with its diff; `--out` writes the same as Markdown.
 """
@@ -127,11 +128,23 @@ def _equivalents(path: str | None) -> list[dict]:
     return yaml.safe_load(Path(path).read_text()) or []
 
 
-def _judged(session: Path, equivalents: list[dict]) -> Outcome:
+def _place(lines: list[str], line: int) -> tuple[str, int]:
+    """The text of a line (stripped) and which of the module's lines of that text it is (1: the first)."""
+    text = lines[line - 1].strip()
+    return text, sum(1 for other in lines[:line] if other.strip() == text)
+
+
+def _reason(equivalents: list[dict], module: str, place: tuple[str, int], operator: str) -> str | None:
+    return next((entry["reason"] for entry in equivalents if (entry.get("module"), entry.get("code"),
+                 entry.get("occurrence", 1), entry.get("operator")) == (module, *place, operator)), None)
+
+
+def _judged(tree: Path, session: Path, equivalents: list[dict]) -> Outcome:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
     outcome = Outcome()
+    sources: dict[str, list[str]] = {}
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
             if result.worker_outcome == WorkerOutcome.SKIPPED:
@@ -139,8 +152,9 @@ def _judged(session: Path, equivalents: list[dict]) -> Outcome:
             mutation = item.mutations[0]
             where = (str(mutation.module_path), mutation.start_pos[0], mutation.operator_name)
             if result.test_outcome == TestOutcome.SURVIVED:
-                reason = next((entry["reason"] for entry in equivalents if (entry.get("module"), entry.get("line"),
-                               entry.get("operator")) == where), None)
+                if where[0] not in sources:
+                    sources[where[0]] = (tree / where[0]).read_text().splitlines()
+                reason = _reason(equivalents, where[0], _place(sources[where[0]], where[1]), where[2])
                 if reason:
                     outcome.equivalent.append((*where, reason))
                 else:
@@ -169,7 +183,7 @@ def run_target(target: Target, base: Path, sample: int | None, rng: random.Rando
     env = {**os.environ, "PYTHONPATH": str(tree)}
     subprocess.run(["cosmic-ray", "exec", str(config), str(session)], cwd=tree, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    outcome = _judged(session, equivalents)
+    outcome = _judged(tree, session, equivalents)
     outcome.seconds = time.monotonic() - began
     return outcome
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from mock_server.jobs.timing import Timing
 from mock_server.settings import KeyConfig, Settings
 from tests.support.inprocess import InProcessMock
 
@@ -316,16 +317,18 @@ def test_seeding_past_max_jobs_names_the_total_it_would_make():
 
 def test_finished_jobs_beyond_max_jobs_are_evicted_as_jobs_are_submitted():
     """docs/reference/bounds.md: the store keeps at most max_jobs; finished jobs beyond it go, the oldest first,
-    looked at every 100 submits."""
+    looked at every 100 submits (each look, not only the first: 300 submits leave 50)."""
     async def scenario():
-        async with InProcessMock(Settings(max_jobs=50, timing=Settings().timing.__class__(queued_for=0,
-                                                                                            processing_for=0))) as mock:
-            for _ in range(200):
+        async with InProcessMock(Settings(max_jobs=50, timing=Timing(queued_for=0, processing_for=0))) as mock:
+            held = []
+            for submitted in range(1, 301):
                 await mock.client.post(FLUX_DEV, json={"prompt": "x"}, headers=KEY)
                 await mock.advance(0.01)
-            return (await mock.client.get("/__admin/health")).json()["jobs"]
+                if submitted in (99, 100, 250, 300):
+                    held.append((await mock.client.get("/__admin/health")).json()["jobs"])
+            return held
 
-    assert run(scenario) <= 50 + 100, "evicted at each look, every 100 submits"
+    assert run(scenario) == [99, 50, 100, 50]
 
 
 def test_observed_timing_divides_each_drawn_duration_by_the_speed():

@@ -184,3 +184,28 @@ async def test_several_recordings_answer_together(har, tmp_path):
         assert sync.json() == {"output": ["http://mock.test/replayed-media/1/s.webp"]}, "numbered across the files"
         image = await api.get(sync.json()["output"][0])
         assert image.headers["content-type"] == "image/webp"
+
+
+async def test_jobs_named_in_a_request_body_replay_each_its_own_answers(tmp_path):
+    """Schnell batch (page 003): checkStatus names its job in the body ({"requestId": ...}), not in the path. Two
+    recorded jobs, one finished and one still processing: each replayed job's poll gets its own job's answers."""
+    submit, check_status = "/flux-1-schnell/v1/getDataBatch", "/flux-1-schnell/v1/checkStatus"
+    body = {"prompt": "a kite", "webhook_url": "https://app.example/hook"}
+    finished, running = "18a36237-f8b2-4c8d-9a3b-d5e8a9f12c45", "29b47348-09c3-4d9e-8b4c-e6f9b0a23d56"
+    writer = HarWriter(tmp_path / "batch.har")
+    for at, job in ((0, finished), (0.5, running)):
+        writer.write(_exchange("POST", submit, {"requestId": job, "status": "queued"}, at, 202, body).to_har({}))
+    writer.write(_exchange("POST", check_status, {"status": "completed", "output": "https://cdn.example/out/kite.png",
+                                                  "completedAt": 1767225601000}, 1, request={"requestId": finished})
+                 .to_har({}))
+    writer.write(_exchange("POST", check_status, {"status": "processing"}, 1.5, request={"requestId": running})
+                 .to_har({}))
+    writer.close()
+    api, clock, _ = client(tmp_path / "batch.har", replay_speed=0)
+    async with api:
+        first = (await api.post(submit, json={**body, "webhook_url": "http://127.0.0.1:7/mine"})).json()["requestId"]
+        second = (await api.post(submit, json={**body, "webhook_url": "http://127.0.0.1:7/mine"})).json()["requestId"]
+        assert len({first, second, finished, running}) == 4, "each replayed job has an id of its own"
+        assert (await api.post(check_status, json={"requestId": second})).json() == {"status": "processing"}
+        done = (await api.post(check_status, json={"requestId": first})).json()
+        assert done["status"] == "completed" and done["output"] == "http://mock.test/replayed-media/0/kite.png"

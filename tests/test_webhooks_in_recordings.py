@@ -202,8 +202,9 @@ def test_replay_sends_no_webhook_to_an_app_that_asked_for_none(header_form):
     assert sent == [] and stored == []
 
 
-def _kontext_recording(tmp_path, deliveries, started_with_offset: bool = True):
-    """A Kontext submit and its recorded deliveries, (event, offset) each."""
+def _kontext_recording(tmp_path, deliveries, started_with_offset: bool = True, offset_fact: bool = True):
+    """A Kontext submit and its recorded deliveries, (event, offset) each (without `offset_fact`, the HAR holds
+    no `_fluxMock.offset`, as one another tool wrote: only its startedDateTime tells when)."""
     from mock_server.har import HarWriter, RecordedExchange
 
     recorded_id = "flux-kontext-restore-image_019b76da-a800-7000-8000-00000000000aa"
@@ -221,7 +222,7 @@ def _kontext_recording(tmp_path, deliveries, started_with_offset: bool = True):
         writer.write(RecordedExchange("POST", "https://app.example/hook", 200, json_type,
                                       json.dumps({**status, "status": event}).encode(),
                                       started=1000.0 + (offset if started_with_offset else 0.0)).to_har(
-            {"webhook": True, "offset": offset}))
+            {"webhook": True, **({"offset": offset} if offset_fact else {})}))
     writer.close()
     return str(tmp_path / "k.har")
 
@@ -248,6 +249,24 @@ def test_replay_times_a_delivery_by_its_recorded_offset_not_by_a_coarse_start_ti
             return early
 
     assert asyncio.run(scenario()) == 0, "not before its recorded offset of 2 s"
+
+
+def test_a_delivery_without_a_recorded_offset_is_timed_from_its_start_and_scaled_by_the_replay_speed(tmp_path):
+    """docs/guide/recording.md: a delivery is replayed at its offset from the submit, divided by --replay-speed; a
+    HAR without `_fluxMock.offset` gives it by the startedDateTimes (3 s here, so 1.5 s at speed 2)."""
+    recording = _kontext_recording(tmp_path, [("COMPLETED", 3.0)], offset_fact=False)
+
+    async def scenario():
+        async with InProcessMock(Settings(replay=(recording,), replay_speed=2.0)) as mock:
+            await _submit_kontext(mock)
+            await mock.advance(1.2)
+            await asyncio.sleep(0.2)
+            early = len(mock.webhooks)
+            await mock.advance(0.6)
+            await mock.webhooks_sent(1)
+            return early
+
+    assert asyncio.run(scenario()) == 0, "not before 1.5 s (3 s recorded, at twice the speed)"
 
 
 def test_replay_delivers_each_recorded_event_once_in_any_order_they_came(tmp_path):
