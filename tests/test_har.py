@@ -162,3 +162,32 @@ def test_the_entry_bound_takes_exactly_its_count(tmp_path, monkeypatch):
     assert len(_read(tmp_path / "3.har")) == 3
     with pytest.raises(UsageError, match="holds more than 3 entries: split it"):
         _read(tmp_path / "4.har")
+
+
+def _entry(time, post_data=None) -> dict:
+    """A HAR 1.2 entry as another tool writes it (a browser's export): only what the format requires."""
+    request = {"method": "POST", "url": "https://gateway.pixazo.ai/flux-dev/v1/dev/textToImage", "headers": []}
+    if post_data is not None:
+        request["postData"] = post_data
+    return {"startedDateTime": "2026-12-01T00:00:00.000Z", "time": time, "request": request,
+            "response": {"status": 202, "headers": [], "content": {"size": 0, "text": ""}}}
+
+
+@pytest.mark.parametrize("time, waited", [(1234.5, 1234.5), (0, 0.0), (-1, 0.0), (1e12 - 1, 1e12 - 1), (1e12, 0.0),
+                                          ("12", 0.0), (True, 0.0)])
+def test_an_entrys_time_is_its_milliseconds_waited_and_minus_one_or_nonsense_is_unknown(tmp_path, time, waited):
+    """HAR 1.2: `time` is the entry's total elapsed milliseconds, -1 where unknown. report times a client's next
+    request from the answer (started + time): a time past 1e12 ms (31 years) or not a number is unknown (0)."""
+    path = tmp_path / "timed.har"
+    path.write_text(json.dumps({"log": {"version": "1.2", "entries": [_entry(time)]}}))
+    assert [exchange.waited_ms for exchange in _read(path)] == [waited]
+
+
+@pytest.mark.parametrize("post_data, body", [(None, None), ({"mimeType": "application/json", "text": ""}, None),
+                                             ({"mimeType": "application/json", "text": '{"prompt": "a"}'},
+                                              {"prompt": "a"}),
+                                             ({"mimeType": "text/plain", "text": "a fox"}, "a fox")])
+def test_a_request_body_reads_as_json_as_its_text_or_as_none_when_there_is_none(tmp_path, post_data, body):
+    path = tmp_path / "bodies.har"
+    path.write_text(json.dumps({"log": {"version": "1.2", "entries": [_entry(5, post_data)]}}))
+    assert [exchange.request_body for exchange in _read(path)] == [body]

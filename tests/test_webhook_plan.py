@@ -1,6 +1,8 @@
 """Webhook planning, pure: which events a job sends, when each is due, what each POSTs; and how a request's
 three documented forms become one WebhookRequest."""
 
+import json
+
 import pytest
 
 from mock_server import views
@@ -123,3 +125,12 @@ def test_a_webhook_url_the_mock_can_never_call_is_blocked_saying_why(url, reason
     characters is never called, and its delivery says why."""
     state, error = _state_of(url)
     assert (state, error) == (("pending", None) if reason is None else ("blocked", f"blocked: {url[:200]} {reason}"))
+
+
+def test_a_batch_webhook_read_back_from_a_shared_store_still_posts_the_batch_body():
+    """Page 003: getDataBatch's webhook_url gets the checkStatus-shaped body. A Redis store keeps the webhook as
+    JSON, so the form read back is an equal string, not the same object: it must be compared by value."""
+    stored = json.loads(json.dumps(hook(form="webhook_url").to_record()))
+    batch_job = job(WebhookRequest.from_record(stored))
+    assert body_for(batch_job, "completed") == views.batch_body(batch_job, 103.0, BASE)
+    assert body_for(batch_job, "completed") != views.status_body(batch_job, 103.0, BASE)
