@@ -197,11 +197,13 @@ async def _report(mock: InProcessMock) -> list[dict]:
     return (await mock.client.get("/__admin/client-report")).json()["findings"]
 
 
-def _unknown_endpoint(path: str) -> tuple[int, dict]:
-    """The status a POST to `path` is answered, and the one unknown-endpoint finding the client report makes of it."""
+def _unknown_endpoint(path: str, method: str = "POST") -> tuple[int, dict]:
+    """The status a request to `path` is answered, and the one unknown-endpoint finding the client report makes of
+    it."""
     async def scenario():
         async with InProcessMock(Settings()) as mock:
-            answer = await mock.client.post(path, json={"prompt": "x"}, headers=KEY)
+            answer = await mock.client.request(method, path, json={"prompt": "x"} if method == "POST" else None,
+                                               headers=KEY)
             return answer.status_code, await _report(mock)
 
     status, findings = run(scenario)
@@ -214,6 +216,22 @@ def test_an_unknown_path_names_the_documented_path_it_most_likely_meant():
     status, finding = _unknown_endpoint("/flux-2-klein-4b/v1/generateImg")
     assert status == 404
     assert "closest documented path: /flux-2-klein-4b/v1/generateImage" in finding["detail"], finding
+
+
+def test_an_unknown_path_holding_a_request_id_is_likened_to_the_path_that_takes_one():
+    """A poll sent to a path of the client's own making keeps the job's id: the id is read as the `{request_id}` a
+    documented path takes, so `GET /jobs/<id>` is named as meaning page 003's status path."""
+    status, finding = _unknown_endpoint("/jobs/flux-dev_0192f0a0-0000-7000-8000-000000000001", method="GET")
+    assert status == 404
+    assert "closest documented path: /v2/requests/status/{request_id}" in finding["detail"], finding
+
+
+def test_of_two_alike_paths_the_one_with_as_many_segments_is_named():
+    """A client putting a model's segment before the text-to-image path (`/flux-1-schnell/text-to-image`) keeps
+    its shape of two segments: `/flux/text-to-image` is named, not the shorter `/generateT2I` that shares letters."""
+    status, finding = _unknown_endpoint("/flux-1-schnell/text-to-image")
+    assert status == 404
+    assert "closest documented path: /flux/text-to-image" in finding["detail"], finding
 
 
 def test_an_unknown_path_like_no_documented_one_names_no_guess():
@@ -343,3 +361,24 @@ def test_observed_timing_divides_each_drawn_duration_by_the_speed():
     jobs = [Timing(mode="observed", speed=10).job_durations(observed_timing(), draws) for _ in range(20)]
     assert all(0.2 <= queued <= 2.0 and 1.0 <= processing <= 16.0 for queued, processing in jobs), jobs
     assert any(not float(queued).is_integer() for queued, _ in jobs)
+
+
+def test_only_a_401_is_a_wrong_key_header_and_a_key_taken_from_the_query_is_a_leniency():
+    """Page 003: the key goes in Ocp-Apim-Subscription-Key; the gateway also takes it as `?subscription-key=`
+    (x-evidence), which the mock takes and reports as a leniency, never as a key sent in no header, whatever it
+    answers then (202, or 402 for an empty wallet). A key in `Authorization` is refused (401): that one is
+    wrong-key-header, naming the header the operation takes."""
+    async def scenario():
+        async with InProcessMock(Settings(keys={"k": KeyConfig(balance=100), "dry": KeyConfig(balance=0)})) as mock:
+            taken = await mock.client.post(FLUX_DEV + "?subscription-key=k", json={"prompt": "x"})
+            dry = await mock.client.post(FLUX_DEV + "?subscription-key=dry", json={"prompt": "x"})
+            refused = await mock.client.post(FLUX_DEV, json={"prompt": "x"}, headers={"Authorization": "Bearer k"})
+            return (taken.status_code, dry.status_code, refused.status_code), await _report(mock)
+
+    statuses, findings = run(scenario)
+    assert statuses == (202, 402, 401)
+    assert [(f["seq"], f["kind"]) for f in findings if f["kind"] in ("wrong-key-header", "gateway-leniency")] == [
+        (1, "gateway-leniency"), (2, "gateway-leniency"), (3, "wrong-key-header")], findings
+    (wrong,) = [f for f in findings if f["kind"] == "wrong-key-header"]
+    assert wrong["detail"] == ("sent no key; fluxDevTextToImage takes its key in Ocp-Apim-Subscription-Key "
+                               "(answered 401)")
