@@ -3,6 +3,7 @@
 assumes beyond the pages is noted apart, a documented answer about the caller (402, 401) is never a rejection,
 and every distinct breach of an operation is listed, not only the first."""
 
+import json
 import os
 
 import pytest
@@ -123,6 +124,49 @@ def test_a_gateway_refusing_what_no_assumption_touches_still_fails_as_rejecting_
     assert code == 1, output[-3000:]
     section = output.split("FAILED schnellGetData [positive]")[1].split("\ncheck ")[0]
     assert "Schema-valid request rejected" in section and "seed is not taken" in section, section[:3000]
+
+
+def _batch_status_gateway():
+    """Only Schnell batch's checkStatus (page 003), from a gateway that keeps every job: a requestId it is asked for
+    is one job whose status never changes, completed or still processing as its id falls. The answer names no id
+    (as the page's example): check tells the jobs apart by the request that asked."""
+    import zlib
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.support.pages_server import INVALID, NOT_FOUND, UNAUTHORIZED
+
+    async def check_status(request):
+        if request.method != "POST":
+            return JSONResponse(NOT_FOUND, status_code=404)
+        if "pages-key" not in (request.headers.get("ocp-apim-subscription-key"), request.headers.get("x-secret-key")):
+            return JSONResponse(UNAUTHORIZED, status_code=401)
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        job = body.get("requestId") if isinstance(body, dict) else None
+        if not isinstance(job, str) or not job:
+            return JSONResponse(INVALID, status_code=400)
+        if zlib.crc32(job.encode()) % 2:
+            return JSONResponse({"status": "processing"})
+        return JSONResponse({"status": "completed", "output": "https://media.example.test/batch/kite.png",
+                             "completedAt": 1768311019767})
+
+    return Starlette(routes=[Route("/flux-1-schnell/v1/checkStatus", check_status,
+                                   methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"])],
+                     exception_handlers={404: lambda request, exc: JSONResponse(NOT_FOUND, status_code=404)})
+
+
+def test_jobs_polled_by_an_id_in_the_body_are_each_followed_apart(capsys, monkeypatch):
+    """A status only moves forward, per job (page 003's checkStatus answers no id, the request names it in its
+    body): one job completed and another still processing is no status going back."""
+    with serving(_batch_status_gateway()) as url:
+        code, output = check(capsys, url, operations=("schnellCheckStatus",))
+    assert code == 0 and "FAILED" not in output, output[-3000:]
+    assert "  schnellCheckStatus " in output
 
 
 def test_every_distinct_breach_of_an_operation_is_listed(capsys):
