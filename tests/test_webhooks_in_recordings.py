@@ -13,6 +13,7 @@ import pytest
 
 from contract_tests.receiver import Webhooks, webhook_receiver
 from mock_server.settings import Settings
+from mock_server.clock import moment_of
 from tests.support.inprocess import InProcessMock
 from tests.support.recorded_runs import KEY, entries, kit, pages_gateway, recorder
 from tests.support.waiting import wait_until
@@ -157,6 +158,25 @@ def test_report_reads_recorded_deliveries_as_webhook_results(header_form):
     report = kit("report", "--har", str(out), "--coverage")
     assert report.returncode == 0 and "Traceback" not in report.stderr, report.stdout + report.stderr
     assert "no violations" in report.stdout, report.stdout
+    assert "fluxDevTextToImage: met 202, job COMPLETED, webhook completed" in report.stdout, report.stdout
+
+
+def test_a_recorded_delivery_is_journaled_at_its_own_moment_as_a_first_attempt(header_form):
+    """report --har journals a delivery as the mock journals its own attempts: when it was sent (its HAR
+    startedDateTime, so `--since` keeps it with the traffic of its time) and as attempt 1 (the recorder relays the
+    API's delivery once)."""
+    from contract_tests.recorded_journal import journal_of_recording
+    from mock_server.har import read_har
+    from mock_server.operations import load_operations
+
+    out = header_form[0]
+    (delivery,) = [entry for entry in journal_of_recording(list(read_har(str(out))), load_operations())
+                   if entry.kind == "webhook"]
+    written = deliveries_in(out)[0]
+    assert (delivery.event, delivery.attempt, delivery.status) == ("completed", 1, 200)
+    assert abs(delivery.epoch - moment_of(written["startedDateTime"])) < 0.001
+    since = entries(out)[0]["startedDateTime"]  # the submit's moment: the delivery came after it
+    report = kit("report", "--har", str(out), "--coverage", "--since", since)
     assert "fluxDevTextToImage: met 202, job COMPLETED, webhook completed" in report.stdout, report.stdout
 
 
