@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 
+import httpx
 import pytest
 
 from mock_server.app import create_app
@@ -187,3 +188,46 @@ def test_hars_other_tools_write_are_read_by_drift_report_and_replay(gzipped, tmp
     with serving(create_app(Settings(replay=(str(foreign),), replay_speed=0))) as mock:
         replayed = run_app(mock)
     assert polls(replayed) == polls(seen) and replayed[-1]["value"]["png"]
+
+
+def _recorded_upstream(tmp_path, upstream: str | None, send) -> list[httpx.Request]:
+    """What the upstream got of what `send(client)` sent through a recorder (in this process; the upstream a
+    MockTransport answering 404 in the pages' shape, so nothing leaves the process)."""
+    from contract_tests.recorded_journal import OnTheWay
+    from mock_server.operations import load_operations
+    from mock_server.recording import RecordingOptions, create_recorder
+
+    got: list[httpx.Request] = []
+
+    def upstream_answer(request: httpx.Request) -> httpx.Response:
+        got.append(request)
+        return httpx.Response(404, json={"error": "Endpoint not found"})
+
+    app = create_recorder(Settings(cors_origins=()), RecordingOptions(out=str(tmp_path / "r.har"), upstream=upstream),
+                          OnTheWay(load_operations()), transport=httpx.MockTransport(upstream_answer))
+    with serving(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=10) as client:
+        send(client)
+    return got
+
+
+def test_only_a_post_has_its_webhook_url_swapped_for_a_relay(tmp_path):
+    """The recorder relays the webhooks of requests that can start a job (a POST of an operation that delivers
+    them); a GET to the same path goes upstream as the app sent it, its X-Webhook-URL untouched."""
+    app_hook = "http://127.0.0.1:9/app-hook"
+
+    def send(client):
+        for method in ("GET", "POST"):
+            client.request(method, "/flux-dev/v1/dev/textToImage", headers={
+                "Ocp-Apim-Subscription-Key": "k", "X-Webhook-URL": app_hook},
+                json={"prompt": "a fox"} if method == "POST" else None)
+
+    got = _recorded_upstream(tmp_path, "http://upstream.test", send)
+    assert [(request.method, request.headers["x-webhook-url"] == app_hook) for request in got] == [
+        ("GET", True), ("POST", False)], [(r.method, r.headers.get("x-webhook-url")) for r in got]
+
+
+def test_a_path_of_no_spec_goes_to_the_specs_own_server_when_no_upstream_is_given(tmp_path):
+    """Without --upstream, a request goes to the server its path's spec names; one no spec holds goes to the
+    first spec's server (the gateway's), not nowhere."""
+    got = _recorded_upstream(tmp_path, None, lambda client: client.get("/no/such/path?x=1"))
+    assert [str(request.url) for request in got] == ["https://gateway.pixazo.ai/no/such/path?x=1"]
