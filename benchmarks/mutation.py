@@ -11,7 +11,8 @@ mutants through trampolines in a copied tree that only the in-process import see
 tested through a CLI subprocess, a recorder or a mock served for real, and those must run the mutant too.
 
 Each target is a set of modules and the test modules that judge them (TARGETS). Each target runs in a git
-worktree of HEAD of its own (uncommitted changes are not tested), with PYTHONPATH on that worktree, so the
+worktree of its own of the commit HEAD was when the run began (uncommitted changes, and commits made while it
+runs, are not tested), with PYTHONPATH on that worktree, so the
 checkout stays untouched and `python -m mock_server.cli` in a test runs the mutant. A mutant is killed when its
 test command fails (or times out), survives when it passes; `--equivalent FILE` lists survivors judged
 equivalent (YAML: module, code (the mutated line's text, stripped; occurrence N for the Nth line of that text),
@@ -97,9 +98,9 @@ class Outcome:
         return None if not judged else 100.0 * self.killed / judged
 
 
-def _worktree(base: Path, name: str) -> Path:
+def _worktree(base: Path, name: str, commit: str) -> Path:
     path = base / name
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(path), "HEAD"], check=True)
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(path), commit], check=True)
     return path
 
 
@@ -174,9 +175,9 @@ def _changed_lines(diff: str) -> str:
                       if line[:1] in "+-" and not line.startswith(("+++", "---")))[:200]
 
 
-def run_target(target: Target, base: Path, sample: int | None, rng: random.Random, timeout: float,
+def run_target(target: Target, base: Path, commit: str, sample: int | None, rng: random.Random, timeout: float,
                equivalents: list[dict]) -> Outcome:
-    tree = _worktree(base, target.name)
+    tree = _worktree(base, target.name, commit)
     config, session = tree / "cosmic-ray.toml", tree / "session.sqlite"
     config.write_text(_config(target, timeout))
     began = time.monotonic()
@@ -197,9 +198,9 @@ def _score(outcomes) -> str:
     return f"{100.0 * killed / judged:.1f}% ({killed} of {judged})" if judged else "nothing judged"
 
 
-def report(results: dict[str, Outcome], sample: int | None, seed: int) -> list[str]:
+def report(results: dict[str, Outcome], sample: int | None, seed: int, commit: str) -> list[str]:
     lines = [f"# Mutation run: cosmic-ray, {'every mutant' if sample is None else f'{sample} mutants drawn per target'}"
-             f" (seed {seed})", "", "| target | group | killed | survived | equivalent | score | minutes |",
+             f" (seed {seed}, commit {commit[:10]})", "", "| target | group | killed | survived | equivalent | score | minutes |",
              "|---|---|---|---|---|---|---|"]
     for target in TARGETS:
         if target.name in results:
@@ -236,11 +237,14 @@ def main() -> int:
         return 2
     rng, equivalents = random.Random(args.seed), _equivalents(args.equivalent)
     chosen = [t for t in TARGETS if not args.target or t.name in args.target]
+    # one commit for every target: a commit made while a run takes its hour is not measured halfway
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                            check=True).stdout.strip()
     base = Path(tempfile.mkdtemp(prefix="flux-mock-mutation-"))
     results: dict[str, Outcome] = {}
     try:
         for target in chosen:
-            results[target.name] = run_target(target, base, args.sample, rng, args.timeout, equivalents)
+            results[target.name] = run_target(target, base, commit, args.sample, rng, args.timeout, equivalents)
             o = results[target.name]
             print(f"{target.name}: {o.killed} killed, {len(o.survived)} survived, {len(o.equivalent)} equivalent, "
                   f"{o.incompetent} incompetent in {o.seconds / 60:.1f} min", flush=True)
@@ -249,7 +253,7 @@ def main() -> int:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base / target.name)],
                            capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
-    lines = report(results, args.sample, args.seed)
+    lines = report(results, args.sample, args.seed, commit)
     print("\n".join(lines))
     if args.out:
         Path(args.out).write_text("\n".join(lines) + "\n")

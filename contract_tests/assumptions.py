@@ -15,6 +15,7 @@ from functools import cache
 
 import jsonschema_rs
 
+from contract_tests.flow import ABOUT_THE_CALLER
 from mock_server.operations import Operation
 from mock_server.operations.assumptions import ASSUMED, Assumed, assumed_constraints
 
@@ -31,6 +32,10 @@ class Probe:
     breaking: str  # the value sent, in words
 
     def note(self, status: int, answer: str = "") -> str:
+        if status in ABOUT_THE_CALLER:  # the key was answered, not the value: nothing was learnt of the assumption
+            return (f"could not probe {self.assumed.field} {self.breaking}: answered {status} about the caller "
+                    f"({ABOUT_THE_CALLER[status]}); the spec assumes {self.assumed.keyword} "
+                    f"{_shown(self.assumed.value)}, which no page states (a note, never a failure)")
         taken = 200 <= status < 300
         what = "accepts" if taken else f"refuses ({status}{': ' + answer[:120] if answer else ''})"
         return (f"{what} {self.assumed.field} {self.breaking}: the spec assumes {self.assumed.keyword} "
@@ -124,7 +129,8 @@ def broken_assumptions(operation: Operation, headers, body) -> list[Assumed]:
 def refusal_notes(operation: Operation, headers, body, status: int) -> list[str]:
     """A generated case the pages allow, refused (4xx) where it breaks assumptions of the spec: a server keeping what
     the spec assumes is no breach of the pages, so it is a note naming what the case broke, not a rejected request."""
-    broken = broken_assumptions(operation, headers, body) if 400 <= status < 500 else []
+    broken = broken_assumptions(operation, headers, body) \
+        if 400 <= status < 500 and status not in ABOUT_THE_CALLER else []
     if not broken:
         return []
     what = " and ".join(f"{assumed.field} {assumed.keyword} {_shown(assumed.value)}" for assumed in broken)
@@ -136,7 +142,8 @@ def response_notes(operation: Operation, status: int, headers) -> list[str]:
     """What an answer keeps of the pages' constraints but not of the spec's assumptions: an assumed required header
     left out (a 429's Retry-After)."""
     documented = (operation.responses.get(str(status)) or {}).get("headers") or {}
+    sent = {str(name).lower() for name in headers.keys()}  # httpx's headers, or schemathesis' (lower-case names)
     return [f"a {status} without {name}: the spec assumes it ({' '.join(str(header.get('x-assumption', '')).split())}"
             f"), which no page states (a note, never a failure)"
             for name, header in documented.items() if "required" in (header.get(ASSUMED) or ())
-            and header.get("required") and headers.get(name) is None]
+            and header.get("required") and name.lower() not in sent]

@@ -18,12 +18,13 @@ import pytest
 import requests
 from schemathesis.core.failures import FailureGroup
 
+from contract_tests.flow import ABOUT_THE_CALLER
 from contract_tests.target import TARGET
 
 NETWORK_ERRORS = (httpx.TransportError, requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                   requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead, ConnectionError, TimeoutError)
 ALL_OPERATIONS = "(all operations)"
-CALLER_STATUSES = frozenset({401, 402, 403, 429})  # answers about the caller, not about the request
+CALLER_STATUSES = frozenset(ABOUT_THE_CALLER)  # answers about the caller, not about the request
 
 
 @dataclass

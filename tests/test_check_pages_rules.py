@@ -36,6 +36,7 @@ def test_a_gateway_written_only_from_the_pages_passes_check_and_its_assumptions_
     assert "- schnellGetData [assumptions]: accepts num_steps = 0: the spec assumes minimum 1, which no page states" \
         in notes
     assert "- fluxDevTextToImage [assumptions]: accepts X-Webhook-URL = \"not a URL!\"" in notes
+    assert "- schnellGetData [assumptions]: accepts prompt = \"\" (empty): the spec assumes minLength 1" in notes
     assert any(method not in ("GET", "POST") for method, _ in gateway.requests), "undeclared methods were tried"
 
 
@@ -167,6 +168,35 @@ def test_jobs_polled_by_an_id_in_the_body_are_each_followed_apart(capsys, monkey
         code, output = check(capsys, url, operations=("schnellCheckStatus",))
     assert code == 0 and "FAILED" not in output, output[-3000:]
     assert "  schnellCheckStatus " in output
+
+
+class Throttled(PagesGateway):
+    """Schnell getData always rate limited: 429 with the pages' body, with or without a Retry-After header."""
+
+    def __init__(self, retry_after: bool) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+    async def schnell(self, request):
+        from starlette.responses import JSONResponse
+
+        self._key(request)
+        return JSONResponse({"error": "Rate limit exceeded, please retry later"}, status_code=429,
+                            headers={"Retry-After": "1"} if self.retry_after else {})
+
+
+@pytest.mark.parametrize("retry_after", [True, False])
+def test_a_429_without_retry_after_is_a_note_and_one_with_it_says_nothing(capsys, retry_after):
+    """No page documents Retry-After; the spec assumes the gateway's 429 carries it (Azure API Management sends it
+    with every 429): a 429 without it is a note, never a failure, and a 429 with it is nothing to note (schemathesis
+    hands check its headers with lower-case names: a 429 with Retry-After was noted as without it)."""
+    with serving(Throttled(retry_after).app) as url:
+        code, output = check(capsys, url, operations=("schnellGetData",))
+    assert "FAILED" not in output, output[-3000:]
+    assert ("a 429 without Retry-After: the spec assumes it" in output) is not retry_after, output[-3000:]
+    # a probe answered about the caller learnt nothing of its assumption: it says so, not that the value was refused
+    assert "- schnellGetData [assumptions]: could not probe num_steps = 0: answered 429 about the caller (the key is " \
+        "rate-limited" in output and "refuses (429" not in output, output[-3000:]
 
 
 def test_every_distinct_breach_of_an_operation_is_listed(capsys):

@@ -376,3 +376,75 @@ def test_a_recordings_polls_are_numbered_in_order_per_job(tmp_path):
             places.setdefault(facts["requestId"], []).append(facts.get("sequence"))
     assert places and all(numbers == list(range(1, len(numbers) + 1)) for numbers in places.values()), places
     assert any(len(numbers) > 1 for numbers in places.values()), places
+
+
+def test_a_submit_answered_300_with_a_page_is_an_undocumented_status_and_nothing_more(capsys):
+    """No page documents a 3xx for Flux Dev's submit (page 003: 202, or 400, 401, 402...): a 300 answered with an
+    HTML page (a proxy's "Multiple Choices") is undocumented-status; drift reads no job or image out of it."""
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    from mock_server import cli
+    from tests.support.foreign_server import serving
+
+    async def choices(request):
+        return HTMLResponse("<html><body><a href='/a'>a</a> or <a href='/b'>b</a></body></html>", status_code=300)
+
+    with serving(Starlette(routes=[Route("/flux-dev/v1/dev/textToImage", choices, methods=["POST"])])) as url:
+        code = cli.main(["drift", "--base-url", url, "--key", "k", "--operation", "fluxDevTextToImage", "--allow-paid",
+                         "--max-spend", "1"])
+    output = capsys.readouterr().out
+    assert code == 1, output
+    assert "`fluxDevTextToImage` undocumented-status at status: expected " in output and ", found 300" in output, \
+        output
+    assert "media-" not in output and "invalid-flow" not in output, output
+
+
+def test_each_media_url_that_cannot_be_downloaded_is_named_however_they_sort(monkeypatch, capsys):
+    """Page 003: a completed job's output.media_url lists its images. Two that both answer 404 are two breaches, each
+    named by its URL: the second is not taken for the first seen again, whichever sorts first."""
+    from mock_server import cli
+    from mock_server.app import create_app
+    from mock_server.jobs.timing import Timing
+    from mock_server.settings import Settings
+    from tests.support.foreign_server import Rewriting, serving
+
+    served = {}
+
+    def two_missing(path, status, body):
+        if "/requests/status/" in path and isinstance(body, dict) and body.get("status") == "COMPLETED":
+            body["output"]["media_url"] = [f"{served['url']}/v1/gone/z-last.png", f"{served['url']}/v1/gone/a-first.png"]
+        return status, body
+
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
+    app = Rewriting(create_app(Settings(timing=Timing(queued_for=0.1, processing_for=0.1))), two_missing)
+    with serving(app, lifespan="on") as url:
+        served["url"] = url
+        cli.main(["check", "--base-url", url, "--key", "k", "--operation", "fluxDevTextToImage", "--max-examples", "1",
+                  "--allow-paid", "--max-spend", "10"])
+    output = capsys.readouterr().out
+    for name in ("z-last.png", "a-first.png"):
+        assert f"media-downloads failed for fluxDevTextToImage: GET {url}/v1/gone/{name}" in output, output[-4000:]
+
+
+def test_a_poll_failed_by_the_server_ends_the_following_without_a_confirming_poll(monkeypatch, capsys):
+    """check polls once more after a final status (a final status never changes, page 003), but only after a 200:
+    a poll answered 500 is no status of the job, even with a body that reads like one, and is not polled again."""
+    from mock_server import cli
+    from tests.support.foreign_server import serving
+    from tests.support.pages_server import PagesGateway, Refused
+
+    class FailingPolls(PagesGateway):
+        async def status(self, request):
+            self._key(request)
+            raise Refused(500, {"error": "An unexpected error occurred, please try again later", "status": "ERROR"})
+
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
+    gateway = FailingPolls()
+    with serving(gateway.app) as url:
+        cli.main(["check", "--base-url", url, "--key", "pages-key", "--operation", "fluxDevTextToImage",
+                  "--max-examples", "1", "--allow-paid", "--max-spend", "10"])
+    output = capsys.readouterr().out
+    polls = Counter(path for method, path in gateway.requests if method == "GET" and "/requests/status/" in path)
+    assert polls and set(polls.values()) == {1}, (polls, output[-3000:])

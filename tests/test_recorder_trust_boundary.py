@@ -227,3 +227,30 @@ def test_an_upstream_that_lies_about_content_length_costs_no_following_poll(tmp_
         thread.join(timeout=5)
     assert first.status_code == 200 and first.content == b"{}"
     assert second.status_code == 200 and second.json()["status"] == "QUEUED", second.text
+
+
+def test_the_recorders_bounds_are_the_ones_docs_reference_bounds_md_gives():
+    """What a hostile upstream can make the recorder hold is bounded, and bounds.md is where a user reads how far:
+    an answer of 256 MiB at most as sent, 256 hosts named by answers, 300 upstream pools of 64 connections, 20 MiB of
+    media bytes kept (the default of --media-max-bytes). An answer
+    at the bound itself is 256 MiB held: the bound's value is held here, its use by the tests above."""
+    import re
+    from pathlib import Path
+
+    from mock_server import cli, recording, recording_hosts
+
+    page = (Path(__file__).parents[1] / "docs" / "reference" / "bounds.md").read_text()
+    row = next(line for line in page.splitlines() if line.startswith("| `flux-mock record` |"))
+    said = {
+        "answer": re.search(r"an upstream answer of (\d+) MiB at most as sent", row),
+        "named": re.search(r"at most (\d+) hosts recorded answers named", row),
+        "pools": re.search(r"(\d+) upstream connection pools of (\d+) connections", row),
+        "media": re.search(r"media bytes kept up to `--media-max-bytes` \((\d+) MiB\)", row),
+    }
+    assert all(said.values()), said
+    assert int(said["answer"][1]) * 2**20 == recording.MAX_ANSWER_BYTES
+    assert int(said["named"][1]) == recording_hosts.MAX_NAMED
+    assert (int(said["pools"][1]), int(said["pools"][2])) == (recording.MAX_CLIENTS, recording.PER_HOST_CONNECTIONS)
+    kept = int(said["media"][1]) * 2**20
+    assert kept == recording.RecordingOptions(out="-").media_max_bytes
+    assert kept == cli._parser().parse_args(["record", "--out", "x.har"]).media_max_bytes  # what a user gets

@@ -209,3 +209,41 @@ async def test_jobs_named_in_a_request_body_replay_each_its_own_answers(tmp_path
         assert (await api.post(check_status, json={"requestId": second})).json() == {"status": "processing"}
         done = (await api.post(check_status, json={"requestId": first})).json()
         assert done["status"] == "completed" and done["output"] == "http://mock.test/replayed-media/0/kite.png"
+
+
+async def test_a_status_recorded_within_the_first_second_is_due_at_its_own_moment(tmp_path):
+    """A fast job (a Schnell-speed one) recorded its polls 0.3 s and 0.6 s after the submit: replayed, the second
+    status is due 0.6 s in, no later (each answer at its own offset from the submit, however small)."""
+    path = tmp_path / "fast.har"
+    writer = HarWriter(path)
+    writer.write(_exchange("POST", SUBMIT, {"request_id": RECORDED, "status": "QUEUED",
+                                            "polling_url": f"{GATEWAY}/v2/requests/status/{RECORDED}"}, 0, 202,
+                           BODY).to_har({}))
+    for at, status in ((0.3, "QUEUED"), (0.6, "COMPLETED")):
+        writer.write(_exchange("GET", f"/v2/requests/status/{RECORDED}", _status(status), at).to_har({}))
+    writer.close()
+    api, clock, _ = client(path)
+    async with api:
+        url = (await api.post(SUBMIT, json=BODY)).json()["polling_url"]
+        clock.advance(0.7)
+        assert await _statuses(api, url, 2) == ["QUEUED", "COMPLETED"]
+
+
+async def test_an_unrecorded_request_is_likened_to_the_first_200_recorded_on_its_path(tmp_path):
+    """docs/reference/bounds.md: naming the closest recorded request compares the first 200 recorded on the path,
+    so a miss costs the same however long the recording: one recorded later is not looked at, however alike."""
+    path = tmp_path / "many.har"
+    writer = HarWriter(path)
+    for number in range(201):  # the 201st differs from what is asked by its seed only; the others by two fields
+        body = {**BODY, "prompt": f"a lighthouse {number}", "seed": number}
+        if number == 200:
+            body = {**BODY, "seed": 200}
+        writer.write(_exchange("POST", SUBMIT, {"request_id": RECORDED, "status": "QUEUED"}, number, 202,
+                               body).to_har({}))
+    writer.close()
+    api, clock, _ = client(path, replay_strict=True)
+    async with api:
+        refused = await api.post(SUBMIT, json={**BODY, "seed": 999})
+    assert refused.status_code == 404
+    assert f"closest recorded: POST {SUBMIT} with body.prompt, body.seed different" in \
+        refused.json()["message"], refused.json()

@@ -70,7 +70,7 @@ def test_the_har_holds_the_delivery_with_its_offset_from_the_submit(header_form)
     # the pages' gateway completes a job 0.5 s after its submit (0.2 queued, 0.3 processing)
     assert 0.4 <= facts["offset"] < 5, facts
     assert delivery["response"]["status"] == 200 and facts["drift"] == []
-    assert 0 <= delivery["time"] < 1000, "the relay's own time: to the app's receiver on loopback and back"
+    assert 0 < delivery["time"] < 1000, "the relay's own time (ms): to the app's receiver on loopback and back"
 
 
 def test_the_relay_remembers_the_newest_ten_thousand_submits():
@@ -287,6 +287,25 @@ def test_a_delivery_without_a_recorded_offset_is_timed_from_its_start_and_scaled
             return early
 
     assert asyncio.run(scenario()) == 0, "not before 1.5 s (3 s recorded, at twice the speed)"
+
+
+@pytest.mark.parametrize("offset, due", [(86_399.5, 86_399.5), (86_400.0, 0.0), (-1.0, 0.0)])
+def test_a_recorded_offset_is_taken_up_to_a_day_else_the_start_times_tell(tmp_path, offset, due):
+    """docs/guide/record-and-replay.md: a delivery is replayed at its recorded `offset`; one that is no offset
+    within a day (negative, or 86,400 s and more: a hand-edited file) is replaced by the startedDateTimes' (0 here)."""
+    recording = _kontext_recording(tmp_path, [("COMPLETED", offset)], started_with_offset=False)
+
+    async def scenario():
+        async with InProcessMock(Settings(replay=(recording,), replay_speed=1.0)) as mock:
+            await _submit_kontext(mock)
+            await mock.advance(1.0)
+            await asyncio.sleep(0.2)
+            early = len(mock.webhooks)
+            await mock.advance(due)
+            await mock.webhooks_sent(1)
+            return early
+
+    assert asyncio.run(scenario()) == (1 if due == 0.0 else 0)
 
 
 def test_replay_delivers_each_recorded_event_once_in_any_order_they_came(tmp_path):
