@@ -16,7 +16,8 @@ runs, are not tested), with PYTHONPATH on that worktree, so the
 checkout stays untouched and `python -m mock_server.cli` in a test runs the mutant. A mutant is killed when its
 test command fails (or times out), survives when it passes; `--equivalent FILE` lists survivors judged
 equivalent (YAML: module, code (the mutated line's text, stripped; occurrence N for the Nth line of that text),
-operator, reason: found by its text, so an entry holds while its line moves), which are reported apart and leave the score. Prints the
+operator, reason, and `mutant`, the mutated line, where one operator makes several mutants of it: found by text,
+so an entry holds while its line moves), which are reported apart and leave the score. Prints the
 score per target and per group (kit: `contract_tests/`; rest: the mock's verdict modules) and every survivor
 with its diff; `--out` writes the same as Markdown.
 """
@@ -138,9 +139,18 @@ def _place(lines: list[str], line: int) -> tuple[str, int]:
     return text, sum(1 for other in lines[:line] if other.strip() == text)
 
 
-def _reason(equivalents: list[dict], module: str, place: tuple[str, int], operator: str) -> str | None:
+def _mutated(diff: str) -> str:
+    """The mutant's own line(s) of a cosmic-ray diff, without whitespace (as an entry's `mutant` is compared)."""
+    return "".join("".join(line[1:].split()) for line in diff.splitlines()
+                   if line.startswith("+") and not line.startswith("+++"))
+
+
+def _reason(equivalents: list[dict], module: str, place: tuple[str, int], operator: str, diff: str) -> str | None:
+    """Why a survivor is equivalent, if an entry names it: its module, line, operator and, where the operator makes
+    several mutants of one line (NumberReplacer: each number one up and one down), which one (`mutant`)."""
     return next((entry["reason"] for entry in equivalents if (entry.get("module"), entry.get("code"),
-                 entry.get("occurrence", 1), entry.get("operator")) == (module, *place, operator)), None)
+                 entry.get("occurrence", 1), entry.get("operator")) == (module, *place, operator)
+                 and ("mutant" not in entry or "".join(entry["mutant"].split()) == _mutated(diff))), None)
 
 
 def _judged(tree: Path, session: Path, equivalents: list[dict]) -> Outcome:
@@ -158,7 +168,7 @@ def _judged(tree: Path, session: Path, equivalents: list[dict]) -> Outcome:
             if result.test_outcome == TestOutcome.SURVIVED:
                 if where[0] not in sources:
                     sources[where[0]] = (tree / where[0]).read_text().splitlines()
-                reason = _reason(equivalents, where[0], _place(sources[where[0]], where[1]), where[2])
+                reason = _reason(equivalents, where[0], _place(sources[where[0]], where[1]), where[2], result.diff or "")
                 if reason:
                     outcome.equivalent.append((*where, reason))
                 else:

@@ -1,6 +1,7 @@
 """benchmarks/mutation-equivalent.yaml, which the mutation script reads before it starts: a YAML list whose every
 entry names a module of the targets, a line of it by its text (the Nth of that text with `occurrence`), the operator
-and why no test can tell the mutant apart. The script finds entries by that text, as this test does."""
+and why no test can tell the mutant apart (`mutant`: which of the line's mutants, where its operator makes several).
+The script finds entries by that text, as this test does."""
 
 import sys
 from pathlib import Path
@@ -20,7 +21,9 @@ def test_every_equivalent_survivor_names_a_real_place_and_says_why():
     entries = yaml.safe_load((ROOT / "benchmarks" / "mutation-equivalent.yaml").read_text())
     assert isinstance(entries, list) and entries
     for entry in entries:
-        assert set(entry) - {"occurrence"} == {"module", "code", "operator", "reason"}, entry
+        assert set(entry) - {"occurrence", "mutant"} == {"module", "code", "operator", "reason"}, entry
+        if "mutant" in entry:  # one of the line's mutants: another line than the code's
+            assert "".join(entry["mutant"].split()) != "".join(entry["code"].split()), entry
         assert entry["module"] in targeted or entry["module"].rsplit("/", 1)[0] in targeted, entry
         lines = (ROOT / entry["module"]).read_text().splitlines()
         places = [_place(lines, number) for number in range(1, len(lines) + 1)]
@@ -29,3 +32,24 @@ def test_every_equivalent_survivor_names_a_real_place_and_says_why():
         if "occurrence" not in entry:
             assert places.count((entry["code"], 2)) == 0, f"{entry['module']}: {entry['code']!r} is not one line"
         assert entry["operator"].startswith("core/") and len(entry["reason"]) > 20, entry
+
+
+def test_an_entry_naming_one_mutant_of_a_line_excuses_that_one_only():
+    """NumberReplacer makes two mutants of a number (one up, one down) under one operator name: run 5 excused a
+    killable one (a floor of 1 s) by the entry written for the other (a floor of -1 s)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from mutation import _reason
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    entry = {"module": "m.py", "code": "x = max(0.0, y)", "operator": "core/NumberReplacer", "mutant": "x = max(-1.0, y)",
+             "reason": "a floor of -1 is never reached"}
+
+    def judged(entries, mutated: str):
+        diff = f"--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-x = max(0.0, y)\n+{mutated}\n"
+        return _reason(entries, "m.py", ("x = max(0.0, y)", 1), "core/NumberReplacer", diff)
+
+    assert judged([entry], "x = max(-1.0, y)") == entry["reason"]
+    assert judged([entry], "x = max( 1.0, y)") is None
+    unnamed = {key: value for key, value in entry.items() if key != "mutant"}
+    assert judged([unnamed], "x = max( 1.0, y)") == entry["reason"], "without `mutant`, every mutant of the line"
