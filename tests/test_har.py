@@ -191,3 +191,26 @@ def test_a_request_body_reads_as_json_as_its_text_or_as_none_when_there_is_none(
     path = tmp_path / "bodies.har"
     path.write_text(json.dumps({"log": {"version": "1.2", "entries": [_entry(5, post_data)]}}))
     assert [exchange.request_body for exchange in _read(path)] == [body]
+
+
+@pytest.mark.parametrize("extra, told", [(0, False), (1, True)])
+def test_a_har_over_32_mib_says_how_far_reading_got_every_10000_entries(tmp_path, capsys, extra, told):
+    """docs/reference/bounds.md: reading a HAR of more than 32 MiB says how far it got every 10,000 entries (a
+    long read is not taken for a hang); one of exactly 32 MiB says nothing."""
+    entry = json.dumps(_entry(5))
+    text = '{"log": {"version": "1.2", "entries": [' + ", ".join([entry] * 10_000) + "]}"
+    path = tmp_path / "long.har"
+    path.write_text(text[:-1] + " " * (32 * 2**20 + extra - len(text)) + "}")
+    assert path.stat().st_size == 32 * 2**20 + extra
+    assert len(_read(path)) == 10_000
+    assert ("10,000 entries read" in capsys.readouterr().err) is told
+
+
+def test_an_entrys_time_is_the_sum_of_its_timings_to_the_microsecond():
+    """HAR 1.2: an entry's `time` is the sum of its `timings` (send, wait, receive; -1 for none), in milliseconds:
+    what the recorder measured is all waiting, written to three decimals in both places."""
+    entry = RecordedExchange("GET", "https://gateway.pixazo.ai/v2/requests/status/x", 200, (), b"", (), b"{}",
+                             "OK", 1_767_225_600.0, 12.34567).to_har({})
+    timings = entry["timings"]
+    assert entry["time"] == 12.346 and timings == {"send": 0, "wait": 12.346, "receive": 0}
+    assert entry["time"] == sum(value for value in timings.values() if value != -1)

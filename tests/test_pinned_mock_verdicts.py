@@ -94,12 +94,13 @@ def test_a_duplicated_delivery_carries_the_same_webhook_id():
     assert json.loads(first.content) == json.loads(copy.content)
 
 
-@pytest.mark.parametrize("mode", ["manual", "per-poll"])
+@pytest.mark.parametrize("mode", ["manual", "per-poll", "time"])
 def test_the_free_preview_answers_a_finished_job_under_every_timing(mode):
     """public-clients.yaml fluxPreviewTextToImage: "the status body of a job already COMPLETED", whatever the
-    timing mode (a manual or per-poll job would otherwise start QUEUED)."""
+    timing mode (a manual or per-poll job would otherwise start QUEUED), completed as it was created (page 003:
+    completed_at never before created_at)."""
     async def scenario():
-        async with InProcessMock(Settings(timing=Settings().timing.__class__(mode=mode))) as mock:
+        async with InProcessMock(Settings(timing=Timing(mode=mode))) as mock:
             answer = await mock.client.post("/flux/text-to-image", json={"prompt": "x"}, headers=KEY)
             polled = await mock.client.get(f"/v2/requests/status/{answer.json()['request_id']}", headers=KEY)
             return answer, polled.json()
@@ -107,6 +108,7 @@ def test_the_free_preview_answers_a_finished_job_under_every_timing(mode):
     answer, polled = run(scenario)
     assert answer.status_code == 200 and answer.json()["status"] == "COMPLETED", answer.text
     assert polled["status"] == "COMPLETED" and polled["output"]["media_url"]
+    assert polled["completed_at"] == polled["created_at"] == answer.json()["created_at"], polled
 
 
 def test_a_key_rate_limit_below_one_per_second_spaces_calls_by_its_inverse():
@@ -361,6 +363,23 @@ def test_observed_timing_divides_each_drawn_duration_by_the_speed():
     jobs = [Timing(mode="observed", speed=10).job_durations(observed_timing(), draws) for _ in range(20)]
     assert all(0.2 <= queued <= 2.0 and 1.0 <= processing <= 16.0 for queued, processing in jobs), jobs
     assert any(not float(queued).is_integer() for queued, _ in jobs)
+
+
+def test_observed_timing_read_from_a_config_file_times_jobs_by_the_clock():
+    """docs/guide/scenarios.md: `timing: {mode: observed}` draws each job's durations from the evidence and the clock
+    moves the job on, as under `time`. The mode read from YAML is an equal string, not the constant itself."""
+    import yaml
+
+    from mock_server.settings import settings_from_mapping
+
+    async def scenario():
+        settings = settings_from_mapping(yaml.safe_load("timing: {mode: observed, speed: 10000}"))
+        async with InProcessMock(settings) as mock:
+            job = (await mock.client.post(FLUX_DEV, json={"prompt": "x"}, headers=KEY)).json()
+            await mock.advance(1)
+            return (await mock.client.get(job["polling_url"], headers=KEY)).json()["status"]
+
+    assert run(scenario) == "COMPLETED", "160 s of processing at the longest, at 10,000 times the speed"
 
 
 def test_only_a_401_is_a_wrong_key_header_and_a_key_taken_from_the_query_is_a_leniency():

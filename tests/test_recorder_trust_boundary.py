@@ -254,3 +254,37 @@ def test_the_recorders_bounds_are_the_ones_docs_reference_bounds_md_gives():
     kept = int(said["media"][1]) * 2**20
     assert kept == recording.RecordingOptions(out="-").media_max_bytes
     assert kept == cli._parser().parse_args(["record", "--out", "x.har"]).media_max_bytes  # what a user gets
+
+
+def test_the_recorder_holds_at_most_64_connections_to_one_upstream_host(tmp_path):
+    """docs/reference/bounds.md: 64 connections a host (split over 8 pools of 8). 80 requests at once to an upstream
+    that holds each answer (for up to 1 s, or until all 80 arrived): at most 64 reach it at a time."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    state = {"now": 0, "most": 0}
+    gate = asyncio.Event()
+
+    async def held(request):
+        state["now"] += 1
+        state["most"] = max(state["most"], state["now"])
+        if state["now"] >= 80:
+            gate.set()
+        try:
+            await asyncio.wait_for(gate.wait(), 1.0)
+        except asyncio.TimeoutError:
+            pass
+        state["now"] -= 1
+        return JSONResponse({"error": "Endpoint not found"}, status_code=404)
+
+    async def eighty(url: str) -> list[int]:
+        async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=100)) as client:
+            answers = await asyncio.gather(*(client.get(f"/v2/requests/status/job-{n}") for n in range(80)))
+        return [answer.status_code for answer in answers]
+
+    upstream = Starlette(routes=[Route("/v2/requests/status/{request_id}", held)])
+    with serving(upstream) as api, recorder(tmp_path / "many.har", api) as url:
+        statuses = asyncio.run(eighty(url))
+    assert statuses == [404] * 80
+    assert 8 < state["most"] <= 64, state

@@ -42,7 +42,7 @@ class Unheard:
 
 
 class JobService:
-    def __init__(self, store: JobStore, clock: Clock, timing, max_jobs: int = 1_000_000,
+    def __init__(self, store: JobStore, clock: Clock, timing, max_jobs: int,
                  listener: JobListener = Unheard(), durations=None) -> None:
         self.store = store
         self.clock = clock
