@@ -448,3 +448,33 @@ def test_a_poll_failed_by_the_server_ends_the_following_without_a_confirming_pol
     output = capsys.readouterr().out
     polls = Counter(path for method, path in gateway.requests if method == "GET" and "/requests/status/" in path)
     assert polls and set(polls.values()) == {1}, (polls, output[-3000:])
+
+
+def test_a_job_whose_polling_ended_on_a_server_error_is_not_said_to_never_end(monkeypatch, capsys):
+    """drift follows a job until a final status, a poll the server failed, or its last allowed poll; "no final
+    status within N polls" is said of the last poll's answer only: a first QUEUED and then a 503 is the 503's to
+    tell, not a job that never ended."""
+    from mock_server import cli
+    from mock_server.app import create_app
+    from mock_server.jobs.timing import Timing
+    from mock_server.settings import Settings
+    from tests.support.foreign_server import Rewriting, serving
+
+    polled = Counter()
+
+    def second_poll_fails(path, status, body):
+        if "/requests/status/" in path:
+            polled[path] += 1
+            if polled[path] == 2:
+                return 503, {"error": "Service unavailable"}
+        return status, body
+
+    monkeypatch.setenv("FLUX_CHECK_POLLS", "4")
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.01")
+    app = Rewriting(create_app(Settings(timing=Timing(mode="manual"))), second_poll_fails)
+    with serving(app, lifespan="on") as url:
+        cli.main(["drift", "--base-url", url, "--key", "k", "--operation", "fluxDevTextToImage", "--allow-paid",
+                  "--max-spend", "1"])
+    output = capsys.readouterr().out
+    assert polled and max(polled.values()) == 2, polled
+    assert "a final status within" not in output, output

@@ -152,6 +152,22 @@ def test_a_delivery_of_an_operation_with_no_callback_schema_is_left_unjudged(tmp
     assert "webhook body" not in report.stdout, report.stdout
 
 
+def test_a_delivery_whose_body_is_not_json_is_a_changed_content_type(tmp_path, header_form):
+    """Page 003's webhooks POST the status answer as JSON: a recorded delivery of form text instead is drift,
+    named at the webhook body with the Content-Type it came with."""
+    har = json.loads(header_form[0].read_text())
+    for entry in har["log"]["entries"]:
+        if entry.get("_fluxMock", {}).get("webhook"):
+            entry["request"]["postData"] = {"mimeType": "application/x-www-form-urlencoded", "text": "status=COMPLETED"}
+            entry["request"]["headers"] = [{"name": "Content-Type", "value": "application/x-www-form-urlencoded"}]
+    formed = tmp_path / "formed.har"
+    formed.write_text(json.dumps(har))
+    report = kit("drift", "--har", str(formed))
+    assert report.returncode == 1 and "Traceback" not in report.stderr, report.stdout + report.stderr
+    assert "`fluxDevTextToImage` changed-content-type at webhook body: expected JSON, found " \
+        "application/x-www-form-urlencoded" in report.stdout, report.stdout
+
+
 def test_report_reads_recorded_deliveries_as_webhook_results(header_form):
     """The app never polled: its job's result came by webhook, which outcome coverage counts as met."""
     out = header_form[0]
