@@ -194,7 +194,8 @@ def test_report_over_a_recording_expects_no_polls_of_a_job_whose_result_comes_by
 
 
 def test_an_accept_file_takes_every_http_status_and_says_in_one_line_what_it_cannot_read(tmp_path):
-    """An accept entry's status is any HTTP status (100-599); a file that is not there is one line naming why."""
+    """An accept entry's status is any HTTP status (100-599); a file that is not there, or an entry with fields the
+    format has not, is one line naming why (the first unknown field by name)."""
     recording = _job_then(200, kept=False, tmp_path=tmp_path)
     accept = tmp_path / "accept.yaml"
     accept.write_text("accepted:\n  - {kind: undocumented-status, operation: schnellGetData, status: 599,\n"
@@ -207,6 +208,10 @@ def test_an_accept_file_takes_every_http_status_and_says_in_one_line_what_it_can
     missing = kit("drift", "--har", recording, "--accept", str(tmp_path / "nothing.yaml"))
     assert (missing.returncode, missing.stderr.strip()) == (
         2, f"flux-mock: --accept {tmp_path / 'nothing.yaml'}: No such file or directory"), missing.stderr
+    accept.write_text("accepted:\n  - {kind: undocumented-status, operation: schnellGetData, reason: r,\n"
+                      "     expires: 2099-12-31, zeta: 1, owner: me}\n")  # two unknown fields: the first by name
+    unknown = kit("drift", "--har", recording, "--accept", str(accept))
+    assert unknown.returncode == 2 and "entry 1: unknown field 'owner' (fields: " in unknown.stderr, unknown.stderr
 
 
 def test_drift_names_a_documented_header_of_another_form(tmp_path):
