@@ -30,14 +30,31 @@ def test_a_gateway_written_only_from_the_pages_passes_check_and_its_assumptions_
         code, output = check(capsys, url)
     assert code == 0, output[-4000:]
     assert " 0 failed" in output.splitlines()[-1] and "not tested" not in output
+    assert "\nFailures:" not in output and "\nNot tested:" not in output, "no heading over nothing"
     for operation in SERVED:
         assert f"  {operation} " in output and f"FAILED {operation}" not in output
+    # each operation's line comes once its every check has ended, naming them all
+    (schnell,) = [line for line in output.splitlines() if line.startswith("  schnellGetData ")]
+    assert schnell.endswith("(positive, negative, assumptions)"), schnell
     notes = output.split("Notes (")[1]
     assert "- schnellGetData [assumptions]: accepts num_steps = 0: the spec assumes minimum 1, which no page states" \
         in notes
     assert "- fluxDevTextToImage [assumptions]: accepts X-Webhook-URL = \"not a URL!\"" in notes
     assert "- schnellGetData [assumptions]: accepts prompt = \"\" (empty): the spec assumes minLength 1" in notes
     assert any(method not in ("GET", "POST") for method, _ in gateway.requests), "undeclared methods were tried"
+
+
+def test_an_assumed_type_of_list_items_is_probed_with_a_value_of_another_type(capsys, monkeypatch):
+    """Flux General's loras are objects by the spec's assumption (the page shows none): the probe sends a list
+    holding 1, and what the server did is a note. flux-mock takes it, as a gateway the pages describe may."""
+    from mock_server.app import create_app
+    from mock_server.settings import Settings
+
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
+    with serving(create_app(Settings()), lifespan="on") as url:
+        code, output = check(capsys, url, "--max-examples", "1", operations=("fluxGeneralTextToImageRequest",))
+    assert "- fluxGeneralTextToImageRequest [assumptions]: accepts loras[] = 1 (not an object): the spec assumes " \
+        "type " in output, output[-3000:]
 
 
 def test_a_dry_wallets_402_with_the_pages_body_is_never_a_rejected_request(capsys, monkeypatch):
@@ -203,6 +220,7 @@ def test_every_distinct_breach_of_an_operation_is_listed(capsys):
     with serving(TwiceBroken().app) as url:
         code, output = check(capsys, url, operations=("schnellGetData",))
     assert code == 1
+    assert output.index("\nFailures:\n") < output.index("FAILED schnellGetData [positive]"), output[-3000:]
     section = output.split("FAILED schnellGetData [positive]")[1].split("\ncheck ")[0]
     assert "Undocumented HTTP status code" in section or "Undocumented status code" in section, section[:3000]
     assert "Response violates schema" in section or "violates schema" in section.lower(), section[:3000]
