@@ -135,6 +135,25 @@ def test_a_gateway_keeping_an_assumed_minimum_passes_and_what_it_refused_is_note
     assert all("num_steps minimum 1" in line for line in refusals), refusals  # what the case broke, not a guess
 
 
+def test_a_refused_case_is_noted_by_the_assumptions_it_broke_and_only_a_refusal_is():
+    """How the note of the test above is worded, without hypothesis' draw: a 4xx refusing a case that breaks
+    assumptions names each (it, or them); a case breaking none, an answer about the caller (429) and a server
+    error (500) are no refusal of an assumption."""
+    from contract_tests.assumptions import refusal_notes
+    from mock_server.operations import load_operations
+
+    schnell = next(op for op in load_operations() if op.operation_id == "schnellGetData")
+    tail = "which no page states (a note, never a failure)"
+    assert refusal_notes(schnell, {}, {"prompt": "a fox", "num_steps": 0}, 422) == [
+        f"refuses (422) a generated case the pages allow but that breaks num_steps minimum 1: the spec assumes it, {tail}"]
+    assert refusal_notes(schnell, {}, {"prompt": "", "num_steps": -3}, 400) == [
+        "refuses (400) a generated case the pages allow but that breaks prompt minLength 1 and num_steps minimum 1: "
+        f"the spec assumes them, {tail}"]
+    for body, status in (({"prompt": "a fox", "num_steps": 3}, 400), ({"prompt": "a fox", "num_steps": 0}, 429),
+                         ({"prompt": "a fox", "num_steps": 0}, 500)):
+        assert refusal_notes(schnell, {}, body, status) == [], (body, status)
+
+
 def test_a_gateway_refusing_what_no_assumption_touches_still_fails_as_rejecting_valid_requests(capsys, monkeypatch):
     monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
     with serving(KeepsTheAssumption(refuse_seed=True).app) as url:
