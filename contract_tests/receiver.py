@@ -4,6 +4,7 @@ job. Bounded as the mock is: a body over MAX_BODY is refused (413) unread, one w
 (411), a sender that stalls is dropped after `read_timeout` seconds, and the newest MAX_KEPT POSTs are kept."""
 
 import json
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -108,9 +109,14 @@ class WebhookReceiver:
         try:
             yield self
         finally:
-            self._server.shutdown()
+            # left open until the process ends, its daemon thread ends with it: shutdown() and join() would wait on
+            # that thread, frozen by then, for ever
+            ending = sys.is_finalizing()
+            if not ending:
+                self._server.shutdown()
             self._server.server_close()
-            thread.join(timeout=5)
+            if not ending:
+                thread.join(timeout=5)
 
 
 class Webhooks:

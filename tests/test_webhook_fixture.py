@@ -94,3 +94,17 @@ def test_the_receiver_refuses_a_huge_body_unread_and_drops_a_stalled_sender():
                                   headers={"Content-Type": "application/json"})  # exactly 1 MiB: taken
         assert at_the_bound.status_code == 200
         assert [r.path for r in receiver.received] == ["/fine", "/long"]
+
+
+def test_a_receiver_left_running_never_keeps_its_process_alive():
+    """A test process that ends inside `with webhook_receiver()` (an interrupted run, os._exit aside, a script that
+    opened one and forgot it) exits at once: the receiver's server thread is a daemon, never a thread to wait for."""
+    import subprocess
+    import sys
+
+    script = ("from contract_tests.receiver import webhook_receiver\n"
+              "opened = webhook_receiver()\n"
+              "receiver = opened.__enter__()  # and never left\n"
+              "print(receiver.url, flush=True)\n")
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
+    assert finished.returncode == 0 and finished.stdout.startswith("http://127.0.0.1:"), finished.stderr
