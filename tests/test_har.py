@@ -214,3 +214,11 @@ def test_an_entrys_time_is_the_sum_of_its_timings_to_the_microsecond():
     timings = entry["timings"]
     assert entry["time"] == 12.346 and timings == {"send": 0, "wait": 12.346, "receive": 0}
     assert entry["time"] == sum(value for value in timings.values() if value != -1)
+
+
+def test_a_status_text_is_kept_to_200_characters():
+    """HAR 1.2's statusText is free text from whoever wrote the file: the first 200 characters are kept (a reason
+    phrase is a few words), so one entry cannot make every line that quotes it as long as it likes."""
+    exchange = RecordedExchange.from_har({**_entry(5), "response": {"status": 202, "statusText": "A" * 199 + "BC",
+                                                                    "headers": [], "content": {"size": 0}}})
+    assert exchange.reason == "A" * 199 + "B"

@@ -421,3 +421,20 @@ def test_the_webhook_dispatcher_delivers_a_jobs_events_without_a_fault_of_its_ow
     with caplog.at_level("WARNING", logger="flux_mock.webhooks"):
         assert run(scenario) == ["QUEUED", "COMPLETED"]
     assert [record.getMessage() for record in caplog.records if record.name == "flux_mock.webhooks"] == []
+
+
+def test_a_jobs_updated_at_is_the_moment_of_its_last_change():
+    """Page 003's status answer: updated_at is when the job last changed (QUEUED at its creation, PROCESSING once
+    started, its end once final), not when it was made nor when it was polled."""
+    async def scenario():
+        async with InProcessMock(Settings(timing=Timing(queued_for=1, processing_for=2))) as mock:
+            job = (await mock.client.post(FLUX_DEV, json={"prompt": "x"}, headers=KEY)).json()
+            seen = []
+            for wait in (0.5, 1.0, 2.0, 5.0):  # at 0.5 s, 1.5 s, 3.5 s and 8.5 s
+                await mock.advance(wait)
+                body = (await mock.client.get(job["polling_url"], headers=KEY)).json()
+                seen.append((body["status"], body["updated_at"]))
+            return seen
+
+    assert run(scenario) == [("QUEUED", "2026-01-01T00:00:00.000Z"), ("PROCESSING", "2026-01-01T00:00:01.000Z"),
+                             ("COMPLETED", "2026-01-01T00:00:03.000Z"), ("COMPLETED", "2026-01-01T00:00:03.000Z")]
