@@ -438,3 +438,22 @@ def test_a_jobs_updated_at_is_the_moment_of_its_last_change():
 
     assert run(scenario) == [("QUEUED", "2026-01-01T00:00:00.000Z"), ("PROCESSING", "2026-01-01T00:00:01.000Z"),
                              ("COMPLETED", "2026-01-01T00:00:03.000Z"), ("COMPLETED", "2026-01-01T00:00:03.000Z")]
+
+
+def test_the_client_report_counts_each_operation_called_and_what_it_was_answered():
+    """The client report's `operations`: what the client did, findings apart, each operation with how many calls it
+    got and their statuses (media downloads as `media`, an unknown path by method and path)."""
+    async def scenario():
+        async with InProcessMock(Settings(timing=Timing(queued_for=0, processing_for=0))) as mock:
+            job = (await mock.client.post(FLUX_DEV, json={"prompt": "x"}, headers=KEY)).json()
+            await mock.client.post(FLUX_DEV, json={}, headers=KEY)
+            await mock.advance(1)
+            final = (await mock.client.get(job["polling_url"], headers=KEY)).json()
+            await mock.client.get(final["output"]["media_url"][0])
+            await mock.client.get("/nothing/here", headers=KEY)
+            return (await mock.client.get("/__admin/client-report")).json()["operations"]
+
+    assert run(scenario) == {"fluxDevTextToImage": {"count": 2, "statuses": {"202": 1, "400": 1}},
+                             "getRequestStatus": {"count": 1, "statuses": {"200": 1}},
+                             "media": {"count": 1, "statuses": {"200": 1}},
+                             "GET /nothing/here": {"count": 1, "statuses": {"404": 1}}}

@@ -247,3 +247,28 @@ async def test_an_unrecorded_request_is_likened_to_the_first_200_recorded_on_its
     assert refused.status_code == 404
     assert f"closest recorded: POST {SUBMIT} with body.prompt, body.seed different" in \
         refused.json()["message"], refused.json()
+
+
+@pytest.mark.parametrize("status, kept", [(200, True), (404, False)])
+async def test_recorded_media_bytes_are_served_as_recorded_and_a_failed_download_never(tmp_path, status, kept):
+    """A media download the recording kept (200, with its bytes) is served as it was; one that failed (a 404's page)
+    is not served as the image: an image is rendered instead, as for media recorded without bytes."""
+    path = tmp_path / "media.har"
+    writer = HarWriter(path)
+    writer.write(_exchange("POST", SUBMIT, {"request_id": RECORDED, "status": "QUEUED",
+                                            "polling_url": f"{GATEWAY}/v2/requests/status/{RECORDED}"}, 0, 202,
+                           BODY).to_har({}))
+    writer.write(_exchange("GET", f"/v2/requests/status/{RECORDED}", _status("COMPLETED"), 1).to_har({}))
+    writer.write(RecordedExchange("GET", "https://cdn.example/out/abc.png", status, (), b"",
+                                  (("content-type", "image/png" if status == 200 else "text/html"),),
+                                  b"\x89PNG\r\n\x1a\nrecorded bytes" if status == 200 else b"<html>gone</html>", "OK",
+                                  1_767_225_602.0, 5.0).to_har({}))
+    writer.close()
+    api, clock, _ = client(path, replay_speed=0)
+    async with api:
+        url = (await api.post(SUBMIT, json=BODY)).json()["polling_url"]
+        final = (await api.get(url)).json()
+        image = await api.get(final["output"]["media_url"][0])
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert (image.content == b"\x89PNG\r\n\x1a\nrecorded bytes") is kept
+    assert image.content[:8] == b"\x89PNG\r\n\x1a\n"
