@@ -457,3 +457,19 @@ def test_the_client_report_counts_each_operation_called_and_what_it_was_answered
                              "getRequestStatus": {"count": 1, "statuses": {"200": 1}},
                              "media": {"count": 1, "statuses": {"200": 1}},
                              "GET /nothing/here": {"count": 1, "statuses": {"404": 1}}}
+
+
+def test_a_job_polled_once_and_then_ended_by_its_webhook_was_not_given_up():
+    """Page 003: a job's result comes by polling or by its webhook. A client that polled once (QUEUED) and then got
+    COMPLETED delivered to its webhook has its result: no finding says it gave the job up."""
+    async def scenario():
+        async with InProcessMock(Settings()) as mock:
+            job = (await mock.client.post(FLUX_DEV, json={"prompt": "x"},
+                                          headers={**KEY, "X-Webhook-URL": "http://127.0.0.1:9/hook"})).json()
+            await mock.client.get(job["polling_url"], headers=KEY)
+            await mock.advance(10)
+            await mock.webhooks_sent(1)
+            return [f for f in await _report(mock) if f["request_id"] == job["request_id"]]
+
+    findings = run(scenario)
+    assert [finding["kind"] for finding in findings] == [], findings
