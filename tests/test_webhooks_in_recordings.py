@@ -269,40 +269,32 @@ async def _submit_kontext(mock: InProcessMock) -> None:
                                                            "webhook": "http://127.0.0.1:7/mine"})
 
 
+async def _sent_before_and_after(recording: str, speed: float, before: float, after: float) -> int:
+    """Replaying `recording` at `speed`: how many deliveries came in the first `before` seconds (the mock's clock)
+    of a Kontext submit; waits for one to come within `after` seconds more."""
+    async with InProcessMock(Settings(replay=(recording,), replay_speed=speed)) as mock:
+        await _submit_kontext(mock)
+        await mock.advance(before)
+        await asyncio.sleep(0.2)
+        early = len(mock.webhooks)
+        await mock.advance(after)
+        await mock.webhooks_sent(1)
+        return early
+
+
 def test_replay_times_a_delivery_by_its_recorded_offset_not_by_a_coarse_start_time(tmp_path):
     """`_fluxMock.offset` is the delivery's time from its submit as the recorder measured it; a HAR's
     startedDateTime (here the same as the submit's) is only the fallback."""
     recording = _kontext_recording(tmp_path, [("COMPLETED", 2.0)], started_with_offset=False)
-
-    async def scenario():
-        async with InProcessMock(Settings(replay=(recording,), replay_speed=1.0)) as mock:
-            await _submit_kontext(mock)
-            await mock.advance(1.0)
-            await asyncio.sleep(0.2)
-            early = len(mock.webhooks)
-            await mock.advance(1.5)
-            await mock.webhooks_sent(1)
-            return early
-
-    assert asyncio.run(scenario()) == 0, "not before its recorded offset of 2 s"
+    assert asyncio.run(_sent_before_and_after(recording, 1.0, 1.0, 1.5)) == 0, "not before its recorded offset of 2 s"
 
 
 def test_a_delivery_without_a_recorded_offset_is_timed_from_its_start_and_scaled_by_the_replay_speed(tmp_path):
-    """docs/guide/recording.md: a delivery is replayed at its offset from the submit, divided by --replay-speed; a
-    HAR without `_fluxMock.offset` gives it by the startedDateTimes (3 s here, so 1.5 s at speed 2)."""
+    """docs/guide/record-and-replay.md: a delivery is replayed at its offset from the submit, divided by
+    --replay-speed; a HAR without `_fluxMock.offset` gives it by the startedDateTimes (3 s here: 1.5 s at speed 2)."""
     recording = _kontext_recording(tmp_path, [("COMPLETED", 3.0)], offset_fact=False)
-
-    async def scenario():
-        async with InProcessMock(Settings(replay=(recording,), replay_speed=2.0)) as mock:
-            await _submit_kontext(mock)
-            await mock.advance(1.2)
-            await asyncio.sleep(0.2)
-            early = len(mock.webhooks)
-            await mock.advance(0.6)
-            await mock.webhooks_sent(1)
-            return early
-
-    assert asyncio.run(scenario()) == 0, "not before 1.5 s (3 s recorded, at twice the speed)"
+    assert asyncio.run(_sent_before_and_after(recording, 2.0, 1.2, 0.6)) == 0, \
+        "not before 1.5 s (3 s recorded, at twice the speed)"
 
 
 @pytest.mark.parametrize("offset, due", [(86_399.5, 86_399.5), (86_400.0, 0.0), (-1.0, 0.0)])
@@ -310,18 +302,7 @@ def test_a_recorded_offset_is_taken_up_to_a_day_else_the_start_times_tell(tmp_pa
     """docs/guide/record-and-replay.md: a delivery is replayed at its recorded `offset`; one that is no offset
     within a day (negative, or 86,400 s and more: a hand-edited file) is replaced by the startedDateTimes' (0 here)."""
     recording = _kontext_recording(tmp_path, [("COMPLETED", offset)], started_with_offset=False)
-
-    async def scenario():
-        async with InProcessMock(Settings(replay=(recording,), replay_speed=1.0)) as mock:
-            await _submit_kontext(mock)
-            await mock.advance(1.0)
-            await asyncio.sleep(0.2)
-            early = len(mock.webhooks)
-            await mock.advance(due)
-            await mock.webhooks_sent(1)
-            return early
-
-    assert asyncio.run(scenario()) == (1 if due == 0.0 else 0)
+    assert asyncio.run(_sent_before_and_after(recording, 1.0, 1.0, due)) == (1 if due == 0.0 else 0)
 
 
 def test_replay_delivers_each_recorded_event_once_in_any_order_they_came(tmp_path):
