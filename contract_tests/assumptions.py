@@ -11,10 +11,8 @@ came back."""
 import copy
 import json
 from dataclasses import dataclass
-from functools import cache
 
-import jsonschema_rs
-
+from contract_tests.checks import schema_validator
 from contract_tests.flow import ABOUT_THE_CALLER
 from mock_server.operations import Operation
 from mock_server.operations.assumptions import ASSUMED, Assumed, assumed_constraints
@@ -107,11 +105,6 @@ def _values_at(node, path: str) -> list:
     return values
 
 
-@cache
-def _keeps(keyword: str, value_json: str):
-    return jsonschema_rs.validator_for({keyword: json.loads(value_json)}, validate_formats=True)
-
-
 def broken_assumptions(operation: Operation, headers, body) -> list[Assumed]:
     """The assumed constraints of the operation's request (body fields and header parameters) a request breaks."""
     sent = {str(name).lower(): value for name, value in (headers or {}).items()}
@@ -123,7 +116,8 @@ def broken_assumptions(operation: Operation, headers, body) -> list[Assumed]:
             found += [(assumed, [sent[parameter["name"].lower()]])
                       for assumed in assumed_constraints(parameter["schema"], parameter["name"])]
     return [assumed for assumed, values in found
-            if any(not _keeps(assumed.keyword, json.dumps(assumed.value)).is_valid(value) for value in values)]
+            if any(not schema_validator(json.dumps({assumed.keyword: assumed.value}, sort_keys=True)).is_valid(value)
+                   for value in values)]
 
 
 def refusal_notes(operation: Operation, headers, body, status: int) -> list[str]:

@@ -81,7 +81,8 @@ class JobHistory:
 
 
 @cache
-def _validator(schema_text: str):
+def schema_validator(schema_text: str):
+    """The compiled validator of a schema (given as its JSON text), formats checked: compiled once per schema."""
     return jsonschema_rs.validator_for(json.loads(schema_text), validate_formats=True)
 
 
@@ -131,7 +132,7 @@ def schema_problems(schema: dict | None, body, where: str = "") -> list[Problem]
     (allOf parts: output exactly when COMPLETED, ...) is a job-status-consistency problem naming the rule."""
     if not schema:
         return []
-    validator = _validator(json.dumps(schema, sort_keys=True))
+    validator = schema_validator(json.dumps(schema, sort_keys=True))
     problems = []
     for error in validator.iter_errors(body):
         path = _join(where, *error.instance_path)

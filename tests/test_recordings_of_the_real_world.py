@@ -193,19 +193,14 @@ def test_hars_other_tools_write_are_read_by_drift_report_and_replay(gzipped, tmp
 def _recorded_upstream(tmp_path, upstream: str | None, send) -> list[httpx.Request]:
     """What the upstream got of what `send(client)` sent through a recorder (in this process; the upstream a
     MockTransport answering 404 in the pages' shape, so nothing leaves the process)."""
-    from contract_tests.recorded_journal import OnTheWay
-    from mock_server.operations import load_operations
-    from mock_server.recording import RecordingOptions, create_recorder
-
     got: list[httpx.Request] = []
 
     def upstream_answer(request: httpx.Request) -> httpx.Response:
         got.append(request)
         return httpx.Response(404, json={"error": "Endpoint not found"})
 
-    app = create_recorder(Settings(cors_origins=()), RecordingOptions(out=str(tmp_path / "r.har"), upstream=upstream),
-                          OnTheWay(load_operations()), transport=httpx.MockTransport(upstream_answer))
-    with serving(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=10) as client:
+    with recorder(tmp_path / "r.har", upstream, transport=httpx.MockTransport(upstream_answer)) as url, \
+            httpx.Client(base_url=url, timeout=10) as client:
         send(client)
     return got
 

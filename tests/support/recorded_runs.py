@@ -29,9 +29,11 @@ def run_app(base_url: str, **environment) -> list[dict]:
 
 
 @contextmanager
-def recorder(out: Path, upstream: str, **options):
+def recorder(out: Path, upstream: str | None, transport=None, **options):
+    """The recorder served on loopback; `transport`: its upstream clients' (an httpx.MockTransport: nothing leaves
+    the process)."""
     app = create_recorder(Settings(cors_origins=()), RecordingOptions(out=str(out), upstream=upstream, **options),
-                          OnTheWay(load_operations()))
+                          OnTheWay(load_operations()), transport=transport)
     with serving(app, lifespan="on") as url:
         yield url
 
