@@ -102,6 +102,20 @@ def test_check_names_a_dropped_connection_not_reached_and_a_broken_answer_failed
     assert schnell and "<failure" not in schnell[0] and '<error message="target not reached"' in schnell[0]
     klein = re.findall(r'<testcase classname="klein4bGenerateImage" name="positive".*?</testcase>', junit, re.S)
     assert klein and "<failure" in klein[0] and "Undocumented status code" in klein[0] and "<error" not in klein[0]
+    # the suite's counts are the cases' verdicts: Klein's positive and negative failed, schnellGetData's three
+    # not reached (JUnit's errors), none skipped, six cases in all
+    suite = re.search(r"<testsuite [^>]*>", junit).group(0)
+    assert all(f'{name}="{count}"' in suite for name, count in
+               (("tests", 6), ("failures", 2), ("errors", 3), ("skipped", 0))), suite
+    # a failure's message is its first line; the notes of a case are its system-out, one "note: " a line
+    assert re.search(r'<failure message="1 distinct breach in \d+ failing cases:">', klein[0]), klein[0][:500]
+    (assumed,) = re.findall(r'<testcase classname="klein4bGenerateImage" name="assumptions".*?</testcase>', junit, re.S)
+    assert "<system-out>note: refuses (502: " in assumed and "\nnote: refuses (502: " in assumed, assumed
+    # each operation's progress line counts its checks' outcomes
+    assert re.search(r"^  klein4bGenerateImage +\d+ cases +1 passed +2 failed  \(positive, negative, assumptions\)$",
+                     ran.stdout, re.M), ran.stdout[:600]
+    assert re.search(r"^  schnellGetData +\d+ cases +0 passed +0 failed, 3 not reached  \(positive, ", ran.stdout,
+                     re.M), ran.stdout[:600]
     # the table and the last line count each check's outcome: Klein's positive and negative failed, its
     # assumptions passed; schnellGetData's three not reached
     assert re.search(r"^positive\s+0\s+1\s+0\s+1$", ran.stdout, re.M), ran.stdout[-1500:]
