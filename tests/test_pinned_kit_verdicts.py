@@ -497,3 +497,21 @@ def test_a_job_whose_polling_ended_on_a_server_error_is_not_said_to_never_end(mo
     output = capsys.readouterr().out
     assert polled and max(polled.values()) == 2, polled
     assert "a final status within" not in output, output
+
+
+def test_a_recorded_endpoint_on_no_page_departing_from_its_assumed_shape_is_a_note_never_drift(tmp_path):
+    """The free preview route (public-clients.yaml) is on no page: the spec assumes its answer, so how a recording
+    departs from that is a note, and drift passes it; the same departure on a documented endpoint is drift."""
+    json_type = (("Content-Type", "application/json"),)
+
+    def answered_201(path: str) -> str:
+        return har(tmp_path / f"{path.strip('/').replace('/', '-')}.har", [RecordedExchange(
+            "POST", "https://gateway.pixazo.ai" + path, 201, json_type, b'{"prompt": "x"}', json_type,
+            b'{"accepted": true}', started=time.time())])
+
+    preview = kit("drift", "--har", answered_201("/flux/text-to-image"))
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    assert "note: an endpoint only public clients show (an assumption of the spec): " in preview.stdout, preview.stdout
+    documented = kit("drift", "--har", answered_201(FLUX_DEV))
+    assert documented.returncode == 1 and "an endpoint only public clients show" not in documented.stdout, \
+        documented.stdout
