@@ -31,6 +31,9 @@ def test_a_wrong_size_type_or_no_image_at_all_is_named():
     assert (size.field, size.got) == ("size", "32x16")
     (taller,) = media_problems(Expected(True, "", 32, 99), "image/png", _image("PNG"))  # page 004: width and height
     assert (taller.field, taller.expected, taller.got) == ("size", "32x99 (the answer's width and height)", "32x16")
+    for wider_or_taller in ((16, 16), (32, 8)):  # an image larger than stated is as wrong as a smaller one
+        (larger,) = media_problems(Expected(True, "", *wider_or_taller), "image/png", _image("PNG"))
+        assert (larger.field, larger.got) == ("size", "32x16")
     (stated,) = media_problems(Expected(True, "image/webp"), "image/png", _image("PNG"))
     assert stated.expected == "image/webp (the answer's media type)"
     (text,) = media_problems(Expected(True), "text/plain; charset=utf-8", b"hello")
