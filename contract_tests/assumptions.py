@@ -84,10 +84,9 @@ def probes(operation: Operation, example) -> list[Probe]:
         if value is not UNSET and assumed.field:
             found.append(Probe(assumed, _with_field(example, assumed.field, value), {}, words))
     for parameter in operation.parameters:
-        schema = parameter.get("schema") or {}
-        if parameter.get("in") != "header" or not schema.get(ASSUMED):
+        if parameter.get("in") != "header":
             continue
-        for assumed in assumed_constraints(schema, parameter["name"]):
+        for assumed in assumed_constraints(parameter.get("schema") or {}, parameter["name"]):
             value, words = breaking_value(assumed.keyword, assumed.value)
             if value is not UNSET:
                 found.append(Probe(assumed, copy.deepcopy(example), {parameter["name"]: str(value)}, words))
@@ -111,10 +110,9 @@ def broken_assumptions(operation: Operation, headers, body) -> list[Assumed]:
     found = [(assumed, _values_at(body, assumed.field))
              for assumed in assumed_constraints(operation.request_schema or {}) if assumed.field]
     for parameter in operation.parameters:
-        if parameter.get("in") == "header" and (parameter.get("schema") or {}).get(ASSUMED) \
-                and parameter["name"].lower() in sent:
+        if parameter.get("in") == "header" and parameter["name"].lower() in sent:
             found += [(assumed, [sent[parameter["name"].lower()]])
-                      for assumed in assumed_constraints(parameter["schema"], parameter["name"])]
+                      for assumed in assumed_constraints(parameter.get("schema") or {}, parameter["name"])]
     return [assumed for assumed, values in found
             if any(not schema_validator(json.dumps({assumed.keyword: assumed.value}, sort_keys=True)).is_valid(value)
                    for value in values)]

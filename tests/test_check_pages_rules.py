@@ -5,6 +5,7 @@ and every distinct breach of an operation is listed, not only the first."""
 
 import json
 import os
+import re
 
 import pytest
 
@@ -67,6 +68,8 @@ def test_a_dry_wallets_402_with_the_pages_body_is_never_a_rejected_request(capsy
     assert "skipped fluxDevTextToImage [positive]" in output
     assert "not tested: every positive case was answered about the caller (" in output and "402 x" in output
     assert "the server answered its documented 402" in output and "no job to follow" in output
+    # a skip is said by its reason alone, as the suite gave it (not pytest's record of where it was raised)
+    assert re.search(r"^    the server answered its documented 402 \(", output, re.M), output[-3000:]
 
 
 def test_a_key_without_access_tests_nothing_and_says_every_answer_was_about_the_caller(capsys, monkeypatch):

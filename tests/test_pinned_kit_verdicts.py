@@ -515,3 +515,15 @@ def test_a_recorded_endpoint_on_no_page_departing_from_its_assumed_shape_is_a_no
     documented = kit("drift", "--har", answered_201(FLUX_DEV))
     assert documented.returncode == 1 and "an endpoint only public clients show" not in documented.stdout, \
         documented.stdout
+
+
+def test_a_value_matching_no_branch_is_judged_by_the_branch_whose_required_fields_it_has():
+    """A value matching none of an anyOf is judged by the branch it comes closest to: the fewest problems, and on a
+    tie the branch it lacks no required field of (its one problem is then a value, which says more than an absent
+    field it was never meant to have)."""
+    from contract_tests.checks import schema_problems
+
+    schema = {"anyOf": [{"type": "object", "required": ["media_url"]},
+                        {"type": "object", "properties": {"status": {"enum": ["COMPLETED"]}}}]}
+    (problem,) = schema_problems(schema, {"status": "DONE"})
+    assert (problem.field, problem.expected, problem.got) == ("status", 'enum: ["COMPLETED"]', '"DONE"'), problem
