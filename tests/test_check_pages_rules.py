@@ -58,18 +58,23 @@ def test_an_assumed_type_of_list_items_is_probed_with_a_value_of_another_type(ca
         "type " in output, output[-3000:]
 
 
-def test_a_dry_wallets_402_with_the_pages_body_is_never_a_rejected_request(capsys, monkeypatch):
+def test_a_dry_wallets_402_with_the_pages_body_is_never_a_rejected_request(capsys, monkeypatch, tmp_path):
     """Page 003: 402 {"error": "Insufficient Balance", ...}. Every positive case of a paid operation gets it: no
     failure, and the check says it tested nothing of the answers (not a pass either)."""
     monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
     with serving(PagesGateway(wallets={"pages-key": 0}).app) as url:
-        code, output = check(capsys, url, operations=("fluxDevTextToImage", "klein4bGenerateImage"))
+        code, output = check(capsys, url, "--report", str(tmp_path / "junit.xml"),
+                             operations=("fluxDevTextToImage", "klein4bGenerateImage"))
     assert "FAILED" not in output and code == 0, output[-3000:]
     assert "skipped fluxDevTextToImage [positive]" in output
     assert "not tested: every positive case was answered about the caller (" in output and "402 x" in output
     assert "the server answered its documented 402" in output and "no job to follow" in output
     # a skip is said by its reason alone, as the suite gave it (not pytest's record of where it was raised)
     assert re.search(r"^    the server answered its documented 402 \(", output, re.M), output[-3000:]
+    # in JUnit too: the case is skipped (not passed, not failed), its message the first reason
+    junit = (tmp_path / "junit.xml").read_text()
+    (case,) = re.findall(r'<testcase classname="fluxDevTextToImage" name="positive".*?</testcase>', junit, re.S)
+    assert '<skipped message="' in case and "<failure" not in case and "<error" not in case, case
 
 
 def test_a_key_without_access_tests_nothing_and_says_every_answer_was_about_the_caller(capsys, monkeypatch):
