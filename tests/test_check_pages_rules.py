@@ -8,6 +8,7 @@ import os
 import re
 
 import pytest
+from starlette.responses import JSONResponse
 
 from mock_server import cli
 from tests.support.foreign_server import serving
@@ -310,3 +311,28 @@ def test_a_check_over_http_after_one_in_process_sends_its_cases_to_its_own_serve
     assert code == 0 and "answered about the caller" not in output, output[-3000:]
     assert len(asyncio.run(first.mock.journal.entries())) == before, "none of the second check's cases went to the first"
     assert any(path == "/flux-dev/v1/dev/textToImage" for _, path in gateway.requests)
+
+
+class TakesEveryMethod(PagesGateway):
+    """A gateway that answers an undeclared method on Schnell's path (a PUT, a DELETE) as if it were the POST."""
+
+    def _guarded(self, method: str, handler):
+        async def endpoint(request):
+            self.requests.append((request.method, request.url.path))
+            try:
+                return await handler(request)
+            except Refused as refused:
+                return JSONResponse(refused.body, status_code=refused.status)
+        return endpoint
+
+
+def test_an_undeclared_method_taken_as_a_declared_one_fails_and_only_404_or_405_refuse_it(capsys, monkeypatch):
+    """The pages answer 404 {"error": "Endpoint not found"} for what is not an endpoint, and never mention 405: an
+    undeclared method must be refused with one of those two. A gateway that answers it (2xx, 400 for its body) is
+    named."""
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
+    with serving(TakesEveryMethod().app) as url:
+        code, output = check(capsys, url, operations=("schnellGetData",))
+    assert code == 1 and "FAILED schnellGetData [negative]" in output, output[-3000:]
+    section = output.split("FAILED schnellGetData [negative]")[1].split("\ncheck ")[0]
+    assert "Unsupported methods" in section or "Unsupported method" in section, section[:3000]

@@ -527,3 +527,24 @@ def test_a_value_matching_no_branch_is_judged_by_the_branch_whose_required_field
                         {"type": "object", "properties": {"status": {"enum": ["COMPLETED"]}}}]}
     (problem,) = schema_problems(schema, {"status": "DONE"})
     assert (problem.field, problem.expected, problem.got) == ("status", 'enum: ["COMPLETED"]', '"DONE"'), problem
+
+
+def test_an_operations_check_shows_its_first_five_distinct_skip_reasons_and_counts_every_skip():
+    """docs/guide/contract-tests.md: a skipped case says why; an operation's check shows the first five distinct
+    reasons (a reason seen again is not repeated) and counts every skip."""
+    import io
+    from types import SimpleNamespace
+
+    from contract_tests.check_report import CheckReporter
+
+    target = SimpleNamespace(cases={"fluxDevTextToImage": 8}, answers={})
+    reporter = CheckReporter(target, io.StringIO())
+    reporter.outcomes[("fluxDevTextToImage", "flow")] = Outcome("fluxDevTextToImage", "flow")
+    reporter.pending["fluxDevTextToImage"] = 8
+    for number in (1, 2, 2, 3, 4, 5, 6, 7):
+        reporter.pytest_runtest_logreport(SimpleNamespace(
+            when="call", failed=False, skipped=True, duration=0.0, nodeid=f"case{number}", longreprtext="",
+            longrepr=("suite.py", 1, f"Skipped: reason {number}"),
+            user_properties=[("flux_mock", ("fluxDevTextToImage", "flow"))]))
+    outcome = reporter.outcomes[("fluxDevTextToImage", "flow")]
+    assert outcome.messages == [f"reason {number}" for number in range(1, 6)] and outcome.skipped == 8
