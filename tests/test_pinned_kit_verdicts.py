@@ -548,3 +548,21 @@ def test_an_operations_check_shows_its_first_five_distinct_skip_reasons_and_coun
             user_properties=[("flux_mock", ("fluxDevTextToImage", "flow"))]))
     outcome = reporter.outcomes[("fluxDevTextToImage", "flow")]
     assert outcome.messages == [f"reason {number}" for number in range(1, 6)] and outcome.skipped == 8
+
+
+@pytest.mark.parametrize("keyword, value", [("minimum", 1), ("minimum", 0), ("minimum", 5), ("minimum", 2.5),
+                                            ("exclusiveMinimum", 0), ("minLength", 3), ("enum", ["a", "b"]),
+                                            ("format", "uri"), ("type", "object")])
+def test_an_assumption_is_probed_with_a_value_that_breaks_it_and_a_minimum_with_the_value_one_below(keyword, value):
+    """docs/guide/contract-tests.md: each assumption is probed by a request breaking only it (num_steps = 0 for the
+    assumed minimum 1): the value sent breaks the assumed keyword, and is said as sent."""
+    import jsonschema_rs
+
+    from contract_tests.assumptions import breaking_value
+
+    sent, words = breaking_value(keyword, value)
+    assert not jsonschema_rs.validator_for({keyword: value}, validate_formats=True).is_valid(sent), (keyword, sent)
+    shown = json.dumps(sent) if isinstance(sent, str) else repr(sent)
+    assert words.startswith(f"= {shown}"), words
+    if keyword == "minimum":
+        assert sent == value - 1
