@@ -566,3 +566,42 @@ def test_an_assumption_is_probed_with_a_value_that_breaks_it_and_a_minimum_with_
     assert words.startswith(f"= {shown}"), words
     if keyword == "minimum":
         assert sent == value - 1
+
+
+def test_a_failure_names_the_job_by_the_submits_answer_else_by_the_latest_poll():
+    """The request id a failure names: the one the submit answered (JSON); when its answer was not JSON, the one
+    the latest poll names, the job as the server last described it."""
+    from contract_tests.flow import Flow
+    from contract_tests.links import Poll
+    from mock_server.operations import load_operations
+
+    operation = next(op for op in load_operations() if op.operation_id == "fluxDevTextToImage")
+    polls = [Poll(operation, 200, {"request_id": name, "status": status}, ())
+             for name, status in (("flux-dev_first", "QUEUED"), ("flux-dev_latest", "COMPLETED"))]
+    untyped = Flow(operation, "http://gateway.test", {}, {}, httpx.Response(202, text="queued"), polls)
+    assert untyped.request_id == "flux-dev_latest"
+    typed = Flow(operation, "http://gateway.test", {}, {}, httpx.Response(202, json={"request_id": "flux-dev_sub"}),
+                 polls)
+    assert typed.request_id == "flux-dev_sub"
+
+
+def test_a_junit_failure_or_skip_message_is_its_first_line_cut_at_200_characters(tmp_path):
+    """docs/guide/contract-tests.md: JUnit's message attribute is the first line of what broke (or why it was
+    skipped), 200 characters at most; the whole text is the element's."""
+    import io
+    from types import SimpleNamespace
+
+    from contract_tests.budget import Budget
+    from contract_tests.check_report import CheckReporter
+
+    target = SimpleNamespace(cases={}, answers={}, notes=[], budget=Budget(0.0))
+    reporter = CheckReporter(target, io.StringIO())
+    long_line = "x" * 300
+    reporter.outcomes[("schnellGetData", "positive")] = Outcome("schnellGetData", "positive", failed=1,
+                                                                messages=[long_line + "\nthe rest"])
+    reporter.outcomes[("schnellGetData", "negative")] = Outcome("schnellGetData", "negative", skipped=1,
+                                                                messages=["y" * 300])
+    reporter.write_junit(tmp_path / "junit.xml")
+    junit = (tmp_path / "junit.xml").read_text()
+    assert f'<failure message="{"x" * 200}">{long_line}\nthe rest</failure>' in junit, junit
+    assert f'<skipped message="{"y" * 200}" />' in junit, junit
