@@ -32,6 +32,9 @@ def test_every_equivalent_survivor_names_a_real_place_and_says_why():
         if "occurrence" not in entry:
             assert places.count((entry["code"], 2)) == 0, f"{entry['module']}: {entry['code']!r} is not one line"
         assert entry["operator"].startswith("core/") and len(entry["reason"]) > 20, entry
+    judged = [(e["module"], e["code"], e.get("occurrence", 1), e["operator"], e.get("mutant")) for e in entries]
+    assert len(set(judged)) == len(judged), "one mutant judged twice: " + repr(
+        [place for place in set(judged) if judged.count(place) > 1])
 
 
 def test_an_entry_naming_one_mutant_of_a_line_excuses_that_one_only():
