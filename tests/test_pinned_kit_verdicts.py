@@ -467,6 +467,9 @@ def test_a_poll_failed_by_the_server_ends_the_following_without_a_confirming_pol
     output = capsys.readouterr().out
     polls = Counter(path for method, path in gateway.requests if method == "GET" and "/requests/status/" in path)
     assert polls and set(polls.values()) == {1}, (polls, output[-3000:])
+    # and the poll is named: a job's status is read from a 200 (page 003), a 500 is no answer of it
+    failure = output[output.index("poll-answered failed for getRequestStatus"):]
+    assert "expected:   200" in failure and "got:        500" in failure.split("reproduce:")[0], failure[:1500]
 
 
 def test_a_job_whose_polling_ended_on_a_server_error_is_not_said_to_never_end(monkeypatch, capsys):
@@ -605,3 +608,33 @@ def test_a_junit_failure_or_skip_message_is_its_first_line_cut_at_200_characters
     junit = (tmp_path / "junit.xml").read_text()
     assert f'<failure message="{"x" * 200}">{long_line}\nthe rest</failure>' in junit, junit
     assert f'<skipped message="{"y" * 200}" />' in junit, junit
+
+
+def test_an_image_operations_media_served_as_no_image_fails_even_where_the_answer_states_no_type(monkeypatch, capsys):
+    """Page 003's examples give output.media_type application/octet-stream, which states no type: the media of an
+    operation that makes images must still be an image. Served as text/plain, check names it."""
+    from starlette.responses import Response
+
+    from mock_server import cli
+    from tests.support.foreign_server import serving
+    from tests.support.pages_server import PagesGateway
+
+    class VagueAndNoImage(PagesGateway):
+        def _status_body(self, request_id, base):
+            body = super()._status_body(request_id, base)
+            if body["output"]:
+                body["output"]["media_type"] = "application/octet-stream"
+            return body
+
+        async def media(self, request):
+            return Response(b"not an image", media_type="text/plain")
+
+    monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
+    with serving(VagueAndNoImage(queued_for=0.05, processing_for=0.05).app) as url:
+        code = cli.main(["check", "--base-url", url, "--key", "pages-key", "--operation", "fluxDevTextToImage",
+                         "--max-examples", "1", "--allow-paid", "--max-spend", "10"])
+    output = capsys.readouterr().out
+    assert code == 1, output[-3000:]
+    failure = output[output.index("media-content failed for fluxDevTextToImage"):]
+    assert "expected:   an image type (the operation makes images)" in failure and "got:        text/plain" in \
+        failure, failure[:1500]
