@@ -294,8 +294,10 @@ def test_assert_called_compares_each_body_field_for_equality(flux_mock):
     httpx.post(flux_mock.url + "/flux-1-schnell/v1/getData", json={"prompt": "x", "num_steps": 4}, headers=KEY)
     flux_mock.assert_called("schnellGetData", body={"num_steps": 4})
     for other in (8, 2):  # neither more nor less is the same
-        with pytest.raises(AssertionError, match="num_steps"):
+        with pytest.raises(AssertionError, match=rf"body\.num_steps was 4 \(expected {other}\)"):
             flux_mock.assert_called("schnellGetData", body={"num_steps": other})
+    with pytest.raises(AssertionError, match=r"body\.seed was absent \(expected 7\)"):  # a field never sent
+        flux_mock.assert_called("schnellGetData", body={"seed": 7})
 
 
 def test_a_session_that_called_nothing_has_nothing_to_miss():
