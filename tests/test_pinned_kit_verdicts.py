@@ -640,3 +640,45 @@ def test_an_image_operations_media_served_as_no_image_fails_even_where_the_answe
     failure = output[output.index("media-content failed for fluxDevTextToImage"):]
     assert "expected:   an image type (the operation makes images)" in failure and "got:        text/plain" in \
         failure, failure[:1500]
+
+
+@pytest.mark.parametrize("app_answered, gave_up", [(200, False), (204, False), (500, True)])
+def test_a_recorded_delivery_the_app_took_ends_a_polled_job_and_one_it_failed_does_not(tmp_path, app_answered, gave_up):
+    """Page 003: a job's result comes by polling or by the X-Webhook-URL callback. A job polled once (PROCESSING) and
+    then delivered COMPLETED to the app, which took it (2xx), was followed to its end; a delivery the app failed
+    (500) brought it nothing, and the job is given up."""
+    json_type = ("Content-Type", "application/json")
+    request_id = "flux-dev_019b76da-a800-7000-8000-000000000009a"
+
+    def status(name: str) -> bytes:
+        done = name == "COMPLETED"
+        return json.dumps({"request_id": request_id, "status": name, "model_id": "flux-dev", "error": None,
+                           "output": {"media_url": ["https://images.pixazo.ai/v1/x/output.png"],
+                                      "media_type": "image/png"} if done else None,
+                           "created_at": "2026-12-01T00:00:00.000Z", "updated_at": "2026-12-01T00:00:05.000Z",
+                           "completed_at": "2026-12-01T00:00:05.000Z" if done else None}).encode()
+
+    now, key = time.time(), ("Ocp-Apim-Subscription-Key", "k")
+    writer = HarWriter(tmp_path / "delivered.har", replace=True)
+    for exchange in (
+            RecordedExchange("POST", "https://gateway.pixazo.ai" + FLUX_DEV, 202,
+                             (key, json_type, ("X-Webhook-URL", "https://app.example/hook")), b'{"prompt": "x"}',
+                             (json_type,), json.dumps({"request_id": request_id, "status": "QUEUED", "polling_url":
+                                                       f"https://gateway.pixazo.ai/v2/requests/status/{request_id}"}
+                                                      ).encode(), started=now),
+            RecordedExchange("GET", f"https://gateway.pixazo.ai/v2/requests/status/{request_id}", 200, (key,), b"",
+                             (json_type,), status("PROCESSING"), started=now + 3)):
+        writer.write(exchange.to_har({}))
+    writer.write(RecordedExchange("POST", "https://app.example/hook", app_answered, (json_type,), status("COMPLETED"),
+                                  (json_type,), b"", started=now + 6).to_har({"webhook": True, "offset": 6.0}))
+    writer.close()
+    report = kit("report", "--har", str(tmp_path / "delivered.har"))
+    assert ("gave-up" in report.stdout) is gave_up and report.returncode == int(gave_up), report.stdout + report.stderr
+    # journaled as the mock journals its own attempts (webhooks/dispatcher.py): a failed one names the app's answer
+    from contract_tests.recorded_journal import journal_of_recording
+    from mock_server.har import read_har
+    from mock_server.operations import load_operations
+
+    (delivery,) = [entry for entry in journal_of_recording(list(read_har(str(tmp_path / "delivered.har"))),
+                                                           load_operations()) if entry.kind == "webhook"]
+    assert delivery.error == (f"answered {app_answered}" if gave_up else None), delivery
