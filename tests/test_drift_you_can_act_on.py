@@ -72,6 +72,7 @@ def test_an_accept_file_turns_a_known_difference_into_an_accepted_one_until_it_e
     assert f"(accepted until {until}: the gateway renamed it; our client reads both)" in finished.stdout
     assert "## Accept entries that matched nothing (remove them)" in finished.stdout
     assert "- missing-header of schnellGetData (until" in finished.stdout
+    assert "; 1 accept entries unused" in finished.stderr and "expired" not in finished.stderr, finished.stderr
     accepted = [d for report in written["json"] for d in report["differences"] if d["accepted"]]
     assert [d["accepted"]["expires"] for d in accepted] == [until]
     assert written["junit"].find("testcase[@name='fluxDevTextToImage']/failure") is None
@@ -91,6 +92,7 @@ def test_an_expired_entry_accepts_nothing_and_fails_saying_so(drifting_gateway, 
     assert f"flux-mock drift: accept entry expired on {gone}: missing-field of getRequestStatus body.output.media_url" \
         in finished.stderr
     assert "## Accept entries past their expiry" in finished.stdout
+    assert "(--fail-on risky); 1 accept entries expired" in finished.stderr, finished.stderr  # the summary counts it
     assert not any(d["accepted"] for report in written["json"] for d in report["differences"])
 
 
