@@ -149,7 +149,7 @@ def schema_problems(schema: dict | None, body, where: str = "") -> list[Problem]
         elif keyword == "required":
             missing = error.message.split('"')[1] if '"' in error.message else ""
             problems.append(Problem(check, _join(path, missing), f"present (required){context}", "absent"))
-        elif keyword == "not" and isinstance(value, dict) and list(value) >= ["required"]:
+        elif keyword == "not" and isinstance(value, dict) and isinstance(value.get("required"), list):
             problems += [Problem(check, _join(path, name), f"absent{context}", "present")
                          for name in value["required"] if isinstance(error.instance, dict) and name in error.instance]
         else:

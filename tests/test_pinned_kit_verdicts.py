@@ -682,3 +682,20 @@ def test_a_recorded_delivery_the_app_took_ends_a_polled_job_and_one_it_failed_do
     (delivery,) = [entry for entry in journal_of_recording(list(read_har(str(tmp_path / "delivered.har"))),
                                                            load_operations()) if entry.kind == "webhook"]
     assert delivery.error == (f"answered {app_answered}" if gave_up else None), delivery
+
+
+@pytest.mark.parametrize("ruled_out", [{"required": ["output"], "properties": {"output": {"type": "string"}}},
+                                       {"description": "no result yet", "required": ["output"]}])
+def test_a_field_a_status_rules_out_is_named_absent_whatever_else_its_rule_says(ruled_out):
+    """Schnell Batch's checkStatus (flux.yaml, after page 000): the image URL comes exactly when completed; while
+    processing, an output present is named at its field (expected absent, got present), however the rule that
+    rules it out is written (with its properties, or with a description first)."""
+    from contract_tests.checks import schema_problems
+
+    schema = {"type": "object", "properties": {"status": {"type": "string"}},
+              "allOf": [{"title": "the image URL comes exactly when completed",
+                         "if": {"properties": {"status": {"const": "completed"}}},
+                         "then": {"required": ["output"]}, "else": {"not": ruled_out}}]}
+    (problem,) = schema_problems(schema, {"status": "processing", "output": "https://x.test/a.png"})
+    assert (problem.field, problem.expected, problem.got) == (
+        "output", "absent while status is processing (the image URL comes exactly when completed)", "present"), problem
