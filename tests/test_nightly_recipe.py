@@ -87,6 +87,8 @@ def test_the_clients_own_traffic_is_a_har_of_what_it_met(night):
     assert [(entry["request"]["method"], entry["response"]["status"]) for entry in kept] == [("POST", 202),
                                                                                            ("GET", 200)]
     assert kept[0]["_fluxMock"]["operationId"] == "fluxDevTextToImage"
+    # the submit's JSON body is kept as it was sent; the poll sent none, and none is written for it
+    assert json.loads(kept[0]["request"]["postData"]["text"])["prompt"] and "postData" not in kept[1]["request"], kept
 
 
 def test_the_recipe_fails_on_what_breaks_names_it_and_lists_what_was_accepted(night):
