@@ -33,6 +33,16 @@ def har(path, exchanges: list[RecordedExchange]):
     return str(path)
 
 
+def status_body(request_id: str, status: str = "COMPLETED",
+                media_url: str = "https://images.pixazo.ai/v1/x/output.png") -> dict:
+    """Page 003's status answer of a flux-dev job: its output (one image at `media_url`) only when COMPLETED."""
+    done = status == "COMPLETED"
+    return {"request_id": request_id, "status": status, "model_id": "flux-dev", "error": None,
+            "output": {"media_url": [media_url], "media_type": "image/png"} if done else None,
+            "created_at": "2026-12-01T00:00:00.000Z", "updated_at": "2026-12-01T00:00:05.000Z",
+            "completed_at": "2026-12-01T00:00:05.000Z" if done else None}
+
+
 # --- the fixture's verification --------------------------------------------------------------------------------
 def test_assert_called_with_a_body_and_no_times_fails_on_another_body(flux_mock):
     httpx.post(flux_mock.url + "/flux-1-schnell/v1/getData", json={"prompt": "a boat"}, headers=KEY)
@@ -127,10 +137,7 @@ def test_check_names_a_dropped_connection_not_reached_and_a_broken_answer_failed
 # --- drift's verdicts over a recording -----------------------------------------------------------------------------
 def _job_then(media_status: int, *, kept: bool, tmp_path) -> str:
     request_id = "flux-dev_019b76da-a800-7000-8000-000000000000a"
-    polled = {"request_id": request_id, "status": "COMPLETED", "model_id": "flux-dev", "error": None,
-              "output": {"media_url": ["https://images.pixazo.ai/v1/x/output.png"], "media_type": "image/png"},
-              "created_at": "2026-12-01T00:00:00.000Z", "updated_at": "2026-12-01T00:00:05.000Z",
-              "completed_at": "2026-12-01T00:00:05.000Z"}
+    polled = status_body(request_id)
     json_type = (("Content-Type", "application/json"),)
     return har(tmp_path / "job.har", [
         RecordedExchange("POST", "https://gateway.pixazo.ai" + FLUX_DEV, 202, json_type, b'{"prompt": "x"}', json_type,
@@ -267,10 +274,7 @@ def test_a_media_host_no_page_names_is_url_changed_whatever_its_name(tmp_path):
     name before or after the gateway's in the alphabet."""
     json_type = (("Content-Type", "application/json"),)
     request_id = "flux-dev_019b76da-a800-7000-8000-000000000000b"
-    polled = {"request_id": request_id, "status": "COMPLETED", "model_id": "flux-dev", "error": None,
-              "output": {"media_url": ["https://a-cdn.example/v1/x/output.png"], "media_type": "image/png"},
-              "created_at": "2026-12-01T00:00:00.000Z", "updated_at": "2026-12-01T00:00:05.000Z",
-              "completed_at": "2026-12-01T00:00:05.000Z"}
+    polled = status_body(request_id, media_url="https://a-cdn.example/v1/x/output.png")
     path = har(tmp_path / "cdn.har", [RecordedExchange(
         "GET", f"https://gateway.pixazo.ai/v2/requests/status/{request_id}", 200, (), b"", json_type,
         json.dumps(polled).encode(), started=time.time())])
@@ -649,38 +653,27 @@ def test_a_recorded_delivery_the_app_took_ends_a_polled_job_and_one_it_failed_do
     (500) brought it nothing, and the job is given up."""
     json_type = ("Content-Type", "application/json")
     request_id = "flux-dev_019b76da-a800-7000-8000-000000000009a"
-
-    def status(name: str) -> bytes:
-        done = name == "COMPLETED"
-        return json.dumps({"request_id": request_id, "status": name, "model_id": "flux-dev", "error": None,
-                           "output": {"media_url": ["https://images.pixazo.ai/v1/x/output.png"],
-                                      "media_type": "image/png"} if done else None,
-                           "created_at": "2026-12-01T00:00:00.000Z", "updated_at": "2026-12-01T00:00:05.000Z",
-                           "completed_at": "2026-12-01T00:00:05.000Z" if done else None}).encode()
-
     now, key = time.time(), ("Ocp-Apim-Subscription-Key", "k")
-    writer = HarWriter(tmp_path / "delivered.har", replace=True)
-    for exchange in (
-            RecordedExchange("POST", "https://gateway.pixazo.ai" + FLUX_DEV, 202,
-                             (key, json_type, ("X-Webhook-URL", "https://app.example/hook")), b'{"prompt": "x"}',
-                             (json_type,), json.dumps({"request_id": request_id, "status": "QUEUED", "polling_url":
-                                                       f"https://gateway.pixazo.ai/v2/requests/status/{request_id}"}
-                                                      ).encode(), started=now),
-            RecordedExchange("GET", f"https://gateway.pixazo.ai/v2/requests/status/{request_id}", 200, (key,), b"",
-                             (json_type,), status("PROCESSING"), started=now + 3)):
-        writer.write(exchange.to_har({}))
-    writer.write(RecordedExchange("POST", "https://app.example/hook", app_answered, (json_type,), status("COMPLETED"),
-                                  (json_type,), b"", started=now + 6).to_har({"webhook": True, "offset": 6.0}))
-    writer.close()
-    report = kit("report", "--har", str(tmp_path / "delivered.har"))
+    recording = har(tmp_path / "delivered.har", [
+        RecordedExchange("POST", "https://gateway.pixazo.ai" + FLUX_DEV, 202,
+                         (key, json_type, ("X-Webhook-URL", "https://app.example/hook")), b'{"prompt": "x"}',
+                         (json_type,), json.dumps({"request_id": request_id, "status": "QUEUED", "polling_url":
+                                                   f"https://gateway.pixazo.ai/v2/requests/status/{request_id}"}
+                                                  ).encode(), started=now),
+        RecordedExchange("GET", f"https://gateway.pixazo.ai/v2/requests/status/{request_id}", 200, (key,), b"",
+                         (json_type,), json.dumps(status_body(request_id, "PROCESSING")).encode(), started=now + 3),
+        RecordedExchange("POST", "https://app.example/hook", app_answered, (json_type,),
+                         json.dumps(status_body(request_id)).encode(), (json_type,), b"", started=now + 6,
+                         flux={"webhook": True, "offset": 6.0})])
+    report = kit("report", "--har", recording)
     assert ("gave-up" in report.stdout) is gave_up and report.returncode == int(gave_up), report.stdout + report.stderr
     # journaled as the mock journals its own attempts (webhooks/dispatcher.py): a failed one names the app's answer
     from contract_tests.recorded_journal import journal_of_recording
     from mock_server.har import read_har
     from mock_server.operations import load_operations
 
-    (delivery,) = [entry for entry in journal_of_recording(list(read_har(str(tmp_path / "delivered.har"))),
-                                                           load_operations()) if entry.kind == "webhook"]
+    (delivery,) = [entry for entry in journal_of_recording(list(read_har(recording)), load_operations())
+                   if entry.kind == "webhook"]
     assert delivery.error == (f"answered {app_answered}" if gave_up else None), delivery
 
 
