@@ -1,6 +1,6 @@
 """The request journal: the most recent requests and webhook attempts, with what the mock made of them."""
 
-from mock_server.journal_entry import JournalEntry
+from mock_server.journal_entry import JournalEntry, Pending
 from mock_server.store.base import JournalStore
 
 
@@ -18,8 +18,9 @@ class Journal:
         """An entry could not be written (the store was down)."""
         self._dropped += 1
 
-    async def record(self, entry: JournalEntry) -> JournalEntry:
-        return await self._store.record(entry)
+    async def record(self, entry: JournalEntry | Pending) -> None:
+        """Keep an entry: a live request's is pending (exchange.PendingEntry), made when it is read."""
+        await self._store.record(entry)
 
     async def entries(self, operation_id: str | None = None, violations_only: bool = False,
                       limit: int | None = None) -> list[JournalEntry]:

@@ -12,7 +12,7 @@ from mock_server.journal_entry import JournalEntry
 from mock_server.app import create_app
 from mock_server.clock import ManualClock
 from mock_server.settings import Settings
-from mock_server.store.memory import MemoryJournalStore
+from mock_server.store.memory import MemoryJournalStore, memory_stores
 
 pytestmark = pytest.mark.anyio
 FLUX_DEV = "/flux-dev/v1/dev/textToImage"
@@ -69,6 +69,24 @@ async def test_the_journal_is_bounded_in_bytes():
         await store.record(JournalEntry(path=f"/{number}", violations=("v" * 1000,)))
     entries = await store.entries()
     assert store.bytes <= 50_000 and 0 < len(entries) < 60 and entries[-1].path == "/199"
+
+
+async def test_requests_journaled_unread_count_their_whole_body_and_read_back_bounded_and_masked():
+    """A request's entry is made only when the journal is read: until then it holds the body as sent, and the
+    byte bound counts that, not the clipped copy a reader is given."""
+    stores = memory_stores(10_000)
+    stores.journal = MemoryJournalStore(size=10_000, max_bytes=100_000)
+    app = create_app(Settings(), clock=ManualClock(), stores=stores)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as api:
+        for number in range(30):
+            await api.post(FLUX_DEV, json={"prompt": f"{number} " + "p" * 20_000},
+                           headers={"Ocp-Apim-Subscription-Key": LONG_KEY, "Authorization": "Bearer secret-token"})
+        assert stores.journal.bytes <= 100_000
+        entries = await journal(api)
+    assert 3 <= len(entries) <= 5, "each entry counts its 20,000-character prompt"
+    assert entries[-1]["body"]["prompt"].startswith("29 ") and len(entries[-1]["body"]["prompt"]) < 300
+    assert {entry["key"] for entry in entries} == {"sk-l...wxyz"}
+    assert {entry["headers"]["authorization"] for entry in entries} == {"[redacted]"}
 
 
 async def test_admin_bodies_are_limited():

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from collections.abc import Callable
 
-from mock_server.journal_entry import JournalEntry
+from mock_server.journal_entry import JournalEntry, Pending
 from mock_server.store.records import Charge, Delivery, Job
 
 
@@ -84,8 +84,9 @@ class RateStore(Protocol):
 
 
 class JournalStore(Protocol):
-    async def record(self, entry: JournalEntry) -> JournalEntry:
-        """Append an entry (numbered with `seq`), dropping the oldest beyond the journal's size."""
+    async def record(self, entry: "JournalEntry | Pending") -> None:
+        """Append an entry (numbered with `seq`; a pending one made now or when read), dropping the oldest beyond
+        the journal's size."""
 
     async def entries(self) -> list[JournalEntry]:
         """Every kept entry, oldest first."""

@@ -4,9 +4,8 @@ from collections import OrderedDict, deque
 from dataclasses import replace
 from itertools import count, islice
 
-import orjson
 
-from mock_server.journal_entry import JournalEntry
+from mock_server.journal_entry import JournalEntry, Pending, entry_weight, made
 from mock_server.redaction import json_size
 from mock_server.store.records import Charge, Job, dump_record, load_record
 from mock_server.store.base import Stores
@@ -202,40 +201,36 @@ class MemoryRateStore:
 
 
 def _weight(entry: JournalEntry) -> int:
-    """About the bytes an entry takes as JSON: its text fields, its headers and body as orjson writes them (in C:
-    a walk in Python cost the hot path 20 us a request), plus a fixed part for the rest."""
-    texts = (entry.path, entry.user_agent, entry.error, entry.key)
-    return 400 + sum(len(text) for text in texts if text) + sum(
-        len(item) for items in (entry.violations, entry.undocumented_fields) for item in items) + \
-        len(orjson.dumps(dict(entry.headers))) + _body_weight(entry.body)
-
-
-def _body_weight(body) -> int:
-    try:
-        return len(orjson.dumps(body))
-    except TypeError:  # not JSON (a clipped body is): measured the slow way
-        return json_size(body)
+    """journal_entry.weight, or for a body orjson cannot write (a clipped one's markers) measured the slow way."""
+    found = entry_weight(entry)
+    return found if found is not None else entry_weight(entry._replace(body=None)) + json_size(entry.body)
 
 
 class MemoryJournalStore:
     """A ring buffer: the newest `size` entries, and no more than `max_bytes` of them (as JSON)."""
 
     def __init__(self, size: int, max_bytes: int = 32 * 1024 * 1024) -> None:
-        self._entries: deque[tuple[JournalEntry, int]] = deque()
+        self._entries: deque[tuple[JournalEntry | Pending, int, int]] = deque()  # entry, seq, weight
         self._size, self._max_bytes, self._bytes = size, max_bytes, 0
         self._seq = count(1)
 
-    async def record(self, entry: JournalEntry) -> JournalEntry:
-        entry = entry.numbered(next(self._seq))
-        weight = _weight(entry)
-        self._entries.append((entry, weight))
+    async def record(self, entry: "JournalEntry | Pending") -> None:
+        """Keep an entry; a pending one (a request's) is made when it is read, and kept made."""
+        seq = next(self._seq)
+        weight = entry.weight() if not isinstance(entry, JournalEntry) else None
+        if weight is None:
+            entry = made(entry).numbered(seq)
+            weight = _weight(entry)
+        self._entries.append((entry, seq, weight))
         self._bytes += weight
         while len(self._entries) > self._size or (self._bytes > self._max_bytes and len(self._entries) > 1):
-            self._bytes -= self._entries.popleft()[1]
-        return entry
+            self._bytes -= self._entries.popleft()[2]
 
     async def entries(self) -> list[JournalEntry]:
-        return [entry for entry, _ in self._entries]
+        if any(not isinstance(entry, JournalEntry) for entry, _, _ in self._entries):
+            self._entries = deque((entry if isinstance(entry, JournalEntry) else entry.entry().numbered(seq), seq, weight)
+                                  for entry, seq, weight in self._entries)
+        return [entry for entry, _, _ in self._entries]
 
     @property
     def bytes(self) -> int:

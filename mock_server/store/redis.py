@@ -18,7 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
 from mock_server.errors import StoreUnavailable
-from mock_server.journal_entry import JournalEntry
+from mock_server.journal_entry import JournalEntry, Pending, made
 
 from mock_server.store.change_channel import ChangeChannel
 from mock_server.store.records import Charge, Delivery, Job, dump_record, load_record
@@ -415,13 +415,12 @@ class RedisJournalStore:
         self._flushing: asyncio.Task | None = None
         self.dropped = 0
 
-    async def record(self, entry: JournalEntry) -> JournalEntry:
-        wire = entry.to_wire()
+    async def record(self, entry: "JournalEntry | Pending") -> None:
+        wire = made(entry).to_wire()
         del wire["seq"], wire["time"]  # RECORD numbers it; the time is written when it is read
         self._queued.append(_dump(wire).lstrip())  # RECORD splices "seq" in after the opening brace
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.get_running_loop().create_task(self._flush_soon())
-        return entry
 
     async def _flush_soon(self) -> None:
         await asyncio.sleep(self.FLUSH_AFTER)
