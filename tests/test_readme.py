@@ -4,6 +4,7 @@ import json
 import os
 import re
 import subprocess
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import httpx
@@ -63,7 +64,12 @@ def test_every_readme_shell_block_after_the_set_up_runs_as_pasted(tmp_path):
                 assert polled["request_id"] == submitted["request_id"]
             else:
                 assert "no violations" in ran.stdout, "report after check and drift judges no kit traffic"
-                assert (tmp_path / "junit.xml").exists() and (tmp_path / "drift.md").exists()
+                assert f"flux-mock check: {url} (flux-mock)" in ran.stdout and (tmp_path / "drift.md").exists()
+                suite = ElementTree.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+                assert int(suite.get("tests")) >= 40 and suite.get("failures") == "0" and suite.get("errors") == "0"
+                assert httpx.get(f"{url}/__admin/timing").json() == {
+                    "mode": "time", "queued_for": 1.0, "processing_for": 2.0, "sync_latency": 0.0, "speed": 1.0}, \
+                    "check puts the server's own timing back"
 
 
 @pytest.fixture(scope="module")
