@@ -48,16 +48,17 @@ class MockProcess:
             said = (line + self.process.stderr.read()).strip()
             raise RuntimeError(f"flux-mock did not start (exit {self.process.returncode}): {said or 'no output'}")
         url, deadline = match.group(1), time.monotonic() + timeout
-        while True:
-            try:
-                # Not verified: a --tls server answers with its own CA's certificate; this asks only that it answers.
-                httpx.get(f"{url}/__admin/health", timeout=max(1.0, deadline - time.monotonic()), verify=False)
-                return url
-            except httpx.TransportError as error:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"flux-mock said it serves on {url} but did not answer /__admin/health "
-                                       f"within {timeout:g} s: {error!r}") from None
-                time.sleep(0.05)
+        # Not verified: a --tls server answers with its own CA's certificate; this asks only that it answers.
+        with httpx.Client(verify=False) as client:  # one client for every try (each client sets up TLS)
+            while True:
+                try:
+                    client.get(f"{url}/__admin/health", timeout=max(1.0, deadline - time.monotonic()))
+                    return url
+                except httpx.TransportError as error:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"flux-mock said it serves on {url} but did not answer /__admin/health "
+                                           f"within {timeout:g} s: {error!r}") from None
+                    time.sleep(0.05)
 
     def terminate(self, timeout: float = 30.0) -> tuple[int, str]:
         """SIGTERM to the server, as a supervisor stops it; its exit code and everything it wrote to stderr."""
@@ -100,18 +101,18 @@ def wait_for_mock(url: str, timeout: float, headers: dict | None = None) -> None
     container); Unreachable after `timeout` seconds. A --tls mock's own certificate is not checked: this asks
     only that it answers."""
     deadline, last = time.monotonic() + timeout, "no answer"
-    while True:
-        try:
-            answer = httpx.get(f"{url}/__admin/health", headers=headers or {}, verify=False, trust_env=False,
-                               timeout=max(0.5, min(5.0, deadline - time.monotonic())))
-            if answer.status_code == 200:
-                return
-            last = f"answered {answer.status_code}"
-        except httpx.HTTPError as error:
-            last = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        if time.monotonic() >= deadline:
-            raise Unreachable(f"{url} did not answer /__admin/health within {timeout:g} s ({last})")
-        time.sleep(0.1)
+    with httpx.Client(headers=headers or {}, verify=False, trust_env=False) as client:  # one for every try
+        while True:
+            try:
+                answer = client.get(f"{url}/__admin/health", timeout=max(0.5, min(5.0, deadline - time.monotonic())))
+                if answer.status_code == 200:
+                    return
+                last = f"answered {answer.status_code}"
+            except httpx.HTTPError as error:
+                last = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            if time.monotonic() >= deadline:
+                raise Unreachable(f"{url} did not answer /__admin/health within {timeout:g} s ({last})")
+            time.sleep(0.1)
 
 
 @contextmanager
