@@ -5,11 +5,13 @@ import pytest
 from contract_tests.receiver import webhook_receiver
 from tests.support.harness import reset_client
 from tests.support.redis_server import running_redis
+from tests.support.tls_contexts import share_default_contexts
 
 # The processes the tests start (pytest runs of users' test folders, the mock, the recorder, the CLI) keep Python's
 # bytecode caches: where PYTHONDONTWRITEBYTECODE is set (this project's CI machines set it), each child pytest
 # compiled and rewrote the package's ~300 modules again, 0.9 s a start.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+share_default_contexts()  # the test process's httpx clients share their TLS contexts (tls_contexts.py: a minute of CPU)
 
 
 @pytest.fixture(scope="module")
