@@ -87,11 +87,16 @@ def _prepare_target(args) -> Target:
     return target
 
 
+# The plugins the suite runs on, and no other: a plugin installed beside the kit (one that reorders, reruns or times
+# tests, or starts processes of its own when it loads) takes no part in a verdict, and costs a check no start-up.
+SUITE_PLUGINS = ("schemathesis.pytest.plugin", "_hypothesis_pytestplugin")
+
+
 def run_check(args) -> int:
     target = _prepare_target(args)
     reporter = CheckReporter(target, sys.stdout)
     options = ["--pyargs", "contract_tests.suite", "-p", "no:cacheprovider", "-p", "no:terminal", "--assert=plain",
-               "-W", "ignore"]
+               "-W", "ignore", "--disable-plugin-autoload", *(word for plugin in SUITE_PLUGINS for word in ("-p", plugin))]
     code = pytest.main(options, plugins=[reporter])
     if args.report:
         reporter.write_junit(Path(args.report))

@@ -202,3 +202,22 @@ def test_two_checks_in_one_process_each_test_their_own_server_and_count_what_the
     charged = 1000 - asyncio.run(second.wallets.balance(KEY))
     assert f"spent ${charged:g} of $20 at documented prices" in second_out, (charged, second_out[-600:])
     assert charged > 0
+
+
+def test_a_pytest_plugin_installed_beside_the_kit_takes_no_part_in_check(tmp_path, monkeypatch, capsys):
+    """check's suite runs on its own plugins: one a user has installed (here: deselecting every test, as a plugin
+    choosing tests by a marker would) changes nothing of the verdict."""
+    from mock_server import cli
+
+    (tmp_path / "deselect_everything.py").write_text("def pytest_collection_modifyitems(items):\n    items.clear()\n")
+    installed = tmp_path / "deselect_everything-1.0.dist-info"
+    installed.mkdir()
+    (installed / "METADATA").write_text("Metadata-Version: 2.1\nName: deselect-everything\nVersion: 1.0\n")
+    (installed / "entry_points.txt").write_text("[pytest11]\ndeselect_everything = deselect_everything\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    app, _ = mock_behind_proxy()
+    with serving(app) as url:
+        code = cli.main(["check", "--base-url", url, "--key", KEY, "--operation", "schnellGetData",
+                         "--max-examples", "1"])
+    said = capsys.readouterr()
+    assert code == 0 and "nothing was tested" not in said.err, said.out[-2000:] + said.err
