@@ -2,8 +2,6 @@
 and `report` judging how the client took them."""
 
 import asyncio
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from contract_tests.process import running_mock
 from mock_server.chaos import Drop, Jitter, ServerError, Slow, Throttle
 from mock_server.redaction import mask_key
+from tests.support.kit_runs import kit
 
 SUBMIT = "/flux-dev/v1/dev/textToImage"
 PROMPT = {"prompt": "a red fox"}
@@ -128,8 +127,7 @@ def test_report_judges_how_the_client_took_each_fault(api, mock_url):
     kinds = {(finding["kind"], finding["key"]) for finding in report["findings"]}
     assert ("hammered", _shown("hammer")) in kinds and ("ignored-retry-after", _shown("eager")) in kinds
     assert ("hammered", _shown("patient")) not in kinds and report["summary"]["chaos"]["hammered"] == 1
-    printed = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", mock_url],
-                             capture_output=True, text=True, timeout=60)
+    printed = kit("report", "--base-url", mock_url)
     assert printed.returncode == 1 and "network faults met:" in printed.stdout
     assert "hammered: " in printed.stdout and "gave up cleanly: no retry of the operation" in printed.stdout
 

@@ -1,8 +1,6 @@
 """Judging a client by its traffic, and `flux-mock report` / `assert_no_violations` over a real server."""
 
 import re
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -11,6 +9,7 @@ from contract_tests.mock_client import FluxMock
 from mock_server.client_checks import chaos_verdicts, client_findings
 from mock_server.journal_entry import JournalEntry
 from mock_server.operations import load_operations
+from tests.support.kit_runs import kit
 
 KEY = {"Ocp-Apim-Subscription-Key": "client-key"}
 
@@ -69,17 +68,14 @@ def test_report_and_assert_no_violations_over_a_real_server(flux_mock):
     message = str(failure.value)
     assert 'num_images: "two" is not of type "integer"' in message
     assert "polled-too-fast" in message and "unknown-id" in message
-    result = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", flux_mock.url],
-                            capture_output=True, text=True, timeout=60)
+    result = kit("report", "--base-url", flux_mock.url)
     assert result.returncode == 1 and "unknown-id" in result.stdout
     flux_mock.reset()
     httpx.post(f"{flux_mock.url}/flux-1-schnell/v1/getData", json={"prompt": "x"}, headers=KEY)
-    clean = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", flux_mock.url],
-                           capture_output=True, text=True, timeout=60)
+    clean = kit("report", "--base-url", flux_mock.url)
     assert clean.returncode == 0 and "no violations" in clean.stdout
     flux_mock.reset()
-    nothing = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", flux_mock.url],
-                             capture_output=True, text=True, timeout=60)
+    nothing = kit("report", "--base-url", flux_mock.url)
     assert nothing.returncode == 4 and "nothing was judged" in nothing.stderr, "an empty journal: nothing judged"
 
 
@@ -167,16 +163,13 @@ def test_report_flags_misspelled_fields_by_default_and_filters_and_summarises(fl
         flux_mock.assert_no_violations()
     assert "did you mean `output_format`?" in str(failure.value) and "did you mean `num_images`?" in str(
         failure.value)
-    report = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", flux_mock.url],
-                            capture_output=True, text=True, timeout=60)
+    report = kit("report", "--base-url", flux_mock.url)
     assert report.returncode == 1
     assert "unknown-endpoint: /v2/request/status/" in report.stdout and "(key b)" in report.stdout
     assert "summary: 3 in all: 2 undocumented-field, 1 unknown-endpoint" in report.stdout
-    only_b = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", flux_mock.url,
-                             "--key", "b", "--allow-undocumented"], capture_output=True, text=True, timeout=60)
+    only_b = kit("report", "--base-url", flux_mock.url, "--key", "b", "--allow-undocumented")
     assert only_b.returncode == 1 and "undocumented-field" not in only_b.stdout and "unknown-endpoint" in only_b.stdout
-    later = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", flux_mock.url,
-                            "--since", "2999-01-01T00:00:00Z"], capture_output=True, text=True, timeout=60)
+    later = kit("report", "--base-url", flux_mock.url, "--since", "2999-01-01T00:00:00Z")
     assert later.returncode == 4 and "that --since select" in later.stderr
     assert flux_mock.client_report(allow_undocumented=True, key="client-key")["findings"] == []
 
@@ -224,17 +217,13 @@ def test_a_rule_forced_429_is_judged_as_a_chaos_one_and_retries_match_by_job():
 
 
 def test_the_kits_own_traffic_is_left_out_of_report_unless_asked_for(api, mock_url):
-    check = subprocess.run([sys.executable, "-m", "mock_server.cli", "check", "--base-url", mock_url,
-                            "--operation", "schnellGetData", "--max-examples", "3"],
-                           capture_output=True, text=True, timeout=300)
+    check = kit("check", "--base-url", mock_url, "--operation", "schnellGetData", "--max-examples", "3")
     assert check.returncode == 0, check.stdout[-2000:]
     journal = api.get("/__admin/journal").json()["entries"]
     assert journal and all(entry["user_agent"].startswith("flux-mock-kit/") for entry in journal
                            if entry.get("operation_id") == "schnellGetData"), "check's requests carry the kit's tag"
-    clean = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", mock_url],
-                           capture_output=True, text=True, timeout=60)
+    clean = kit("report", "--base-url", mock_url)
     assert clean.returncode == 4 and "nothing was judged" in clean.stderr and "--include-kit" in clean.stderr, \
         clean.stdout[-2000:]
-    everything = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", mock_url,
-                                 "--include-kit"], capture_output=True, text=True, timeout=60)
+    everything = kit("report", "--base-url", mock_url, "--include-kit")
     assert everything.returncode == 1 and "violation" in everything.stdout, "check's negative cases break the spec"

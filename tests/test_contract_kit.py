@@ -13,6 +13,7 @@ from mock_server.app import create_app
 from mock_server.jobs.timing import Timing
 from mock_server.settings import KeyConfig, Settings
 from tests.support.foreign_server import Rewriting, serving
+from tests.support.kit_runs import kit
 
 KEY = "contract-test-key"
 
@@ -21,9 +22,15 @@ KEY = "contract-test-key"
 FAST_POLLS = {"FLUX_CHECK_POLL_INTERVAL": "0.02"}
 
 
-def flux_mock(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+def flux_mock(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """A kit command in this process (a verdict's test: tests/support/kit_runs.py)."""
+    return kit(*args, env={**FAST_POLLS, **(env or {})})
+
+
+def flux_mock_process(*args: str) -> subprocess.CompletedProcess:
+    """A kit command as a user runs it: its own process, its exit code."""
     return subprocess.run([sys.executable, "-m", "mock_server.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **FAST_POLLS, **(env or {})})
+                          timeout=600, env={**os.environ, **FAST_POLLS})
 
 
 def mock_behind_proxy(rewrite=None):
@@ -162,10 +169,10 @@ def test_a_run_that_tests_nothing_exits_4_and_says_why(tmp_path):
     """Every selected operation skipped (paid, without --allow-paid; an empty recording): exit 4, not 0."""
     app, _ = mock_behind_proxy()
     with serving(app) as url:
-        drift = flux_mock("drift", "--base-url", url, "--key", KEY, "--operation", "fluxPro11UltraGenerate")
-        check = flux_mock("check", "--base-url", url, "--key", KEY, "--operation", "fluxPro11UltraGenerate",
+        drift = flux_mock_process("drift", "--base-url", url, "--key", KEY, "--operation", "fluxPro11UltraGenerate")
+        check = flux_mock_process("check", "--base-url", url, "--key", KEY, "--operation", "fluxPro11UltraGenerate",
                           "--max-examples", "1")
-        some = flux_mock("drift", "--base-url", url, "--key", KEY, "--operation", "schnellGetData",
+        some = flux_mock_process("drift", "--base-url", url, "--key", KEY, "--operation", "schnellGetData",
                          "--operation", "fluxPro11UltraGenerate")
     assert drift.returncode == 4, drift.stdout + drift.stderr
     assert "nothing was tested: all 1 selected operations were skipped (fluxPro11UltraGenerate: cost guard" in \
@@ -175,7 +182,7 @@ def test_a_run_that_tests_nothing_exits_4_and_says_why(tmp_path):
     assert some.returncode == 0, "one operation compared is a test"
     empty = tmp_path / "empty.har"
     empty.write_text('{"log": {"version": "1.2", "entries": []}}')
-    recording = flux_mock("drift", "--har", str(empty))
+    recording = flux_mock_process("drift", "--har", str(empty))
     assert recording.returncode == 4 and "the recording holds no exchanges" in recording.stderr
 
 

@@ -6,7 +6,6 @@ and adds a `seed` in its finished status answers."""
 
 import datetime as dt
 import json
-import os
 import re
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 from contract_tests.differences import SEVERITY, Difference, one_per_place
 from mock_server import cli
 from tests.support.foreign_server import serving
+from tests.support.kit_runs import kit
 from tests.support.pages_server import PagesGateway
 
 RENAMED = "output.media_url"  # where the planted breaking drift is
@@ -30,11 +30,9 @@ def drifting_gateway():
 
 def drift(url: str, tmp_path, *options: str) -> tuple[subprocess.CompletedProcess, dict]:
     reports = {name: tmp_path / f"report.{name}" for name in ("json", "xml")}
-    finished = subprocess.run(
-        [sys.executable, "-m", "mock_server.cli", "drift", "--base-url", url, "--key", "pages-key", "--operation",
-         "fluxDevTextToImage", "--allow-paid", "--max-spend", "1", "--report-json", str(reports["json"]),
-         "--report-junit", str(reports["xml"]), *options],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "FLUX_CHECK_POLL_INTERVAL": "0.05"})
+    finished = kit("drift", "--base-url", url, "--key", "pages-key", "--operation", "fluxDevTextToImage", "--allow-paid",
+                   "--max-spend", "1", "--report-json", str(reports["json"]), "--report-junit", str(reports["xml"]),
+                   *options, env={"FLUX_CHECK_POLL_INTERVAL": "0.05"})
     written = {"json": json.loads(reports["json"].read_text()) if reports["json"].exists() else None,
                "junit": ElementTree.parse(reports["xml"]).getroot() if reports["xml"].exists() else None}
     return finished, written

@@ -5,12 +5,12 @@ each planted drift and nothing else, an unchanged recording is clean, an old one
 import base64
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from tests.support.harness import KEY, set_timing
+from tests.support.kit_runs import kit
 
 SUBMIT = "/flux-dev/v1/dev/textToImage"
 
@@ -52,8 +52,7 @@ def _write(tmp_path, entries, name="session.har"):
 
 
 def _drift(*args):
-    return subprocess.run([sys.executable, "-m", "mock_server.cli", "drift", *args], capture_output=True,
-                          text=True, timeout=120)
+    return kit("drift", *args)
 
 
 def _body(entry) -> dict:
@@ -155,8 +154,7 @@ def test_against_a_baseline_recording_what_changed_is_named(api, tmp_path):
 
 
 def _report(*args):
-    return subprocess.run([sys.executable, "-m", "mock_server.cli", "report", *args], capture_output=True,
-                          text=True, timeout=120)
+    return kit("report", *args)
 
 
 def test_report_judges_a_recorded_clients_traffic_as_it_judges_the_journal(api, tmp_path):

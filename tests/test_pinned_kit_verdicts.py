@@ -5,8 +5,6 @@ Against flux-mock served for real (a process for the fixture's, uvicorn in a thr
 import json
 import re
 from collections import Counter
-import subprocess
-import sys
 import time
 
 import httpx
@@ -15,14 +13,10 @@ import pytest
 from contract_tests.check_report import Outcome
 from contract_tests.process import running_mock
 from mock_server.har import HarWriter, RecordedExchange
+from tests.support.kit_runs import kit
 
 KEY = {"Ocp-Apim-Subscription-Key": "k"}
 FLUX_DEV = "/flux-dev/v1/dev/textToImage"
-
-
-def kit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mock_server.cli", *args], capture_output=True, text=True,
-                          timeout=300)
 
 
 def har(path, exchanges: list[RecordedExchange]):

@@ -15,6 +15,7 @@ import pytest
 
 from contract_tests.process import MockProcess
 from tests.support.stand_in_gateway import PlantedDrift, stand_in_gateway
+from tests.support.kit_runs import kit
 
 APP = Path(__file__).parent / "clients" / "recorded_app.py"
 SECRET = "app-secret-key-4f9c2a7e1b"
@@ -86,8 +87,7 @@ def test_no_key_reaches_the_file(recording):
 
 def test_drift_on_a_clean_recording_names_nothing(recording):
     path, _ = recording
-    judged = subprocess.run([sys.executable, "-m", "mock_server.cli", "drift", "--har", str(path)],
-                            capture_output=True, text=True, timeout=60)
+    judged = kit("drift", "--har", str(path))
     assert judged.returncode == 0, judged.stdout + judged.stderr
 
 
@@ -137,13 +137,11 @@ def test_drift_is_named_on_the_way_and_by_drift_har_and_report(home, tmp_path):
         try:
             run_app(recorder.url, home)
             recorder_url = recorder.url
-            report = subprocess.run([sys.executable, "-m", "mock_server.cli", "report", "--base-url", recorder_url],
-                                    capture_output=True, text=True, timeout=60)
+            report = kit("report", "--base-url", recorder_url)
         finally:
             recorder.terminate()
     on_the_way = {line for entry in entries(out) for line in entry.get("_fluxMock", {}).get("drift", [])}
-    judged = subprocess.run([sys.executable, "-m", "mock_server.cli", "drift", "--har", str(out)],
-                            capture_output=True, text=True, timeout=60)
+    judged = kit("drift", "--har", str(out))
     assert judged.returncode == 1, judged.stdout + judged.stderr
     planted = ("extra-field at body.queue_position", "changed-type at body.created_at", "UPSCALING")
     named = [line for line in judged.stdout.splitlines() if line.startswith("- [")]
@@ -160,15 +158,12 @@ def test_a_slower_or_faster_job_is_named_against_a_baseline_recording(home, tmp_
         baseline, _ = record(tmp_path, upstream, ca, home, "fast.har")
     with stand_in_gateway(tmp_path, queued_for=1.0, processing_for=2.0) as (upstream, ca):
         slow, _ = record(tmp_path, upstream, ca, home, "slow.har")
-    judged = subprocess.run([sys.executable, "-m", "mock_server.cli", "drift", "--har", str(slow), "--baseline",
-                             str(baseline)], capture_output=True, text=True, timeout=60)
+    judged = kit("drift", "--har", str(slow), "--baseline", str(baseline))
     assert judged.returncode == 1 and "timing-changed" in judged.stdout, judged.stdout + judged.stderr
-    faster = subprocess.run([sys.executable, "-m", "mock_server.cli", "drift", "--har", str(baseline), "--baseline",
-                             str(slow)], capture_output=True, text=True, timeout=60)
+    faster = kit("drift", "--har", str(baseline), "--baseline", str(slow))
     assert faster.returncode == 1 and "timing-changed" in faster.stdout and "(faster, median of" in faster.stdout, \
         "jobs much faster than the baseline are a change too (a cache, a model swapped)"
-    same = subprocess.run([sys.executable, "-m", "mock_server.cli", "drift", "--har", str(baseline), "--baseline",
-                           str(baseline)], capture_output=True, text=True, timeout=60)
+    same = kit("drift", "--har", str(baseline), "--baseline", str(baseline))
     assert same.returncode == 0, same.stdout
 
 

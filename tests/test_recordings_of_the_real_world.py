@@ -17,7 +17,8 @@ from mock_server.app import create_app
 from mock_server.jobs.timing import Timing
 from mock_server.settings import Settings
 from tests.support.foreign_server import serving
-from tests.support.recorded_runs import entries, kit, pages_gateway, polls, recorder, run_app
+from tests.support.kit_runs import kit
+from tests.support.recorded_runs import entries, pages_gateway, polls, recorder, run_app
 
 MEDIA_HOST_FINDING = ("url-changed at media URL host: expected one of images.pixazo.ai, "
                       "pub-582b7213209642b9b995c96c95a30381.r2.dev, storage.pixazo.ai (the pages') or {api}, "

@@ -15,7 +15,8 @@ from contract_tests.receiver import Webhooks, webhook_receiver
 from mock_server.settings import Settings
 from mock_server.clock import moment_of
 from tests.support.inprocess import InProcessMock
-from tests.support.recorded_runs import KEY, entries, kit, pages_gateway, recorder
+from tests.support.kit_runs import kit
+from tests.support.recorded_runs import KEY, entries, pages_gateway, recorder
 from tests.support.waiting import wait_until
 
 FLUX_DEV = "/flux-dev/v1/dev/textToImage"

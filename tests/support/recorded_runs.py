@@ -47,11 +47,6 @@ def pages_gateway(**options):
         yield gateway, api, cdn
 
 
-def kit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mock_server.cli", *args], capture_output=True, text=True,
-                          timeout=120)
-
-
 def entries(path: Path) -> list[dict]:
     return json.loads(path.read_text())["log"]["entries"]
 
