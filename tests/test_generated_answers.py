@@ -209,7 +209,8 @@ def test_every_generated_answer_is_valid_and_keeps_every_rule_the_kits_checks_ju
     schema, seen = operation.response_schema(status), Counter()
     validator = jsonschema_rs.validator_for(schema, validate_formats=True)
     for number in range(100):
-        flows = JobFlows() if number % 10 == 0 else flows
+        if number % 10 == 0:
+            flows = JobFlows()  # a new job every ten draws
         body, job_status = draws.run(lambda draw: generator.answer(Call(operation.operation_id, status, TIMED_FACTS,
                                                                          _answering(operation)), draw, flows))
         seen[job_status] += 1
