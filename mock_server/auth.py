@@ -1,14 +1,15 @@
 """API keys: the header(s) each operation's security requires, which keys exist, which models they reach."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mock_server.errors import Forbidden, MissingKey, Unauthorized
 from mock_server.settings import KeyConfig, Settings
 from mock_server.operations import Operation
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(NamedTuple):
+    """Who calls: the key, and its configuration (a NamedTuple: made once a request)."""
+
     key: str
     config: KeyConfig
 

@@ -131,7 +131,7 @@ class Pending(Protocol):
 def entry_weight(entry: JournalEntry) -> int | None:
     """About the bytes an entry holds: a fixed part, its text fields, its headers and body as orjson writes them
     (in C: a walk in Python cost the hot path 20 us a request). None when orjson cannot write its body (nested past
-    255 levels, an integer past 64 bits, a clipped body's markers)."""
+    255 levels, an integer past 64 bits)."""
     try:
         body = len(orjson.dumps(entry.body)) if entry.body is not None else 0
     except TypeError:

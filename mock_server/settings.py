@@ -28,6 +28,9 @@ class KeyConfig:
     rate_limit: float | None = None
 
 
+ANY_KEY = KeyConfig()  # what any key is when the config names none (frozen: one for every request)
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -78,7 +81,7 @@ class Settings:
         return not self.keys
 
     def key_config(self, key: str) -> KeyConfig | None:
-        return self.keys.get(key) if self.keys else KeyConfig()
+        return self.keys.get(key) if self.keys else ANY_KEY
 
     def to_json(self) -> str:
         """These settings as JSON: how `serve --workers N` hands them to its worker processes."""

@@ -200,19 +200,19 @@ class OperationValidator:
             targets += [(name, body.get(name)) for name in self.webhook_fields]
         return targets
 
-    def webhook_violations(self, headers, body) -> list[Violation]:
-        """Webhook URLs no API would take: not http(s), no host, or over 2,048 characters, where a page states
-        the rule (Kontext's "Invalid webhook URL"). Any other URL is accepted, as the API accepts it; whether
-        the mock calls it is the dispatcher's decision."""
+    def webhook_violations(self, targets: list[tuple[str, object]]) -> list[Violation]:
+        """Webhook URLs (of `_webhook_targets`) no API would take: not http(s), no host, or over 2,048 characters,
+        where a page states the rule (Kontext's "Invalid webhook URL"). Any other URL is accepted, as the API
+        accepts it; whether the mock calls it is the dispatcher's decision."""
         return [Violation(name, "webhook-target", f"{url[:200]} {problem}", self._documented_message(name, "format"))
-                for name, url in self._webhook_targets(headers, body) if name not in self._assumed_webhook_forms
+                for name, url in targets if name not in self._assumed_webhook_forms
                 and isinstance(url, str) and (problem := url_problem(url))]
 
-    def webhook_assumption_breaches(self, headers, body) -> list[str]:
-        """Webhook targets no API would take where their form is only this spec's assumption: taken (an empty
-        one as none), never called, noted."""
+    def webhook_assumption_breaches(self, targets: list[tuple[str, object]]) -> list[str]:
+        """Webhook targets (of `_webhook_targets`) no API would take where their form is only this spec's
+        assumption: taken (an empty one as none), never called, noted."""
         return [f"{name}: {url[:200] or 'empty'} {problem}: taken, never called (this spec's assumption; no page "
-                "states it)" for name, url in self._webhook_targets(headers, body)
+                "states it)" for name, url in targets
                 if name in self._assumed_webhook_forms and isinstance(url, str) and (problem := url_problem(url))]
 
     def query_violations(self, query) -> list[Violation]:
@@ -253,19 +253,20 @@ class OperationValidator:
         undocumented = self.undocumented_fields(body)
         if strict:
             violations += [Violation(name, "additionalProperties", "is not a documented field") for name in undocumented]
+        targets = self._webhook_targets(headers, body)
         if not violations:
-            violations += self.webhook_violations(headers, body)
+            violations += self.webhook_violations(targets)
         assumptions = []
         if not violations:
             assumptions = self.assumption_breaches(headers, body, fits or self._body is None) + \
-                self.webhook_assumption_breaches(headers, body)
+                self.webhook_assumption_breaches(targets)
             if self.has_body and body is not None and _media_type(headers) not in JSON_MEDIA_TYPES:
                 assumptions.append(f"Content-Type: {_media_type(headers) or 'none'}: read as JSON (every page sends "
                                    "application/json; none says what a server does without it)")
         return RequestJudgement(violations, undocumented, leniencies, assumptions)
 
     def undocumented_fields(self, body) -> list[str]:
-        if not isinstance(body, dict) or not self._fields:
+        if not isinstance(body, dict) or not self._fields or self._fields.keys() >= body.keys():
             return []
         return sorted(key for key in body if key not in self._fields)
 

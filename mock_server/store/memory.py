@@ -4,7 +4,6 @@ from collections import OrderedDict, deque
 from dataclasses import replace
 from itertools import count, islice
 
-
 from mock_server.journal_entry import JournalEntry, Pending, entry_weight, made
 from mock_server.redaction import json_size
 from mock_server.store.records import Charge, Job, dump_record, load_record
@@ -201,7 +200,7 @@ class MemoryRateStore:
 
 
 def _weight(entry: JournalEntry) -> int:
-    """journal_entry.weight, or for a body orjson cannot write (a clipped one's markers) measured the slow way."""
+    """entry_weight, or for a body orjson cannot write measured the slow way (json_size)."""
     found = entry_weight(entry)
     return found if found is not None else entry_weight(entry._replace(body=None)) + json_size(entry.body)
 
