@@ -96,7 +96,8 @@ def run_check(args) -> int:
     target = _prepare_target(args)
     reporter = CheckReporter(target, sys.stdout)
     options = ["--pyargs", "contract_tests.suite", "-p", "no:cacheprovider", "-p", "no:terminal", "--assert=plain",
-               "-W", "ignore", "--disable-plugin-autoload", *(word for plugin in SUITE_PLUGINS for word in ("-p", plugin))]
+               "-W", "ignore", "--disable-plugin-autoload",
+               *(word for plugin in SUITE_PLUGINS for word in ("-p", plugin))]
     code = pytest.main(options, plugins=[reporter])
     if args.report:
         reporter.write_junit(Path(args.report))

@@ -209,7 +209,7 @@ class MemoryJournalStore:
     """A ring buffer: the newest `size` entries, and no more than `max_bytes` of them (as JSON)."""
 
     def __init__(self, size: int, max_bytes: int = 32 * 1024 * 1024) -> None:
-        self._entries: deque[tuple[JournalEntry | Pending, int, int]] = deque()  # entry, seq, weight
+        self._entries: deque[list] = deque()  # [entry (made, or pending until read), seq, weight]
         self._size, self._max_bytes, self._bytes = size, max_bytes, 0
         self._seq = count(1)
 
@@ -220,16 +220,17 @@ class MemoryJournalStore:
         if weight is None:
             entry = made(entry).numbered(seq)
             weight = _weight(entry)
-        self._entries.append((entry, seq, weight))
+        self._entries.append([entry, seq, weight])
         self._bytes += weight
         while len(self._entries) > self._size or (self._bytes > self._max_bytes and len(self._entries) > 1):
             self._bytes -= self._entries.popleft()[2]
 
     async def entries(self) -> list[JournalEntry]:
-        if any(not isinstance(entry, JournalEntry) for entry, _, _ in self._entries):
-            self._entries = deque((entry if isinstance(entry, JournalEntry) else entry.entry().numbered(seq), seq, weight)
-                                  for entry, seq, weight in self._entries)
-        return [entry for entry, _, _ in self._entries]
+        kept = list(self._entries)  # one C-level copy: a server thread may append meanwhile (tests read across loops)
+        for cell in kept:
+            if not isinstance(cell[0], JournalEntry):
+                cell[0] = cell[0].entry().numbered(cell[1])
+        return [entry for entry, _, _ in kept]
 
     @property
     def bytes(self) -> int:
