@@ -200,15 +200,16 @@ TIMED_FACTS = {**FACTS, "created_at": 1_780_000_000.0, "answered_at": 1_780_000_
 
 @pytest.mark.parametrize("operation, status", ANSWERS, ids=[f"{op.operation_id}-{code}" for op, code in ANSWERS])
 def test_every_generated_answer_is_valid_and_keeps_every_rule_the_kits_checks_judge(operation, status):
-    """100 draws per operation and status, each job status among them, are valid against the spec (formats
+    """50 draws per operation and status, each job status among them, are valid against the spec (formats
     included), render, and pass the checks `check` and `drift` run (the spec's per-status rules and the order of
     its times): the generator reads the same rules from the spec, so a client that fails on a drawn answer has a
     bug, not a fuzzer's false alarm. Each ten draws share their job flows, as ten polls of one job do: its later
-    answers are drawn too."""
+    answers are drawn too. (The draws are seeded: the same 50 each run; 100 covered no line or branch of
+    mock_server/answers more.)"""
     generator, draws = AnswerGenerator(OPERATIONS), SeededDraws(3)
     schema, seen = operation.response_schema(status), Counter()
     validator = jsonschema_rs.validator_for(schema, validate_formats=True)
-    for number in range(100):
+    for number in range(50):
         if number % 10 == 0:
             flows = JobFlows()  # a new job every ten draws
         body, job_status = draws.run(lambda draw: generator.answer(Call(operation.operation_id, status, TIMED_FACTS,
