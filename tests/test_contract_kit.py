@@ -171,9 +171,9 @@ def test_a_run_that_tests_nothing_exits_4_and_says_why(tmp_path):
     with serving(app) as url:
         drift = flux_mock_process("drift", "--base-url", url, "--key", KEY, "--operation", "fluxPro11UltraGenerate")
         check = flux_mock_process("check", "--base-url", url, "--key", KEY, "--operation", "fluxPro11UltraGenerate",
-                          "--max-examples", "1")
+                                  "--max-examples", "1")
         some = flux_mock_process("drift", "--base-url", url, "--key", KEY, "--operation", "schnellGetData",
-                         "--operation", "fluxPro11UltraGenerate")
+                                 "--operation", "fluxPro11UltraGenerate")
     assert drift.returncode == 4, drift.stdout + drift.stderr
     assert "nothing was tested: all 1 selected operations were skipped (fluxPro11UltraGenerate: cost guard" in \
         drift.stderr and "--allow-paid" in drift.stderr
@@ -211,11 +211,9 @@ def test_two_checks_in_one_process_each_test_their_own_server_and_count_what_the
     assert charged > 0
 
 
-def test_a_pytest_plugin_installed_beside_the_kit_takes_no_part_in_check(tmp_path, monkeypatch, capsys):
+def test_a_pytest_plugin_installed_beside_the_kit_takes_no_part_in_check(tmp_path, monkeypatch):
     """check's suite runs on its own plugins: one a user has installed (here: deselecting every test, as a plugin
     choosing tests by a marker would) changes nothing of the verdict."""
-    from mock_server import cli
-
     (tmp_path / "deselect_everything.py").write_text("def pytest_collection_modifyitems(items):\n    items.clear()\n")
     installed = tmp_path / "deselect_everything-1.0.dist-info"
     installed.mkdir()
@@ -224,7 +222,5 @@ def test_a_pytest_plugin_installed_beside_the_kit_takes_no_part_in_check(tmp_pat
     monkeypatch.syspath_prepend(str(tmp_path))
     app, _ = mock_behind_proxy()
     with serving(app) as url:
-        code = cli.main(["check", "--base-url", url, "--key", KEY, "--operation", "schnellGetData",
-                         "--max-examples", "1"])
-    said = capsys.readouterr()
-    assert code == 0 and "nothing was tested" not in said.err, said.out[-2000:] + said.err
+        said = flux_mock("check", "--base-url", url, "--key", KEY, "--operation", "schnellGetData", "--max-examples", "1")
+    assert said.returncode == 0 and "nothing was tested" not in said.stderr, said.stdout[-2000:] + said.stderr

@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import subprocess
+from unittest import mock
 
 from mock_server import cli
 
@@ -13,23 +14,10 @@ from mock_server import cli
 def kit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`flux-mock ARGS...`, in process: its exit code, stdout and stderr (`env`: set while it runs)."""
     out, err = io.StringIO(), io.StringIO()
-    with _environment(env or {}), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with mock.patch.dict(os.environ, env or {}), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = cli.main(list(args))
         except SystemExit as exit:  # argparse's usage errors
             code = exit.code if isinstance(exit.code, int) else 2
     return subprocess.CompletedProcess(["flux-mock", *args], code, out.getvalue(), err.getvalue())
 
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
