@@ -14,6 +14,7 @@ from mock_server.jobs.timing import Timing
 from mock_server.settings import KeyConfig, Settings
 from tests.support.foreign_server import Rewriting, serving
 from tests.support.kit_runs import kit
+from tests.support.pages_server import PagesGateway
 
 KEY = "contract-test-key"
 
@@ -220,7 +221,7 @@ def test_a_pytest_plugin_installed_beside_the_kit_takes_no_part_in_check(tmp_pat
     (installed / "METADATA").write_text("Metadata-Version: 2.1\nName: deselect-everything\nVersion: 1.0\n")
     (installed / "entry_points.txt").write_text("[pytest11]\ndeselect_everything = deselect_everything\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    app, _ = mock_behind_proxy()
-    with serving(app) as url:
-        said = flux_mock("check", "--base-url", url, "--key", KEY, "--operation", "schnellGetData", "--max-examples", "1")
+    with serving(PagesGateway().app) as url:  # a gateway written from the pages, none of flux-mock's code
+        said = flux_mock("check", "--base-url", url, "--key", "pages-key", "--operation", "schnellGetData",
+                         "--max-examples", "1")
     assert said.returncode == 0 and "nothing was tested" not in said.stderr, said.stdout[-2000:] + said.stderr
