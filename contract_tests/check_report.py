@@ -89,6 +89,20 @@ class CheckReporter:
 
         config.stash[TARGET] = self.target
         suite.aim(self.target)
+        suite.build_only(self.target.operations)
+
+    def pytest_unconfigure(self, config) -> None:
+        from contract_tests import suite
+
+        suite.build_only(())
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)  # around schemathesis's own, which makes the test's items
+    def pytest_pycollect_makeitem(self, collector, name, obj):
+        from contract_tests import suite
+
+        made = yield
+        if suite.builds_nothing(obj):
+            made.force_result([])
 
     def pytest_collection_modifyitems(self, config, items) -> None:
         from contract_tests import suite

@@ -19,6 +19,7 @@ on this machine; a live gateway gets them as generated.
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.core.failures import FailureGroup
+from schemathesis.filters import FilterSet
 from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.pytest.plugin import SchemaHandleMark
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance, unsupported_method
@@ -84,12 +85,30 @@ def aim(target: Target) -> None:
     for schema in SCHEMAS:
         target.aim(schema)
         _forget_coverage(schema)
-    for test in (test_positive_requests_get_documented_answers, test_negative_requests_are_rejected_with_documented_answers,
-                 test_older_flux_pro_api_gets_documented_answers,
-                 test_endpoints_public_clients_call_get_the_assumed_answers):
-        SchemaHandleMark.get(test).app = target.app
-        _forget_coverage(SchemaHandleMark.get(test))
+    for test in GENERATED_TESTS:
+        schema = SchemaHandleMark.get(test)
+        schema.app = target.app
+        _forget_coverage(schema)
     positive.app = target.app  # the state machine's
+
+
+def build_only(chosen: tuple[str, ...]) -> None:
+    """Build the generated tests for the chosen operations only (`flux-mock check --operation`), or for all with
+    none chosen: schemathesis builds a test for each operation as it collects (its coverage cases too), and a check
+    of one operation built all 42 to deselect 39. Set before collection and put back after the run (the schemas
+    outlive it: a later run in the same process collects from them too)."""
+    for test in GENERATED_TESTS:
+        filters = FilterSet()
+        if chosen:
+            filters.include(operation_id=list(chosen))
+        SchemaHandleMark.get(test).filter_set = filters
+
+
+def builds_nothing(test) -> bool:
+    """A generated test whose spec holds none of the chosen operations: it is not collected (schemathesis would
+    fail a test that matches no operation)."""
+    schema = SchemaHandleMark.get(test) if test in GENERATED_TESTS else None
+    return schema is not None and not schema.filter_set.is_empty() and next(schema.get_all_operations(), None) is None
 
 
 def _forget_coverage(schema) -> None:
@@ -290,6 +309,10 @@ def test_older_flux_pro_api_gets_documented_answers(case, run, breaches):
 @GENERATED
 def test_endpoints_public_clients_call_get_the_assumed_answers(case, run, breaches):
     _call(case, run, breaches, assumed=True)
+
+
+GENERATED_TESTS = (test_positive_requests_get_documented_answers, test_negative_requests_are_rejected_with_documented_answers,
+                   test_older_flux_pro_api_gets_documented_answers, test_endpoints_public_clients_call_get_the_assumed_answers)
 
 
 SUBMITS = sorted(op.operation_id for op in OPERATIONS.values() if any(links_of(op, code)

@@ -3,8 +3,10 @@
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
+from xml.etree import ElementTree
 
 import pytest
 
@@ -210,6 +212,34 @@ def test_two_checks_in_one_process_each_test_their_own_server_and_count_what_the
     charged = 1000 - asyncio.run(second.wallets.balance(KEY))
     assert f"spent ${charged:g} of $20 at documented prices" in second_out, (charged, second_out[-600:])
     assert charged > 0
+
+
+def test_a_check_of_chosen_operations_leaves_the_next_run_in_the_process_building_every_operation(
+        capsys, monkeypatch, tmp_path):
+    """`--operation` has only the chosen operations' tests built (here an operation of page 002's older spec: the
+    main spec's generated tests are then not collected at all, not failed for matching nothing); the suite run
+    next in the same process, as a user runs it (pytest, FLUX_CHECK_*), builds the generated tests of the
+    operations it chooses again."""
+    import pytest as nested
+
+    from mock_server import cli
+
+    with serving(create_app(Settings(timing=Timing(mode="time", queued_for=0, processing_for=0.1))),
+                 lifespan="on") as url:
+        assert cli.main(["check", "--base-url", url, "--operation", "fluxProLegacyTextToImage",
+                         "--max-examples", "1"]) == 0
+        chosen = capsys.readouterr().out
+        for name, value in {"FLUX_CHECK_BASE_URL": url, "FLUX_CHECK_OPERATIONS": "schnellGetData",
+                            "FLUX_CHECK_MAX_EXAMPLES": "1"}.items():
+            monkeypatch.setenv(name, value)
+        code = nested.main(["--pyargs", "contract_tests.suite", "-q", "-p", "no:cacheprovider", "--assert=plain",
+                            "-W", "ignore", "--junitxml", str(tmp_path / "next.xml")])
+    assert re.search(r"; \d+ checks on 1 operations\n", chosen) and "  fluxProLegacyTextToImage " in chosen, chosen
+    assert code == 0, capsys.readouterr().out[-3000:]
+    passed = {case.get("name") for case in ElementTree.parse(tmp_path / "next.xml").iter("testcase")
+              if not len(case)}
+    assert {"test_positive_requests_get_documented_answers", "test_negative_requests_are_rejected_with_documented_answers"
+            } <= passed, sorted(passed)  # schnellGetData's generated cases (every other operation's are skipped)
 
 
 def test_a_pytest_plugin_installed_beside_the_kit_takes_no_part_in_check(tmp_path, monkeypatch):
