@@ -189,3 +189,37 @@ async def test_an_instance_claims_no_more_deliveries_than_it_has_free_slots_so_a
     finally:
         held.released.set()
         await busy.mock.stop(grace=0)
+
+
+async def test_a_post_the_http_client_fails_on_unexpectedly_is_a_failed_attempt_and_retried():
+    """httpcore can fail a connection closed as it is made with an AttributeError (its socket is gone): that attempt
+    failed like any other, the delivery is retried and arrives, and the journal names what went wrong."""
+    posts = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        posts.append(request)
+        if len(posts) == 1:
+            raise AttributeError("'NoneType' object has no attribute 'getpeername'")
+        return httpx.Response(200)
+
+    clock = ManualClock()
+    app = create_app(Settings(timing=Timing(mode="time", queued_for=0, processing_for=0)), clock=clock,
+                     transport=httpx.MockTransport(flaky))
+    await app.mock.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as client:
+            answer = await client.post("/flux-dev/v1/dev/textToImage", json={"prompt": "a fox"},
+                                       headers={**KEY, "X-Webhook-URL": "http://127.0.0.1:9/hook"})
+            assert answer.status_code == 202
+            for _ in range(200):
+                clock.advance(1)
+                app.mock.webhooks.wake()
+                await asyncio.sleep(0.01)
+                if len(posts) == 2:
+                    break
+        attempts = [entry for entry in await app.mock.journal.entries() if entry.kind == "webhook"]
+    finally:
+        await app.mock.stop(grace=0)
+    assert len(posts) == 2, "retried after the client's own failure"
+    assert [entry.status for entry in attempts] == [0, 200], attempts
+    assert "AttributeError in the HTTP client" in (attempts[0].error or ""), attempts[0]

@@ -190,6 +190,9 @@ class WebhookDispatcher:
             return None, "timed out"
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:
             return None, f"{type(error).__name__}: {error}"[:300] if str(error) else type(error).__name__
+        except Exception as error:  # noqa: BLE001  a client library's own slip (httpcore on a socket closed as it
+            # connects: AttributeError): still an attempt that failed, retried as any other, not a delivery lost
+            return None, f"{type(error).__name__} in the HTTP client: {error}"[:300]
         return response.status_code, None if response.is_success else f"answered {response.status_code}"
 
     def _send_after_earlier(self, request_id: str, deliveries: list[Delivery]) -> None:
