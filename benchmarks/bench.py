@@ -11,7 +11,8 @@ Prints req/s, p50 and p99 for: sync getData, a queue submit, a status poll (with
 each after 2 s of uncounted warm-up load, on the memory store and, with --store, on that store too
 (same run, with the ratio to memory); bare Starlette; a queue submit paced at half the rate the
 memory store sustained (latency under load rather than at saturation, where p50 is only the
-connections divided by the throughput); and how long `flux-mock serve` takes to answer.
+connections divided by the throughput); how long `flux-mock serve` takes to answer; and the floor
+(floor_app.py: the least any mock must do for a getData, raw ASGI), the ratio a redesign could approach.
 """
 
 import argparse
@@ -183,6 +184,14 @@ def main() -> int:
         baseline = load(f"http://127.0.0.1:{bare_port}/constant", "GET", None, args.duration, args.connections)
     finally:
         stop(bare)
+    floor_port = free_port()
+    floor, _ = start([sys.executable, str(ROOT / "benchmarks" / "floor_app.py"), str(floor_port)],
+                     f"http://127.0.0.1:{floor_port}/")
+    try:
+        least = load(f"http://127.0.0.1:{floor_port}{GET_DATA[1]}", GET_DATA[0], GET_DATA[2], args.duration,
+                     args.connections)
+    finally:
+        stop(floor)
 
     print(f"load: {generator or 'python (httpx): measures the generator, not the mock'}, {args.connections} "
           f"connections, {args.duration} s each; servers on core 1, load on core 0")
@@ -196,6 +205,8 @@ def main() -> int:
                   f"{row['rps'] / baseline['rps']:>8.2f} {versus_memory}")
     print(f"{'':7} {'bare Starlette (constant JSON)':34} {baseline['rps']:>10,.0f} {baseline['p50']:>8.2f} "
           f"{baseline['p99']:>8.2f} {baseline['errors']:>8} {1:>8.2f}")
+    print(f"{'':7} {'floor: least a getData needs':34} {least['rps']:>10,.0f} {least['p50']:>8.2f} "
+          f"{least['p99']:>8.2f} {least['errors']:>8} {least['rps'] / baseline['rps']:>8.2f}")
     for store, (_, ready, memory_mib) in figures.items():
         print(f"{store}: flux-mock serve ready to answer in {ready:.2f} s; resident memory with {args.jobs:,} seeded jobs "
               f"and every job the runs created: {memory_mib:,.0f} MiB")
