@@ -294,10 +294,12 @@ def test_a_check_over_http_after_one_in_process_sends_its_cases_to_its_own_serve
     from contract_tests.check_report import CheckReporter
     from contract_tests.target import DEFAULT_KEY, Target
     from mock_server.app import create_app
+    from mock_server.jobs.timing import Timing
     from mock_server.settings import KeyConfig, Settings
 
     monkeypatch.setenv("FLUX_CHECK_POLL_INTERVAL", "0.05")
-    first = create_app(Settings(keys={DEFAULT_KEY: KeyConfig(balance=1_000)}))
+    first = create_app(Settings(keys={DEFAULT_KEY: KeyConfig(balance=1_000)},  # its jobs end at once: no real wait
+                                timing=Timing(mode="time", queued_for=0, processing_for=0)))
     target = Target(max_examples=2, operations=("fluxDevTextToImage",))
     target.__dict__["app"] = first  # in process, as the kit tests flux-mock's own app
     runner.main(["--pyargs", "contract_tests.suite", "-p", "no:cacheprovider", "-p", "no:terminal",
