@@ -95,7 +95,7 @@ def aim(target: Target) -> None:
 def build_only(chosen: tuple[str, ...]) -> None:
     """Build the generated tests for the chosen operations only (`flux-mock check --operation`), or for all with
     none chosen: schemathesis builds a test for each operation as it collects (its coverage cases too), and a check
-    of one operation built all 42 to deselect 39. Set before collection and put back after the run (the schemas
+    of schnellGetData built all 42 of the four generated tests to keep two. Set before collection and put back after the run (the schemas
     outlive it: a later run in the same process collects from them too)."""
     for test in GENERATED_TESTS:
         filters = FilterSet()

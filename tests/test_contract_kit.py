@@ -220,8 +220,6 @@ def test_a_check_of_chosen_operations_leaves_the_next_run_in_the_process_buildin
     main spec's generated tests are then not collected at all, not failed for matching nothing); the suite run
     next in the same process, as a user runs it (pytest, FLUX_CHECK_*), builds the generated tests of the
     operations it chooses again."""
-    import pytest as nested
-
     from mock_server import cli
 
     with serving(create_app(Settings(timing=Timing(mode="time", queued_for=0, processing_for=0.1))),
@@ -232,7 +230,7 @@ def test_a_check_of_chosen_operations_leaves_the_next_run_in_the_process_buildin
         for name, value in {"FLUX_CHECK_BASE_URL": url, "FLUX_CHECK_OPERATIONS": "schnellGetData",
                             "FLUX_CHECK_MAX_EXAMPLES": "1"}.items():
             monkeypatch.setenv(name, value)
-        code = nested.main(["--pyargs", "contract_tests.suite", "-q", "-p", "no:cacheprovider", "--assert=plain",
+        code = pytest.main(["--pyargs", "contract_tests.suite", "-q", "-p", "no:cacheprovider", "--assert=plain",
                             "-W", "ignore", "--junitxml", str(tmp_path / "next.xml")])
     assert re.search(r"; \d+ checks on 1 operations\n", chosen) and "  fluxProLegacyTextToImage " in chosen, chosen
     assert code == 0, capsys.readouterr().out[-3000:]
