@@ -95,8 +95,8 @@ def aim(target: Target) -> None:
 def build_only(chosen: tuple[str, ...]) -> None:
     """Build the generated tests for the chosen operations only (`flux-mock check --operation`), or for all with
     none chosen: schemathesis builds a test for each operation as it collects (its coverage cases too), and a check
-    of schnellGetData built all 42 of the four generated tests to keep two. Set before collection and put back after the run (the schemas
-    outlive it: a later run in the same process collects from them too)."""
+    of schnellGetData built all 42 of the four generated tests to keep two. Set before collection and put back
+    after the run (the schemas outlive it: a later run in the same process collects from them too)."""
     for test in GENERATED_TESTS:
         filters = FilterSet()
         if chosen:
@@ -311,8 +311,10 @@ def test_endpoints_public_clients_call_get_the_assumed_answers(case, run, breach
     _call(case, run, breaches, assumed=True)
 
 
-GENERATED_TESTS = (test_positive_requests_get_documented_answers, test_negative_requests_are_rejected_with_documented_answers,
-                   test_older_flux_pro_api_gets_documented_answers, test_endpoints_public_clients_call_get_the_assumed_answers)
+GENERATED_TESTS = (test_positive_requests_get_documented_answers,
+                   test_negative_requests_are_rejected_with_documented_answers,
+                   test_older_flux_pro_api_gets_documented_answers,
+                   test_endpoints_public_clients_call_get_the_assumed_answers)
 
 
 SUBMITS = sorted(op.operation_id for op in OPERATIONS.values() if any(links_of(op, code)
