@@ -89,6 +89,27 @@ async def test_requests_journaled_unread_count_their_whole_body_and_read_back_bo
     assert {entry["headers"]["authorization"] for entry in entries} == {"[redacted]"}
 
 
+async def test_a_request_whose_body_orjson_cannot_write_is_journaled_and_weighed_like_any():
+    """A journal entry is packed when its exchange ends (orjson, one bytes object); a body nested past orjson's 255
+    levels of writing (it reads 1,024) cannot be packed: its entry is kept unpacked, weighed, and read back the same."""
+    stores = memory_stores(10_000)
+    stores.journal = MemoryJournalStore(size=10_000, max_bytes=100_000)
+    app = create_app(Settings(), clock=ManualClock(), stores=stores)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as api:
+        for depth in (200, 300):
+            nested = b"[" * depth + b"]" * depth
+            answer = await api.post(FLUX_DEV, content=b'{"prompt": "deep", "seed": 12345678901, "extra": ' + nested + b"}",
+                                    headers={"Ocp-Apim-Subscription-Key": LONG_KEY, "Content-Type": "application/json"})
+            assert answer.status_code == 202, answer.text
+        assert 0 < stores.journal.bytes <= 100_000
+        packed, unpacked = await journal(api)
+    for entry in (packed, unpacked):
+        assert entry["body"]["prompt"] == "deep" and entry["body"]["seed"] == 12345678901
+        assert entry["undocumented_fields"] == ["extra", "seed"] and entry["key"] == "sk-l...wxyz"
+        assert entry["status"] == 202 and entry["operation_id"] == "fluxDevTextToImage"
+    assert isinstance(unpacked["body"]["extra"], (list, str)), "bounded, as any body"
+
+
 async def test_admin_bodies_are_limited():
     async with client(max_body_bytes=4096) as api:
         answer = await api.post("/__admin/rules", content=b'{"outcome": {"status": 429}, "x": "' + b"a" * 10_000
