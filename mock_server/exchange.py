@@ -159,26 +159,29 @@ PACKED_WEIGHT = 150  # a packed entry's bytes beside its record's (the tuple and
 
 class PendingEntry(NamedTuple):
     """A request's journal entry as its exchange ended: the values as they were (unbounded, the key unmasked, the
-    headers unredacted), packed by orjson into one bytes object, made into the journal's bounded, masked entry only
+    headers unredacted), packed by orjson into one string, made into the journal's bounded, masked entry only
     when it is read. Most entries leave the memory journal's ring unread: bounding each on the hot path was a sixth
     of a call's cost, and keeping each one's objects (its header dict, its parsed body, its lists) alive another
-    tenth of a served call's; one bytes object is quick to keep, to free and to weigh."""
+    tenth of a served call's; one string is quick to keep, to free and to weigh."""
 
-    record: bytes | tuple  # the values in PACKED_FIELDS' order, packed; as they were where orjson cannot write them
+    record: str | tuple  # the values in PACKED_FIELDS' order, packed; as they were where orjson cannot write them
     key_headers: tuple[str, ...]
     show_keys: bool
+    size: int | None = None  # the packed record's size in UTF-8, never less than the string holds
 
     @classmethod
     def of(cls, values: tuple, key_headers: tuple[str, ...], show_keys: bool) -> "PendingEntry":
         try:
-            return cls(orjson.dumps(values), key_headers, show_keys)
+            packed = orjson.dumps(values)
         except TypeError:  # a body nested past 255 levels: kept as it is (made and weighed by the store at once)
             return cls(values, key_headers, show_keys)
+        return cls(packed.decode(), key_headers, show_keys, len(packed))  # a str of its own size: orjson's bytes
+        # keep a 4 KiB buffer each
 
     def taken(self) -> JournalEntry:
         """The entry as the exchange ended, unbounded."""
         record = self.record
-        taken = dict(zip(PACKED_FIELDS, orjson.loads(record) if type(record) is bytes else record))
+        taken = dict(zip(PACKED_FIELDS, orjson.loads(record) if type(record) is str else record))
         taken["drift"] = tuple(taken["drift"])
         return JournalEntry(**taken)
 
@@ -195,7 +198,7 @@ class PendingEntry(NamedTuple):
 
     def weight(self) -> int | None:
         """The bytes it holds (None where its values are kept unpacked: the store weighs the made entry)."""
-        return len(self.record) + PACKED_WEIGHT if type(self.record) is bytes else None
+        return self.size + PACKED_WEIGHT if self.size is not None else None
 
 
 async def _disconnected(receive) -> None:
