@@ -3,6 +3,8 @@
 JPEG, the X-Webhook-Mode header, and the observed timing, with `report` naming a client that relies on what is
 not live or gives up sooner than the gateway answers."""
 
+import os
+import random
 import re
 from pathlib import Path
 
@@ -11,9 +13,8 @@ import pytest
 import yaml
 
 from contract_tests.process import running_mock
-from mock_server.ids import gateway_id
+from mock_server.ids import batch_request_id, gateway_id
 from mock_server.jobs.timing import Timing
-from mock_server.operations import load_bundled
 from mock_server.operations.evidence import STRENGTHS, load_evidence, observed_timing
 from mock_server.settings import Settings
 from tests.support.harness import KEY
@@ -73,6 +74,25 @@ def test_ids_are_minted_as_the_gateway_mints_them_unique_and_ordered_by_time():
     with pytest.raises(ValueError):  # what a client that validates ids as UUIDs meets live, and now here
         import uuid
         uuid.UUID(made[0])
+
+
+def test_ids_stay_unique_whatever_seeds_python_random_and_in_a_forked_child():
+    """Ids draw from a generator of their own: seeding the shared one (tests, hypothesis, --seed) repeats no id, and a
+    forked child (its generator copied at the fork) is reseeded, so parent and child never mint the same id."""
+    random.seed(7)
+    first = gateway_id(1_767_225_600.0), batch_request_id()
+    random.seed(7)
+    assert (gateway_id(1_767_225_600.0), batch_request_id()) != first
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: its id, to the parent, and out at once
+        os.write(writing, gateway_id(1_767_225_600.0).encode())
+        os._exit(0)
+    os.close(writing)
+    mine = gateway_id(1_767_225_600.0)
+    os.waitpid(child, 0)
+    with os.fdopen(reading) as pipe:
+        assert pipe.read() != mine
 
 
 @pytest.mark.anyio
