@@ -82,18 +82,21 @@ async def serve_replayed_media(exchange: Exchange) -> Response:
     return Response(body, media_type=content_type)
 
 
-def operation_endpoint(route: OperationRoute, stages: tuple[pipeline.Stage, ...]):
-    """The endpoint of one method + path of the specs: the exchange enters the route, then the stages run."""
+def operation_endpoint(route: OperationRoute, stages: tuple[pipeline.Stage, ...], state: MockState):
+    """The endpoint of one method + path of the specs: the exchange enters the route, then the stages run; a call no
+    rule and no Prefer header touch runs only the route's plain stages (pipeline.plain_stages, compiled here once)."""
+    plain = pipeline.plain_stages(stages, route, state)
+
     async def endpoint(exchange: Exchange) -> Response:
         exchange.enter(route)
-        return await pipeline.run(exchange, stages)
+        return await pipeline.run(exchange, plain if pipeline.is_plain(exchange) else stages)
     return endpoint
 
 
 def build_router(state: MockState, stages: tuple[pipeline.Stage, ...] = pipeline.STAGES) -> Router:
     by_path: dict[str, dict] = {}
     for (method, path), route in operation_routes(state.operations).items():
-        by_path.setdefault(path, {})[method] = operation_endpoint(route, stages)
+        by_path.setdefault(path, {})[method] = operation_endpoint(route, stages, state)
     router = Router([*(Route(path, endpoints) for path, endpoints in by_path.items()), *docs.routes()])
     router.mount("/__admin", AdminApi(state).routes())
     router.mount("/media", [Route("/{path:path}", {"GET": serve_media})])

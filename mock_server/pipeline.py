@@ -5,6 +5,7 @@ it answers, raises an ApiError, or fills the exchange and lets the next stage go
 """
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -26,6 +27,10 @@ from mock_server.redaction import clipped
 from mock_server.replay import NotRecorded
 from mock_server.responses import DroppedConnection, JSONBody, SlowBody
 from mock_server.validation import QUERY_KEY_LENIENCY, SUBSCRIPTION_KEY_HEADER, Violation, first_error, key_in_query
+
+if TYPE_CHECKING:
+    from mock_server.routes import OperationRoute
+    from mock_server.state import MockState
 
 Stage = Callable[[Exchange], Awaitable[Response | None]]
 
@@ -327,6 +332,37 @@ STAGES: tuple[Stage, ...] = (
     answer_example,        # Prefer: example=NAME
     handle,                # 402, 404 unknown id, the answer (or one drawn from its schema)
 )
+
+
+# The stages that act only on what a rule or the Prefer header asks of a call (its outcome): a call neither touches
+# meets none of them.
+ONLY_WHEN_ASKED = frozenset({select_rule, add_latency, drop_connection, force_status, answer_example})
+
+
+def plain_stages(stages: tuple[Stage, ...], route: "OperationRoute", mock: "MockState") -> tuple[Stage, ...]:
+    """`stages` without those that cannot act on a call to `route` that no rule and no Prefer header touch, under
+    this mock's settings (no chaos configured, no recordings replayed, no variant turned on for the route, its model
+    not disabled): each would only pass the call on. The plain path of a route, compiled once (is_plain)."""
+    settings = mock.settings
+    idle = set(ONLY_WHEN_ASKED)
+    if not settings.chaos:
+        idle.add(meet_chaos)
+    if mock.replay is None:
+        idle.add(replay_recorded)
+    if not (route.operation.model_id and route.operation.model_id in settings.disabled_models):
+        idle.add(check_model_enabled)
+    if not any(name in route.variants for name in settings.variants):
+        idle.add(choose_variant)  # the default operation answers: refused as not live only if it is so
+        if route.operation.kind != NOT_LIVE:
+            idle.add(refuse_not_live)
+    return tuple(stage for stage in stages if stage not in idle)
+
+
+def is_plain(exchange: Exchange) -> bool:
+    """No rule exists and no Prefer header asks anything of the call, on a run-time state known current (another
+    instance's rule is not missed): the route's plain stages answer it as all the stages would."""
+    mock = exchange.mock
+    return mock.stores.runtime.current and not mock.rules.active and "prefer" not in exchange.headers
 
 
 async def run(exchange: Exchange, stages: tuple[Stage, ...] = STAGES) -> Response:

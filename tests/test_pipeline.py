@@ -15,6 +15,7 @@ from mock_server.responses import DroppedConnection
 from mock_server.routes import operation_routes
 from mock_server.jobs.timing import Timing
 from mock_server.settings import KeyConfig, Settings
+from mock_server.store import open_stores
 
 pytestmark = pytest.mark.anyio
 SCHNELL = ("POST", "/flux-1-schnell/v1/getData")
@@ -234,3 +235,45 @@ async def test_the_status_a_poll_answers_is_the_status_the_journal_records():
         answered = [(await api.get(submitted["polling_url"], headers=KEY)).json()["status"] for _ in range(6)]
     journaled = [e.job_status for e in await app.mock.journal.entries() if e.operation_kind == "status"]
     assert journaled == answered and set(answered) >= {"QUEUED", "COMPLETED"}
+
+
+# The plain path: a call no rule and no Prefer header touch runs only its route's plain stages (compiled once per
+# route from the settings); everything the settings ask of such a call must still happen.
+
+async def test_a_call_no_rule_touches_still_meets_the_configured_variant_and_a_disabled_model():
+    app = create_app(Settings(variants=("getdata-job",), disabled_models=("flux-fill-dev",)), clock=ManualClock())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock.test") as api:
+        variant = await api.post(SCHNELL[1], json={"prompt": "x"}, headers=KEY)
+        disabled = await api.post("/flux-fill-dev/v1/flux-fill/generate", headers=KEY, json={
+            "prompt": "x", "image": "https://media.test/a.png", "mask": "https://media.test/m.png"})
+        plain = await api.post(FLUX_DEV[1], json={"prompt": "x"}, headers=KEY)
+    assert variant.status_code == 200 and variant.json()["msg"] == "Image Getting Created", "getdata-job's answer"
+    assert disabled.status_code == 400 and disabled.json()["error"] == "Model not found"
+    assert plain.status_code == 202
+    journal = app.mock.journal
+    assert [entry.variant for entry in await journal.entries()] == ["getdata-job", None, None]
+    route = operation_routes(app.mock.operations)[FLUX_DEV]
+    assert pipeline.plain_stages(pipeline.STAGES, route, app.mock) == (
+        pipeline.take_up_shared_state, pipeline.authenticate, pipeline.limit_rate, pipeline.authorize,
+        pipeline.read_body, pipeline.validate, pipeline.handle), "nothing else can act on flux-dev's plain calls"
+
+
+async def test_a_rule_another_instance_added_applies_to_an_instance_not_following_changes(redis_url):
+    """An instance that does not follow the shared store's changes (its runtime state not known current) reads
+    them on each call before it decides the call is plain: another instance's new rule is not missed."""
+    adding, answering = (create_app(Settings(), clock=ManualClock(), stores=open_stores(redis_url, 100))
+                         for _ in range(2))
+    await adding.mock.stores.clear()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=adding), base_url="http://a.test") as one, \
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=answering), base_url="http://b.test") as other:
+            assert (await other.post(FLUX_DEV[1], json={"prompt": "x"}, headers=KEY)).status_code == 202
+            rule = await one.post("/__admin/rules", json={"match": {"operation_id": "fluxDevTextToImage"},
+                                                          "outcome": {"status": 503}})
+            assert rule.status_code == 201, rule.text
+            assert not answering.mock.stores.runtime.current
+            assert (await other.post(FLUX_DEV[1], json={"prompt": "x"}, headers=KEY)).status_code == 503
+    finally:
+        await adding.mock.stores.clear()
+        for app in (adding, answering):
+            await app.mock.stores.close()
