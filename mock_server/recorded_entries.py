@@ -107,6 +107,6 @@ def recorded_entry(exchange: RecordedExchange, operation: Operation | None, vali
     judged = validator.judge(headers, body)
     return entry._replace(violations=clipped_list([str(violation) for violation in judged.violations]),
                           undocumented_fields=clipped_list(judged.undocumented),
-                          leniencies=clipped_list(leniencies + judged.leniencies),
+                          leniencies=clipped_list([*leniencies, *judged.leniencies]),
                           assumptions=clipped_list(judged.assumptions),
                           webhook=exchange.status < 300 and validator.webhook_url(headers, body) is not None)

@@ -104,6 +104,8 @@ class OperationValidator:
         self._defaults = {name: spec["default"] for name, spec in self._fields.items() if "default" in spec}
         self._query = [(p["name"], p["schema"], _compile(p["schema"])) for p in operation.parameters
                        if p.get("in") == "query" and "schema" in p]
+        # no body, no header to check and no webhook header: every request is judged alike, with nothing found
+        self._judges_nothing = not self.has_body and not self._headers and not self.accepts_webhook_header
 
     def _documented_message(self, field: str, keyword: str) -> str | None:
         messages = (self._fields.get(field, {}) if field else self._schema).get("x-error-messages") or {}
@@ -247,6 +249,8 @@ class OperationValidator:
         fields too; its webhook URLs once the rest holds), its undocumented fields, what was accepted only as the
         gateway accepts it, and, for a request the rules take, the spec's assumptions it breaks. The one
         judgement of a request: the mock's of a live one, and a recording's."""
+        if self._judges_nothing and body is None:  # a status poll: nothing it sends is judged
+            return NOTHING_FOUND
         leniencies = self.gateway_leniencies(body)
         fits = self._body is not None and self._fits_assumptions(body)  # validated once for both questions
         violations = self.header_violations(headers) + self.body_violations(body, fits)
@@ -281,6 +285,9 @@ class RequestJudgement(NamedTuple):
     undocumented: list[str]
     leniencies: list[str]
     assumptions: list[str] = []  # the spec's assumptions a request the pages' constraints take breaks
+
+
+NOTHING_FOUND = RequestJudgement((), (), (), ())
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Every stage of the request pipeline on its own: an Exchange made for one operation, one stage run, and
 what it answered, raised or wrote on the exchange. Plus the runner's order and the one-moment rule."""
 
+import dataclasses
+
 import httpx
 import orjson
 import pytest
@@ -15,7 +17,10 @@ from mock_server.responses import DroppedConnection
 from mock_server.routes import operation_routes
 from mock_server.jobs.timing import Timing
 from mock_server.settings import KeyConfig, Settings
+from mock_server.operations import load_operations
 from mock_server.store import open_stores
+from mock_server.store.records import WEBHOOK_HEADER
+from mock_server.validation import OperationValidator
 
 pytestmark = pytest.mark.anyio
 SCHNELL = ("POST", "/flux-1-schnell/v1/getData")
@@ -277,3 +282,20 @@ async def test_a_rule_another_instance_added_applies_to_an_instance_not_followin
         await adding.mock.stores.clear()
         for app in (adding, answering):
             await app.mock.stores.close()
+
+
+def test_a_request_without_a_body_is_still_judged_by_its_headers():
+    """A bodiless poll is judged alike each time (nothing found, at once); an operation without a body whose spec
+    checks a header, or takes a webhook header, is judged by them all the same."""
+    status = next(op for op in load_operations() if op.operation_id == "getRequestStatus")
+    assert [list(found) for found in OperationValidator(status).judge({}, None)] == [[], [], [], []]
+    traced = dataclasses.replace(status, parameters=(*status.parameters, {
+        "name": "X-Trace", "in": "header", "required": True, "schema": {"type": "string", "pattern": "^t-"}}))
+    assert [str(v) for v in OperationValidator(traced).judge({}, None).violations] == ["X-Trace header is required"]
+    assert [str(v) for v in OperationValidator(traced).judge({"x-trace": "u"}, None).violations] == [
+        'X-Trace: "u" does not match "^t-"']
+    hooked = dataclasses.replace(status, parameters=(*status.parameters, {
+        "name": WEBHOOK_HEADER, "in": "header", "schema": {"type": "string"}}))
+    judged = OperationValidator(hooked).judge({WEBHOOK_HEADER.lower(): "ftp://hooks.test/x"}, None)
+    assert [str(v) for v in judged.violations] == [
+        f"{WEBHOOK_HEADER}: ftp://hooks.test/x is not an http(s) URL with a host"]
