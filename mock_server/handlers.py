@@ -32,14 +32,13 @@ def _seed(params: dict, picked: random.Random) -> int:
 
 
 class Output(NamedTuple):
-    """What a call produces and costs: the media plan, its price, and the files' paths (by their digest)."""
+    """What a call produces and costs: the media plan, its price, and the digest its files are named by."""
 
     plan: media.MediaPlan
     price: float
     seed: int
     prompt: str
-    digest: str
-    paths: tuple[str, ...]
+    digest: str  # the files' /media paths are media.urls(plan, digest): a sync call in its model's layout needs none
 
 
 def _output(exchange: Exchange) -> Output:
@@ -47,8 +46,7 @@ def _output(exchange: Exchange) -> Output:
     plan = media.plan(params, operation.media, operation.media_format)
     seed, prompt = _seed(params, exchange.mock.picked_seeds), str(params.get("prompt", ""))
     media_digest = media.digest(operation.model_id or "", prompt, seed, params)
-    return Output(plan, operation.pricing.price(plan.width, plan.height), seed, prompt, media_digest,
-                  media.urls(plan, media_digest))
+    return Output(plan, operation.pricing.price(plan.width, plan.height), seed, prompt, media_digest)
 
 
 def _webhook(exchange: Exchange) -> WebhookRequest | None:
@@ -62,7 +60,7 @@ async def _new_job(exchange: Exchange, request_id: str,
     """A job for this call (outcome from the rule, media planned and priced) and what it charges: a
     job ending in ERROR is not charged, but needs a wallet that could pay."""
     op, outcome, wallets = exchange.operation, exchange.outcome.job or lifecycle.COMPLETED, exchange.mock.wallets
-    plan, price, seed, prompt, _, paths = _output(exchange)
+    plan, price, seed, prompt, media_digest = _output(exchange)
     charge = None if outcome == lifecycle.ERROR else wallets.charge_of(exchange.key, price)
     if charge is None:
         await wallets.ensure(exchange.key, price)
@@ -70,7 +68,7 @@ async def _new_job(exchange: Exchange, request_id: str,
         request_id=request_id, operation_id=op.operation_id, model_id=op.model_id or "", key=exchange.key,
         created_at=exchange.now, outcome=outcome,
         error=exchange.outcome.error or DEFAULT_ERRORS.get(outcome) if outcome != lifecycle.COMPLETED else None,
-        media=paths, media_type=plan.media_type,
+        media=media.urls(plan, media_digest), media_type=plan.media_type,
         details={"prompt": prompt[:PROMPT_KEPT], "prompt_length": len(prompt), "seed": seed, "width": plan.width,
                  "height": plan.height},
         charged_micros=charge.amount if charge else 0, webhook=webhook,
@@ -105,7 +103,7 @@ def _sync_media_url(exchange: Exchange, output: Output) -> str:
     is given as the gateway."""
     layout, plan = exchange.operation.media_layout, output.plan
     path = media.sync_media_path(layout, output.digest, plan.sizes[0], plan.extension, exchange.now) \
-        if layout and not plan.is_weights else output.paths[0]
+        if layout and not plan.is_weights else media.urls(plan, output.digest)[0]
     return media_base(exchange.base) + path
 
 
