@@ -175,8 +175,8 @@ class PendingEntry(NamedTuple):
             packed = orjson.dumps(values)
         except TypeError:  # a body nested past 255 levels: kept as it is (made and weighed by the store at once)
             return cls(values, key_headers, show_keys)
-        return cls(packed.decode(), key_headers, show_keys, len(packed))  # a str of its own size: orjson's bytes
-        # keep a 4 KiB buffer each
+        # kept as a str of its own size: the bytes orjson returns each keep a 4 KiB buffer
+        return cls(packed.decode(), key_headers, show_keys, len(packed))
 
     def taken(self) -> JournalEntry:
         """The entry as the exchange ended, unbounded."""
