@@ -181,7 +181,7 @@ class PendingEntry(NamedTuple):
     def taken(self) -> JournalEntry:
         """The entry as the exchange ended, unbounded."""
         record = self.record
-        taken = dict(zip(PACKED_FIELDS, orjson.loads(record) if type(record) is str else record))
+        taken = dict(zip(PACKED_FIELDS, orjson.loads(record) if type(record) is str else record, strict=True))
         taken["drift"] = tuple(taken["drift"])
         return JournalEntry(**taken)
 
