@@ -344,7 +344,7 @@ def plain_stages(stages: tuple[Stage, ...], route: "OperationRoute", mock: "Mock
     this mock's settings (no chaos configured, no recordings replayed, no variant turned on for the route, its model
     not disabled): each would only pass the call on. The plain path of a route, compiled once (is_plain)."""
     settings = mock.settings
-    idle = set(ONLY_WHEN_ASKED)
+    idle = {*ONLY_WHEN_ASKED, take_up_shared_state}  # a plain call's run-time state is known current (is_plain)
     if not settings.chaos:
         idle.add(meet_chaos)
     if mock.replay is None:

@@ -259,8 +259,8 @@ async def test_a_call_no_rule_touches_still_meets_the_configured_variant_and_a_d
     assert [entry.variant for entry in await journal.entries()] == ["getdata-job", None, None]
     route = operation_routes(app.mock.operations)[FLUX_DEV]
     assert pipeline.plain_stages(pipeline.STAGES, route, app.mock) == (
-        pipeline.take_up_shared_state, pipeline.authenticate, pipeline.limit_rate, pipeline.authorize,
-        pipeline.read_body, pipeline.validate, pipeline.handle), "nothing else can act on flux-dev's plain calls"
+        pipeline.authenticate, pipeline.limit_rate, pipeline.authorize, pipeline.read_body, pipeline.validate,
+        pipeline.handle), "nothing else can act on flux-dev's plain calls"
 
 
 async def test_a_rule_another_instance_added_applies_to_an_instance_not_following_changes(redis_url):
