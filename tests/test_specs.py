@@ -270,3 +270,21 @@ def test_every_assumed_keyword_is_marked_where_it_stands_and_the_list_is_the_doc
     table = (Path(__file__).resolve().parents[1] / "docs" / "reference" / "specs.md").read_text()
     for word in ("minLength: 1", "exclusiveMinimum: 0", "format: uri", "`enum`", "`type: object`", "`required`"):
         assert word in table
+
+
+def test_a_process_parses_each_spec_file_once_and_bundles_each_spec_once(monkeypatch):
+    """Start-up cost: the three vendor specs refer into flux.yaml, and `load_bundled(name)` and
+    `load_bundled(name, None)` name one bundle; each file is read once however many bundles refer into it."""
+    from mock_server.operations import documents
+
+    read_document, reads = documents.read_document, []
+    monkeypatch.setattr(documents, "read_document", lambda path: reads.append(path.name) or read_document(path))
+    documents._parsed.cache_clear()
+    documents._bundled.cache_clear()
+    try:
+        for name in (*documents.VENDOR_SPECS, documents.ADMIN_SPEC):
+            assert load_bundled(name) is load_bundled(name, None)
+    finally:  # later callers bundle again, from the files
+        documents._parsed.cache_clear()
+        documents._bundled.cache_clear()
+    assert "flux.yaml" in reads and len(reads) == len(set(reads)), reads

@@ -1,6 +1,5 @@
 """Read the OpenAPI documents and resolve every $ref, including refs into a sibling file."""
 
-import copy
 from functools import cache, lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,6 +20,13 @@ def read_document(path: Path) -> dict:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 (a safe loader)
 
 
+@cache
+def _parsed(path: Path) -> dict:
+    """The document at `path` (absolute), parsed once in this process: every bundle that refers into it reads this
+    one copy (resolving never changes a document: it builds new dicts and lists)."""
+    return read_document(path)
+
+
 def _pointer(document: dict, fragment: str):
     node = document
     for part in fragment.lstrip("/").split("/") if fragment else ():
@@ -32,13 +38,8 @@ def _pointer(document: dict, fragment: str):
 class _Resolver:
     """Inlines $refs; a ref's sibling keys (summary, description) override the target's, as in 3.1."""
 
-    def __init__(self) -> None:
-        self._documents: dict[Path, dict] = {}
-
     def document(self, path: Path) -> dict:
-        if path not in self._documents:
-            self._documents[path] = read_document(path)
-        return self._documents[path]
+        return _parsed(path)
 
     def resolve(self, node, path: Path, depth: int = 0):
         if depth > 64:
@@ -51,7 +52,7 @@ class _Resolver:
             file_part, _, fragment = node["$ref"].partition("#")
             target_path = (path.parent / file_part).resolve() if file_part else path
             target = _pointer(self.document(target_path), fragment)
-            resolved = self.resolve(copy.deepcopy(target), target_path, depth + 1)
+            resolved = self.resolve(target, target_path, depth + 1)  # new dicts and lists: the target unchanged
             siblings = {k: self.resolve(v, path, depth) for k, v in node.items() if k != "$ref"}
             return {**resolved, **siblings} if isinstance(resolved, dict) else resolved
         return {key: self.resolve(value, path, depth) for key, value in node.items()}
@@ -64,12 +65,16 @@ def bundle(path: Path) -> dict:
     return resolver.resolve(resolver.document(path), path)
 
 
-@cache
 def load_bundled(name: str, directory: str | None = None) -> dict:
     """A bundled spec by file name, from the shipped spec folder unless `directory` is given.
 
     Cached: callers must treat the result as read-only and copy it before changing it."""
-    return bundle((Path(directory) if directory else spec_dir()) / name)
+    return _bundled(((Path(directory) if directory else spec_dir()) / name).resolve())
+
+
+@cache
+def _bundled(path: Path) -> dict:  # by the file's absolute path: load_bundled(name) and (name, None) are one bundle
+    return bundle(path)
 
 
 def _absolute(servers) -> list[str]:
