@@ -12,13 +12,15 @@ import ssl
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-
-import trustme
+from typing import TYPE_CHECKING
 
 from mock_server.exit_codes import ConfigError
 
 from mock_server.operations.documents import gateway_hosts
 from mock_server.operations.evidence import media_host
+
+if TYPE_CHECKING:
+    import trustme
 
 CA_CERT, CA_KEY = "ca.pem", "ca-key.pem"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -39,8 +41,9 @@ def served_hosts() -> frozenset[str]:
     return gateway_hosts() | {media_host()}
 
 
-def local_ca(directory: Path | None = None) -> trustme.CA:
+def local_ca(directory: Path | None = None) -> "trustme.CA":
     """The local CA: read from `directory`, or made there on first use (key readable by the user only)."""
+    import trustme  # only where a certificate is made: its X.509 imports were a tenth of every start's imports
     directory = directory or data_directory()
     cert, key = directory / CA_CERT, directory / CA_KEY
     if cert.exists() and key.exists():

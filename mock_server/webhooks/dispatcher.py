@@ -130,11 +130,17 @@ class WebhookDispatcher:
         self._wake.set()
 
     async def start(self) -> None:
-        # Never through a proxy from the environment: the README's recipe for unchanged apps exports
-        # HTTPS_PROXY pointing at the mock itself, and a proxy answering is not the target answering.
-        self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, trust_env=False,
-                                         transport=self.transport)
         self._runner = asyncio.create_task(self._run(), name="flux-mock webhooks")
+
+    def _sender(self) -> httpx.AsyncClient:
+        """The client deliveries are sent with, made for the first one: making it loads httpx's transport and
+        a TLS context, a tenth of a second that every start of a mock paid, most never sending a webhook."""
+        if self._client is None:
+            # Never through a proxy from the environment: the README's recipe for unchanged apps exports
+            # HTTPS_PROXY pointing at the mock itself, and a proxy answering is not the target answering.
+            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, trust_env=False,
+                                             transport=self.transport)
+        return self._client
 
     async def _run(self) -> None:
         """Rounds until stopped. A round that fails (the store is down, say) is logged once per outage and
@@ -185,7 +191,7 @@ class WebhookDispatcher:
         if self.redirect_to:
             url, headers[ORIGINAL_URL_HEADER] = self.redirect_to, url
         try:
-            response = await self._client.post(url, json=body, headers=headers)
+            response = await self._sender().post(url, json=body, headers=headers)
         except httpx.TimeoutException:
             return None, "timed out"
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:
@@ -280,7 +286,8 @@ class WebhookDispatcher:
         _, stuck = await asyncio.wait(stopping, timeout=max(1.0, grace))  # shutdown never hangs on a task
         if stuck:
             log.warning("webhook dispatcher: %d tasks did not stop within %.0f s; left behind", len(stuck), grace)
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
         left = [d for d in await self.deliveries.list() if d.state in ("pending", "sending")]
         for delivery in left:
             log.warning("webhook not delivered: %s to %s (%d attempts, last error: %s)", delivery.id,
