@@ -14,19 +14,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
-import pytest
+from typing import TYPE_CHECKING
 
-from contract_tests.check_report import CheckReporter
+import httpx
+
 from contract_tests.coverage import OutcomeCoverage
-from contract_tests.acceptance import judge, read_accepted
-from contract_tests.client_use import ClientUse
-from contract_tests.drift import run_drift, to_json, to_junit, to_markdown
-from contract_tests.recorded_journal import journal_of_recording
-from contract_tests.recording_drift import drift_of_recording
 from contract_tests.mock_client import FluxMock, format_chaos, format_notes, format_report
 from contract_tests.process import wait_for_mock
-from contract_tests.target import DEFAULT_KEY, Target
 from mock_server.har import read_har
 from mock_server.exit_codes import CLEAN, FAILED, NOTHING_TESTED, UNREACHABLE, Unreachable, UsageError
 from mock_server.client_checks import client_report, entries_of
@@ -34,6 +28,11 @@ from mock_server.clock import moment_of
 from mock_server.operations import load_operations
 from mock_server.redaction import mask_key
 from mock_server.settings import Settings
+
+# What schemathesis and pytest take part in (check, drift, a recording judged) is imported by the command that needs
+# it: `wait` and `report` of a running mock start in a third of the time without them.
+if TYPE_CHECKING:
+    from contract_tests.target import Target
 
 
 def _reason(error: Exception) -> str:
@@ -67,8 +66,10 @@ def chosen_operations(wanted: list[str] | None) -> list[str] | None:
     return wanted
 
 
-def target_of(args, environ=os.environ) -> Target:
+def target_of(args, environ=os.environ) -> "Target":
     """The target the options describe (what they leave out, as the environment says: polls, their pace)."""
+    from contract_tests.target import DEFAULT_KEY, Target
+
     given = Target.from_env(environ)
     return replace(given, base_url=args.base_url, key=args.key or DEFAULT_KEY, secret_key=args.secret_key,
                    allow_paid=args.allow_paid, max_spend=args.max_spend,
@@ -76,7 +77,7 @@ def target_of(args, environ=os.environ) -> Target:
                    operations=tuple(getattr(args, "operation", None) or ()))
 
 
-def _prepare_target(args) -> Target:
+def _prepare_target(args) -> "Target":
     """Check the target answers and the options fit it: the target, handed to the suite as an object."""
     chosen_operations(args.operation)
     args.base_url = reach(args.base_url)
@@ -93,6 +94,10 @@ SUITE_PLUGINS = ("schemathesis.pytest.plugin", "_hypothesis_pytestplugin")
 
 
 def run_check(args) -> int:
+    import pytest
+
+    from contract_tests.check_report import CheckReporter
+
     target = _prepare_target(args)
     reporter = CheckReporter(target, sys.stdout)
     options = ["--pyargs", "contract_tests.suite", "-p", "no:cacheprovider", "-p", "no:terminal", "--assert=plain",
@@ -114,6 +119,11 @@ def run_check(args) -> int:
 
 
 def run_drift_command(args) -> int:
+    from contract_tests.acceptance import judge, read_accepted
+    from contract_tests.client_use import ClientUse
+    from contract_tests.drift import run_drift, to_json, to_junit, to_markdown
+    from contract_tests.recording_drift import drift_of_recording
+
     accept, client, fail_on = (getattr(args, name, None) for name in ("accept", "client", "fail_on"))
     fail_on, only_used = fail_on or "risky", bool(getattr(args, "fail_on_used", False))  # callers' own Namespaces
     accepted = read_accepted(accept) if accept else []  # a bad file is a usage error before any call
@@ -177,6 +187,8 @@ def _nothing_drift_tested(reports, recording: bool) -> str | None:
 
 def _recorded_report(args) -> tuple[dict, list[dict]]:
     """`report --har FILE`: the recording judged as the mock judges its journal (and the entries judged)."""
+    from contract_tests.recorded_journal import journal_of_recording
+
     if args.base_url:
         raise UsageError("--har judges a recording offline: give it without --base-url")
     entries = _selected(args, journal_of_recording(read_har(args.har), load_operations()))
