@@ -12,9 +12,8 @@ import sys
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
-
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 

@@ -168,3 +168,21 @@ def test_wait_sends_the_admin_token_a_mock_with_one_asks_for():
         mock.stop()
     assert told.returncode == 0, told.stderr
     assert untold.returncode == 3 and "answered 403" in untold.stderr
+
+
+def test_a_mock_and_the_light_commands_start_without_the_test_frameworks_or_x509():
+    """Start-up weight (every `serve`, `wait` and `report` pays it): pytest, schemathesis and hypothesis load only
+    for check, drift and a recording judged; trustme's X.509 only where a certificate is made; httpx's transport
+    (httpcore, trio, a TLS context) at the first webhook sent."""
+    started = ("import asyncio, sys\n"
+               "from mock_server import cli, serving\n"
+               "from mock_server.app import create_app\n"
+               "import contract_tests.runner\n"
+               "app = create_app()\n"
+               "async def start_and_stop():\n"
+               "    await app.mock.start()\n"
+               "    await app.mock.stop(grace=0)\n"
+               "asyncio.run(start_and_stop())\n"
+               "print(sorted(set(sys.modules) & {'pytest', 'schemathesis', 'hypothesis', 'trustme', 'httpcore'}))\n")
+    loaded = subprocess.run([sys.executable, "-c", started], capture_output=True, text=True, timeout=60)
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "[]", loaded.stdout + loaded.stderr[-2000:]
