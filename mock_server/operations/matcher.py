@@ -3,7 +3,6 @@
 recordings. Exact paths are one dict lookup; templated ones (`{request_id}`: one segment) one regex each,
 compiled by the router's `path_pattern`."""
 
-import re
 from collections.abc import Iterable
 
 from mock_server.operations.model import Operation
