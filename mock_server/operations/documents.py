@@ -35,34 +35,28 @@ def _pointer(document: dict, fragment: str):
     return node
 
 
-class _Resolver:
-    """Inlines $refs; a ref's sibling keys (summary, description) override the target's, as in 3.1."""
-
-    def document(self, path: Path) -> dict:
-        return _parsed(path)
-
-    def resolve(self, node, path: Path, depth: int = 0):
-        if depth > 64:
-            raise ValueError(f"$ref nesting deeper than 64 in {path.name}: a cycle?")
-        if isinstance(node, list):
-            return [self.resolve(item, path, depth) for item in node]
-        if not isinstance(node, dict):
-            return node
-        if "$ref" in node:
-            file_part, _, fragment = node["$ref"].partition("#")
-            target_path = (path.parent / file_part).resolve() if file_part else path
-            target = _pointer(self.document(target_path), fragment)
-            resolved = self.resolve(target, target_path, depth + 1)  # new dicts and lists: the target unchanged
-            siblings = {k: self.resolve(v, path, depth) for k, v in node.items() if k != "$ref"}
-            return {**resolved, **siblings} if isinstance(resolved, dict) else resolved
-        return {key: self.resolve(value, path, depth) for key, value in node.items()}
+def _resolved(node, path: Path, depth: int = 0):
+    """`node` of the document at `path` with its $refs inlined; a ref's sibling keys (summary, description) override
+    the target's, as in 3.1. Always new dicts and lists: the parsed documents stay unchanged."""
+    if depth > 64:
+        raise ValueError(f"$ref nesting deeper than 64 in {path.name}: a cycle?")
+    if isinstance(node, list):
+        return [_resolved(item, path, depth) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        file_part, _, fragment = node["$ref"].partition("#")
+        target_path = (path.parent / file_part).resolve() if file_part else path
+        resolved = _resolved(_pointer(_parsed(target_path), fragment), target_path, depth + 1)
+        siblings = {k: _resolved(v, path, depth) for k, v in node.items() if k != "$ref"}
+        return {**resolved, **siblings} if isinstance(resolved, dict) else resolved
+    return {key: _resolved(value, path, depth) for key, value in node.items()}
 
 
 def bundle(path: Path) -> dict:
     """The document at `path` with every $ref replaced by what it points to."""
-    resolver = _Resolver()
     path = path.resolve()
-    return resolver.resolve(resolver.document(path), path)
+    return _resolved(_parsed(path), path)
 
 
 def load_bundled(name: str, directory: str | None = None) -> dict:
